@@ -1,0 +1,48 @@
+"""Where Strigil keeps its data, read once from the environment (STRIGIL_*)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "data_home", "default_database_url", "demo_database_url", "get_settings"]
+
+
+def data_home() -> Path:
+    """The folder for Strigil's files: $STRIGIL_HOME, else $XDG_DATA_HOME/strigil, else ~/.local/share/strigil."""
+    explicit = os.environ.get("STRIGIL_HOME")
+    if explicit:
+        return Path(explicit).expanduser()
+    xdg = os.environ.get("XDG_DATA_HOME")
+    base = Path(xdg).expanduser() if xdg else Path.home() / ".local" / "share"
+    return base / "strigil"
+
+
+def default_database_url() -> str:
+    """The clinic's own database: one SQLite file in the data home."""
+    return f"sqlite:///{data_home() / 'clinic.sqlite'}"
+
+
+def demo_database_url() -> str:
+    """Demo data always lives in its own file, never in the clinic's database."""
+    return f"sqlite:///{data_home() / 'demo.sqlite'}"
+
+
+class Settings(BaseSettings):
+    """Process-wide settings; every field can be set as STRIGIL_<NAME>."""
+
+    model_config = SettingsConfigDict(env_prefix="STRIGIL_", extra="ignore")
+
+    database_url: str = ""
+    secure_cookies: bool = False
+
+    def resolved_database_url(self) -> str:
+        """The database to use: STRIGIL_DATABASE_URL if set, else the default SQLite file."""
+        return self.database_url or default_database_url()
+
+
+def get_settings() -> Settings:
+    """Read the settings now (not cached: tests change the environment)."""
+    return Settings()
