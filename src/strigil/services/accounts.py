@@ -1,0 +1,360 @@
+"""Accounts: create, sign in (rate-limited), sign out, deactivate, reset passwords, API tokens.
+
+One function per user action; the web pages, the JSON API and `strigil user ...` all call these.
+Passwords are hashed with argon2id (argon2-cffi's defaults follow RFC 9106); session cookies and API
+tokens are random values of which only a SHA-256 digest is stored.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy.orm import Session
+
+from strigil.store.accounts import ROLES, Account, ApiToken, LoginAttempt, LoginSession, utcnow
+
+__all__ = [
+    "MAX_FAILURES_PER_ADDRESS",
+    "MAX_FAILURES_PER_USERNAME",
+    "SCOPES",
+    "AccountError",
+    "SignInRefused",
+    "TooManyAttempts",
+    "authenticate",
+    "change_password",
+    "create_account",
+    "deactivate_account",
+    "end_login_session",
+    "get_account",
+    "issue_api_token",
+    "list_accounts",
+    "list_api_tokens",
+    "password_problems",
+    "reset_password",
+    "resolve_api_token",
+    "resolve_login_session",
+    "revoke_api_token",
+    "start_login_session",
+]
+
+# Program tokens carry scopes: read (GET), write (changes), admin (accounts and audit).
+SCOPES = ("read", "write", "admin")
+
+# Rate limit on failed sign-ins within a sliding window (security settings, not clinical numbers).
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+MAX_FAILURES_PER_USERNAME = 5
+MAX_FAILURES_PER_ADDRESS = 20
+SESSION_LIFETIME = dt.timedelta(hours=12)
+
+# NIST SP 800-63B §5.1.1.2: at least 8 characters, no composition rules, refuse known-bad passwords.
+# Strigil asks for 12 because it holds health data.
+MIN_PASSWORD_LENGTH = 12
+MAX_PASSWORD_LENGTH = 128
+_COMMON_PASSWORDS = frozenset(
+    {
+        "password1234",
+        "123456789012",
+        "qwertyuiopas",
+        "passwordpassword",
+        "iloveyou1234",
+        "letmein12345",
+        "welcome12345",
+        "administrator",
+        "changeme1234",
+        "strigilstrigil",
+    }
+)
+
+HASHER = PasswordHasher()  # argon2id, RFC 9106 "second recommended option" parameters
+
+
+class AccountError(ValueError):
+    """A request about an account that cannot be done; the message says why."""
+
+
+class SignInRefused(AccountError):
+    """Wrong user name or password, or the account is deactivated (deliberately not told apart)."""
+
+
+class TooManyAttempts(AccountError):
+    """Too many failed sign-ins for this user name or address in the last 15 minutes."""
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new API token: `secret` is shown once and never stored."""
+
+    secret: str
+    token: ApiToken
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def password_problems(password: str, username: str = "") -> list[str]:
+    """What is wrong with a proposed password (empty when acceptable)."""
+    problems = []
+    if len(password) < MIN_PASSWORD_LENGTH:
+        problems.append(
+            f"password: must have at least {MIN_PASSWORD_LENGTH} characters (has {len(password)})"
+        )
+    if len(password) > MAX_PASSWORD_LENGTH:
+        problems.append(f"password: must have at most {MAX_PASSWORD_LENGTH} characters")
+    if password.lower() in _COMMON_PASSWORDS or len(set(password)) <= 2:
+        problems.append("password: is too common or too repetitive; choose a passphrase of several words")
+    if username and username.lower() in password.lower():
+        problems.append("password: must not contain the user name")
+    return problems
+
+
+def _validate_username(username: str) -> str:
+    name = username.strip()
+    if not (3 <= len(name) <= 64) or not all(c.isalnum() or c in "._-" for c in name):
+        raise AccountError(
+            f"username: {username!r} is not allowed; use 3-64 letters, digits, '.', '_' or '-'"
+        )
+    return name
+
+
+def create_account(
+    db: Session, *, username: str, display_name: str, role: str, clinic_id: int, password: str
+) -> Account:
+    """Create an account with a hashed password; refuses a weak password or a taken user name."""
+    name = _validate_username(username)
+    if role not in ROLES:
+        raise AccountError(f"role: {role!r} is not allowed; choose one of {', '.join(ROLES)}")
+    problems = password_problems(password, name)
+    if problems:
+        raise AccountError("; ".join(problems))
+    if db.scalar(select(Account.id).where(Account.username == name)) is not None:
+        raise AccountError(f"username: {name!r} is taken")
+    account = Account(
+        username=name,
+        display_name=display_name.strip() or name,
+        role=role,
+        clinic_id=clinic_id,
+        password_hash=HASHER.hash(password),
+        active=True,
+    )
+    db.add(account)
+    db.flush()
+    return account
+
+
+def get_account(db: Session, username: str) -> Account:
+    """The account with this user name, or an error naming it."""
+    account = db.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise AccountError(f"username: no account named {username!r}")
+    return account
+
+
+def list_accounts(db: Session, clinic_id: int) -> list[Account]:
+    """The accounts of one clinic, by user name."""
+    return list(db.scalars(select(Account).where(Account.clinic_id == clinic_id).order_by(Account.username)))
+
+
+def _recent_failures(db: Session, who: ColumnElement[bool], now: dt.datetime) -> int:
+    count = db.scalar(
+        select(func.count(LoginAttempt.id)).where(
+            who,
+            LoginAttempt.succeeded.is_(False),
+            LoginAttempt.at > now - FAILURE_WINDOW,
+        )
+    )
+    return int(count or 0)
+
+
+def authenticate(db: Session, username: str, password: str, ip: str) -> Account:
+    """Check a user name and password; every attempt is recorded and failures are rate-limited."""
+    now = utcnow()
+    if (
+        _recent_failures(db, LoginAttempt.username == username, now) >= MAX_FAILURES_PER_USERNAME
+        or _recent_failures(db, LoginAttempt.ip == ip, now) >= MAX_FAILURES_PER_ADDRESS
+    ):
+        raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+    account = db.scalar(select(Account).where(Account.username == username))
+    ok = False
+    if account is not None:
+        try:
+            ok = HASHER.verify(account.password_hash, password)
+        except (VerificationError, InvalidHashError):
+            ok = False
+    else:
+        # Spend the same time as a real check so response time does not reveal which names exist.
+        HASHER.hash(password)
+    ok = ok and account is not None and account.active
+    db.add(LoginAttempt(username=username[:64], ip=ip[:64], at=now, succeeded=ok))
+    db.flush()
+    if not ok or account is None:
+        raise SignInRefused("wrong user name or password, or the account is deactivated")
+    if HASHER.check_needs_rehash(account.password_hash):
+        account.password_hash = HASHER.hash(password)
+    return account
+
+
+def start_login_session(db: Session, account: Account, ip: str = "") -> tuple[str, LoginSession]:
+    """Open a browser session; returns the cookie value (kept only by the browser) and the row."""
+    secret = secrets.token_urlsafe(32)
+    row = LoginSession(
+        token_hash=_digest(secret),
+        account_id=account.id,
+        csrf_token=secrets.token_urlsafe(32),
+        expires_at=utcnow() + SESSION_LIFETIME,
+        ip=ip[:64],
+    )
+    db.add(row)
+    db.flush()
+    return secret, row
+
+
+def resolve_login_session(db: Session, secret: str) -> tuple[Account, LoginSession] | None:
+    """The active account and session behind a cookie value, or None."""
+    row = db.execute(
+        select(Account, LoginSession)
+        .join(LoginSession, LoginSession.account_id == Account.id)
+        .where(
+            LoginSession.token_hash == _digest(secret),
+            LoginSession.ended_at.is_(None),
+            LoginSession.expires_at > utcnow(),
+            Account.active.is_(True),
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+def end_login_session(db: Session, secret: str) -> None:
+    """Sign out: the cookie value stops working at once."""
+    db.execute(
+        update(LoginSession)
+        .where(LoginSession.token_hash == _digest(secret), LoginSession.ended_at.is_(None))
+        .values(ended_at=utcnow())
+    )
+
+
+def _end_everything(db: Session, account: Account) -> None:
+    now = utcnow()
+    db.execute(
+        update(LoginSession)
+        .where(LoginSession.account_id == account.id, LoginSession.ended_at.is_(None))
+        .values(ended_at=now)
+    )
+    db.execute(
+        update(ApiToken)
+        .where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def deactivate_account(db: Session, username: str) -> Account:
+    """Deactivate an account: it can no longer sign in, and its sessions and tokens stop working."""
+    account = get_account(db, username)
+    account.active = False
+    _end_everything(db, account)
+    db.flush()
+    return account
+
+
+def reset_password(db: Session, username: str, new_password: str) -> Account:
+    """An admin sets a new password; the person must change it at next sign-in; old sessions end."""
+    account = get_account(db, username)
+    problems = password_problems(new_password, account.username)
+    if problems:
+        raise AccountError("; ".join(problems))
+    account.password_hash = HASHER.hash(new_password)
+    account.password_changed_at = utcnow()
+    account.must_change_password = True
+    account.active = True
+    _end_everything(db, account)
+    db.flush()
+    return account
+
+
+def change_password(db: Session, account: Account, current: str, new_password: str) -> None:
+    """The person changes their own password, proving the current one."""
+    try:
+        HASHER.verify(account.password_hash, current)
+    except (VerificationError, InvalidHashError):
+        raise AccountError("current_password: is not correct") from None
+    problems = password_problems(new_password, account.username)
+    if problems:
+        raise AccountError("; ".join(problems))
+    if new_password == current:
+        raise AccountError("new_password: must differ from the current password")
+    account.password_hash = HASHER.hash(new_password)
+    account.password_changed_at = utcnow()
+    account.must_change_password = False
+    db.flush()
+
+
+def issue_api_token(
+    db: Session, account: Account, name: str, scopes: list[str], expires_days: int | None = 90
+) -> IssuedToken:
+    """Issue a token for a program, limited to `scopes` (read, write, admin) and to the account's role."""
+    unknown = [s for s in scopes if s not in SCOPES]
+    if unknown or not scopes:
+        raise AccountError(f"scopes: {scopes!r} is not allowed; choose one or more of {', '.join(SCOPES)}")
+    if "admin" in scopes and account.role != "admin":
+        raise AccountError(
+            f"scopes: 'admin' needs an admin account; {account.username!r} is a {account.role}"
+        )
+    if expires_days is not None and not (1 <= expires_days <= 366):
+        raise AccountError(f"expires_days: {expires_days} is not allowed; give 1 to 366 days or none")
+    secret = "stg_" + secrets.token_urlsafe(32)
+    token = ApiToken(
+        token_hash=_digest(secret),
+        prefix=secret[:10],
+        account_id=account.id,
+        name=name.strip()[:128] or "token",
+        scopes=",".join(sorted(set(scopes))),
+        expires_at=None if expires_days is None else utcnow() + dt.timedelta(days=expires_days),
+    )
+    db.add(token)
+    db.flush()
+    return IssuedToken(secret=secret, token=token)
+
+
+def list_api_tokens(db: Session, account: Account) -> list[ApiToken]:
+    """The tokens of one account, newest first (digests only; secrets are never kept)."""
+    return list(
+        db.scalars(select(ApiToken).where(ApiToken.account_id == account.id).order_by(ApiToken.id.desc()))
+    )
+
+
+def revoke_api_token(db: Session, account: Account, token_id: int) -> ApiToken:
+    """Revoke one of the account's own tokens (admins: any token of their clinic)."""
+    token = db.get(ApiToken, token_id)
+    owner = None if token is None else db.get(Account, token.account_id)
+    allowed = owner is not None and (
+        owner.id == account.id or (account.role == "admin" and owner.clinic_id == account.clinic_id)
+    )
+    if token is None or not allowed:
+        raise AccountError(f"token_id: no token {token_id} of yours")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+    db.flush()
+    return token
+
+
+def resolve_api_token(db: Session, secret: str) -> tuple[Account, ApiToken] | None:
+    """The active account and token behind a bearer secret, or None when unknown, revoked or expired."""
+    row = db.execute(
+        select(Account, ApiToken)
+        .join(ApiToken, ApiToken.account_id == Account.id)
+        .where(
+            ApiToken.token_hash == _digest(secret), ApiToken.revoked_at.is_(None), Account.active.is_(True)
+        )
+    ).first()
+    if row is None:
+        return None
+    account, token = row[0], row[1]
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
+    return account, token

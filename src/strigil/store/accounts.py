@@ -1,0 +1,114 @@
+"""Tables for the people who sign in: accounts, sign-in sessions, API tokens and sign-in attempts.
+
+Secrets are never stored: passwords as argon2id hashes, session cookies and API tokens as SHA-256
+digests of random values (a stolen database cannot be replayed as a login).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Interim base until the clinical record's declarative Base lands (then these tables join it)."""
+
+
+__all__ = ["ROLES", "Account", "ApiToken", "Base", "LoginAttempt", "LoginSession", "UTCDateTime", "utcnow"]
+
+# admin: accounts and audit of their clinic; clinician: patients of their clinic;
+# researcher: aggregates over at least five patients, never a patient record.
+ROLES = ("admin", "clinician", "researcher")
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value!r} has no timezone; give an aware UTC datetime")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Account(Base):
+    """A person who signs in, with one role in one clinic."""
+
+    __tablename__ = "web_accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))
+    clinic_id: Mapped[int] = mapped_column(Integer, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class LoginSession(Base):
+    """A browser sign-in: the cookie holds a random value, the table its SHA-256 digest."""
+
+    __tablename__ = "web_login_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    ip: Mapped[str] = mapped_column(String(64), default="")
+
+
+class ApiToken(Base):
+    """A scoped, revocable token for programs; only its SHA-256 digest is kept."""
+
+    __tablename__ = "web_api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id"), index=True)
+    name: Mapped[str] = mapped_column(String(128))
+    scopes: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class LoginAttempt(Base):
+    """One sign-in attempt, kept to rate-limit guessing by user name and by address."""
+
+    __tablename__ = "web_login_attempts"
+    __table_args__ = (
+        Index("ix_web_login_attempts_username_at", "username", "at"),
+        Index("ix_web_login_attempts_ip_at", "ip", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64))
+    ip: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    succeeded: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,118 @@
+"""The FastAPI application: JSON API under /api/v1, HTML pages, static files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.routing import APIRoute, _IncludedRouter
+from fastapi.staticfiles import StaticFiles
+from sqlalchemy import Engine
+
+from strigil.services.accounts import AccountError
+from strigil.settings import Settings
+from strigil.web.pages import render_error
+from strigil.web.security import NotSignedIn
+
+__all__ = ["API_PREFIX", "create_app", "iter_routes"]
+
+API_PREFIX = "/api/v1"
+STATIC = Path(__file__).parent / "static"
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(API_PREFIX) or "application/json" in request.headers.get("accept", "")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(NotSignedIn)
+    async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": "sign in first (cookie or 'Authorization: Bearer' token)"}, 401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(AccountError)
+    async def account_error(request: Request, exc: AccountError) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, 422)
+        return render_error(request, 422, str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        if _wants_json(request):
+            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+        return render_error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> Response:
+        errors = [
+            {"field": ".".join(str(p) for p in e["loc"][1:]) or str(e["loc"][0]), "message": e["msg"]}
+            for e in exc.errors()
+        ]
+        if _wants_json(request):
+            return JSONResponse({"detail": errors}, 422)
+        text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return render_error(request, 422, text)
+
+
+def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
+    """Build the web application over the settings' database (or the given engine)."""
+    from sqlalchemy.orm import sessionmaker
+
+    from strigil.web import routes
+    from strigil.web.engine import engine_for
+
+    settings = settings or Settings()
+    engine = engine or engine_for(settings.resolved_database_url())
+    app = FastAPI(
+        title="Strigil",
+        summary="Evidence-based IASTM: clinical record, decision support, meta-analysis.",
+        version="1",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+    _install_error_handlers(app)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in routes.ROUTERS:
+        app.include_router(router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+            "frame-ancestors 'none'",
+        )
+        if request.url.path.startswith(API_PREFIX) or request.url.path.startswith(("/patients", "/episodes")):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return app
+
+
+def iter_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """Every (method, path, route) the app serves through its routers, flattened (for tests and docs)."""
+    found: list[tuple[str, str, APIRoute]] = []
+
+    def walk(routes: list[Any], prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, _IncludedRouter):
+                walk(route.original_router.routes, prefix + route.include_context.prefix)
+            elif isinstance(route, APIRoute):
+                found.extend((method, prefix + route.path, route) for method in sorted(route.methods or ()))
+
+    walk(list(app.routes), "")
+    return found

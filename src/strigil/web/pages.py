@@ -1,0 +1,58 @@
+"""Rendering HTML pages: one Jinja2 environment, the signed-in person and the CSRF token in every page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+__all__ = ["TEMPLATES", "render", "render_error"]
+
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+
+
+def _pager_query(params: Any, page: int) -> str:
+    """The current query string with another page number (filters kept)."""
+    items = [(k, v) for k, v in params.multi_items() if k != "page"] + [("page", str(page))]
+    return urlencode(items)
+
+
+TEMPLATES.env.filters["pager_query"] = _pager_query
+
+
+def render(
+    request: Request, name: str, principal: Any = None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a template with the principal (or None) and its CSRF token."""
+    csrf = getattr(principal, "csrf_token", "") if principal is not None else ""
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {"principal": principal, "csrf_token": csrf, **context},
+        status_code=status_code,
+    )
+
+
+_TITLES = {
+    401: "Please sign in",
+    403: "Not allowed",
+    404: "Not found",
+    422: "Please check the form",
+    429: "Too many attempts",
+}
+
+
+def render_error(request: Request, status_code: int, message: str) -> HTMLResponse:
+    """A plain error page that says what went wrong and how to go on."""
+    return render(
+        request,
+        "error.html",
+        None,
+        status_code=status_code,
+        title=_TITLES.get(status_code, "Something went wrong"),
+        message=message,
+    )

@@ -1,0 +1,21 @@
+"""The app's routers, in the order they are mounted."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from strigil.web.routes import account, admin, audit, auth, home
+
+__all__ = ["ROUTERS"]
+
+ROUTERS: list[APIRouter] = [
+    auth.router,
+    home.pages,
+    home.api,
+    account.pages,
+    account.api,
+    admin.pages,
+    admin.api,
+    audit.pages,
+    audit.api,
+]

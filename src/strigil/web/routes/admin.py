@@ -1,0 +1,197 @@
+"""Clinic administration: accounts of the admin's own clinic (create, deactivate, reset password)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+
+from strigil.services import accounts as account_service
+from strigil.services import audit as audit_service
+from strigil.store.accounts import ROLES, Account
+from strigil.web.database import DB
+from strigil.web.pages import render
+from strigil.web.security import Principal, allow
+
+__all__ = ["api", "pages"]
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["accounts"])
+
+
+class AccountOut(BaseModel):
+    """An account as an admin sees it (never the password hash)."""
+
+    id: int
+    username: str
+    display_name: str
+    role: str
+    clinic_id: int
+    active: bool
+    must_change_password: bool
+    created_at: dt.datetime
+
+
+class NewAccount(BaseModel):
+    """Create an account in the admin's own clinic."""
+
+    username: str = Field(min_length=3, max_length=64)
+    display_name: str = Field(default="", max_length=128)
+    role: str = Field(description="admin, clinician or researcher")
+    password: str = Field(min_length=1, max_length=256)
+
+
+class NewPassword(BaseModel):
+    """An admin sets a temporary password; the person must change it at next sign-in."""
+
+    password: str = Field(min_length=1, max_length=256)
+
+
+def _out(a: Account) -> AccountOut:
+    return AccountOut(
+        id=a.id,
+        username=a.username,
+        display_name=a.display_name,
+        role=a.role,
+        clinic_id=a.clinic_id,
+        active=a.active,
+        must_change_password=a.must_change_password,
+        created_at=a.created_at,
+    )
+
+
+def _own_account(db: DB, principal: Principal, account_id: int) -> Account:
+    account = db.get(Account, account_id)
+    if account is None or account.clinic_id != principal.clinic_id:
+        raise HTTPException(status_code=404, detail=f"no account {account_id} in your clinic")
+    return account
+
+
+@api.get("/accounts", response_model=list[AccountOut])
+def list_accounts(db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]) -> list[AccountOut]:
+    """The accounts of my clinic."""
+    return [_out(a) for a in account_service.list_accounts(db, principal.clinic_id)]
+
+
+@api.post("/accounts", response_model=AccountOut, status_code=201)
+def create_account(
+    body: NewAccount, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+) -> AccountOut:
+    """Create an account in my clinic."""
+    account = account_service.create_account(
+        db,
+        username=body.username,
+        display_name=body.display_name,
+        role=body.role,
+        clinic_id=principal.clinic_id,
+        password=body.password,
+    )
+    audit_service.record(db, principal.actor, "create", "account", account.id)
+    return _out(account)
+
+
+@api.post("/accounts/{account_id}/deactivate", response_model=AccountOut)
+def deactivate(
+    account_id: int, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+) -> AccountOut:
+    """Deactivate an account of my clinic: its sessions and tokens stop working at once."""
+    account = _own_account(db, principal, account_id)
+    if account.id == principal.account_id:
+        raise HTTPException(status_code=422, detail="account_id: you cannot deactivate your own account")
+    account_service.deactivate_account(db, account.username)
+    audit_service.record(db, principal.actor, "update", "account", account.id, detail="deactivated")
+    return _out(account)
+
+
+@api.post("/accounts/{account_id}/reset-password", response_model=AccountOut)
+def reset(
+    account_id: int, body: NewPassword, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+) -> AccountOut:
+    """Set a temporary password for an account of my clinic."""
+    account = _own_account(db, principal, account_id)
+    account_service.reset_password(db, account.username, body.password)
+    audit_service.record(db, principal.actor, "update", "account", account.id, detail="password reset")
+    return _out(account)
+
+
+def _accounts_page(
+    request: Request, db: DB, principal: Principal, *, status: int = 200, **extra: object
+) -> Response:
+    return render(
+        request,
+        "admin_accounts.html",
+        principal,
+        status_code=status,
+        accounts=account_service.list_accounts(db, principal.clinic_id),
+        roles=ROLES,
+        **extra,
+    )
+
+
+@pages.get("/admin/accounts")
+def accounts_page(request: Request, db: DB, principal: Annotated[Principal, allow("admin")]) -> Response:
+    """The accounts of my clinic, with forms to add, deactivate and reset."""
+    return _accounts_page(request, db, principal)
+
+
+@pages.post("/admin/accounts")
+def create_account_page(
+    request: Request,
+    db: DB,
+    principal: Annotated[Principal, allow("admin")],
+    username: Annotated[str, Form()] = "",
+    display_name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "clinician",
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Add an account from the admin page."""
+    try:
+        account = account_service.create_account(
+            db,
+            username=username,
+            display_name=display_name,
+            role=role,
+            clinic_id=principal.clinic_id,
+            password=password,
+        )
+    except account_service.AccountError as exc:
+        return _accounts_page(
+            request,
+            db,
+            principal,
+            status=422,
+            error=str(exc),
+            form={"username": username, "display_name": display_name, "role": role},
+        )
+    audit_service.record(db, principal.actor, "create", "account", account.id)
+    return _accounts_page(request, db, principal, flash=f"Account {account.username} created.")
+
+
+@pages.post("/admin/accounts/{account_id}/deactivate")
+def deactivate_page(
+    request: Request, account_id: int, db: DB, principal: Annotated[Principal, allow("admin")]
+) -> Response:
+    """Deactivate from the admin page."""
+    deactivate(account_id, db, principal)
+    return _accounts_page(request, db, principal, flash="Account deactivated.")
+
+
+@pages.post("/admin/accounts/{account_id}/reset-password")
+def reset_page(
+    request: Request,
+    account_id: int,
+    db: DB,
+    principal: Annotated[Principal, allow("admin")],
+    password: Annotated[str, Form()] = "",
+) -> Response:
+    """Reset a password from the admin page."""
+    try:
+        reset(account_id, NewPassword(password=password or "-"), db, principal)
+    except account_service.AccountError as exc:
+        return _accounts_page(request, db, principal, status=422, error=str(exc))
+    return _accounts_page(
+        request, db, principal, flash="Password reset; the person must change it at next sign-in."
+    )

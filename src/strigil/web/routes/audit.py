@@ -1,0 +1,120 @@
+"""The audit trail for admins: view with filters and pages, export as CSV (pages and JSON)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from strigil.services import audit as audit_service
+from strigil.web.database import DB
+from strigil.web.pages import render
+from strigil.web.security import Principal, allow
+
+__all__ = ["api", "pages"]
+
+pages = APIRouter(include_in_schema=False)
+api = APIRouter(prefix="/api/v1", tags=["audit"])
+
+
+class AuditEventOut(BaseModel):
+    """One audit event."""
+
+    id: int
+    at: dt.datetime
+    username: str
+    role: str
+    action: str
+    resource: str
+    resource_id: str
+    patient_id: int | None
+    ip: str
+    channel: str
+    detail: str
+
+
+class AuditPageOut(BaseModel):
+    """A page of audit events, newest first."""
+
+    total: int
+    page: int
+    per_page: int
+    events: list[AuditEventOut]
+
+
+def _page(
+    db: DB, principal: Principal, username: str, patient_id: int | None, action: str, page: int, per_page: int
+) -> audit_service.AuditPage:
+    result = audit_service.list_events(
+        db,
+        principal.clinic_id,
+        username=username,
+        patient_id=patient_id,
+        action=action,
+        page=page,
+        per_page=per_page,
+    )
+    # Viewing the trail is itself recorded.
+    audit_service.record(db, principal.actor, "read", "audit", "", detail=f"page {page}")
+    return result
+
+
+@api.get("/audit", response_model=AuditPageOut)
+def audit_events(
+    db: DB,
+    principal: Annotated[Principal, allow("admin", scope="admin")],
+    username: str = "",
+    patient_id: int | None = None,
+    action: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> AuditPageOut:
+    """My clinic's audit events, newest first, filtered by user, patient or action."""
+    result = _page(db, principal, username, patient_id, action, page, per_page)
+    return AuditPageOut(
+        total=result.total,
+        page=result.page,
+        per_page=result.per_page,
+        events=[AuditEventOut.model_validate(e, from_attributes=True) for e in result.events],
+    )
+
+
+@api.get("/audit.csv", response_class=Response, responses={200: {"content": {"text/csv": {}}}})
+def audit_export(db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]) -> Response:
+    """The whole audit trail of my clinic as CSV (the export itself is recorded)."""
+    audit_service.record(db, principal.actor, "export", "audit", "")
+    db.flush()
+    body = "".join(audit_service.export_csv(db, principal.clinic_id))
+    return Response(
+        body,
+        media_type="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="strigil-audit.csv"'},
+    )
+
+
+@pages.get("/admin/audit")
+def audit_page(
+    request: Request,
+    db: DB,
+    principal: Annotated[Principal, allow("admin")],
+    username: str = "",
+    patient_id: Annotated[str, Query()] = "",
+    action: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+) -> Response:
+    """The audit trail page with filters and pagination."""
+    pid = int(patient_id) if patient_id.strip().isdigit() else None
+    result = _page(db, principal, username, pid, action, page, 50)
+    pages_total = max(1, -(-result.total // result.per_page))
+    return render(
+        request,
+        "admin_audit.html",
+        principal,
+        result=result,
+        pages_total=pages_total,
+        filters={"username": username, "patient_id": patient_id, "action": action},
+        actions=audit_service.ACTIONS,
+    )

@@ -1,0 +1,154 @@
+"""Who is asking: sign-in cookies and API tokens, roles, scopes and CSRF checks, as FastAPI dependencies.
+
+Every route that is not public declares its roles with `allow(...)`; the authorization matrix test
+walks the app's routes and fails for any route without such a declaration.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+
+from strigil.services import accounts as account_service
+from strigil.services.audit import Actor
+from strigil.web.database import DB
+
+__all__ = [
+    "COOKIE_NAME",
+    "CSRF_HEADER",
+    "NotSignedIn",
+    "Principal",
+    "RoleGuard",
+    "allow",
+    "client_address",
+    "optional_principal",
+]
+
+COOKIE_NAME = "strigil_session"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class NotSignedIn(Exception):
+    """Raised when a route needs a signed-in person and none is present (pages redirect, API says 401)."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    """The signed-in person or program behind a request."""
+
+    account_id: int
+    username: str
+    display_name: str
+    role: str
+    clinic_id: int
+    via: str  # "cookie" or "token"
+    scopes: frozenset[str] = field(default_factory=frozenset)
+    csrf_token: str = ""
+    ip: str = ""
+    must_change_password: bool = False
+
+    @property
+    def actor(self) -> Actor:
+        """The audit trail's view of this principal."""
+        return Actor(
+            account_id=self.account_id,
+            username=self.username,
+            role=self.role,
+            clinic_id=self.clinic_id,
+            ip=self.ip,
+            channel="api" if self.via == "token" else "web",
+        )
+
+
+def client_address(request: Request) -> str:
+    """The peer address of the request (Strigil does not trust forwarded headers by default)."""
+    return request.client.host if request.client else ""
+
+
+def optional_principal(request: Request, db: DB) -> Principal | None:
+    """The principal from a bearer token or the sign-in cookie, or None."""
+    ip = client_address(request)
+    authorization = request.headers.get("authorization", "")
+    if authorization.lower().startswith("bearer "):
+        found = account_service.resolve_api_token(db, authorization[7:].strip())
+        if found is None:
+            raise HTTPException(status_code=401, detail="the API token is unknown, revoked or expired")
+        account, token = found
+        return Principal(
+            account_id=account.id,
+            username=account.username,
+            display_name=account.display_name,
+            role=account.role,
+            clinic_id=account.clinic_id,
+            via="token",
+            scopes=frozenset(token.scopes.split(",")),
+            ip=ip,
+        )
+    cookie = request.cookies.get(COOKIE_NAME)
+    if not cookie:
+        return None
+    session_found = account_service.resolve_login_session(db, cookie)
+    if session_found is None:
+        return None
+    account, login = session_found
+    return Principal(
+        account_id=account.id,
+        username=account.username,
+        display_name=account.display_name,
+        role=account.role,
+        clinic_id=account.clinic_id,
+        via="cookie",
+        scopes=frozenset(account_service.SCOPES),
+        csrf_token=login.csrf_token,
+        ip=ip,
+        must_change_password=account.must_change_password,
+    )
+
+
+async def _submitted_csrf(request: Request) -> str:
+    header = request.headers.get(CSRF_HEADER)
+    if header:
+        return header
+    content_type = request.headers.get("content-type", "")
+    if content_type.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()  # Starlette caches it; the route reads the same form
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else ""
+    return ""
+
+
+class RoleGuard:
+    """Dependency that admits only the given roles (and, for tokens, the scope the method needs)."""
+
+    def __init__(self, roles: frozenset[str], scope: str | None) -> None:
+        self.roles = roles
+        self.scope = scope
+
+    async def __call__(
+        self, request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
+    ) -> Principal:
+        if principal is None:
+            raise NotSignedIn()
+        if principal.role not in self.roles:
+            raise HTTPException(status_code=403, detail=f"a {principal.role} may not use this page")
+        unsafe = request.method not in SAFE_METHODS
+        if principal.via == "token":
+            needed = self.scope or ("write" if unsafe else "read")
+            if needed not in principal.scopes:
+                raise HTTPException(status_code=403, detail=f"this API token lacks the {needed!r} scope")
+        elif unsafe:
+            submitted = await _submitted_csrf(request)
+            if not submitted or not hmac.compare_digest(submitted, principal.csrf_token):
+                raise HTTPException(
+                    status_code=403, detail="the form's CSRF token is missing or wrong; reload the page"
+                )
+        return principal
+
+
+def allow(*roles: str, scope: str | None = None) -> Any:
+    """Declare who may use a route: `principal: Annotated[Principal, allow("clinician")]`."""
+    return Depends(RoleGuard(frozenset(roles), scope))

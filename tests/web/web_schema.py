@@ -1,0 +1,21 @@
+"""How the web tests build their database (kept in one place so it can follow the store)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from strigil.store.accounts import Base
+from strigil.store.audit import APPEND_ONLY_DDL
+
+
+def create_schema(engine: Engine) -> None:
+    """All tables plus the audit trail's append-only triggers."""
+    Base.metadata.create_all(engine)
+    with engine.begin() as conn:
+        for statement in APPEND_ONLY_DDL[engine.dialect.name]:
+            conn.execute(text(statement))
+
+
+def seed_clinics(db: Session) -> None:
+    """Clinics 1 and 2 (the record's clinic table once it exists)."""
