@@ -1,0 +1,285 @@
+"""Effect sizes and their sampling variances, in metafor's vocabulary (`escalc`).
+
+Every formula follows metafor 3.8's `escalc()` with its defaults (large-sample variances,
+`vtype="LS"`; 1/2 added to every cell of a 2×2 table that has a zero cell, `add=1/2, to="only0"`).
+References: Hedges (1981) for the exact small-sample correction of the SMD; Bonett (2008) for SMDH;
+Hedges, Gurevitch & Curtis (1999) for ROM; Becker (1988) and Morris (2008) for the pre–post measures;
+Borenstein et al. (2009, ch. 5–6) for RR, OR and RD; Fisher (1921) for ZCOR.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+__all__ = ["MEASURES", "EffectSizes", "escalc"]
+
+FloatArray = NDArray[np.float64]
+
+# measure -> the metafor columns it needs (in the order a reader expects them)
+MEASURES: dict[str, tuple[str, ...]] = {
+    "MD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "SMDH": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "ROM": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    "MC": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
+    "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
+    "SMCR": ("m1i", "m2i", "sd1i", "ri", "ni"),
+    "RR": ("ai", "bi", "ci", "di"),
+    "OR": ("ai", "bi", "ci", "di"),
+    "RD": ("ai", "bi", "ci", "di"),
+    "ZCOR": ("ri", "ni"),
+    "COR": ("ri", "ni"),
+    # a reported estimate with its standard error or confidence interval (metafor's "GEN")
+    "GEN": ("yi",),
+}
+
+
+@dataclass(frozen=True)
+class EffectSizes:
+    """Effect sizes `yi` with sampling variances `vi`, plus the input rows they came from."""
+
+    measure: str
+    yi: FloatArray
+    vi: FloatArray
+    rows: dict[str, list[Any]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.yi.shape[0])
+
+    @property
+    def sei(self) -> FloatArray:
+        """Standard errors, sqrt(vi)."""
+        return np.sqrt(self.vi)
+
+    def to_rows(self) -> list[dict[str, Any]]:
+        """The input rows with `yi` and `vi` appended (NaN where a value cannot be computed)."""
+        names = list(self.rows)
+        out = []
+        for i in range(len(self)):
+            row = {name: self.rows[name][i] for name in names}
+            row["yi"] = float(self.yi[i])
+            row["vi"] = float(self.vi[i])
+            out.append(row)
+        return out
+
+
+def _hedges_correction(m: FloatArray) -> FloatArray:
+    """Exact small-sample bias correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)) (Hedges, 1981)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    return np.where(m > 1, c, np.nan)
+
+
+def _column(name: str, value: Any, data: Any, k: int | None) -> FloatArray:
+    if isinstance(value, str):
+        if data is None:
+            raise ValueError(f"column {name}={value!r} names a column, but no data were given")
+        try:
+            value = data[value]
+        except (KeyError, IndexError) as exc:
+            raise ValueError(f"column {name}={value!r} is not in the data") from exc
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"column {name} must be numeric; got {value!r}") from exc
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1:
+        raise ValueError(f"column {name} must be one-dimensional; got shape {arr.shape}")
+    if k is not None and arr.shape[0] != k:
+        raise ValueError(f"column {name} has {arr.shape[0]} values; the other columns have {k}")
+    return arr
+
+
+def _rows_of(data: Any) -> dict[str, list[Any]]:
+    if data is None:
+        return {}
+    if isinstance(data, Mapping):
+        return {str(key): list(np.asarray(val).tolist()) for key, val in data.items()}
+    if hasattr(data, "columns"):  # a data frame
+        return {str(c): list(data[c]) for c in data.columns}
+    raise ValueError("data must be a mapping of column name to values or a data frame")
+
+
+def _require_nonnegative(name: str, arr: FloatArray) -> None:
+    if np.any(arr < 0):
+        i = int(np.flatnonzero(arr < 0)[0])
+        raise ValueError(f"column {name} must be >= 0; row {i} has {arr[i]!r}")
+
+
+def _require_positive(name: str, arr: FloatArray) -> None:
+    if np.any(arr <= 0):
+        i = int(np.flatnonzero(arr <= 0)[0])
+        raise ValueError(f"column {name} must be > 0; row {i} has {arr[i]!r}")
+
+
+def _require_correlation(arr: FloatArray) -> None:
+    if np.any(np.abs(arr) > 1):
+        i = int(np.flatnonzero(np.abs(arr) > 1)[0])
+        raise ValueError(f"column ri must lie in [-1, 1]; row {i} has {arr[i]!r}")
+
+
+def _two_groups(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    m1, sd1, n1, m2, sd2, n2 = (c[n] for n in MEASURES[measure])
+    _require_nonnegative("sd1i", sd1)
+    _require_nonnegative("sd2i", sd2)
+    _require_positive("n1i", n1)
+    _require_positive("n2i", n2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if measure == "MD":
+            return m1 - m2, sd1**2 / n1 + sd2**2 / n2
+        if measure == "ROM":
+            return np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+        mi = n1 + n2 - 2
+        cm = _hedges_correction(mi)
+        if measure == "SMD":
+            sdp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / mi)
+            yi = cm * (m1 - m2) / sdp
+            return yi, 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
+        # SMDH: standardised by the unweighted mean of the two variances (Bonett, 2008)
+        s2 = sd1**2 + sd2**2
+        yi = cm * (m1 - m2) / np.sqrt(s2 / 2)
+        vi = yi**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (2 * s2**2) + (
+            sd1**2 / (n1 - 1) + sd2**2 / (n2 - 1)
+        ) / (s2 / 2)
+        return yi, cm**2 * vi
+
+
+def _pre_post(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    m1, m2, sd1, ri, ni = c["m1i"], c["m2i"], c["sd1i"], c["ri"], c["ni"]
+    _require_nonnegative("sd1i", sd1)
+    _require_correlation(ri)
+    _require_positive("ni", ni)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if measure == "SMCR":
+            yi = _hedges_correction(ni - 1) * (m1 - m2) / sd1
+            return yi, 2 * (1 - ri) / ni + yi**2 / (2 * ni)
+        sd2 = c["sd2i"]
+        _require_nonnegative("sd2i", sd2)
+        var_diff = sd1**2 + sd2**2 - 2 * ri * sd1 * sd2
+        if measure == "MC":
+            return m1 - m2, var_diff / ni
+        yi = _hedges_correction(ni - 1) * (m1 - m2) / np.sqrt(var_diff)
+        return yi, 1 / ni + yi**2 / (2 * ni)
+
+
+def _two_by_two(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    a, b, cc, d = (c[n].copy() for n in ("ai", "bi", "ci", "di"))
+    for name, arr in zip(("ai", "bi", "ci", "di"), (a, b, cc, d), strict=True):
+        _require_nonnegative(name, arr)
+    # metafor's default: add 1/2 to each cell of a table with a zero cell (add=1/2, to="only0")
+    zero = (a == 0) | (b == 0) | (cc == 0) | (d == 0)
+    for arr in (a, b, cc, d):
+        arr[zero] += 0.5
+    n1, n2 = a + b, cc + d
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p1, p2 = a / n1, cc / n2
+        if measure == "RR":
+            return np.log(p1) - np.log(p2), 1 / a - 1 / n1 + 1 / cc - 1 / n2
+        if measure == "OR":
+            return np.log(a * d / (b * cc)), 1 / a + 1 / b + 1 / cc + 1 / d
+        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+
+
+def _correlation(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+    ri, ni = c["ri"], c["ni"]
+    _require_correlation(ri)
+    _require_positive("ni", ni)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if measure == "ZCOR":
+            yi, vi = np.arctanh(ri), 1 / (ni - 3)
+            return yi, np.where(ni > 3, vi, np.nan)
+        return ri.copy(), np.where(ni > 1, (1 - ri**2) ** 2 / (ni - 1), np.nan)
+
+
+def _reported(c: dict[str, FloatArray], level: float) -> tuple[FloatArray, FloatArray]:
+    yi = c["yi"]
+    if "vi" in c:
+        vi = c["vi"]
+    elif "sei" in c:
+        _require_nonnegative("sei", c["sei"])
+        vi = c["sei"] ** 2
+    elif "ci_lb" in c and "ci_ub" in c:
+        # a symmetric (1 - alpha) Wald interval: se = (ub - lb) / (2 z_{1-alpha/2})
+        lb, ub = c["ci_lb"], c["ci_ub"]
+        if np.any(ub < lb):
+            i = int(np.flatnonzero(ub < lb)[0])
+            raise ValueError(f"ci_ub must be >= ci_lb; row {i} has ci_lb={lb[i]!r}, ci_ub={ub[i]!r}")
+        z = float(special.ndtri(0.5 + level / 200))
+        vi = ((ub - lb) / (2 * z)) ** 2
+    else:
+        raise ValueError("measure GEN needs yi and one of vi, sei or ci_lb and ci_ub")
+    return yi.copy(), np.asarray(vi, dtype=float).copy()
+
+
+def escalc(
+    measure: str,
+    data: Any = None,
+    *,
+    level: float = 95.0,
+    log_scale: bool = False,
+    **columns: Any,
+) -> EffectSizes:
+    """Compute effect sizes `yi` and sampling variances `vi` as metafor's `escalc()` does.
+
+    `columns` maps metafor's argument names (n1i, m1i, sd1i, n2i, m2i, sd2i, ai, bi, ci, di, ri, ni,
+    yi, vi, sei, ci_lb, ci_ub) to arrays, or to column names of `data` (a mapping or data frame).
+    Names left out default to the column of the same name in `data`. For measure "GEN" an estimate
+    with a `level`% confidence interval is converted with se = (ub − lb) / (2 z); `log_scale=True`
+    first takes logarithms of yi, ci_lb and ci_ub (for a reported ratio such as an OR or RR).
+    """
+    key = measure.upper()
+    if key not in MEASURES:
+        allowed = ", ".join(MEASURES)
+        raise ValueError(f"measure {measure!r} is not supported; allowed: {allowed}")
+    if not 0 < level < 100:
+        raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
+    needed = list(MEASURES[key])
+    if key == "GEN":
+        needed += [n for n in ("vi", "sei", "ci_lb", "ci_ub") if n in columns or _has(data, n)]
+    cols: dict[str, FloatArray] = {}
+    k: int | None = None
+    for name in needed:
+        source = columns.get(name, name)
+        if source is None or (isinstance(source, str) and data is None and name not in columns):
+            raise ValueError(f"measure {key} needs column {name}")
+        arr = _column(name, source, data, k)
+        k = arr.shape[0]
+        cols[name] = arr
+    unknown = set(columns) - {"n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i", "ai", "bi", "ci", "di",
+                              "ri", "ni", "yi", "vi", "sei", "ci_lb", "ci_ub"}
+    if unknown:
+        raise ValueError(f"unknown column argument(s) {sorted(unknown)}; use metafor's names")
+    if key == "GEN" and log_scale:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for name in ("yi", "ci_lb", "ci_ub"):
+                if name in cols:
+                    _require_positive(name, cols[name])
+                    cols[name] = np.log(cols[name])
+    if key in ("MD", "SMD", "SMDH", "ROM"):
+        yi, vi = _two_groups(key, cols)
+    elif key in ("MC", "SMCC", "SMCR"):
+        yi, vi = _pre_post(key, cols)
+    elif key in ("RR", "OR", "RD"):
+        yi, vi = _two_by_two(key, cols)
+    elif key in ("ZCOR", "COR"):
+        yi, vi = _correlation(key, cols)
+    else:
+        yi, vi = _reported(cols, level)
+    rows = _rows_of(data) if data is not None else {n: cols[n].tolist() for n in cols}
+    if rows and any(len(v) != len(yi) for v in rows.values()):
+        rows = {n: cols[n].tolist() for n in cols}
+    return EffectSizes(measure=key, yi=np.asarray(yi, dtype=float), vi=np.asarray(vi, dtype=float), rows=rows)
+
+
+def _has(data: Any, name: str) -> bool:
+    if data is None:
+        return False
+    if isinstance(data, Mapping):
+        return name in data
+    return hasattr(data, "columns") and name in data.columns

@@ -1,0 +1,337 @@
+"""The fitted meta-analysis: an immutable result whose fields carry the names of the JSON contract."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+__all__ = ["Coefficient", "Prediction", "RMAResult", "Subgroup", "Tau2Interval"]
+
+Array = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Coefficient:
+    """One model coefficient with its test and confidence interval (metafor's `intrcpt` naming)."""
+
+    name: str
+    estimate: float
+    se: float
+    stat: float
+    p: float
+    ci_lb: float
+    ci_ub: float
+
+
+@dataclass(frozen=True)
+class Subgroup:
+    """A separate meta-analysis of one subgroup (metafor's `rma(..., subset=group == name)`)."""
+
+    name: str
+    k: int
+    estimate: float
+    se: float
+    ci_lb: float
+    ci_ub: float
+    tau2: float
+    I2: float
+    result: RMAResult
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """Predicted (average) effects with confidence and prediction intervals (metafor's `predict`)."""
+
+    pred: Array
+    se: Array
+    ci_lb: Array
+    ci_ub: Array
+    pi_lb: Array
+    pi_ub: Array
+
+
+@dataclass(frozen=True)
+class Tau2Interval:
+    """Q-profile confidence intervals for τ², τ, I² and H² (metafor's `confint`), as (estimate, lb, ub)."""
+
+    level: float
+    tau2: tuple[float, float, float]
+    tau: tuple[float, float, float]
+    I2: tuple[float, float, float]
+    H2: tuple[float, float, float]
+
+
+def _num(x: Any) -> Any:
+    """A plain JSON number, or None where the quantity does not exist (NaN, ±inf, None)."""
+    if x is None:
+        return None
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    value = float(x)
+    return value if math.isfinite(value) else None
+
+
+@dataclass(frozen=True, eq=False)
+class RMAResult:
+    """A fitted random/fixed-effects model or meta-regression, in metafor's vocabulary.
+
+    `tau2_ci` (the Q-profile interval) is computed on first access, so fitting stays cheap.
+    """
+
+    k: int
+    p: int
+    method: str
+    test: str
+    dist: str
+    df: int | None
+    tau2: float
+    tau2_se: float
+    I2: float
+    H2: float
+    Q: float
+    Q_df: int
+    Q_p: float
+    beta: tuple[Coefficient, ...]
+    pi_lb: float | None
+    pi_ub: float | None
+    QM: float
+    QM_df: int
+    QM_ddf: int | None
+    QM_p: float
+    R2: float | None
+    subgroups: tuple[Subgroup, ...] | None
+    Q_between: float | None
+    Q_between_df: int | None
+    Q_between_p: float | None
+    level: float
+    converged: bool
+    yi: Array
+    vi: Array
+    X: Array
+    weights: Array | None
+    vb: Array
+    slab: tuple[str, ...] | None
+    intercept: bool
+    vt: float
+    tau2_fixed: bool = False
+
+    # ---- quantities computed on request -------------------------------------------------------
+
+    @cached_property
+    def tau2_ci(self) -> tuple[float, float] | None:
+        """Q-profile confidence interval for τ² at the model's level; None for EE/FE models."""
+        if self.method in ("EE", "FE") or self.tau2_fixed:
+            return None
+        ci = self.confint()
+        return (ci.tau2[1], ci.tau2[2])
+
+    @property
+    def moderators(self) -> bool:
+        """True for a meta-regression (any coefficient besides the intercept)."""
+        return not (self.intercept and self.p == 1)
+
+    def confint(self, level: float | None = None) -> Tau2Interval:
+        """Q-profile confidence intervals for τ², τ, I² and H² (Viechtbauer, 2007)."""
+        from strigil.meta.tau2 import q_profile_ci
+
+        lvl = self.level if level is None else level
+        X = None if not self.moderators else self.X
+        lb, ub = q_profile_ci(self.yi, self.vi, X, lvl)
+        vt = self.vt
+
+        def i2(t: float) -> float:
+            return 100 * t / (vt + t) if math.isfinite(t) else math.nan
+
+        def h2(t: float) -> float:
+            return t / vt + 1 if math.isfinite(t) else math.nan
+
+        sq = math.sqrt
+        return Tau2Interval(
+            level=lvl,
+            tau2=(self.tau2, lb, ub),
+            tau=(sq(self.tau2), sq(lb) if lb >= 0 else math.nan, sq(ub) if ub >= 0 else math.nan),
+            I2=(self.I2, i2(lb), i2(ub)),
+            H2=(self.H2, h2(lb), h2(ub)),
+        )
+
+    def predict(self, newmods: Any = None, level: float | None = None) -> Prediction:
+        """Predicted average effect(s) with CI and prediction interval, as metafor's `predict`.
+
+        Without moderators this is the pooled estimate; with them, `newmods` (n × q, the moderator
+        values without the intercept) or, if omitted, the fitted values of the studies.
+        """
+        from strigil.meta.rma import critical_value
+
+        lvl = self.level if level is None else level
+        if not self.moderators:
+            Xn = np.ones((1, 1))
+        elif newmods is None:
+            Xn = self.X
+        else:
+            q = self.p - 1 if self.intercept else self.p
+            mods = np.asarray(newmods, dtype=float)
+            if mods.ndim <= 1:
+                mods = mods.reshape(-1, 1) if q == 1 else mods.reshape(1, -1)
+            if mods.ndim != 2 or mods.shape[1] != q:
+                raise ValueError(f"newmods must have {q} column(s); got shape {mods.shape}")
+            Xn = np.column_stack([np.ones(mods.shape[0]), mods]) if self.intercept else mods
+        b = np.array([c.estimate for c in self.beta])
+        pred = Xn @ b
+        se = np.sqrt(np.einsum("ij,jk,ik->i", Xn, self.vb, Xn))
+        crit = critical_value(lvl, self.df)
+        spread = np.sqrt(se**2 + self.tau2)
+        return Prediction(
+            pred, se, pred - crit * se, pred + crit * se, pred - crit * spread, pred + crit * spread
+        )
+
+    def refit(self, subset: Any = None, *, tau2: float | None = None) -> RMAResult:
+        """The same model on a subset of the studies (mask or indices) and/or with τ² fixed."""
+        from strigil.meta.rma import fit_design
+
+        idx = np.arange(self.k) if subset is None else np.asarray(subset)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        names = tuple(c.name for c in self.beta)
+        return fit_design(
+            self.yi[idx],
+            self.vi[idx],
+            self.X[idx] if self.moderators else None,
+            names,
+            intercept=self.intercept,
+            method=self.method,
+            test=self.test,
+            level=self.level,
+            weights=None if self.weights is None else self.weights[idx],
+            tau2_fixed=tau2,
+            slab=None if self.slab is None else tuple(self.slab[i] for i in idx),
+        )
+
+    # ---- diagnostics and plots live in their own modules ----------------------------------------
+
+    def leave1out(self, *args: Any, **kwargs: Any) -> Any:
+        """Leave-one-out estimates (strigil.meta.influence.leave1out)."""
+        from strigil.meta.influence import leave1out
+
+        return leave1out(self, *args, **kwargs)
+
+    def influence(self, *args: Any, **kwargs: Any) -> Any:
+        """Influence diagnostics (strigil.meta.influence.influence)."""
+        from strigil.meta.influence import influence
+
+        return influence(self, *args, **kwargs)
+
+    def baujat(self, *args: Any, **kwargs: Any) -> Any:
+        """Baujat plot data (strigil.meta.influence.baujat)."""
+        from strigil.meta.influence import baujat
+
+        return baujat(self, *args, **kwargs)
+
+    def cumul(self, *args: Any, **kwargs: Any) -> Any:
+        """Cumulative meta-analysis (strigil.meta.cumulative.cumul)."""
+        from strigil.meta.cumulative import cumul
+
+        return cumul(self, *args, **kwargs)
+
+    def regtest(self, *args: Any, **kwargs: Any) -> Any:
+        """Egger's regression test (strigil.meta.bias.regtest)."""
+        from strigil.meta.bias import regtest
+
+        return regtest(self, *args, **kwargs)
+
+    def ranktest(self, *args: Any, **kwargs: Any) -> Any:
+        """Begg's rank correlation test (strigil.meta.bias.ranktest)."""
+        from strigil.meta.bias import ranktest
+
+        return ranktest(self, *args, **kwargs)
+
+    def trimfill(self, *args: Any, **kwargs: Any) -> Any:
+        """Trim-and-fill (strigil.meta.trimfill.trimfill)."""
+        from strigil.meta.trimfill import trimfill
+
+        return trimfill(self, *args, **kwargs)
+
+    def permutest(self, *args: Any, **kwargs: Any) -> Any:
+        """Permutation tests (strigil.meta.permutation.permutest)."""
+        from strigil.meta.permutation import permutest
+
+        return permutest(self, *args, **kwargs)
+
+    def forest(self, *args: Any, **kwargs: Any) -> Any:
+        """Forest plot (strigil.meta.plots.forest)."""
+        from strigil.meta.plots import forest
+
+        return forest(self, *args, **kwargs)
+
+    def funnel(self, *args: Any, **kwargs: Any) -> Any:
+        """Funnel plot (strigil.meta.plots.funnel)."""
+        from strigil.meta.plots import funnel
+
+        return funnel(self, *args, **kwargs)
+
+    # ---- the JSON contract ---------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON dict with the contract's names; null where a quantity does not exist."""
+        ci = self.tau2_ci
+        out: dict[str, Any] = {
+            "k": self.k,
+            "p": self.p,
+            "method": self.method,
+            "test": self.test,
+            "dist": self.dist,
+            "df": _num(self.df),
+            "level": _num(self.level),
+            "tau2": _num(self.tau2),
+            "tau2_se": _num(self.tau2_se),
+            "tau2_ci": None if ci is None else [_num(ci[0]), _num(ci[1])],
+            "I2": _num(self.I2),
+            "H2": _num(self.H2),
+            "Q": _num(self.Q),
+            "Q_df": _num(self.Q_df),
+            "Q_p": _num(self.Q_p),
+            "beta": [
+                {
+                    "name": c.name,
+                    "estimate": _num(c.estimate),
+                    "se": _num(c.se),
+                    "stat": _num(c.stat),
+                    "p": _num(c.p),
+                    "ci_lb": _num(c.ci_lb),
+                    "ci_ub": _num(c.ci_ub),
+                }
+                for c in self.beta
+            ],
+            "pi_lb": _num(self.pi_lb),
+            "pi_ub": _num(self.pi_ub),
+            "QM": _num(self.QM),
+            "QM_df": _num(self.QM_df),
+            "QM_ddf": _num(self.QM_ddf),
+            "QM_p": _num(self.QM_p),
+            "R2": _num(self.R2),
+            "converged": bool(self.converged),
+        }
+        if self.subgroups is not None:
+            out["subgroups"] = [
+                {
+                    "name": s.name,
+                    "k": s.k,
+                    "estimate": _num(s.estimate),
+                    "se": _num(s.se),
+                    "ci_lb": _num(s.ci_lb),
+                    "ci_ub": _num(s.ci_ub),
+                    "tau2": _num(s.tau2),
+                    "I2": _num(s.I2),
+                }
+                for s in self.subgroups
+            ]
+            out["Q_between"] = _num(self.Q_between)
+            out["Q_between_df"] = _num(self.Q_between_df)
+            out["Q_between_p"] = _num(self.Q_between_p)
+        return out

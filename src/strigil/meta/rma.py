@@ -1,0 +1,334 @@
+"""Fixed/equal- and random-effects models and meta-regression (metafor's `rma.uni`).
+
+The formulas follow metafor 3.8: β̂ by weighted least squares with wᵢ = 1/(vᵢ + τ²); Wald tests
+with the normal (`test="z"`), the t distribution with k − p df (`"t"`) or the Hartung–Knapp–
+Sidik–Jonkman scaling of the covariance matrix (`"knha"`; Hartung & Knapp, 2001; Sidik & Jonkman,
+2002); Cochran's Q with inverse-variance weights; I² = 100 τ²/(ṽ + τ²) and H² = τ²/ṽ + 1 with the
+"typical" variance ṽ = (k − p)/tr(P) (Higgins & Thompson, 2002, generalised as in metafor); the
+prediction interval β̂ ± crit √(SE² + τ²) (Riley et al., 2011); the omnibus QM test (χ² or F);
+and the pseudo-R² = max(0, 100 (τ²_RE − τ²_ME)/τ²_RE) of Raudenbush (2009).
+
+Subgroups (`subgroup=`): each level is fitted separately with the same method and test (metafor's
+`rma(..., subset=group == level)`, so every subgroup has its own τ²), and the between-subgroup test
+is Cochran's Q of the subgroup estimates with weights 1/SE², df = G − 1 (the "separate τ²"
+definition, as in metafor's FAQ "comparing estimates of independent meta-analyses" and RevMan).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+from strigil.meta.result import Coefficient, RMAResult, Subgroup
+from strigil.meta.tau2 import ESTIMATORS, _terms, estimate_tau2
+
+__all__ = ["TESTS", "critical_value", "fit_design", "rma"]
+
+Array = NDArray[np.float64]
+
+TESTS = ("z", "t", "knha")
+_SQRT2 = math.sqrt(2.0)
+_EPS = np.finfo(float).eps
+
+
+@lru_cache(maxsize=256)
+def critical_value(level: float, df: int | None) -> float:
+    """Two-sided critical value of the normal (df None) or t distribution at `level` percent."""
+    upper = 1 - (1 - level / 100) / 2
+    if df is None:
+        return float(special.ndtri(upper))
+    return float(special.stdtrit(df, upper)) if df > 0 else math.nan
+
+
+def _p_value(stat: float, df: int | None) -> float:
+    if df is None:
+        return math.erfc(abs(stat) / _SQRT2)
+    return float(2 * special.stdtr(df, -abs(stat))) if df > 0 else math.nan
+
+
+def _as_vector(name: str, values: Any) -> Array:
+    try:
+        arr = np.asarray(values, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be numeric; got {values!r}") from exc
+    arr = np.atleast_1d(arr)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional; got shape {arr.shape}")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = np.flatnonzero(bad)[:5].tolist()
+        raise ValueError(
+            f"{name} has missing or non-finite values at rows {rows}; remove those studies first"
+        )
+    return arr
+
+
+def _design(
+    mods: Any, mod_names: Sequence[str] | None, intercept: bool, k: int
+) -> tuple[Array | None, tuple[str, ...]]:
+    if mods is None:
+        if not intercept:
+            raise ValueError("a model without moderators needs the intercept (intercept=True)")
+        return None, ("intrcpt",)
+    if isinstance(mods, Mapping):
+        names = [str(n) for n in mods]
+        cols = [np.asarray(mods[n], dtype=float) for n in mods]
+        M = np.column_stack(cols) if cols else np.empty((k, 0))
+    else:
+        M = np.asarray(mods, dtype=float)
+        if M.ndim == 1:
+            M = M[:, None]
+        names = list(mod_names) if mod_names is not None else [f"mod{j + 1}" for j in range(M.shape[1])]
+    if mod_names is not None and isinstance(mods, Mapping):
+        names = list(mod_names)
+    if M.ndim != 2 or M.shape[0] != k:
+        raise ValueError(f"mods must have one row per study ({k}); got shape {M.shape}")
+    if len(names) != M.shape[1]:
+        raise ValueError(f"mod_names has {len(names)} names for {M.shape[1]} moderator column(s)")
+    if not np.all(np.isfinite(M)):
+        rows = np.flatnonzero(~np.all(np.isfinite(M), axis=1))[:5].tolist()
+        raise ValueError(f"mods has missing or non-finite values at rows {rows}")
+    if M.shape[1] == 0:
+        return _design(None, None, intercept, k)
+    X = np.column_stack([np.ones(k), M]) if intercept else M
+    all_names = (("intrcpt",) if intercept else ()) + tuple(names)
+    if np.linalg.matrix_rank(X) < X.shape[1]:
+        raise ValueError(f"the moderators {names} are collinear (with the intercept); drop a redundant one")
+    return X, all_names
+
+
+def rma(
+    yi: Any,
+    vi: Any,
+    *,
+    mods: Any = None,
+    mod_names: Sequence[str] | None = None,
+    intercept: bool = True,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    subgroup: Any = None,
+    weights: Any = None,
+    control: Mapping[str, Any] | None = None,
+    slab: Sequence[str] | None = None,
+) -> RMAResult:
+    """Fit a fixed/equal- or random-effects model or meta-regression, as metafor's `rma()`.
+
+    `method`: EE (= FE), DL, HE, HS, SJ, ML, REML, EB, PM. `test`: z, t or knha. `mods`: an array
+    (k × q) or a mapping name → values, named by `mod_names`. `subgroup`: one label per study.
+    `control`: {"tau2": value} fixes τ² instead of estimating it.
+    Studies with missing values are an error (remove them first); so are vi <= 0.
+    """
+    y = _as_vector("yi", yi)
+    v = _as_vector("vi", vi)
+    if y.shape != v.shape:
+        raise ValueError(f"yi has {y.shape[0]} values but vi has {v.shape[0]}")
+    k = y.shape[0]
+    if k == 0:
+        raise ValueError("no studies: yi and vi are empty")
+    if np.any(v <= 0):
+        rows = np.flatnonzero(v <= 0)[:5].tolist()
+        raise ValueError(f"vi must be > 0 (a sampling variance); rows {rows} are not")
+    meth = method.upper()
+    if meth not in ESTIMATORS:
+        raise ValueError(f"method {method!r} is not supported; allowed: {', '.join(ESTIMATORS)}")
+    if test not in TESTS:
+        raise ValueError(f"test {test!r} is not supported; allowed: {', '.join(TESTS)}")
+    if not 0 < level < 100:
+        raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
+    tau2_fixed = None
+    if control:
+        unknown = set(control) - {"tau2"}
+        if unknown:
+            raise ValueError(f"unknown control setting(s) {sorted(unknown)}; allowed: tau2")
+        if control.get("tau2") is not None:
+            tau2_fixed = float(control["tau2"])
+            if not (math.isfinite(tau2_fixed) and tau2_fixed >= 0):
+                raise ValueError(f"control tau2 must be a finite number >= 0; got {control['tau2']!r}")
+    w_user = None
+    if weights is not None:
+        w_user = _as_vector("weights", weights)
+        if w_user.shape != y.shape or np.any(w_user <= 0):
+            raise ValueError("weights must be positive, one per study")
+    X, names = _design(mods, mod_names, intercept, k)
+    if X is not None and X.shape[1] > k:
+        raise ValueError(f"{X.shape[1]} coefficients cannot be estimated from k={k} studies")
+    labels = tuple(str(s) for s in slab) if slab is not None else None
+    if labels is not None and len(labels) != k:
+        raise ValueError(f"slab has {len(labels)} labels for k={k} studies")
+    res = fit_design(y, v, X, names, intercept=intercept, method=meth, test=test, level=level,
+                     weights=w_user, tau2_fixed=tau2_fixed, slab=labels)
+    if subgroup is None:
+        return res
+    return _with_subgroups(res, y, v, subgroup, meth, test, level)
+
+
+def fit_design(
+    y: Array,
+    v: Array,
+    X: Array | None,
+    names: tuple[str, ...],
+    *,
+    intercept: bool = True,
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    weights: Array | None = None,
+    tau2_fixed: float | None = None,
+    slab: tuple[str, ...] | None = None,
+    r2: bool = True,
+) -> RMAResult:
+    """Fit on validated arrays (X None = intercept only): the cheap path for loops (leave-one-out,
+    permutations). No input checks beyond what the arithmetic needs."""
+    k = y.shape[0]
+    p = 1 if X is None else X.shape[1]
+    ymc = y - y.mean()
+    if k == 1:
+        tau2, tau2_se, converged = (0.0 if tau2_fixed is None else tau2_fixed), math.nan, True
+    else:
+        est = estimate_tau2(method, ymc, v, X, tau2_fixed=tau2_fixed)
+        tau2, tau2_se, converged = float(est.tau2), float(est.se), bool(est.converged)
+    w = 1.0 / (v + tau2)
+    Xd = np.ones((k, 1)) if X is None else X
+    if weights is None:
+        if X is None:
+            s1 = float(w.sum())
+            b = np.array([float(w @ y) / s1])
+            vb = np.array([[1.0 / s1]])
+        else:
+            vb = np.linalg.inv(Xd.T @ (w[:, None] * Xd))
+            b = vb @ (Xd.T @ (w * y))
+        resid = y - Xd @ b
+        rss_knha = float(w @ (resid * resid))
+    else:
+        a_inv = np.linalg.inv(Xd.T @ (weights[:, None] * Xd))
+        b = a_inv @ (Xd.T @ (weights * y))
+        sandwich = Xd.T @ ((weights * weights * (v + tau2))[:, None] * Xd)
+        vb = a_inv @ sandwich @ a_inv
+        if test == "knha":
+            bw = np.linalg.solve(Xd.T @ (w[:, None] * Xd), Xd.T @ (w * y))
+            r = y - Xd @ bw
+            rss_knha = float(w @ (r * r))
+        else:
+            rss_knha = math.nan
+    df = k - p if test in ("t", "knha") else None
+    if test == "knha":
+        # metafor sets the scaling factor to 0 when the weighted RSS vanishes (all yi equal)
+        s2w = 0.0 if rss_knha <= _EPS else rss_knha / (k - p) if k > p else math.nan
+        vb = vb * s2w
+    crit = critical_value(level, df)
+    se = np.sqrt(np.diag(vb))
+    coefs = []
+    for j, name in enumerate(names):
+        est_j, se_j = float(b[j]), float(se[j])
+        stat = est_j / se_j if se_j > 0 else (math.copysign(math.inf, est_j) if est_j != 0 else math.nan)
+        p_j = _p_value(stat, df) if not math.isnan(stat) else math.nan
+        coefs.append(Coefficient(name, est_j, se_j, stat, p_j, est_j - crit * se_j, est_j + crit * se_j))
+    # omnibus test of all coefficients except the intercept (all of them when there is none)
+    btt = list(range(1, p)) if (intercept and p > 1) else list(range(p))
+    m = len(btt)
+    QM, QM_p = _omnibus(b, vb, btt, df)
+    # heterogeneity: always with inverse-variance weights, on the centred effects (as metafor)
+    if k > p:
+        fe = _terms(ymc, v, X, 0.0)
+        Q = max(0.0, float(fe.ypy))
+        Q_p = float(special.chdtrc(k - p, Q))
+        vt = (k - p) / float(fe.tr_p)
+        if method in ("EE", "FE"):
+            I2 = max(0.0, 100 * (Q - (k - p)) / Q) if Q > 0 else 0.0
+            H2 = Q / (k - p)
+        else:
+            I2 = 100 * tau2 / (vt + tau2)
+            H2 = tau2 / vt + 1
+    else:
+        Q, Q_p, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    pi_lb = pi_ub = None
+    if X is None:
+        spread = crit * math.sqrt(float(se[0]) ** 2 + tau2)
+        pi_lb, pi_ub = float(b[0]) - spread, float(b[0]) + spread
+    R2 = None
+    if X is not None and intercept and p > 1 and r2:
+        R2 = _pseudo_r2(y, v, X, b, tau2, method, test, weights, ymc, w)
+    return RMAResult(
+        k=k, p=p, method=method, test=test, dist="z" if df is None else "t", df=df,
+        tau2=tau2, tau2_se=tau2_se, I2=I2, H2=H2, Q=Q, Q_df=k - p, Q_p=Q_p, beta=tuple(coefs),
+        pi_lb=pi_lb, pi_ub=pi_ub, QM=QM, QM_df=m, QM_ddf=df, QM_p=QM_p, R2=R2,
+        subgroups=None, Q_between=None, Q_between_df=None, Q_between_p=None,
+        level=level, converged=converged, yi=y, vi=v, X=Xd, weights=weights, vb=vb, slab=slab,
+        intercept=intercept, vt=vt, tau2_fixed=tau2_fixed is not None,
+    )
+
+
+def _omnibus(b: Array, vb: Array, btt: list[int], df: int | None) -> tuple[float, float]:
+    sub = vb[np.ix_(btt, btt)]
+    bb = b[btt]
+    try:
+        QM = float(bb @ np.linalg.solve(sub, bb))
+    except np.linalg.LinAlgError:
+        return math.nan, math.nan
+    m = len(btt)
+    if df is None:
+        return QM, float(special.chdtrc(m, QM))
+    QM /= m
+    return QM, float(special.fdtrc(m, df, QM)) if df > 0 else math.nan
+
+
+def _pseudo_r2(y: Array, v: Array, X: Array, b: Array, tau2: float, method: str, test: str,
+               weights: Array | None, ymc: Array, w: Array) -> float:
+    """Pseudo-R² (%) as metafor: τ² reduction against the intercept-only model; for EE/FE models
+    the adjusted R² of the weighted least-squares regression."""
+    k, p = X.shape
+    if method in ("EE", "FE"):
+        if np.all(y == y[0]):
+            return 0.0
+        a = w if weights is None else weights
+        mean = float(a @ y) / float(a.sum())
+        sst = float(a @ (y - mean) ** 2)
+        e = y - X @ b
+        sse = float(a @ (e * e))
+        r2 = 1 - sse / sst
+        adj = 1 - (1 - r2) * (k - 1) / (k - p)
+        return max(0.0, 100 * adj)
+    try:
+        tau2_re = float(estimate_tau2(method, ymc, v, None).tau2)
+    except ValueError:
+        return math.nan
+    if tau2_re == 0:
+        return 0.0
+    return max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+
+def _with_subgroups(res: RMAResult, y: Array, v: Array, subgroup: Any, method: str, test: str,
+                    level: float) -> RMAResult:
+    labels = [str(s) for s in subgroup]
+    if len(labels) != y.shape[0]:
+        raise ValueError(f"subgroup has {len(labels)} labels for k={y.shape[0]} studies")
+    order = list(dict.fromkeys(labels))
+    groups = []
+    lab = np.array(labels, dtype=object)
+    for name in order:
+        idx = np.flatnonzero(lab == name)
+        sub_slab = None if res.slab is None else tuple(res.slab[i] for i in idx)
+        r = fit_design(y[idx], v[idx], None, ("intrcpt",), method=method, test=test, level=level,
+                       slab=sub_slab)
+        c = r.beta[0]
+        groups.append(Subgroup(name, r.k, c.estimate, c.se, c.ci_lb, c.ci_ub, r.tau2, r.I2, r))
+    est = np.array([g.estimate for g in groups])
+    var = np.array([g.se**2 for g in groups])
+    if len(groups) > 1 and np.all(var > 0) and np.all(np.isfinite(var)):
+        wg = 1 / var
+        mean = float(wg @ est) / float(wg.sum())
+        qb = float(wg @ (est - mean) ** 2)
+        qb_df = len(groups) - 1
+        qb_p = float(special.chdtrc(qb_df, qb))
+    else:
+        qb, qb_df, qb_p = math.nan, len(groups) - 1, math.nan
+    from dataclasses import replace
+
+    return replace(res, subgroups=tuple(groups), Q_between=qb, Q_between_df=qb_df, Q_between_p=qb_p)
