@@ -1,0 +1,147 @@
+"""FHIR Bundles as plain JSON: assemble one from resources, and read one back into a resolved index.
+
+Reading checks the envelope (a Bundle of a known type, entries with resources), validates every
+resource against FHIR R4 and resolves references inside the bundle. Problems are collected, not
+raised one by one, so a sender sees every reason a bundle was rejected in one answer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from strigil.interop.r4 import FhirProblem, resource_problems
+from strigil.interop.systems import BASE
+
+__all__ = ["ACCEPTED_BUNDLE_TYPES", "ReadBundle", "entry_for", "make_bundle", "read_bundle", "reference_to"]
+
+# Bundle types Strigil imports: files (collection), $everything answers (searchset) and POSTed
+# transactions/batches. Every one is imported as one transaction, all or nothing.
+ACCEPTED_BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
+
+Resource = dict[str, Any]
+
+
+def reference_to(resource: Resource) -> str:
+    """The relative reference ("Patient/p-1") Strigil uses for a resource it exported."""
+    return f"{resource['resourceType']}/{resource['id']}"
+
+
+def entry_for(resource: Resource, bundle_type: str = "collection") -> dict[str, Any]:
+    """One Bundle entry: the resource under a full URL below Strigil's base (a request in a transaction)."""
+    entry: dict[str, Any] = {"fullUrl": f"{BASE}/{reference_to(resource)}", "resource": resource}
+    if bundle_type == "transaction":
+        entry["request"] = {"method": "PUT", "url": reference_to(resource)}
+    elif bundle_type == "searchset":
+        entry["search"] = {"mode": "match" if resource["resourceType"] == "Patient" else "include"}
+    return entry
+
+
+def make_bundle(
+    resources: Iterable[Resource], bundle_type: str = "collection", timestamp: str | None = None
+) -> Resource:
+    """A Bundle of `bundle_type` holding `resources` in the order given."""
+    entries = [entry_for(r, bundle_type) for r in resources]
+    bundle: Resource = {"resourceType": "Bundle", "type": bundle_type}
+    if timestamp:
+        bundle["timestamp"] = timestamp
+    if bundle_type == "searchset":
+        bundle["total"] = sum(1 for e in entries if e["resource"]["resourceType"] == "Patient")
+    bundle["entry"] = entries
+    return bundle
+
+
+@dataclass
+class ReadBundle:
+    """A bundle after reading: its resources in order, an index to resolve references, and the problems."""
+
+    resources: list[Resource] = field(default_factory=list)
+    index: dict[str, Resource] = field(default_factory=dict)
+    problems: list[FhirProblem] = field(default_factory=list)
+
+    def resolve(self, reference: Any) -> Resource | None:
+        """The resource a Reference points at inside this bundle, or None."""
+        if not isinstance(reference, dict):
+            return None
+        target = reference.get("reference")
+        if not isinstance(target, str):
+            return None
+        if target in self.index:
+            return self.index[target]
+        # An absolute reference ("https://host/fhir/Patient/1") falls back to its last "Type/id".
+        tail = "/".join(target.rstrip("/").split("/")[-2:])
+        return self.index.get(tail)
+
+    def of_type(self, kind: str) -> Iterator[Resource]:
+        """The resources of one type, in bundle order."""
+        return (r for r in self.resources if r.get("resourceType") == kind)
+
+
+def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
+    """Every Reference.reference string inside a resource, with where it sits."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "reference" and isinstance(value, str):
+                yield path, value
+            else:
+                yield from _references(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _references(value, f"{path}[{i}]")
+
+
+def read_bundle(document: Any) -> ReadBundle:
+    """Check a Bundle's envelope, every resource and every internal reference; index the resources."""
+    read = ReadBundle()
+    if not isinstance(document, dict):
+        read.problems.append(FhirProblem("bundle", f"expected a JSON object, got {type(document).__name__}"))
+        return read
+    if document.get("resourceType") != "Bundle":
+        read.problems.append(
+            FhirProblem("bundle.resourceType", f"expected 'Bundle', got {document.get('resourceType')!r}")
+        )
+        return read
+    if document.get("type") not in ACCEPTED_BUNDLE_TYPES:
+        read.problems.append(
+            FhirProblem(
+                "bundle.type",
+                f"{document.get('type')!r} is not accepted; allowed: " + ", ".join(ACCEPTED_BUNDLE_TYPES),
+            )
+        )
+    entries = document.get("entry", [])
+    if not isinstance(entries, list):
+        read.problems.append(FhirProblem("bundle.entry", "expected a list of entries"))
+        return read
+    for i, entry in enumerate(entries):
+        where = f"entry[{i}]"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            read.problems.append(FhirProblem(where, "entry has no resource (a JSON object)"))
+            continue
+        kind, rid = resource.get("resourceType"), resource.get("id")
+        where = f"{where} {kind}/{rid}"
+        found = resource_problems(resource, where)
+        if found:
+            read.problems.extend(found)
+            continue
+        keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
+        if rid is not None:
+            keys.add(f"{kind}/{rid}")
+        for key in keys:
+            if key in read.index:
+                read.problems.append(FhirProblem(where, f"duplicate resource {key!r} in the bundle"))
+            read.index[key] = resource
+        read.resources.append(resource)
+    for resource in read.resources:
+        where = f"{resource['resourceType']}/{resource.get('id', '?')}"
+        for path, target in _references(resource, ""):
+            if target.startswith("#"):
+                continue  # a contained resource
+            if read.resolve({"reference": target}) is None:
+                read.problems.append(
+                    FhirProblem(
+                        f"{where}{path}", f"reference {target!r} points at no resource in this bundle"
+                    )
+                )
+    return read

@@ -1,0 +1,72 @@
+"""Which FHIR release Strigil speaks, and how a resource is checked against it.
+
+Strigil exchanges FHIR **R4**. `fhir.resources` 8 models R5 at its top level; its `R4B` sub-package
+(FHIR 4.3.0) is the R4-compatible one: R4B changed only the medication-definition, evidence and
+subscription resources, none of which Strigil uses — Patient, Practitioner, Organization, EpisodeOfCare,
+Condition, Procedure, Device, Observation, AdverseEvent and CarePlan are structurally identical in
+R4 (4.0.1) and R4B (https://hl7.org/fhir/R4B/r4b-explanation.html). Every FHIR model Strigil touches
+is imported here and nowhere else, so a later switch of release is a one-file change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+__all__ = ["FHIR_VERSION", "FhirProblem", "resource_problems", "validate_resource"]
+
+# The release Strigil's files declare (StructureDefinition.fhirVersion, CodeSystem meta).
+FHIR_VERSION = "4.0.1"
+
+
+@dataclass(frozen=True)
+class FhirProblem:
+    """One reason a resource or bundle entry cannot be used: where, what was found, what is allowed."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+def _path(loc: tuple[str | int, ...]) -> str:
+    text = ""
+    for part in loc:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text
+
+
+def resource_problems(resource: Any, where: str = "") -> list[FhirProblem]:
+    """Check one resource (a JSON object) against the R4 model; return the problems, empty if valid."""
+    if not isinstance(resource, dict):
+        return [FhirProblem(where or "resource", f"expected a JSON object, got {type(resource).__name__}")]
+    kind = resource.get("resourceType")
+    label = where or f"{kind}/{resource.get('id', '?')}"
+    if not isinstance(kind, str):
+        return [FhirProblem(label, "missing 'resourceType' (a FHIR resource name such as 'Patient')")]
+    try:
+        model = get_fhir_model_class(kind)
+    except ValueError:
+        return [FhirProblem(label, f"resourceType {kind!r} is not a FHIR R4 resource")]
+    try:
+        model.model_validate(resource)
+    except ValidationError as error:
+        problems = []
+        for item in error.errors():
+            field = _path(tuple(item["loc"])) or "(resource)"
+            value = item.get("input")
+            shown = "" if value is None or isinstance(value, dict) else f" (value {value!r})"
+            problems.append(FhirProblem(f"{label}.{field}", f"{item['msg']}{shown}"))
+        return problems
+    return []
+
+
+def validate_resource(resource: dict[str, Any]) -> None:
+    """Raise ValueError naming every problem if `resource` does not validate as FHIR R4."""
+    problems = resource_problems(resource)
+    if problems:
+        raise ValueError("; ".join(str(p) for p in problems))

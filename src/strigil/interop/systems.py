@@ -1,0 +1,74 @@
+"""The addresses (canonical URLs) that name Strigil's FHIR artefacts and the standard systems it uses.
+
+Strigil's own addresses live under one base. They are identifiers, as FHIR canonical URLs are, and do
+not need to resolve; the definitions they name ship inside the package (`strigil/interop/data/`).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BASE",
+    "CODE_SYSTEMS",
+    "DOSE_STEP_URL",
+    "IDENTIFIER_SYSTEMS",
+    "LOINC",
+    "SESSION_URL",
+    "UCUM",
+    "code_system_url",
+    "identifier_system",
+    "value_set_url",
+]
+
+BASE = "https://strigil.dev/fhir"
+
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+
+# The dose-step extension (one per step, on Procedure) and the session-context extension.
+DOSE_STEP_URL = f"{BASE}/StructureDefinition/dose-step"
+SESSION_URL = f"{BASE}/StructureDefinition/session-context"
+
+# Strigil code systems, one per catalogue (and a few fixed vocabularies of the record).
+CODE_SYSTEMS = (
+    "body-site",
+    "condition",
+    "measure",
+    "instrument",
+    "stroke",
+    "adverse-response",
+    "follow-up",
+    "co-intervention",
+    "profession",
+)
+
+IDENTIFIER_SYSTEMS = (
+    "clinic",
+    "clinician",
+    "patient",
+    "episode",
+    "session",
+    "measurement",
+    "adverse-response",
+)
+
+
+def code_system_url(name: str) -> str:
+    """The canonical URL of the Strigil code system `name` (one of CODE_SYSTEMS)."""
+    if name not in CODE_SYSTEMS:
+        raise ValueError(
+            f"code system {name!r} is not a Strigil code system; known: {', '.join(CODE_SYSTEMS)}"
+        )
+    return f"{BASE}/CodeSystem/{name}"
+
+
+def value_set_url(name: str) -> str:
+    """The canonical URL of the ValueSet holding every code of the Strigil code system `name`."""
+    code_system_url(name)  # same names, same check
+    return f"{BASE}/ValueSet/{name}"
+
+
+def identifier_system(kind: str) -> str:
+    """The identifier system of Strigil record ids of `kind` (patient codes, episode ids, ...)."""
+    if kind not in IDENTIFIER_SYSTEMS:
+        raise ValueError(f"identifier kind {kind!r} is unknown; known: {', '.join(IDENTIFIER_SYSTEMS)}")
+    return f"{BASE}/identifier/{kind}"
