@@ -5,8 +5,9 @@ from __future__ import annotations
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from strigil.store.accounts import Base
+import strigil.store.accounts  # noqa: F401  (registers the tables)
 from strigil.store.audit import APPEND_ONLY_DDL
+from strigil.store.base import Base
 
 
 def create_schema(engine: Engine) -> None:

@@ -11,14 +11,11 @@ from typing import Any
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
+from strigil.store.base import Base
 
-class Base(DeclarativeBase):
-    """Interim base until the clinical record's declarative Base lands (then these tables join it)."""
-
-
-__all__ = ["ROLES", "Account", "ApiToken", "Base", "LoginAttempt", "LoginSession", "UTCDateTime", "utcnow"]
+__all__ = ["ROLES", "Account", "ApiToken", "LoginAttempt", "LoginSession", "UTCDateTime", "utcnow"]
 
 # admin: accounts and audit of their clinic; clinician: patients of their clinic;
 # researcher: aggregates over at least five patients, never a patient record.

@@ -12,7 +12,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from strigil.store.accounts import Base, UTCDateTime, utcnow
+from strigil.store.accounts import UTCDateTime, utcnow
+from strigil.store.base import Base
 
 __all__ = ["APPEND_ONLY_DDL", "AuditEvent", "AuditTrailIsAppendOnly"]
 

@@ -1,0 +1,174 @@
+"""`strigil serve` (the web app) and `strigil user add|deactivate|reset-password|token` (accounts)."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import typer
+
+__all__ = ["register"]
+
+user_app = typer.Typer(
+    help="Manage web accounts: the first admin, deactivation, password resets, API tokens.",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _read_password(from_stdin: bool, prompt: str) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
+
+
+def _cli_actor(clinic_id: int | None):  # type: ignore[no-untyped-def]
+    from strigil.services.audit import Actor
+
+    return Actor(
+        account_id=None,
+        username=f"cli:{getpass.getuser()}"[:64],
+        role="admin",
+        clinic_id=clinic_id,
+        ip="",
+        channel="cli",
+    )
+
+
+@user_app.command("add")
+def user_add(
+    username: str = typer.Argument(..., help="Sign-in name (3-64 letters, digits, '.', '_', '-')."),
+    role: str = typer.Option("admin", help="admin, clinician or researcher."),
+    clinic: int = typer.Option(1, help="The clinic's id."),
+    name: str = typer.Option("", help="Full name shown in the pages."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Create an account (run once without a server to create the first admin)."""
+    from strigil.services import accounts
+    from strigil.services import audit as audit_service
+    from strigil.web.setup import open_database
+
+    password = _read_password(password_stdin, "Password")
+    with open_database() as db:
+        try:
+            account = accounts.create_account(
+                db, username=username, display_name=name, role=role, clinic_id=clinic, password=password
+            )
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+        audit_service.record(db, _cli_actor(clinic), "create", "account", account.id)
+        db.commit()
+    typer.echo(f"created {role} {username!r} in clinic {clinic}")
+
+
+@user_app.command("deactivate")
+def user_deactivate(username: str = typer.Argument(..., help="The account to deactivate.")) -> None:
+    """Deactivate an account; its sessions and API tokens stop working at once."""
+    from strigil.services import accounts
+    from strigil.services import audit as audit_service
+    from strigil.web.setup import open_database
+
+    with open_database() as db:
+        try:
+            account = accounts.deactivate_account(db, username)
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+        audit_service.record(
+            db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="deactivated"
+        )
+        db.commit()
+    typer.echo(f"deactivated {username!r}")
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    username: str = typer.Argument(..., help="The account whose password to reset."),
+    password_stdin: bool = typer.Option(
+        False, "--password-stdin", help="Read the password from standard input."
+    ),
+) -> None:
+    """Set a temporary password; the person must change it at next sign-in."""
+    from strigil.services import accounts
+    from strigil.services import audit as audit_service
+    from strigil.web.setup import open_database
+
+    password = _read_password(password_stdin, "Temporary password")
+    with open_database() as db:
+        try:
+            account = accounts.reset_password(db, username, password)
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+        audit_service.record(
+            db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="password reset"
+        )
+        db.commit()
+    typer.echo(f"password of {username!r} reset; it must be changed at next sign-in")
+
+
+@user_app.command("token")
+def user_token(
+    username: str = typer.Argument(..., help="The account the token acts for."),
+    name: str = typer.Option("cli", help="A name to recognise the token by."),
+    scope: list[str] = typer.Option(["read"], "--scope", help="read, write or admin (repeat for several)."),
+    expires_days: int = typer.Option(90, help="Days until it expires (1-366)."),
+) -> None:
+    """Issue an API token and print its secret once (send it as 'Authorization: Bearer ...')."""
+    from strigil.services import accounts
+    from strigil.services import audit as audit_service
+    from strigil.web.setup import open_database
+
+    with open_database() as db:
+        try:
+            account = accounts.get_account(db, username)
+            issued = accounts.issue_api_token(db, account, name, list(scope), expires_days)
+        except accounts.AccountError as exc:
+            raise _fail(str(exc)) from None
+        audit_service.record(db, _cli_actor(account.clinic_id), "create", "token", issued.token.id)
+        db.commit()
+    typer.echo(issued.secret)
+
+
+def serve(
+    demo: bool = typer.Option(
+        False, "--demo", help="Use (and if needed create) the demo clinic in its own file."
+    ),
+    host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    port: int = typer.Option(8000, help="Port to listen on."),
+) -> None:
+    """Start the web app; with --demo, on the demo clinic (never the clinic's own database)."""
+    import uvicorn
+
+    from strigil.settings import Settings, demo_database_url
+    from strigil.web.app import create_app
+    from strigil.web.setup import DEMO_PASSWORD, ensure_demo, prepare_database
+
+    settings = Settings()
+    if demo:
+        settings = settings.model_copy(update={"database_url": demo_database_url()})
+        users = ensure_demo(settings.resolved_database_url())
+    else:
+        users = prepare_database(settings.resolved_database_url())
+    shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
+    typer.echo(
+        f"Strigil is running at http://{shown}:{port}/  (database: {settings.resolved_database_url()})"
+    )
+    if demo:
+        typer.echo(
+            "Demo sign-in: user 'demo' (clinician), 'demo-admin' or 'demo-research'; "
+            f"password '{DEMO_PASSWORD}'"
+        )
+    elif users == 0:
+        typer.echo("No accounts yet: create the first admin with `strigil user add NAME --role admin`.")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` and `user ...` to the `strigil` command."""
+    app.command("serve")(serve)
+    app.add_typer(user_app, name="user")
