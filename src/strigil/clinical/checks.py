@@ -1,0 +1,75 @@
+"""Catalogue-backed field checks and readable validation problems (field, value, what is allowed)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+
+from strigil.catalog import UnknownCode, load_catalog
+
+__all__ = ["FieldProblem", "catalogue_code", "problems_from", "within_measure_range"]
+
+# How many allowed codes an error message lists before saying "…and N more".
+_LISTED = 12
+
+
+def _allowed_text(codes: list[str]) -> str:
+    shown = ", ".join(codes[:_LISTED])
+    return shown + (f", …and {len(codes) - _LISTED} more" if len(codes) > _LISTED else "")
+
+
+def catalogue_code(kind: str, code: str) -> str:
+    """Return `code` if catalogue `kind` has it, else raise ValueError naming the allowed codes."""
+    catalog = load_catalog()
+    try:
+        catalog.require(kind, code)
+    except UnknownCode as exc:
+        codes = catalog.codes(kind)
+        near = exc.suggestions
+        hint = f" (did you mean {', '.join(repr(s) for s in near)}?)" if near else ""
+        raise ValueError(f"{code!r} is not a known {kind[:-1].replace('_', ' ')} code{hint}; "
+                         f"allowed: {_allowed_text(codes)}") from None
+    return code
+
+
+def within_measure_range(measure: str, value: float) -> None:
+    """Raise ValueError if `value` lies outside the measure's scale (or plausibility bounds)."""
+    m = load_catalog().measures[measure]
+    if not m.min <= value <= m.max:
+        raise ValueError(f"{value:g} is outside the {m.code} range; allowed: {m.min:g} to {m.max:g} {m.unit}")
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One bad field: where (dotted path), the value given, and what is allowed."""
+
+    field: str
+    value: Any
+    message: str
+
+    def __str__(self) -> str:
+        got = "" if self.value is None else f" (got {self.value!r})"
+        return f"{self.field or 'document'}: {self.message}{got}"
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def problems_from(exc: ValidationError) -> list[FieldProblem]:
+    """Turn a pydantic ValidationError into field-level problems with plain messages."""
+    problems = []
+    for err in exc.errors(include_url=False):
+        msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field; remove it (see `strigil schema session`)"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        value = None if err["type"] == "missing" else err.get("input")
+        problems.append(FieldProblem(_path(tuple(err["loc"])), value, msg))
+    return problems

@@ -1,0 +1,183 @@
+"""A treatment session: warm-up, emollient, ordered dose steps, what followed, measures, adverse responses.
+
+The dose is recorded as structured observations of what was done — no validated IASTM dose-response exists
+(domain reference §0), so nothing here implies a "correct" dose. The step fields follow the fully specified
+BMC Musculoskelet Disord 2023 protocol table (domain reference §1.5).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from strigil.catalog import load_catalog
+from strigil.clinical.checks import catalogue_code, within_measure_range
+from strigil.clinical.vocabulary import (
+    AdverseKind,
+    ClinicianDecision,
+    FibreDirection,
+    FollowUpKind,
+    PressureCategory,
+    Severity,
+    Timing,
+    Tolerance,
+    WarmUpKind,
+)
+
+__all__ = ["AdverseResponse", "DoseStep", "FollowUp", "Measurement", "SessionRecord", "WarmUp"]
+
+
+class _Part(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class WarmUp(_Part):
+    """Warm-up before the instrument work (Stow 2011: preferably cardiovascular exercise)."""
+
+    kind: WarmUpKind
+    minutes: float = Field(gt=0, le=60)
+
+
+class DoseStep(_Part):
+    """One step of instrument work, in the order performed."""
+
+    region: str
+    side: str
+    instrument: str
+    edge: str | None = Field(default=None, description="edge type used; must be one the instrument has")
+    stroke: str
+    angle_deg: float | None = Field(default=None, ge=0, le=90, description="tool-to-tissue angle, degrees")
+    direction: FibreDirection = Field(description="direction relative to the fibres")
+    pressure: PressureCategory = Field(description="verbal pressure category")
+    force_n: float | None = Field(default=None, gt=0, le=200, description="measured force in newtons, if any")
+    duration_s: int = Field(ge=1, le=3600)
+    stroke_count: int | None = Field(default=None, ge=1, le=5000)
+    patient_position: str | None = Field(default=None, max_length=200)
+    active_movement: str | None = Field(default=None, max_length=200, description="movement during the step")
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, code: str) -> str:
+        return catalogue_code("regions", code)
+
+    @field_validator("side")
+    @classmethod
+    def _side(cls, code: str) -> str:
+        return catalogue_code("sides", code)
+
+    @field_validator("instrument")
+    @classmethod
+    def _instrument(cls, code: str) -> str:
+        return catalogue_code("instruments", code)
+
+    @field_validator("edge")
+    @classmethod
+    def _edge(cls, code: str | None) -> str | None:
+        return None if code is None else catalogue_code("edge_types", code)
+
+    @field_validator("stroke")
+    @classmethod
+    def _stroke(cls, code: str) -> str:
+        return catalogue_code("strokes", code)
+
+    @model_validator(mode="after")
+    def _edge_fits_instrument(self) -> DoseStep:
+        if self.edge is not None:
+            edges = load_catalog().instruments[self.instrument].edge_types
+            if self.edge not in edges:
+                raise ValueError(
+                    f"edge {self.edge!r} is not an edge of instrument {self.instrument!r}; "
+                    f"allowed: {', '.join(edges)}"
+                )
+        return self
+
+
+class FollowUp(_Part):
+    """What followed the instrument work (stretching, strengthening, cryotherapy, taping, other)."""
+
+    kind: FollowUpKind
+    detail: str | None = Field(default=None, max_length=500)
+    minutes: float | None = Field(default=None, gt=0, le=180)
+
+
+class Measurement(_Part):
+    """An outcome measurement: pre/post the IASTM within the session, or between sessions."""
+
+    measure: str
+    value: float
+    timing: Timing
+
+    @field_validator("measure")
+    @classmethod
+    def _measure(cls, code: str) -> str:
+        return catalogue_code("measures", code)
+
+    @model_validator(mode="after")
+    def _in_range(self) -> Measurement:
+        within_measure_range(self.measure, self.value)
+        return self
+
+
+class AdverseResponse(_Part):
+    """An adverse response to IASTM, with its course."""
+
+    kind: AdverseKind
+    severity: Severity
+    onset_on: dt.date
+    resolved_on: dt.date | None = None
+    region: str | None = None
+    note: str | None = Field(default=None, max_length=1000)
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, code: str | None) -> str | None:
+        return None if code is None else catalogue_code("regions", code)
+
+    @model_validator(mode="after")
+    def _resolution_after_onset(self) -> AdverseResponse:
+        if self.resolved_on is not None and self.resolved_on < self.onset_on:
+            raise ValueError(f"resolved_on {self.resolved_on} is before onset_on {self.onset_on}")
+        return self
+
+
+class SessionRecord(BaseModel):
+    """A whole treatment session as one document (`strigil session record FILE.json`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    episode_id: int = Field(ge=1)
+    clinician: str = Field(min_length=1, description="code of the clinician who treated")
+    date: dt.date
+    warm_up: WarmUp | None = None
+    emollient: str | None = Field(default=None, max_length=100, description="e.g. lotion, cream; null = none")
+    steps: list[DoseStep] = Field(default_factory=list, max_length=50)
+    followed_by: list[FollowUp] = Field(default_factory=list)
+    measurements: list[Measurement] = Field(default_factory=list)
+    adverse_responses: list[AdverseResponse] = Field(default_factory=list)
+    tolerance: Tolerance | None = None
+    clinician_decision: ClinicianDecision | None = None
+    decision_reason: str | None = Field(default=None, max_length=1000)
+    notes: str | None = Field(default=None, max_length=2000)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SessionRecord:
+        timed = {m.timing for m in self.measurements}
+        if not self.steps and timed & {"pre", "post"}:
+            raise ValueError(
+                "measurements timed 'pre'/'post' need at least one dose step; use timing 'between' otherwise"
+            )
+        for i, adverse in enumerate(self.adverse_responses):
+            if adverse.onset_on < self.date:
+                raise ValueError(
+                    f"adverse_responses[{i}].onset_on {adverse.onset_on} is before "
+                    f"the session date {self.date}"
+                )
+        if self.steps and self.tolerance is None:
+            raise ValueError("tolerance is required when instrument work was done; allowed: "
+                             "well_tolerated, tolerated_with_modification, poorly_tolerated, stopped_early")
+        return self
+
+    def iastm_seconds(self) -> int:
+        """Total duration of instrument work in this session."""
+        return sum(s.duration_s for s in self.steps)

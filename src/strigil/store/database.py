@@ -1,0 +1,134 @@
+"""Opening the database: engine (SQLite WAL + foreign keys, or PostgreSQL), migrations, units of work."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "Database",
+    "current_revision",
+    "head_revision",
+    "make_engine",
+    "migrate",
+    "open_database",
+]
+
+# A writer waits this long for another writer's lock before giving up (SQLite allows one writer at a time).
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+MIGRATIONS = Path(__file__).with_name("migrations")
+_migrated: set[str] = set()
+_lock = threading.Lock()
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for `url`. SQLite: WAL journal, foreign keys on, busy timeout, full fsync on commit."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+            # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL); FULL would
+            # also survive power loss at the cost of one fsync per commit. Clinic servers use PostgreSQL.
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _alembic_config(connection: Any) -> Any:
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration revision shipped with this version of Strigil."""
+    from alembic.script import ScriptDirectory
+
+    heads = ScriptDirectory(str(MIGRATIONS)).get_heads()
+    if len(heads) != 1:
+        raise RuntimeError(f"migrations have {len(heads)} heads ({', '.join(heads)}); expected exactly one")
+    return heads[0]
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The revision the database is at (None for an empty database)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return None
+        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema to `revision` (default: the newest) with Alembic."""
+    from alembic import command
+
+    with engine.begin() as conn:
+        command.upgrade(_alembic_config(conn), revision)
+
+
+class Database:
+    """An open database: the engine and a factory of units of work."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+
+    @property
+    def url(self) -> str:
+        """The database URL (password hidden)."""
+        return self.engine.url.render_as_string(hide_password=True)
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[Session]:
+        """One transaction: commits when the block succeeds, rolls everything back on any error."""
+        session = self.sessionmaker()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def dispose(self) -> None:
+        """Close all pooled connections."""
+        self.engine.dispose()
+
+
+def open_database(url: str | None = None, *, upgrade: bool = True) -> Database:
+    """Open the clinic database (STRIGIL_DATABASE_URL, else the default SQLite file); migrate if needed."""
+    from strigil.settings import get_settings
+
+    url = url or get_settings().resolved_database_url()
+    engine = make_engine(url)
+    if upgrade:
+        with _lock:
+            if url not in _migrated or current_revision(engine) is None:
+                if current_revision(engine) != head_revision():
+                    migrate(engine)
+                _migrated.add(url)
+    return Database(engine)

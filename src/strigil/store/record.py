@@ -1,0 +1,202 @@
+"""The clinical record's tables: clinics, clinicians, patients, episodes, sessions and what they hold.
+
+Corrections never overwrite silently: the current row carries a `version`, and every earlier version is kept
+as a JSON snapshot in `amendments` with who changed it, when and why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from strigil.store.base import Base
+from strigil.store.types import UTCTimestamp, now_utc
+
+__all__ = [
+    "AdverseResponseRow",
+    "AmendmentRow",
+    "ClinicRow",
+    "ClinicianRow",
+    "DoseStepRow",
+    "EpisodeRow",
+    "MeasurementRow",
+    "PatientRow",
+    "SessionRow",
+]
+
+
+class ClinicRow(Base):
+    """A clinic; every patient belongs to one."""
+
+    __tablename__ = "clinics"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+
+
+class ClinicianRow(Base):
+    """A clinician of a clinic, with profession, IASTM training and experience (TIDieR item 5)."""
+
+    __tablename__ = "clinicians"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    profession: Mapped[str] = mapped_column(String(32))
+    training: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    years_experience: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+
+
+class PatientRow(Base):
+    """A pseudonymous patient: code, year of birth, sex."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    code: Mapped[str] = mapped_column(String(32))
+    birth_year: Mapped[int] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(16))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+
+
+class EpisodeRow(Base):
+    """An episode of care for one condition, region and side."""
+
+    __tablename__ = "episodes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    condition: Mapped[str] = mapped_column(String(64))
+    region: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(16))
+    target_tissue: Mapped[str] = mapped_column(String(16))
+    onset_date: Mapped[dt.date] = mapped_column(Date)
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    closed_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    close_reason: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    goals: Mapped[list[str]] = mapped_column(JSON, default=list)
+    planned_iastm: Mapped[bool] = mapped_column(Boolean, default=True)
+    planned_co_interventions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    exercise_first_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    consent_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    consent_explained: Mapped[list[str]] = mapped_column(JSON, default=list)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+
+class SessionRow(Base):
+    """A treatment session, with the decision aid's recommendation and the clinician's actual decision."""
+
+    __tablename__ = "treatment_sessions"
+    __table_args__ = (UniqueConstraint("episode_id", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
+    number: Mapped[int] = mapped_column(Integer)
+    date: Mapped[dt.date] = mapped_column(Date)
+    warm_up_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    warm_up_minutes: Mapped[float | None] = mapped_column(Float, nullable=True)
+    emollient: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    followed_by: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    tolerance: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    clinician_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+
+    steps: Mapped[list[DoseStepRow]] = relationship(
+        order_by="DoseStepRow.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class DoseStepRow(Base):
+    """One dose step of a session, at its position in the sequence."""
+
+    __tablename__ = "dose_steps"
+    __table_args__ = (UniqueConstraint("session_id", "position"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("treatment_sessions.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    region: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(16))
+    instrument: Mapped[str] = mapped_column(String(64))
+    edge: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    stroke: Mapped[str] = mapped_column(String(32))
+    angle_deg: Mapped[float | None] = mapped_column(Float, nullable=True)
+    direction: Mapped[str] = mapped_column(String(32))
+    pressure: Mapped[str] = mapped_column(String(16))
+    force_n: Mapped[float | None] = mapped_column(Float, nullable=True)
+    duration_s: Mapped[int] = mapped_column(Integer)
+    stroke_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    patient_position: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    active_movement: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class MeasurementRow(Base):
+    """An outcome measurement of an episode, within a session (pre/post) or between sessions."""
+
+    __tablename__ = "measurements"
+    __table_args__ = (
+        Index("ix_measurements_episode_id", "episode_id"),
+        Index("ix_measurements_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), nullable=True)
+    measure: Mapped[str] = mapped_column(String(32))
+    value: Mapped[float] = mapped_column(Float)
+    timing: Mapped[str] = mapped_column(String(8))
+    taken_on: Mapped[dt.date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AdverseResponseRow(Base):
+    """An adverse response (petechiae, bruising, soreness, ...) with severity, onset and resolution."""
+
+    __tablename__ = "adverse_responses"
+    __table_args__ = (Index("ix_adverse_responses_episode_id", "episode_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16))
+    onset_on: Mapped[dt.date] = mapped_column(Date)
+    resolved_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
+    region: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+
+class AmendmentRow(Base):
+    """An earlier version of a record, kept when it was corrected: what it was, who changed it, when, why."""
+
+    __tablename__ = "amendments"
+    __table_args__ = (Index("ix_amendments_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    previous: Mapped[dict[str, Any]] = mapped_column(JSON)
+    amended_by: Mapped[str] = mapped_column(String(64))
+    amended_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    reason: Mapped[str] = mapped_column(Text)
