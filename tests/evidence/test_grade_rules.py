@@ -1,0 +1,100 @@
+"""Strigil's explicit GRADE rules on constructed bodies of evidence (docs/evidence.md, "GRADE rules")."""
+
+from __future__ import annotations
+
+import pytest
+
+from strigil.evidence.grade import GradeInputs, GradeRules, rate
+
+# A body of evidence that no rule rates down: three large, well-rated RCTs, consistent, precise.
+CLEAN = GradeInputs(designs=("rct",) * 3, pedro=(8, 7, 7), n=(200, 150, 150), ci=(0.2, 0.6), i2=10.0)
+
+
+def with_(**changes: object) -> GradeInputs:
+    fields = {**CLEAN.__dict__, **changes}
+    return GradeInputs(**fields)  # type: ignore[arg-type]
+
+
+def test_randomized_evidence_without_problems_is_high() -> None:
+    grade = rate(CLEAN)
+    assert grade.certainty == "high" and grade.start == "high"
+    assert sum(grade.downgrades.values()) == 0
+
+
+def test_non_randomized_evidence_starts_low() -> None:
+    grade = rate(with_(designs=("rct", "case_series", "rct")))
+    assert grade.start == "low" and grade.certainty == "low"
+
+
+@pytest.mark.parametrize(
+    ("changes", "domain", "steps", "certainty"),
+    [
+        ({"pedro": (5, 5, 6)}, "risk_of_bias", 1, "moderate"),  # mean 5.3 < 6
+        ({"pedro": (8, None, 7)}, "risk_of_bias", 1, "moderate"),  # not assessed
+        ({"pedro": (5, None, 7), "flagged_numbers": ("x row 1: ci",)}, "risk_of_bias", 2, "low"),
+        ({"i2": 60.0}, "inconsistency", 1, "moderate"),
+        ({"i2": 80.0}, "inconsistency", 2, "low"),
+        ({"indirectness": ("related technique",)}, "indirectness", 1, "moderate"),
+        ({"n": (100, 100, 100)}, "imprecision", 1, "moderate"),  # 300 < 400
+        ({"ci": (-0.1, 0.6)}, "imprecision", 1, "moderate"),  # includes no effect
+        ({"n": (10, 10, 10), "ci": (-0.1, 0.6)}, "imprecision", 2, "low"),
+    ],
+)
+def test_each_domain_rates_down_by_its_rule(
+    changes: dict[str, object], domain: str, steps: int, certainty: str
+) -> None:
+    grade = rate(with_(**changes))
+    assert grade.downgrades[domain] == steps
+    assert grade.certainty == certainty
+    assert any(r.startswith(domain.replace("_", " ")) for r in grade.reasons)
+
+
+def test_thresholds_sit_exactly_where_documented() -> None:
+    assert rate(with_(pedro=(6, 6, 6))).downgrades["risk_of_bias"] == 0
+    assert rate(with_(i2=50.0)).downgrades["inconsistency"] == 0
+    assert rate(with_(i2=75.0)).downgrades["inconsistency"] == 1
+    assert rate(with_(n=(200, 100, 100))).downgrades["imprecision"] == 0
+    assert rate(with_(ci=(0.0, 0.5))).downgrades["imprecision"] == 1  # touching zero counts as including it
+
+
+def test_publication_bias_needs_ten_studies() -> None:
+    few = rate(with_(small_study_p=0.01))
+    assert few.downgrades["publication_bias"] == 0
+    assert any("not assessable" in r for r in few.reasons)
+    many = GradeInputs(
+        designs=("rct",) * 10, pedro=(7,) * 10, n=(60,) * 10, ci=(0.2, 0.5), i2=0.0, small_study_p=0.03
+    )
+    assert rate(many).downgrades["publication_bias"] == 1
+    assert rate(GradeInputs(**{**many.__dict__, "small_study_p": 0.5})).downgrades["publication_bias"] == 0
+
+
+def test_a_single_study_is_not_rated_for_inconsistency_but_is_imprecise() -> None:
+    grade = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0)))
+    assert grade.downgrades["inconsistency"] == 0 and grade.downgrades["imprecision"] == 1
+    assert grade.certainty == "moderate"
+
+
+def test_the_floor_is_very_low() -> None:
+    grade = rate(
+        GradeInputs(
+            designs=("case_series", "rct"),
+            pedro=(None, 3),
+            n=(5, 5),
+            ci=(-1.0, 1.0),
+            i2=90.0,
+            indirectness=("x",),
+        )
+    )
+    assert grade.certainty == "very low"
+
+
+def test_rules_are_configurable() -> None:
+    strict = GradeRules(optimal_information_size=1000)
+    assert rate(CLEAN, strict).downgrades["imprecision"] == 1
+
+
+def test_malformed_inputs_are_refused() -> None:
+    with pytest.raises(ValueError, match="at least one study"):
+        rate(GradeInputs(designs=(), pedro=(), n=(), ci=(0.0, 1.0)))
+    with pytest.raises(ValueError, match="one entry per study"):
+        rate(GradeInputs(designs=("rct",), pedro=(), n=(1,), ci=(0.0, 1.0)))

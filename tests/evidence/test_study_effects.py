@@ -1,0 +1,65 @@
+"""Between-group effect sizes from the printed arm-level rows vs R metafor 3.8.1 (reference/effects.json)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from strigil.evidence.effect_sizes import study_effects
+from strigil.evidence.library import load_library
+from strigil.evidence.pooling import pool_effects
+
+REFERENCE = json.loads((Path(__file__).parent / "reference" / "effects.json").read_text())
+EFFECTS = study_effects(load_library())
+
+
+def effect_at(row: int, study: str):  # type: ignore[no-untyped-def]
+    return next(e for e in EFFECTS if e.row == row and e.study == study)
+
+
+@pytest.mark.parametrize("i", range(len(REFERENCE["rows"])))
+def test_md_and_smd_match_metafor(i: int) -> None:
+    row = REFERENCE["rows"][i]
+    study = "lee2016" if row < 68 else ("elhafez2020" if row < 72 else "kivlan2015")
+    e = effect_at(row, study)
+    assert e.usable
+    assert e.md == pytest.approx(REFERENCE["md_yi"][i], abs=1e-10)
+    assert e.md_vi == pytest.approx(REFERENCE["md_vi"][i], rel=1e-10)
+    assert e.smd == pytest.approx(REFERENCE["smd_yi"][i], rel=1e-8)
+    assert e.smd_vi == pytest.approx(REFERENCE["smd_vi"][i], rel=1e-8)
+
+
+def test_a_printed_difference_with_its_interval_matches_metafor() -> None:
+    braun = next(e for e in EFFECTS if e.study == "braun2011")
+    assert braun.md == pytest.approx(REFERENCE["braun"]["yi"])
+    assert braun.md_vi == pytest.approx(REFERENCE["braun"]["vi"], rel=1e-9)
+    assert braun.n == 48 and braun.smd is None
+
+
+def test_every_study_with_arm_level_means_and_sds_gets_an_effect() -> None:
+    usable = {e.study for e in EFFECTS if e.usable}
+    assert usable == {"lee2016", "elhafez2020", "kivlan2015", "braun2011"}
+
+
+def test_unusable_comparisons_say_why() -> None:
+    unusable = {e.study: e.reason for e in EFFECTS if not e.usable}
+    assert "truncated" in unusable["elhafez2020"]
+    assert "baseline" in unusable["crothers2016"]
+    assert "without SDs" in unusable["mylonas2021"]
+    assert set(unusable) >= {"laudner2014", "bailey2017", "jmmt2024", "ikeda2019"}
+
+
+def test_pooling_two_library_pain_smds_matches_metafor_reml_knha() -> None:
+    lee, elhafez = effect_at(57, "lee2016"), effect_at(69, "elhafez2020")
+    # pool on the SMD scale: the two pain scales differ (mm vs 0-10)
+    pooled = pool_effects([lee, elhafez], load_library().studies)
+    ref = REFERENCE["pool_lee_elhafez_smd"]
+    assert pooled.measure == "SMD" and pooled.k == 2 and pooled.n == 70
+    assert pooled.effect == pytest.approx(ref["estimate"], rel=1e-5)
+    assert pooled.ci[0] == pytest.approx(ref["ci_lb"], rel=1e-4)
+    assert pooled.ci[1] == pytest.approx(ref["ci_ub"], rel=1e-4)
+    assert pooled.tau2 == pytest.approx(ref["tau2"], rel=1e-4)
+    assert pooled.i2 == pytest.approx(ref["I2"], rel=1e-4)
+    assert pooled.certainty == "very low"  # I² 94% and a CI across zero
