@@ -1,0 +1,149 @@
+"""Rows → views (shared by the record's services)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strigil.clinical.phase import tissue_phase
+from strigil.services.views import (
+    AdverseView,
+    ClinicianView,
+    DoseStepView,
+    EpisodeView,
+    MeasurementView,
+    SessionView,
+)
+from strigil.store.record import (
+    AdverseResponseRow,
+    ClinicianRow,
+    DoseStepRow,
+    EpisodeRow,
+    MeasurementRow,
+    PatientRow,
+    SessionRow,
+)
+
+__all__ = ["adverse_view", "clinician_view", "episode_view", "measurement_view", "step_view"]
+
+
+def clinician_view(row: ClinicianRow) -> ClinicianView:
+    return ClinicianView(
+        row.id, row.clinic_id, row.code, row.name, row.profession, tuple(row.training), row.years_experience
+    )
+
+
+def step_view(row: DoseStepRow) -> DoseStepView:
+    return DoseStepView(
+        row.position,
+        row.region,
+        row.side,
+        row.instrument,
+        row.edge,
+        row.stroke,
+        row.angle_deg,
+        row.direction,
+        row.pressure,
+        row.force_n,
+        row.duration_s,
+        row.stroke_count,
+        row.patient_position,
+        row.active_movement,
+    )
+
+
+def measurement_view(row: MeasurementRow) -> MeasurementView:
+    return MeasurementView(row.id, row.session_id, row.measure, row.value, row.timing, row.taken_on)
+
+
+def adverse_view(row: AdverseResponseRow) -> AdverseView:
+    return AdverseView(
+        row.id,
+        row.session_id,
+        row.kind,
+        row.severity,
+        row.onset_on,
+        row.resolved_on,
+        row.region,
+        row.note,
+        row.version,
+    )
+
+
+def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> EpisodeView:
+    """The whole episode: sessions in order with their steps, measurements and adverse responses."""
+    sessions = db.scalars(
+        select(SessionRow).where(SessionRow.episode_id == episode.id).order_by(SessionRow.number)
+    ).all()
+    measurements = db.scalars(
+        select(MeasurementRow).where(MeasurementRow.episode_id == episode.id).order_by(MeasurementRow.id)
+    ).all()
+    adverse = db.scalars(
+        select(AdverseResponseRow)
+        .where(AdverseResponseRow.episode_id == episode.id)
+        .order_by(AdverseResponseRow.id)
+    ).all()
+    clinician_ids = {s.clinician_id for s in sessions}
+    clinicians = (
+        {c.id: c for c in db.scalars(select(ClinicianRow).where(ClinicianRow.id.in_(clinician_ids)))}
+        if clinician_ids
+        else {}
+    )
+    by_session_m: dict[int | None, list[MeasurementView]] = defaultdict(list)
+    for m in measurements:
+        by_session_m[m.session_id].append(measurement_view(m))
+    by_session_a: dict[int | None, list[AdverseView]] = defaultdict(list)
+    for a in adverse:
+        by_session_a[a.session_id].append(adverse_view(a))
+    session_views = tuple(
+        SessionView(
+            id=s.id,
+            episode_id=s.episode_id,
+            number=s.number,
+            date=s.date,
+            clinician_id=s.clinician_id,
+            clinician_code=clinicians[s.clinician_id].code,
+            warm_up_kind=s.warm_up_kind,
+            warm_up_minutes=s.warm_up_minutes,
+            emollient=s.emollient,
+            steps=tuple(step_view(st) for st in s.steps),
+            followed_by=tuple(s.followed_by),
+            measurements=tuple(by_session_m.get(s.id, [])),
+            adverse_responses=tuple(by_session_a.get(s.id, [])),
+            tolerance=s.tolerance,
+            recommendation=s.recommendation,
+            clinician_decision=s.clinician_decision,
+            decision_reason=s.decision_reason,
+            notes=s.notes,
+            version=s.version,
+        )
+        for s in sessions
+    )
+    return EpisodeView(
+        id=episode.id,
+        clinic_id=patient.clinic_id,
+        patient_id=patient.id,
+        patient_code=patient.code,
+        condition=episode.condition,
+        region=episode.region,
+        side=episode.side,
+        target_tissue=episode.target_tissue,
+        onset_date=episode.onset_date,
+        opened_on=episode.opened_on,
+        closed_on=episode.closed_on,
+        close_reason=episode.close_reason,
+        phase=tissue_phase(episode.onset_date, episode.opened_on),
+        goals=tuple(episode.goals),
+        planned_iastm=episode.planned_iastm,
+        planned_co_interventions=tuple(episode.planned_co_interventions),
+        exercise_first_reason=episode.exercise_first_reason,
+        consent_on=episode.consent_on,
+        consent_explained=tuple(episode.consent_explained),
+        version=episode.version,
+        sessions=session_views,
+        measurements=tuple(measurement_view(m) for m in measurements),
+        adverse_responses=tuple(adverse_view(a) for a in adverse),
+        clinicians=tuple(clinician_view(c) for c in clinicians.values()),
+    )

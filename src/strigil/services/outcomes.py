@@ -1,0 +1,136 @@
+"""Outcome measurements and adverse responses recorded outside a session document."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strigil.clinical.session import AdverseResponse, Measurement
+from strigil.services._convert import adverse_view, measurement_view
+from strigil.services.amendments import keep_previous
+from strigil.services.episodes import find_episode
+from strigil.services.errors import NotFound, Refused, from_validation, invalid
+from strigil.services.views import AdverseView, MeasurementView
+from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
+
+__all__ = ["add_adverse_response", "add_measurement", "resolve_adverse_response"]
+
+
+def _session_of(db: Session, episode_id: int, session_id: int | None) -> SessionRow | None:
+    if session_id is None:
+        return None
+    row = db.scalar(
+        select(SessionRow).where(SessionRow.id == session_id, SessionRow.episode_id == episode_id)
+    )
+    if row is None:
+        raise invalid("session_id", session_id, f"not a session of episode {episode_id}")
+    return row
+
+
+def add_measurement(
+    db: Session,
+    clinic_id: int,
+    episode_id: int,
+    measure: str,
+    value: float,
+    *,
+    taken_on: dt.date,
+    timing: str = "between",
+    session_id: int | None = None,
+) -> MeasurementView:
+    """Record one outcome measurement (between sessions by default)."""
+    from strigil.store.record import MeasurementRow
+
+    try:
+        m = Measurement.model_validate({"measure": measure, "value": value, "timing": timing})
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    episode, _ = find_episode(db, clinic_id, episode_id)
+    session = _session_of(db, episode.id, session_id)
+    if m.timing in ("pre", "post") and session is None:
+        raise invalid(
+            "timing",
+            m.timing,
+            "'pre'/'post' measurements belong to a session; give session_id or use timing 'between'",
+        )
+    if taken_on < episode.onset_date:
+        raise invalid("taken_on", taken_on.isoformat(), f"must be on or after onset {episode.onset_date}")
+    row = MeasurementRow(
+        episode_id=episode.id,
+        session_id=session.id if session else None,
+        measure=m.measure,
+        value=m.value,
+        timing=m.timing,
+        taken_on=session.date if session else taken_on,
+    )
+    db.add(row)
+    db.flush()
+    return measurement_view(row)
+
+
+def add_adverse_response(
+    db: Session, clinic_id: int, episode_id: int, data: dict[str, Any], *, session_id: int | None = None
+) -> AdverseView:
+    """Record an adverse response (e.g. reported at the next visit)."""
+    try:
+        a = AdverseResponse.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    episode, _ = find_episode(db, clinic_id, episode_id)
+    session = _session_of(db, episode.id, session_id)
+    if session is not None and a.onset_on < session.date:
+        raise invalid(
+            "onset_on", a.onset_on.isoformat(), f"must be on or after the session date {session.date}"
+        )
+    if a.onset_on < episode.opened_on:
+        raise invalid(
+            "onset_on",
+            a.onset_on.isoformat(),
+            f"must be on or after the episode's opening {episode.opened_on}",
+        )
+    row = AdverseResponseRow(
+        episode_id=episode.id, session_id=session.id if session else None, **a.model_dump()
+    )
+    db.add(row)
+    db.flush()
+    return adverse_view(row)
+
+
+def resolve_adverse_response(
+    db: Session,
+    clinic_id: int,
+    adverse_id: int,
+    resolved_on: dt.date,
+    *,
+    by: str,
+    reason: str = "resolution recorded",
+) -> AdverseView:
+    """Record when an adverse response resolved; the unresolved version is kept as an amendment."""
+    found = db.execute(
+        select(AdverseResponseRow)
+        .join(EpisodeRow, EpisodeRow.id == AdverseResponseRow.episode_id)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(AdverseResponseRow.id == adverse_id, PatientRow.clinic_id == clinic_id)
+    ).scalar()
+    if found is None:
+        raise NotFound(f"no adverse response {adverse_id} in this clinic")
+    if found.resolved_on is not None:
+        raise Refused(f"adverse response {adverse_id} is already resolved ({found.resolved_on})")
+    if resolved_on < found.onset_on:
+        raise invalid("resolved_on", resolved_on.isoformat(), f"must be on or after onset {found.onset_on}")
+    keep_previous(
+        db,
+        "adverse_response",
+        found.id,
+        found.version,
+        adverse_view(found).__dict__ | {"onset_on": found.onset_on.isoformat(), "resolved_on": None},
+        by=by,
+        reason=reason,
+    )
+    found.resolved_on, found.version = resolved_on, found.version + 1
+    db.flush()
+    return adverse_view(found)

@@ -1,0 +1,105 @@
+"""Patients: add, list, show, correct (by amendment)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from strigil.clinical.people import Patient
+from strigil.services.amendments import keep_previous
+from strigil.services.errors import NotFound, Refused, from_validation
+from strigil.services.views import EpisodeSummary, PatientView
+from strigil.store.record import EpisodeRow, PatientRow, SessionRow
+
+__all__ = ["add_patient", "amend_patient", "find_patient", "list_patients", "show_patient"]
+
+
+def _view(db: Session, row: PatientRow, with_episodes: bool) -> PatientView:
+    episodes: tuple[EpisodeSummary, ...] = ()
+    if with_episodes:
+        counts = (
+            select(SessionRow.episode_id, func.count().label("n")).group_by(SessionRow.episode_id).subquery()
+        )
+        rows = db.execute(
+            select(EpisodeRow, counts.c.n)
+            .outerjoin(counts, counts.c.episode_id == EpisodeRow.id)
+            .where(EpisodeRow.patient_id == row.id)
+            .order_by(EpisodeRow.opened_on, EpisodeRow.id)
+        ).all()
+        episodes = tuple(
+            EpisodeSummary(e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0)
+            for e, n in rows
+        )
+    return PatientView(row.id, row.clinic_id, row.code, row.birth_year, row.sex, row.version, episodes)
+
+
+def add_patient(db: Session, clinic_id: int, data: dict[str, Any] | Patient) -> PatientView:
+    """Register a pseudonymous patient; the code must be new in the clinic."""
+    try:
+        patient = data if isinstance(data, Patient) else Patient.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    taken = db.scalar(
+        select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, PatientRow.code == patient.code)
+    )
+    if taken is not None:
+        raise Refused(f"patient code {patient.code!r} is already used in this clinic; choose another code")
+    row = PatientRow(clinic_id=clinic_id, code=patient.code, birth_year=patient.birth_year, sex=patient.sex)
+    db.add(row)
+    db.flush()
+    return _view(db, row, with_episodes=False)
+
+
+def find_patient(db: Session, clinic_id: int, code: str) -> PatientRow:
+    """The clinic's patient with `code` (NotFound otherwise, also for other clinics' patients)."""
+    row = db.scalar(select(PatientRow).where(PatientRow.clinic_id == clinic_id, PatientRow.code == code))
+    if row is None:
+        raise NotFound(f"no patient with code {code!r} in this clinic; list them with `strigil patient list`")
+    return row
+
+
+def list_patients(db: Session, clinic_id: int, *, limit: int = 100, offset: int = 0) -> list[PatientView]:
+    """The clinic's patients by code, one page at a time."""
+    rows = db.scalars(
+        select(PatientRow)
+        .where(PatientRow.clinic_id == clinic_id)
+        .order_by(PatientRow.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_view(db, r, with_episodes=False) for r in rows]
+
+
+def show_patient(db: Session, clinic_id: int, code: str) -> PatientView:
+    """One patient with their episodes."""
+    return _view(db, find_patient(db, clinic_id, code), with_episodes=True)
+
+
+def amend_patient(
+    db: Session,
+    clinic_id: int,
+    code: str,
+    *,
+    birth_year: int | None = None,
+    sex: str | None = None,
+    by: str,
+    reason: str,
+) -> PatientView:
+    """Correct a patient's year of birth or sex; the earlier version is kept."""
+    row = find_patient(db, clinic_id, code)
+    try:
+        new = Patient(
+            code=row.code,
+            birth_year=row.birth_year if birth_year is None else birth_year,
+            sex=row.sex if sex is None else sex,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    previous = {"code": row.code, "birth_year": row.birth_year, "sex": row.sex}
+    keep_previous(db, "patient", row.id, row.version, previous, by=by, reason=reason)
+    row.birth_year, row.sex, row.version = new.birth_year, new.sex, row.version + 1
+    db.flush()
+    return _view(db, row, with_episodes=True)

@@ -1,0 +1,269 @@
+"""Treatment sessions: record a whole session in one transaction; correct it by amendment."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from strigil.clinical.session import SessionRecord
+from strigil.services.amendments import keep_previous
+from strigil.services.decision_support import recommendation_for
+from strigil.services.episodes import find_episode
+from strigil.services.errors import NotFound, Refused, from_validation, invalid
+from strigil.store.record import (
+    AdverseResponseRow,
+    ClinicianRow,
+    DoseStepRow,
+    EpisodeRow,
+    MeasurementRow,
+    SessionRow,
+)
+
+__all__ = ["RecordedSession", "amend_session", "parse_session", "record_session", "session_document"]
+
+
+@dataclass(frozen=True)
+class RecordedSession:
+    """What recording a session returns: its id and number, and the decision aid's recommendation."""
+
+    id: int
+    episode_id: int
+    number: int
+    recommendation: dict[str, Any] | None
+    version: int = 1
+
+
+def parse_session(doc: dict[str, Any] | SessionRecord) -> SessionRecord:
+    """Validate a session document (InvalidInput naming each bad field)."""
+    if isinstance(doc, SessionRecord):
+        return doc
+    try:
+        return SessionRecord.model_validate(doc)
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+
+
+def _check_against_episode(
+    db: Session, clinic_id: int, record: SessionRecord, *, today: dt.date
+) -> tuple[EpisodeRow, ClinicianRow]:
+    episode, _patient = find_episode(db, clinic_id, record.episode_id)
+    if episode.closed_on is not None:
+        raise Refused(
+            f"episode {episode.id} was closed on {episode.closed_on}; open a new episode to record care"
+        )
+    if record.date < episode.opened_on:
+        raise invalid(
+            "date", record.date.isoformat(), f"must be on or after the episode's opening {episode.opened_on}"
+        )
+    if record.date > today:
+        raise invalid("date", record.date.isoformat(), f"must not be in the future (today is {today})")
+    clinician = db.scalar(
+        select(ClinicianRow).where(ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician)
+    )
+    if clinician is None:
+        known = list(db.scalars(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)))
+        raise invalid(
+            "clinician", record.clinician, f"not a clinician of this clinic; allowed: {', '.join(known)}"
+        )
+    return episode, clinician
+
+
+def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
+    db.add_all(
+        DoseStepRow(session_id=session_id, position=i, **step.model_dump())
+        for i, step in enumerate(record.steps, start=1)
+    )
+    db.add_all(
+        MeasurementRow(
+            episode_id=episode_id,
+            session_id=session_id,
+            measure=m.measure,
+            value=m.value,
+            timing=m.timing,
+            taken_on=record.date,
+        )
+        for m in record.measurements
+    )
+    db.add_all(
+        AdverseResponseRow(episode_id=episode_id, session_id=session_id, **a.model_dump())
+        for a in record.adverse_responses
+    )
+
+
+def _history(db: Session, episode: EpisodeRow) -> dict[str, Any]:
+    """The episode so far as a `strigil respond` document for the decision aid (pre/post measures only)."""
+    rows = db.execute(
+        select(SessionRow.number, MeasurementRow.measure, MeasurementRow.value, MeasurementRow.timing)
+        .join(MeasurementRow, MeasurementRow.session_id == SessionRow.id)
+        .where(SessionRow.episode_id == episode.id, MeasurementRow.timing.in_(("pre", "post")))
+        .order_by(SessionRow.number, MeasurementRow.id)
+    ).all()
+    dates = db.execute(
+        select(SessionRow.id, SessionRow.number, SessionRow.date).where(SessionRow.episode_id == episode.id)
+    ).all()
+    number_of = {sid: number for sid, number, _ in dates}
+    adverse = db.execute(
+        select(
+            AdverseResponseRow.session_id,
+            AdverseResponseRow.kind,
+            AdverseResponseRow.severity,
+            AdverseResponseRow.onset_on,
+            AdverseResponseRow.resolved_on,
+        ).where(AdverseResponseRow.episode_id == episode.id, AdverseResponseRow.session_id.is_not(None))
+    ).all()
+    return {
+        "measures": [{"measure": m, "session": n, "timing": t, "value": v} for n, m, v, t in rows],
+        "sessions": [{"session": n, "date": d.isoformat()} for _, n, d in dates],
+        "adverse_responses": [
+            {
+                "session": number_of[sid],
+                "type": kind,
+                "severity": sev,
+                "resolved_days": None if resolved is None else float((resolved - onset).days),
+            }
+            for sid, kind, sev, onset, resolved in adverse
+            if sid is not None
+        ],
+    }
+
+
+def record_session(
+    db: Session,
+    clinic_id: int,
+    doc: dict[str, Any] | SessionRecord,
+    *,
+    by: str = "",
+    today: dt.date | None = None,
+) -> RecordedSession:
+    """Record a whole session (steps, measures, adverse responses) and the decision aid's recommendation."""
+    record = parse_session(doc)
+    episode, clinician = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
+    number = (
+        db.scalar(select(func.max(SessionRow.number)).where(SessionRow.episode_id == episode.id)) or 0
+    ) + 1
+    row = SessionRow(
+        episode_id=episode.id,
+        clinician_id=clinician.id,
+        number=number,
+        date=record.date,
+        warm_up_kind=record.warm_up.kind if record.warm_up else None,
+        warm_up_minutes=record.warm_up.minutes if record.warm_up else None,
+        emollient=record.emollient,
+        followed_by=[f.model_dump() for f in record.followed_by],
+        tolerance=record.tolerance,
+        clinician_decision=record.clinician_decision,
+        decision_reason=record.decision_reason,
+        notes=record.notes,
+        created_by=by,
+    )
+    db.add(row)
+    db.flush()
+    _children(db, row.id, episode.id, record)
+    db.flush()
+    row.recommendation = recommendation_for(_history(db, episode))
+    db.flush()
+    return RecordedSession(row.id, episode.id, number, row.recommendation)
+
+
+def session_document(db: Session, session_id: int) -> dict[str, Any]:
+    """A stored session as the JSON document that would record it again (used for amendments and export)."""
+    row = db.get(SessionRow, session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id}")
+    clinician = db.get(ClinicianRow, row.clinician_id)
+    measurements = db.scalars(select(MeasurementRow).where(MeasurementRow.session_id == row.id)).all()
+    adverse = db.scalars(select(AdverseResponseRow).where(AdverseResponseRow.session_id == row.id)).all()
+    step_fields = (
+        "region",
+        "side",
+        "instrument",
+        "edge",
+        "stroke",
+        "angle_deg",
+        "direction",
+        "pressure",
+        "force_n",
+        "duration_s",
+        "stroke_count",
+        "patient_position",
+        "active_movement",
+    )
+    return {
+        "episode_id": row.episode_id,
+        "clinician": clinician.code if clinician else "",
+        "date": row.date.isoformat(),
+        "warm_up": {"kind": row.warm_up_kind, "minutes": row.warm_up_minutes} if row.warm_up_kind else None,
+        "emollient": row.emollient,
+        "steps": [{f: getattr(s, f) for f in step_fields} for s in row.steps],
+        "followed_by": list(row.followed_by),
+        "measurements": [{"measure": m.measure, "value": m.value, "timing": m.timing} for m in measurements],
+        "adverse_responses": [
+            {
+                "kind": a.kind,
+                "severity": a.severity,
+                "onset_on": a.onset_on.isoformat(),
+                "resolved_on": a.resolved_on.isoformat() if a.resolved_on else None,
+                "region": a.region,
+                "note": a.note,
+            }
+            for a in adverse
+        ],
+        "tolerance": row.tolerance,
+        "clinician_decision": row.clinician_decision,
+        "decision_reason": row.decision_reason,
+        "notes": row.notes,
+    }
+
+
+def amend_session(
+    db: Session,
+    clinic_id: int,
+    session_id: int,
+    doc: dict[str, Any] | SessionRecord,
+    *,
+    by: str,
+    reason: str,
+    today: dt.date | None = None,
+) -> RecordedSession:
+    """Correct a recorded session: the earlier version is kept in `amendments` with who, when and why."""
+    record = parse_session(doc)
+    row = db.get(SessionRow, session_id)
+    if row is None:
+        raise NotFound(f"no session {session_id} in this clinic")
+    find_episode(db, clinic_id, row.episode_id)  # the session must belong to this clinic
+    if record.episode_id != row.episode_id:
+        raise invalid(
+            "episode_id",
+            record.episode_id,
+            f"a correction cannot move session {session_id} "
+            f"to another episode; it belongs to episode {row.episode_id}",
+        )
+    episode, clinician = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
+    keep_previous(
+        db,
+        "session",
+        row.id,
+        row.version,
+        {**session_document(db, row.id), "recommendation": row.recommendation},
+        by=by,
+        reason=reason,
+    )
+    for table in (DoseStepRow, MeasurementRow, AdverseResponseRow):
+        db.execute(delete(table).where(table.session_id == row.id))
+    db.expire(row, ["steps"])
+    row.clinician_id, row.date = clinician.id, record.date
+    row.warm_up_kind = record.warm_up.kind if record.warm_up else None
+    row.warm_up_minutes = record.warm_up.minutes if record.warm_up else None
+    row.emollient, row.tolerance, row.notes = record.emollient, record.tolerance, record.notes
+    row.followed_by = [f.model_dump() for f in record.followed_by]
+    row.clinician_decision, row.decision_reason = record.clinician_decision, record.decision_reason
+    row.version += 1
+    db.flush()
+    _children(db, row.id, episode.id, record)
+    db.flush()
+    return RecordedSession(row.id, episode.id, row.number, row.recommendation, row.version)

@@ -1,0 +1,174 @@
+"""Typed, read-only results the services return (the shells render them; no database access here)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "AdverseView",
+    "ClinicView",
+    "ClinicianView",
+    "DoseStepView",
+    "EpisodeSummary",
+    "EpisodeView",
+    "MeasurementView",
+    "PatientView",
+    "SessionView",
+]
+
+
+@dataclass(frozen=True)
+class ClinicView:
+    """A clinic."""
+
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True)
+class ClinicianView:
+    """A clinician (TIDieR item 5)."""
+
+    id: int
+    clinic_id: int
+    code: str
+    name: str
+    profession: str
+    training: tuple[dict[str, Any], ...]
+    years_experience: int
+
+
+@dataclass(frozen=True)
+class EpisodeSummary:
+    """One line per episode in a patient's list."""
+
+    id: int
+    condition: str
+    region: str
+    side: str
+    opened_on: dt.date
+    closed_on: dt.date | None
+    sessions: int
+
+
+@dataclass(frozen=True)
+class PatientView:
+    """A pseudonymous patient and their episodes."""
+
+    id: int
+    clinic_id: int
+    code: str
+    birth_year: int
+    sex: str
+    version: int
+    episodes: tuple[EpisodeSummary, ...] = ()
+
+
+@dataclass(frozen=True)
+class DoseStepView:
+    """One dose step as recorded."""
+
+    position: int
+    region: str
+    side: str
+    instrument: str
+    edge: str | None
+    stroke: str
+    angle_deg: float | None
+    direction: str
+    pressure: str
+    force_n: float | None
+    duration_s: int
+    stroke_count: int | None
+    patient_position: str | None
+    active_movement: str | None
+
+
+@dataclass(frozen=True)
+class MeasurementView:
+    """An outcome measurement."""
+
+    id: int
+    session_id: int | None
+    measure: str
+    value: float
+    timing: str
+    taken_on: dt.date
+
+
+@dataclass(frozen=True)
+class AdverseView:
+    """An adverse response."""
+
+    id: int
+    session_id: int | None
+    kind: str
+    severity: str
+    onset_on: dt.date
+    resolved_on: dt.date | None
+    region: str | None
+    note: str | None
+    version: int
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """A treatment session with everything it holds."""
+
+    id: int
+    episode_id: int
+    number: int
+    date: dt.date
+    clinician_id: int
+    clinician_code: str
+    warm_up_kind: str | None
+    warm_up_minutes: float | None
+    emollient: str | None
+    steps: tuple[DoseStepView, ...]
+    followed_by: tuple[dict[str, Any], ...]
+    measurements: tuple[MeasurementView, ...]
+    adverse_responses: tuple[AdverseView, ...]
+    tolerance: str | None
+    recommendation: dict[str, Any] | None
+    clinician_decision: str | None
+    decision_reason: str | None
+    notes: str | None
+    version: int
+
+    @property
+    def iastm_seconds(self) -> int:
+        """Total duration of instrument work in this session."""
+        return sum(s.duration_s for s in self.steps)
+
+
+@dataclass(frozen=True)
+class EpisodeView:
+    """An episode of care with its sessions, measurements and adverse responses."""
+
+    id: int
+    clinic_id: int
+    patient_id: int
+    patient_code: str
+    condition: str
+    region: str
+    side: str
+    target_tissue: str
+    onset_date: dt.date
+    opened_on: dt.date
+    closed_on: dt.date | None
+    close_reason: str | None
+    phase: str
+    goals: tuple[str, ...]
+    planned_iastm: bool
+    planned_co_interventions: tuple[str, ...]
+    exercise_first_reason: str | None
+    consent_on: dt.date | None
+    consent_explained: tuple[str, ...]
+    version: int
+    sessions: tuple[SessionView, ...] = ()
+    measurements: tuple[MeasurementView, ...] = ()
+    adverse_responses: tuple[AdverseView, ...] = ()
+    clinicians: tuple[ClinicianView, ...] = field(default=())
