@@ -1,0 +1,116 @@
+"""Decision-support commands: `strigil screen FILE.json` and `strigil respond FILE.json` (issue 4).
+
+Thin shell: read the JSON document, hand it to the pure rules in `strigil.clinical`, print the result.
+Bad input prints `error: ...` (field, value, what is allowed) to stderr and exits with status 2; nothing is
+written anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from strigil.cli import register_schema
+
+__all__ = ["register"]
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        _fail(f"FILE: {str(path)!r} does not exist; allowed: a path to a JSON file")
+    except (OSError, UnicodeDecodeError) as exc:
+        _fail(f"FILE: {str(path)!r} cannot be read ({exc})")
+    except json.JSONDecodeError as exc:
+        _fail(f"FILE: {str(path)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
+    if not isinstance(doc, dict):
+        _fail(f"FILE: the document is a JSON {type(doc).__name__}; allowed: one JSON object")
+    return doc
+
+
+def _fail(message: str) -> Any:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def _run(build: Callable[[dict[str, Any]], Any], path: Path) -> Any:
+    doc = _read(path)
+    try:
+        return build(doc)
+    except ValueError as exc:  # includes UnknownCode and pydantic's ValidationError
+        return _fail(str(exc))
+
+
+def screen_command(
+    file: Path = typer.Argument(
+        ..., help="JSON document: region, findings, prior_adverse_responses, intolerance."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Screen a patient for contraindications and precautions before a session."""
+    from strigil.clinical.screening import screen_document
+
+    result = _run(screen_document, file)
+    out = result.as_dict()
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"verdict: {out['verdict']} (region {out['region']})")
+    for r in out["reasons"]:
+        typer.echo(f"  - {r['kind']} ({r['scope']}): {r['name']} — {r['advice']}")
+        typer.echo(f"    source: {r['source']}")
+    for a in out["alternatives_detail"]:
+        typer.echo(f"  instead: {a['text']}")
+    for n in out["notes"]:
+        typer.echo(f"  note: {n['name']}: {n['detail']}")
+    for c in out["caveats"]:
+        typer.echo(f"  caveat: {c}")
+
+
+def respond_command(
+    file: Path = typer.Argument(..., help="JSON document: measures, goal, adverse_responses, settings."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+) -> None:
+    """Judge the patient's response (test–treat–retest) and recommend what to do next."""
+    from strigil.clinical.response import recommend_document
+
+    result = _run(recommend_document, file)
+    out = result.as_dict()
+    if as_json:
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"recommendation: {out['recommendation']}")
+    for r in out["reasons"]:
+        typer.echo(f"  - {r['text']}  [{r['rule']}]")
+    for m in out["measures"]:
+        typer.echo(
+            f"  {m['measure']}: within {m['within_change']}, between {m['between_change']} "
+            f"({m['threshold_kind']} {m['mcid']}, {m['population']})"
+        )
+    for h in out["heuristics"]:
+        typer.echo(f"  {h['setting']} = {h['value']} ({h['label']})")
+
+
+def _screen_schema() -> dict[str, Any]:
+    from strigil.clinical.screening import ScreenDocument
+
+    return ScreenDocument.model_json_schema()
+
+
+def _respond_schema() -> dict[str, Any]:
+    from strigil.clinical.response import RespondDocument
+
+    return RespondDocument.model_json_schema()
+
+
+def register(app: typer.Typer) -> None:
+    """Add `screen` and `respond` to the `strigil` command and publish their input schemas."""
+    app.command("screen")(screen_command)
+    app.command("respond")(respond_command)
+    register_schema("screen", _screen_schema)
+    register_schema("respond", _respond_schema)

@@ -1,0 +1,207 @@
+"""Every vignette of vignettes.toml, run against the pure rules (screening, response, adverse, exercise)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from strigil.clinical.adverse import ADVERSE_TYPES, AdverseResponse, follow_up_questions, judge
+from strigil.clinical.exercise_first import check_exercise_first
+from strigil.clinical.response import recommend_document
+from strigil.clinical.screening import screen_document
+
+from .vignettes import load
+
+
+def _ids(items: list[dict[str, Any]]) -> list[str]:
+    return [f"{v['id']}-{v['rule']}" for v in items]
+
+
+def _expect_error(run: Any, expect: dict[str, Any]) -> None:
+    with pytest.raises(ValueError) as info:
+        run()
+    for word in expect.get("error_mentions", []):
+        assert word in str(info.value), f"error message lacks {word!r}: {info.value}"
+
+
+SCREEN = load("screen")
+
+
+@pytest.mark.parametrize("v", SCREEN, ids=_ids(SCREEN))
+def test_screen_vignette(v: dict[str, Any]) -> None:
+    expect = v["expect"]
+    if expect.get("error"):
+        _expect_error(lambda: screen_document(v["input"]), expect)
+        return
+    out = screen_document(v["input"]).as_dict()
+    assert out["verdict"] == expect["verdict"]
+    assert sorted(r["code"] for r in out["reasons"]) == sorted(expect["reason_codes"])
+    if "alternatives" in expect:
+        assert out["alternatives"] == expect["alternatives"]
+    for alt in expect.get("alternatives_include", []):
+        assert alt in out["alternatives"]
+    if out["verdict"] == "contraindicated":
+        assert out["alternatives"], "a contraindication must come with something to do instead"
+    if "reason_kind" in expect:
+        assert out["reasons"][0]["kind"] == expect["reason_kind"]
+    if "reason_scope" in expect:
+        assert out["reasons"][0]["scope"] == expect["reason_scope"]
+    if "advice_mentions" in expect:
+        assert any(expect["advice_mentions"] in r["advice"] for r in out["reasons"])
+    if "note_codes" in expect:
+        assert [n["code"] for n in out["notes"]] == expect["note_codes"]
+    for r in out["reasons"]:
+        assert r["source"].strip() and r["advice"].strip()
+        assert r["kind"] in ("contraindication", "precaution") and r["scope"] in ("local", "systemic")
+
+
+RESPOND = load("respond")
+
+
+@pytest.mark.parametrize("v", RESPOND, ids=_ids(RESPOND))
+def test_respond_vignette(v: dict[str, Any]) -> None:
+    expect = v["expect"]
+    if expect.get("error"):
+        _expect_error(lambda: recommend_document(v["input"]), expect)
+        return
+    out = recommend_document(v["input"]).as_dict()
+    assert out["recommendation"] == expect["recommendation"], out["reasons"]
+    rules = {r["rule"] for r in out["reasons"]}
+    noted = rules | {r["rule"] for r in out["also_noted"]}
+    for rule in expect.get("rules_include", []):
+        assert rule in rules
+    for rule in expect.get("rules_exclude", []):
+        assert rule not in noted
+    assert out["reasons"], "every recommendation lists its reasons"
+    if "measure" in expect:
+        want = dict(expect["measure"])
+        got = next(m for m in out["measures"] if m["measure"] == want.pop("measure"))
+        for key, value in want.items():
+            if isinstance(value, float) and got[key] is not None:
+                assert got[key] == pytest.approx(value), key
+            else:
+                assert got[key] == value, key
+    settings = {h["setting"] for h in out["heuristics"]}
+    for name in expect.get("heuristics_include", []):
+        assert name in settings
+    for name in expect.get("heuristics_exclude", []):
+        assert name not in settings
+    assert all(h["label"] == "configurable heuristic" and h["nearest_source"] for h in out["heuristics"])
+
+
+ADVERSE = load("adverse")
+
+
+@pytest.mark.parametrize("v", ADVERSE, ids=_ids(ADVERSE))
+def test_adverse_vignette(v: dict[str, Any]) -> None:
+    i = v["input"]
+    j = judge(AdverseResponse(i["type"], i["severity"], i["resolved_days"], days_since=i.get("days_since")))
+    assert j.flagged is v["expect"]["flagged"], j.reasons
+    assert bool(j.reasons) is j.flagged
+    if "heuristic" in v["expect"]:
+        assert j.course.heuristic is v["expect"]["heuristic"]
+        assert j.as_dict()["expected_course"]["label"] == "configurable heuristic"
+
+
+FOLLOW_UP = load("follow_up")
+
+
+@pytest.mark.parametrize("v", FOLLOW_UP, ids=_ids(FOLLOW_UP))
+def test_follow_up_vignette(v: dict[str, Any]) -> None:
+    i = v["input"]
+    responses = [
+        AdverseResponse(r["type"], r["severity"], r["resolved_days"], r["session"]) for r in i["responses"]
+    ]
+    asked = follow_up_questions(responses, i["previous_session"])
+    specific = sorted(q.about for q in asked if q.session is not None)
+    assert specific == sorted(v["expect"]["asks_about_recorded"])
+    general = {q.about for q in asked if q.session is None}
+    assert (general == set(ADVERSE_TYPES)) is v["expect"]["asks_about_all_types"]
+    assert all(q.question.endswith("?") for q in asked)
+
+
+EXERCISE = load("exercise_first")
+
+
+@pytest.mark.parametrize("v", EXERCISE, ids=_ids(EXERCISE))
+def test_exercise_first_vignette(v: dict[str, Any]) -> None:
+    i, expect = v["input"], v["expect"]
+    if expect.get("error"):
+        _expect_error(lambda: check_exercise_first(i["planned_care"], i.get("reason")), expect)
+        return
+    check = check_exercise_first(i["planned_care"], i.get("reason"))
+    assert check.allowed is expect["allowed"], check.message
+    if "overridden" in expect:
+        assert check.overridden is expect["overridden"]
+    for word in expect.get("message_mentions", []):
+        assert word in check.message
+    if check.applies:
+        assert check.sources and "Cheatham" in " ".join(check.sources)
+
+
+def test_suite_covers_every_verdict_recommendation_and_rule() -> None:
+    """Issue 4, Done when: ≥ 40 vignettes covering every rule, verdict and recommendation, each sourced."""
+    items = load()
+    assert len(items) >= 40
+    assert all(v["source"].strip() and v["rule"].strip() for v in items)
+    verdicts = {v["expect"].get("verdict") for v in SCREEN} - {None}
+    assert verdicts == {"contraindicated", "precautions", "clear"}
+    recs = {v["expect"].get("recommendation") for v in RESPOND} - {None}
+    assert recs == {"refer", "switch", "modify", "continue", "progress", "discharge"}
+    named = {v["rule"] for v in items}
+    for rules in (SCREEN_RULES, RESPOND_RULES, OTHER_RULES):
+        assert rules <= named, rules - named
+
+
+# The rules the code implements (the `rule` values it emits); each must have a vignette.
+SCREEN_RULES = {
+    "screen.clear",
+    "screen.contraindication",
+    "screen.precaution",
+    "screen.worst_wins",
+    "screen.local_elsewhere",
+    "screen.region_contraindication",
+    "screen.intolerance",
+    "screen.prior_severe",
+    "screen.prior_prolonged",
+    "screen.prior_within_course",
+    "screen.prior_unresolved",
+    "screen.unresolved_bruise",
+    "screen.prior_paresthesia",
+    "screen.unknown_code",
+    "screen.bad_input",
+}
+RESPOND_RULES = {
+    "respond.refer_severe_adverse",
+    "respond.refer_worsening",
+    "respond.refer_red_flag",
+    "respond.discharge_goal_kept",
+    "respond.goal_not_kept",
+    "respond.switch_no_change",
+    "respond.modify_adverse_flagged",
+    "respond.modify_within_worsening",
+    "respond.modify_no_change",
+    "respond.progress_between",
+    "respond.continue_within",
+    "respond.mdc_fallback",
+    "respond.percent_rule",
+    "respond.population_mcid",
+    "respond.direction",
+    "respond.settings_override",
+    "respond.bad_input",
+}
+OTHER_RULES = {
+    "adverse.expected_course",
+    "adverse.beyond_window",
+    "adverse.unresolved_beyond_window",
+    "adverse.severe",
+    "adverse.paresthesia",
+    "adverse.follow_up_questions",
+    "exercise_first.active_component",
+    "exercise_first.stretching_only",
+    "exercise_first.no_active",
+    "exercise_first.override_reason",
+    "exercise_first.no_iastm",
+    "exercise_first.unknown_code",
+}
