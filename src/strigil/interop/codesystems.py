@@ -190,6 +190,13 @@ def build_code_systems(catalog: Catalog) -> dict[str, dict[str, Any]]:
             description + " Strigil record vocabulary.",
             [_vocabulary_concept(code) for code in allowed(literal)],
         )
+    systems["training"] = _code_system(
+        "training",
+        "Strigil IASTM training routes",
+        "How a clinician learned IASTM: formal (a course) or informal (Baker et al. 2018, TIDieR item 5); "
+        "Practitioner.qualification.code carries the route as code and the course as text.",
+        [_vocabulary_concept("formal"), _vocabulary_concept("informal")],
+    )
     for system in systems.values():
         validate_resource(system)
     return systems

@@ -1,4 +1,4 @@
-"""Strigil's FHIR StructureDefinitions: the dose-step and session-context extensions on Procedure.
+"""Strigil's FHIR StructureDefinitions: the extensions that carry what R4 resources have no place for.
 
 FHIR R4 Procedure has no place for an IASTM dose (instrument, stroke, angle, direction, pressure,
 duration per region), so Strigil defines a complex extension, one per dose step. The definitions are
@@ -13,9 +13,21 @@ from typing import Any
 
 from strigil import __version__
 from strigil.interop.r4 import FHIR_VERSION, validate_resource
-from strigil.interop.systems import DOSE_STEP_URL, SESSION_URL, value_set_url
+from strigil.interop.systems import extension_url, value_set_url
 
-__all__ = ["DOSE_STEP_PARTS", "SESSION_PARTS", "Part", "build_structure_definitions"]
+__all__ = [
+    "ADVERSE_CONTEXT",
+    "DOSE_STEP",
+    "EPISODE_CONTEXT",
+    "EXTENSIONS",
+    "FOLLOW_UP_MINUTES",
+    "MEASUREMENT_TIMING",
+    "SESSION_CONTEXT",
+    "YEARS_EXPERIENCE",
+    "ExtensionDefinition",
+    "Part",
+    "build_structure_definitions",
+]
 
 
 @dataclass(frozen=True)
@@ -23,10 +35,11 @@ class Part:
     """One sub-extension of a complex extension: its url, value type, cardinality and meaning."""
 
     name: str
-    value_type: str  # FHIR type of value[x]: integer, decimal, string, code, Coding, Quantity
+    value_type: str  # FHIR type of value[x]: integer, decimal, string, code, date, boolean, Coding, Quantity
     required: bool
     short: str
     binding: str | None = None  # short name of a Strigil code system; bound (required) to its ValueSet
+    repeats: bool = False
 
     @property
     def value_key(self) -> str:
@@ -34,32 +47,174 @@ class Part:
         return "value" + self.value_type[0].upper() + self.value_type[1:]
 
 
-DOSE_STEP_PARTS: tuple[Part, ...] = (
-    Part("order", "integer", True, "Position of the step in the session (1 = first)"),
-    Part("site", "Coding", True, "Body site treated, region and side (Strigil body-site code)", "body-site"),
-    Part("instrument", "Coding", True, "Instrument used (Strigil instrument code)", "instrument"),
-    Part("edgeType", "code", False, "Edge of the instrument used (catalogue edge-type code)"),
-    Part("stroke", "Coding", True, "Stroke type (Strigil stroke code)", "stroke"),
-    Part("angle", "Quantity", False, "Tool-to-skin angle, degrees (UCUM 'deg')"),
-    Part(
-        "direction",
-        "code",
-        False,
-        "Direction relative to the fibres: along | across | oblique | multidirectional",
+@dataclass(frozen=True)
+class ExtensionDefinition:
+    """A Strigil extension: where it may appear and either its parts (complex) or its one value (simple)."""
+
+    id: str
+    title: str
+    description: str
+    context: str  # FHIRPath of the element it extends
+    parts: tuple[Part, ...] = ()
+    value: Part | None = None  # for a simple extension
+    repeats: bool = False
+
+    @property
+    def url(self) -> str:
+        """The extension's canonical URL."""
+        return extension_url(self.id)
+
+    def part(self, name: str) -> Part:
+        """The part called `name`."""
+        for part in self.parts:
+            if part.name == name:
+                return part
+        raise KeyError(f"extension {self.id!r} has no part {name!r}")
+
+
+DOSE_STEP = ExtensionDefinition(
+    "dose-step",
+    "IASTM dose step",
+    "One step of an IASTM session's dose, in the order applied: where (body site and side), with "
+    "what (instrument, edge), how (stroke type, angle, direction relative to the fibres, pressure or "
+    "force), how long (seconds, optional stroke count) and in which position or active movement. "
+    "Repeats once per step on the session's Procedure.",
+    "Procedure",
+    parts=(
+        Part("order", "integer", True, "Position of the step in the session (1 = first)"),
+        Part(
+            "site", "Coding", True, "Body site treated, region and side (Strigil body-site code)", "body-site"
+        ),
+        Part("instrument", "Coding", True, "Instrument used (Strigil instrument code)", "instrument"),
+        Part("edgeType", "code", False, "Edge of the instrument used (catalogue edge-type code)"),
+        Part("stroke", "Coding", True, "Stroke type (Strigil stroke code)", "stroke"),
+        Part("angle", "Quantity", False, "Tool-to-tissue angle, degrees (UCUM 'deg')"),
+        Part(
+            "direction",
+            "code",
+            True,
+            "Direction relative to the fibres: along | across | oblique | multidirectional",
+        ),
+        Part("pressure", "code", True, "Pressure as a verbal category: light | moderate | heavy"),
+        Part("force", "Quantity", False, "Measured force, newtons (UCUM 'N'), when a device measured it"),
+        Part("duration", "Quantity", True, "Duration of the step, seconds (UCUM 's')"),
+        Part("strokeCount", "integer", False, "Number of strokes, if counted"),
+        Part("position", "string", False, "Patient position during the step"),
+        Part("activeMovement", "string", False, "Active movement the patient performed during the step"),
     ),
-    Part("pressure", "code", False, "Pressure as a verbal category (Strigil record vocabulary)"),
-    Part("force", "Quantity", False, "Measured force, newtons (UCUM 'N'), when a device measured it"),
-    Part("duration", "Quantity", True, "Duration of the step, seconds (UCUM 's')"),
-    Part("strokeCount", "integer", False, "Number of strokes, if counted"),
-    Part("position", "string", False, "Patient position during the step"),
-    Part("activeMovement", "string", False, "Active movement the patient performed during the step"),
+    repeats=True,
 )
 
-SESSION_PARTS: tuple[Part, ...] = (
-    Part("warmUpKind", "string", False, "Warm-up before IASTM (kind)"),
-    Part("warmUpMinutes", "decimal", False, "Warm-up duration, minutes"),
-    Part("emollient", "string", False, "Emollient used on the skin"),
-    Part("tolerance", "string", False, "How the patient tolerated the session"),
+SESSION_CONTEXT = ExtensionDefinition(
+    "session-context",
+    "IASTM session context",
+    "What surrounds the IASTM in a session: its number in the episode, warm-up (kind, minutes), "
+    "emollient, the patient's tolerance and the clinician's decision after the session.",
+    "Procedure",
+    parts=(
+        Part("number", "integer", True, "Number of the session within its episode (1 = first)"),
+        Part(
+            "warmUpKind",
+            "code",
+            False,
+            "Warm-up kind: cardiovascular | moist_heat | massage | active_movement | other",
+        ),
+        Part("warmUpMinutes", "decimal", False, "Warm-up duration, minutes"),
+        Part("emollient", "string", False, "Emollient used on the skin"),
+        Part(
+            "tolerance",
+            "code",
+            False,
+            "Tolerance: well_tolerated | tolerated_with_modification | poorly_tolerated | stopped_early",
+        ),
+        Part(
+            "decision",
+            "code",
+            False,
+            "Clinician's decision: refer | switch | modify | continue | progress | discharge",
+        ),
+        Part("decisionReason", "string", False, "Why the clinician decided so"),
+    ),
+)
+
+EPISODE_CONTEXT = ExtensionDefinition(
+    "episode-context",
+    "IASTM episode context",
+    "What the clinician recorded when opening (and closing) the episode beyond FHIR's EpisodeOfCare: "
+    "the target tissue, whether IASTM is planned, why without an active exercise component, informed "
+    "consent (date and what was explained) and the reason for closing.",
+    "EpisodeOfCare",
+    parts=(
+        Part(
+            "targetTissue",
+            "code",
+            True,
+            "Target tissue: tendon | fascia | muscle | ligament | nerve | joint | scar | mixed",
+        ),
+        Part("plannedIastm", "boolean", True, "Whether IASTM is planned in this episode"),
+        Part(
+            "exerciseFirstReason",
+            "string",
+            False,
+            "Why IASTM is planned without an active exercise component",
+        ),
+        Part("consentDate", "date", False, "Date of informed consent"),
+        Part(
+            "consentExplained",
+            "string",
+            False,
+            "What was explained (e.g. bruising, petechiae); one per item",
+            repeats=True,
+        ),
+        Part("closeReason", "string", False, "Why the episode was closed"),
+    ),
+)
+
+ADVERSE_CONTEXT = ExtensionDefinition(
+    "adverse-context",
+    "IASTM adverse response context",
+    "What R4 AdverseEvent cannot hold of an adverse response to IASTM: when it resolved, where on the body, "
+    "and the clinician's note.",
+    "AdverseEvent",
+    parts=(
+        Part("resolvedOn", "date", False, "Date the response resolved (absent: not resolved)"),
+        Part("site", "Coding", False, "Body region of the response (Strigil body-site code)", "body-site"),
+        Part("note", "string", False, "Clinician's note"),
+    ),
+)
+
+MEASUREMENT_TIMING = ExtensionDefinition(
+    "measurement-timing",
+    "Measurement timing",
+    "When the outcome was measured relative to the IASTM: pre | post (within the session) | between.",
+    "Observation",
+    value=Part("value", "code", True, "pre | post | between"),
+)
+
+FOLLOW_UP_MINUTES = ExtensionDefinition(
+    "follow-up-minutes",
+    "Follow-up minutes",
+    "How many minutes the follow-up after IASTM (stretching, strengthening, cryotherapy, taping) lasted.",
+    "Procedure.followUp",
+    value=Part("value", "decimal", True, "Minutes"),
+)
+
+YEARS_EXPERIENCE = ExtensionDefinition(
+    "years-experience",
+    "Years of experience",
+    "The clinician's years of experience (TIDieR item 5).",
+    "Practitioner",
+    value=Part("value", "integer", True, "Years"),
+)
+
+EXTENSIONS: tuple[ExtensionDefinition, ...] = (
+    DOSE_STEP,
+    SESSION_CONTEXT,
+    EPISODE_CONTEXT,
+    ADVERSE_CONTEXT,
+    MEASUREMENT_TIMING,
+    FOLLOW_UP_MINUTES,
+    YEARS_EXPERIENCE,
 )
 
 
@@ -67,51 +222,65 @@ def _element(path: str, **fields: Any) -> dict[str, Any]:
     return {"id": path, "path": path, **fields}
 
 
-def _complex_extension(
-    url: str, sd_id: str, name: str, title: str, description: str, parts: tuple[Part, ...], max_repeats: str
-) -> dict[str, Any]:
+def _value_type(part: Part) -> dict[str, Any]:
+    value: dict[str, Any] = {"type": [{"code": part.value_type}]}
+    if part.binding:
+        value["binding"] = {"strength": "required", "valueSet": value_set_url(part.binding)}
+    return value
+
+
+def _structure_definition(ext: ExtensionDefinition) -> dict[str, Any]:
     elements = [
-        _element("Extension", short=title, definition=description, min=0, max=max_repeats),
         _element(
-            "Extension.extension",
-            slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "closed"},
-        ),
+            "Extension", short=ext.title, definition=ext.description, min=0, max="*" if ext.repeats else "1"
+        )
     ]
-    for part in parts:
-        base = f"Extension.extension:{part.name}"
+    if ext.parts:
         elements.append(
             _element(
-                base,
-                sliceName=part.name,
-                short=part.short,
-                definition=part.short,
-                min=1 if part.required else 0,
-                max="1",
+                "Extension.extension",
+                slicing={"discriminator": [{"type": "value", "path": "url"}], "rules": "closed"},
             )
         )
-        elements.append(_element(f"{base}.extension", max="0"))
-        elements.append(_element(f"{base}.url", fixedUri=part.name))
-        value: dict[str, Any] = {"type": [{"code": part.value_type}]}
-        if part.binding:
-            value["binding"] = {"strength": "required", "valueSet": value_set_url(part.binding)}
-        elements.append(_element(f"{base}.value[x]", min=1, **value))
-    elements.append(_element("Extension.url", fixedUri=url))
-    elements.append(_element("Extension.value[x]", max="0"))
+        for part in ext.parts:
+            base = f"Extension.extension:{part.name}"
+            elements.append(
+                _element(
+                    base,
+                    sliceName=part.name,
+                    short=part.short,
+                    definition=part.short,
+                    min=1 if part.required else 0,
+                    max="*" if part.repeats else "1",
+                )
+            )
+            elements.append(_element(f"{base}.extension", max="0"))
+            elements.append(_element(f"{base}.url", fixedUri=part.name))
+            elements.append(_element(f"{base}.value[x]", min=1, **_value_type(part)))
+        elements.append(_element("Extension.url", fixedUri=ext.url))
+        elements.append(_element("Extension.value[x]", max="0"))
+    else:
+        assert ext.value is not None
+        elements.append(_element("Extension.extension", max="0"))
+        elements.append(_element("Extension.url", fixedUri=ext.url))
+        elements.append(
+            _element("Extension.value[x]", min=1, short=ext.value.short, **_value_type(ext.value))
+        )
     return {
         "resourceType": "StructureDefinition",
-        "id": sd_id,
-        "url": url,
+        "id": ext.id,
+        "url": ext.url,
         "version": __version__,
-        "name": name,
-        "title": title,
+        "name": "Strigil" + "".join(w.capitalize() for w in ext.id.split("-")),
+        "title": ext.title,
         "status": "active",
         "experimental": False,
         "publisher": "Strigil project",
-        "description": description,
+        "description": ext.description,
         "fhirVersion": FHIR_VERSION,
         "kind": "complex-type",
         "abstract": False,
-        "context": [{"type": "element", "expression": "Procedure"}],
+        "context": [{"type": "element", "expression": ext.context}],
         "type": "Extension",
         "baseDefinition": "http://hl7.org/fhir/StructureDefinition/Extension",
         "derivation": "constraint",
@@ -120,31 +289,8 @@ def _complex_extension(
 
 
 def build_structure_definitions() -> dict[str, dict[str, Any]]:
-    """The dose-step and session-context extension definitions as FHIR R4 JSON, keyed by id."""
-    definitions = [
-        _complex_extension(
-            DOSE_STEP_URL,
-            "dose-step",
-            "StrigilDoseStep",
-            "IASTM dose step",
-            "One step of an IASTM session's dose, in the order applied: where (body site and side), with "
-            "what (instrument, edge), how (stroke type, angle, direction relative to the fibres, pressure or "
-            "force), how long (seconds, optional stroke count) and in which position or active movement. "
-            "Repeats once per step on the session's Procedure.",
-            DOSE_STEP_PARTS,
-            "*",
-        ),
-        _complex_extension(
-            SESSION_URL,
-            "session-context",
-            "StrigilSessionContext",
-            "IASTM session context",
-            "What surrounds the IASTM in a session: warm-up (kind, minutes), emollient and the patient's "
-            "tolerance. Appears at most once on the session's Procedure.",
-            SESSION_PARTS,
-            "1",
-        ),
-    ]
-    for definition in definitions:
+    """Every Strigil extension definition as FHIR R4 JSON, keyed by id."""
+    definitions = {ext.id: _structure_definition(ext) for ext in EXTENSIONS}
+    for definition in definitions.values():
         validate_resource(definition)
-    return {d["id"]: d for d in definitions}
+    return definitions

@@ -7,14 +7,17 @@ not need to resolve; the definitions they name ship inside the package (`strigil
 from __future__ import annotations
 
 __all__ = [
+    "ADVERSE_OUTCOME",
+    "ADVERSE_SEVERITY",
     "BASE",
     "CODE_SYSTEMS",
-    "DOSE_STEP_URL",
+    "CONDITION_CLINICAL",
     "IDENTIFIER_SYSTEMS",
     "LOINC",
-    "SESSION_URL",
+    "OBSERVATION_CATEGORY",
     "UCUM",
     "code_system_url",
+    "extension_url",
     "identifier_system",
     "value_set_url",
 ]
@@ -24,9 +27,10 @@ BASE = "https://strigil.dev/fhir"
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
 
-# The dose-step extension (one per step, on Procedure) and the session-context extension.
-DOSE_STEP_URL = f"{BASE}/StructureDefinition/dose-step"
-SESSION_URL = f"{BASE}/StructureDefinition/session-context"
+ADVERSE_SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
+ADVERSE_OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 # Strigil code systems, one per catalogue (and a few fixed vocabularies of the record).
 CODE_SYSTEMS = (
@@ -39,6 +43,7 @@ CODE_SYSTEMS = (
     "follow-up",
     "co-intervention",
     "profession",
+    "training",
 )
 
 IDENTIFIER_SYSTEMS = (
@@ -59,6 +64,11 @@ def code_system_url(name: str) -> str:
             f"code system {name!r} is not a Strigil code system; known: {', '.join(CODE_SYSTEMS)}"
         )
     return f"{BASE}/CodeSystem/{name}"
+
+
+def extension_url(extension_id: str) -> str:
+    """The canonical URL of the Strigil extension `extension_id` ("dose-step")."""
+    return f"{BASE}/StructureDefinition/{extension_id}"
 
 
 def value_set_url(name: str) -> str:

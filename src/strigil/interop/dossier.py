@@ -1,0 +1,64 @@
+"""Everything recorded about a clinic's patients, as plain domain objects: what a FHIR Bundle carries.
+
+A dossier is built from the store by `strigil.interop.store_io` (export) or from a Bundle by
+`strigil.interop.from_fhir` (import). It holds the record's own pydantic models, so importing
+re-validates every field against the catalogue exactly as recording does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from strigil.clinical.episode import EpisodePlan
+from strigil.clinical.people import Clinic, Clinician, Patient
+from strigil.clinical.session import AdverseResponse, Measurement, SessionRecord
+
+__all__ = ["ClinicDossier", "DatedMeasurement", "EpisodeDossier", "PatientDossier", "SessionEntry"]
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    """One treatment session: its number in the episode and what was recorded (`record.episode_id` is
+    the episode's id in the database it came from, or a placeholder when read from a Bundle)."""
+
+    number: int
+    record: SessionRecord
+
+
+@dataclass(frozen=True)
+class DatedMeasurement:
+    """A measurement recorded outside any session (`strigil measure add`), with its date."""
+
+    taken_on: dt.date
+    measurement: Measurement
+
+
+@dataclass(frozen=True)
+class EpisodeDossier:
+    """One episode of care with its sessions and what was recorded outside them."""
+
+    key: str  # the episode's id where it came from; only links resources inside one Bundle
+    plan: EpisodePlan
+    closed_on: dt.date | None = None
+    close_reason: str | None = None
+    sessions: tuple[SessionEntry, ...] = ()
+    measurements: tuple[DatedMeasurement, ...] = ()
+    adverse_responses: tuple[AdverseResponse, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientDossier:
+    """A patient and their episodes."""
+
+    patient: Patient
+    episodes: tuple[EpisodeDossier, ...] = ()
+
+
+@dataclass(frozen=True)
+class ClinicDossier:
+    """A clinic, the clinicians named in its sessions, and its patients."""
+
+    clinic: Clinic
+    clinicians: tuple[Clinician, ...] = ()
+    patients: tuple[PatientDossier, ...] = field(default_factory=tuple)

@@ -1,0 +1,624 @@
+"""FHIR R4 Bundles back into Strigil's clinical record (pure: JSON in, an import plan out; nothing written).
+
+Resources Strigil exported (recognised by Strigil identifiers) are rebuilt into dossiers of the record's own
+pydantic models, so every field is checked against the catalogue exactly as when it was first recorded.
+Observations from other systems whose LOINC code the catalogue marks verified (e.g. 72514-3, pain 0-10)
+become measurements; the shell attaches them to the patient's episode open on that date. Everything else
+is reported as not understood. Any error makes the whole plan unusable: the shell writes nothing then.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import ValidationError
+
+from strigil.catalog import Catalog, load_catalog
+from strigil.clinical.checks import problems_from
+from strigil.clinical.episode import Consent, EpisodePlan
+from strigil.clinical.people import Clinic, Clinician, Patient, Training
+from strigil.clinical.session import AdverseResponse, DoseStep, FollowUp, Measurement, SessionRecord, WarmUp
+from strigil.interop.bundle import ReadBundle, read_bundle
+from strigil.interop.codesystems import split_site_code
+from strigil.interop.definitions import (
+    ADVERSE_CONTEXT,
+    DOSE_STEP,
+    EPISODE_CONTEXT,
+    FOLLOW_UP_MINUTES,
+    MEASUREMENT_TIMING,
+    SESSION_CONTEXT,
+    YEARS_EXPERIENCE,
+    ExtensionDefinition,
+)
+from strigil.interop.dossier import (
+    ClinicDossier,
+    DatedMeasurement,
+    EpisodeDossier,
+    PatientDossier,
+    SessionEntry,
+)
+from strigil.interop.r4 import FhirProblem
+from strigil.interop.systems import LOINC, code_system_url, identifier_system
+from strigil.interop.to_fhir import EPISODE_LINK_URL, UCUM_UNITS
+
+__all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
+
+Resource = dict[str, Any]
+
+# Observation states that carry a usable result (https://hl7.org/fhir/R4/valueset-observation-status.html).
+_USABLE_STATUS = ("final", "amended", "corrected")
+
+
+@dataclass(frozen=True)
+class ForeignMeasurement:
+    """A measurement from another system, waiting to be attached to a Strigil patient's episode."""
+
+    source: str  # "Observation/pain-1"
+    patient: str  # the Patient it is about, "Patient/88123"
+    patient_identifiers: tuple[
+        str, ...
+    ]  # identifier values of that Patient (a Strigil code may be among them)
+    taken_on: dt.date
+    measurement: Measurement
+
+
+@dataclass
+class ImportPlan:
+    """What a bundle would write, what it does not understand, and the errors that forbid writing it."""
+
+    clinics: list[ClinicDossier] = field(default_factory=list)
+    foreign_measurements: list[ForeignMeasurement] = field(default_factory=list)
+    not_understood: list[FhirProblem] = field(default_factory=list)
+    errors: list[FhirProblem] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing forbids writing the plan."""
+        return not self.errors
+
+
+class _Reject(ValueError):
+    """One error inside a resource; collected by the caller, which carries on with the next resource."""
+
+    def __init__(self, where: str, message: str) -> None:
+        super().__init__(message)
+        self.problem = FhirProblem(where, message)
+
+
+def _label(resource: Resource) -> str:
+    return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+
+
+def _strigil_identifier(resource: Resource, kind: str) -> str | None:
+    items = resource.get("identifier")
+    for item in items if isinstance(items, list) else [items] if isinstance(items, dict) else []:
+        if item.get("system") == identifier_system(kind):
+            return str(item.get("value"))
+    return None
+
+
+def _extension(resource: Resource, ext: ExtensionDefinition | str) -> list[Resource]:
+    url = ext if isinstance(ext, str) else ext.url
+    return [e for e in resource.get("extension", []) if e.get("url") == url]
+
+
+def _parts(resource: Resource, ext: ExtensionDefinition, node: Resource | None = None) -> dict[str, Any]:
+    """The values of a complex extension by part name (a list for repeating parts); checks unknown parts."""
+    if node is None:
+        found = _extension(resource, ext)
+        if len(found) != 1:
+            raise _Reject(_label(resource), f"expected one {ext.url} extension, found {len(found)}")
+        node = found[0]
+    values: dict[str, Any] = {}
+    known = {p.name: p for p in ext.parts}
+    for item in node.get("extension", []):
+        part = known.get(item.get("url"))
+        if part is None:
+            raise _Reject(
+                _label(resource),
+                f"{ext.id} extension has an unknown part {item.get('url')!r}; allowed: {', '.join(known)}",
+            )
+        if part.value_key not in item:
+            raise _Reject(_label(resource), f"{ext.id}.{part.name} needs {part.value_key}")
+        if part.repeats:
+            values.setdefault(part.name, []).append(item[part.value_key])
+        elif part.name in values:
+            raise _Reject(_label(resource), f"{ext.id}.{part.name} appears twice; allowed once")
+        else:
+            values[part.name] = item[part.value_key]
+    for part in ext.parts:
+        if part.required and part.name not in values:
+            raise _Reject(_label(resource), f"{ext.id}.{part.name} is required")
+    return values
+
+
+def _simple_value(resource: Resource, ext: ExtensionDefinition) -> Any:
+    found = _extension(resource, ext)
+    if not found:
+        return None
+    assert ext.value is not None
+    return found[0].get(ext.value.value_key)
+
+
+def _code(concept: Any, system: str, where: str) -> str:
+    """The code of `system` in a CodeableConcept or Coding, or a clear error."""
+    codings = concept.get("coding", []) if isinstance(concept, dict) and "coding" in concept else [concept]
+    for coding in codings:
+        if isinstance(coding, dict) and coding.get("system") == code_system_url(system):
+            return str(coding.get("code"))
+    raise _Reject(where, f"no {code_system_url(system)} code found")
+
+
+def _date(text: Any, where: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(text)[:10])
+    except ValueError:
+        raise _Reject(where, f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _target(reference: Any) -> str:
+    if isinstance(reference, dict) and isinstance(reference.get("reference"), str):
+        return "/".join(reference["reference"].rstrip("/").split("/")[-2:])
+    return ""
+
+
+def _build(model: Any, where: str, **fields: Any) -> Any:
+    try:
+        return model(**fields)
+    except ValidationError as error:
+        problems = problems_from(error)
+        raise _Reject(where, "; ".join(str(p) for p in problems)) from None
+
+
+def _quantity_value(value: Any, unit: str, where: str) -> float:
+    if not isinstance(value, dict) or "value" not in value:
+        raise _Reject(where, f"expected a Quantity in {unit}")
+    if value.get("code", value.get("unit", unit)) != unit:
+        raise _Reject(
+            where, f"unit {value.get('code', value.get('unit'))!r} is not allowed; allowed: {unit!r}"
+        )
+    return float(value["value"])
+
+
+class _NativeReader:
+    """Rebuilds dossiers from the Strigil resources of one bundle."""
+
+    def __init__(self, read: ReadBundle, catalog: Catalog) -> None:
+        self.read = read
+        self.catalog = catalog
+        self.errors: list[FhirProblem] = []
+        self.by_episode: dict[str, list[Resource]] = defaultdict(list)
+        for resource in read.resources:
+            for link in _extension(resource, EPISODE_LINK_URL):
+                self.by_episode[_target(link.get("valueReference"))].append(resource)
+
+    def clinician(self, resource: Resource) -> Clinician | None:
+        where = _label(resource)
+        code = _strigil_identifier(resource, "clinician")
+        qualifications = resource.get("qualification", [])
+        profession, training = None, []
+        for q in qualifications:
+            codings = q.get("code", {}).get("coding", [])
+            systems = {c.get("system"): c.get("code") for c in codings}
+            if code_system_url("profession") in systems:
+                profession = systems[code_system_url("profession")]
+            elif code_system_url("training") in systems:
+                route = systems[code_system_url("training")]
+                training.append(
+                    _build(
+                        Training, where, course=q.get("code", {}).get("text", ""), formal=route == "formal"
+                    )
+                )
+        names = resource.get("name", [])
+        return _build(
+            Clinician,
+            where,
+            code=code,
+            name=names[0].get("text") if names else None,
+            profession=profession,
+            training=training,
+            years_experience=_simple_value(resource, YEARS_EXPERIENCE),
+        )
+
+    def dose_step(self, procedure: Resource, node: Resource) -> tuple[int, DoseStep]:
+        where = _label(procedure)
+        v = _parts(procedure, DOSE_STEP, node)
+        region, side = split_site_code(_code(v["site"], "body-site", f"{where} dose-step.site"))
+        step = _build(
+            DoseStep,
+            f"{where} dose-step {v['order']}",
+            region=region,
+            side=side,
+            instrument=_code(v["instrument"], "instrument", where),
+            edge=v.get("edgeType"),
+            stroke=_code(v["stroke"], "stroke", where),
+            angle_deg=_quantity_value(v["angle"], "deg", where) if "angle" in v else None,
+            direction=v["direction"],
+            pressure=v["pressure"],
+            force_n=_quantity_value(v["force"], "N", where) if "force" in v else None,
+            duration_s=_quantity_value(v["duration"], "s", where),
+            stroke_count=v.get("strokeCount"),
+            patient_position=v.get("position"),
+            active_movement=v.get("activeMovement"),
+        )
+        return int(v["order"]), step
+
+    def measurement(self, observation: Resource) -> tuple[dt.date, Measurement]:
+        where = _label(observation)
+        measure = _code(observation.get("code", {}), "measure", where)
+        if measure not in self.catalog.measures:
+            raise _Reject(where, f"measure {measure!r} is not in the catalogue")
+        unit = self.catalog.measures[measure].unit
+        value = observation.get("valueQuantity")
+        number = _quantity_value(value, UCUM_UNITS.get(unit, unit), f"{where}.valueQuantity")
+        timing = _simple_value(observation, MEASUREMENT_TIMING)
+        return (
+            _date(observation.get("effectiveDateTime"), f"{where}.effectiveDateTime"),
+            _build(Measurement, where, measure=measure, value=number, timing=timing),
+        )
+
+    def adverse(self, event: Resource) -> AdverseResponse:
+        where = _label(event)
+        context = _parts(event, ADVERSE_CONTEXT) if _extension(event, ADVERSE_CONTEXT) else {}
+        severity = [c.get("code") for c in event.get("severity", {}).get("coding", [])]
+        site = context.get("site")
+        return _build(
+            AdverseResponse,
+            where,
+            kind=_code(event.get("event", {}), "adverse-response", f"{where}.event"),
+            severity=severity[0] if severity else None,
+            onset_on=_date(event.get("date"), f"{where}.date"),
+            resolved_on=_date(context["resolvedOn"], where) if "resolvedOn" in context else None,
+            region=split_site_code(_code(site, "body-site", where))[0] if site else None,
+            note=context.get("note"),
+        )
+
+    def session(self, procedure: Resource, episode: str) -> SessionEntry:
+        where = _label(procedure)
+        context = _parts(procedure, SESSION_CONTEXT)
+        steps = sorted(
+            (self.dose_step(procedure, node) for node in _extension(procedure, DOSE_STEP)),
+            key=lambda pair: pair[0],
+        )
+        if [order for order, _ in steps] != list(range(1, len(steps) + 1)):
+            raise _Reject(where, f"dose-step orders {[o for o, _ in steps]} must run 1, 2, 3, … without gaps")
+        follow_ups = [
+            _build(
+                FollowUp,
+                f"{where}.followUp",
+                kind=_code(concept, "follow-up", f"{where}.followUp"),
+                detail=concept.get("text"),
+                minutes=_simple_value(concept, FOLLOW_UP_MINUTES),
+            )
+            for concept in procedure.get("followUp", [])
+        ]
+        me = f"Procedure/{procedure['id']}"
+        linked = self.by_episode.get(episode, [])
+        measurements = [
+            self.measurement(r)[1]
+            for r in linked
+            if r["resourceType"] == "Observation" and any(_target(p) == me for p in r.get("partOf", []))
+        ]
+        adverse = [
+            self.adverse(r)
+            for r in linked
+            if r["resourceType"] == "AdverseEvent"
+            and any(_target(s.get("instance")) == me for s in r.get("suspectEntity", []))
+        ]
+        performers = procedure.get("performer", [])
+        clinician_resource = self.read.resolve(performers[0].get("actor")) if performers else None
+        if clinician_resource is None:
+            raise _Reject(where, "performer must reference a Practitioner in the bundle")
+        warm_up = None
+        if "warmUpKind" in context or "warmUpMinutes" in context:
+            warm_up = _build(
+                WarmUp,
+                f"{where} warm-up",
+                kind=context.get("warmUpKind"),
+                minutes=context.get("warmUpMinutes"),
+            )
+        notes = procedure.get("note", [])
+        record = _build(
+            SessionRecord,
+            where,
+            episode_id=1,  # placeholder: the real id exists only once the episode is written
+            clinician=_strigil_identifier(clinician_resource, "clinician"),
+            date=_date(procedure.get("performedDateTime"), f"{where}.performedDateTime"),
+            warm_up=warm_up,
+            emollient=context.get("emollient"),
+            steps=[s for _, s in steps],
+            followed_by=follow_ups,
+            measurements=measurements,
+            adverse_responses=adverse,
+            tolerance=context.get("tolerance"),
+            clinician_decision=context.get("decision"),
+            decision_reason=context.get("decisionReason"),
+            notes=notes[0].get("text") if notes else None,
+        )
+        return SessionEntry(number=int(context["number"]), record=record)
+
+    def episode(self, resource: Resource) -> EpisodeDossier:
+        where = _label(resource)
+        key = str(_strigil_identifier(resource, "episode"))
+        me = _label(resource)
+        context = _parts(resource, EPISODE_CONTEXT)
+        diagnoses = resource.get("diagnosis", [])
+        condition = self.read.resolve(diagnoses[0].get("condition")) if diagnoses else None
+        if condition is None:
+            raise _Reject(where, "diagnosis must reference the episode's Condition in the bundle")
+        sites = condition.get("bodySite", [])
+        if len(sites) != 1:
+            raise _Reject(_label(condition), f"expected one bodySite, found {len(sites)}")
+        region, side = split_site_code(_code(sites[0], "body-site", f"{_label(condition)}.bodySite"))
+        linked = self.by_episode.get(me, [])
+        care_plans = [r for r in linked if r["resourceType"] == "CarePlan"]
+        co_interventions = [
+            _code(a.get("detail", {}).get("code", {}), "co-intervention", _label(plan))
+            for plan in care_plans
+            for a in plan.get("activity", [])
+        ]
+        goals = []
+        for plan in care_plans:
+            for ref in plan.get("goal", []):
+                goal = self.read.resolve(ref)
+                if goal is not None:
+                    goals.append(goal.get("description", {}).get("text", ""))
+        consent = None
+        if "consentDate" in context:
+            consent = _build(
+                Consent,
+                f"{where} consent",
+                given_on=_date(context["consentDate"], where),
+                explained=context.get("consentExplained", []),
+            )
+        period = resource.get("period", {})
+        plan_model = _build(
+            EpisodePlan,
+            where,
+            condition=_code(condition.get("code", {}), "condition", f"{_label(condition)}.code"),
+            region=region,
+            side=side,
+            target_tissue=context["targetTissue"],
+            onset_date=_date(condition.get("onsetDateTime"), f"{_label(condition)}.onsetDateTime"),
+            opened_on=_date(period.get("start"), f"{where}.period.start"),
+            goals=goals,
+            planned_iastm=context["plannedIastm"],
+            planned_co_interventions=co_interventions,
+            exercise_first_reason=context.get("exerciseFirstReason"),
+            consent=consent,
+        )
+        sessions = sorted(
+            (self.session(r, me) for r in linked if r["resourceType"] == "Procedure"), key=lambda s: s.number
+        )
+        loose_measurements = []
+        for r in linked:
+            if r["resourceType"] == "Observation" and not r.get("partOf"):
+                taken_on, measurement = self.measurement(r)
+                loose_measurements.append(DatedMeasurement(taken_on, measurement))
+        loose_adverse = [
+            self.adverse(r)
+            for r in linked
+            if r["resourceType"] == "AdverseEvent" and not r.get("suspectEntity")
+        ]
+        return EpisodeDossier(
+            key=key,
+            plan=plan_model,
+            closed_on=_date(period["end"], f"{where}.period.end") if "end" in period else None,
+            close_reason=context.get("closeReason"),
+            sessions=tuple(sessions),
+            measurements=tuple(loose_measurements),
+            adverse_responses=tuple(loose_adverse),
+        )
+
+    def patient(self, resource: Resource, episodes: list[Resource]) -> PatientDossier:
+        where = _label(resource)
+        birth = str(resource.get("birthDate", ""))
+        patient = _build(
+            Patient,
+            where,
+            code=_strigil_identifier(resource, "patient"),
+            birth_year=int(birth[:4]) if birth[:4].isdigit() else None,
+            sex=resource.get("gender"),
+        )
+        read_episodes = []
+        for episode in episodes:
+            try:
+                read_episodes.append(self.episode(episode))
+            except _Reject as reject:
+                self.errors.append(reject.problem)
+        return PatientDossier(patient=patient, episodes=tuple(read_episodes))
+
+
+def _plan_native(read: ReadBundle, catalog: Catalog, plan: ImportPlan) -> set[str]:
+    """Rebuild the Strigil resources into clinic dossiers; return the labels of all Strigil resources."""
+    reader = _NativeReader(read, catalog)
+    organizations = [r for r in read.of_type("Organization") if _strigil_identifier(r, "clinic")]
+    patients = [r for r in read.of_type("Patient") if _strigil_identifier(r, "patient")]
+    if patients and len(organizations) != 1:
+        plan.errors.append(
+            FhirProblem(
+                "bundle",
+                f"Strigil patients need exactly one Strigil Organization (the "
+                f"clinic) in the bundle; found {len(organizations)}",
+            )
+        )
+        return _native_labels(read)
+    for organization in organizations:
+        try:
+            clinic = _build(
+                Clinic,
+                _label(organization),
+                code=_strigil_identifier(organization, "clinic"),
+                name=organization.get("name"),
+            )
+        except _Reject as reject:
+            plan.errors.append(reject.problem)
+            continue
+        clinicians = []
+        for resource in read.of_type("Practitioner"):
+            if _strigil_identifier(resource, "clinician"):
+                try:
+                    found = reader.clinician(resource)
+                except _Reject as reject:
+                    plan.errors.append(reject.problem)
+                    continue
+                if found is not None:
+                    clinicians.append(found)
+        episodes_of: dict[str, list[Resource]] = defaultdict(list)
+        for episode in read.of_type("EpisodeOfCare"):
+            if _strigil_identifier(episode, "episode"):
+                episodes_of[_target(episode.get("patient"))].append(episode)
+        dossiers = []
+        for resource in patients:
+            try:
+                dossiers.append(reader.patient(resource, episodes_of[_label(resource)]))
+            except _Reject as reject:
+                plan.errors.append(reject.problem)
+        plan.clinics.append(
+            ClinicDossier(clinic=clinic, clinicians=tuple(clinicians), patients=tuple(dossiers))
+        )
+    plan.errors.extend(reader.errors)
+    return _native_labels(read)
+
+
+_IDENTIFIED = {
+    "Organization": "clinic",
+    "Practitioner": "clinician",
+    "Patient": "patient",
+    "EpisodeOfCare": "episode",
+    "Procedure": "session",
+    "Observation": "measurement",
+    "AdverseEvent": "adverse-response",
+}
+
+
+def _native_labels(read: ReadBundle) -> set[str]:
+    """The resources that are Strigil's own: read by the native reader, never reported as foreign."""
+    native = {
+        _label(r)
+        for r in read.resources
+        if r["resourceType"] in _IDENTIFIED and _strigil_identifier(r, _IDENTIFIED[r["resourceType"]])
+    }
+    for resource in read.resources:
+        links = {_target(e.get("valueReference")) for e in _extension(resource, EPISODE_LINK_URL)}
+        if links & native:
+            native.add(_label(resource))
+        if resource["resourceType"] == "Device" and any(
+            c.get("system") == code_system_url("instrument")
+            for c in resource.get("type", {}).get("coding", [])
+        ):
+            native.add(_label(resource))
+    for plan in read.of_type("CarePlan"):
+        if _label(plan) in native:
+            native.update(_target(ref) for ref in plan.get("goal", []))
+    return native
+
+
+def _verified_loinc(catalog: Catalog) -> dict[str, str]:
+    return {m.loinc: m.code for m in catalog.measures.values() if m.loinc and m.loinc_verified}
+
+
+def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: set[str]) -> None:
+    """Observations with a verified LOINC code become foreign measurements; the rest is reported."""
+    loinc = _verified_loinc(catalog)
+    for resource in read.resources:
+        where = _label(resource)
+        if where in used:
+            continue
+        if resource["resourceType"] == "Patient":
+            plan.not_understood.append(
+                FhirProblem(
+                    where,
+                    "not a Strigil patient: it is not created (Strigil keeps "
+                    "no names or birth dates); its measurements go to the "
+                    "Strigil patient whose code is one of its identifiers",
+                )
+            )
+            continue
+        if resource["resourceType"] != "Observation":
+            plan.not_understood.append(
+                FhirProblem(
+                    where,
+                    f"{resource['resourceType']} from another system is "
+                    "not imported (Strigil imports Observations with a "
+                    "verified LOINC code)",
+                )
+            )
+            continue
+        codes = [
+            c.get("code") for c in resource.get("code", {}).get("coding", []) if c.get("system") == LOINC
+        ]
+        known = [loinc[c] for c in codes if c in loinc]
+        if not known:
+            shown = ", ".join(
+                f"{c.get('system')}|{c.get('code')}" for c in resource.get("code", {}).get("coding", [])
+            )
+            plan.not_understood.append(
+                FhirProblem(
+                    where,
+                    f"code {shown or '(none)'} is not a measure Strigil knows; "
+                    f"understood LOINC codes: {', '.join(sorted(loinc))}",
+                )
+            )
+            continue
+        if resource.get("status") not in _USABLE_STATUS:
+            plan.not_understood.append(
+                FhirProblem(
+                    where,
+                    f"status {resource.get('status')!r} carries no usable "
+                    f"result; imported: {', '.join(_USABLE_STATUS)}",
+                )
+            )
+            continue
+        measure = catalog.measures[known[0]]
+        try:
+            if "valueInteger" in resource:
+                value = float(resource["valueInteger"])
+            elif "valueQuantity" in resource:
+                quantity = resource["valueQuantity"]
+                unit = quantity.get("code") or quantity.get("unit")
+                allowed = {UCUM_UNITS.get(measure.unit, measure.unit), measure.unit, None}
+                if unit not in allowed:
+                    raise _Reject(
+                        f"{where}.valueQuantity",
+                        f"unit {unit!r} is not allowed for {measure.code}; "
+                        f"allowed: {UCUM_UNITS.get(measure.unit, measure.unit)!r}",
+                    )
+                value = float(quantity["value"])
+            else:
+                raise _Reject(where, "needs valueQuantity or valueInteger")
+            taken = resource.get("effectiveDateTime") or resource.get("issued")
+            if not taken:
+                raise _Reject(where, "needs effectiveDateTime (when it was measured)")
+            measurement = _build(Measurement, where, measure=measure.code, value=value, timing="between")
+            subject = read.resolve(resource.get("subject"))
+            if subject is None or subject.get("resourceType") != "Patient":
+                raise _Reject(f"{where}.subject", "must reference a Patient in the bundle")
+            identifiers = tuple(str(i.get("value")) for i in subject.get("identifier", []) if i.get("value"))
+            plan.foreign_measurements.append(
+                ForeignMeasurement(
+                    source=where,
+                    patient=_label(subject),
+                    patient_identifiers=(str(subject.get("id")), *identifiers),
+                    taken_on=_date(taken, f"{where}.effectiveDateTime"),
+                    measurement=measurement,
+                )
+            )
+        except _Reject as reject:
+            plan.errors.append(reject.problem)
+
+
+def plan_import(document: Any, catalog: Catalog | None = None) -> ImportPlan:
+    """Read a Bundle into an import plan; `plan.errors` lists every reason it must be rejected whole."""
+    catalog = catalog or load_catalog()
+    plan = ImportPlan()
+    read = read_bundle(document)
+    if read.problems:
+        plan.errors.extend(read.problems)
+        return plan
+    used = _plan_native(read, catalog, plan)
+    _plan_foreign(read, catalog, plan, used)
+    return plan

@@ -1,0 +1,481 @@
+"""Strigil's clinical record as FHIR R4 resources (pure: domain objects in, JSON objects out).
+
+One clinic becomes an Organization, its clinicians Practitioners, each patient a Patient; each episode an
+EpisodeOfCare with its Condition (condition code and body site), Goals and a CarePlan for the exercise
+programme; each session a Procedure whose dose steps sit in the Strigil dose-step extension, with a
+Device per instrument; each measurement an Observation (LOINC where the catalogue marks the code
+verified, always the Strigil measure code) and each adverse response an AdverseEvent. Everything FHIR has
+no element for travels in the extensions defined in `strigil.interop.definitions`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Any
+
+from strigil.catalog import Catalog, load_catalog
+from strigil.clinical.people import Clinic, Clinician, Patient
+from strigil.clinical.session import AdverseResponse, DoseStep, Measurement
+from strigil.interop.codesystems import SIDE_NAMES, sided_site_code, vocabulary_display
+from strigil.interop.definitions import (
+    ADVERSE_CONTEXT,
+    DOSE_STEP,
+    EPISODE_CONTEXT,
+    FOLLOW_UP_MINUTES,
+    MEASUREMENT_TIMING,
+    SESSION_CONTEXT,
+    YEARS_EXPERIENCE,
+    ExtensionDefinition,
+)
+from strigil.interop.dossier import ClinicDossier, EpisodeDossier, PatientDossier, SessionEntry
+from strigil.interop.systems import (
+    ADVERSE_OUTCOME,
+    ADVERSE_SEVERITY,
+    CONDITION_CLINICAL,
+    LOINC,
+    OBSERVATION_CATEGORY,
+    UCUM,
+    code_system_url,
+    identifier_system,
+)
+
+__all__ = [
+    "EPISODE_LINK_URL",
+    "IASTM_PROCEDURE_TEXT",
+    "UCUM_UNITS",
+    "clinic_resources",
+    "fhir_id",
+    "patient_resources",
+]
+
+Resource = dict[str, Any]
+
+# The R4 core extension that ties an event resource to its EpisodeOfCare
+# (https://hl7.org/fhir/r4/extension-workflow-episodeofcare.html).
+EPISODE_LINK_URL = "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare"
+
+# No code system Strigil may ship names IASTM itself, so the Procedure says what it is in words.
+IASTM_PROCEDURE_TEXT = "Instrument-assisted soft tissue mobilization (IASTM)"
+
+# Catalogue units -> UCUM codes (https://ucum.org); "points" of a score are UCUM's annotation {score}.
+UCUM_UNITS = {"points": "{score}", "mm": "mm", "%": "%", "deg": "deg", "kPa": "kPa", "cm": "cm", "kg": "kg"}
+
+_CATEGORY = {
+    "pain": "survey",
+    "function": "survey",
+    "global": "survey",
+    "rom": "exam",
+    "ppt": "exam",
+    "strength": "exam",
+}
+
+
+def fhir_id(*parts: object) -> str:
+    """A FHIR resource id from parts of a Strigil key ("_" is not allowed in ids, so it becomes ".")."""
+    return "-".join(str(p) for p in parts).replace("_", ".")
+
+
+def _ref(kind: str, rid: str) -> dict[str, str]:
+    return {"reference": f"{kind}/{rid}"}
+
+
+def _identifier(kind: str, value: str) -> list[dict[str, str]]:
+    return [{"system": identifier_system(kind), "value": value}]
+
+
+def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
+    coding = {"system": code_system_url(system), "code": code}
+    if display:
+        coding["display"] = display
+    return coding
+
+
+def _site(catalog: Catalog, region: str, side: str | None) -> dict[str, str]:
+    name = catalog.regions[region].name
+    display = f"{name}, {SIDE_NAMES[side]}" if side else name
+    return _coding("body-site", sided_site_code(region, side), display)
+
+
+def _quantity(value: float, unit: str) -> dict[str, Any]:
+    return {"value": value, "unit": unit, "system": UCUM, "code": unit}
+
+
+def _complex(ext: ExtensionDefinition, values: dict[str, Any]) -> dict[str, Any]:
+    """A complex extension from part name -> value (None values are left out; lists repeat the part)."""
+    parts = []
+    for part in ext.parts:
+        value = values.get(part.name)
+        if value is None:
+            continue
+        for item in value if part.repeats else [value]:
+            parts.append({"url": part.name, part.value_key: item})
+    return {"url": ext.url, "extension": parts}
+
+
+def _simple(ext: ExtensionDefinition, value: Any) -> dict[str, Any]:
+    assert ext.value is not None
+    return {"url": ext.url, ext.value.value_key: value}
+
+
+def _episode_link(episode_rid: str) -> dict[str, Any]:
+    return {"url": EPISODE_LINK_URL, "valueReference": _ref("EpisodeOfCare", episode_rid)}
+
+
+def organization(clinic: Clinic) -> Resource:
+    """The clinic as an Organization."""
+    return {
+        "resourceType": "Organization",
+        "id": fhir_id("clinic", clinic.code),
+        "identifier": _identifier("clinic", clinic.code),
+        "active": True,
+        "name": clinic.name,
+    }
+
+
+def practitioner(clinician: Clinician) -> Resource:
+    """A clinician as a Practitioner: profession and each IASTM training route as qualifications."""
+    qualifications: list[dict[str, Any]] = [
+        {
+            "code": {
+                "coding": [
+                    _coding("profession", clinician.profession, vocabulary_display(clinician.profession))
+                ]
+            }
+        }
+    ]
+    for training in clinician.training:
+        route = "formal" if training.formal else "informal"
+        qualifications.append(
+            {
+                "code": {
+                    "coding": [_coding("training", route, vocabulary_display(route))],
+                    "text": training.course,
+                }
+            }
+        )
+    return {
+        "resourceType": "Practitioner",
+        "id": fhir_id("clinician", clinician.code),
+        "extension": [_simple(YEARS_EXPERIENCE, clinician.years_experience)],
+        "identifier": _identifier("clinician", clinician.code),
+        "name": [{"text": clinician.name}],
+        "qualification": qualifications,
+    }
+
+
+def patient_resource(patient: Patient, clinic: Clinic) -> Resource:
+    """A pseudonymous patient: code, sex and year of birth only (FHIR dates may be a bare year)."""
+    return {
+        "resourceType": "Patient",
+        "id": fhir_id("patient", patient.code),
+        "identifier": _identifier("patient", patient.code),
+        "gender": patient.sex,
+        "birthDate": f"{patient.birth_year:04d}",
+        "managingOrganization": _ref("Organization", fhir_id("clinic", clinic.code)),
+    }
+
+
+def device(catalog: Catalog, instrument: str) -> Resource:
+    """An IASTM instrument as a Device typed by its Strigil instrument code."""
+    entry = catalog.instruments[instrument]
+    return {
+        "resourceType": "Device",
+        "id": fhir_id("device", instrument),
+        "status": "active",
+        "deviceName": [{"name": entry.name, "type": "user-friendly-name"}],
+        "type": {"coding": [_coding("instrument", instrument, entry.name)]},
+    }
+
+
+def _dose_step(catalog: Catalog, order: int, step: DoseStep) -> dict[str, Any]:
+    return _complex(
+        DOSE_STEP,
+        {
+            "order": order,
+            "site": _site(catalog, step.region, step.side),
+            "instrument": _coding("instrument", step.instrument, catalog.instruments[step.instrument].name),
+            "edgeType": step.edge,
+            "stroke": _coding("stroke", step.stroke, catalog.strokes[step.stroke].name),
+            "angle": None if step.angle_deg is None else _quantity(step.angle_deg, "deg"),
+            "direction": step.direction,
+            "pressure": step.pressure,
+            "force": None if step.force_n is None else _quantity(step.force_n, "N"),
+            "duration": _quantity(step.duration_s, "s"),
+            "strokeCount": step.stroke_count,
+            "position": step.patient_position,
+            "activeMovement": step.active_movement,
+        },
+    )
+
+
+def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> Resource:
+    session = entry.record
+    rid = fhir_id("session", episode.key, entry.number)
+    context = _complex(
+        SESSION_CONTEXT,
+        {
+            "number": entry.number,
+            "warmUpKind": session.warm_up.kind if session.warm_up else None,
+            "warmUpMinutes": session.warm_up.minutes if session.warm_up else None,
+            "emollient": session.emollient,
+            "tolerance": session.tolerance,
+            "decision": session.clinician_decision,
+            "decisionReason": session.decision_reason,
+        },
+    )
+    extensions = [_episode_link(fhir_id("episode", episode.key)), context]
+    extensions += [_dose_step(catalog, i, step) for i, step in enumerate(session.steps, start=1)]
+    procedure: Resource = {
+        "resourceType": "Procedure",
+        "id": rid,
+        "extension": extensions,
+        "identifier": _identifier("session", f"{episode.key}/{entry.number}"),
+        "status": "completed",
+        "code": {"text": IASTM_PROCEDURE_TEXT},
+        "subject": _ref("Patient", patient_rid),
+        "performedDateTime": session.date.isoformat(),
+        "performer": [{"actor": _ref("Practitioner", fhir_id("clinician", session.clinician))}],
+    }
+    sites = list(dict.fromkeys((s.region, s.side) for s in session.steps))
+    if sites:
+        procedure["bodySite"] = [{"coding": [_site(catalog, r, s)]} for r, s in sites]
+    if session.followed_by:
+        follow_ups = []
+        for follow in session.followed_by:
+            concept: dict[str, Any] = {
+                "coding": [_coding("follow-up", follow.kind, vocabulary_display(follow.kind))]
+            }
+            if follow.minutes is not None:
+                concept["extension"] = [_simple(FOLLOW_UP_MINUTES, follow.minutes)]
+            if follow.detail is not None:
+                concept["text"] = follow.detail
+            follow_ups.append(concept)
+        procedure["followUp"] = follow_ups
+    instruments = list(dict.fromkeys(s.instrument for s in session.steps))
+    if instruments:
+        procedure["usedReference"] = [_ref("Device", fhir_id("device", i)) for i in instruments]
+    if session.notes is not None:
+        procedure["note"] = [{"text": session.notes}]
+    return procedure
+
+
+def _observation(
+    catalog: Catalog,
+    rid: str,
+    patient_rid: str,
+    episode_key: str,
+    measurement: Measurement,
+    on: dt.date,
+    procedure_rid: str | None,
+) -> Resource:
+    measure = catalog.measures[measurement.measure]
+    codings = []
+    if measure.loinc and measure.loinc_verified:
+        codings.append({"system": LOINC, "code": measure.loinc})
+    codings.append(_coding("measure", measure.code, measure.name))
+    unit = UCUM_UNITS.get(measure.unit)
+    value: dict[str, Any] = {"value": measurement.value, "unit": measure.unit}
+    if unit:
+        value |= {"system": UCUM, "code": unit}
+    observation: Resource = {
+        "resourceType": "Observation",
+        "id": rid,
+        "extension": [
+            _episode_link(fhir_id("episode", episode_key)),
+            _simple(MEASUREMENT_TIMING, measurement.timing),
+        ],
+        "identifier": _identifier("measurement", rid),
+        "status": "final",
+        "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": _CATEGORY[measure.kind]}]}],
+        "code": {"coding": codings, "text": measure.name},
+        "subject": _ref("Patient", patient_rid),
+        "effectiveDateTime": on.isoformat(),
+        "valueQuantity": value,
+    }
+    if procedure_rid:
+        observation["partOf"] = [_ref("Procedure", procedure_rid)]
+    return observation
+
+
+def _adverse_event(
+    catalog: Catalog,
+    rid: str,
+    patient_rid: str,
+    episode_key: str,
+    response: AdverseResponse,
+    procedure_rid: str | None,
+) -> Resource:
+    context = _complex(
+        ADVERSE_CONTEXT,
+        {
+            "resolvedOn": None if response.resolved_on is None else response.resolved_on.isoformat(),
+            "site": None if response.region is None else _site(catalog, response.region, None),
+            "note": response.note,
+        },
+    )
+    event: Resource = {
+        "resourceType": "AdverseEvent",
+        "id": rid,
+        "extension": [_episode_link(fhir_id("episode", episode_key))]
+        + ([context] if context["extension"] else []),
+        "identifier": _identifier("adverse-response", rid)[0],
+        "actuality": "actual",
+        "event": {"coding": [_coding("adverse-response", response.kind, vocabulary_display(response.kind))]},
+        "subject": _ref("Patient", patient_rid),
+        "date": response.onset_on.isoformat(),
+        "severity": {"coding": [{"system": ADVERSE_SEVERITY, "code": response.severity}]},
+        "outcome": {
+            "coding": [
+                {"system": ADVERSE_OUTCOME, "code": "ongoing" if response.resolved_on is None else "resolved"}
+            ]
+        },
+    }
+    if procedure_rid:
+        event["suspectEntity"] = [{"instance": _ref("Procedure", procedure_rid)}]
+    return event
+
+
+def episode_resources(
+    catalog: Catalog, patient_rid: str, clinic: Clinic, episode: EpisodeDossier
+) -> Iterator[Resource]:
+    """The resources of one episode: EpisodeOfCare, Condition, Goals, CarePlan, Procedures, Observations,
+    AdverseEvents (Devices come once per bundle, see `clinic_resources`)."""
+    plan, key = episode.plan, episode.key
+    episode_rid, condition_rid = fhir_id("episode", key), fhir_id("condition", key)
+    context = _complex(
+        EPISODE_CONTEXT,
+        {
+            "targetTissue": plan.target_tissue,
+            "plannedIastm": plan.planned_iastm,
+            "exerciseFirstReason": plan.exercise_first_reason,
+            "consentDate": plan.consent.given_on.isoformat() if plan.consent else None,
+            "consentExplained": list(plan.consent.explained) if plan.consent else None,
+            "closeReason": episode.close_reason,
+        },
+    )
+    period = {"start": plan.opened_on.isoformat()}
+    if episode.closed_on:
+        period["end"] = episode.closed_on.isoformat()
+    yield {
+        "resourceType": "EpisodeOfCare",
+        "id": episode_rid,
+        "extension": [context],
+        "identifier": _identifier("episode", key),
+        "status": "finished" if episode.closed_on else "active",
+        "diagnosis": [{"condition": _ref("Condition", condition_rid), "rank": 1}],
+        "patient": _ref("Patient", patient_rid),
+        "managingOrganization": _ref("Organization", fhir_id("clinic", clinic.code)),
+        "period": period,
+    }
+    condition = catalog.conditions[plan.condition]
+    status = "resolved" if episode.closed_on else "active"
+    condition_resource: Resource = {
+        "resourceType": "Condition",
+        "id": condition_rid,
+        "extension": [_episode_link(episode_rid)],
+        "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": status}]},
+        "code": {"coding": [_coding("condition", condition.code, condition.name)], "text": condition.name},
+        "bodySite": [{"coding": [_site(catalog, plan.region, plan.side)]}],
+        "subject": _ref("Patient", patient_rid),
+        "onsetDateTime": plan.onset_date.isoformat(),
+        "recordedDate": plan.opened_on.isoformat(),
+    }
+    if episode.closed_on:
+        condition_resource["abatementDateTime"] = episode.closed_on.isoformat()
+    yield condition_resource
+    goal_rids = [fhir_id("goal", key, i) for i in range(1, len(plan.goals) + 1)]
+    for rid, goal in zip(goal_rids, plan.goals, strict=True):
+        yield {
+            "resourceType": "Goal",
+            "id": rid,
+            "lifecycleStatus": "completed" if episode.closed_on else "active",
+            "description": {"text": goal},
+            "subject": _ref("Patient", patient_rid),
+            "addresses": [_ref("Condition", condition_rid)],
+        }
+    care_plan: Resource = {
+        "resourceType": "CarePlan",
+        "id": fhir_id("careplan", key),
+        "extension": [_episode_link(episode_rid)],
+        "status": "completed" if episode.closed_on else "active",
+        "intent": "plan",
+        "title": "Exercise programme and co-interventions",
+        "subject": _ref("Patient", patient_rid),
+        "period": period,
+        "addresses": [_ref("Condition", condition_rid)],
+    }
+    if goal_rids:
+        care_plan["goal"] = [_ref("Goal", rid) for rid in goal_rids]
+    if plan.planned_co_interventions:
+        care_plan["activity"] = [
+            {
+                "detail": {
+                    "code": {"coding": [_coding("co-intervention", c, vocabulary_display(c))]},
+                    "status": "completed" if episode.closed_on else "in-progress",
+                }
+            }
+            for c in plan.planned_co_interventions
+        ]
+    yield care_plan
+    for entry in episode.sessions:
+        procedure_rid = fhir_id("session", key, entry.number)
+        yield _procedure(catalog, patient_rid, episode, entry)
+        for i, measurement in enumerate(entry.record.measurements, start=1):
+            yield _observation(
+                catalog,
+                fhir_id("measurement", key, entry.number, i),
+                patient_rid,
+                key,
+                measurement,
+                entry.record.date,
+                procedure_rid,
+            )
+        for i, response in enumerate(entry.record.adverse_responses, start=1):
+            yield _adverse_event(
+                catalog, fhir_id("adverse", key, entry.number, i), patient_rid, key, response, procedure_rid
+            )
+    for i, dated in enumerate(episode.measurements, start=1):
+        yield _observation(
+            catalog,
+            fhir_id("measurement", key, "x", i),
+            patient_rid,
+            key,
+            dated.measurement,
+            dated.taken_on,
+            None,
+        )
+    for i, response in enumerate(episode.adverse_responses, start=1):
+        yield _adverse_event(catalog, fhir_id("adverse", key, "x", i), patient_rid, key, response, None)
+
+
+def patient_resources(catalog: Catalog, clinic: Clinic, dossier: PatientDossier) -> Iterator[Resource]:
+    """A patient and all their episodes' resources."""
+    patient = patient_resource(dossier.patient, clinic)
+    yield patient
+    for episode in dossier.episodes:
+        yield from episode_resources(catalog, patient["id"], clinic, episode)
+
+
+def instruments_used(dossier: ClinicDossier) -> list[str]:
+    """The instrument codes the dossier's dose steps use, in first-use order."""
+    seen: dict[str, None] = {}
+    for patient in dossier.patients:
+        for episode in patient.episodes:
+            for entry in episode.sessions:
+                for step in entry.record.steps:
+                    seen.setdefault(step.instrument, None)
+    return list(seen)
+
+
+def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[Resource]:
+    """Every resource of a clinic dossier in bundle order: Organization, Practitioners, Devices, then each
+    patient with their episodes."""
+    catalog = catalog or load_catalog()
+    yield organization(dossier.clinic)
+    for clinician in dossier.clinicians:
+        yield practitioner(clinician)
+    for instrument in instruments_used(dossier):
+        yield device(catalog, instrument)
+    for patient in dossier.patients:
+        yield from patient_resources(catalog, dossier.clinic, patient)
