@@ -88,6 +88,16 @@ def world(engine: Engine) -> World:
                     password=PASSWORD,
                 )
                 ids[(clinic, role)] = account.id
+            # A spare account per clinic for tests that deactivate or reset someone.
+            spare = account_service.create_account(
+                db,
+                username=f"spare{clinic}",
+                display_name=f"Spare {clinic}",
+                role="clinician",
+                clinic_id=clinic,
+                password=PASSWORD,
+            )
+            ids[(clinic, "spare")] = spare.id
         db.commit()
     app = create_app(Settings(database_url=str(engine.url)), engine=engine)
     return World(app=app, engine=engine, ids=ids)

@@ -24,6 +24,7 @@ __all__ = [
     "MAX_FAILURES_PER_USERNAME",
     "SCOPES",
     "AccountError",
+    "AccountNotFound",
     "SignInRefused",
     "TooManyAttempts",
     "authenticate",
@@ -76,6 +77,10 @@ HASHER = PasswordHasher()  # argon2id, RFC 9106 "second recommended option" para
 
 class AccountError(ValueError):
     """A request about an account that cannot be done; the message says why."""
+
+
+class AccountNotFound(AccountError):
+    """No such account or token (or not one the asker may see)."""
 
 
 class SignInRefused(AccountError):
@@ -152,7 +157,7 @@ def get_account(db: Session, username: str) -> Account:
     """The account with this user name, or an error naming it."""
     account = db.scalar(select(Account).where(Account.username == username))
     if account is None:
-        raise AccountError(f"username: no account named {username!r}")
+        raise AccountNotFound(f"username: no account named {username!r}")
     return account
 
 
@@ -336,7 +341,7 @@ def revoke_api_token(db: Session, account: Account, token_id: int) -> ApiToken:
         owner.id == account.id or (account.role == "admin" and owner.clinic_id == account.clinic_id)
     )
     if token is None or not allowed:
-        raise AccountError(f"token_id: no token {token_id} of yours")
+        raise AccountNotFound(f"token_id: no token {token_id} of yours")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     db.flush()

@@ -13,7 +13,7 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from strigil.services.accounts import AccountError
+from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.settings import Settings
 from strigil.web.pages import render_error
 from strigil.web.security import NotSignedIn
@@ -38,9 +38,10 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> Response:
+        status = 404 if isinstance(exc, AccountNotFound) else 422
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, 422)
-        return render_error(request, 422, str(exc))
+            return JSONResponse({"detail": str(exc)}, status)
+        return render_error(request, status, str(exc))
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -1,0 +1,120 @@
+"""Every route × every role × own or other clinic, enumerated from the app itself.
+
+A new route cannot escape: it must either be listed as public here or declare its roles with
+`allow(...)`, and every path parameter it takes must have an own-clinic and an other-clinic value
+below — otherwise this test fails and says what to add.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from conftest import ROLES, World
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
+
+from strigil.services import accounts as account_service
+from strigil.settings import Settings
+from strigil.web.app import create_app, iter_routes
+from strigil.web.security import RoleGuard
+
+PUBLIC = {("GET", "/login"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/api/v1/health")}
+
+# Text that only the other clinic's records contain; none of it may appear in an answer to clinic 1.
+OTHER_CLINIC_MARKERS = ("admin2", "clinician2", "researcher2", "spare2", "Clinician 2")
+
+
+def _guard(dependant: Dependant) -> RoleGuard | None:
+    for sub in dependant.dependencies:
+        if isinstance(sub.call, RoleGuard):
+            return sub.call
+        found = _guard(sub)
+        if found is not None:
+            return found
+    return None
+
+
+def _all_routes() -> list[tuple[str, str, APIRoute]]:
+    return iter_routes(create_app(Settings(database_url="sqlite://")))
+
+
+ROUTES = _all_routes()
+
+
+def _token_ids(world: World) -> dict[tuple[int, str], int]:
+    ids = {}
+    with world.db() as db:
+        for clinic in (1, 2):
+            for role in ROLES:
+                account = account_service.get_account(db, f"{role}{clinic}")
+                ids[(clinic, role)] = account_service.issue_api_token(db, account, "m", ["read"]).token.id
+        db.commit()
+    return ids
+
+
+# path parameter -> function(world, role, clinic) giving the id of a record of that clinic.
+PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
+    "account_id": lambda w, role, clinic: w.ids[(clinic, "spare")],
+    "token_id": lambda w, role, clinic: _token_ids(w)[(clinic, role)],
+}
+
+
+def test_every_route_is_public_or_declares_its_roles() -> None:
+    undeclared = [
+        f"{method} {path}"
+        for method, path, route in ROUTES
+        if (method, path) not in PUBLIC and _guard(route.dependant) is None
+    ]
+    assert not undeclared, f"routes without allow(...): {undeclared}"
+
+
+def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
+    missing = sorted(
+        {p.name for _, _, route in ROUTES for p in route.dependant.path_params} - set(PARAMETERS)
+    )
+    assert not missing, f"add these path parameters to PARAMETERS in this test: {missing}"
+
+
+# A well-formed body where a route needs one, so that only authorization decides the answer.
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/accounts/{account_id}/reset-password"): {"password": "another fine passphrase"},
+}
+
+
+def _request(world: World, role: str, method: str, path: str, target_clinic: int) -> Any:
+    client, csrf = world.client(role, 1)
+    url = path
+    for param in PARAMETERS:
+        if "{" + param + "}" in url:
+            url = url.replace("{" + param + "}", str(PARAMETERS[param](world, role, target_clinic)))
+    headers = {"X-CSRF-Token": csrf, "Accept": "application/json"}
+    if method == "GET":
+        return client.get(url, headers=headers)
+    return client.request(method, url, headers=headers, json=BODIES.get((method, path), {}))
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [(m, p) for m, p, _ in ROUTES if (m, p) not in PUBLIC], ids=lambda v: str(v)
+)
+def test_route_by_role_and_clinic(world: World, method: str, path: str) -> None:
+    route = next(r for m, p, r in ROUTES if (m, p) == (method, path))
+    guard = _guard(route.dependant)
+    assert guard is not None
+    scoped = bool(route.dependant.path_params)
+    for role in ROLES:
+        for target in (1, 2):
+            response = _request(world, role, method, path, target)
+            where = f"{method} {path} as {role} of clinic 1 on clinic {target}'s record"
+            if role not in guard.roles:
+                assert response.status_code == 403, where
+                continue
+            if scoped and target == 2:
+                assert response.status_code == 404, f"{where}: got {response.status_code}"
+            else:
+                assert response.status_code not in (401, 403, 404, 500), (
+                    f"{where}: got {response.status_code}"
+                )
+            leaked = [m for m in OTHER_CLINIC_MARKERS if m in response.text]
+            assert not leaked, f"{where}: answer contains the other clinic's {leaked}"
