@@ -84,8 +84,10 @@ def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = 
     m2 = a_inv @ _xtdx(X, w * w)
     m3 = a_inv @ _xtdx(X, w * w * w)
     sign, logdet = np.linalg.slogdet(A)
-    return _Terms(w, s1, s2, float(we @ e), float(we @ we), float(s1 - np.trace(m2)),
-                  float(s2 - 2 * np.trace(m3) + np.trace(m2 @ m2)), float(logdet) if sign > 0 else np.nan)
+    # numpy scalars (not floats) so that a zero denominator gives inf/nan, handled by the solver
+    f = np.float64
+    return _Terms(w, s1, s2, f(we @ e), f(we @ we), f(s1 - np.trace(m2)),
+                  f(s2 - 2 * np.trace(m3) + np.trace(m2 @ m2)), f(logdet) if sign > 0 else f(np.nan))
 
 
 def generalized_q(y: Array, v: Array, X: Array | None, t: Any) -> Any:
@@ -174,7 +176,7 @@ def estimate_tau2(
         return Tau2Estimate(_scalar(tau2), _scalar(se), True, 0)
     if m == "HE":
         tau2, se = _hedges(y, v, X, tau2_fixed)
-        return Tau2Estimate(_scalar(tau2), _scalar(se), True, 0)
+        return Tau2Estimate(_scalar(np.maximum(tau2, 0.0)), _scalar(se), True, 0)
     if m == "SJ":
         # metafor's starting value: the (biased) variance of the effects
         t0 = ((y - y.mean(axis=0)) ** 2).mean(axis=0)
