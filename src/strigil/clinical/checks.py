@@ -70,6 +70,7 @@ def problems_from(exc: ValidationError) -> list[FieldProblem]:
             msg = "unknown field; remove it (see `strigil schema session`)"
         elif err["type"] == "missing":
             msg = "required field is missing"
-        value = None if err["type"] == "missing" else err.get("input")
+        # A whole-document rule (no field path) names its fields in the message; don't echo the document.
+        value = None if err["type"] == "missing" or not err["loc"] else err.get("input")
         problems.append(FieldProblem(_path(tuple(err["loc"])), value, msg))
     return problems
