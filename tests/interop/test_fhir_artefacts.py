@@ -9,9 +9,9 @@ import pytest
 from strigil.catalog import load_catalog
 from strigil.interop.artefacts import build_artefacts, shipped_artefacts
 from strigil.interop.codesystems import sided_site_code, split_site_code
-from strigil.interop.definitions import DOSE_STEP_PARTS
+from strigil.interop.definitions import DOSE_STEP
 from strigil.interop.r4 import resource_problems
-from strigil.interop.systems import DOSE_STEP_URL, code_system_url
+from strigil.interop.systems import code_system_url
 
 
 def _codes(artefact: dict[str, Any]) -> list[tuple[str, str]]:
@@ -65,10 +65,10 @@ def test_measure_system_keeps_each_source_and_verification_flag() -> None:
 
 def test_dose_step_definition_slices_every_part_with_its_cardinality() -> None:
     sd = shipped_artefacts()["StructureDefinition-dose-step.json"]
-    assert sd["url"] == DOSE_STEP_URL and sd["fhirVersion"] == "4.0.1"
+    assert sd["url"] == DOSE_STEP.url and sd["fhirVersion"] == "4.0.1"
     assert sd["context"] == [{"type": "element", "expression": "Procedure"}]
     by_id = {e["id"]: e for e in sd["differential"]["element"]}
-    for part in DOSE_STEP_PARTS:
+    for part in DOSE_STEP.parts:
         sliced = by_id[f"Extension.extension:{part.name}"]
         assert sliced["min"] == (1 if part.required else 0)
         assert by_id[f"Extension.extension:{part.name}.url"]["fixedUri"] == part.name

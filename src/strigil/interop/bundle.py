@@ -7,14 +7,23 @@ raised one by one, so a sender sees every reason a bundle was rejected in one an
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import json
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from strigil.interop.r4 import FhirProblem, resource_problems
 from strigil.interop.systems import BASE
 
-__all__ = ["ACCEPTED_BUNDLE_TYPES", "ReadBundle", "entry_for", "make_bundle", "read_bundle", "reference_to"]
+__all__ = [
+    "ACCEPTED_BUNDLE_TYPES",
+    "ReadBundle",
+    "entry_for",
+    "make_bundle",
+    "read_bundle",
+    "reference_to",
+    "stream_bundle",
+]
 
 # Bundle types Strigil imports: files (collection), $everything answers (searchset) and POSTed
 # transactions/batches. Every one is imported as one transaction, all or nothing.
@@ -145,3 +154,23 @@ def read_bundle(document: Any) -> ReadBundle:
                     )
                 )
     return read
+
+
+def stream_bundle(
+    resources: Iterable[Resource],
+    write: Callable[[str], object],
+    bundle_type: str = "collection",
+    timestamp: str | None = None,
+) -> int:
+    """Write a Bundle as JSON piece by piece through `write` (a whole clinic never sits in memory at once);
+    return the number of entries written."""
+    head: Resource = {"resourceType": "Bundle", "type": bundle_type}
+    if timestamp:
+        head["timestamp"] = timestamp
+    write(json.dumps(head, ensure_ascii=False)[:-1] + ', "entry": [\n')
+    count = 0
+    for resource in resources:
+        write((",\n" if count else "") + json.dumps(entry_for(resource, bundle_type), ensure_ascii=False))
+        count += 1
+    write("\n]}\n")
+    return count

@@ -11,7 +11,7 @@ no element for travels in the extensions defined in `strigil.interop.definitions
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from strigil.catalog import Catalog, load_catalog
@@ -47,6 +47,7 @@ __all__ = [
     "clinic_resources",
     "fhir_id",
     "patient_resources",
+    "stream_resources",
 ]
 
 Resource = dict[str, Any]
@@ -457,25 +458,36 @@ def patient_resources(catalog: Catalog, clinic: Clinic, dossier: PatientDossier)
         yield from episode_resources(catalog, patient["id"], clinic, episode)
 
 
-def instruments_used(dossier: ClinicDossier) -> list[str]:
-    """The instrument codes the dossier's dose steps use, in first-use order."""
+def _instruments(dossier: PatientDossier) -> list[str]:
     seen: dict[str, None] = {}
-    for patient in dossier.patients:
-        for episode in patient.episodes:
-            for entry in episode.sessions:
-                for step in entry.record.steps:
-                    seen.setdefault(step.instrument, None)
+    for episode in dossier.episodes:
+        for entry in episode.sessions:
+            for step in entry.record.steps:
+                seen.setdefault(step.instrument, None)
     return list(seen)
 
 
-def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[Resource]:
-    """Every resource of a clinic dossier in bundle order: Organization, Practitioners, Devices, then each
-    patient with their episodes."""
+def stream_resources(
+    clinic: Clinic,
+    clinicians: Iterable[Clinician],
+    patients: Iterable[PatientDossier],
+    catalog: Catalog | None = None,
+) -> Iterator[Resource]:
+    """Every resource of a clinic in bundle order: Organization, Practitioners, then each patient with their
+    episodes, a Device appearing just before the first patient whose sessions use that instrument."""
     catalog = catalog or load_catalog()
-    yield organization(dossier.clinic)
-    for clinician in dossier.clinicians:
+    yield organization(clinic)
+    for clinician in clinicians:
         yield practitioner(clinician)
-    for instrument in instruments_used(dossier):
-        yield device(catalog, instrument)
-    for patient in dossier.patients:
-        yield from patient_resources(catalog, dossier.clinic, patient)
+    devices: set[str] = set()
+    for patient in patients:
+        for instrument in _instruments(patient):
+            if instrument not in devices:
+                devices.add(instrument)
+                yield device(catalog, instrument)
+        yield from patient_resources(catalog, clinic, patient)
+
+
+def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[Resource]:
+    """Every resource of a clinic dossier in bundle order (see `stream_resources`)."""
+    return stream_resources(dossier.clinic, dossier.clinicians, dossier.patients, catalog)

@@ -1,0 +1,400 @@
+"""The store side of exchange: read dossiers out of the clinical record, write an import plan into it.
+
+Reading goes straight to the record's tables in batches of patients (a 10,000-patient clinic streams out
+without holding every row at once). Writing goes through the record's services, so imports obey every
+rule recording obeys; the caller runs `write_plan` inside one unit of work, so a refused record rolls the
+whole import back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from strigil.clinical.episode import Consent, EpisodePlan
+from strigil.clinical.people import Clinic, Clinician, Patient, Training
+from strigil.clinical.session import AdverseResponse, DoseStep, FollowUp, Measurement, SessionRecord, WarmUp
+from strigil.interop.dossier import (
+    ClinicDossier,
+    DatedMeasurement,
+    EpisodeDossier,
+    PatientDossier,
+    SessionEntry,
+)
+from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
+from strigil.store.record import (
+    AdverseResponseRow,
+    ClinicianRow,
+    ClinicRow,
+    DoseStepRow,
+    EpisodeRow,
+    MeasurementRow,
+    PatientRow,
+    SessionRow,
+)
+
+__all__ = ["ImportReport", "clinic_header", "patient_dossiers", "read_clinic", "write_plan"]
+
+BATCH = 500  # patients read per round of queries
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _v(model: type[M], **fields: Any) -> M:
+    """Validate stored values back into a record model (the store keeps plain strings)."""
+    return model.model_validate(fields)
+
+
+def clinic_header(db: Session, clinic_code: str) -> tuple[int, Clinic, tuple[Clinician, ...]]:
+    """The clinic's id, the clinic and all its clinicians."""
+    row = db.scalar(select(ClinicRow).where(ClinicRow.code == clinic_code))
+    if row is None:
+        raise LookupError(f"clinic {clinic_code!r} does not exist")
+    clinicians = tuple(
+        _v(
+            Clinician,
+            code=c.code,
+            name=c.name,
+            profession=c.profession,
+            training=[Training(**t) for t in c.training],
+            years_experience=c.years_experience,
+        )
+        for c in db.scalars(
+            select(ClinicianRow).where(ClinicianRow.clinic_id == row.id).order_by(ClinicianRow.id)
+        )
+    )
+    return row.id, Clinic(code=row.code, name=row.name), clinicians
+
+
+def _plan(e: EpisodeRow) -> EpisodePlan:
+    consent = Consent(given_on=e.consent_on, explained=list(e.consent_explained)) if e.consent_on else None
+    return _v(
+        EpisodePlan,
+        condition=e.condition,
+        region=e.region,
+        side=e.side,
+        target_tissue=e.target_tissue,
+        onset_date=e.onset_date,
+        opened_on=e.opened_on,
+        goals=list(e.goals),
+        planned_iastm=e.planned_iastm,
+        planned_co_interventions=list(e.planned_co_interventions),
+        exercise_first_reason=e.exercise_first_reason,
+        consent=consent,
+    )
+
+
+def _step(s: DoseStepRow) -> DoseStep:
+    return _v(
+        DoseStep,
+        region=s.region,
+        side=s.side,
+        instrument=s.instrument,
+        edge=s.edge,
+        stroke=s.stroke,
+        angle_deg=s.angle_deg,
+        direction=s.direction,
+        pressure=s.pressure,
+        force_n=s.force_n,
+        duration_s=s.duration_s,
+        stroke_count=s.stroke_count,
+        patient_position=s.patient_position,
+        active_movement=s.active_movement,
+    )
+
+
+def _adverse(a: AdverseResponseRow) -> AdverseResponse:
+    return _v(
+        AdverseResponse,
+        kind=a.kind,
+        severity=a.severity,
+        onset_on=a.onset_on,
+        resolved_on=a.resolved_on,
+        region=a.region,
+        note=a.note,
+    )
+
+
+def patient_dossiers(
+    db: Session,
+    clinic_id: int,
+    *,
+    patient_codes: Sequence[str] | None = None,
+    episode_ids: Sequence[int] | None = None,
+) -> Iterator[PatientDossier]:
+    """The clinic's patients (or the named ones, or those of the named episodes) with everything recorded."""
+    query = select(PatientRow).where(PatientRow.clinic_id == clinic_id).order_by(PatientRow.id)
+    if patient_codes is not None:
+        query = query.where(PatientRow.code.in_(patient_codes))
+    if episode_ids is not None:
+        query = query.where(
+            PatientRow.id.in_(select(EpisodeRow.patient_id).where(EpisodeRow.id.in_(episode_ids)))
+        )
+    clinician_code = dict(
+        db.execute(select(ClinicianRow.id, ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id))
+        .tuples()
+        .all()
+    )
+    patients = list(db.scalars(query))
+    for start in range(0, len(patients), BATCH):
+        batch = patients[start : start + BATCH]
+        episode_query = select(EpisodeRow).where(EpisodeRow.patient_id.in_([p.id for p in batch]))
+        if episode_ids is not None:
+            episode_query = episode_query.where(EpisodeRow.id.in_(episode_ids))
+        episodes = list(db.scalars(episode_query.order_by(EpisodeRow.id)))
+        ids = [e.id for e in episodes]
+        sessions: dict[int, list[SessionRow]] = defaultdict(list)
+        steps: dict[int, list[DoseStepRow]] = defaultdict(list)
+        measurements: dict[int, list[MeasurementRow]] = defaultdict(list)
+        adverse: dict[int, list[AdverseResponseRow]] = defaultdict(list)
+        session_rows = list(
+            db.scalars(
+                select(SessionRow)
+                .where(SessionRow.episode_id.in_(ids))
+                .order_by(SessionRow.number)
+                .execution_options(populate_existing=False)
+            )
+        )
+        for s in session_rows:
+            sessions[s.episode_id].append(s)
+        session_ids = [s.id for s in session_rows]
+        for chunk in range(0, len(session_ids), 5000):
+            for st in db.scalars(
+                select(DoseStepRow)
+                .where(DoseStepRow.session_id.in_(session_ids[chunk : chunk + 5000]))
+                .order_by(DoseStepRow.position)
+            ):
+                steps[st.session_id].append(st)
+        for m in db.scalars(
+            select(MeasurementRow).where(MeasurementRow.episode_id.in_(ids)).order_by(MeasurementRow.id)
+        ):
+            measurements[m.episode_id].append(m)
+        for a in db.scalars(
+            select(AdverseResponseRow)
+            .where(AdverseResponseRow.episode_id.in_(ids))
+            .order_by(AdverseResponseRow.id)
+        ):
+            adverse[a.episode_id].append(a)
+        episodes_of: dict[int, list[EpisodeDossier]] = defaultdict(list)
+        for e in episodes:
+            entries = []
+            for s in sessions[e.id]:
+                record = _v(
+                    SessionRecord,
+                    episode_id=e.id,
+                    clinician=clinician_code[s.clinician_id],
+                    date=s.date,
+                    warm_up=_v(WarmUp, kind=s.warm_up_kind, minutes=s.warm_up_minutes)
+                    if s.warm_up_kind
+                    else None,
+                    emollient=s.emollient,
+                    steps=[_step(st) for st in steps[s.id]],
+                    followed_by=[FollowUp(**f) for f in s.followed_by],
+                    measurements=[
+                        _v(Measurement, measure=m.measure, value=m.value, timing=m.timing)
+                        for m in measurements[e.id]
+                        if m.session_id == s.id
+                    ],
+                    adverse_responses=[_adverse(a) for a in adverse[e.id] if a.session_id == s.id],
+                    tolerance=s.tolerance,
+                    clinician_decision=s.clinician_decision,
+                    decision_reason=s.decision_reason,
+                    notes=s.notes,
+                )
+                entries.append(SessionEntry(s.number, record))
+            episodes_of[e.patient_id].append(
+                EpisodeDossier(
+                    key=str(e.id),
+                    plan=_plan(e),
+                    closed_on=e.closed_on,
+                    close_reason=e.close_reason,
+                    sessions=tuple(entries),
+                    measurements=tuple(
+                        DatedMeasurement(
+                            m.taken_on, _v(Measurement, measure=m.measure, value=m.value, timing=m.timing)
+                        )
+                        for m in measurements[e.id]
+                        if m.session_id is None
+                    ),
+                    adverse_responses=tuple(_adverse(a) for a in adverse[e.id] if a.session_id is None),
+                )
+            )
+        for p in batch:
+            yield PatientDossier(
+                _v(Patient, code=p.code, birth_year=p.birth_year, sex=p.sex),
+                tuple(episodes_of[p.id]),
+            )
+
+
+def read_clinic(db: Session, clinic_code: str, *, episode_ids: Sequence[int] | None = None) -> ClinicDossier:
+    """A whole clinic (or the patients of some episodes, with only those episodes) as one dossier."""
+    clinic_id, clinic, clinicians = clinic_header(db, clinic_code)
+    patients = tuple(patient_dossiers(db, clinic_id, episode_ids=episode_ids))
+    return ClinicDossier(clinic, clinicians, patients)
+
+
+@dataclass
+class ImportReport:
+    """What an import wrote, skipped as already present, or could not place."""
+
+    patients_created: int = 0
+    episodes_created: int = 0
+    sessions_created: int = 0
+    measurements_created: int = 0
+    adverse_created: int = 0
+    clinicians_created: int = 0
+    already_present: list[str] = field(default_factory=list)
+    not_placed: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return dict(self.__dict__)
+
+
+def _write_episode(
+    db: Session, clinic_id: int, patient_code: str, episode: EpisodeDossier, by: str, report: ImportReport
+) -> None:
+    from strigil.services.episodes import close_episode, open_episode
+    from strigil.services.outcomes import add_adverse_response, add_measurement
+    from strigil.services.sessions import record_session
+
+    patient_id = db.scalar(
+        select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, PatientRow.code == patient_code)
+    )
+    plan = episode.plan
+    same = db.scalar(
+        select(EpisodeRow.id).where(
+            EpisodeRow.patient_id == patient_id,
+            EpisodeRow.condition == plan.condition,
+            EpisodeRow.region == plan.region,
+            EpisodeRow.side == plan.side,
+            EpisodeRow.opened_on == plan.opened_on,
+        )
+    )
+    if same is not None:
+        report.already_present.append(
+            f"patient {patient_code}: episode {plan.condition} {plan.region} "
+            f"{plan.side} opened {plan.opened_on} (episode {same}) — not imported again"
+        )
+        return
+    opened = open_episode(db, clinic_id, patient_code, plan, by=by)
+    report.episodes_created += 1
+    episode_id = opened.id
+    today = max([dt.date.today(), *(s.record.date for s in episode.sessions)])
+    for entry in episode.sessions:
+        record_session(
+            db, clinic_id, entry.record.model_copy(update={"episode_id": episode_id}), by=by, today=today
+        )
+        report.sessions_created += 1
+    for dated in episode.measurements:
+        m = dated.measurement
+        add_measurement(
+            db, clinic_id, episode_id, m.measure, m.value, taken_on=dated.taken_on, timing=m.timing
+        )
+        report.measurements_created += 1
+    for response in episode.adverse_responses:
+        add_adverse_response(db, clinic_id, episode_id, response.model_dump())
+        report.adverse_created += 1
+    if episode.closed_on is not None:
+        close_episode(
+            db, clinic_id, episode_id, episode.closed_on, episode.close_reason or "closed (imported)"
+        )
+
+
+def _place_foreign(
+    db: Session, clinic_id: int, foreign: ForeignMeasurement, patient_code: str | None, report: ImportReport
+) -> None:
+    from strigil.services.outcomes import add_measurement
+
+    codes = [patient_code] if patient_code else list(foreign.patient_identifiers)
+    patient = db.scalar(
+        select(PatientRow).where(PatientRow.clinic_id == clinic_id, PatientRow.code.in_(codes))
+    )
+    if patient is None:
+        report.not_placed.append(
+            f"{foreign.source}: no Strigil patient has any of the codes {codes}; "
+            "give --patient CODE to name one"
+        )
+        return
+    episodes = db.scalars(
+        select(EpisodeRow)
+        .where(
+            EpisodeRow.patient_id == patient.id,
+            EpisodeRow.opened_on <= foreign.taken_on,
+        )
+        .order_by(EpisodeRow.opened_on.desc())
+    ).all()
+    open_then = [e for e in episodes if e.closed_on is None or e.closed_on >= foreign.taken_on]
+    if not open_then:
+        report.not_placed.append(
+            f"{foreign.source}: patient {patient.code} has no episode open on {foreign.taken_on}"
+        )
+        return
+    m = foreign.measurement
+    add_measurement(
+        db, clinic_id, open_then[0].id, m.measure, m.value, taken_on=foreign.taken_on, timing=m.timing
+    )
+    report.measurements_created += 1
+
+
+def write_plan(
+    db: Session,
+    plan: ImportPlan,
+    *,
+    by: str = "fhir-import",
+    patient_code: str | None = None,
+    clinic_code: str | None = None,
+) -> ImportReport:
+    """Write an import plan through the record's services (the caller owns the transaction).
+
+    Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
+    """
+    from strigil.services.clinics import add_clinician, ensure_clinic
+    from strigil.services.errors import Refused
+    from strigil.services.patients import add_patient
+
+    if plan.errors:
+        raise ValueError("; ".join(str(p) for p in plan.errors))
+    report = ImportReport()
+    for dossier in plan.clinics:
+        clinic = ensure_clinic(db, clinic_code or dossier.clinic.code, dossier.clinic.name)
+        known = set(db.scalars(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic.id)))
+        for clinician in dossier.clinicians:
+            if clinician.code not in known:
+                add_clinician(db, clinic.id, clinician)
+                report.clinicians_created += 1
+        for patient_dossier in dossier.patients:
+            patient = patient_dossier.patient
+            row = db.scalar(
+                select(PatientRow).where(PatientRow.clinic_id == clinic.id, PatientRow.code == patient.code)
+            )
+            if row is None:
+                add_patient(db, clinic.id, patient)
+                report.patients_created += 1
+            elif (row.birth_year, row.sex) != (patient.birth_year, patient.sex):
+                raise Refused(
+                    f"patient {patient.code}: the bundle says born {patient.birth_year}, {patient.sex}; "
+                    f"this clinic has {row.birth_year}, {row.sex} — a different person under the same "
+                    "code? Nothing was imported"
+                )
+            for episode in patient_dossier.episodes:
+                _write_episode(db, clinic.id, patient.code, episode, by, report)
+    if plan.foreign_measurements:
+        if clinic_code is None and len(plan.clinics) != 1:
+            raise Refused(
+                "measurements from another system need the clinic they belong to: give --clinic CODE"
+            )
+        code = clinic_code or plan.clinics[0].clinic.code
+        clinic_id = db.scalar(select(ClinicRow.id).where(ClinicRow.code == code))
+        if clinic_id is None:
+            raise Refused(f"clinic {code!r} does not exist")
+        for foreign in plan.foreign_measurements:
+            _place_foreign(db, clinic_id, foreign, patient_code, report)
+    return report
