@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,64 +21,37 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings
+from strigil.store.database import make_engine
 from strigil.web.app import create_app
-from strigil.web.engine import engine_for
 from strigil.web.security import COOKIE_NAME
 
 PASSWORD = "correct horse battery staple"
 ROLES = ("admin", "clinician", "researcher")
 
 
-@pytest.fixture(autouse=True)
-def fast_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(scope="session", autouse=True)
+def fast_hasher() -> Iterator[None]:
     """argon2id with small costs: the algorithm under test is the same, the suite stays fast."""
-    monkeypatch.setattr(
-        account_service, "HASHER", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
-    )
+    saved = account_service.HASHER
+    account_service.HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    account_service.HASHER = saved
 
 
-@pytest.fixture()
-def engine(tmp_path: Path) -> Iterator[Engine]:
-    from web_schema import create_schema
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory, fast_hasher: None) -> tuple[Path, dict, dict]:
+    """Migrated and seeded once per run; each test gets its own copy of the file."""
+    from web_schema import create_schema, seed_clinic
 
-    eng = engine_for(f"sqlite:///{tmp_path / 'web.sqlite'}")
-    create_schema(eng)
-    yield eng
-    eng.dispose()
-
-
-@dataclass
-class World:
-    """Two clinics (1 = ours, 2 = other) with one account per role in each."""
-
-    app: FastAPI
-    engine: Engine
-    ids: dict[tuple[int, str], int]
-
-    def db(self) -> Session:
-        return sessionmaker(self.engine, expire_on_commit=False)()
-
-    def client(self, role: str, clinic: int = 1) -> tuple[TestClient, str]:
-        """A client signed in (through a real session row) as `role` of `clinic`, and its CSRF token."""
-        with self.db() as db:
-            account = account_service.get_account(db, f"{role}{clinic}")
-            secret, login = account_service.start_login_session(db, account, "testclient")
-            csrf = login.csrf_token
-            db.commit()
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
-        client.cookies.set(COOKIE_NAME, secret)
-        return client, csrf
-
-
-@pytest.fixture()
-def world(engine: Engine) -> World:
-    from web_schema import seed_clinics
-
+    path = tmp_path_factory.mktemp("template") / "web.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    create_schema(engine)
     ids: dict[tuple[int, str], int] = {}
-    factory = sessionmaker(engine, expire_on_commit=False)
-    with factory() as db:
-        seed_clinics(db)
+    records: dict[int, dict[str, int | str]] = {}
+    with sessionmaker(engine, expire_on_commit=False)() as db:
         for clinic in (1, 2):
+            records[clinic] = seed_clinic(db, clinic)
+            assert records[clinic]["clinic_id"] == clinic
             for role in ROLES:
                 account = account_service.create_account(
                     db,
@@ -99,5 +73,44 @@ def world(engine: Engine) -> World:
             )
             ids[(clinic, "spare")] = spare.id
         db.commit()
+    engine.dispose()  # checkpoints the WAL into the file
+    return path, ids, records
+
+
+@pytest.fixture()
+def engine(tmp_path: Path, template_db: tuple[Path, dict, dict]) -> Iterator[Engine]:
+    target = tmp_path / "web.sqlite"
+    shutil.copyfile(template_db[0], target)
+    eng = make_engine(f"sqlite:///{target}")
+    yield eng
+    eng.dispose()
+
+
+@dataclass
+class World:
+    """Two clinics (1 = ours, 2 = other) with one account per role in each."""
+
+    app: FastAPI
+    engine: Engine
+    ids: dict[tuple[int, str], int]
+    records: dict[int, dict[str, int | str]]
+
+    def db(self) -> Session:
+        return sessionmaker(self.engine, expire_on_commit=False)()
+
+    def client(self, role: str, clinic: int = 1) -> tuple[TestClient, str]:
+        """A client signed in (through a real session row) as `role` of `clinic`, and its CSRF token."""
+        with self.db() as db:
+            account = account_service.get_account(db, f"{role}{clinic}")
+            secret, login = account_service.start_login_session(db, account, "testclient")
+            csrf = login.csrf_token
+            db.commit()
+        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+        client.cookies.set(COOKIE_NAME, secret)
+        return client, csrf
+
+
+@pytest.fixture()
+def world(engine: Engine, template_db: tuple[Path, dict, dict]) -> World:
     app = create_app(Settings(database_url=str(engine.url)), engine=engine)
-    return World(app=app, engine=engine, ids=ids)
+    return World(app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2])

@@ -14,6 +14,7 @@ import pytest
 from conftest import ROLES, World
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from sqlalchemy import create_engine
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings
@@ -37,7 +38,7 @@ def _guard(dependant: Dependant) -> RoleGuard | None:
 
 
 def _all_routes() -> list[tuple[str, str, APIRoute]]:
-    return iter_routes(create_app(Settings(database_url="sqlite://")))
+    return iter_routes(create_app(Settings(database_url="sqlite://"), engine=create_engine("sqlite://")))
 
 
 ROUTES = _all_routes()

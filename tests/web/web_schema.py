@@ -1,22 +1,92 @@
-"""How the web tests build their database (kept in one place so it can follow the store)."""
+"""How the web tests build their database: the real migrations, two clinics, a little clinical record each."""
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, text
-from sqlalchemy.orm import Session
+import datetime as dt
 
-import strigil.store.accounts  # noqa: F401  (registers the tables)
-from strigil.store.audit import APPEND_ONLY_DDL
-from strigil.store.base import Base
+from sqlalchemy import Engine
+
+from strigil.services import clinics, episodes, patients, sessions
+from strigil.store.database import migrate
+from strigil.web.demo import seed_demo  # noqa: F401  (same vocabulary as the demo)
+
+TODAY = dt.date.today()
 
 
 def create_schema(engine: Engine) -> None:
-    """All tables plus the audit trail's append-only triggers."""
-    Base.metadata.create_all(engine)
-    with engine.begin() as conn:
-        for statement in APPEND_ONLY_DDL[engine.dialect.name]:
-            conn.execute(text(statement))
+    """Empty database -> head, with Alembic (record's revisions, then the web's)."""
+    migrate(engine)
 
 
-def seed_clinics(db: Session) -> None:
-    """Clinics 1 and 2 (the record's clinic table once it exists)."""
+def session_doc(episode_id: int, clinician: str, date: dt.date, pre: float, post: float) -> dict[str, object]:
+    """A valid session document with two dose steps and pain before and after."""
+    step = {
+        "region": "elbow",
+        "side": "right",
+        "instrument": "graston_set",
+        "stroke": "sweep",
+        "angle_deg": 45,
+        "direction": "along",
+        "pressure": "moderate",
+        "duration_s": 90,
+    }
+    return {
+        "episode_id": episode_id,
+        "clinician": clinician,
+        "date": date.isoformat(),
+        "steps": [step, {**step, "stroke": "strum", "direction": "across", "duration_s": 60}],
+        "measurements": [
+            {"measure": "nprs", "timing": "pre", "value": pre},
+            {"measure": "nprs", "timing": "post", "value": post},
+        ],
+        "tolerance": "well_tolerated",
+    }
+
+
+def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-untyped-def]
+    """Clinic `number` with clinician C{n}, six patients (codes A… for clinic 1, B… for clinic 2)."""
+    clinic = clinics.ensure_clinic(db, f"clinic{number}", f"Clinic {number}")
+    letter = "AB"[number - 1]
+    clinician = f"c{number}"
+    clinics.add_clinician(
+        db,
+        clinic.id,
+        {
+            "code": clinician,
+            "name": f"Therapist {number}",
+            "profession": "physical_therapist",
+            "years_experience": 5,
+        },
+    )
+    first_episode = 0
+    first_session = 0
+    for i in range(6):
+        code = f"{letter}{i:03d}"
+        patients.add_patient(db, clinic.id, {"code": code, "birth_year": 1980 + i, "sex": "female"})
+        opened = TODAY - dt.timedelta(days=14)
+        episode = episodes.open_episode(
+            db,
+            clinic.id,
+            code,
+            {
+                "condition": "lateral_elbow_tendinopathy",
+                "region": "elbow",
+                "side": "right",
+                "target_tissue": "tendon",
+                "onset_date": (opened - dt.timedelta(days=90)).isoformat(),
+                "opened_on": opened.isoformat(),
+                "planned_iastm": True,
+                "planned_co_interventions": ["strengthening"],
+                "consent": {"given_on": opened.isoformat(), "explained": ["petechiae", "bruising"]},
+            },
+        )
+        recorded = sessions.record_session(db, clinic.id, session_doc(episode.id, clinician, opened, 6, 4))
+        first_episode = first_episode or episode.id
+        first_session = first_session or recorded.id
+    return {
+        "clinic_id": clinic.id,
+        "patient_code": f"{letter}000",
+        "episode_id": first_episode,
+        "session_id": first_session,
+        "clinician": clinician,
+    }

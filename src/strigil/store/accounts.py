@@ -7,44 +7,20 @@ digests of random values (a stolen database cannot be replayed as a login).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, TypeDecorator
-from sqlalchemy.engine import Dialect
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
+from strigil.store import record as _record  # noqa: F401  (the clinics table our accounts refer to)
 from strigil.store.base import Base
+from strigil.store.types import UTCTimestamp as UTCDateTime
+from strigil.store.types import now_utc as utcnow
 
-__all__ = ["ROLES", "Account", "ApiToken", "LoginAttempt", "LoginSession", "UTCDateTime", "utcnow"]
+__all__ = ["ROLES", "Account", "ApiToken", "LoginAttempt", "LoginSession", "utcnow"]
 
 # admin: accounts and audit of their clinic; clinician: patients of their clinic;
 # researcher: aggregates over at least five patients, never a patient record.
 ROLES = ("admin", "clinician", "researcher")
-
-
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware in UTC."""
-    return dt.datetime.now(dt.UTC)
-
-
-class UTCDateTime(TypeDecorator[dt.datetime]):
-    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> Any:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError(f"timestamp {value!r} has no timezone; give an aware UTC datetime")
-        value = value.astimezone(dt.UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
 class Account(Base):
@@ -56,7 +32,7 @@ class Account(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
-    clinic_id: Mapped[int] = mapped_column(Integer, index=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"), index=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)

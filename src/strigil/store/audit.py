@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from strigil.store.accounts import UTCDateTime, utcnow
 from strigil.store.base import Base
+from strigil.store.types import UTCTimestamp as UTCDateTime
+from strigil.store.types import now_utc as utcnow
 
 __all__ = ["APPEND_ONLY_DDL", "AuditEvent", "AuditTrailIsAppendOnly"]
 

@@ -65,11 +65,13 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     """Build the web application over the settings' database (or the given engine)."""
     from sqlalchemy.orm import sessionmaker
 
+    from strigil.store.database import make_engine
     from strigil.web import routes
-    from strigil.web.engine import engine_for
 
     settings = settings or Settings()
-    engine = engine or engine_for(settings.resolved_database_url())
+    url = settings.resolved_database_url()
+    # Threads of the server share the pool; SQLite in WAL lets readers run beside one writer.
+    engine = engine or make_engine(url, pool_size=20, max_overflow=20)
     app = FastAPI(
         title="Strigil",
         summary="Evidence-based IASTM: clinical record, decision support, meta-analysis.",

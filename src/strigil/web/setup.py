@@ -1,16 +1,14 @@
-"""Getting a database ready for the web app: schema to head, and the demo clinic's sign-ins."""
+"""Getting a database ready for the web app: schema to head, the clinic, and the demo clinic's sign-ins."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-from sqlalchemy import func, select, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
-from strigil.settings import get_settings
-from strigil.web.engine import engine_for
+from strigil.store.database import open_database as open_store
 
 __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "ensure_demo", "open_database", "prepare_database"]
 
@@ -23,51 +21,28 @@ DEMO_USERS = (
 )
 
 
-def _ensure_folder(url: str) -> None:
-    if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-
-
-def upgrade_schema(url: str) -> None:
-    """Bring the schema to the newest version (tables plus the audit trail's append-only triggers)."""
-    import strigil.store.accounts
-    import strigil.store.audit  # noqa: F401  (registers the tables)
-    from strigil.store.audit import APPEND_ONLY_DDL
-    from strigil.store.base import Base
-
-    _ensure_folder(url)
-    engine = engine_for(url)
-    try:
-        Base.metadata.create_all(engine)
-        with engine.begin() as conn:
-            for statement in APPEND_ONLY_DDL.get(engine.dialect.name, []):
-                conn.execute(text(statement))
-    finally:
-        engine.dispose()
-
-
 def prepare_database(url: str) -> int:
-    """Upgrade the schema; returns how many accounts exist (0 means: create the first admin)."""
+    """Migrate the schema to head; returns how many accounts exist (0 means: create the first admin)."""
     from strigil.store.accounts import Account
 
-    upgrade_schema(url)
-    engine = engine_for(url)
+    database = open_store(url)
     try:
-        with Session(engine) as db:
+        with database.unit_of_work() as db:
             return int(db.scalar(select(func.count(Account.id))) or 0)
     finally:
-        engine.dispose()
+        database.dispose()
 
 
-def ensure_demo(url: str, clinic_id: int = 1) -> int:
-    """Create the demo clinic's sign-ins if missing (idempotent); returns the number of accounts."""
+def ensure_demo(url: str, *, patients: int = 60, seed: int = 1) -> int:
+    """Create the demo clinic (record's generator) and its sign-ins if missing; idempotent."""
     from strigil.services import accounts
     from strigil.store.accounts import Account
+    from strigil.web.demo import demo_clinic_id
 
-    prepare_database(url)
-    engine = engine_for(url)
+    database = open_store(url)
     try:
-        with sessionmaker(engine)() as db:
+        clinic_id = demo_clinic_id(database, patients=patients, seed=seed)
+        with database.unit_of_work() as db:
             for username, name, role in DEMO_USERS:
                 if db.scalar(select(Account.id).where(Account.username == username)) is None:
                     accounts.create_account(
@@ -78,20 +53,17 @@ def ensure_demo(url: str, clinic_id: int = 1) -> int:
                         clinic_id=clinic_id,
                         password=DEMO_PASSWORD,
                     )
-            db.commit()
             return int(db.scalar(select(func.count(Account.id))) or 0)
     finally:
-        engine.dispose()
+        database.dispose()
 
 
 @contextmanager
 def open_database() -> Iterator[Session]:
-    """A session on the configured database (STRIGIL_DATABASE_URL or the default file), schema ready."""
-    url = get_settings().resolved_database_url()
-    upgrade_schema(url)
-    engine = engine_for(url)
+    """A session on the configured database (STRIGIL_DATABASE_URL or the default file), schema at head."""
+    database = open_store()
     try:
-        with sessionmaker(engine, expire_on_commit=False)() as db:
+        with database.sessionmaker() as db:
             yield db
     finally:
-        engine.dispose()
+        database.dispose()
