@@ -63,3 +63,10 @@ def test_pooling_two_library_pain_smds_matches_metafor_reml_knha() -> None:
     assert pooled.tau2 == pytest.approx(ref["tau2"], rel=1e-4)
     assert pooled.i2 == pytest.approx(ref["I2"], rel=1e-4)
     assert pooled.certainty == "very low"  # I² 94% and a CI across zero
+
+
+def test_effects_without_a_common_scale_are_refused_by_pool_effects() -> None:
+    braun = next(e for e in EFFECTS if e.study == "braun2011")  # MD only (no SDs printed)
+    elhafez = effect_at(69, "elhafez2020")  # VAS 0-10, not the same scale as Braun's mm
+    with pytest.raises(ValueError, match="cannot be pooled"):
+        pool_effects([braun, elhafez], load_library().studies)

@@ -95,17 +95,17 @@ def pool_effects(
 
     if not effects:
         raise ValueError("no effects to pool")
+    if not _poolable(effects):
+        raise ValueError(
+            "these effects share neither a scale nor standardized effects; they cannot be pooled"
+        )
     same_scale = len({(e.measure_code, e.unit) for e in effects}) == 1 and all(
         e.md is not None for e in effects
     )
     if same_scale:
         measure, ys, vs = "MD", [e.md for e in effects], [e.md_vi for e in effects]
-    elif all(e.smd is not None for e in effects):
-        measure, ys, vs = "SMD", [e.smd for e in effects], [e.smd_vi for e in effects]
     else:
-        raise ValueError(
-            "these effects share neither a scale nor standardized effects; they cannot be pooled"
-        )
+        measure, ys, vs = "SMD", [e.smd for e in effects], [e.smd_vi for e in effects]
     smds = [e.smd for e in effects]
     first = effects[0]
     common: dict[str, Any] = dict(
@@ -157,4 +157,21 @@ def summarise_condition(
     for e in pool:
         if e.usable and e.primary and library.studies[e.study].condition == condition:
             groups.setdefault(e.outcome, []).append(e)
-    return [pool_effects(group, library.studies, rules) for group in groups.values()]
+    out = []
+    for group in groups.values():
+        if _poolable(group):
+            out.append(pool_effects(group, library.studies, rules))
+            continue
+        # no common scale and no SMD for every study (e.g. a printed MD without SDs): one summary per scale
+        scales: dict[tuple[str | None, str], list[StudyEffect]] = {}
+        for e in group:
+            scales.setdefault((e.measure_code, e.unit), []).append(e)
+        out += [pool_effects(part, library.studies, rules) for part in scales.values()]
+    return out
+
+
+def _poolable(effects: list[StudyEffect]) -> bool:
+    same_scale = len({(e.measure_code, e.unit) for e in effects}) == 1 and all(
+        e.md is not None for e in effects
+    )
+    return same_scale or all(e.smd is not None for e in effects)

@@ -167,6 +167,8 @@ class PublishedFigure(_Frozen):
     model: str | None = None
     certainty: str | None = None
     statement: str | None = None
+    plain: str = ""  # the sentence a patient reads
+    plain_certainty: Literal["high", "moderate", "low", "very low"] = "very low"
 
 
 class Study(_Frozen):

@@ -1,0 +1,270 @@
+"""`strigil evidence list|show|summary|import|seffrin`: the IASTM study library and patient summaries.
+
+A thin shell over `strigil.evidence`: it reads the user-study store (a CSV kept apart from the shipped
+library, at --store or $STRIGIL_HOME/evidence/user_studies.csv), calls the pure core and prints the result.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["default_store", "register"]
+
+STORE_HELP = "CSV of imported studies (default: $STRIGIL_HOME/evidence/user_studies.csv)."
+
+
+def default_store() -> Path:
+    """Where imported studies are kept unless --store says otherwise."""
+    from strigil.settings import data_home
+
+    return data_home() / "evidence" / "user_studies.csv"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _catalogue_codes() -> tuple[list[str], list[str]]:
+    from strigil.catalog import load_catalog
+
+    catalog = load_catalog()
+    return catalog.codes("conditions"), catalog.codes("measures")
+
+
+def _library(store: Path | None, no_user: bool) -> Any:
+    from strigil.evidence.library import load_library
+    from strigil.evidence.user_studies import UserStudyError, parse_user_studies
+
+    library = load_library()
+    path = store or default_store()
+    if no_user or not path.exists():
+        return library
+    conditions, measures = _catalogue_codes()
+    try:
+        user = parse_user_studies(
+            path.read_text(encoding="utf-8"), conditions, measures, set(library.studies)
+        )
+    except UserStudyError as exc:
+        raise _fail(f"the study store {path} is invalid: {exc}") from None
+    return library.merged(user.studies, user.comparisons)
+
+
+def _condition(code: str) -> Any:
+    from strigil.catalog import UnknownCode
+    from strigil.evidence.patient_summary import condition_info
+
+    try:
+        return condition_info(code)
+    except UnknownCode as exc:
+        raise _fail(f"--condition: {exc}") from None
+
+
+def _text_summary(data: dict[str, Any]) -> str:
+    numbers = {src["id"]: i for i, src in enumerate(data["sources"], 1)}
+    lines = [f"IASTM and {data['plain_name']}  (reading grade {data['reading_grade']:.1f})", ""]
+    for sec in data["sections"]:
+        lines.append(sec["heading"].upper())
+        for s in sec["sentences"]:
+            refs = "".join(f"[{numbers[src]}]" for src in s["sources"])
+            lines.append(f"  {s['text']} {refs}".rstrip())
+        lines.append("")
+    for o in data["outcomes"]:
+        lines.append(
+            f"  {o['label']}: {o['measure']} {o['effect']:.2f} ({o['ci'][0]:.2f} to {o['ci'][1]:.2f}) "
+            f"k={o['k']} n={o['n']} certainty={o['certainty']}"
+        )
+    lines.append("SOURCES")
+    lines += [f"  [{i}] {src['citation']} — {src['source']}" for i, src in enumerate(data["sources"], 1)]
+    return "\n".join(lines)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `evidence` commands to the `strigil` app."""
+    evidence = typer.Typer(
+        name="evidence",
+        help="The IASTM study library, GRADE certainty and patient summaries.",
+        no_args_is_help=True,
+    )
+
+    @evidence.command("list")
+    def list_studies(
+        as_json: bool = typer.Option(False, "--json", help="Print a JSON list of study objects."),
+        condition: str | None = typer.Option(
+            None, "--condition", help="Only studies of this condition code."
+        ),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        no_user: bool = typer.Option(False, "--no-user", help="Leave imported studies out."),
+    ) -> None:
+        """List the studies (reviews, trials, background articles) in the library."""
+        from strigil.evidence.render import study_json
+
+        library = _library(store, no_user)
+        if condition is not None:
+            _condition(condition)
+        studies = [s for s in library.studies.values() if condition is None or s.condition == condition]
+        if as_json:
+            typer.echo(json.dumps([study_json(s) for s in studies], indent=2, ensure_ascii=False))
+            return
+        for s in studies:
+            typer.echo(f"{s.id:<18} {s.design:<32} {s.condition or '-':<28} {s.citation[:70]}")
+
+    @evidence.command("show")
+    def show(
+        study_id: str = typer.Argument(..., help="A study id (see `strigil evidence list`)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the full record as JSON."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+    ) -> None:
+        """Show one study: citation, design, arms, TIDieR dose, printed rows, flags, comparisons."""
+        from strigil.evidence.render import study_json
+
+        library = _library(store, False)
+        if study_id not in library.studies:
+            raise _fail(f"study id {study_id!r} is not in the library; `strigil evidence list` shows the ids")
+        data = study_json(library.studies[study_id], library, full=True)
+        if as_json:
+            typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            return
+        for key in (
+            "id",
+            "citation",
+            "year",
+            "design",
+            "condition",
+            "condition_note",
+            "population",
+            "source",
+            "pedro",
+            "notes",
+        ):
+            if data.get(key) not in (None, ""):
+                typer.echo(f"{key:>15}: {data[key]}")
+        for arm in data["arms"]:
+            typer.echo(f"{'arm':>15}: {arm['label']} (n={arm['n'] if arm['n'] is not None else '?'})")
+        if data["dose_tidier"]:
+            dose = {k: v for k, v in data["dose_tidier"].items() if v not in ("", [], None)}
+            typer.echo(f"{'dose (TIDieR)':>15}: {dose}")
+        for row in data["printed_rows"]:
+            typer.echo(
+                f"{'row ' + str(row['row']):>15}: {row['outcome']} | {row['measure']} | "
+                f"{row['n_t']} {row['mean_t']} {row['sd_t']} | {row['n_c']} {row['mean_c']} {row['sd_c']} | "
+                f"{row['yi']} ({row['ci_low']}, {row['ci_high']})"
+            )
+        for flag in data["flags"]:
+            typer.echo(f"{'FLAG':>15}: {flag['printed']} — {flag['explanation']}")
+
+    @evidence.command("summary")
+    def summary(
+        condition: str = typer.Option(..., "--condition", help="A condition code of the clinical catalogue."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+        as_html: bool = typer.Option(False, "--html", help="Print a printable, self-contained HTML page."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        no_user: bool = typer.Option(False, "--no-user", help="Leave imported studies out."),
+    ) -> None:
+        """The plain-language patient summary of one condition, with pooled numbers and GRADE certainty."""
+        from strigil.evidence.patient_summary import build_summary
+        from strigil.evidence.render import render_html, summary_json
+
+        if as_json and as_html:
+            raise _fail("--json and --html: choose one output format")
+        info = _condition(condition)
+        library = _library(store, no_user)
+        result = build_summary(info, library)
+        if as_html:
+            typer.echo(render_html(result, library))
+        elif as_json:
+            typer.echo(json.dumps(summary_json(result, library), indent=2, ensure_ascii=False))
+        else:
+            typer.echo(_text_summary(summary_json(result, library)))
+
+    @evidence.command("import")
+    def import_studies(
+        file: Path = typer.Argument(..., help="CSV of studies to add (one row per comparison)."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+    ) -> None:
+        """Validate a CSV of further studies and add them to the study store; the shipped library stays."""
+        from strigil.evidence.library import load_library
+        from strigil.evidence.user_studies import OPTIONAL, REQUIRED, UserStudyError, parse_user_studies
+
+        if not file.exists():
+            raise _fail(f"FILE: {file} does not exist")
+        shipped = set(load_library().studies)
+        conditions, measures = _catalogue_codes()
+        new_text = file.read_text(encoding="utf-8")
+        try:
+            new = parse_user_studies(new_text, conditions, measures, shipped)
+        except UserStudyError as exc:
+            for line in exc.errors:
+                typer.echo(f"error: {file}: {line}", err=True)
+            typer.echo(f"error: nothing imported ({len(exc.errors)} problem(s))", err=True)
+            raise typer.Exit(2) from None
+        path = store or default_store()
+        old_rows = (
+            list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))) if path.exists() else []
+        )
+        clash = sorted({r["id"] for r in old_rows} & {s.id for s in new.studies})
+        if clash:
+            raise _fail(f"study id(s) {', '.join(clash)} already in {path}; nothing imported")
+        rows = old_rows + list(csv.DictReader(io.StringIO(new_text)))
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(REQUIRED + OPTIONAL), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({k.strip(): (v or "").strip() for k, v in r.items() if k} for r in rows)
+        parse_user_studies(out.getvalue(), conditions, measures, shipped)  # the whole store must stay valid
+        names = ", ".join(s.id for s in new.studies)
+        if dry_run:
+            typer.echo(f"valid: {len(new.studies)} study(ies), {len(new.comparisons)} comparison(s): {names}")
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".user_studies.", suffix=".csv")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(out.getvalue())
+        os.replace(tmp, path)  # atomic: the store is either the old file or the new one
+        typer.echo(
+            f"imported {len(new.studies)} study(ies), {len(new.comparisons)} comparison(s) "
+            f"into {path}: {names}"
+        )
+
+    @evidence.command("seffrin")
+    def seffrin(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
+        """Re-derive Seffrin 2019 Table 3 intervals: tested rows, inferred sizes, printed errors."""
+        from strigil.evidence.library import load_library
+        from strigil.evidence.seffrin import seffrin_checks
+
+        checks = seffrin_checks(load_library())
+        rows: list[dict[str, Any]] = [
+            {
+                "row": c.row,
+                "study": c.study,
+                "arm": c.arm,
+                "outcome": c.outcome,
+                "d": c.d,
+                "ci": list(c.ci),
+                "n": c.n,
+                "status": c.status,
+                "recomputed": list(c.recomputed) if c.recomputed else None,
+                "max_error": c.max_error,
+                "why": c.why,
+            }
+            for c in checks
+        ]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+            return
+        for r in rows:
+            err = f"{r['max_error']:.3f}" if r["max_error"] is not None else "-"
+            typer.echo(
+                f"row {r['row']:>2} {r['study']:<14} {r['outcome']:<14} d={r['d']:>5} "
+                f"({r['ci'][0]}, {r['ci'][1]}) n={r['n'] or '?':<3} {r['status']:<14} max|Δ|={err}"
+            )
+
+    app.add_typer(evidence, name="evidence")

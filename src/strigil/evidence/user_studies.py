@@ -1,0 +1,225 @@
+"""Studies a clinician or researcher adds: a CSV (one row per comparison) validated into library records.
+
+Pure: text in, records (or every error at once) out. The shell decides where the file is kept; the shipped
+library is never touched. Columns (header names exact; order free):
+
+required  id, citation, source, design, condition, population, outcome, higher_is_better,
+          n_t, mean_t, sd_t, n_c, mean_c, sd_c
+optional  year, pedro, label, measure_code, unit, related_technique, dose_brief_name, dose_minutes,
+          dose_sessions, dose_sessions_per_week, dose_weeks
+
+Rows sharing an `id` belong to one study and must agree on the study's columns. Numbers are kept exactly as
+written. `id` must not be a shipped study's id.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+from strigil.evidence.records import (
+    DESIGNS,
+    REVIEW_DESIGNS,
+    Arm,
+    Comparison,
+    Dose,
+    PrintedRow,
+    Study,
+    number,
+)
+
+__all__ = ["OPTIONAL", "REQUIRED", "UserStudies", "UserStudyError", "parse_user_studies", "user_csv_header"]
+
+REQUIRED = (
+    "id", "citation", "source", "design", "condition", "population", "outcome", "higher_is_better",
+    "n_t", "mean_t", "sd_t", "n_c", "mean_c", "sd_c",
+)  # fmt: skip
+OPTIONAL = (
+    "year", "pedro", "label", "measure_code", "unit", "related_technique", "dose_brief_name", "dose_minutes",
+    "dose_sessions", "dose_sessions_per_week", "dose_weeks",
+)  # fmt: skip
+STUDY_COLUMNS = (
+    "citation",
+    "source",
+    "design",
+    "condition",
+    "population",
+    "year",
+    "pedro",
+    "related_technique",
+    "dose_brief_name",
+    "dose_minutes",
+    "dose_sessions",
+    "dose_sessions_per_week",
+    "dose_weeks",
+)
+TRIAL_DESIGNS = sorted(DESIGNS - REVIEW_DESIGNS - {"expert_article", "single_arm_study", "case_series"})
+USER_ROW_OFFSET = 100_000  # user rows are numbered apart from the shipped file's rows
+_ID = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_BOOL = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+class UserStudyError(ValueError):
+    """The file cannot be imported; `errors` lists every problem (row, column, value, what is allowed)."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(errors))
+
+
+@dataclass(frozen=True)
+class UserStudies:
+    """Validated user studies and the comparisons their rows give."""
+
+    studies: tuple[Study, ...]
+    comparisons: tuple[Comparison, ...]
+
+
+def _check_row(
+    i: int,
+    row: Mapping[str, str],
+    conditions: Collection[str],
+    measures: Collection[str],
+    taken_ids: Collection[str],
+) -> list[str]:
+    errors = []
+
+    def bad(column: str, allowed: str) -> None:
+        errors.append(f"row {i}, column {column}: value {row.get(column, '')!r} is not allowed; {allowed}")
+
+    for column in REQUIRED:
+        if not (row.get(column) or "").strip():
+            errors.append(f"row {i}, column {column}: missing value (required)")
+    if errors:
+        return errors
+    if not _ID.match(row["id"]):
+        bad("id", "use lower-case letters, digits and _ (e.g. smith2024)")
+    elif row["id"] in taken_ids:
+        bad("id", "this id belongs to a shipped study; choose another")
+    if not row["source"].startswith(("http://", "https://")):
+        bad("source", "give the web address (http:// or https://) where the numbers were read")
+    if row["design"] not in TRIAL_DESIGNS:
+        bad("design", f"allowed: {', '.join(TRIAL_DESIGNS)}")
+    if row["condition"] not in conditions:
+        bad("condition", "use a condition code of the clinical catalogue (strigil evidence list shows them)")
+    if row["higher_is_better"].lower() not in _BOOL:
+        bad("higher_is_better", "allowed: true or false")
+    for column in ("n_t", "n_c"):
+        value = number(row[column])
+        if value is None or value < 2 or value != int(value):
+            bad(column, "a whole number of participants, at least 2")
+    for column in ("sd_t", "sd_c"):
+        value = number(row[column])
+        if value is None or value <= 0:
+            bad(column, "a standard deviation greater than 0")
+    for column in ("mean_t", "mean_c"):
+        if number(row[column]) is None:
+            bad(column, "a number (the arm's mean at follow-up)")
+    if row.get("year") and not re.fullmatch(r"(19|20)\d\d", row["year"]):
+        bad("year", "a four-digit year")
+    if row.get("pedro") and (not row["pedro"].isdigit() or int(row["pedro"]) > 10):
+        bad("pedro", "a whole number from 0 to 10 (the published PEDro score)")
+    if row.get("measure_code") and row["measure_code"] not in measures:
+        bad("measure_code", "use a measure code of the clinical catalogue, or leave it empty")
+    return errors
+
+
+def _study(sid: str, rows: list[tuple[int, dict[str, str]]]) -> Study:
+    first = rows[0][1]
+    n_t, n_c = int(float(first["n_t"])), int(float(first["n_c"]))
+    dose = Dose(
+        brief_name=first.get("dose_brief_name", ""), minutes=first.get("dose_minutes", ""),
+        sessions=first.get("dose_sessions", ""), sessions_per_week=first.get("dose_sessions_per_week", ""),
+        weeks=first.get("dose_weeks", ""), source="user import",
+    )  # fmt: skip
+    printed = tuple(
+        PrintedRow(
+            row=USER_ROW_OFFSET + i,
+            review_or_trial="user",
+            study=sid,
+            year=r.get("year", ""),
+            condition=r["population"],
+            outcome=r["outcome"],
+            measure="follow-up mean ± SD (user import)",
+            n_t=r["n_t"],
+            mean_t=r["mean_t"],
+            sd_t=r["sd_t"],
+            n_c=r["n_c"],
+            mean_c=r["mean_c"],
+            sd_c=r["sd_c"],
+            yi="",
+            ci_low="",
+            ci_high="",
+            source_address=r["source"],
+            where_in_source="user import",
+        )
+        for i, r in rows
+    )
+    return Study(
+        id=sid, citation=first["citation"], design=first["design"], population=first["population"],
+        year=int(first["year"]) if first.get("year") else None, condition=first["condition"],
+        sources=(first["source"],), arms=(Arm(label="IASTM", role="iastm", n=n_t),
+                                          Arm(label="comparison", role="comparison", n=n_c)),
+        dose=dose if dose.brief_name or dose.minutes or dose.sessions else None,
+        pedro=int(first["pedro"]) if first.get("pedro") else None,
+        related_technique=first.get("related_technique", ""), origin="user", rows=printed,
+    )  # fmt: skip
+
+
+def parse_user_studies(
+    text: str, conditions: Collection[str], measures: Collection[str], taken_ids: Collection[str]
+) -> UserStudies:
+    """Validate a user CSV; raise UserStudyError listing every problem, or return the studies it holds."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
+    errors = []
+    if missing:
+        errors.append(f"header: missing column(s) {', '.join(missing)}; required: {', '.join(REQUIRED)}")
+    if unknown:
+        errors.append(
+            f"header: unknown column(s) {', '.join(unknown)}; allowed: {', '.join(REQUIRED + OPTIONAL)}"
+        )
+    if errors:
+        raise UserStudyError(errors)
+    rows = [(i, {k.strip(): (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader, 2)]
+    if not rows:
+        raise UserStudyError(["the file has a header but no study rows"])
+    by_id: dict[str, list[tuple[int, dict[str, str]]]] = {}
+    for i, row in rows:
+        errors += _check_row(i, row, conditions, measures, taken_ids)
+        by_id.setdefault(row.get("id", ""), []).append((i, row))
+    for sid, group in by_id.items():
+        first_line, first = group[0]
+        for line, row in group[1:]:
+            for column in (*STUDY_COLUMNS, "n_t", "n_c"):
+                if row.get(column, "") != first.get(column, ""):
+                    errors.append(
+                        f"row {line}, column {column}: value {row.get(column, '')!r} differs from row "
+                        f"{first_line} ({first.get(column, '')!r}) of the same study {sid!r}"
+                    )
+        outcomes = [r["outcome"] for _, r in group]
+        for outcome in {o for o in outcomes if outcomes.count(o) > 1}:
+            errors.append(f"study {sid!r}: outcome {outcome!r} appears more than once")
+    if errors:
+        raise UserStudyError(errors)
+    studies = tuple(_study(sid, group) for sid, group in by_id.items())
+    comparisons = tuple(_comparison(sid, i, row) for sid, group in by_id.items() for i, row in group)
+    return UserStudies(studies, comparisons)
+
+
+def _comparison(sid: str, line: int, row: Mapping[str, str]) -> Comparison:
+    return Comparison(
+        study=sid, outcome=row["outcome"], label=row.get("label") or row["outcome"], kind="arm_means",
+        row=USER_ROW_OFFSET + line, higher_is_better=_BOOL[row["higher_is_better"].lower()],
+        measure_code=row.get("measure_code") or None, unit=row.get("unit", ""),
+    )  # fmt: skip
+
+
+def user_csv_header() -> str:
+    """The header line of an importable file (all columns)."""
+    return ",".join(REQUIRED + OPTIONAL)
