@@ -190,6 +190,8 @@ RESPOND_RULES = {
     "respond.direction",
     "respond.settings_override",
     "respond.bad_input",
+    "respond.continue_no_data",
+    "respond.global_rating",
 }
 OTHER_RULES = {
     "adverse.expected_course",
@@ -205,3 +207,21 @@ OTHER_RULES = {
     "exercise_first.no_iastm",
     "exercise_first.unknown_code",
 }
+
+
+def test_every_rule_the_code_emits_has_a_vignette() -> None:
+    """The rule names in the source (reasons' `rule` fields) all appear in the vignette suite."""
+    import re
+    from pathlib import Path
+
+    import strigil.clinical.response as response
+    import strigil.clinical.screening as screening
+
+    emitted: set[str] = set()
+    for module in (screening, response):
+        text = Path(module.__file__ or "").read_text(encoding="utf-8")
+        emitted |= set(re.findall(r'"((?:screen|respond)\.[a-z_]+)"', text))
+    emitted |= {"screen.contraindication", "screen.precaution"}  # built as f"screen.{kind}"
+    assert len(emitted) > 15
+    named = {v["rule"] for v in load()} | {r for v in RESPOND for r in v["expect"].get("rules_include", [])}
+    assert emitted <= named, emitted - named

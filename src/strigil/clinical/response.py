@@ -26,7 +26,15 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from strigil.catalog import Catalog, Measure, UnknownCode, load_catalog
-from strigil.clinical.adverse import DEFAULT_COURSES, HEURISTIC, AdverseJudgement, AdverseResponse, judge
+from strigil.clinical.adverse import (
+    DEFAULT_COURSES,
+    HEURISTIC,
+    AdverseJudgement,
+    AdverseResponse,
+    FollowUpQuestion,
+    follow_up_questions,
+    judge,
+)
 from strigil.clinical.checks import problems_from
 
 __all__ = [
@@ -73,7 +81,8 @@ _NEAREST = {
     ),
     "population": (
         "MCIDs depend on population, baseline and method (Wright 2012; Wang 2011, §4): without a population "
-        "the catalogue's first verified MCID of each measure is used"
+        "(settings.population, or one named by the episode's condition) the catalogue's first verified MCID "
+        "of each measure is used"
     ),
     "within_session_threshold": (
         "Cook CE et al. Man Ther 2012: a ≥2-point NPRS change within or between sessions by visit 2 was "
@@ -218,12 +227,17 @@ class ChangeThreshold:
 
 
 def select_threshold(
-    measure: Measure, population: str | None = None, override: float | None = None
+    measure: Measure,
+    population: str | None = None,
+    override: float | None = None,
+    condition_name: str | None = None,
 ) -> ChangeThreshold | None:
     """Choose the threshold for `measure`: clinic override, else a population-matching MCID, else the MDC.
 
-    Without a population (or no match) the first verified catalogue entry is used. None when the catalogue
-    has neither an MCID nor an MDC (e.g. grip strength, FFI) and the clinic set none.
+    The population comes from the clinic's `population` text, else from the episode's condition (a catalogue
+    population such as "neck pain" named in the condition's name); without either, or with no match, the
+    first verified catalogue entry is used. None when the catalogue has neither an MCID nor an MDC (e.g. grip
+    strength, FFI) and the clinic set none. MCIDs depend on the population (Wright 2012, §4).
     """
     if override is not None:
         return ChangeThreshold(
@@ -243,6 +257,12 @@ def select_threshold(
         chosen = next((t for t in matches if t.verified), matches[0] if matches else None)
         if chosen is None:
             note = f"no {kind} for population {population!r}; the catalogue's first is used"
+    elif condition_name:
+        name = condition_name.lower()
+        matches = [t for t in entries if t.population.lower().split(" (")[0] in name]
+        chosen = next((t for t in matches if t.verified), None)
+        if chosen is not None:
+            note = f"population chosen from the episode's condition ({condition_name})"
     if chosen is None:
         chosen = next((t for t in entries if t.verified), entries[0])
     if not chosen.verified:
@@ -330,6 +350,7 @@ class Recommendation:
     adverse: tuple[AdverseJudgement, ...] = ()
     also: tuple[Reason, ...] = ()
     latest_session: int = 0
+    follow_up: tuple[FollowUpQuestion, ...] = ()  # to ask at the start of the next session
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form, as `strigil respond --json` prints it."""
@@ -341,6 +362,7 @@ class Recommendation:
             "adverse_responses": [a.as_dict() for a in self.adverse],
             "also_noted": [r.as_dict() for r in self.also],
             "latest_session": self.latest_session,
+            "follow_up_questions": [q.as_dict() for q in self.follow_up],
             "order": list(RECOMMENDATIONS),
         }
 
@@ -368,6 +390,7 @@ def recommend(
     settings: ResponseSettings | None = None,
     session_dates: Mapping[int, dt.date] | None = None,
     red_flags: Sequence[str] = (),
+    condition: str | None = None,
     catalog: Catalog | None = None,
 ) -> Recommendation:
     """Recommend refer | switch | modify | continue | progress | discharge from the episode's measurements.
@@ -375,6 +398,7 @@ def recommend(
     Bad input (unknown codes, impossible values, missing measures, contradictory sessions or dates) raises
     ValueError naming the field, the value and what is allowed. Method: test–treat–retest (domain reference
     §5), MCIDs/MDCs from the measure catalogue (§4), adverse courses from `strigil.clinical.adverse` (§0, §7).
+    `condition` (a condition code) picks population-appropriate MCIDs unless settings.population is set.
     """
     cfg = settings or ResponseSettings()
     cat = catalog or load_catalog()
@@ -382,6 +406,12 @@ def recommend(
     latest = max(m.session for m in measures)
     dates = _validate_dates(session_dates or {})
     judged_adverse = _judge_adverse(adverse_responses, latest, dates, cfg)
+    condition_name = None
+    if condition is not None:
+        try:
+            condition_name = cat.require("conditions", condition).name
+        except UnknownCode as exc:
+            raise ValueError(f"condition: {exc}") from None
     if goal is not None:
         gm = _measure(cat, goal.measure, "goal.measure")
         if goal.measure not in table:
@@ -398,7 +428,8 @@ def recommend(
             raise ValueError(f"red_flags[{i}]: empty text; allowed: a short description of the red flag")
 
     responses = tuple(
-        _measure_response(cat.measures[code], values, latest, cfg) for code, values in table.items()
+        _measure_response(cat.measures[code], values, latest, cfg, condition_name)
+        for code, values in table.items()
     )
     judged = [r for r in responses if r.threshold is not None]
     if not judged:
@@ -539,6 +570,7 @@ def recommend(
         judged_adverse,
         also,
         latest,
+        tuple(follow_up_questions(adverse_responses, latest)),
     )
 
 
@@ -632,12 +664,16 @@ def _judge_adverse(
 
 
 def _measure_response(
-    m: Measure, values: Mapping[tuple[int, str], float], latest: int, cfg: ResponseSettings
+    m: Measure,
+    values: Mapping[tuple[int, str], float],
+    latest: int,
+    cfg: ResponseSettings,
+    condition_name: str | None = None,
 ) -> MeasureResponse:
     pres = sorted(s for s, t in values if t == "pre")
     first, last = pres[0], pres[-1]
     baseline = values[(first, "pre")]
-    threshold = select_threshold(m, cfg.population, cfg.thresholds.get(m.code))
+    threshold = select_threshold(m, cfg.population, cfg.thresholds.get(m.code), condition_name)
     note = ""
     if m.kind == "global":
         # A global rating of change is itself a change since the episode began (Kamper 2009, §4).
@@ -800,6 +836,9 @@ class RespondDocument(BaseModel):
     )
     sessions: list[_SessionDoc] = Field(default_factory=list, description="Optional session dates.")
     red_flags: list[str] = Field(default_factory=list, description="Red flags noted by the clinician.")
+    condition: str | None = Field(
+        None, description="The episode's condition code: picks population-appropriate MCIDs."
+    )
 
 
 def recommend_document(doc: Mapping[str, Any]) -> Recommendation:
@@ -826,4 +865,5 @@ def recommend_document(doc: Mapping[str, Any]) -> Recommendation:
         settings=ResponseSettings.from_mapping(parsed.settings),
         session_dates=dates,
         red_flags=parsed.red_flags,
+        condition=parsed.condition,
     )
