@@ -186,6 +186,8 @@ def fit_design(
 ) -> RMAResult:
     """Fit on validated arrays (X None = intercept only): the cheap path for loops (leave-one-out,
     permutations). No input checks beyond what the arithmetic needs."""
+    if X is None and weights is None:
+        return _fit_intercept_only(y, v, method, test, level, tau2_fixed, slab)
     k = y.shape[0]
     p = 1 if X is None else X.shape[1]
     ymc = y - y.mean()
@@ -262,6 +264,56 @@ def fit_design(
         subgroups=None, Q_between=None, Q_between_df=None, Q_between_p=None,
         level=level, converged=converged, yi=y, vi=v, X=Xd, weights=weights, vb=vb, slab=slab,
         intercept=intercept, vt=vt, tau2_fixed=tau2_fixed is not None,
+    )
+
+
+def _fit_intercept_only(y: Array, v: Array, method: str, test: str, level: float,
+                        tau2_fixed: float | None, slab: tuple[str, ...] | None) -> RMAResult:
+    """`fit_design` without moderators or user weights, in scalar arithmetic (the common, hot case)."""
+    k = y.shape[0]
+    ymc = y - float(y.sum()) / k
+    fe = _terms(ymc, v, None, 0.0)
+    if k == 1:
+        tau2, tau2_se, converged = (0.0 if tau2_fixed is None else tau2_fixed), math.nan, True
+    else:
+        est = estimate_tau2(method, ymc, v, None, tau2_fixed=tau2_fixed, fe=fe)
+        tau2, tau2_se, converged = float(est.tau2), float(est.se), bool(est.converged)
+    w = 1.0 / (v + tau2)
+    s1 = float(w.sum())
+    b = float(w @ y) / s1
+    var_b = 1.0 / s1
+    df = k - 1 if test in ("t", "knha") else None
+    if test == "knha":
+        e = y - b
+        rss = float((w * e) @ e)
+        var_b *= 0.0 if rss <= _EPS else rss / (k - 1) if k > 1 else math.nan
+    se = math.sqrt(var_b)
+    stat = b / se if se > 0 else (math.copysign(math.inf, b) if b != 0 else math.nan)
+    pval = _p_value(stat, df) if not math.isnan(stat) else math.nan
+    crit = critical_value(level, df)
+    coef = Coefficient("intrcpt", b, se, stat, pval, b - crit * se, b + crit * se)
+    if k > 1:
+        Q = max(0.0, float(fe.ypy))
+        Q_p = float(special.chdtrc(k - 1, Q))
+        vt = (k - 1) / float(fe.tr_p)
+        if method in ("EE", "FE"):
+            I2 = max(0.0, 100 * (Q - (k - 1)) / Q) if Q > 0 else 0.0
+            H2 = Q / (k - 1)
+        else:
+            I2 = 100 * tau2 / (vt + tau2)
+            H2 = tau2 / vt + 1
+    else:
+        Q, Q_p, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
+    spread = crit * math.sqrt(var_b + tau2)
+    # the omnibus test of the intercept alone is its own Wald test (χ²₁ = z², F₁ = t²)
+    QM = stat * stat / 1.0 if not math.isnan(stat) else math.nan
+    return RMAResult(
+        k=k, p=1, method=method, test=test, dist="z" if df is None else "t", df=df,
+        tau2=tau2, tau2_se=tau2_se, I2=I2, H2=H2, Q=Q, Q_df=k - 1, Q_p=Q_p, beta=(coef,),
+        pi_lb=b - spread, pi_ub=b + spread, QM=QM, QM_df=1, QM_ddf=df, QM_p=pval, R2=None,
+        subgroups=None, Q_between=None, Q_between_df=None, Q_between_p=None,
+        level=level, converged=converged, yi=y, vi=v, X=np.ones((k, 1)), weights=None,
+        vb=np.array([[var_b]]), slab=slab, intercept=True, vt=vt, tau2_fixed=tau2_fixed is not None,
     )
 
 

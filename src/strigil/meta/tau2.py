@@ -17,7 +17,7 @@ independent meta-analyses at once; sums run over axis 0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -58,24 +58,47 @@ class _Terms:
     tr_p: Any
     tr_pp: Any
     logdet_a: Any  # log det X'WX
+    upu: Any  # u'Pu with u = Py: minus half the derivative of y'PPy in τ²
+
+
+def _coldot(a: Array, b: Array) -> Array:
+    """Column-wise Σᵢ aᵢⱼ bᵢⱼ."""
+    return np.einsum("ij,ij->j", a, b)
 
 
 def _xtdx(X: Array, d: Array) -> Array:
     return np.asarray(X.T @ (d[:, None] * X))
 
 
+def _terms1(y: Array, w: Array) -> _Terms:
+    """`_terms` for one meta-analysis without moderators, in floats (the hot path)."""
+    ww = w * w
+    s1, s2, s3 = float(w.sum()), float(ww.sum()), float(ww @ w)
+    e = y - float(w @ y) / s1
+    u = w * e
+    wu = float(w @ u)
+    r = s2 / s1
+    return _Terms(w, s1, s2, float(u @ e), float(u @ u), s1 - r, s2 - 2 * s3 / s1 + r * r, math.log(s1),
+                  float((w * u) @ u) - wu * wu / s1)
+
+
 def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = None) -> _Terms:
     w = 1.0 / (v + t) if weights is None else weights
+    if X is None and y.ndim == 1:
+        return _terms1(y, w)
     s1 = w.sum(axis=0)
-    s2 = (w * w).sum(axis=0)
-    if X is None:
-        mu = (w * y).sum(axis=0) / s1
-        e = y - mu
-        we = w * e
-        s3 = (w * w * w).sum(axis=0)
+    if X is None:  # k × m: fused multiply-and-sum over the studies, column by column
+        dot = _coldot
+        ww = w * w
+        s2 = ww.sum(axis=0)
+        e = y - dot(w, y) / s1
+        u = w * e
+        wu = dot(w, u)
         r = s2 / s1
-        tr_pp = s2 - 2 * s3 / s1 + r * r
-        return _Terms(w, s1, s2, (we * e).sum(axis=0), (we * we).sum(axis=0), s1 - r, tr_pp, np.log(s1))
+        tr_pp = s2 - 2 * dot(ww, w) / s1 + r * r
+        upu = dot(u * w, u) - wu * wu / s1
+        return _Terms(w, s1, s2, dot(u, e), dot(u, u), s1 - r, tr_pp, np.log(s1), upu)
+    s2 = (w * w).sum(axis=0)
     A = _xtdx(X, w)
     a_inv = np.linalg.inv(A)
     beta = a_inv @ (X.T @ (w * y))
@@ -84,10 +107,11 @@ def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = 
     m2 = a_inv @ _xtdx(X, w * w)
     m3 = a_inv @ _xtdx(X, w * w * w)
     sign, logdet = np.linalg.slogdet(A)
-    # numpy scalars (not floats) so that a zero denominator gives inf/nan, handled by the solver
-    f = np.float64
+    ru = we - X @ (a_inv @ (X.T @ (w * we)))
+    f = float
     return _Terms(w, s1, s2, f(we @ e), f(we @ we), f(s1 - np.trace(m2)),
-                  f(s2 - 2 * np.trace(m3) + np.trace(m2 @ m2)), f(logdet) if sign > 0 else f(np.nan))
+                  f(s2 - 2 * np.trace(m3) + np.trace(m2 @ m2)), f(logdet) if sign > 0 else math.nan,
+                  f((w * ru) @ ru))
 
 
 def generalized_q(y: Array, v: Array, X: Array | None, t: Any) -> Any:
@@ -99,38 +123,92 @@ def _p(X: Array | None) -> int:
     return 1 if X is None else int(X.shape[1])
 
 
-def _solve(
-    gfun: Callable[[Any], tuple[Any, Any]], start: Any, scale: Any, g0: Any
-) -> tuple[Any, Any, int]:
-    """Root in [0, ∞) of a score g that is positive left of the root; Fisher steps in a bracket.
+def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) -> tuple[Any, Any]:
+    """An estimating equation g(τ²), positive left of its root, and the step denominator.
 
-    `gfun(t)` returns (g, info) with info > 0 the expected slope magnitude, so t + g/info is the
-    scoring step. If g(0) <= 0 and g(start) <= 0 the maximum sits on the boundary τ² = 0.
+    kind "REML"/"ML": twice the (restricted) likelihood score; the denominator is −g'(τ²) (a
+    Newton step) where the profile is concave and the Fisher information (metafor's scoring step)
+    where it is not. kind "Q": generalized Q(τ²) − target, with −Q'(τ²) = y'PPy (Newton).
     """
-    t = np.maximum(np.asarray(start, dtype=float), 0.0)
-    lo = np.zeros_like(t)
-    hi = np.full_like(t, np.inf)
-    g, info = gfun(t)
-    done = np.asarray((g <= 0) & (g0 <= 0))
-    t = np.where(done, 0.0, t)
+    tm = _terms(y, v, X, t)
+    if kind == "Q":
+        return tm.ypy - target, tm.yppy
+    reml = kind == "REML"
+    info = tm.tr_pp if reml else tm.s2
+    slope = info - 2 * tm.upu
+    den = np.where(slope < 0, -slope, info) if np.ndim(slope) else (-slope if slope < 0 else info)
+    return (tm.yppy - tm.tr_p if reml else tm.yppy - tm.s1), den
+
+
+def _solve1(
+    kind: str, y: Array, v: Array, X: Array | None, target: float, start: float, scale: float, g0: float
+) -> tuple[float, bool, int]:
+    """Root in [0, ∞) of `_score(kind)`: scoring/Newton steps kept inside a shrinking bracket.
+
+    A step that leaves the bracket (lo, hi) is replaced by bisection (or, before any upper bound is
+    known, by doubling), so the search converges wherever a root exists. If g(0) <= 0 and
+    g(start) <= 0 the maximum sits on the boundary τ² = 0.
+    """
+    t = max(float(start), 0.0)
+    g, den = _score(kind, y, v, X, t, target)
+    if g <= 0 and g0 <= 0:
+        return 0.0, True, 0
+    lo, hi = 0.0, math.inf
+    for it in range(1, _MAXITER + 1):
+        if g == 0:
+            return t, True, it
+        if g > 0:
+            lo = max(lo, t)
+        else:
+            hi = min(hi, t)
+        tn = t + g / den if den > 0 and math.isfinite(den) else math.nan
+        if not (lo < tn < hi):
+            tn = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * t + scale
+        if abs(tn - t) <= _TOL * (t + scale) or (math.isfinite(hi) and hi - lo <= _TOL * (hi + scale)):
+            return tn, True, it
+        t = tn
+        g, den = _score(kind, y, v, X, t, target)
+    return t, False, _MAXITER
+
+
+def _solve(
+    kind: str, y: Array, v: Array, target: Any, start: Array, scale: Array, g0: Array
+) -> tuple[Array, NDArray[np.bool_], int]:
+    """`_solve1` for the m columns of y, v (k × m) at once; finished columns leave the active set."""
+    m = y.shape[1]
+    t = np.maximum(np.broadcast_to(np.asarray(start, dtype=float), (m,)), 0.0).copy()
+    tg_all = np.broadcast_to(np.asarray(target, dtype=float), (m,))
+    g, den = _score(kind, y, v, None, t, tg_all)
+    done = (g <= 0) & (g0 <= 0)
+    t[done] = 0.0
     converged = done.copy()
+    act = np.flatnonzero(~done)
+    ya, va, ta, sa, tg = y[:, act], v[:, act], t[act], scale[act], tg_all[act]
+    ga, da = g[act], den[act]
+    lo = np.zeros_like(ta)
+    hi = np.full_like(ta, np.inf)
     it = 0
-    for it in range(1, _MAXITER + 1):  # noqa: B007 - the count is reported
-        lo = np.where(g > 0, np.maximum(lo, t), lo)
-        hi = np.where(g < 0, np.minimum(hi, t), hi)
+    while act.size and it < _MAXITER:
+        it += 1
+        lo = np.where(ga > 0, np.maximum(lo, ta), lo)
+        hi = np.where(ga < 0, np.minimum(hi, ta), hi)
         with np.errstate(divide="ignore", invalid="ignore"):
-            tn = t + g / info
+            tn = np.where(da > 0, ta + ga / da, np.nan)
         bad = ~np.isfinite(tn) | (tn <= lo) | (tn >= hi)
-        tn = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * t + scale), tn)
-        step_small = np.abs(tn - t) <= _TOL * (t + scale)
-        narrow = np.isfinite(hi) & ((hi - lo) <= _TOL * (hi + scale))
-        now = ~done & (step_small | narrow | (g == 0))
-        t = np.where(done | (g == 0), t, tn)
-        converged = converged | now
-        done = done | now
-        if bool(np.all(done)):
+        tn = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * ta + sa), tn)
+        tn = np.where(ga == 0, ta, tn)
+        fin = (np.abs(tn - ta) <= _TOL * (ta + sa)) | (ga == 0)
+        fin |= np.isfinite(hi) & (hi - lo <= _TOL * (hi + sa))
+        t[act[fin]] = tn[fin]
+        converged[act[fin]] = True
+        keep = ~fin
+        act = act[keep]
+        if not act.size:
             break
-        g, info = gfun(t)
+        ya, va, ta, sa, tg = ya[:, keep], va[:, keep], tn[keep], sa[keep], tg[keep]
+        lo, hi = lo[keep], hi[keep]
+        ga, da = _score(kind, ya, va, None, ta, tg)
+    t[act] = ta if act.size else t[act]
     return t, converged, it
 
 
@@ -141,11 +219,18 @@ def _reml_ll(y: Array, v: Array, X: Array | None, t: Any, reml: bool) -> Any:
 
 
 def estimate_tau2(
-    method: str, y: Array, v: Array, X: Array | None = None, *, tau2_fixed: float | None = None
+    method: str,
+    y: Array,
+    v: Array,
+    X: Array | None = None,
+    *,
+    tau2_fixed: float | None = None,
+    fe: _Terms | None = None,
 ) -> Tau2Estimate:
     """Estimate τ² with metafor's `method` (EE/FE give 0); `y` should be mean-centred as in metafor.
 
-    With `tau2_fixed` the value is taken as given (its standard error is still computed).
+    With `tau2_fixed` the value is taken as given (its standard error is still computed). `fe` may
+    pass the terms at τ² = 0 when the caller has them already.
     """
     k = y.shape[0]
     p = _p(X)
@@ -162,8 +247,9 @@ def estimate_tau2(
     tau2: Any
     iterations = 0
     converged: Any = True
-    if m in ("DL", "HS"):
+    if fe is None:
         fe = _terms(y, v, X, 0.0)
+    if m in ("DL", "HS"):
         if tau2_fixed is not None:
             tau2 = tau2_fixed
         elif m == "DL":
@@ -191,25 +277,14 @@ def estimate_tau2(
     elif m in ("PM", "EB"):
         # EB (Morris, 1983) and PM solve the same equation, generalized Q(τ²) = k − p, which is
         # decreasing in τ²: its root (or 0 when Q(0) < k − p) is unique.
-        def g_pm(t: Any) -> tuple[Any, Any]:
-            tm = _terms(y, v, X, t)
-            return tm.ypy - df, tm.yppy
-
-        q0 = generalized_q(y, v, X, 0.0) - df
+        q0 = fe.ypy - df
         start = np.maximum(_hedges(y, v, X, None)[0], 0.0)
-        tau2, converged, iterations = _solve(g_pm, start, scale, q0)
+        tau2, converged, iterations = _run("Q", y, v, X, df, start, scale, q0)
     else:
         reml = m == "REML"
-
-        def g_ml(t: Any) -> tuple[Any, Any]:
-            tm = _terms(y, v, X, t)
-            if reml:
-                return tm.yppy - tm.tr_p, tm.tr_pp
-            return tm.yppy - tm.s1, tm.s2
-
-        g0 = g_ml(np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0)[0]
+        g0 = fe.yppy - fe.tr_p if reml else fe.yppy - fe.s1
         start = np.maximum(_hedges(y, v, X, None)[0], 0.0)
-        tau2, converged, iterations = _solve(g_ml, start, scale, g0)
+        tau2, converged, iterations = _run(m, y, v, X, None, start, scale, g0)
         # like metafor's ll0check: when τ² = 0 is itself a local maximum, keep the higher one
         check = (g0 <= 0) & (tau2 > 0)
         if bool(np.any(check)):
@@ -225,6 +300,13 @@ def estimate_tau2(
     else:
         se = np.sqrt(2 * k**2 / df / tm.s1**2)
     return Tau2Estimate(_scalar(tau2), _scalar(se), _scalar(converged), iterations)
+
+
+def _run(kind: str, y: Array, v: Array, X: Array | None, target: Any, start: Any, scale: Any,
+         g0: Any) -> tuple[Any, Any, int]:
+    if y.ndim > 1:
+        return _solve(kind, y, v, target, start, scale, g0)
+    return _solve1(kind, y, v, X, target, float(start), float(scale), float(g0))
 
 
 def _scalar(x: Any) -> Any:
@@ -292,12 +374,7 @@ def q_profile_ci(y: Array, v: Array, X: Array | None, level: float) -> tuple[flo
     def bound(target: float) -> float:
         if q0 <= target:
             return 0.0
-
-        def g(t: Any) -> tuple[Any, Any]:
-            tm = _terms(y, v, X, t)
-            return tm.ypy - target, tm.yppy
-
-        root, _, _ = _solve(g, 0.0, scale, np.asarray(q0 - target))
+        root, _, _ = _solve1("Q", y, v, X, target, 0.0, scale, q0 - target)
         return float(root)
 
     return bound(crit_u), bound(crit_l)
