@@ -79,6 +79,11 @@ _NEAREST = {
         "is unknown, so a response still open at a later session is treated as beyond its window "
         "(conservative)"
     ),
+    "adverse_lookback_sessions": (
+        "Issue 4: every follow-up session asks about the previous session's responses; an earlier, resolved "
+        "response stays a precaution in screening (prior_* findings) rather than a standing referral — "
+        "no source fixes how long it should steer the recommendation"
+    ),
     "population": (
         "MCIDs depend on population, baseline and method (Wright 2012; Wang 2011, §4): without a population "
         "(settings.population, or one named by the episode's condition) the catalogue's first verified MCID "
@@ -101,6 +106,7 @@ class ResponseSettings:
     thresholds: Mapping[str, float] = field(default_factory=dict)  # measure code -> change in its units
     adverse_windows_days: Mapping[str, float] = field(default_factory=dict)  # adverse type -> days
     flag_unresolved_without_dates: bool = True
+    adverse_lookback_sessions: int = 1  # responses after the latest session or this many before it count
     clinic_set: frozenset[str] = frozenset()  # which settings the clinic chose (the rest are defaults)
 
     @classmethod
@@ -114,6 +120,7 @@ class ResponseSettings:
             "thresholds",
             "adverse_windows_days",
             "flag_unresolved_without_dates",
+            "adverse_lookback_sessions",
         )
         for key in data:
             if key not in names:
@@ -125,6 +132,12 @@ class ResponseSettings:
                 isinstance(data[key], bool) or not isinstance(data[key], int) or data[key] < 1
             ):
                 raise ValueError(f"settings.{key}: {data[key]!r} is not allowed; allowed: a whole number ≥ 1")
+        lookback = data.get("adverse_lookback_sessions", 1)
+        if isinstance(lookback, bool) or not isinstance(lookback, int) or lookback < 0:
+            raise ValueError(
+                f"settings.adverse_lookback_sessions: {lookback!r} is not allowed; "
+                "allowed: a whole number ≥ 0"
+            )
         if "population" in data and data["population"] is not None and not str(data["population"]).strip():
             raise ValueError(
                 "settings.population: empty text; allowed: words of a catalogue population, "
@@ -154,6 +167,7 @@ class ResponseSettings:
             thresholds=thresholds,
             adverse_windows_days=windows,
             flag_unresolved_without_dates=data.get("flag_unresolved_without_dates", True),
+            adverse_lookback_sessions=lookback,
             clinic_set=frozenset(data),
         )
 
@@ -439,8 +453,25 @@ def recommend(
         )
     trailing, evaluable = _trailing_sessions_without_change(table, cat, judged)
 
+    # Responses from the latest session (or the `adverse_lookback_sessions` before it), and any still
+    # unresolved, steer the recommendation; older resolved ones are noted and left to screening.
+    current = [
+        a
+        for a in judged_adverse
+        if (a.response.session or 0) >= latest - cfg.adverse_lookback_sessions or not a.response.resolved
+    ]
+    earlier = [
+        Reason(
+            "respond.adverse_earlier",
+            f"{a.response.severity} {a.response.type} after session {a.response.session} (resolved): "
+            "no longer current; screening keeps it as a precaution",
+            _SRC_BAKER,
+        )
+        for a in judged_adverse
+        if a.flagged and a not in current
+    ]
     refer: list[Reason] = []
-    for a in judged_adverse:
+    for a in current:
         if a.response.severity == "severe":
             refer.append(
                 Reason(
@@ -493,7 +524,7 @@ def recommend(
         )
 
     modify: list[Reason] = []
-    for a in judged_adverse:
+    for a in current:
         if a.flagged and a.response.severity != "severe":
             modify.append(
                 Reason(
@@ -561,7 +592,7 @@ def recommend(
         ("continue", cont),
     ]
     chosen, reasons = next((name, rs) for name, rs in tiers if rs)
-    also = tuple(x for name, rs in tiers[:-1] if name != chosen for x in rs)
+    also = (*(x for name, rs in tiers[:-1] if name != chosen for x in rs), *earlier)
     return Recommendation(
         chosen,
         tuple(reasons),
@@ -772,7 +803,12 @@ def _heuristics(
     def add(setting: str, value: Any, source: str) -> None:
         out.append({"setting": setting, "value": value, "label": HEURISTIC, "nearest_source": source})
 
-    for name in ("switch_after_sessions", "goal_kept_sessions", "flag_unresolved_without_dates"):
+    for name in (
+        "switch_after_sessions",
+        "goal_kept_sessions",
+        "flag_unresolved_without_dates",
+        "adverse_lookback_sessions",
+    ):
         if name not in cfg.clinic_set:
             add(name, getattr(cfg, name), _NEAREST[name])
     if "population" not in cfg.clinic_set:
@@ -832,7 +868,7 @@ class RespondDocument(BaseModel):
         None,
         description="Clinic settings: switch_after_sessions, goal_kept_sessions, population, "
         "thresholds {measure: change}, adverse_windows_days {type: days}, "
-        "flag_unresolved_without_dates.",
+        "flag_unresolved_without_dates, adverse_lookback_sessions.",
     )
     sessions: list[_SessionDoc] = Field(default_factory=list, description="Optional session dates.")
     red_flags: list[str] = Field(default_factory=list, description="Red flags noted by the clinician.")
