@@ -1,8 +1,9 @@
 """strigil.evidence — the IASTM study library, GRADE certainty and plain-language patient summaries.
 
 `load_library()` gives every review and trial with its printed numbers and flags; `study_effects()` the
-between-group effect sizes (via strigil.meta); `summarise_condition()` the condition × outcome summaries with
-GRADE certainty (`rate()`); `build_summary()` the patient summary, shown by `summary_json()` / `render_html()`.
+between-group effect sizes (via strigil.meta); `summarise_condition()` the condition × outcome summaries
+with GRADE certainty (`rate()`); `build_summary()` the patient summary, shown by `summary_json()` and
+`render_html()`.
 """
 
 from strigil.evidence.effect_sizes import StudyEffect, study_effects

@@ -223,21 +223,41 @@ def _research_section(
     for study in related:
         sentences.append(
             Sentence(
-                f"One of these studies used {study.related_technique}, an old scraping method like IASTM.",
+                f"One study here used {study.related_technique}, an old scraping method like IASTM, "
+                "not IASTM itself.",
                 (study.id,),
                 finding=True,
             )
+        )
+    used = {sid for o in outcomes for sid in o.studies}
+    others = tuple(s.id for s in trials if s.id not in used)
+    if outcomes and others:
+        rest = "The other study" if len(others) == 1 else f"The other {len(others)} studies"
+        sentences.append(
+            Sentence(f"{rest} gave no numbers we could use to measure the effect.", others, finding=True)
         )
     if not outcomes:
         sentences.append(
             Sentence("None of them gave numbers we could use to measure the effect.", ids, finding=True)
         )
+    within_only = tuple(s.id for s in trials if s.id not in used and s.rows)
+    if within_only:
+        sentences.append(
+            Sentence(
+                "Some gave only the change within each group, or no measure of spread. "
+                "That cannot show what IASTM itself added.",
+                within_only,
+                finding=True,
+            )
+        )
     sentences.append(Sentence("Small studies like these can easily be wrong."))
     return Section("research", "What the research shows", tuple(sentences))
 
 
-def _reviews_section(figures: list[PublishedFigure]) -> Section:
+def _reviews_section(figures: list[PublishedFigure], name: str) -> Section:
     sentences = [Sentence(f.plain, (f.review,), finding=True, certainty=f.plain_certainty) for f in figures]
+    if not figures:
+        sentences.append(Sentence(f"No review in our library looked at {name}."))
     if figures:
         reviews = tuple(dict.fromkeys(f.review for f in figures if f.effect is not None))
         sentences.append(
@@ -344,7 +364,7 @@ def build_summary(
     sections = (
         Section("what_is", "What is IASTM?", WHAT_IS),
         _research_section(info, name, library, outcomes, trials),
-        _reviews_section(figures),
+        _reviews_section(figures, name),
         Section("unknowns", "What is not known", UNKNOWNS),
         Section("expectations", "What to expect", EXPECTATIONS),
         Section("exercise", "Exercise comes first", EXERCISE),

@@ -51,6 +51,11 @@ def study_json(study: Study, library: Library | None = None, full: bool = False)
     return out
 
 
+def _r(x: float | None) -> float | None:
+    # 4 decimals: enough for any clinical reading, and no binary-float noise (13.799999999999997)
+    return None if x is None else round(x, 4)
+
+
 def _outcome_json(o: OutcomeSummary) -> dict[str, Any]:
     return {
         "outcome": o.outcome,
@@ -59,16 +64,16 @@ def _outcome_json(o: OutcomeSummary) -> dict[str, Any]:
         "n": o.n,
         "measure": o.measure,
         "unit": o.unit,
-        "effect": o.effect,
-        "ci": [o.ci[0], o.ci[1]],
+        "effect": _r(o.effect),
+        "ci": [_r(o.ci[0]), _r(o.ci[1])],
         "certainty": o.certainty,
         "studies": list(o.studies),
         "favours": o.favours,
         "effect_direction": "IASTM minus comparison; "
         + ("higher is better" if o.higher_is_better else "lower is better"),
-        "smd": o.smd,
-        "I2": o.i2,
-        "tau2": o.tau2,
+        "smd": _r(o.smd),
+        "I2": _r(o.i2),
+        "tau2": _r(o.tau2),
         "model": o.model,
         "grade": {"start": o.grade.start, "downgrades": o.grade.downgrades, "reasons": list(o.grade.reasons)},
     }
