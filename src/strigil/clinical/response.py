@@ -825,7 +825,9 @@ def _heuristics(
 # ---- the JSON document of `strigil respond` ---------------------------------------------------------
 
 
-class _MeasureDoc(BaseModel):
+class MeasureEntry(BaseModel):
+    """One outcome value of one session."""
+
     model_config = ConfigDict(extra="forbid")
     measure: str = Field(description="Measure code (catalogue of measures), e.g. nprs, lefs, rom_deg.")
     session: int = Field(ge=1, description="Session number, 1 = first session of the episode.")
@@ -833,13 +835,17 @@ class _MeasureDoc(BaseModel):
     value: float = Field(allow_inf_nan=False, description="The value in the measure's unit.")
 
 
-class _GoalDoc(BaseModel):
+class GoalEntry(BaseModel):
+    """The goal of the episode: a measure and the value to reach."""
+
     model_config = ConfigDict(extra="forbid")
     measure: str
     target: float = Field(allow_inf_nan=False)
 
 
-class _AdverseDoc(BaseModel):
+class AdverseEntry(BaseModel):
+    """An adverse response after a session."""
+
     model_config = ConfigDict(extra="forbid")
     session: int = Field(ge=1)
     type: str = Field(
@@ -851,7 +857,9 @@ class _AdverseDoc(BaseModel):
     )
 
 
-class _SessionDoc(BaseModel):
+class SessionDateEntry(BaseModel):
+    """The date of a session."""
+
     model_config = ConfigDict(extra="forbid")
     session: int = Field(ge=1)
     date: dt.date
@@ -861,16 +869,16 @@ class RespondDocument(BaseModel):
     """Input of `strigil respond FILE.json`."""
 
     model_config = ConfigDict(extra="forbid", title="strigil respond input")
-    measures: list[_MeasureDoc]
-    goal: _GoalDoc | None = None
-    adverse_responses: list[_AdverseDoc] = Field(default_factory=list)
+    measures: list[MeasureEntry]
+    goal: GoalEntry | None = None
+    adverse_responses: list[AdverseEntry] = Field(default_factory=list)
     settings: dict[str, Any] | None = Field(
         None,
         description="Clinic settings: switch_after_sessions, goal_kept_sessions, population, "
         "thresholds {measure: change}, adverse_windows_days {type: days}, "
         "flag_unresolved_without_dates, adverse_lookback_sessions.",
     )
-    sessions: list[_SessionDoc] = Field(default_factory=list, description="Optional session dates.")
+    sessions: list[SessionDateEntry] = Field(default_factory=list, description="Optional session dates.")
     red_flags: list[str] = Field(default_factory=list, description="Red flags noted by the clinician.")
     condition: str | None = Field(
         None, description="The episode's condition code: picks population-appropriate MCIDs."

@@ -322,13 +322,17 @@ def _require_region(code: str, regions: Collection[str] | None) -> None:
 # ---- the JSON document of `strigil screen` (validated at the edge, then handed to `screen`) ----
 
 
-class _FindingDoc(BaseModel):
+class FindingEntry(BaseModel):
+    """A finding with the region where it is."""
+
     model_config = ConfigDict(extra="forbid")
     code: str = Field(description="A findings-catalogue code.")
     region: str | None = Field(None, description="Where the finding is; omitted: at the treated region.")
 
 
-class _PriorAdverseDoc(BaseModel):
+class PriorAdverseEntry(BaseModel):
+    """An adverse response to an earlier IASTM session."""
+
     model_config = ConfigDict(extra="forbid")
     type: str = Field(
         description="petechiae, bruising, soreness, skin_irritation, pain_flare, paresthesia, other"
@@ -347,8 +351,8 @@ class ScreenDocument(BaseModel):
 
     model_config = ConfigDict(extra="forbid", title="strigil screen input")
     region: str = Field(description="Region code of the area to treat (catalogue of regions).")
-    findings: list[str | _FindingDoc] = Field(description="Findings-catalogue codes (or {code, region}).")
-    prior_adverse_responses: list[_PriorAdverseDoc] = Field(default_factory=list)
+    findings: list[str | FindingEntry] = Field(description="Findings-catalogue codes (or {code, region}).")
+    prior_adverse_responses: list[PriorAdverseEntry] = Field(default_factory=list)
     intolerance: bool = Field(False, description="Earlier hypersensitivity or intolerance to IASTM.")
 
 
