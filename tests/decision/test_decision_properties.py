@@ -48,7 +48,7 @@ adverse_items = st.lists(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.sampled_from(REGIONS), finding_items, adverse_items, st.booleans(), st.sampled_from(CONTRAINDICATIONS)
 )
@@ -63,7 +63,7 @@ def test_adding_a_contraindication_never_makes_the_verdict_milder(
     assert after.alternatives
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(st.sampled_from(REGIONS), finding_items, adverse_items, st.booleans(), finding_items)
 def test_adding_any_finding_never_makes_the_verdict_milder(
     region: str, findings: list[Any], prior: list[AdverseResponse], intolerance: bool, more: list[Any]
@@ -121,13 +121,13 @@ def _headroom(code: str, value: int) -> int:
 
 
 def _run(ep: dict[str, Any], values: dict[tuple[str, int, str], int]) -> int:
-    measures = [Measurement(c, s, t, float(v)) for (c, s, t), v in sorted(values.items())]  # type: ignore[arg-type]
+    measures = [Measurement(c, s, t, float(v)) for (c, s, t), v in sorted(values.items())]
     out = recommend(measures, goal=ep["goal"], adverse_responses=ep["adverse"], settings=ep["settings"])
     assert out.reasons, "every recommendation lists its reasons"
     return recommendation_rank(out.recommendation)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(episodes(), st.data())
 def test_sustained_improvement_from_some_session_on_never_gives_a_worse_recommendation(
     ep: dict[str, Any], data: st.DataObject
@@ -148,7 +148,7 @@ def test_sustained_improvement_from_some_session_on_never_gives_a_worse_recommen
     assert _run(ep, improved) >= _run(ep, ep["values"])
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=250, deadline=None)
 @given(episodes(), st.data())
 def test_a_better_post_test_in_the_latest_session_never_gives_a_worse_recommendation(
     ep: dict[str, Any], data: st.DataObject
