@@ -240,6 +240,11 @@ def escalc(
     if not 0 < level < 100:
         raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
     needed = list(MEASURES[key])
+    if key in ("RR", "OR", "RD"):
+        # as metafor: group sizes may stand in for the non-event counts (bi = n1i − ai, di = n2i − ci)
+        for cell, size in (("bi", "n1i"), ("di", "n2i")):
+            if cell not in columns and not _has(data, cell) and (size in columns or _has(data, size)):
+                needed[needed.index(cell)] = size
     if key == "GEN":
         needed += [n for n in ("vi", "sei", "ci_lb", "ci_ub") if n in columns or _has(data, n)]
     cols: dict[str, FloatArray] = {}
@@ -266,6 +271,9 @@ def escalc(
     elif key in ("MC", "SMCC", "SMCR"):
         yi, vi = _pre_post(key, cols)
     elif key in ("RR", "OR", "RD"):
+        for cell, size, events in (("bi", "n1i", "ai"), ("di", "n2i", "ci")):
+            if cell not in cols:
+                cols[cell] = cols[size] - cols[events]
         yi, vi = _two_by_two(key, cols)
     elif key in ("ZCOR", "COR"):
         yi, vi = _correlation(key, cols)

@@ -133,6 +133,12 @@ class RMAResult:
         return (ci.tau2[1], ci.tau2[2])
 
     @property
+    def weight_percent(self) -> Array:
+        """Each study's weight in percent of the total (metafor's `weights()`)."""
+        w = 1.0 / (self.vi + self.tau2) if self.weights is None else self.weights
+        return np.asarray(100 * w / w.sum())
+
+    @property
     def moderators(self) -> bool:
         """True for a meta-regression (any coefficient besides the intercept)."""
         return not (self.intercept and self.p == 1)

@@ -306,11 +306,13 @@ def _fit_intercept_only(y: Array, v: Array, method: str, test: str, level: float
         Q, Q_p, I2, H2, vt = 0.0, 1.0, 0.0, 1.0, 0.0
     spread = crit * math.sqrt(var_b + tau2)
     # the omnibus test of the intercept alone is its own Wald test (χ²₁ = z², F₁ = t²)
-    QM = stat * stat / 1.0 if not math.isnan(stat) else math.nan
+    # (metafor: not available when the SE is 0, e.g. knha on identical effects)
+    QM = stat * stat if se > 0 else math.nan
+    QM_p = pval if se > 0 else math.nan
     return RMAResult(
         k=k, p=1, method=method, test=test, dist="z" if df is None else "t", df=df,
         tau2=tau2, tau2_se=tau2_se, I2=I2, H2=H2, Q=Q, Q_df=k - 1, Q_p=Q_p, beta=(coef,),
-        pi_lb=b - spread, pi_ub=b + spread, QM=QM, QM_df=1, QM_ddf=df, QM_p=pval, R2=None,
+        pi_lb=b - spread, pi_ub=b + spread, QM=QM, QM_df=1, QM_ddf=df, QM_p=QM_p, R2=None,
         subgroups=None, Q_between=None, Q_between_df=None, Q_between_p=None,
         level=level, converged=converged, yi=y, vi=v, X=np.ones((k, 1)), weights=None,
         vb=np.array([[var_b]]), slab=slab, intercept=True, vt=vt, tau2_fixed=tau2_fixed is not None,
@@ -361,7 +363,7 @@ def _with_subgroups(res: RMAResult, y: Array, v: Array, subgroup: Any, method: s
     labels = [str(s) for s in subgroup]
     if len(labels) != y.shape[0]:
         raise ValueError(f"subgroup has {len(labels)} labels for k={y.shape[0]} studies")
-    order = list(dict.fromkeys(labels))
+    order = sorted(set(labels))  # as R's factor levels
     groups = []
     lab = np.array(labels, dtype=object)
     for name in order:
