@@ -189,3 +189,83 @@ def clinics(draw: st.DrawFn, max_patients: int = 3) -> ClinicDossier:
             )
         )
     return ClinicDossier(Clinic(code=draw(code), name=draw(text)), clinicians, tuple(patients))
+
+
+def example_clinic() -> ClinicDossier:
+    """A small fixed clinic: one patient, one episode, a session with two steps, measures and a response."""
+    opened = dt.date(2025, 3, 1)
+    plan = EpisodePlan(
+        condition="lateral_elbow_tendinopathy",
+        region="elbow",
+        side="right",
+        target_tissue="tendon",
+        onset_date=dt.date(2025, 1, 10),
+        opened_on=opened,
+        goals=["lift a kettle without pain"],
+        planned_co_interventions=["strengthening", "education"],
+        consent=Consent(given_on=opened, explained=["bruising", "petechiae", "soreness"]),
+    )
+    session = SessionRecord(
+        episode_id=1,
+        clinician="pt_1",
+        date=dt.date(2025, 3, 3),
+        warm_up=WarmUp(kind="cardiovascular", minutes=5),
+        emollient="lotion",
+        steps=[
+            DoseStep(
+                region="forearm",
+                side="right",
+                instrument="graston_set",
+                stroke="sweep",
+                angle_deg=45,
+                direction="along",
+                pressure="moderate",
+                duration_s=90,
+                stroke_count=40,
+            ),
+            DoseStep(
+                region="elbow",
+                side="right",
+                instrument="graston_set",
+                stroke="j_stroke",
+                direction="across",
+                pressure="light",
+                duration_s=60,
+            ),
+        ],
+        followed_by=[FollowUp(kind="strengthening", detail="eccentric wrist extension", minutes=10)],
+        measurements=[
+            Measurement(measure="nprs", value=6, timing="pre"),
+            Measurement(measure="nprs", value=4, timing="post"),
+        ],
+        adverse_responses=[
+            AdverseResponse(
+                kind="petechiae",
+                severity="mild",
+                onset_on=dt.date(2025, 3, 3),
+                resolved_on=dt.date(2025, 3, 6),
+                region="forearm",
+            )
+        ],
+        tolerance="well_tolerated",
+    )
+    episode = EpisodeDossier(
+        key="1",
+        plan=plan,
+        sessions=(SessionEntry(1, session),),
+        measurements=(
+            DatedMeasurement(dt.date(2025, 3, 10), Measurement(measure="nprs", value=3, timing="between")),
+        ),
+    )
+    clinicians = (
+        Clinician(
+            code="pt_1",
+            name="Alex Moreau",
+            profession="physical_therapist",
+            training=[Training(course="Graston Technique M1", formal=True)],
+            years_experience=8,
+        ),
+        Clinician(code="at-2", name="Sam Ito", profession="athletic_trainer", years_experience=3),
+    )
+    patient = PatientDossier(Patient(code="P-0001", birth_year=1984, sex="female"), (episode,))
+    return ClinicDossier(Clinic(code="north", name="North Clinic"), clinicians, (patient,))

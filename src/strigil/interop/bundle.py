@@ -130,17 +130,18 @@ def read_bundle(document: Any) -> ReadBundle:
             continue
         kind, rid = resource.get("resourceType"), resource.get("id")
         where = f"{where} {kind}/{rid}"
+        keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
+        if rid is not None:
+            keys.add(f"{kind}/{rid}")
+        for key in sorted(keys):
+            if key in read.index:
+                read.problems.append(FhirProblem(where, f"duplicate resource {key!r} in the bundle"))
+            # indexed even when invalid, so references to it are not reported a second time as dangling
+            read.index[key] = resource
         found = resource_problems(resource, where)
         if found:
             read.problems.extend(found)
             continue
-        keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
-        if rid is not None:
-            keys.add(f"{kind}/{rid}")
-        for key in keys:
-            if key in read.index:
-                read.problems.append(FhirProblem(where, f"duplicate resource {key!r} in the bundle"))
-            read.index[key] = resource
         read.resources.append(resource)
     for resource in read.resources:
         where = f"{resource['resourceType']}/{resource.get('id', '?')}"

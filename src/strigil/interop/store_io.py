@@ -137,11 +137,12 @@ def patient_dossiers(
         query = query.where(
             PatientRow.id.in_(select(EpisodeRow.patient_id).where(EpisodeRow.id.in_(episode_ids)))
         )
-    clinician_code = dict(
-        db.execute(select(ClinicianRow.id, ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id))
-        .tuples()
-        .all()
-    )
+    clinician_code = {
+        cid: ccode
+        for cid, ccode in db.execute(
+            select(ClinicianRow.id, ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)
+        )
+    }
     patients = list(db.scalars(query))
     for start in range(0, len(patients), BATCH):
         batch = patients[start : start + BATCH]

@@ -1,0 +1,99 @@
+"""`strigil fhir export|import`: a clinic moves between databases through a file; bad files change nothing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from fhir_strategies import example_clinic
+from sqlalchemy import func, select
+from test_fhir_store import _bundle, _unkeyed
+from typer.testing import CliRunner
+
+from strigil.cli import app
+from strigil.interop.from_fhir import plan_import
+from strigil.interop.store_io import read_clinic, write_plan
+from strigil.store.database import open_database
+from strigil.store.record import MeasurementRow, PatientRow
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def source(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'source.sqlite'}"
+    database = open_database(url)
+    with database.unit_of_work() as db:
+        write_plan(db, plan_import(_bundle(example_clinic())))
+    database.dispose()
+    return url
+
+
+def _run(url: str, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args), env={"STRIGIL_DATABASE_URL": url})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_export_all_then_import_into_another_database(source: str, tmp_path: Path) -> None:
+    out = tmp_path / "clinic.json"
+    code, stdout, _ = _run(source, "fhir", "export", "--all", "-o", str(out))
+    assert code == 0 and "resources" in stdout
+    assert json.loads(out.read_text())["resourceType"] == "Bundle"
+    target = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    code, stdout, _ = _run(target, "fhir", "import", str(out), "--json")
+    assert code == 0, stdout
+    assert json.loads(stdout)["sessions_created"] == 1
+    database = open_database(target)
+    with database.unit_of_work() as db:
+        assert _unkeyed(read_clinic(db, "north")) == _unkeyed(example_clinic())
+    database.dispose()
+
+
+def test_export_one_episode(source: str, tmp_path: Path) -> None:
+    out = tmp_path / "episode.json"
+    code, _, _ = _run(source, "fhir", "export", "--episode", "1", "-o", str(out))
+    assert code == 0
+    kinds = [e["resource"]["resourceType"] for e in json.loads(out.read_text())["entry"]]
+    assert kinds.count("EpisodeOfCare") == 1 and kinds.count("Procedure") == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--episode", "99"), "--episode: 99 is not an episode"),
+        ((), "--episode ID (repeatable) or --all"),
+        (("--all", "--clinic", "south"), "--clinic: 'south' is not a clinic"),
+    ],
+)
+def test_export_refuses_unclear_requests(
+    source: str, tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    code, _, stderr = _run(source, "fhir", "export", *args, "-o", str(tmp_path / "x.json"))
+    assert code == 2 and message in stderr and stderr.startswith("error: ")
+
+
+def test_a_malformed_file_is_rejected_and_nothing_is_written(source: str, tmp_path: Path) -> None:
+    bundle = _bundle(example_clinic())
+    bundle["entry"][3]["resource"]["gender"] = 7  # Patient.gender must be a code
+    del next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")["resource"][
+        "status"
+    ]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(bundle))
+    target = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    code, _, stderr = _run(target, "fhir", "import", str(bad))
+    assert code == 2
+    assert "bundle rejected, nothing imported (2 problems)" in stderr and "status" in stderr
+    database = open_database(target)
+    with database.unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(PatientRow)) == 0
+        assert db.scalar(select(func.count()).select_from(MeasurementRow)) == 0
+    database.dispose()
+
+
+def test_not_json_is_rejected(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    code, _, stderr = _run(f"sqlite:///{tmp_path / 't.sqlite'}", "fhir", "import", str(bad))
+    assert code == 2 and "not a readable JSON file" in stderr
