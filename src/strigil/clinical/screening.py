@@ -23,8 +23,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from strigil.catalog import UnknownCode, load_catalog
 from strigil.clinical.adverse import AdverseResponse, judge
 from strigil.clinical.checks import problems_from
+from strigil.clinical.vocabulary import Tolerance, allowed
 
 __all__ = [
+    "TOLERANCE",
     "VERDICTS",
     "Alternative",
     "Finding",
@@ -38,6 +40,8 @@ __all__ = [
     "screen_document",
     "verdict_rank",
 ]
+
+TOLERANCE: tuple[str, ...] = allowed(Tolerance)
 
 # From worst to best; `verdict_rank` orders them so that tests and callers can compare verdicts.
 VERDICTS: tuple[str, ...] = ("contraindicated", "precautions", "clear")
@@ -189,6 +193,7 @@ def screen(
     prior_adverse_responses: Sequence[AdverseResponse] = (),
     intolerance: bool = False,
     *,
+    prior_tolerance: Sequence[str] = (),
     adverse_windows: Mapping[str, float] | None = None,
     catalogue: FindingsCatalogue | None = None,
     regions: Collection[str] | None = None,
@@ -198,7 +203,8 @@ def screen(
     Local findings count only when at the treated region (a finding without a region is taken to be there);
     systemic findings count wherever they are. Unknown codes raise UnknownCode (a ValueError) with the
     closest matches. Sources: findings catalogue (domain reference §2); Baker & Baker 2017 (§0) for
-    intolerance and adverse responses.
+    intolerance and adverse responses. `prior_tolerance` takes the record's per-session tolerance codes;
+    "poorly_tolerated" or "stopped_early" count as intolerance.
     """
     cat = catalogue or load_findings()
     _require_region(region, regions)
@@ -239,8 +245,13 @@ def screen(
             )
         else:
             reasons.append(_reason(f, f"screen.{f.kind}"))
-    if intolerance:
-        reasons.append(_reason(cat.require("iastm_intolerance"), "screen.intolerance"))
+    for i, t in enumerate(prior_tolerance):
+        if t not in TOLERANCE:
+            raise ValueError(f"prior_tolerance[{i}]: {t!r} is not allowed; allowed: {', '.join(TOLERANCE)}")
+    poor = [t for t in prior_tolerance if t in ("poorly_tolerated", "stopped_early")]
+    if intolerance or poor:
+        detail = f"earlier sessions: {', '.join(poor)}" if poor else "recorded intolerance"
+        reasons.append(_reason(cat.require("iastm_intolerance"), "screen.intolerance", detail=detail))
     reasons.extend(_from_adverse(prior_adverse_responses, cat, adverse_windows))
     reasons = _unique(reasons)
     worst = "clear"
@@ -354,6 +365,11 @@ class ScreenDocument(BaseModel):
     findings: list[str | FindingEntry] = Field(description="Findings-catalogue codes (or {code, region}).")
     prior_adverse_responses: list[PriorAdverseEntry] = Field(default_factory=list)
     intolerance: bool = Field(False, description="Earlier hypersensitivity or intolerance to IASTM.")
+    prior_tolerance: list[str] = Field(
+        default_factory=list,
+        description="Tolerance recorded at earlier sessions (well_tolerated, tolerated_with_modification, "
+        "poorly_tolerated, stopped_early); the last two count as intolerance.",
+    )
 
 
 def screen_document(doc: Mapping[str, Any]) -> ScreeningResult:
@@ -369,4 +385,4 @@ def screen_document(doc: Mapping[str, Any]) -> ScreeningResult:
             prior.append(AdverseResponse(a.type, a.severity, a.resolved_days, None, a.days_since))
         except ValueError as exc:
             raise ValueError(f"prior_adverse_responses[{i}]: {exc}") from None
-    return screen(parsed.region, findings, prior, parsed.intolerance)
+    return screen(parsed.region, findings, prior, parsed.intolerance, prior_tolerance=parsed.prior_tolerance)
