@@ -89,6 +89,12 @@ GOOD_RESPOND = {
 }
 
 BAD_INPUT = [
+    (
+        "screen",
+        {"region": "knee", "findings": [], "settings": {"adverse_windows_days": {"bruise": 3}}},
+        "bruising",
+    ),
+    ("screen", {"region": "knee", "findings": [], "settings": {"windows": {}}}, "adverse_windows_days"),
     ("screen", "{not json", "not valid JSON"),
     ("screen", "[1, 2]", "one JSON object"),
     ("screen", {"findings": []}, "region"),

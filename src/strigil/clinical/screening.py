@@ -11,6 +11,7 @@ retrieved (❓ unverified; domain reference §2); see the header of findings.tom
 from __future__ import annotations
 
 import difflib
+import math
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from strigil.catalog import UnknownCode, load_catalog
-from strigil.clinical.adverse import AdverseResponse, judge
+from strigil.clinical.adverse import DEFAULT_COURSES, AdverseResponse, judge
 from strigil.clinical.checks import problems_from
 from strigil.clinical.vocabulary import Tolerance, allowed
 
@@ -365,6 +366,11 @@ class ScreenDocument(BaseModel):
     findings: list[str | FindingEntry] = Field(description="Findings-catalogue codes (or {code, region}).")
     prior_adverse_responses: list[PriorAdverseEntry] = Field(default_factory=list)
     intolerance: bool = Field(False, description="Earlier hypersensitivity or intolerance to IASTM.")
+    settings: dict[str, dict[str, float]] | None = Field(
+        None,
+        description="Clinic settings: adverse_windows_days {type: days} (expected course of each adverse "
+        "response type; defaults are configurable heuristics, see strigil.clinical.adverse).",
+    )
     prior_tolerance: list[str] = Field(
         default_factory=list,
         description="Tolerance recorded at earlier sessions (well_tolerated, tolerated_with_modification, "
@@ -385,4 +391,26 @@ def screen_document(doc: Mapping[str, Any]) -> ScreeningResult:
             prior.append(AdverseResponse(a.type, a.severity, a.resolved_days, None, a.days_since))
         except ValueError as exc:
             raise ValueError(f"prior_adverse_responses[{i}]: {exc}") from None
-    return screen(parsed.region, findings, prior, parsed.intolerance, prior_tolerance=parsed.prior_tolerance)
+    return screen(
+        parsed.region,
+        findings,
+        prior,
+        parsed.intolerance,
+        prior_tolerance=parsed.prior_tolerance,
+        adverse_windows=_windows(parsed.settings or {}),
+    )
+
+
+def _windows(settings: Mapping[str, Mapping[str, float]]) -> dict[str, float]:
+    for key in settings:
+        if key != "adverse_windows_days":
+            raise ValueError(f"settings.{key}: unknown setting; allowed: adverse_windows_days")
+    out: dict[str, float] = {}
+    for kind, days in settings.get("adverse_windows_days", {}).items():
+        if kind not in DEFAULT_COURSES:
+            known = ", ".join(DEFAULT_COURSES)
+            raise ValueError(f"settings.adverse_windows_days.{kind}: unknown adverse type; allowed: {known}")
+        if not math.isfinite(days) or days < 0:
+            raise ValueError(f"settings.adverse_windows_days.{kind}: {days!r}; allowed: a number of days ≥ 0")
+        out[kind] = float(days)
+    return out
