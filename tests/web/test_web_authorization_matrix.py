@@ -7,6 +7,7 @@ below — otherwise this test fails and says what to add.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
@@ -45,6 +46,9 @@ ROUTES = _all_routes()
 
 
 def _token_ids(world: World) -> dict[tuple[int, str], int]:
+    cached = getattr(world, "_matrix_tokens", None)
+    if cached is not None:
+        return cached
     ids = {}
     with world.db() as db:
         for clinic in (1, 2):
@@ -52,6 +56,7 @@ def _token_ids(world: World) -> dict[tuple[int, str], int]:
                 account = account_service.get_account(db, f"{role}{clinic}")
                 ids[(clinic, role)] = account_service.issue_api_token(db, account, "m", ["read"]).token.id
         db.commit()
+    world._matrix_tokens = ids  # type: ignore[attr-defined]
     return ids
 
 
@@ -59,6 +64,9 @@ def _token_ids(world: World) -> dict[tuple[int, str], int]:
 PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
     "account_id": lambda w, role, clinic: w.ids[(clinic, "spare")],
     "token_id": lambda w, role, clinic: _token_ids(w)[(clinic, role)],
+    "patient_code": lambda w, role, clinic: w.records[clinic]["patient_code"],
+    "episode_id": lambda w, role, clinic: w.records[clinic]["episode_id"],
+    "adverse_id": lambda w, role, clinic: w.records[clinic]["adverse_id"],
 }
 
 
@@ -79,13 +87,24 @@ def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
 
 
 # A well-formed body where a route needs one, so that only authorization decides the answer.
+TODAY = dt.date.today().isoformat()
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/accounts/{account_id}/reset-password"): {"password": "another fine passphrase"},
+    ("POST", "/api/v1/episodes/{episode_id}/close"): {"closed_on": TODAY, "reason": "discharged"},
+    ("POST", "/api/v1/episodes/{episode_id}/measurements"): {
+        "measure": "nprs",
+        "value": 3,
+        "taken_on": TODAY,
+    },
+    ("POST", "/api/v1/adverse-responses/{adverse_id}/resolve"): {"resolved_on": TODAY},
 }
 
 
 def _request(world: World, role: str, method: str, path: str, target_clinic: int) -> Any:
-    client, csrf = world.client(role, 1)
+    clients = world.__dict__.setdefault("_matrix_clients", {})
+    if role not in clients:
+        clients[role] = world.client(role, 1)
+    client, csrf = clients[role]
     url = path
     for param in PARAMETERS:
         if "{" + param + "}" in url:

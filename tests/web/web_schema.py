@@ -6,9 +6,8 @@ import datetime as dt
 
 from sqlalchemy import Engine
 
-from strigil.services import clinics, episodes, patients, sessions
+from strigil.services import clinics, episodes, outcomes, patients, sessions
 from strigil.store.database import migrate
-from strigil.web.demo import seed_demo  # noqa: F401  (same vocabulary as the demo)
 
 TODAY = dt.date.today()
 
@@ -83,10 +82,18 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
         recorded = sessions.record_session(db, clinic.id, session_doc(episode.id, clinician, opened, 6, 4))
         first_episode = first_episode or episode.id
         first_session = first_session or recorded.id
+    adverse = outcomes.add_adverse_response(
+        db,
+        clinic.id,
+        first_episode,
+        {"kind": "bruising", "severity": "mild", "onset_on": (TODAY - dt.timedelta(days=14)).isoformat()},
+        session_id=first_session,
+    )
     return {
         "clinic_id": clinic.id,
         "patient_code": f"{letter}000",
         "episode_id": first_episode,
         "session_id": first_session,
         "clinician": clinician,
+        "adverse_id": adverse.id,
     }

@@ -43,28 +43,35 @@ def _cli_actor(clinic_id: int | None):  # type: ignore[no-untyped-def]
 def user_add(
     username: str = typer.Argument(..., help="Sign-in name (3-64 letters, digits, '.', '_', '-')."),
     role: str = typer.Option("admin", help="admin, clinician or researcher."),
-    clinic: int = typer.Option(1, help="The clinic's id."),
+    clinic: str = typer.Option("main", help="The clinic's code (created if it does not exist yet)."),
     name: str = typer.Option("", help="Full name shown in the pages."),
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help="Read the password from standard input."
     ),
 ) -> None:
     """Create an account (run once without a server to create the first admin)."""
-    from strigil.services import accounts
+    from strigil.services import accounts, clinics
     from strigil.services import audit as audit_service
+    from strigil.services.errors import RecordError
     from strigil.web.setup import open_database
 
     password = _read_password(password_stdin, "Password")
     with open_database() as db:
         try:
+            clinic_view = clinics.ensure_clinic(db, clinic, clinic)
             account = accounts.create_account(
-                db, username=username, display_name=name, role=role, clinic_id=clinic, password=password
+                db,
+                username=username,
+                display_name=name,
+                role=role,
+                clinic_id=clinic_view.id,
+                password=password,
             )
-        except accounts.AccountError as exc:
+        except (accounts.AccountError, RecordError) as exc:
             raise _fail(str(exc)) from None
-        audit_service.record(db, _cli_actor(clinic), "create", "account", account.id)
+        audit_service.record(db, _cli_actor(clinic_view.id), "create", "account", account.id)
         db.commit()
-    typer.echo(f"created {role} {username!r} in clinic {clinic}")
+    typer.echo(f"created {role} {username!r} in clinic {clinic!r}")
 
 
 @user_app.command("deactivate")

@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, _IncludedRouter
@@ -14,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from strigil.services.accounts import AccountError, AccountNotFound
+from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.web.pages import render_error
 from strigil.web.security import NotSignedIn
@@ -41,6 +43,19 @@ def _install_error_handlers(app: FastAPI) -> None:
         status = 404 if isinstance(exc, AccountNotFound) else 422
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status)
+        return render_error(request, status, str(exc))
+
+    @app.exception_handler(RecordError)
+    async def record_error(request: Request, exc: RecordError) -> Response:
+        status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Refused) else 422
+        problems = getattr(exc, "problems", None)
+        if _wants_json(request):
+            detail: object = (
+                [{"field": p.field, "value": p.value, "message": p.message} for p in problems]
+                if problems
+                else str(exc)
+            )
+            return JSONResponse(jsonable_encoder({"detail": detail}), status)
         return render_error(request, status, str(exc))
 
     @app.exception_handler(HTTPException)

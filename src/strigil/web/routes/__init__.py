@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from strigil.web.routes import account, admin, audit, auth, home
+from strigil.web.routes import account, admin, audit, auth, home, record_api, record_pages
 
 __all__ = ["ROUTERS"]
 
@@ -18,4 +18,6 @@ ROUTERS: list[APIRouter] = [
     admin.api,
     audit.pages,
     audit.api,
+    record_pages.router,
+    record_api.router,
 ]

@@ -10,7 +10,6 @@ from pydantic import BaseModel
 from sqlalchemy import text
 
 from strigil.web.database import DB
-from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
@@ -41,4 +40,6 @@ def home(
         return RedirectResponse("/admin/accounts", status_code=303)
     if principal.role == "researcher":
         return RedirectResponse("/research", status_code=303)
-    return render(request, "dashboard.html", principal)
+    from strigil.web.routes.record_pages import dashboard_page
+
+    return dashboard_page(request, db, principal)

@@ -1,0 +1,233 @@
+"""JSON API over the clinical record: patients, episodes, sessions, measures, adverse responses, screening.
+
+Every route calls the same service functions as the CLI, scoped to the caller's clinic, and writes an
+audit event for each read or write of patient data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Query
+from pydantic import BaseModel, Field
+
+from strigil.services import audit as audit_service
+from strigil.services import episodes as episode_service
+from strigil.services import outcomes, patients, sessions
+from strigil.services import web_patients as lists
+from strigil.services.web_episode import latest_recommendation, progress, screen_episode
+from strigil.web.database import DB
+from strigil.web.security import Principal, allow
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/api/v1", tags=["clinical record"])
+Clinician = Annotated[Principal, allow("clinician")]
+ALERT_WINDOW = dt.timedelta(days=28)  # dashboard looks at sessions of the last four weeks
+
+
+def _plain(value: Any) -> Any:
+    """Dataclass views as JSON-ready dicts."""
+    return (
+        dataclasses.asdict(value)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type)
+        else value
+    )
+
+
+class PatientIn(BaseModel):
+    """A new pseudonymous patient (no names: a code chosen by the clinic)."""
+
+    code: str = Field(description="pseudonymous code: letters, digits, '-' and '_'")
+    birth_year: int
+    sex: str = Field(description="female, male, other or unknown")
+
+
+class CloseIn(BaseModel):
+    """Close an episode."""
+
+    closed_on: dt.date
+    reason: str
+
+
+class MeasurementIn(BaseModel):
+    """A measurement outside a session document."""
+
+    measure: str
+    value: float
+    taken_on: dt.date
+    timing: str = "between"
+    session_id: int | None = None
+
+
+class ResolveIn(BaseModel):
+    """The date an adverse response resolved."""
+
+    resolved_on: dt.date
+
+
+class ScreeningIn(BaseModel):
+    """Findings today (catalogue codes) and whether the patient reports intolerance to IASTM."""
+
+    findings: list[str] = Field(default_factory=list)
+    intolerance: bool = False
+
+
+@router.get("/patients")
+def list_patients(
+    db: DB,
+    principal: Clinician,
+    q: str = "",
+    page: Annotated[int, Query(ge=1)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 25,
+) -> dict[str, Any]:
+    """My clinic's patients whose code starts with `q`, one page at a time."""
+    found = lists.search_patients(db, principal.clinic_id, q, page=page, per_page=per_page)
+    audit_service.record(db, principal.actor, "read", "patient_list", "", detail=f"q={q[:40]} page={page}")
+    return {
+        "total": found.total,
+        "page": found.page,
+        "per_page": found.per_page,
+        "pages": found.pages,
+        "patients": [_plain(p) for p in found.patients],
+    }
+
+
+@router.post("/patients", status_code=201)
+def add_patient(body: PatientIn, db: DB, principal: Clinician) -> dict[str, Any]:
+    """Register a patient in my clinic."""
+    view = patients.add_patient(db, principal.clinic_id, body.model_dump())
+    audit_service.record(db, principal.actor, "create", "patient", view.id, patient_id=view.id)
+    return _plain(view)
+
+
+@router.get("/patients/{patient_code}")
+def show_patient(patient_code: str, db: DB, principal: Clinician) -> dict[str, Any]:
+    """One patient of my clinic with their episodes."""
+    view = patients.show_patient(db, principal.clinic_id, patient_code)
+    audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
+    return _plain(view)
+
+
+@router.post("/patients/{patient_code}/episodes", status_code=201)
+def open_episode(
+    patient_code: str,
+    db: DB,
+    principal: Clinician,
+    plan: Annotated[dict[str, Any], Body(description="an episode plan (condition, region, side, ...)")],
+) -> dict[str, Any]:
+    """Open an episode of care (exercise-first rule applies)."""
+    patients.find_patient(db, principal.clinic_id, patient_code)  # another clinic's code: 404 before anything
+    view = episode_service.open_episode(db, principal.clinic_id, patient_code, plan, by=principal.username)
+    audit_service.record(db, principal.actor, "create", "episode", view.id, patient_id=view.patient_id)
+    return _plain(view)
+
+
+@router.get("/episodes/{episode_id}")
+def show_episode(episode_id: int, db: DB, principal: Clinician) -> dict[str, Any]:
+    """An episode with its sessions, progress per measure (with MCID) and the latest recommendation."""
+    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
+    return {
+        **_plain(view),
+        "progress": [_plain(s) for s in progress(view)],
+        "recommendation": latest_recommendation(view),
+    }
+
+
+@router.post("/episodes/{episode_id}/close")
+def close_episode(episode_id: int, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
+    """Close an episode (discharged, referred, ...)."""
+    view = episode_service.close_episode(db, principal.clinic_id, episode_id, body.closed_on, body.reason)
+    audit_service.record(
+        db, principal.actor, "update", "episode", view.id, patient_id=view.patient_id, detail="closed"
+    )
+    return _plain(view)
+
+
+@router.post("/episodes/{episode_id}/sessions", status_code=201)
+def record_session(
+    episode_id: int,
+    db: DB,
+    principal: Clinician,
+    document: Annotated[
+        dict[str, Any],
+        Body(description="a session as `strigil schema session`; episode_id is taken from the path"),
+    ],
+) -> dict[str, Any]:
+    """Record a whole session (dose steps, measures, adverse responses); returns the recommendation."""
+    episode, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
+    recorded = sessions.record_session(
+        db, principal.clinic_id, {**document, "episode_id": episode.id}, by=principal.username
+    )
+    audit_service.record(db, principal.actor, "create", "session", recorded.id, patient_id=patient.id)
+    return _plain(recorded)
+
+
+@router.post("/episodes/{episode_id}/measurements", status_code=201)
+def add_measurement(episode_id: int, body: MeasurementIn, db: DB, principal: Clinician) -> dict[str, Any]:
+    """Add a measurement to an episode (between sessions, or to a session)."""
+    _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
+    view = outcomes.add_measurement(
+        db,
+        principal.clinic_id,
+        episode_id,
+        body.measure,
+        body.value,
+        taken_on=body.taken_on,
+        timing=body.timing,
+        session_id=body.session_id,
+    )
+    audit_service.record(db, principal.actor, "create", "measurement", view.id, patient_id=patient.id)
+    return _plain(view)
+
+
+@router.post("/episodes/{episode_id}/adverse-responses", status_code=201)
+def add_adverse(
+    episode_id: int,
+    db: DB,
+    principal: Clinician,
+    body: Annotated[dict[str, Any], Body(description="kind, severity, onset_on, resolved_on, region, note")],
+) -> dict[str, Any]:
+    """Record an adverse response (petechiae, bruising, soreness, ...)."""
+    _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
+    session_id = body.pop("session_id", None)
+    view = outcomes.add_adverse_response(db, principal.clinic_id, episode_id, body, session_id=session_id)
+    audit_service.record(db, principal.actor, "create", "adverse_response", view.id, patient_id=patient.id)
+    return _plain(view)
+
+
+@router.post("/adverse-responses/{adverse_id}/resolve")
+def resolve_adverse(adverse_id: int, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
+    """Record the date an adverse response resolved (kept as an amendment)."""
+    view = outcomes.resolve_adverse_response(
+        db, principal.clinic_id, adverse_id, body.resolved_on, by=principal.username
+    )
+    audit_service.record(db, principal.actor, "update", "adverse_response", view.id, detail="resolved")
+    return _plain(view)
+
+
+@router.post("/episodes/{episode_id}/screening")
+def screening(episode_id: int, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
+    """Screen before today's session: findings plus the episode's own adverse-response history."""
+    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    try:
+        result = screen_episode(view, body.findings, intolerance=body.intolerance)
+    except ValueError as exc:
+        from strigil.services.errors import invalid
+
+        raise invalid("findings", body.findings, str(exc)) from None
+    audit_service.record(db, principal.actor, "read", "screening", view.id, patient_id=view.patient_id)
+    return dict(result.as_dict())
+
+
+@router.get("/dashboard")
+def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
+    """Today's patients and the alerts of my clinic."""
+    today = dt.date.today()
+    rows = lists.today_patients(db, principal.clinic_id, today)
+    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    audit_service.record(db, principal.actor, "read", "dashboard", "")
+    return {"today": [_plain(r) for r in rows], "alerts": [_plain(a) for a in alerts]}
