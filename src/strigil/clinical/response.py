@@ -455,11 +455,8 @@ def recommend(
 
     # Responses from the latest session (or the `adverse_lookback_sessions` before it), and any still
     # unresolved, steer the recommendation; older resolved ones are noted and left to screening.
-    current = [
-        a
-        for a in judged_adverse
-        if (a.response.session or 0) >= latest - cfg.adverse_lookback_sessions or not a.response.resolved
-    ]
+    lookback = latest - cfg.adverse_lookback_sessions
+    current = [a for a in judged_adverse if (a.response.session or 0) >= lookback or not a.response.resolved]
     earlier = [
         Reason(
             "respond.adverse_earlier",
@@ -470,126 +467,18 @@ def recommend(
         for a in judged_adverse
         if a.flagged and a not in current
     ]
-    refer: list[Reason] = []
-    for a in current:
-        if a.response.severity == "severe":
-            refer.append(
-                Reason(
-                    "respond.refer_severe_adverse",
-                    f"severe {a.response.type} after session {a.response.session}",
-                    _SRC_ISSUE,
-                )
-            )
-    for r in judged:
-        if r.worse_between:
-            refer.append(
-                Reason(
-                    "respond.refer_worsening",
-                    f"{r.measure} worsened by {-(r.between_change or 0.0):g} {r.unit} between sessions "
-                    f"{r.first_session} and {r.latest_pre_session}, beyond its {_tname(r)} of "
-                    f"{r.threshold.units(r.baseline) if r.threshold else 0:g}",
-                    _SRC_ISSUE,
-                )
-            )
-    for flag in red_flags:
-        refer.append(Reason("respond.refer_red_flag", f"red flag: {flag}", _SRC_ISSUE))
-
-    discharge: list[Reason] = []
-    if goal is not None:
-        kept = _goal_kept(
-            cat.measures[goal.measure], table[goal.measure], goal.target, cfg.goal_kept_sessions
-        )
-        if kept:
-            discharge.append(
-                Reason(
-                    "respond.discharge_goal_kept",
-                    f"goal {goal.measure} {_goal_text(cat.measures[goal.measure], goal.target)} "
-                    f"met at the pre-test of the last {cfg.goal_kept_sessions} sessions "
-                    f"({', '.join(str(s) for s in kept)})",
-                    _SRC_ISSUE,
-                )
-            )
-
-    overall = [r for r in judged if r.meaningful_between]
-    switch: list[Reason] = []
-    if trailing >= cfg.switch_after_sessions and not overall:
-        switch.append(
-            Reason(
-                "respond.switch_no_change",
-                f"{trailing} sessions in a row without a meaningful change (setting "
-                f"switch_after_sessions = {cfg.switch_after_sessions}) and no meaningful change "
-                "since the first session: use another intervention for this episode",
-                _SRC_RESPONSE,
-            )
-        )
-
-    modify: list[Reason] = []
-    for a in current:
-        if a.flagged and a.response.severity != "severe":
-            modify.append(
-                Reason(
-                    "respond.modify_adverse_flagged",
-                    f"{a.response.type} after session {a.response.session}: {'; '.join(a.reasons)}",
-                    _SRC_BAKER,
-                )
-            )
-    for r in judged:
-        if r.worse_within:
-            modify.append(
-                Reason(
-                    "respond.modify_within_worsening",
-                    f"{r.measure} worsened by {-(r.within_change or 0.0):g} {r.unit} during session "
-                    f"{latest}, beyond its {_tname(r)}",
-                    _SRC_BAKER,
-                )
-            )
-    if trailing >= 1:
-        modify.append(
-            Reason(
-                "respond.modify_no_change",
-                f"no meaningful change in session {latest} (within the session or since the "
-                f"previous one); {trailing} such session(s) in a row: change technique or dose",
-                _SRC_RESPONSE,
-            )
-        )
-
-    progress: list[Reason] = []
-    targets = [r for r in overall if goal is None or r.measure == goal.measure]
-    for r in targets:
-        progress.append(
-            Reason(
-                "respond.progress_between",
-                f"{r.measure} improved by {_r(r.between_change):g} {r.unit} since session "
-                f"{r.first_session}, at least its {_tname(r)}",
-                _SRC_RESPONSE,
-            )
-        )
-
-    if evaluable:
-        cont = [
-            Reason(
-                "respond.continue_within",
-                f"meaningful change in session {latest} (within it or since the previous one); not yet a "
-                "meaningful change since the first session",
-                _SRC_RESPONSE,
-            )
-        ]
-    else:
-        cont = [
-            Reason(
-                "respond.continue_no_data",
-                "no change can be computed yet (a single pre-test): retest after treatment",
-                _SRC_RESPONSE,
-            )
-        ]
-
+    facts = _Facts(judged, current, trailing, evaluable, latest, cfg)
+    goal_reasons = (
+        [] if goal is None else _discharge(cat.measures[goal.measure], table[goal.measure], goal, cfg)
+    )
+    # Worst first; the first tier with a reason decides. Each tier's condition is monotone in improvement.
     tiers = [
-        ("refer", refer),
-        ("discharge", discharge),
-        ("switch", switch),
-        ("modify", modify),
-        ("progress", progress),
-        ("continue", cont),
+        ("refer", _refer(facts, red_flags)),
+        ("discharge", goal_reasons),
+        ("switch", _switch(facts)),
+        ("modify", _modify(facts)),
+        ("progress", _progress(facts, goal)),
+        ("continue", _continue(facts)),
     ]
     chosen, reasons = next((name, rs) for name, rs in tiers if rs)
     also = (*(x for name, rs in tiers[:-1] if name != chosen for x in rs), *earlier)
@@ -605,8 +494,133 @@ def recommend(
     )
 
 
-def _tname(r: MeasureResponse) -> str:
-    return "MCID" if r.threshold is None else r.threshold.kind
+@dataclass(frozen=True)
+class _Facts:
+    """What the recommendation tiers look at."""
+
+    judged: Sequence[MeasureResponse]  # measures with a threshold
+    adverse: Sequence[AdverseJudgement]  # current adverse responses
+    trailing: int  # sessions in a row, ending with the latest, without a meaningful change
+    evaluable: bool  # whether any change could be computed at all
+    latest: int
+    cfg: ResponseSettings
+
+
+def _refer(f: _Facts, red_flags: Sequence[str]) -> list[Reason]:
+    """A severe adverse response, worsening beyond the MCID, or a red flag (issue 4)."""
+    out = [
+        Reason(
+            "respond.refer_severe_adverse",
+            f"severe {a.response.type} after session {a.response.session}",
+            _SRC_ISSUE,
+        )
+        for a in f.adverse
+        if a.response.severity == "severe"
+    ]
+    for r in f.judged:
+        if r.worse_between and r.threshold is not None:
+            out.append(
+                Reason(
+                    "respond.refer_worsening",
+                    f"{r.measure} worsened by {-(r.between_change or 0.0):g} {r.unit} between sessions "
+                    f"{r.first_session} and {r.latest_pre_session}, beyond its {r.threshold.kind} of "
+                    f"{r.threshold.units(r.baseline) or 0:g}",
+                    _SRC_ISSUE,
+                )
+            )
+    out += [Reason("respond.refer_red_flag", f"red flag: {flag}", _SRC_ISSUE) for flag in red_flags]
+    return out
+
+
+def _discharge(
+    m: Measure, values: Mapping[tuple[int, str], float], goal: Goal, cfg: ResponseSettings
+) -> list[Reason]:
+    """Goal reached and kept: met at the pre-test of the last `goal_kept_sessions` sessions."""
+    kept = _goal_kept(m, values, goal.target, cfg.goal_kept_sessions)
+    if not kept:
+        return []
+    return [
+        Reason(
+            "respond.discharge_goal_kept",
+            f"goal {goal.measure} {_goal_text(m, goal.target)} met at the pre-test of the last "
+            f"{cfg.goal_kept_sessions} sessions ({', '.join(str(s) for s in kept)})",
+            _SRC_ISSUE,
+        )
+    ]
+
+
+def _switch(f: _Facts) -> list[Reason]:
+    """N sessions in a row without a meaningful change, and none since the first session."""
+    if f.trailing < f.cfg.switch_after_sessions or any(r.meaningful_between for r in f.judged):
+        return []
+    return [
+        Reason(
+            "respond.switch_no_change",
+            f"{f.trailing} sessions in a row without a meaningful change (setting switch_after_sessions = "
+            f"{f.cfg.switch_after_sessions}) and no meaningful change since the first session: use another "
+            "intervention for this episode",
+            _SRC_RESPONSE,
+        )
+    ]
+
+
+def _modify(f: _Facts) -> list[Reason]:
+    """A flagged adverse response, worsening within the session, or no change in the latest session."""
+    out = [
+        Reason(
+            "respond.modify_adverse_flagged",
+            f"{a.response.type} after session {a.response.session}: {'; '.join(a.reasons)}",
+            _SRC_BAKER,
+        )
+        for a in f.adverse
+        if a.flagged and a.response.severity != "severe"
+    ]
+    for r in f.judged:
+        if r.worse_within and r.threshold is not None:
+            out.append(
+                Reason(
+                    "respond.modify_within_worsening",
+                    f"{r.measure} worsened by {-(r.within_change or 0.0):g} {r.unit} during session "
+                    f"{f.latest}, beyond its {r.threshold.kind}",
+                    _SRC_BAKER,
+                )
+            )
+    if f.trailing >= 1:
+        out.append(
+            Reason(
+                "respond.modify_no_change",
+                f"no meaningful change in session {f.latest} (within the session or since the previous one); "
+                f"{f.trailing} such session(s) in a row: change technique or dose",
+                _SRC_RESPONSE,
+            )
+        )
+    return out
+
+
+def _progress(f: _Facts, goal: Goal | None) -> list[Reason]:
+    """A meaningful change since the first session (on the goal's measure when there is a goal)."""
+    return [
+        Reason(
+            "respond.progress_between",
+            f"{r.measure} improved by {r.between_change or 0.0:g} {r.unit} since session {r.first_session}, "
+            f"at least its {r.threshold.kind if r.threshold else 'MCID'}",
+            _SRC_RESPONSE,
+        )
+        for r in f.judged
+        if r.meaningful_between and (goal is None or r.measure == goal.measure)
+    ]
+
+
+def _continue(f: _Facts) -> list[Reason]:
+    """Otherwise: the latest session changed meaningfully, or nothing can be judged yet."""
+    if f.evaluable:
+        text = (
+            f"meaningful change in session {f.latest} (within it or since the previous one); not yet a "
+            "meaningful change since the first session"
+        )
+        return [Reason("respond.continue_within", text, _SRC_RESPONSE)]
+    text = "no change can be computed yet (a single pre-test): retest after treatment"
+    return [Reason("respond.continue_no_data", text, _SRC_RESPONSE)]
 
 
 def _goal_text(m: Measure, target: float) -> str:
