@@ -161,3 +161,15 @@ def test_a_better_post_test_in_the_latest_session_never_gives_a_worse_recommenda
     by = data.draw(st.integers(1, room), label="by")
     improved = {**ep["values"], key: _better(code, ep["values"][key], by)}
     assert _run(ep, improved) >= _run(ep, ep["values"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(episodes(), st.sampled_from(["petechiae", "bruising", "soreness", "pain_flare"]))
+def test_a_red_flag_or_a_current_severe_response_always_refers(ep: dict[str, Any], kind: str) -> None:
+    measures = [Measurement(c, s, t, float(v)) for (c, s, t), v in sorted(ep["values"].items())]
+    flagged = recommend(measures, goal=ep["goal"], settings=ep["settings"], red_flags=["cauda equina signs"])
+    assert flagged.recommendation == "refer"
+    severe = AdverseResponse(kind, "severe", None, ep["n"])
+    out = recommend(measures, goal=ep["goal"], adverse_responses=[severe], settings=ep["settings"])
+    assert out.recommendation == "refer"
+    assert "respond.refer_severe_adverse" in {r.rule for r in out.reasons}
