@@ -11,7 +11,7 @@ __all__ = ["Settings", "data_home", "default_database_url", "demo_database_url",
 
 
 def data_home() -> Path:
-    """The folder for Strigil's files: $STRIGIL_HOME, else $XDG_DATA_HOME/strigil, else ~/.local/share/strigil."""
+    """Strigil's folder: $STRIGIL_HOME, else $XDG_DATA_HOME/strigil, else ~/.local/share/strigil."""
     explicit = os.environ.get("STRIGIL_HOME")
     if explicit:
         return Path(explicit).expanduser()

@@ -43,7 +43,9 @@ def register_schema(name: str, build: Callable[[], dict[str, Any]]) -> None:
 
 
 @app.command("schema")
-def schema(name: str = typer.Argument(..., help="Which input schema to print (e.g. session, screen, respond).")) -> None:
+def schema(
+    name: str = typer.Argument(..., help="Which input schema to print (e.g. session, screen, respond)."),
+) -> None:
     """Print the JSON Schema of an input document."""
     if name not in _SCHEMAS:
         known = ", ".join(sorted(_SCHEMAS)) or "none"
