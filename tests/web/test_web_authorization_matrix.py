@@ -8,7 +8,9 @@ below — otherwise this test fails and says what to add.
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +21,7 @@ from sqlalchemy import create_engine
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings
+from strigil.store.database import make_engine
 from strigil.web.app import create_app, iter_routes
 from strigil.web.security import RoleGuard
 
@@ -115,10 +118,21 @@ def _request(world: World, role: str, method: str, path: str, target_clinic: int
     return client.request(method, url, headers=headers, json=BODIES.get((method, path), {}))
 
 
+@pytest.fixture(scope="module")
+def matrix_world(tmp_path_factory: pytest.TempPathFactory, template_db: tuple[Path, dict, dict]) -> World:
+    """One database for the whole matrix (each route runs once; writes cannot hide a leak)."""
+    target = tmp_path_factory.mktemp("matrix") / "web.sqlite"
+    shutil.copyfile(template_db[0], target)
+    engine = make_engine(f"sqlite:///{target}")
+    app = create_app(Settings(database_url=str(engine.url)), engine=engine)
+    return World(app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2])
+
+
 @pytest.mark.parametrize(
     ("method", "path"), [(m, p) for m, p, _ in ROUTES if (m, p) not in PUBLIC], ids=lambda v: str(v)
 )
-def test_route_by_role_and_clinic(world: World, method: str, path: str) -> None:
+def test_route_by_role_and_clinic(matrix_world: World, method: str, path: str) -> None:
+    world = matrix_world
     route = next(r for m, p, r in ROUTES if (m, p) == (method, path))
     guard = _guard(route.dependant)
     assert guard is not None

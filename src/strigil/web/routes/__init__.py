@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from strigil.web.routes import account, admin, audit, auth, home, record_api, record_pages
+from strigil.web.routes import account, admin, analysis, audit, auth, home, record_api, record_pages
 
 __all__ = ["ROUTERS"]
 
@@ -20,4 +20,6 @@ ROUTERS: list[APIRouter] = [
     audit.api,
     record_pages.router,
     record_api.router,
+    analysis.pages,
+    analysis.api,
 ]
