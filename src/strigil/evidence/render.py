@@ -83,11 +83,18 @@ def _published_json(f: PublishedFigure, library: Library) -> dict[str, Any]:
     review = library.studies[f.review]
     out = f.model_dump(mode="json", exclude={"plain", "plain_certainty"})
     out["citation"] = review.citation
+    out["review_label"] = _short_label(review)
+    out["sign_convention"] = "as printed by the review"
     out["source"] = review.source
     out["reproduced"] = False
     out["reproduction"] = _NOT_REPRODUCED if f.effect is not None else "a statement, not a pooled figure"
     out["flags"] = [fl.explanation for fl in review.flags if f.row is not None and f.row in fl.rows]
     return out
+
+
+def _short_label(study: Study) -> str:
+    surname = study.citation.split(",")[0].split(" ")[0]
+    return f"{surname} {study.year}" if study.year else f"{surname} (updated review)"
 
 
 def _sentence_json(s: Sentence) -> dict[str, Any]:
