@@ -217,8 +217,8 @@ def _research_section(
     count = "1 study" if len(trials) == 1 else f"{len(trials)} studies"
     sentences.append(Sentence(f"We found {count} of IASTM for {name}.", ids, finding=True))
     for outcome in outcomes:
-        stated, count = finding_sentence(outcome), _count_sentence(outcome)
-        sentences.append(Sentence(f"{stated.text} {count.text}", stated.sources, True, stated.certainty))
+        stated, tally = finding_sentence(outcome), _count_sentence(outcome)
+        sentences.append(Sentence(f"{stated.text} {tally.text}", stated.sources, True, stated.certainty))
     related = [s for s in trials if s.related_technique and any(s.id in o.studies for o in outcomes)]
     for study in related:
         sentences.append(
