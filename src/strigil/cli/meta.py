@@ -233,3 +233,134 @@ def _summary(doc: dict[str, Any]) -> str:
         lines.append(f"test between subgroups: Q({doc['Q_between_df']}) = {_fmt(doc['Q_between'])}, "
                      f"p = {_fmt(doc['Q_between_p'])}")
     return "\n".join(lines)
+
+
+# ---- diagnostics and plots (forest, funnel, diagnose) -------------------------------------------
+
+
+def _fit_from_csv(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
+                  subgroup: str | None, level: float) -> Any:
+    """Read a CSV and fit the intercept-only model the plot and diagnose commands work on."""
+    import numpy as np
+
+    from strigil.meta.rma import rma
+
+    header, rows = read_table(file)
+    y = np.array(numeric_column(rows, header, yi, "--yi"))
+    v = np.array(numeric_column(rows, header, vi, "--vi"))
+    for option, column in (("--slab", slab), ("--subgroup", subgroup)):
+        if column is not None and column not in header:
+            raise fail(f"{option} {column!r}: no such column; columns are {', '.join(header)}")
+    keep = np.flatnonzero(np.isfinite(y) & np.isfinite(v))
+    if keep.size < y.size:
+        typer.echo(f"note: {y.size - keep.size} row(s) with missing yi/vi left out", err=True)
+    try:
+        return rma(
+            y[keep], v[keep], method=method, test=test, level=level,
+            slab=[rows[i].get(slab) or "" for i in keep] if slab else None,
+            subgroup=[rows[i].get(subgroup) or "" for i in keep] if subgroup else None,
+        )
+    except ValueError as exc:
+        raise fail(str(exc)) from exc
+
+
+def _save_plot(plot: Any, out: Path) -> None:
+    try:
+        plot.save(out)
+    except ValueError as exc:
+        raise fail(f"--out {str(out)!r}: {exc}") from exc
+    except OSError as exc:
+        raise fail(f"--out {str(out)!r}: cannot write: {exc.strerror}") from exc
+    typer.echo(str(out))
+
+
+@meta_app.command("forest")
+def forest_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file; .svg, .png or .pdf picks the format."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM."),
+    test: str = typer.Option("z", help="z, t or knha (Hartung–Knapp–Sidik–Jonkman)."),
+    slab: str | None = typer.Option(None, help="Column with study labels."),
+    subgroup: str | None = typer.Option(None, help="Column with subgroup labels (one block each)."),
+    level: float = typer.Option(95.0, help="Confidence level in percent."),
+    xlab: str = typer.Option("Observed outcome", help="Label of the effect axis."),
+) -> None:
+    """Draw a forest plot: studies, weights, intervals, summary diamond, prediction interval."""
+    from strigil.meta.plots import forest
+
+    res = _fit_from_csv(file, yi, vi, method, test, slab, subgroup, level)
+    _save_plot(forest(res, xlab=xlab), out)
+
+
+@meta_app.command("funnel")
+def funnel_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file; .svg, .png or .pdf picks the format."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM."),
+    trimfill: bool = typer.Option(False, "--trimfill", help="Add the studies trim-and-fill imputes (L0)."),
+    xlab: str = typer.Option("Observed outcome", help="Label of the effect axis."),
+) -> None:
+    """Draw a contour-enhanced funnel plot (significance regions at 90/95/99%)."""
+    from strigil.meta.plots import funnel
+    from strigil.meta.trimfill import trimfill as trim_and_fill
+
+    res = _fit_from_csv(file, yi, vi, method, "z", None, None, 95.0)
+    try:
+        fill = trim_and_fill(res) if trimfill else None
+    except ValueError as exc:
+        raise fail(f"--trimfill: {exc}") from exc
+    _save_plot(funnel(res, fill=fill, xlab=xlab), out)
+
+
+@meta_app.command("diagnose")
+def diagnose_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM."),
+    test: str = typer.Option("z", help="z, t or knha (Hartung–Knapp–Sidik–Jonkman)."),
+    slab: str | None = typer.Option(None, help="Column with study labels."),
+    level: float = typer.Option(95.0, help="Confidence level in percent."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Bias and influence diagnostics: Egger, Begg, trim-and-fill, leave-one-out, cumulative,
+    influence and Baujat. A diagnostic that cannot run on these data reports {"error": ...}."""
+    from strigil.meta.bias import ranktest, regtest
+    from strigil.meta.cumulative import cumul
+    from strigil.meta.influence import baujat, influence, leave1out
+    from strigil.meta.trimfill import trimfill
+
+    res = _fit_from_csv(file, yi, vi, method, test, slab, None, level)
+    steps: dict[str, Any] = {
+        "egger": lambda: regtest(res),
+        "begg": lambda: ranktest(res),
+        "trimfill": lambda: trimfill(res),
+        "leave1out": lambda: leave1out(res),
+        "cumul": lambda: cumul(res),
+        "influence": lambda: influence(res),
+        "baujat": lambda: baujat(res),
+    }
+    doc: dict[str, Any] = {"model": res.to_json()}
+    for name, step in steps.items():
+        try:
+            doc[name] = step().to_json()
+        except ValueError as exc:
+            doc[name] = {"error": str(exc)}
+    if as_json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    eg, bg, tf = doc["egger"], doc["begg"], doc["trimfill"]
+    lines = [f"k = {res.k}; method {res.method}; estimate {_fmt(res.beta[0].estimate)}"]
+    lines.append("Egger: " + (eg.get("error") or f"z = {_fmt(eg['zval'])}, p = {_fmt(eg['pval'])}"))
+    lines.append("Begg: " + (bg.get("error") or f"tau = {_fmt(bg['tau'])}, p = {_fmt(bg['pval'])}"))
+    lines.append("Trim-and-fill: " + (tf.get("error") or f"{tf['k0']} missing on the {tf['side']}; "
+                                        f"filled estimate {_fmt(tf['b'])}"))
+    inf = doc["influence"]
+    if "error" not in inf:
+        flagged = [s for s, f in zip(inf["slab"], inf["inf"], strict=True) if f]
+        lines.append("Influential: " + (", ".join(flagged) if flagged else "none"))
+    typer.echo("\n".join(lines))

@@ -1,0 +1,240 @@
+"""Which studies drive the result: leave-one-out estimates, case-deletion influence diagnostics
+and the Baujat plot data (metafor's `leave1out`, `influence` and `baujat`)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+from strigil.meta.rma import fit_design
+
+if TYPE_CHECKING:
+    from strigil.meta.result import RMAResult
+
+__all__ = ["Baujat", "Influence", "StudySequence", "baujat", "influence", "leave1out", "study_sequence"]
+
+Array = NDArray[np.float64]
+_EPS = float(np.finfo(float).eps)
+
+
+def _list(x: Array) -> list[float | None]:
+    return [float(v) if math.isfinite(v) else None for v in np.asarray(x, dtype=float)]
+
+
+@dataclass(frozen=True, eq=False)
+class StudySequence:
+    """One pooled result per row: after omitting study i (leave-one-out) or after adding studies
+    1…i (cumulative). Field names follow metafor (`zval` holds t statistics under t/knha tests)."""
+
+    slab: tuple[str, ...]
+    estimate: Array
+    se: Array
+    zval: Array
+    pval: Array
+    ci_lb: Array
+    ci_ub: Array
+    Q: Array
+    Qp: Array
+    tau2: Array
+    I2: Array
+    H2: Array
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON dict of lists (null where a fit was impossible)."""
+        out: dict[str, Any] = {"slab": list(self.slab)}
+        for name in ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2"):
+            out[name] = _list(getattr(self, name))
+        return out
+
+
+def _labels(res: RMAResult) -> tuple[str, ...]:
+    return res.slab if res.slab is not None else tuple(f"Study {i + 1}" for i in range(res.k))
+
+
+def study_sequence(res: RMAResult, subsets: list[NDArray[np.intp]], slab: tuple[str, ...]) -> StudySequence:
+    """Refit the model (same method, test, level) on each subset of studies; the shared engine of
+    leave-one-out and cumulative meta-analysis."""
+    n = len(subsets)
+    cols = {name: np.full(n, math.nan) for name in
+            ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")}
+    for i, idx in enumerate(subsets):
+        # metafor falls back to the z test for a single study (no df left for t or knha)
+        test = "z" if len(idx) == 1 else res.test
+        fit = fit_design(res.yi[idx], res.vi[idx], None, ("intrcpt",), method=res.method, test=test,
+                         level=res.level, weights=None if res.weights is None else res.weights[idx],
+                         r2=False)
+        c = fit.beta[0]
+        for name, value in (("estimate", c.estimate), ("se", c.se), ("zval", c.stat), ("pval", c.p),
+                            ("ci_lb", c.ci_lb), ("ci_ub", c.ci_ub), ("Q", fit.Q), ("Qp", fit.Q_p),
+                            ("tau2", fit.tau2), ("I2", fit.I2), ("H2", fit.H2)):
+            cols[name][i] = value
+    return StudySequence(slab=slab, **cols)
+
+
+def leave1out(res: RMAResult) -> StudySequence:
+    """Leave-one-out sensitivity analysis: the model refitted k times, each time without one study
+    (Viechtbauer & Cheung, 2010, Res Synth Methods 1:112)."""
+    if res.moderators:
+        raise ValueError("leave-one-out applies only to models without moderators")
+    if res.k < 2:
+        raise ValueError(f"leave-one-out needs at least 2 studies; got k={res.k}")
+    everyone = np.arange(res.k)
+    return study_sequence(res, [np.delete(everyone, i) for i in range(res.k)], _labels(res))
+
+
+@dataclass(frozen=True, eq=False)
+class _Deletion:
+    """The model refitted without study i: what influence() and baujat() need from it."""
+
+    ok: bool
+    beta: Array
+    vb: Array
+    tau2: float
+    QE: float
+    s2w: float
+
+
+def _deletions(res: RMAResult) -> list[_Deletion]:
+    X = res.X
+    names = tuple(c.name for c in res.beta)
+    out = []
+    for i in range(res.k):
+        keep = np.arange(res.k) != i
+        Xi = X[keep]
+        if Xi.shape[0] < Xi.shape[1] or np.linalg.matrix_rank(Xi) < Xi.shape[1]:
+            # a coefficient is not estimable without this study (metafor leaves the row NA)
+            out.append(_Deletion(False, np.full(X.shape[1], math.nan), np.full((X.shape[1],) * 2, math.nan),
+                                 math.nan, math.nan, math.nan))
+            continue
+        fit = fit_design(res.yi[keep], res.vi[keep], None if not res.moderators else Xi, names,
+                         intercept=res.intercept, method=res.method, test=res.test, level=res.level,
+                         weights=None if res.weights is None else res.weights[keep], r2=False)
+        b = np.array([c.estimate for c in fit.beta])
+        s2w = 1.0
+        if res.test == "knha":
+            w = 1 / (res.vi[keep] + fit.tau2)
+            r = res.yi[keep] - Xi @ b
+            rss = float(w @ (r * r))
+            df = fit.k - fit.p
+            s2w = 0.0 if rss <= _EPS else (rss / df if df > 0 else math.nan)
+        out.append(_Deletion(True, b, fit.vb, fit.tau2, fit.Q, s2w))
+    return out
+
+
+def _hat(res: RMAResult) -> Array:
+    w = 1 / (res.vi + res.tau2)
+    X = res.X
+    inv = np.linalg.inv(X.T @ (w[:, None] * X))
+    return np.einsum("ij,jk,ik->i", X, inv, X) * w
+
+
+@dataclass(frozen=True, eq=False)
+class Influence:
+    """Case-deletion diagnostics per study (Viechtbauer & Cheung, 2010): externally standardized
+    residuals, DFFITS, Cook's distance, covariance ratio, τ² and Q without the study, hat value,
+    weight (%), DFBETAS per coefficient, and metafor's flag of influential studies."""
+
+    slab: tuple[str, ...]
+    rstudent: Array
+    dffits: Array
+    cook_d: Array
+    cov_r: Array
+    tau2_del: Array
+    QE_del: Array
+    hat: Array
+    weight: Array
+    dfbs: dict[str, Array]
+    inf: tuple[bool, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON dict of lists, names as metafor (`cook.d` → `cook_d`)."""
+        out: dict[str, Any] = {"slab": list(self.slab)}
+        for name in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "QE_del", "hat", "weight"):
+            out[name] = _list(getattr(self, name))
+        out["dfbs"] = {name: _list(col) for name, col in self.dfbs.items()}
+        out["inf"] = list(self.inf)
+        return out
+
+
+def _require_unweighted(res: RMAResult, what: str) -> None:
+    if res.weights is not None:
+        raise ValueError(
+            f"{what} is implemented for inverse-variance weights only; the model has user weights")
+    if res.k < 2:
+        raise ValueError(f"{what} needs at least 2 studies; got k={res.k}")
+
+
+def influence(res: RMAResult) -> Influence:
+    """Influence diagnostics of every study (Viechtbauer & Cheung, 2010, Res Synth Methods 1:112),
+    computed as metafor's `influence.rma.uni` by refitting the model without each study."""
+    _require_unweighted(res, "influence()")
+    k, p = res.X.shape
+    X, y, v = res.X, res.yi, res.vi
+    b = np.array([c.estimate for c in res.beta])
+    pred_full = X @ b
+    hat = _hat(res)
+    w_full = 1 / (v + res.tau2)
+    weight = 100 * w_full / w_full.sum()
+    svb = np.linalg.inv(res.vb)
+    det_full = float(np.linalg.det(res.vb))
+    n = k
+    rstudent, dffits, cook_d, cov_r, tau2_del, qe_del = (np.full(n, math.nan) for _ in range(6))
+    dfbs = np.full((n, p), math.nan)
+    for i, d in enumerate(_deletions(res)):
+        if not d.ok:
+            continue
+        xi = X[i]
+        delpred = float(xi @ d.beta)
+        vdelpred = float(xi @ d.vb @ xi)
+        tau2_del[i], qe_del[i] = d.tau2, d.QE
+        dffits[i] = (pred_full[i] - delpred) / math.sqrt(d.s2w * hat[i] * (d.tau2 + v[i]))
+        # covariance of the full-data estimate evaluated at the deleted τ²
+        vb_del = np.linalg.inv(X.T @ ((1 / (v + d.tau2))[:, None] * X))
+        dfb = b - d.beta
+        dfbs[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
+        cook_d[i] = float(dfb @ svb @ dfb)
+        cov_r[i] = float(np.linalg.det(d.vb)) / det_full
+        resid = y[i] - delpred
+        if abs(resid) < 100 * _EPS:
+            resid = 0.0
+        rstudent[i] = resid / math.sqrt(v[i] * d.s2w + vdelpred + d.tau2 * d.s2w)
+    with np.errstate(invalid="ignore"):
+        flag = ((np.abs(dffits) > 3 * math.sqrt(p / (k - p)) if k > p else np.zeros(n, bool))
+                | (special.chdtr(p, cook_d) > 0.5) | (hat > 3 * p / k) | np.any(np.abs(dfbs) > 1, axis=1))
+    names = [c.name for c in res.beta]
+    return Influence(_labels(res), rstudent, dffits, cook_d, cov_r, tau2_del, qe_del, hat, weight,
+                     {name: dfbs[:, j] for j, name in enumerate(names)}, tuple(bool(f) for f in flag))
+
+
+@dataclass(frozen=True, eq=False)
+class Baujat:
+    """Baujat plot data (Baujat et al., 2002, Stat Med 21:2641): each study's contribution to the
+    heterogeneity (`x`, squared Pearson residual) and its influence on the pooled result (`y`)."""
+
+    slab: tuple[str, ...]
+    x: Array
+    y: Array
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON dict of lists."""
+        return {"slab": list(self.slab), "x": _list(self.x), "y": _list(self.y)}
+
+
+def baujat(res: RMAResult) -> Baujat:
+    """Baujat plot coordinates, as metafor's `baujat.rma`: x = (yᵢ − ŷᵢ)²/(vᵢ + τ²), y = squared
+    change of the fitted value when study i is left out, over the variance of that change."""
+    _require_unweighted(res, "baujat()")
+    b = np.array([c.estimate for c in res.beta])
+    pred_full = res.X @ b
+    x = (res.yi - pred_full) ** 2 / (res.tau2 + res.vi)
+    yy = np.full(res.k, math.nan)
+    for i, d in enumerate(_deletions(res)):
+        if d.ok:
+            xi = res.X[i]
+            yy[i] = (float(xi @ d.beta) - pred_full[i]) ** 2 / float(xi @ d.vb @ xi)
+    return Baujat(_labels(res), x, yy)
