@@ -140,3 +140,24 @@ def test_fixed_tau2_and_refit(bcg):
     sub = res.refit(np.arange(1, 13))
     assert sub.beta[0].estimate == pytest.approx(rma(yi[1:], vi[1:]).beta[0].estimate, rel=1e-13)
     assert res.refit(tau2=0.5).beta[0].estimate == pytest.approx(fixed.beta[0].estimate, rel=1e-13)
+
+
+def test_user_weights_give_the_weighted_mean_with_a_sandwich_variance(bcg):
+    yi, vi, _ = bcg
+    a = np.arange(1.0, 14.0)
+    res = rma(yi, vi, weights=a, method="DL")
+    tau2 = rma(yi, vi, method="DL").tau2  # τ² does not depend on the user weights
+    assert res.tau2 == pytest.approx(tau2, rel=1e-13)
+    assert res.beta[0].estimate == pytest.approx(np.sum(a * yi) / np.sum(a), rel=1e-13)
+    assert res.beta[0].se == pytest.approx(math.sqrt(np.sum(a**2 * (vi + tau2))) / np.sum(a), rel=1e-12)
+    np.testing.assert_allclose(res.weight_percent, 100 * a / a.sum(), rtol=1e-14)
+
+
+def test_level_sets_every_interval(bcg):
+    yi, vi, _ = bcg
+    r90 = rma(yi, vi, level=90)
+    b = r90.beta[0]
+    assert b.ci_ub - b.estimate == pytest.approx(stats.norm.ppf(0.95) * b.se, rel=1e-12)
+    lo95, hi95 = rma(yi, vi).tau2_ci
+    lo90, hi90 = r90.tau2_ci
+    assert lo95 < lo90 < r90.tau2 < hi90 < hi95
