@@ -114,3 +114,13 @@ def test_dry_run_writes_nothing(runner: CliRunner, tmp_path: Path) -> None:
 def test_seffrin_command_lists_every_row(runner: CliRunner) -> None:
     rows = json.loads(runner.invoke(app, ["evidence", "seffrin", "--json"]).stdout)
     assert len(rows) == 50 and {r["status"] for r in rows} == {"tested", "inferred_size", "printed_error"}
+
+
+def test_the_import_row_schema_is_published(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["schema", "evidence-import"])
+    assert result.exit_code == 0, result.output
+    schema = json.loads(result.stdout)
+    assert (
+        schema["required"][:3] == ["id", "citation", "source"]
+        and "rct" in schema["properties"]["design"]["enum"]
+    )

@@ -268,3 +268,13 @@ def register(app: typer.Typer) -> None:
             )
 
     app.add_typer(evidence, name="evidence")
+
+    from strigil.cli import register_schema
+
+    register_schema("evidence-import", _import_row_schema)
+
+
+def _import_row_schema() -> dict[str, Any]:
+    from strigil.evidence.user_studies import row_schema
+
+    return row_schema()

@@ -31,7 +31,15 @@ from strigil.evidence.records import (
     number,
 )
 
-__all__ = ["OPTIONAL", "REQUIRED", "UserStudies", "UserStudyError", "parse_user_studies", "user_csv_header"]
+__all__ = [
+    "OPTIONAL",
+    "REQUIRED",
+    "UserStudies",
+    "UserStudyError",
+    "parse_user_studies",
+    "row_schema",
+    "user_csv_header",
+]
 
 REQUIRED = (
     "id", "citation", "source", "design", "condition", "population", "outcome", "higher_is_better",
@@ -223,3 +231,21 @@ def _comparison(sid: str, line: int, row: Mapping[str, str]) -> Comparison:
 def user_csv_header() -> str:
     """The header line of an importable file (all columns)."""
     return ",".join(REQUIRED + OPTIONAL)
+
+
+def row_schema() -> dict[str, object]:
+    """JSON Schema of one row of an importable study file (all values are CSV text)."""
+    text = {"type": "string"}
+    properties: dict[str, object] = {name: dict(text) for name in REQUIRED + OPTIONAL}
+    properties["design"] = {"type": "string", "enum": TRIAL_DESIGNS}
+    properties["higher_is_better"] = {"type": "string", "enum": sorted(_BOOL)}
+    properties["id"] = {"type": "string", "pattern": _ID.pattern}
+    properties["source"] = {"type": "string", "pattern": "^https?://"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "strigil evidence import: one CSV row (one between-group comparison)",
+        "type": "object",
+        "properties": properties,
+        "required": list(REQUIRED),
+        "additionalProperties": False,
+    }
