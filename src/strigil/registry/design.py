@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from strigil.registry.formula import SimpleFormula, read_simple_formula
+
 __all__ = [
     "Coded",
     "FixedDesign",
@@ -151,6 +153,9 @@ def formula_variables(formula: str) -> tuple[str, list[str]]:
 
 
 def _variables(formula: str) -> tuple[str, list[str]]:
+    simple = read_simple_formula(formula)
+    if simple is not None:
+        return simple.response, simple.variables
     from formulaic import Formula
 
     f = Formula(formula)
@@ -209,11 +214,28 @@ def _fast_column(name: str, columns: Mapping[str, Column], rows: np.ndarray | No
     return out
 
 
+def _simple_names(sf: SimpleFormula, columns: Mapping[str, Column]) -> tuple[str, ...] | None:
+    """formulaic's column names for a simple formula, or None when formulaic's own coding rules are needed."""
+    names = ["Intercept"] if sf.intercept else []
+    for term in sf.terms:
+        if all(_is_numeric(columns[v]) for v in term):
+            names.append(":".join(term))
+            continue
+        if len(term) != 1 or not sf.intercept:
+            return None  # text columns inside interactions, or without an intercept: formulaic decides
+        col = columns[term[0]]
+        present = np.unique(col.codes) if isinstance(col, Coded) else None
+        levels = (
+            sorted(str(col.levels[k]) for k in present)
+            if isinstance(col, Coded) and present is not None
+            else sorted({str(v) for v in np.asarray(col)})
+        )
+        names += [f"{term[0]}[T.{level}]" for level in levels[1:]]
+    return tuple(names)
+
+
 def fixed_design(formula: str, columns: Mapping[str, Column]) -> FixedDesign:
     """Response and fixed-effects matrix of `formula` over `columns` (rows with missing values removed)."""
-    import pandas as pd
-    from formulaic import model_matrix
-
     response, used = _variables(formula)
     for v in [response, *used]:
         if _NAME.match(v) and v not in columns:
@@ -223,6 +245,22 @@ def fixed_design(formula: str, columns: Mapping[str, Column]) -> FixedDesign:
     if not _is_numeric(columns[response]):
         raise ValueError(f"formula={formula!r}: the outcome {response!r} must be numeric")
     y = np.asarray(columns[response], dtype=float)
+    simple = read_simple_formula(formula)
+    simple_names = _simple_names(simple, columns) if simple is not None else None
+    if simple_names is not None:
+        X = np.empty((len(y), len(simple_names)))
+        for j, nm in enumerate(simple_names):
+            col = _fast_column(nm, columns, None)
+            if col is None:
+                break
+            X[:, j] = col
+        else:
+            return FixedDesign(y=y, X=X, names=simple_names, response=response, fast_path=True)
+    import pandas as pd
+    from formulaic import model_matrix
+
+    # Every column named anywhere in the formula (a factor may be an expression such as np.log(dose)).
+    used = [c for c in columns if re.search(rf"\b{re.escape(c)}\b", formula) and c != response]
     small = _small_frame_rows(columns, [v for v in used if v in columns])
     frame = pd.DataFrame({k: values_of(columns[k], small) for k in [response, *used] if k in columns})
     mm = model_matrix(formula, frame)

@@ -8,6 +8,7 @@ crossed with patients (the solver handles both; see `strigil.registry.mixed_mode
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -23,7 +24,14 @@ from strigil.registry.design import (
 )
 from strigil.registry.mixed_model import MixedModelFit, fit_mixed_model
 
-__all__ = ["complete_rows", "fit_growth_model", "needed_columns"]
+__all__ = [
+    "GrowthDesign",
+    "complete_rows",
+    "fit_design",
+    "fit_growth_model",
+    "growth_design",
+    "needed_columns",
+]
 
 
 def needed_columns(formula: str, random: Sequence[str]) -> list[str]:
@@ -36,13 +44,17 @@ def needed_columns(formula: str, random: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def complete_rows(columns: Mapping[str, Column], names: Sequence[str]) -> dict[str, Column]:
-    """The named columns restricted to rows where none of them is missing (as lme4's na.omit)."""
+def take_rows(col: Column, keep: np.ndarray) -> Column:
+    """A column restricted to the rows where `keep` is true."""
+    return col.take(keep) if isinstance(col, Coded) else np.asarray(col)[keep]
+
+
+def complete_mask(columns: Mapping[str, Column], names: Sequence[str]) -> np.ndarray:
+    """True for rows where none of the named columns is missing (as lme4's na.omit keeps them)."""
     missing = [n for n in names if n not in columns]
     if missing:
         raise ValueError(f"column(s) {', '.join(missing)} not in the data; columns: {', '.join(columns)}")
-    n = len(columns[names[0]])
-    keep = np.ones(n, dtype=bool)
+    keep = np.ones(len(columns[names[0]]), dtype=bool)
     for name in names:
         col = columns[name]
         if isinstance(col, Coded):
@@ -51,14 +63,75 @@ def complete_rows(columns: Mapping[str, Column], names: Sequence[str]) -> dict[s
             keep &= ~np.isnan(np.asarray(col))
         elif np.asarray(col).dtype.kind == "O":
             keep &= np.array([v is not None for v in np.asarray(col)])
-    if keep.all():
-        return {name: columns[name] for name in names}
-    return {
-        name: (
-            columns[name].take(keep) if isinstance(columns[name], Coded) else np.asarray(columns[name])[keep]
+    return keep
+
+
+def complete_rows(columns: Mapping[str, Column], names: Sequence[str]) -> dict[str, Column]:
+    """The named columns restricted to rows where none of them is missing."""
+    keep = complete_mask(columns, names)
+    return {name: columns[name] if keep.all() else take_rows(columns[name], keep) for name in names}
+
+
+@dataclass(frozen=True)
+class GrowthDesign:
+    """The matrices of a growth model over complete rows."""
+
+    X: np.ndarray
+    y: np.ndarray
+    Z: np.ndarray
+    groups: np.ndarray
+    clinics: np.ndarray | None
+    fixed_names: tuple[str, ...]
+    terms: tuple[RandomTerm, ...]
+    rows: np.ndarray  # which input rows are complete and used
+
+
+def growth_design(columns: Mapping[str, Column], formula: str, random: Sequence[str]) -> GrowthDesign:
+    """Check the model, keep complete rows and build its matrices."""
+    if not 1 <= len(random) <= 2:
+        raise ValueError(
+            f"random={list(random)!r}: give one patient term, optionally followed by '1 | clinic'"
         )
-        for name in names
-    }
+    terms = tuple(parse_random(r) for r in random)
+    if len(terms) == 2 and terms[1].terms != ("Intercept",):
+        raise ValueError(
+            f"random={random[1]!r}: the second grouping level allows a random intercept only ('1 | group')"
+        )
+    if len(terms) == 2 and terms[0].group == terms[1].group:
+        raise ValueError(f"random: the two terms have the same group {terms[0].group!r}")
+    names = needed_columns(formula, random)
+    rows = complete_mask(columns, names)
+    data = {name: take_rows(columns[name], rows) for name in names}
+    if not rows.any():
+        raise ValueError("no complete rows: every row misses at least one of the model's columns")
+    fd = fixed_design(formula, data)
+    return GrowthDesign(
+        X=fd.X,
+        y=fd.y,
+        Z=random_design(terms[0], data),
+        groups=codes_of(data[terms[0].group])[0],
+        clinics=codes_of(data[terms[1].group])[0] if len(terms) == 2 else None,
+        fixed_names=fd.names,
+        terms=terms,
+        rows=rows,
+    )
+
+
+def fit_design(design: GrowthDesign, reml: bool = True) -> MixedModelFit:
+    """Fit a prepared growth design by REML or ML."""
+    terms = design.terms
+    return fit_mixed_model(
+        design.X,
+        design.y,
+        design.Z,
+        design.groups,
+        fixed_names=design.fixed_names,
+        random_terms=terms[0].terms,
+        group_name=terms[0].group,
+        clinics=design.clinics,
+        clinic_name=terms[1].group if len(terms) == 2 else "clinic",
+        reml=reml,
+    )
 
 
 def fit_growth_model(
@@ -68,33 +141,4 @@ def fit_growth_model(
     reml: bool = True,
 ) -> MixedModelFit:
     """Fit `formula` with the random terms `random` (patient term first, then optionally `1 | clinic`)."""
-    if not 1 <= len(random) <= 2:
-        raise ValueError(
-            f"random={list(random)!r}: give one patient term, optionally followed by '1 | clinic'"
-        )
-    terms: list[RandomTerm] = [parse_random(r) for r in random]
-    if len(terms) == 2 and terms[1].terms != ("Intercept",):
-        raise ValueError(
-            f"random={random[1]!r}: the second grouping level allows a random intercept only ('1 | group')"
-        )
-    if len(terms) == 2 and terms[0].group == terms[1].group:
-        raise ValueError(f"random: the two terms have the same group {terms[0].group!r}")
-    data = complete_rows(columns, needed_columns(formula, random))
-    if len(next(iter(data.values()))) == 0:
-        raise ValueError("no complete rows: every row misses at least one of the model's columns")
-    fd = fixed_design(formula, data)
-    Z = random_design(terms[0], data)
-    groups, _ = codes_of(data[terms[0].group])
-    clinics = codes_of(data[terms[1].group])[0] if len(terms) == 2 else None
-    return fit_mixed_model(
-        fd.X,
-        fd.y,
-        Z,
-        groups,
-        fixed_names=fd.names,
-        random_terms=terms[0].terms,
-        group_name=terms[0].group,
-        clinics=clinics,
-        clinic_name=terms[1].group if len(terms) == 2 else "clinic",
-        reml=reml,
-    )
+    return fit_design(growth_design(columns, formula, random), reml=reml)

@@ -499,18 +499,19 @@ def _newton_minimise(
             w = np.maximum(np.abs(w), 1e-8 * max(float(np.abs(w).max()), 1e-300))
             step[free] = -(U @ ((U.T @ g[free]) / w))
         decrement = float(-(g @ step))
-        if decrement < DECREMENT_TOL:
+        if decrement < DECREMENT_TOL * max(1.0, abs(fx)) or np.all(np.abs(step) < STEP_TOL):
             converged = True
             break
         t = 1.0
         while True:
             x_new = np.maximum(x + t * step, lower)
             f_new = fc(x_new)
-            if f_new <= fx + 1e-4 * float(g @ (x_new - x)) or t < 1e-8:
+            if f_new <= fx + 1e-4 * float(g @ (x_new - x)) or t < 1e-3:
                 break
             t *= 0.25
         if f_new > fx:
-            converged = decrement < 1e-6
+            # No decrease along a Newton direction: at the optimum up to rounding of the deviance.
+            converged = decrement < 1e-8 * max(1.0, abs(fx))
             break
         g_prev, s_prev = g, x_new - x
         improvement = fx - f_new
@@ -554,18 +555,19 @@ def _quasi_newton_minimise(
         w = np.maximum(np.abs(w), 1e-8 * max(float(np.abs(w).max()), 1e-300))
         step = -(U @ ((U.T @ g) / w))
         decrement = float(-(g @ step))
-        if decrement < DECREMENT_TOL:
+        if decrement < DECREMENT_TOL * max(1.0, abs(fx)) or np.all(np.abs(step) < STEP_TOL):
             converged = True
             break
         t = 1.0
         while True:
             x_new = x + t * step
             f_new, g_new = fgc(x_new)
-            if f_new <= fx - 1e-4 * t * decrement or t < 1e-8:
+            if f_new <= fx - 1e-4 * t * decrement or t < 1e-3:
                 break
             t *= 0.25
         if f_new > fx:
-            converged = decrement < 1e-6
+            # No decrease along a Newton-like direction: at the optimum up to rounding of the deviance.
+            converged = decrement < 1e-8 * max(1.0, abs(fx))
             break
         s_k, y_k = x_new - x, g_new - g
         sy = float(s_k @ y_k)
@@ -581,8 +583,10 @@ def _quasi_newton_minimise(
 # estimate reported is always the optimum on all rows).
 PILOT_GROUPS = 40_000
 
-# Stop when the predicted decrease of the deviance (the Newton decrement) is below this.
-DECREMENT_TOL = 1e-13
+# Stop when the predicted decrease of the deviance (the Newton decrement) is below this, relative to the
+# deviance, or when no entry of θ would move by more than STEP_TOL.
+DECREMENT_TOL = 1e-15
+STEP_TOL = 1e-10
 
 
 def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossproducts | None) -> _Optimum:
