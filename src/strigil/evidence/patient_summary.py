@@ -38,6 +38,9 @@ HEDGES: Mapping[str, tuple[str, ...]] = {
     "very low": ("very unsure", "do not rely"),
 }
 
+# Below this many participants a trial is called "small" in patient text (configurable heuristic).
+SMALL_STUDY = 100
+
 # Conditions whose studies enrolled healthy or athletic people with (or without) a movement limit; the
 # reviews' figures for such people apply to them (configurable heuristic grouping).
 ROM_LIMITATION_CONDITIONS = frozenset(
@@ -195,7 +198,7 @@ def _is_iastm_study(study: Study) -> bool:
 
 
 def _research_section(
-    info: ConditionInfo, name: str, library: Library, outcomes: list[OutcomeSummary], trials: list[Study]
+    info: ConditionInfo, name: str, outcomes: list[OutcomeSummary], trials: list[Study]
 ) -> Section:
     sentences: list[Sentence] = []
     if not trials:
@@ -250,7 +253,8 @@ def _research_section(
                 finding=True,
             )
         )
-    sentences.append(Sentence("Small studies like these can easily be wrong."))
+    if all((s.total_n or 0) < SMALL_STUDY for s in trials):  # unknown sizes count as small
+        sentences.append(Sentence("Small studies like these can easily be wrong."))
     return Section("research", "What the research shows", tuple(sentences))
 
 
@@ -363,7 +367,7 @@ def build_summary(
     unusable = tuple(e for e in all_effects if not e.usable and e.study in {s.id for s in trials})
     sections = (
         Section("what_is", "What is IASTM?", WHAT_IS),
-        _research_section(info, name, library, outcomes, trials),
+        _research_section(info, name, outcomes, trials),
         _reviews_section(figures, name),
         Section("unknowns", "What is not known", UNKNOWNS),
         Section("expectations", "What to expect", EXPECTATIONS),
