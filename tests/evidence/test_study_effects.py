@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from strigil.evidence.effect_sizes import study_effects
+from strigil.evidence.effect_sizes import StudyEffect, study_effects
 from strigil.evidence.library import load_library
 from strigil.evidence.pooling import pool_effects
+from strigil.evidence.records import Study
 
 REFERENCE = json.loads((Path(__file__).parent / "reference" / "effects.json").read_text())
 EFFECTS = study_effects(load_library())
@@ -70,3 +71,47 @@ def test_effects_without_a_common_scale_are_refused_by_pool_effects() -> None:
     elhafez = effect_at(69, "elhafez2020")  # VAS 0-10, not the same scale as Braun's mm
     with pytest.raises(ValueError, match="cannot be pooled"):
         pool_effects([braun, elhafez], load_library().studies)
+
+
+def _constructed(yi: list[float], vi: list[float]) -> tuple[list[StudyEffect], dict[str, Study]]:
+    effects, studies = [], {}
+    for i, (y, v) in enumerate(zip(yi, vi, strict=True)):
+        sid = f"s{i}"
+        studies[sid] = Study(id=sid, citation=sid, design="rct", population="p", pedro=8)
+        effects.append(
+            StudyEffect(
+                study=sid,
+                outcome="pain",
+                label="pain",
+                row=i,
+                higher_is_better=False,
+                measure_code="vas_mm",
+                unit="mm",
+                primary=True,
+                usable=True,
+                n=100,
+                md=y,
+                md_vi=v,
+                smd=y / 10,
+                smd_vi=v / 100,
+            )
+        )
+    return effects, studies
+
+
+def test_ten_or_more_studies_get_an_egger_test_that_can_rate_down() -> None:
+    from strigil.meta import rma
+
+    # small studies (large variance) show larger benefits: a funnel-plot asymmetry
+    vi = [1, 2, 4, 8, 16, 32, 64, 100, 150, 200, 250, 300]
+    asym = [-3 - 0.9 * v**0.5 for v in vi]
+    effects, studies = _constructed(asym, [float(v) for v in vi])
+    pooled = pool_effects(effects, studies)
+    expected_p = rma(asym, vi, method="REML", test="knha").regtest().pval
+    assert expected_p < 0.10
+    assert pooled.grade.downgrades["publication_bias"] == 1
+    assert any(f"p={expected_p:.3f}" in r for r in pooled.grade.reasons)
+    # the same studies without the asymmetry are not rated down
+    sym = [-3 + (0.5 if i % 2 else -0.5) for i in range(len(vi))]
+    effects, studies = _constructed(sym, [float(v) for v in vi])
+    assert pool_effects(effects, studies).grade.downgrades["publication_bias"] == 0

@@ -67,7 +67,11 @@ def _indirect_reasons(study: Study) -> list[str]:
 
 
 def _grade_inputs(
-    effects: list[StudyEffect], studies: Mapping[str, Study], ci: tuple[float, float], i2: float | None
+    effects: list[StudyEffect],
+    studies: Mapping[str, Study],
+    ci: tuple[float, float],
+    i2: float | None,
+    small_study_p: float | None = None,
 ) -> GradeInputs:
     chosen = [studies[e.study] for e in effects]
     flagged = [
@@ -84,6 +88,7 @@ def _grade_inputs(
         i2=i2,
         flagged_numbers=tuple(flagged),
         indirectness=tuple(r for s in chosen for r in _indirect_reasons(s)),
+        small_study_p=small_study_p,
     )
 
 
@@ -132,7 +137,12 @@ def pool_effects(
         pooled_smd = float(
             rma(smds, [e.smd_vi for e in effects], method="REML", test="knha").beta[0].estimate
         )
-    grade = rate(_grade_inputs(effects, studies, ci, float(fit.I2)), rules)
+    rules = rules or GradeRules()
+    small_study_p = None
+    if len(effects) >= rules.min_k_publication_bias:
+        # Egger's regression test (Egger et al., BMJ 1997), as metafor's regtest(model="rma", predictor="sei")
+        small_study_p = float(fit.regtest().pval)
+    grade = rate(_grade_inputs(effects, studies, ci, float(fit.I2), small_study_p), rules)
     return OutcomeSummary(
         effect=float(coef.estimate),
         ci=ci,
