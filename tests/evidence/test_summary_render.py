@@ -80,3 +80,14 @@ def test_study_json_has_the_contract_keys() -> None:
     full = study_json(LIBRARY.study("markovic2015"), LIBRARY, full=True)
     assert full["dose_tidier"]["instruments"] == ["fascial_abrasion_technique"]
     assert any(r["yi"] == "0.16" and r["ci_low"] == "0.63" for r in full["printed_rows"])
+
+
+def test_library_page_lists_every_study_with_its_flags() -> None:
+    from strigil.evidence.render import render_library_html
+
+    html = render_library_html(LIBRARY)
+    assert html.startswith("<!DOCTYPE html>") and "<script" not in html
+    for study_id in LIBRARY.studies:
+        assert f'id="{study_id}"' in html
+    assert "cannot contain its own estimate 0.16" in html  # Markovic's printed interval
+    assert "instruments: graston_set" in html and "PEDro" in html

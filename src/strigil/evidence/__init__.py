@@ -13,7 +13,7 @@ from strigil.evidence.patient_summary import PatientSummary, build_summary, cond
 from strigil.evidence.pooling import OutcomeSummary, pool_effects, summarise_condition
 from strigil.evidence.reading_level import reading_grade
 from strigil.evidence.records import Study
-from strigil.evidence.render import render_html, study_json, summary_json
+from strigil.evidence.render import render_html, render_library_html, study_json, summary_json
 from strigil.evidence.seffrin import seffrin_checks, seffrin_interval
 from strigil.evidence.user_studies import UserStudyError, parse_user_studies
 
@@ -37,6 +37,7 @@ __all__ = [
     "rate",
     "reading_grade",
     "render_html",
+    "render_library_html",
     "seffrin_checks",
     "seffrin_interval",
     "study_effects",

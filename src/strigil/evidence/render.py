@@ -15,7 +15,7 @@ from strigil.evidence.patient_summary import PatientSummary, Sentence
 from strigil.evidence.pooling import OutcomeSummary
 from strigil.evidence.records import PublishedFigure, Study
 
-__all__ = ["render_html", "study_json", "summary_json"]
+__all__ = ["render_html", "render_library_html", "study_json", "summary_json"]
 
 _NOT_REPRODUCED = (
     "not reproduced: the review's study-level data are not available to us (iastm_trials.md §4), "
@@ -160,3 +160,15 @@ def render_html(summary: PatientSummary, library: Library) -> str:
     data = summary_json(summary, library)
     numbers = {src["id"]: i for i, src in enumerate(data["sources"], 1)}
     return _ENV.get_template("summary.html").render(s=data, numbers=numbers)
+
+
+def render_library_html(library: Library) -> str:
+    """A printable, self-contained HTML table of every study: citation, flags, arms, PEDro, dose, sources."""
+    studies = [
+        {
+            **s.model_dump(mode="json", exclude={"rows", "dose"}),
+            "dose": s.dose.model_dump(mode="json") if s.dose else None,
+        }
+        for s in library.studies.values()
+    ]
+    return _ENV.get_template("library.html").render(studies=studies)
