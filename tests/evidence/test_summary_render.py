@@ -91,3 +91,11 @@ def test_library_page_lists_every_study_with_its_flags() -> None:
         assert f'id="{study_id}"' in html
     assert "cannot contain its own estimate 0.16" in html  # Markovic's printed interval
     assert "instruments: graston_set" in html and "PEDro" in html
+
+
+def test_heuristic_thresholds_are_labelled_in_the_outputs() -> None:
+    summary = build_summary(condition_info("chronic_low_back_pain"), LIBRARY)
+    data = summary_json(summary, LIBRARY)
+    assert all("configurable heuristic" in h for h in data["heuristics"])
+    assert all("configurable heuristic" in o["grade"]["rules"] for o in data["outcomes"])
+    assert "configurable heuristic" in render_html(summary, LIBRARY)

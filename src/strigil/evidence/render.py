@@ -11,12 +11,21 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from strigil.evidence.effect_sizes import StudyEffect
 from strigil.evidence.library import Library
-from strigil.evidence.patient_summary import PatientSummary, Sentence
+from strigil.evidence.patient_summary import SMALL_STUDY, PatientSummary, Sentence
 from strigil.evidence.pooling import OutcomeSummary
 from strigil.evidence.records import PublishedFigure, Study
 
 __all__ = ["render_html", "render_library_html", "study_json", "summary_json"]
 
+GRADE_RULES_NOTE = (
+    "Strigil's fixed GRADE rules (docs/evidence.md); every threshold is a configurable heuristic"
+)
+HEURISTICS = (
+    GRADE_RULES_NOTE,
+    "size words for standardized effects: < 0.2 very small, < 0.5 small, < 0.8 medium, else large "
+    "(Cohen's conventions; configurable heuristic)",
+    f"a trial under {SMALL_STUDY} people is called small in patient text (configurable heuristic)",
+)
 _NOT_REPRODUCED = (
     "not reproduced: the review's study-level data are not available to us (iastm_trials.md §4), "
     "so our studies cannot recompute this figure"
@@ -75,7 +84,12 @@ def _outcome_json(o: OutcomeSummary) -> dict[str, Any]:
         "I2": _r(o.i2),
         "tau2": _r(o.tau2),
         "model": o.model,
-        "grade": {"start": o.grade.start, "downgrades": o.grade.downgrades, "reasons": list(o.grade.reasons)},
+        "grade": {
+            "start": o.grade.start,
+            "downgrades": o.grade.downgrades,
+            "reasons": list(o.grade.reasons),
+            "rules": GRADE_RULES_NOTE,
+        },
     }
 
 
@@ -140,6 +154,7 @@ def summary_json(summary: PatientSummary, library: Library) -> dict[str, Any]:
         "sources": _source_list(summary),
         "studies": list(summary.studies),
         "not_usable": [_unusable_json(e) for e in summary.unusable],
+        "heuristics": list(HEURISTICS),
         "sections": [
             {"key": sec.key, "heading": sec.heading, "sentences": [_sentence_json(s) for s in sec.sentences]}
             for sec in summary.sections
