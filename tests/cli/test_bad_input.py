@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import Clinic, make_clinic, session_doc
+from record_cli import Clinic, make_clinic, session_doc
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import io
 import json
 import re
 
-from conftest import Clinic, session_doc
+from record_cli import Clinic, session_doc
 
 
 def test_record_show_and_amend_a_session(clinic: Clinic) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from record_pg import drop_pg_database, fresh_pg_database
 from sqlalchemy import MetaData, inspect
 
 from strigil.store.base import Base
@@ -36,8 +37,6 @@ def empty_url(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignore[n
         yield f"sqlite:///{tmp_path / 'empty.sqlite'}"
         return
     request.getfixturevalue("pg_server_url")  # skips (or fails on CI) when PostgreSQL is unreachable
-    from conftest import drop_pg_database, fresh_pg_database
-
     url, name = fresh_pg_database()
     yield url
     drop_pg_database(name)

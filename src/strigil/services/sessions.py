@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from strigil.clinical.session import SessionRecord
@@ -21,8 +21,10 @@ from strigil.store.record import (
     DoseStepRow,
     EpisodeRow,
     MeasurementRow,
+    PatientRow,
     SessionRow,
 )
+from strigil.store.types import now_utc
 
 __all__ = ["RecordedSession", "amend_session", "parse_session", "record_session", "session_document"]
 
@@ -48,87 +50,148 @@ def parse_session(doc: dict[str, Any] | SessionRecord) -> SessionRecord:
         raise from_validation(exc) from None
 
 
-def _check_against_episode(
-    db: Session, clinic_id: int, record: SessionRecord, *, today: dt.date
-) -> tuple[EpisodeRow, ClinicianRow]:
-    episode, _patient = find_episode(db, clinic_id, record.episode_id)
-    if episode.closed_on is not None:
-        raise Refused(
-            f"episode {episode.id} was closed on {episode.closed_on}; open a new episode to record care"
+@dataclass(frozen=True)
+class _Target:
+    """What a session write needs to know about its episode and clinician."""
+
+    episode_id: int
+    clinician_id: int
+
+
+def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *, today: dt.date) -> _Target:
+    """The episode must be this clinic's, open, opened by the session date; the clinician must be its own.
+
+    Column queries on the session's connection (no ORM entities): this runs on every session write.
+    """
+    conn = db.connection()
+    found = conn.execute(
+        select(EpisodeRow.opened_on, EpisodeRow.closed_on)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(EpisodeRow.id == record.episode_id, PatientRow.clinic_id == clinic_id)
+    ).first()
+    if found is None:
+        raise NotFound(
+            f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
         )
-    if record.date < episode.opened_on:
+    opened_on, closed_on = found
+    if closed_on is not None:
+        raise Refused(
+            f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
+        )
+    if record.date < opened_on:
         raise invalid(
-            "date", record.date.isoformat(), f"must be on or after the episode's opening {episode.opened_on}"
+            "date", record.date.isoformat(), f"must be on or after the episode's opening {opened_on}"
         )
     if record.date > today:
         raise invalid("date", record.date.isoformat(), f"must not be in the future (today is {today})")
-    clinician = db.scalar(
-        select(ClinicianRow).where(ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician)
-    )
-    if clinician is None:
-        known = list(db.scalars(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)))
+    clinician_id = conn.execute(
+        select(ClinicianRow.id).where(
+            ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician
+        )
+    ).scalar()
+    if clinician_id is None:
+        known = list(
+            conn.execute(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)).scalars()
+        )
         raise invalid(
             "clinician", record.clinician, f"not a clinician of this clinic; allowed: {', '.join(known)}"
         )
-    return episode, clinician
+    return _Target(record.episode_id, clinician_id)
 
 
 def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
-    db.add_all(
-        DoseStepRow(session_id=session_id, position=i, **step.model_dump())
-        for i, step in enumerate(record.steps, start=1)
-    )
-    db.add_all(
-        MeasurementRow(
-            episode_id=episode_id,
-            session_id=session_id,
-            measure=m.measure,
-            value=m.value,
-            timing=m.timing,
-            taken_on=record.date,
+    """Insert the session's steps, measurements and adverse responses (Core executemany, same transaction)."""
+    if record.steps:
+        db.execute(
+            insert(DoseStepRow),
+            [
+                {"session_id": session_id, "position": i, **step.model_dump()}
+                for i, step in enumerate(record.steps, start=1)
+            ],
         )
-        for m in record.measurements
-    )
-    db.add_all(
-        AdverseResponseRow(episode_id=episode_id, session_id=session_id, **a.model_dump())
-        for a in record.adverse_responses
-    )
+    if record.measurements:
+        db.execute(
+            insert(MeasurementRow),
+            [
+                {
+                    "episode_id": episode_id,
+                    "session_id": session_id,
+                    "measure": m.measure,
+                    "value": m.value,
+                    "timing": m.timing,
+                    "taken_on": record.date,
+                    "version": 1,
+                }
+                for m in record.measurements
+            ],
+        )
+    if record.adverse_responses:
+        db.execute(
+            insert(AdverseResponseRow),
+            [
+                {"episode_id": episode_id, "session_id": session_id, "version": 1, **a.model_dump()}
+                for a in record.adverse_responses
+            ],
+        )
 
 
-def _history(db: Session, episode: EpisodeRow) -> dict[str, Any]:
-    """The episode so far as a `strigil respond` document for the decision aid (pre/post measures only)."""
-    rows = db.execute(
-        select(SessionRow.number, MeasurementRow.measure, MeasurementRow.value, MeasurementRow.timing)
+def _history(db: Session, episode_id: int, number: int, record: SessionRecord) -> dict[str, Any]:
+    """The episode so far plus this session, as a `strigil respond` document (pre/post measures only)."""
+    conn = db.connection()
+    rows = conn.execute(
+        select(
+            SessionRow.number,
+            SessionRow.date,
+            MeasurementRow.measure,
+            MeasurementRow.value,
+            MeasurementRow.timing,
+        )
         .join(MeasurementRow, MeasurementRow.session_id == SessionRow.id)
-        .where(SessionRow.episode_id == episode.id, MeasurementRow.timing.in_(("pre", "post")))
+        .where(SessionRow.episode_id == episode_id, MeasurementRow.timing.in_(("pre", "post")))
         .order_by(SessionRow.number, MeasurementRow.id)
     ).all()
-    dates = db.execute(
-        select(SessionRow.id, SessionRow.number, SessionRow.date).where(SessionRow.episode_id == episode.id)
-    ).all()
-    number_of = {sid: number for sid, number, _ in dates}
+    measures = [{"measure": m, "session": n, "timing": t, "value": v} for n, _, m, v, t in rows]
+    dates = {n: d for n, d, *_ in rows}
     adverse = db.execute(
         select(
-            AdverseResponseRow.session_id,
+            SessionRow.number,
             AdverseResponseRow.kind,
             AdverseResponseRow.severity,
             AdverseResponseRow.onset_on,
             AdverseResponseRow.resolved_on,
-        ).where(AdverseResponseRow.episode_id == episode.id, AdverseResponseRow.session_id.is_not(None))
+        )
+        .join(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
+        .where(AdverseResponseRow.episode_id == episode_id)
     ).all()
+    # this session, not yet written
+    measures += [
+        {"measure": m.measure, "session": number, "timing": m.timing, "value": m.value}
+        for m in record.measurements
+        if m.timing in ("pre", "post")
+    ]
+    if any(m.timing in ("pre", "post") for m in record.measurements):
+        dates[number] = record.date
+    adverse_docs = [
+        {
+            "session": n,
+            "type": kind,
+            "severity": sev,
+            "resolved_days": None if resolved is None else float((resolved - onset).days),
+        }
+        for n, kind, sev, onset, resolved in adverse
+    ] + [
+        {
+            "session": number,
+            "type": a.kind,
+            "severity": a.severity,
+            "resolved_days": None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days),
+        }
+        for a in record.adverse_responses
+    ]
     return {
-        "measures": [{"measure": m, "session": n, "timing": t, "value": v} for n, m, v, t in rows],
-        "sessions": [{"session": n, "date": d.isoformat()} for _, n, d in dates],
-        "adverse_responses": [
-            {
-                "session": number_of[sid],
-                "type": kind,
-                "severity": sev,
-                "resolved_days": None if resolved is None else float((resolved - onset).days),
-            }
-            for sid, kind, sev, onset, resolved in adverse
-            if sid is not None
-        ],
+        "measures": measures,
+        "sessions": [{"session": n, "date": d.isoformat()} for n, d in sorted(dates.items())],
+        "adverse_responses": adverse_docs,
     }
 
 
@@ -142,32 +205,34 @@ def record_session(
 ) -> RecordedSession:
     """Record a whole session (steps, measures, adverse responses) and the decision aid's recommendation."""
     record = parse_session(doc)
-    episode, clinician = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
-    number = (
-        db.scalar(select(func.max(SessionRow.number)).where(SessionRow.episode_id == episode.id)) or 0
-    ) + 1
-    row = SessionRow(
-        episode_id=episode.id,
-        clinician_id=clinician.id,
-        number=number,
-        date=record.date,
-        warm_up_kind=record.warm_up.kind if record.warm_up else None,
-        warm_up_minutes=record.warm_up.minutes if record.warm_up else None,
-        emollient=record.emollient,
-        followed_by=[f.model_dump() for f in record.followed_by],
-        tolerance=record.tolerance,
-        clinician_decision=record.clinician_decision,
-        decision_reason=record.decision_reason,
-        notes=record.notes,
-        created_by=by,
-    )
-    db.add(row)
-    db.flush()
-    _children(db, row.id, episode.id, record)
-    db.flush()
-    row.recommendation = recommendation_for(_history(db, episode))
-    db.flush()
-    return RecordedSession(row.id, episode.id, number, row.recommendation)
+    target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
+    conn = db.connection()
+    last = conn.execute(select(func.max(SessionRow.number)).where(SessionRow.episode_id == target.episode_id))
+    number = (last.scalar() or 0) + 1
+    recommendation = recommendation_for(_history(db, target.episode_id, number, record))
+    session_id = conn.execute(
+        insert(SessionRow).returning(SessionRow.id),
+        {
+            "episode_id": target.episode_id,
+            "clinician_id": target.clinician_id,
+            "number": number,
+            "date": record.date,
+            "warm_up_kind": record.warm_up.kind if record.warm_up else None,
+            "warm_up_minutes": record.warm_up.minutes if record.warm_up else None,
+            "emollient": record.emollient,
+            "followed_by": [f.model_dump() for f in record.followed_by],
+            "tolerance": record.tolerance,
+            "recommendation": recommendation,
+            "clinician_decision": record.clinician_decision,
+            "decision_reason": record.decision_reason,
+            "notes": record.notes,
+            "version": 1,
+            "created_at": now_utc(),
+            "created_by": by,
+        },
+    ).scalar_one()
+    _children(db, session_id, target.episode_id, record)
+    return RecordedSession(session_id, target.episode_id, number, recommendation)
 
 
 def session_document(db: Session, session_id: int) -> dict[str, Any]:
@@ -243,7 +308,7 @@ def amend_session(
             f"a correction cannot move session {session_id} "
             f"to another episode; it belongs to episode {row.episode_id}",
         )
-    episode, clinician = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
+    target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
     keep_previous(
         db,
         "session",
@@ -256,7 +321,7 @@ def amend_session(
     for table in (DoseStepRow, MeasurementRow, AdverseResponseRow):
         db.execute(delete(table).where(table.session_id == row.id))
     db.expire(row, ["steps"])
-    row.clinician_id, row.date = clinician.id, record.date
+    row.clinician_id, row.date = target.clinician_id, record.date
     row.warm_up_kind = record.warm_up.kind if record.warm_up else None
     row.warm_up_minutes = record.warm_up.minutes if record.warm_up else None
     row.emollient, row.tolerance, row.notes = record.emollient, record.tolerance, record.notes
@@ -264,6 +329,6 @@ def amend_session(
     row.clinician_decision, row.decision_reason = record.clinician_decision, record.decision_reason
     row.version += 1
     db.flush()
-    _children(db, row.id, episode.id, record)
+    _children(db, row.id, target.episode_id, record)
     db.flush()
-    return RecordedSession(row.id, episode.id, row.number, row.recommendation, row.version)
+    return RecordedSession(row.id, target.episode_id, row.number, row.recommendation, row.version)

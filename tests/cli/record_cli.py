@@ -1,0 +1,137 @@
+"""CLI test helpers: a clinic in a temporary STRIGIL_HOME with one clinician, patient and open episode."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+from typer.testing import CliRunner, Result
+
+from strigil.cli import app
+
+RECORD_TABLES = (
+    "clinics",
+    "clinicians",
+    "patients",
+    "episodes",
+    "treatment_sessions",
+    "dose_steps",
+    "measurements",
+    "adverse_responses",
+    "amendments",
+)
+
+
+class Clinic:
+    """Runs `strigil` in-process against a temporary clinic database."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.runner = CliRunner()
+        self.db_path = home / "clinic.sqlite"
+
+    def run(self, *args: str) -> Result:
+        return self.runner.invoke(
+            app, list(args), env={"STRIGIL_HOME": str(self.home), "STRIGIL_DATABASE_URL": ""}
+        )
+
+    def ok(self, *args: str) -> Result:
+        result = self.run(*args)
+        assert result.exit_code == 0, (args, result.output, result.stderr)
+        return result
+
+    def write_json(self, name: str, doc: Any) -> str:
+        path = self.home / name
+        path.write_text(json.dumps(doc), encoding="utf-8")
+        return str(path)
+
+    def fingerprint(self) -> str:
+        """A digest of every record table's rows: equal fingerprints mean nothing was written."""
+        digest = hashlib.sha256()
+        with closing(sqlite3.connect(self.db_path)) as conn:
+            for table in RECORD_TABLES:
+                for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
+                    digest.update(repr(row).encode())
+        return digest.hexdigest()
+
+
+def session_doc(**changes: Any) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "episode_id": 1,
+        "clinician": "ana",
+        "date": "2026-03-02",
+        "steps": [
+            {
+                "region": "elbow",
+                "side": "right",
+                "instrument": "astym",
+                "stroke": "sweep",
+                "angle_deg": 45,
+                "direction": "along",
+                "pressure": "light",
+                "duration_s": 90,
+            }
+        ],
+        "measurements": [
+            {"measure": "nprs", "value": 6, "timing": "pre"},
+            {"measure": "nprs", "value": 4, "timing": "post"},
+        ],
+        "tolerance": "well_tolerated",
+    }
+    doc.update(changes)
+    return doc
+
+
+def make_clinic(home: Path) -> Clinic:
+    """A clinic with clinician 'ana', patient 'P001' and open episode 1 (lateral elbow tendinopathy)."""
+    c = Clinic(home)
+    c.ok("init", "--name", "Test clinic")
+    c.ok(
+        "clinician",
+        "add",
+        "ana",
+        "--name",
+        "Ana",
+        "--profession",
+        "athletic_trainer",
+        "--years",
+        "6",
+        "--course",
+        "Graston M1",
+    )
+    c.ok("patient", "add", "P001", "--birth-year", "1980", "--sex", "female")
+    c.ok(
+        "episode",
+        "open",
+        "--patient",
+        "P001",
+        "--condition",
+        "lateral_elbow_tendinopathy",
+        "--region",
+        "elbow",
+        "--side",
+        "right",
+        "--tissue",
+        "tendon",
+        "--onset",
+        "2026-01-10",
+        "--opened",
+        "2026-03-02",
+        "--care",
+        "strengthening",
+        "--care",
+        "stretching",
+        "--consent-date",
+        "2026-03-02",
+        "--explained",
+        "bruising",
+        "--explained",
+        "petechiae",
+        "--goal",
+        "grip without pain",
+    )
+    return c
