@@ -156,3 +156,12 @@ def test_doubtful_printed_numbers_are_flagged_and_kept_as_printed(
     assert flagged, f"{study_id}: no flag explaining {words!r}"
     rows = [r for r in study.rows if r.row in flagged[0].rows]
     assert rows and all(getattr(r, column) == printed for r in rows)
+
+
+def test_participants_are_people_not_arm_sums_when_arms_overlap() -> None:
+    library = load_library()
+    assert library.study("ikeda2019").total_n == 14  # crossover: both conditions in the same 14 people
+    assert library.study("sevier2015").total_n == 107  # 113 elbows in 107 people
+    assert library.study("lee2016").total_n == 30
+    assert library.study("heinecke2014").total_n == 15  # arm sizes unknown, N printed
+    assert library.study("gulick2014").total_n is None

@@ -192,6 +192,7 @@ class Study(_Frozen):
     unverified: str = ""
     certainty_as_printed: str = ""
     notes: str = ""
+    participants: int | None = None  # when arms overlap (crossover) or count limbs: the printed N of people
     origin: Literal["shipped", "user"] = "shipped"
     rows: tuple[PrintedRow, ...] = ()
     flags: tuple[Flag, ...] = ()
@@ -208,7 +209,9 @@ class Study(_Frozen):
 
     @property
     def total_n(self) -> int | None:
-        """Participants over all arms, or None when any arm size is unknown."""
+        """Participants: the printed N when given, else the sum over arms (None if an arm size is unknown)."""
+        if self.participants is not None:
+            return self.participants
         sizes = [arm.n for arm in self.arms]
         if not sizes or any(size is None for size in sizes):
             return None
