@@ -12,7 +12,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
@@ -24,6 +26,34 @@ __all__ = ["API_PREFIX", "create_app", "iter_routes"]
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "static"
+
+
+class Problem(BaseModel):
+    """Every error answer: a sentence, or a list of {field, message[, value]} for bad input."""
+
+    detail: str | list[dict[str, Any]]
+
+
+# Published for every API operation so that clients (and the schema-driven tests) know every answer's shape.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {"model": Problem, "description": "not signed in, or the API token is unknown/revoked/expired"},
+    403: {"model": Problem, "description": "this role or token scope may not do this (or CSRF token wrong)"},
+    404: {"model": Problem, "description": "no such record in your clinic"},
+    409: {"model": Problem, "description": "refused: the record's state does not allow this"},
+    422: {"model": Problem, "description": "invalid input: each problem names the field and what is allowed"},
+    503: {"model": Problem, "description": "the database is unavailable or full; nothing was written"},
+}
+
+
+def _database_problem(exc: OperationalError) -> str:
+    text = str(exc.orig).lower()
+    if "full" in text:
+        return "the database is full (no space left); nothing was written — free space, then retry"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only; nothing was written — ask the administrator"
+    if "locked" in text:
+        return "the database is busy; nothing was written — retry in a moment"
+    return "the database is unavailable; nothing was written — retry in a moment"
 
 
 def _wants_json(request: Request) -> bool:
@@ -75,6 +105,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return render_error(request, 422, text)
 
+    @app.exception_handler(OperationalError)
+    async def database_down(request: Request, exc: OperationalError) -> Response:
+        # A clear, retryable answer instead of a 500 while the database restarts, is full or read-only.
+        message = _database_problem(exc)
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 503, headers={"Retry-After": "5"})
+        return render_error(request, 503, message)
+
 
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the web application over the settings' database (or the given engine)."""
@@ -94,6 +132,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=f"{API_PREFIX}/docs",
         redoc_url=None,
+        responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
     app.state.engine = engine

@@ -33,7 +33,7 @@ def prepare_database(url: str) -> int:
         database.dispose()
 
 
-def ensure_demo(url: str, *, patients: int = 60, seed: int = 1) -> int:
+def ensure_demo(url: str, *, patients: int = 40, seed: int = 1) -> int:
     """Create the demo clinic (record's generator) and its sign-ins if missing; idempotent."""
     from strigil.services import accounts
     from strigil.store.accounts import Account

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
 from strigil.store.accounts import Account, ApiToken
+from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -18,7 +19,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["account"])
+api = APIRouter(prefix="/api/v1", tags=["account"], responses=API_ERRORS)
 EVERYONE = ("admin", "clinician", "researcher")
 
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.store.accounts import ROLES, Account
+from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -19,7 +20,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["accounts"])
+api = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS)
 
 
 class AccountOut(BaseModel):

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from strigil.services import audit as audit_service
+from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -17,7 +18,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["audit"])
+api = APIRouter(prefix="/api/v1", tags=["audit"], responses=API_ERRORS)
 
 
 class AuditEventOut(BaseModel):

@@ -18,12 +18,13 @@ from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services import web_patients as lists
 from strigil.services.web_episode import latest_recommendation, progress, screen_episode
+from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.security import Principal, allow
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["clinical record"])
+router = APIRouter(prefix="/api/v1", tags=["clinical record"], responses=API_ERRORS)
 Clinician = Annotated[Principal, allow("clinician")]
 ALERT_WINDOW = dt.timedelta(days=28)  # dashboard looks at sessions of the last four weeks
 

@@ -280,13 +280,11 @@ def new_session_page(request: Request, episode_id: int, db: DB, principal: Clini
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
     )
-    known = {c.code for c in clinics.list_clinicians(db, principal.clinic_id)}
+    known = [c.code for c in clinics.list_clinicians(db, principal.clinic_id)]
+    # The account's own clinician record if its user name is a clinician code, else the first clinician.
+    clinician = principal.username if principal.username in known else (known[0] if known else "")
     form = SessionForm(
-        values={
-            "date": dt.date.today().isoformat(),
-            "clinician": principal.username if principal.username in known else "",
-            "tolerance": "well_tolerated",
-        },
+        values={"date": dt.date.today().isoformat(), "clinician": clinician, "tolerance": "well_tolerated"},
         steps=[_blank_step(view)],
         measures=[{"measure": "nprs", "pre": "", "post": ""}] + [{"measure": "", "pre": "", "post": ""}] * 2,
     )
