@@ -124,3 +124,14 @@ def test_the_import_row_schema_is_published(runner: CliRunner) -> None:
         schema["required"][:3] == ["id", "citation", "source"]
         and "rct" in schema["properties"]["design"]["enum"]
     )
+
+
+def test_effects_command_and_show_json_carry_the_effect_sizes(runner: CliRunner) -> None:
+    rows = json.loads(runner.invoke(app, ["evidence", "effects", "--json"]).stdout)
+    lee = next(r for r in rows if r["study"] == "lee2016" and r["outcome"] == "pain")
+    assert lee["MD"] == -19.1 and lee["usable"] and lee["MD_ci"][1] < 0
+    assert any(not r["usable"] and "truncated" in r["reason"] for r in rows)
+    text = runner.invoke(app, ["evidence", "effects"])
+    assert text.exit_code == 0 and "not usable" in text.stdout
+    shown = json.loads(runner.invoke(app, ["evidence", "show", "kivlan2015", "--json"]).stdout)
+    assert [e["MD"] for e in shown["effects"]] == [21.0, 16.0]

@@ -115,3 +115,10 @@ def test_ten_or_more_studies_get_an_egger_test_that_can_rate_down() -> None:
     sym = [-3 + (0.5 if i % 2 else -0.5) for i in range(len(vi))]
     effects, studies = _constructed(sym, [float(v) for v in vi])
     assert pool_effects(effects, studies).grade.downgrades["publication_bias"] == 0
+
+
+def test_every_trial_with_printed_rows_is_accounted_for_by_a_comparison() -> None:
+    library = load_library()
+    with_rows = {s.id for s in library.studies.values() if s.rows and not s.is_review}
+    accounted = {e.study for e in EFFECTS}
+    assert with_rows == accounted, sorted(with_rows ^ accounted)

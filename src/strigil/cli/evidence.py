@@ -234,6 +234,34 @@ def register(app: typer.Typer) -> None:
             f"into {path}: {names}"
         )
 
+    @evidence.command("effects")
+    def effects(
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+        store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
+        no_user: bool = typer.Option(False, "--no-user", help="Leave imported studies out."),
+    ) -> None:
+        """Between-group effect sizes (MD, SMD with 95% CI; IASTM minus comparison) for every comparison."""
+        from strigil.evidence.effect_sizes import study_effects
+        from strigil.evidence.render import effect_json
+
+        rows = [effect_json(e) for e in study_effects(_library(store, no_user))]
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+            return
+        for r in rows:
+            if not r["usable"]:
+                typer.echo(f"{r['study']:<14} {r['outcome']:<26} not usable: {r['reason']}")
+                continue
+            smd = (
+                f"SMD {r['SMD']:.2f} ({r['SMD_ci'][0]:.2f}, {r['SMD_ci'][1]:.2f})"
+                if r["SMD"] is not None
+                else ""
+            )
+            typer.echo(
+                f"{r['study']:<14} {r['outcome']:<26} n={r['n']} MD {r['MD']:.2f} "
+                f"({r['MD_ci'][0]:.2f}, {r['MD_ci'][1]:.2f}) {r['unit']}  {smd}"
+            )
+
     @evidence.command("seffrin")
     def seffrin(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
         """Re-derive Seffrin 2019 Table 3 intervals: tested rows, inferred sizes, printed errors."""

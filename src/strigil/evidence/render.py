@@ -15,7 +15,7 @@ from strigil.evidence.patient_summary import SMALL_STUDY, PatientSummary, Senten
 from strigil.evidence.pooling import OutcomeSummary
 from strigil.evidence.records import PublishedFigure, Study
 
-__all__ = ["render_html", "render_library_html", "study_json", "summary_json"]
+__all__ = ["effect_json", "render_html", "render_library_html", "study_json", "summary_json"]
 
 GRADE_RULES_NOTE = (
     "Strigil's fixed GRADE rules (docs/evidence.md); every threshold is a configurable heuristic"
@@ -56,7 +56,11 @@ def study_json(study: Study, library: Library | None = None, full: bool = False)
     out["flags"] = [f.model_dump(mode="json") for f in study.flags]
     out["printed_rows"] = [r.model_dump(mode="json") for r in study.rows]
     if library is not None:
-        out["comparisons"] = [c.model_dump(mode="json") for c in library.comparisons_of(study.id)]
+        from strigil.evidence.effect_sizes import effect_of
+
+        comparisons = library.comparisons_of(study.id)
+        out["comparisons"] = [c.model_dump(mode="json") for c in comparisons]
+        out["effects"] = [effect_json(effect_of(c, library.row(c.row))) for c in comparisons]
     return out
 
 
@@ -113,6 +117,26 @@ def _short_label(study: Study) -> str:
 
 def _sentence_json(s: Sentence) -> dict[str, Any]:
     return {"text": s.text, "sources": list(s.sources), "finding": s.finding, "certainty": s.certainty}
+
+
+def effect_json(e: StudyEffect) -> dict[str, Any]:
+    """One comparison's effect sizes (IASTM minus comparison), or why there are none."""
+    return {
+        "study": e.study,
+        "outcome": e.outcome,
+        "label": e.label,
+        "row": e.row,
+        "usable": e.usable,
+        "reason": e.reason,
+        "n": e.n,
+        "primary": e.primary,
+        "MD": _r(e.md),
+        "MD_ci": [_r(x) for x in e.md_ci] if e.md_ci else None,
+        "SMD": _r(e.smd),
+        "SMD_ci": [_r(x) for x in e.smd_ci] if e.smd_ci else None,
+        "unit": e.unit,
+        "higher_is_better": e.higher_is_better,
+    }
 
 
 def _unusable_json(e: StudyEffect) -> dict[str, Any]:
