@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from strigil.evidence.grade import GradeInputs, GradeRules, rate
+from strigil.evidence.grade import LEVELS, GradeInputs, GradeRules, rate
 
 # A body of evidence that no rule rates down: three large, well-rated RCTs, consistent, precise.
 CLEAN = GradeInputs(designs=("rct",) * 3, pedro=(8, 7, 7), n=(200, 150, 150), ci=(0.2, 0.6), i2=10.0)
@@ -98,3 +100,41 @@ def test_malformed_inputs_are_refused() -> None:
         rate(GradeInputs(designs=(), pedro=(), n=(), ci=(0.0, 1.0)))
     with pytest.raises(ValueError, match="one entry per study"):
         rate(GradeInputs(designs=("rct",), pedro=(), n=(1,), ci=(0.0, 1.0)))
+
+
+# ---- properties: the rules only ever rate down, and each added problem can only lower the rating ----------
+
+designs = st.sampled_from(["rct", "pilot_rct", "randomized_crossover", "case_series", "within_subject_trial"])
+
+
+@st.composite
+def bodies(draw: st.DrawFn) -> GradeInputs:
+    k = draw(st.integers(1, 12))
+    lo = draw(st.floats(-2, 2))
+    return GradeInputs(
+        designs=tuple(draw(designs) for _ in range(k)),
+        pedro=tuple(draw(st.one_of(st.none(), st.integers(0, 10))) for _ in range(k)),
+        n=tuple(draw(st.integers(2, 500)) for _ in range(k)),
+        ci=(lo, lo + draw(st.floats(0, 3))),
+        i2=draw(st.floats(0, 100)) if k > 1 else None,
+        small_study_p=draw(st.one_of(st.none(), st.floats(0, 1))),
+    )
+
+
+@given(bodies())
+def test_certainty_never_exceeds_the_start(body: GradeInputs) -> None:
+    grade = rate(body)
+    assert LEVELS.index(grade.certainty) <= LEVELS.index(grade.start)
+    assert LEVELS.index(grade.start) - LEVELS.index(grade.certainty) <= sum(grade.downgrades.values())
+
+
+@given(bodies(), st.sampled_from(["flag", "indirect", "worse_i2", "fewer_people"]))
+def test_adding_a_problem_never_raises_the_certainty(body: GradeInputs, problem: str) -> None:
+    changes: dict[str, object] = {
+        "flag": {"flagged_numbers": ("row 1: ci",)},
+        "indirect": {"indirectness": ("related technique",)},
+        "worse_i2": {"i2": 100.0 if body.k > 1 else None},
+        "fewer_people": {"n": tuple(max(2, x // 10) for x in body.n)},
+    }[problem]  # type: ignore[assignment]
+    worse = GradeInputs(**{**body.__dict__, **changes})  # type: ignore[arg-type]
+    assert LEVELS.index(rate(worse).certainty) <= LEVELS.index(rate(body).certainty)
