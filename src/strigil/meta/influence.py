@@ -111,12 +111,14 @@ def _deletions(res: RMAResult) -> list[_Deletion]:
             out.append(_Deletion(False, np.full(X.shape[1], math.nan), np.full((X.shape[1],) * 2, math.nan),
                                  math.nan, math.nan, math.nan))
             continue
+        # metafor falls back to the z test when a single study remains
+        test = "z" if Xi.shape[0] == 1 else res.test
         fit = fit_design(res.yi[keep], res.vi[keep], None if not res.moderators else Xi, names,
-                         intercept=res.intercept, method=res.method, test=res.test, level=res.level,
+                         intercept=res.intercept, method=res.method, test=test, level=res.level,
                          weights=None if res.weights is None else res.weights[keep], r2=False)
         b = np.array([c.estimate for c in fit.beta])
         s2w = 1.0
-        if res.test == "knha":
+        if test == "knha":
             w = 1 / (res.vi[keep] + fit.tau2)
             r = res.yi[keep] - Xi @ b
             rss = float(w @ (r * r))
@@ -124,6 +126,14 @@ def _deletions(res: RMAResult) -> list[_Deletion]:
             s2w = 0.0 if rss <= _EPS else (rss / df if df > 0 else math.nan)
         out.append(_Deletion(True, b, fit.vb, fit.tau2, fit.Q, s2w))
     return out
+
+
+def _ratio(num: float, den: float) -> float:
+    """num/den with R's IEEE semantics (x/0 = ±Inf, 0/0 = NaN) instead of an exception or warning."""
+    if den == 0 or not math.isfinite(den):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return float(np.float64(num) / np.float64(den))
+    return float(num) / den
 
 
 def _hat(res: RMAResult) -> Array:
@@ -180,29 +190,35 @@ def influence(res: RMAResult) -> Influence:
     hat = _hat(res)
     w_full = 1 / (v + res.tau2)
     weight = 100 * w_full / w_full.sum()
-    svb = np.linalg.inv(res.vb)
+    try:
+        svb = np.linalg.inv(res.vb)
+    except np.linalg.LinAlgError:
+        raise ValueError("influence diagnostics are undefined: the covariance matrix of the coefficients is "
+                         "singular (e.g. identical effects under the knha test)") from None
     det_full = float(np.linalg.det(res.vb))
     n = k
     rstudent, dffits, cook_d, cov_r, tau2_del, qe_del = (np.full(n, math.nan) for _ in range(6))
     dfbs = np.full((n, p), math.nan)
-    for i, d in enumerate(_deletions(res)):
+    deletions = _deletions(res)
+    for i, d in enumerate(deletions):
         if not d.ok:
             continue
         xi = X[i]
         delpred = float(xi @ d.beta)
         vdelpred = float(xi @ d.vb @ xi)
         tau2_del[i], qe_del[i] = d.tau2, d.QE
-        dffits[i] = (pred_full[i] - delpred) / math.sqrt(d.s2w * hat[i] * (d.tau2 + v[i]))
+        dffits[i] = _ratio(pred_full[i] - delpred, math.sqrt(d.s2w * hat[i] * (d.tau2 + v[i])))
         # covariance of the full-data estimate evaluated at the deleted τ²
         vb_del = np.linalg.inv(X.T @ ((1 / (v + d.tau2))[:, None] * X))
         dfb = b - d.beta
-        dfbs[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dfbs[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
         cook_d[i] = float(dfb @ svb @ dfb)
-        cov_r[i] = float(np.linalg.det(d.vb)) / det_full
+        cov_r[i] = _ratio(float(np.linalg.det(d.vb)), det_full)
         resid = y[i] - delpred
         if abs(resid) < 100 * _EPS:
             resid = 0.0
-        rstudent[i] = resid / math.sqrt(v[i] * d.s2w + vdelpred + d.tau2 * d.s2w)
+        rstudent[i] = _ratio(resid, math.sqrt(v[i] * d.s2w + vdelpred + d.tau2 * d.s2w))
     with np.errstate(invalid="ignore"):
         flag = ((np.abs(dffits) > 3 * math.sqrt(p / (k - p)) if k > p else np.zeros(n, bool))
                 | (special.chdtr(p, cook_d) > 0.5) | (hat > 3 * p / k) | np.any(np.abs(dfbs) > 1, axis=1))
@@ -236,5 +252,5 @@ def baujat(res: RMAResult) -> Baujat:
     for i, d in enumerate(_deletions(res)):
         if d.ok:
             xi = res.X[i]
-            yy[i] = (float(xi @ d.beta) - pred_full[i]) ** 2 / float(xi @ d.vb @ xi)
+            yy[i] = _ratio((float(xi @ d.beta) - pred_full[i]) ** 2, float(xi @ d.vb @ xi))
     return Baujat(_labels(res), x, yy)

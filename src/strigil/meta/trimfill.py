@@ -62,6 +62,9 @@ class TrimFill:
 def _estimate_side(res: RMAResult) -> str:
     """Side with the missing studies: opposite to the sign of the Egger slope (as metafor)."""
     X = np.column_stack([np.ones(res.k), np.sqrt(res.vi)])
+    if res.k < 3 or np.ptp(X[:, 1]) <= 1e-12 * float(X[:, 1].max()):
+        raise ValueError("trim-and-fill cannot pick the side from Egger's slope here (fewer than 3 studies "
+                         "or all variances equal); pass side='left' or side='right'")
     fit = fit_design(res.yi, res.vi, X, ("intrcpt", "sei"), intercept=False, method=res.method,
                      weights=res.weights, r2=False)
     return "right" if fit.beta[1].estimate < 0 else "left"
