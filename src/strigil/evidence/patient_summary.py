@@ -221,7 +221,10 @@ def _research_section(
     sentences.append(Sentence(f"We found {count} of IASTM for {name}.", ids, finding=True))
     for outcome in outcomes:
         stated, tally = finding_sentence(outcome), _count_sentence(outcome)
-        sentences.append(Sentence(f"{stated.text} {tally.text}", stated.sources, True, stated.certainty))
+        sure = f"How sure we are: {outcome.certainty}."
+        sentences.append(
+            Sentence(f"{stated.text} {tally.text} {sure}", stated.sources, True, stated.certainty)
+        )
     related = [s for s in trials if s.related_technique and any(s.id in o.studies for o in outcomes)]
     for study in related:
         sentences.append(
