@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from strigil.interop.bundle import make_bundle
 from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
-from strigil.interop.store_io import read_clinic, write_plan
+from strigil.interop.store_io import read_clinic, write_plan, write_plan_bulk
 from strigil.interop.to_fhir import clinic_resources
 from strigil.services.errors import RecordError
 from strigil.store.database import Database
@@ -121,3 +121,33 @@ def test_pain_scores_from_another_system_join_the_named_patients_open_episode(da
         ("2025-03-03", 7.0, "between"),
         ("2025-03-10", 4.0, "between"),
     ]
+
+
+def test_bulk_import_reads_back_as_the_same_record(database: Database) -> None:
+    with database.unit_of_work() as db:
+        report = write_plan_bulk(db, plan_import(_bundle(example_clinic())))
+    assert (report.patients_created, report.sessions_created, report.measurements_created) == (1, 1, 3)
+    with database.unit_of_work() as db:
+        assert _unkeyed(read_clinic(db, "north")) == _unkeyed(example_clinic())
+    # ordinary writes after explicit ids still get fresh ids (PostgreSQL sequences moved on)
+    clinic = example_clinic()
+    other = dataclasses.replace(
+        clinic.patients[0], patient=clinic.patients[0].patient.model_copy(update={"code": "P-0009"})
+    )
+    with database.unit_of_work() as db:
+        assert (
+            write_plan(
+                db, plan_import(_bundle(dataclasses.replace(clinic, patients=(other,))))
+            ).sessions_created
+            == 1
+        )
+
+
+def test_bulk_import_refuses_known_patients_and_writes_nothing(database: Database) -> None:
+    bundle = _bundle(example_clinic())
+    with database.unit_of_work() as db:
+        write_plan(db, plan_import(bundle))
+    before = _counts(database)
+    with pytest.raises(RecordError, match="new patients only"), database.unit_of_work() as db:
+        write_plan_bulk(db, plan_import(bundle))
+    assert _counts(database) == before

@@ -106,11 +106,12 @@ def fhir_import(
         None, help="Strigil patient code for measurements from another system."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
+    bulk: bool = typer.Option(False, "--bulk", help="New patients only, bulk inserts (whole clinics)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import a Bundle: all of it in one transaction, or nothing when anything is wrong."""
     from strigil.interop.from_fhir import plan_import
-    from strigil.interop.store_io import write_plan
+    from strigil.interop.store_io import write_plan, write_plan_bulk
     from strigil.services.errors import RecordError
     from strigil.store.database import open_database
 
@@ -130,7 +131,12 @@ def fhir_import(
         database = open_database()
         try:
             with database.unit_of_work() as db:
-                written = write_plan(db, plan, patient_code=patient, clinic_code=clinic)
+                if bulk:
+                    if clinic or patient:
+                        raise _fail("--bulk imports a clinic as exported: drop --clinic and --patient")
+                    written = write_plan_bulk(db, plan)
+                else:
+                    written = write_plan(db, plan, patient_code=patient, clinic_code=clinic)
         except RecordError as error:
             raise _fail(f"{file}: bundle rejected, nothing imported: {error}") from None
         finally:
@@ -175,7 +181,100 @@ def _export_app(app: typer.Typer) -> typer.Typer:
     return export_app
 
 
+def _long_table(clinic: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of record's analysis-ready long table (`strigil export csv`)."""
+    from strigil.services.export import CSV_COLUMNS, export_rows
+    from strigil.store.database import open_database
+    from strigil.store.record import ClinicRow
+
+    database = open_database()
+    try:
+        with database.unit_of_work() as db:
+            code = _clinic_code(db, clinic)
+            clinic_id = db.scalar(select_clinic_id(ClinicRow, code))
+            rows = list(export_rows(db, clinic_id))
+    finally:
+        database.dispose()
+    return list(CSV_COLUMNS), rows
+
+
+def select_clinic_id(table: Any, code: str) -> Any:
+    """SELECT id FROM clinics WHERE code = :code."""
+    from sqlalchemy import select
+
+    return select(table.id).where(table.code == code)
+
+
+def _new_file(path: Path, option: str = "--output") -> Path:
+    if path.exists():
+        raise _fail(f"{option}: {str(path)!r} already exists; exports never overwrite a file")
+    return path
+
+
+def _write_csv(path: Path, header: list[str], rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def export_parquet(
+    output: Path = typer.Option(..., "-o", "--output", help="Parquet file to write."),
+    clinic: str | None = typer.Option(None, help="Clinic code (default: the database's only clinic)."),
+) -> None:
+    """The long table of `strigil export csv` as Parquet, with real types (dates, integers, decimals)."""
+    import pyarrow.parquet as pq
+
+    from strigil.interop.research import parquet_table
+
+    _new_file(output)
+    columns, rows = _long_table(clinic)
+    pq.write_table(parquet_table(rows, columns), output)
+    typer.echo(f"wrote {len(rows)} rows to {output}")
+
+
+def export_metafor(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file to write (yi, vi and moderators)."),
+    clinic: str | None = typer.Option(None, help="Clinic code (default: the database's only clinic)."),
+    min_patients: int = typer.Option(
+        5, min=3, help="Smallest stratum written (researchers see >= 5 patients)."
+    ),
+) -> None:
+    """Standardized mean changes (SMCR) per condition, measure and tissue phase, ready for metafor's rma()."""
+    from strigil.catalog import load_catalog
+    from strigil.interop.research import EFFECT_COLUMNS, effect_rows, episode_changes
+
+    _new_file(output)
+    _, rows = _long_table(clinic)
+    effects = effect_rows(episode_changes(rows), load_catalog(), min_patients=min_patients)
+    _write_csv(output, list(EFFECT_COLUMNS), effects)
+    typer.echo(f"wrote {len(effects)} effect rows to {output} (strata with >= {min_patients} patients)")
+
+
+def export_redcap(
+    folder: Path = typer.Option(..., "-o", "--output", help="Folder for the dictionary and the records."),
+    clinic: str | None = typer.Option(None, help="Clinic code (default: the database's only clinic)."),
+) -> None:
+    """A REDCap data dictionary and matching import records (patient form + repeating measurement form)."""
+    from strigil.catalog import load_catalog
+    from strigil.interop.research import REDCAP_DICTIONARY_COLUMNS, redcap_dictionary, redcap_records
+
+    dictionary_path = _new_file(folder / "redcap_data_dictionary.csv")
+    records_path = _new_file(folder / "redcap_records.csv")
+    columns, rows = _long_table(clinic)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_csv(dictionary_path, list(REDCAP_DICTIONARY_COLUMNS), redcap_dictionary(columns, load_catalog()))
+    header, records = redcap_records(rows, columns)
+    _write_csv(records_path, header, records)
+    typer.echo(f"wrote {dictionary_path} and {records_path} ({len(records)} records)")
+
+
 def register(app: typer.Typer) -> None:
     """Add `strigil fhir ...` and the research exports to the command."""
     app.add_typer(fhir_app, name="fhir")
-    _export_app(app)
+    export_app = _export_app(app)
+    export_app.command("parquet")(export_parquet)
+    export_app.command("metafor")(export_metafor)
+    export_app.command("redcap")(export_redcap)

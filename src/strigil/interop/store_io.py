@@ -40,7 +40,14 @@ from strigil.store.record import (
     SessionRow,
 )
 
-__all__ = ["ImportReport", "clinic_header", "patient_dossiers", "read_clinic", "write_plan"]
+__all__ = [
+    "ImportReport",
+    "clinic_header",
+    "patient_dossiers",
+    "read_clinic",
+    "write_plan",
+    "write_plan_bulk",
+]
 
 BATCH = 500  # patients read per round of queries
 
@@ -399,3 +406,235 @@ def write_plan(
         for foreign in plan.foreign_measurements:
             _place_foreign(db, clinic_id, foreign, patient_code, report)
     return report
+
+
+def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -> ImportReport:
+    """Write a plan of new patients with bulk inserts, in the caller's one transaction (for whole clinics).
+
+    Every record was validated against the catalogue when the plan was read; here the rules that need the
+    database are checked (patients must be new to the clinic, clinicians known, the exercise-first rule,
+    session and outcome dates not before their episode), then rows go in with explicit ids. As on record's
+    bulk demo path, the decision aid's recommendations are not computed (derived, not recorded facts).
+    Measurements from other systems need `write_plan`.
+    """
+    from sqlalchemy import func, insert, text
+
+    from strigil.services.clinics import add_clinician, ensure_clinic
+    from strigil.services.decision_support import exercise_first_problem
+    from strigil.services.errors import Refused, invalid
+
+    if plan.errors:
+        raise ValueError("; ".join(str(p) for p in plan.errors))
+    if plan.foreign_measurements:
+        raise Refused("measurements from another system are placed one by one: import without --bulk")
+    report = ImportReport()
+    tables = (PatientRow, EpisodeRow, SessionRow, DoseStepRow, MeasurementRow, AdverseResponseRow)
+    next_id = {t: (db.scalar(select(func.max(t.id))) or 0) + 1 for t in tables}
+    rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in tables}
+    stamp = dt.datetime.now(dt.UTC)
+    for dossier in plan.clinics:
+        clinic = ensure_clinic(db, dossier.clinic.code, dossier.clinic.name)
+        clinician_ids = dict(
+            db.execute(
+                select(ClinicianRow.code, ClinicianRow.id).where(ClinicianRow.clinic_id == clinic.id)
+            ).all()
+        )
+        for clinician in dossier.clinicians:
+            if clinician.code not in clinician_ids:
+                clinician_ids[clinician.code] = add_clinician(db, clinic.id, clinician).id
+                report.clinicians_created += 1
+        codes = [p.patient.code for p in dossier.patients]
+        taken = set()
+        for start in range(0, len(codes), 5000):
+            taken |= set(
+                db.scalars(
+                    select(PatientRow.code).where(
+                        PatientRow.clinic_id == clinic.id, PatientRow.code.in_(codes[start : start + 5000])
+                    )
+                )
+            )
+        if taken:
+            raise Refused(
+                f"bulk import takes new patients only; already in clinic {clinic.code!r}: "
+                f"{', '.join(sorted(taken)[:10])} — import without --bulk to add to them"
+            )
+        for patient_dossier in dossier.patients:
+            patient = patient_dossier.patient
+            patient_id = next_id[PatientRow]
+            next_id[PatientRow] += 1
+            rows[PatientRow].append(
+                {
+                    "id": patient_id,
+                    "clinic_id": clinic.id,
+                    "code": patient.code,
+                    "birth_year": patient.birth_year,
+                    "sex": patient.sex,
+                    "version": 1,
+                    "created_at": stamp,
+                }
+            )
+            report.patients_created += 1
+            for episode in patient_dossier.episodes:
+                _bulk_episode(
+                    episode,
+                    patient.code,
+                    patient_id,
+                    clinician_ids,
+                    next_id,
+                    rows,
+                    stamp,
+                    by,
+                    exercise_first_problem,
+                    invalid,
+                )
+                report.episodes_created += 1
+                report.sessions_created += len(episode.sessions)
+                report.measurements_created += len(episode.measurements) + sum(
+                    len(s.record.measurements) for s in episode.sessions
+                )
+                report.adverse_created += len(episode.adverse_responses) + sum(
+                    len(s.record.adverse_responses) for s in episode.sessions
+                )
+    for table in tables:
+        for start in range(0, len(rows[table]), 20000):
+            db.execute(insert(table), rows[table][start : start + 20000])
+        if db.get_bind().dialect.name == "postgresql" and rows[table]:
+            # explicit ids: move the id sequence past them so later ordinary inserts do not collide
+            name = table.__tablename__
+            db.execute(
+                text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
+            )
+    return report
+
+
+def _bulk_episode(
+    episode: EpisodeDossier,
+    patient_code: str,
+    patient_id: int,
+    clinician_ids: dict[str, int],
+    next_id: dict[Any, int],
+    rows: dict[Any, list[dict[str, Any]]],
+    stamp: dt.datetime,
+    by: str,
+    exercise_first_problem: Any,
+    invalid: Any,
+) -> None:
+    from strigil.services.errors import Refused
+
+    plan = episode.plan
+    where = f"patient {patient_code}, episode opened {plan.opened_on}"
+    problem = exercise_first_problem(
+        plan.planned_iastm, list(plan.planned_co_interventions), plan.exercise_first_reason
+    )
+    if problem:
+        raise Refused(f"{where}: exercise first: {problem}")
+    episode_id = next_id[EpisodeRow]
+    next_id[EpisodeRow] += 1
+    rows[EpisodeRow].append(
+        {
+            "id": episode_id,
+            "patient_id": patient_id,
+            "condition": plan.condition,
+            "region": plan.region,
+            "side": plan.side,
+            "target_tissue": plan.target_tissue,
+            "onset_date": plan.onset_date,
+            "opened_on": plan.opened_on,
+            "closed_on": episode.closed_on,
+            "close_reason": episode.close_reason,
+            "goals": list(plan.goals),
+            "planned_iastm": plan.planned_iastm,
+            "planned_co_interventions": list(plan.planned_co_interventions),
+            "exercise_first_reason": plan.exercise_first_reason,
+            "consent_on": plan.consent.given_on if plan.consent else None,
+            "consent_explained": list(plan.consent.explained) if plan.consent else [],
+            "version": 1,
+            "created_at": stamp,
+            "created_by": by,
+        }
+    )
+    if episode.closed_on is not None and episode.closed_on < plan.opened_on:
+        raise invalid("closed_on", episode.closed_on.isoformat(), f"{where}: must be on or after opened_on")
+
+    def measurement(m: Measurement, taken_on: dt.date, session_id: int | None) -> None:
+        if taken_on < plan.onset_date:
+            raise invalid(
+                "taken_on", taken_on.isoformat(), f"{where}: must be on or after onset {plan.onset_date}"
+            )
+        rows[MeasurementRow].append(
+            {
+                "id": next_id[MeasurementRow],
+                "episode_id": episode_id,
+                "session_id": session_id,
+                "measure": m.measure,
+                "value": m.value,
+                "timing": m.timing,
+                "taken_on": taken_on,
+                "version": 1,
+            }
+        )
+        next_id[MeasurementRow] += 1
+
+    def adverse(a: AdverseResponse, session_id: int | None) -> None:
+        if a.onset_on < plan.opened_on:
+            raise invalid(
+                "onset_on", a.onset_on.isoformat(), f"{where}: must be on or after {plan.opened_on}"
+            )
+        rows[AdverseResponseRow].append(
+            {
+                "id": next_id[AdverseResponseRow],
+                "episode_id": episode_id,
+                "session_id": session_id,
+                **a.model_dump(),
+                "version": 1,
+            }
+        )
+        next_id[AdverseResponseRow] += 1
+
+    for entry in episode.sessions:
+        record = entry.record
+        if record.clinician not in clinician_ids:
+            raise invalid("clinician", record.clinician, f"{where}: not a clinician of this clinic")
+        if record.date < plan.opened_on:
+            raise invalid("date", record.date.isoformat(), f"{where}: must be on or after {plan.opened_on}")
+        session_id = next_id[SessionRow]
+        next_id[SessionRow] += 1
+        rows[SessionRow].append(
+            {
+                "id": session_id,
+                "episode_id": episode_id,
+                "clinician_id": clinician_ids[record.clinician],
+                "number": entry.number,
+                "date": record.date,
+                "warm_up_kind": record.warm_up.kind if record.warm_up else None,
+                "warm_up_minutes": record.warm_up.minutes if record.warm_up else None,
+                "emollient": record.emollient,
+                "followed_by": [f.model_dump() for f in record.followed_by],
+                "tolerance": record.tolerance,
+                "recommendation": None,
+                "clinician_decision": record.clinician_decision,
+                "decision_reason": record.decision_reason,
+                "notes": record.notes,
+                "version": 1,
+                "created_at": stamp,
+                "created_by": by,
+            }
+        )
+        for position, step in enumerate(record.steps, start=1):
+            rows[DoseStepRow].append(
+                {
+                    "id": next_id[DoseStepRow],
+                    "session_id": session_id,
+                    "position": position,
+                    **step.model_dump(),
+                }
+            )
+            next_id[DoseStepRow] += 1
+        for m in record.measurements:
+            measurement(m, record.date, session_id)
+        for a in record.adverse_responses:
+            adverse(a, session_id)
+    for dated in episode.measurements:
+        measurement(dated.measurement, dated.taken_on, None)
+    for a in episode.adverse_responses:
+        adverse(a, None)

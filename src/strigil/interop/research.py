@@ -1,0 +1,348 @@
+"""Research exports of the long table: Parquet, a metafor-ready effect file, a REDCap dictionary and records.
+
+Pure: every function takes the rows of `strigil export csv` (record's `export_rows`, one dict per
+measurement) and returns tables; the shell writes them. One long table feeds all three, so the exports
+can never disagree with the CSV.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from strigil.catalog import Catalog
+from strigil.clinical.vocabulary import Sex, Timing, Tolerance, allowed
+
+__all__ = [
+    "EFFECT_COLUMNS",
+    "MIN_PATIENTS",
+    "REDCAP_DICTIONARY_COLUMNS",
+    "EpisodeChange",
+    "effect_rows",
+    "episode_changes",
+    "parquet_table",
+    "redcap_dictionary",
+    "redcap_records",
+]
+
+Row = dict[str, Any]
+
+# Strata with fewer patients are left out of the effect file: the web app's researcher role sees only
+# aggregates over at least 5 patients (issue 5), and a pre-post correlation needs several pairs.
+MIN_PATIENTS = 5
+
+_INT = ("birth_year", "episode", "session", "days_since_onset", "n_steps")
+_FLOAT = ("minutes", "value")
+_DATE = ("onset_date", "opened_on", "session_date", "taken_on")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or value == ""
+
+
+def _arrow_type(column: str) -> pa.DataType:
+    if column in _INT:
+        return pa.int64()
+    if column in _FLOAT:
+        return pa.float64()
+    if column in _DATE:
+        return pa.date32()
+    return pa.string()
+
+
+def _typed(column: str, value: Any) -> Any:
+    if _blank(value):
+        return None
+    if column in _INT:
+        return int(value)
+    if column in _FLOAT:
+        return float(value)
+    if column in _DATE:
+        return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+    return str(value)
+
+
+def parquet_table(rows: Iterable[Row], columns: Sequence[str]) -> pa.Table:
+    """The long table with real types (integers, decimals, dates; blanks of the CSV become nulls)."""
+    data: dict[str, list[Any]] = {c: [] for c in columns}
+    for row in rows:
+        for column in columns:
+            data[column].append(_typed(column, row.get(column)))
+    schema = pa.schema([pa.field(c, _arrow_type(c)) for c in columns])
+    return pa.table(data, schema=schema)
+
+
+@dataclass(frozen=True)
+class EpisodeChange:
+    """One episode's first and last value of one measure, with the dose it received in between."""
+
+    patient: str
+    episode: int
+    condition: str
+    phase: str
+    measure: str
+    baseline: float
+    final: float
+    sessions: int
+    iastm_minutes: float
+    days: int
+
+
+def _order(row: Row) -> tuple[Any, ...]:
+    timing_rank = {"pre": 0, "between": 1, "post": 2}
+    session = row.get("session")
+    number = -1 if session is None or session == "" else int(session)
+    return (str(row["taken_on"]), number, timing_rank.get(row["timing"], 1))
+
+
+def episode_changes(rows: Iterable[Row]) -> list[EpisodeChange]:
+    """Per episode and measure: the earliest value (baseline), the latest (final) and the dose between."""
+    by_key: dict[tuple[int, str], list[Row]] = defaultdict(list)
+    minutes: dict[int, dict[int, float]] = defaultdict(dict)
+    for row in rows:
+        by_key[(int(row["episode"]), row["measure"])].append(row)
+        if not _blank(row.get("session")):
+            minutes[int(row["episode"])][int(row["session"])] = float(row.get("minutes") or 0)
+    changes = []
+    for (episode, measure), items in by_key.items():
+        if len(items) < 2:
+            continue
+        items.sort(key=_order)
+        first, last = items[0], items[-1]
+        days = int(last["days_since_onset"]) - int(first["days_since_onset"])
+        changes.append(
+            EpisodeChange(
+                patient=first["patient"],
+                episode=episode,
+                condition=first["condition"],
+                phase=first["phase"],
+                measure=measure,
+                baseline=float(first["value"]),
+                final=float(last["value"]),
+                sessions=len(minutes[episode]),
+                iastm_minutes=round(sum(minutes[episode].values()), 3),
+                days=days,
+            )
+        )
+    return changes
+
+
+EFFECT_COLUMNS = (
+    "condition",
+    "measure",
+    "phase",
+    "direction",
+    "unit",
+    "ni",
+    "m1i",
+    "m2i",
+    "sd1i",
+    "sd2i",
+    "ri",
+    "yi",
+    "vi",
+    "mean_baseline",
+    "mean_final",
+    "mean_sessions",
+    "mean_iastm_minutes",
+    "mean_days",
+    "measure_kind",
+)
+
+
+def _mean(xs: Sequence[float]) -> float:
+    return sum(xs) / len(xs)
+
+
+def _sd(xs: Sequence[float]) -> float:
+    m = _mean(xs)
+    return math.sqrt(sum((x - m) ** 2 for x in xs) / (len(xs) - 1))
+
+
+def _corr(xs: Sequence[float], ys: Sequence[float]) -> float:
+    mx, my = _mean(xs), _mean(ys)
+    sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+    return sxy / math.sqrt(sum((x - mx) ** 2 for x in xs) * sum((y - my) ** 2 for y in ys))
+
+
+def effect_rows(
+    changes: Iterable[EpisodeChange], catalog: Catalog, min_patients: int = MIN_PATIENTS
+) -> list[Row]:
+    """One metafor row per (condition, measure, tissue phase): the standardized mean change (SMCR).
+
+    Values are oriented so that improvement is a decrease (measures where higher is better change sign), so
+    `yi = (m1i - m2i) / sd1i` (Becker 1988, raw-score standardisation, as metafor's escalc "SMCR") is positive
+    when patients improved; m1i/m2i are the oriented baseline/final means, sd1i the baseline SD, ri the
+    baseline-final correlation. Moderators: mean sessions, IASTM minutes and days between the values.
+    """
+    from strigil.meta import escalc
+
+    groups: dict[tuple[str, str, str], list[EpisodeChange]] = defaultdict(list)
+    for change in changes:
+        groups[(change.condition, change.measure, change.phase)].append(change)
+    rows = []
+    for (condition, measure_code, phase), items in sorted(groups.items()):
+        if len({c.patient for c in items}) < min_patients:
+            continue
+        measure = catalog.measures[measure_code]
+        sign = -1.0 if measure.direction == "higher_is_better" else 1.0
+        before = [sign * c.baseline for c in items]
+        after = [sign * c.final for c in items]
+        sd1, sd2 = _sd(before), _sd(after)
+        if sd1 == 0 or sd2 == 0:
+            continue  # no spread: a standardized change does not exist
+        r = _corr(before, after)
+        if not -1 < r < 1:
+            continue
+        rows.append(
+            {
+                "condition": condition,
+                "measure": measure_code,
+                "phase": phase,
+                "direction": measure.direction,
+                "unit": measure.unit,
+                "ni": len(items),
+                "m1i": _mean(before),
+                "m2i": _mean(after),
+                "sd1i": sd1,
+                "sd2i": sd2,
+                "ri": r,
+                "mean_baseline": _mean([c.baseline for c in items]),
+                "mean_final": _mean([c.final for c in items]),
+                "mean_sessions": _mean([c.sessions for c in items]),
+                "mean_iastm_minutes": _mean([c.iastm_minutes for c in items]),
+                "mean_days": _mean([c.days for c in items]),
+                "measure_kind": measure.kind,
+            }
+        )
+    if rows:
+        effects = escalc(
+            "SMCR",
+            m1i=[r["m1i"] for r in rows],
+            m2i=[r["m2i"] for r in rows],
+            sd1i=[r["sd1i"] for r in rows],
+            ri=[r["ri"] for r in rows],
+            ni=[r["ni"] for r in rows],
+        )
+        for row, yi, vi in zip(rows, effects.yi, effects.vi, strict=True):
+            row["yi"], row["vi"] = float(yi), float(vi)
+    return [{c: row[c] for c in EFFECT_COLUMNS} for row in rows]
+
+
+REDCAP_DICTIONARY_COLUMNS = (
+    "Variable / Field Name",
+    "Form Name",
+    "Section Header",
+    "Field Type",
+    "Field Label",
+    "Choices, Calculations, OR Slider Labels",
+    "Field Note",
+    "Text Validation Type OR Show Slider Number",
+    "Text Validation Min",
+    "Text Validation Max",
+    "Identifier?",
+    "Branching Logic (Show field only if...)",
+    "Required Field?",
+    "Custom Alignment",
+    "Question Number (surveys only)",
+    "Matrix Group Name",
+    "Matrix Ranking?",
+    "Field Annotation",
+)
+
+# Fields that belong to the patient (one REDCap row per patient); all others repeat per measurement.
+_PATIENT_FIELDS = ("birth_year", "sex")
+
+
+def _choices(codes: Iterable[str], names: dict[str, str] | None = None) -> str:
+    names = names or {}
+    return " | ".join(f"{c}, {names.get(c, c.replace('_', ' '))}" for c in codes)
+
+
+def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[Row]:
+    """A REDCap data dictionary for the long table: form `patient` (record_id = patient code) and the
+    repeating form `measurement`; coded fields are dropdowns listing the catalogue's codes."""
+    dropdowns = {
+        "sex": _choices(allowed(Sex)),
+        "condition": _choices(catalog.conditions, {k: v.name for k, v in catalog.conditions.items()}),
+        "region": _choices(catalog.regions, {k: v.name for k, v in catalog.regions.items()}),
+        "side": _choices(catalog.sides),
+        "measure": _choices(catalog.measures, {k: v.name for k, v in catalog.measures.items()}),
+        "timing": _choices(allowed(Timing)),
+        "phase": _choices(("acute", "subacute", "chronic")),
+        "tolerance": _choices(allowed(Tolerance)),
+    }
+    validation = {c: "integer" for c in _INT} | {c: "number" for c in _FLOAT} | {c: "date_ymd" for c in _DATE}
+    notes = {
+        "phase": "from onset and opening dates; cut-offs are a configurable heuristic",
+        "value": "in the measure's unit (see column unit)",
+    }
+    fields: list[Row] = [
+        {
+            "Variable / Field Name": "record_id",
+            "Form Name": "patient",
+            "Field Type": "text",
+            "Field Label": "Patient code (pseudonym)",
+            "Identifier?": "",
+        }
+    ]
+    for column in columns:
+        if column == "patient":
+            continue
+        fields.append(
+            {
+                "Variable / Field Name": column,
+                "Form Name": "patient" if column in _PATIENT_FIELDS else "measurement",
+                "Field Type": "dropdown" if column in dropdowns else "text",
+                "Field Label": column.replace("_", " ").capitalize(),
+                "Choices, Calculations, OR Slider Labels": dropdowns.get(column, ""),
+                "Field Note": notes.get(column, ""),
+                "Text Validation Type OR Show Slider Number": ""
+                if column in dropdowns
+                else validation.get(column, ""),
+            }
+        )
+    return [{c: f.get(c, "") for c in REDCAP_DICTIONARY_COLUMNS} for f in fields]
+
+
+def redcap_records(rows: Iterable[Row], columns: Sequence[str]) -> tuple[list[str], list[Row]]:
+    """REDCap import records matching `redcap_dictionary`: one patient row, then one repeating
+    `measurement` instance per row of the long table. Returns (header, records)."""
+    measurement_fields = [c for c in columns if c != "patient" and c not in _PATIENT_FIELDS]
+    header = [
+        "record_id",
+        "redcap_repeat_instrument",
+        "redcap_repeat_instance",
+        *_PATIENT_FIELDS,
+        *measurement_fields,
+    ]
+    records: list[Row] = []
+    instance: dict[str, int] = {}
+    for row in rows:
+        patient = row["patient"]
+        if patient not in instance:
+            instance[patient] = 0
+            records.append(
+                {
+                    "record_id": patient,
+                    "redcap_repeat_instrument": "",
+                    "redcap_repeat_instance": "",
+                    **{f: row.get(f, "") for f in _PATIENT_FIELDS},
+                }
+            )
+        instance[patient] += 1
+        records.append(
+            {
+                "record_id": patient,
+                "redcap_repeat_instrument": "measurement",
+                "redcap_repeat_instance": instance[patient],
+                **{f: "" if _blank(row.get(f)) else row[f] for f in measurement_fields},
+            }
+        )
+    return header, [{h: r.get(h, "") for h in header} for r in records]
