@@ -48,8 +48,10 @@ def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column
             out[name] = np.full(len(col), np.nan)
         else:
             enc = pc.dictionary_encode(col.cast(pa.string())).combine_chunks()
-            codes = pc.fill_null(enc.indices, -1).to_numpy(zero_copy_only=False).astype(np.intp)
-            out[name] = Coded(codes=codes, levels=np.asarray(enc.dictionary.to_pylist(), dtype=object))
+            indices = pc.fill_null(enc.indices, -1) if enc.indices.null_count else enc.indices
+            # The levels stay an Arrow array: turning a million patient codes into Python strings is slow and
+            # only the codes are needed to group rows.
+            out[name] = Coded(codes=indices.to_numpy(zero_copy_only=False), levels=enc.dictionary)
     return out
 
 
@@ -132,6 +134,172 @@ def _generate(
     )
 
 
+def _site_summary(
+    file: Path,
+    formula: str,
+    random: list[str],
+    clinic: str | None,
+    site: str | None,
+    out_dir: Path,
+    counts: list[str],
+    reml: bool,
+    min_patients: int,
+) -> None:
+    import numpy as np
+
+    from strigil.registry.design import Coded, values_of
+    from strigil.registry.federated import SiteTooSmall, fit_site_summary
+    from strigil.registry.growth_model import needed_columns, take_rows
+
+    try:
+        names = needed_columns(formula, random)
+    except ValueError as exc:
+        _fail(str(exc))
+    wanted = list(dict.fromkeys([*names, *counts, *([clinic] if clinic else [])]))
+    columns = read_columns(file, wanted)
+    if clinic is None and not site:
+        _fail("--site: name this clinic's summary, or give --clinic COLUMN to write one file per clinic")
+    parts: list[tuple[str, dict[str, Column]]] = []
+    if clinic is None:
+        parts.append((str(site), columns))
+    else:
+        col = columns[clinic]
+        values = values_of(col)
+        codes = col.codes if isinstance(col, Coded) else None
+        for label in sorted({str(v) for v in values if v is not None}):
+            rows = (values.astype(str) == label) & (codes >= 0 if codes is not None else True)
+            parts.append((label, {k: take_rows(v, np.asarray(rows)) for k, v in columns.items()}))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written, skipped = [], []
+    for label, data in parts:
+        safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in label)
+        try:
+            summary = fit_site_summary(
+                data, formula, random, site=label, count_columns=counts, reml=reml, min_patients=min_patients
+            )
+        except SiteTooSmall as exc:
+            skipped.append({"site": label, "reason": str(exc)})
+            continue
+        except ValueError as exc:
+            _fail(f"site {label!r}: {exc}")
+        path = out_dir / f"site-{safe}.json"
+        path.write_text(json.dumps(summary, indent=1))
+        written.append(str(path))
+    typer.echo(json.dumps({"written": written, "skipped": skipped}))
+
+
+def _pool(files: list[Path], as_json: bool) -> None:
+    from strigil.registry.federated import pool_sites
+
+    summaries = []
+    for f in files:
+        try:
+            summaries.append(json.loads(f.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"FILES: {str(f)!r} is not a readable JSON site summary: {exc}")
+    try:
+        pooled = pool_sites(summaries)
+    except ValueError as exc:
+        _fail(str(exc))
+    out = pooled.to_json()
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(f"Pooled {out['n_sites']} sites ({out['n_patients']} patients, {out['n_obs']} measurements)")
+    for name, c in out["random_effects"].items():
+        typer.echo(
+            f"  {name:<26} {c['estimate']: .5g} (SE {c['se']:.3g}; 95% CI {c['ci_lb']:.4g} to "
+            f"{c['ci_ub']:.4g}; tau2 {c['tau2']:.3g}; k={c['k']})"
+        )
+
+
+def _report(
+    file: Path,
+    formula: str,
+    random: list[str],
+    reml: bool,
+    out: Path,
+    dose: str,
+    time: str,
+    measure: str | None,
+    mcid: float | None,
+    mcid_index: int,
+    lower_is_better: bool,
+    by: str | None,
+    cox: list[str],
+) -> None:
+    import datetime as dt
+
+    from strigil.registry.growth_model import fit_design, growth_design, needed_columns
+    from strigil.registry.plots import dose_response_curves, dose_response_svg, improvement_svg
+    from strigil.registry.report import RegistryReport, render_report
+    from strigil.registry.time_to_improvement import (
+        Mcid,
+        catalogue_mcid,
+        cox_model,
+        kaplan_meier,
+        sessions_to_improvement,
+    )
+
+    try:
+        names = needed_columns(formula, random)
+    except ValueError as exc:
+        _fail(str(exc))
+    group_by = by or dose
+    columns = read_columns(file, list(dict.fromkeys([*names, dose, time, group_by, *cox])))
+    outcome = names[0]
+    try:
+        if mcid is not None:
+            threshold = Mcid(
+                value=mcid,
+                lower_is_better=lower_is_better,
+                source="given on the command line (--mcid)",
+                measure=measure or outcome,
+            )
+        elif measure is not None:
+            threshold = catalogue_mcid(measure, mcid_index)
+        else:
+            _fail(
+                "--measure CODE (catalogue MCID, e.g. nprs) or --mcid VALUE is needed for time to improvement"
+            )
+        design = growth_design(columns, formula, random)
+        fit = fit_design(design, reml=reml)
+        data = {k: v for k, v in columns.items() if k in names}
+        curves = dose_response_curves(fit, data, time=time, dose=dose)
+        patient = random[0].split("|")[1].strip()
+        table = sessions_to_improvement(
+            columns,
+            outcome=outcome,
+            mcid=threshold,
+            patient=patient,
+            session=time,
+            covariates=list(dict.fromkeys([group_by, *cox])),
+        )
+        km = kaplan_meier(table, by=group_by)
+        cox_fit = cox_model(table, cox) if cox else None
+    except ValueError as exc:
+        _fail(str(exc))
+    report = RegistryReport(
+        title=f"Registry report: {outcome} and IASTM {dose}",
+        source_label=file.name,
+        formula=formula,
+        random=random,
+        fit=fit,
+        dose=dose,
+        time=time,
+        outcome=outcome,
+        dose_svg=dose_response_svg(curves, time=time, dose=dose, outcome=outcome),
+        mcid=threshold,
+        improvement_curves=km,
+        improvement_svg=improvement_svg(km, mcid_label=f"change ≥ {threshold.value:g}"),
+        cox=cox_fit,
+        n_without_follow_up=table.n_without_follow_up,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    )
+    out.write_text(render_report(report))
+    typer.echo(json.dumps({"report": str(out), "n_obs": fit.n_obs, "converged": fit.converged}))
+
+
 def register(app: typer.Typer) -> None:
     """Add the `registry` sub-command group to the `strigil` app."""
     reg = typer.Typer(
@@ -172,6 +340,54 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write a synthetic registry with known true dose effects (for tests, demos and benchmarks)."""
         _generate(out, clinics, patients_per_clinic, sessions, noise, seed)
+
+    @reg.command("site-summary")
+    def site_summary(
+        file: Path = typer.Argument(..., help="The clinic's long CSV (one row per measurement)."),
+        formula: str = typer.Option(..., "--formula"),
+        random: list[str] = typer.Option(..., "--random", help="Patient term, e.g. '1 + session | patient'."),
+        clinic: str | None = typer.Option(
+            None, "--clinic", help="Column naming the clinic: one file per clinic."
+        ),
+        site: str | None = typer.Option(None, "--site", help="Name of this clinic (without --clinic)."),
+        out_dir: Path = typer.Option(Path("."), "--out-dir", help="Folder for the site-*.json files."),
+        counts: list[str] = typer.Option([], "--count", help="Column whose patients per value are reported."),
+        reml: bool = typer.Option(True, "--reml/--ml"),
+        min_patients: int = typer.Option(
+            5, "--min-patients", min=5, help="Smallest group any number describes."
+        ),
+    ) -> None:
+        """Write each clinic's aggregate (estimates, covariance, counts); no patient rows, no cell under 5."""
+        _site_summary(file, formula, random, clinic, site, out_dir, counts, reml, min_patients)
+
+    @reg.command("pool")
+    def pool(
+        files: list[Path] = typer.Argument(..., help="Site summary files (from site-summary)."),
+        as_json: bool = typer.Option(False, "--json"),
+    ) -> None:
+        """Pool clinics' summaries two-stage (random effects per coefficient, strigil.meta)."""
+        _pool(files, as_json)
+
+    @reg.command("report")
+    def report(
+        file: Path = typer.Argument(..., help="Analysis-ready long CSV."),
+        formula: str = typer.Option(..., "--formula"),
+        random: list[str] = typer.Option(..., "--random"),
+        out: Path = typer.Option(Path("registry-report.html"), "--out"),
+        dose: str = typer.Option("minutes", "--dose", help="Dose column for the dose-response curves."),
+        time: str = typer.Option("session", "--time", help="Time column (session number)."),
+        measure: str | None = typer.Option(None, "--measure", help="Catalogue measure code for the MCID."),
+        mcid: float | None = typer.Option(None, "--mcid", help="MCID value (overrides the catalogue)."),
+        mcid_index: int = typer.Option(0, "--mcid-index", help="Which of the catalogue's MCIDs (0 = first)."),
+        lower_is_better: bool = typer.Option(True, "--lower-is-better/--higher-is-better"),
+        by: str | None = typer.Option(None, "--by", help="Group the improvement curves by this column."),
+        cox: list[str] = typer.Option([], "--cox", help="Covariate of the Cox model (repeat)."),
+        reml: bool = typer.Option(True, "--reml/--ml"),
+    ) -> None:
+        """Write an HTML report: dose-response, time to improvement, and what a registry cannot show."""
+        _report(
+            file, formula, random, reml, out, dose, time, measure, mcid, mcid_index, lower_is_better, by, cox
+        )
 
     app.add_typer(reg, name="registry")
 

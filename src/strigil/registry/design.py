@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +27,7 @@ __all__ = [
     "formula_variables",
     "parse_random",
     "random_design",
+    "term_values",
     "values_of",
 ]
 
@@ -38,7 +40,7 @@ class Coded:
     """A text column stored as integer codes into its levels (as pyarrow's dictionary encoding gives it)."""
 
     codes: np.ndarray
-    levels: np.ndarray
+    levels: Any  # a sequence of str: numpy array, list or Arrow string array
 
     def __len__(self) -> int:
         return len(self.codes)
@@ -224,14 +226,23 @@ def _simple_names(sf: SimpleFormula, columns: Mapping[str, Column]) -> tuple[str
         if len(term) != 1 or not sf.intercept:
             return None  # text columns inside interactions, or without an intercept: formulaic decides
         col = columns[term[0]]
-        present = np.unique(col.codes) if isinstance(col, Coded) else None
+        present = (
+            np.flatnonzero(np.bincount(col.codes[col.codes >= 0], minlength=len(col.levels)))
+            if isinstance(col, Coded)
+            else None
+        )
         levels = (
-            sorted(str(col.levels[k]) for k in present)
+            sorted(str(col.levels[int(k)]) for k in present)
             if isinstance(col, Coded) and present is not None
             else sorted({str(v) for v in np.asarray(col)})
         )
         names += [f"{term[0]}[T.{level}]" for level in levels[1:]]
     return tuple(names)
+
+
+def term_values(name: str, columns: Mapping[str, Column]) -> np.ndarray | None:
+    """Values of the fixed-effects column formulaic names `name` (e.g. `session:minutes`), or None."""
+    return _fast_column(name, columns, None)
 
 
 def fixed_design(formula: str, columns: Mapping[str, Column]) -> FixedDesign:

@@ -49,6 +49,11 @@ class Crossproducts:
     clinic_xy: np.ndarray | None = None  # (C, p+1) Σ [x, y] per clinic
     pair_a: np.ndarray | None = None  # crossed only: every ordered pair (a, b) of cells of the same patient
     pair_b: np.ndarray | None = None
+    # Patients with the same ZᵢᵀZᵢ (the same pattern of visits) share Aᵢ, Mᵢ and Pᵢ; when there are few such
+    # patterns, the deviance needs only per-pattern sums: counts, ZᵀZ and Σ Bᵢ[c]ᵀBᵢ[d] with Bᵢ = Zᵢᵀ[X y].
+    pattern_ztz: np.ndarray | None = None  # (q, q, K)
+    pattern_count: np.ndarray | None = None  # (K,)
+    pattern_bb: np.ndarray | None = None  # (q, q, K, p+1, p+1)
 
 
 def crossproducts(
@@ -78,7 +83,19 @@ def crossproducts(
     xyxy[:p, p] = xyxy[p, :p] = xty
     xyxy[p, p] = float(y @ y)
     if clinics is None:
-        return Crossproducts(n_obs=n, p=p, q=q, n_groups=G, ztz=ztz, ztxy=ztxy, xyxy=xyxy)
+        pz, pc, pbb = _visit_patterns(ztz, ztxy)
+        return Crossproducts(
+            n_obs=n,
+            p=p,
+            q=q,
+            n_groups=G,
+            ztz=ztz,
+            ztxy=ztxy,
+            xyxy=xyxy,
+            pattern_ztz=pz,
+            pattern_count=pc,
+            pattern_bb=pbb,
+        )
     c = np.asarray(clinics, dtype=np.intp)
     C = int(c.max()) + 1
     clinic_of = np.zeros(G, dtype=np.intp)
@@ -119,6 +136,44 @@ def crossproducts(
         pair_a=pair_a,
         pair_b=pair_b,
     )
+
+
+# Use the per-pattern sums when there are at most this share of distinct patterns per patient.
+PATTERN_SHARE = 0.125
+
+
+def _visit_patterns(
+    ztz: np.ndarray, ztxy: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
+    """Group patients by identical ZᵢᵀZᵢ and sum Bᵢ[c]ᵀBᵢ[d] within each group (exact, no approximation)."""
+    q, _, G = ztz.shape
+    m = ztxy.shape[2]
+    if G < 64:
+        return None, None, None
+    keys = [ztz[i, j] for i in range(q) for j in range(i + 1)]
+    order = np.lexsort(keys[::-1])
+    ordered = np.stack([k[order] for k in keys], axis=1)
+    starts = np.r_[0, np.flatnonzero(np.any(ordered[1:] != ordered[:-1], axis=1)) + 1]
+    K = len(starts)
+    if K > PATTERN_SHARE * G:
+        return None, None, None
+    uniq = ordered[starts]
+    counts = np.diff(np.r_[starts, G])
+    pz = np.empty((q, q, K))
+    col = 0
+    for i in range(q):
+        for j in range(i + 1):
+            pz[i, j] = pz[j, i] = uniq[:, col]
+            col += 1
+    B = [ztxy[c][order] for c in range(q)]
+    bb = np.empty((q, q, K, m, m))
+    for c in range(q):
+        for d in range(c + 1):
+            for a in range(m):
+                bb[c, d, :, a, :] = np.add.reduceat(B[c][:, a : a + 1] * B[d], starts, axis=0)
+            if c != d:
+                bb[d, c] = bb[c, d].transpose(0, 2, 1)
+    return pz, counts.astype(float), bb
 
 
 def _same_patient_pairs(cell_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -206,10 +261,13 @@ class _Factorisation:
 
 
 def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool = False) -> _Factorisation:
-    q, p, G = cp.q, cp.p, cp.n_groups
+    q, p = cp.q, cp.p
+    patterns = cp.pattern_ztz is not None and not cp.n_clinics
+    ztz = cp.pattern_ztz if patterns and cp.pattern_ztz is not None else cp.ztz
+    G = ztz.shape[2]
     T = _relative_factor(theta, q)
     # A = Tᵀ (ZᵢᵀZᵢ) T + I per patient, lower triangle only; T is lower triangular (T[m, j] = 0 for m < j).
-    ST = [[sum(cp.ztz[k, m] * T[m, j] for m in range(j, q)) for j in range(q)] for k in range(q)]
+    ST = [[sum(ztz[k, m] * T[m, j] for m in range(j, q)) for j in range(q)] for k in range(q)]
     A = np.empty((q, q, G))
     for i in range(q):
         for j in range(i + 1):
@@ -218,14 +276,19 @@ def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool 
     diag_product = L[0, 0].copy()
     for i in range(1, q):
         diag_product *= L[i, i]
-    logdet = 2.0 * float(np.log(diag_product).sum())
     M, P = _shrinkage(T, L)
     # Σᵢ (Zᵢᵀ[X y])ᵀ M (Zᵢᵀ[X y]): the part of [X y]ᵀ[X y] explained by the patient effects.
     reduced = cp.xyxy.copy()
-    for i in range(q):
-        for j in range(i + 1):
-            part = cp.ztxy[i].T @ (M[i, j][:, None] * cp.ztxy[j])
-            reduced -= part if i == j else part + part.T
+    if patterns:
+        assert cp.pattern_count is not None and cp.pattern_bb is not None
+        logdet = 2.0 * float(cp.pattern_count @ np.log(diag_product))
+        reduced -= np.einsum("ijk,ijkmn->mn", M, cp.pattern_bb)
+    else:
+        logdet = 2.0 * float(np.log(diag_product).sum())
+        for i in range(q):
+            for j in range(i + 1):
+                part = cp.ztxy[i].T @ (M[i, j][:, None] * cp.ztxy[j])
+                reduced -= part if i == j else part + part.T
     if cp.n_clinics:
         logdet_c, Vc = _clinic_block(theta[-1], M, cp)
         logdet += logdet_c
@@ -244,13 +307,12 @@ def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool 
         dev += 2.0 * float(np.log(np.diag(R)[:p]).sum())
     grad = None
     if gradient and not cp.n_clinics:
-        grad = _gradient(T, ST, M, P, R, r2, dof, reml, cp)
+        grad = _gradient(ztz, M, P, R, r2, dof, reml, cp, patterns)
     return _Factorisation(deviance=float(dev), R=R, r2=r2, gradient=grad)
 
 
 def _gradient(
-    T: np.ndarray,
-    ST: list[list[np.ndarray]],
+    ztz: np.ndarray,
     M: np.ndarray,
     P: np.ndarray,
     R: np.ndarray,
@@ -258,6 +320,7 @@ def _gradient(
     dof: int,
     reml: bool,
     cp: Crossproducts,
+    patterns: bool,
 ) -> np.ndarray:
     """Exact gradient of the profiled deviance in θ (patient term only).
 
@@ -267,18 +330,35 @@ def _gradient(
     identities (d r² = wᵀ D w with w = (−β, 1); d log|R_X|² = tr(R_X⁻¹R_X⁻ᵀ Dₓₓ)).
     """
     q, p = cp.q, cp.p
+    weight = cp.pattern_count if patterns and cp.pattern_count is not None else 1.0
     # S T A⁻¹ = S Pᵀ, entry (a, b) summed over patients.
     STA = np.empty((q, q))
     for a in range(q):
         for b in range(q):
-            STA[a, b] = float(sum((cp.ztz[a, c] * P[b, c]).sum() for c in range(q)))
-    # Q = I − S M; U = Q B and V = P B as (q, G, m) stacks.
-    U = []
-    V = []
-    for a in range(q):
-        Qa = [(1.0 if a == c else 0.0) - sum(cp.ztz[a, k] * M[k, c] for k in range(q)) for c in range(q)]
-        U.append(sum(Qa[c][:, None] * cp.ztxy[c] for c in range(q)))
-        V.append(sum(P[a, c][:, None] * cp.ztxy[c] for c in range(q)))
+            STA[a, b] = float(np.sum(weight * sum(ztz[a, c] * P[b, c] for c in range(q))))
+    # Q = I − S M
+    Q = np.stack(
+        [
+            np.stack(
+                [(1.0 if a == c else 0.0) - sum(ztz[a, k] * M[k, c] for k in range(q)) for c in range(q)]
+            )
+            for a in range(q)
+        ]
+    )
+    if patterns:
+        assert cp.pattern_bb is not None
+        bb = cp.pattern_bb
+
+        def uv(i: int, j: int) -> np.ndarray:
+            return np.asarray(np.einsum("ck,dk,cdkmn->mn", Q[i], P[j], bb))
+    else:
+        # U = Q B and V = P B as (q, G, m) stacks.
+        U = [sum(Q[a, c][:, None] * cp.ztxy[c] for c in range(q)) for a in range(q)]
+        V = [sum(P[a, c][:, None] * cp.ztxy[c] for c in range(q)) for a in range(q)]
+
+        def uv(i: int, j: int) -> np.ndarray:
+            return np.asarray(U[i].T @ V[j])
+
     RX = R[:p, :p]
     beta = np.linalg.solve(RX, R[:p, p])
     w = np.append(-beta, 1.0)
@@ -288,7 +368,7 @@ def _gradient(
     for j in range(q):
         for i in range(j, q):  # θ order: T filled column by column; this θ is T[i, j]
             d_logdet = 2.0 * STA[i, j]
-            UV = U[i].T @ V[j]
+            UV = uv(i, j)
             D = -(UV + UV.T)
             d_r2 = float(w @ D @ w)
             g = d_logdet + dof * d_r2 / r2

@@ -1,0 +1,119 @@
+"""Plots of the registry analyses as SVG text (matplotlib; no files written): dose–response, improvement."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from strigil.registry.design import Coded, Column, term_values
+from strigil.registry.mixed_model import MixedModelFit
+from strigil.registry.time_to_improvement import ImprovementCurve
+
+__all__ = ["DoseCurve", "dose_response_curves", "dose_response_svg", "improvement_svg"]
+
+
+@dataclass(frozen=True)
+class DoseCurve:
+    """Model-predicted mean outcome over time at one dose, with a 95% confidence band."""
+
+    dose: float
+    times: np.ndarray
+    mean: np.ndarray
+    lower: np.ndarray
+    upper: np.ndarray
+
+
+def dose_response_curves(
+    fit: MixedModelFit,
+    data: Mapping[str, Column],
+    *,
+    time: str,
+    dose: str,
+    doses: Sequence[float] | None = None,
+) -> list[DoseCurve]:
+    """Predicted mean outcome by `time` at several `dose` values, other covariates at 0 or reference level.
+
+    The band is Xβ ± 1.96·√(x V xᵀ) from the fixed effects' covariance (the mean, not a patient's course).
+    """
+    t_max = float(np.nanmax(np.asarray(data[time], dtype=float)))
+    times = np.linspace(0.0, t_max, 25)
+    dose_values = np.asarray(data[dose], dtype=float)
+    levels = list(doses) if doses is not None else sorted(set(np.unique(dose_values[~np.isnan(dose_values)])))
+    if len(levels) > 6:
+        levels = list(np.quantile(dose_values[~np.isnan(dose_values)], [0.1, 0.5, 0.9]))
+    curves = []
+    for d in levels:
+        grid: dict[str, Column] = {}
+        for name, column in data.items():
+            if isinstance(column, Coded):
+                levels_text = [str(v) for v in column.levels]
+                ref = sorted(range(len(levels_text)), key=lambda k: levels_text[k])[0]
+                grid[name] = Coded(np.full(len(times), ref), column.levels)
+            elif np.asarray(column).dtype.kind in "fiub":
+                grid[name] = np.zeros(len(times))
+            else:
+                grid[name] = np.full(len(times), sorted(set(np.asarray(column).astype(str)))[0])
+        grid[time] = times
+        grid[dose] = np.full(len(times), float(d))
+        X = np.empty((len(times), len(fit.fixed_names)))
+        for j, name in enumerate(fit.fixed_names):
+            values = term_values(name, grid)
+            if values is None:
+                raise ValueError(
+                    f"cannot predict the term {name!r} on a grid; use simple terms for the report"
+                )
+            X[:, j] = values
+        mean = X @ fit.beta
+        se = np.sqrt(np.einsum("ij,jk,ik->i", X, fit.vcov, X))
+        curves.append(DoseCurve(float(d), times, mean, mean - 1.96 * se, mean + 1.96 * se))
+    return curves
+
+
+def _svg(fig: object) -> str:
+    import matplotlib.pyplot as plt
+
+    buf = io.StringIO()
+    fig.savefig(buf, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
+    plt.close(fig)  # type: ignore[arg-type]
+    text = buf.getvalue()
+    return text[text.index("<svg") :]
+
+
+def dose_response_svg(curves: Sequence[DoseCurve], *, time: str, dose: str, outcome: str) -> str:
+    """Dose–response curves with their 95% bands, as inline SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for c in curves:
+        (line,) = ax.plot(c.times, c.mean, label=f"{dose} = {c.dose:g}")
+        ax.fill_between(c.times, c.lower, c.upper, color=line.get_color(), alpha=0.15)
+    ax.set_xlabel(time)
+    ax.set_ylabel(f"predicted mean {outcome}")
+    ax.set_title(f"{outcome} over {time} by {dose} (95% confidence bands)")
+    ax.legend(frameon=False)
+    return _svg(fig)
+
+
+def improvement_svg(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> str:
+    """Kaplan–Meier curves of the share of patients improved by the MCID, as inline SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for c in curves:
+        (line,) = ax.step(c.sessions, c.improved, where="post", label=f"{c.group} (n={c.n_patients})")
+        ax.fill_between(c.sessions, c.lower, c.upper, step="post", color=line.get_color(), alpha=0.12)
+    ax.set_xlabel("sessions after baseline")
+    ax.set_ylabel("share improved")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"Time to meaningful improvement ({mcid_label})")
+    ax.legend(frameon=False, fontsize="small")
+    return _svg(fig)

@@ -1,0 +1,248 @@
+"""Time to meaningful improvement: sessions until the change from baseline reaches the MCID.
+
+One row per patient: the number of sessions after baseline until the outcome first improved by at least the
+MCID (an event), or until the last recorded session (censored). Kaplan–Meier curves (by dose or technique)
+and a Cox proportional-hazards model come from lifelines. The MCID is chosen from the measure's catalogue
+entry (every value there has its population and source) or given explicitly.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from strigil.registry.design import Column, codes_of, values_of
+
+__all__ = [
+    "CoxModel",
+    "CoxTerm",
+    "ImprovementCurve",
+    "ImprovementTable",
+    "Mcid",
+    "catalogue_mcid",
+    "cox_model",
+    "kaplan_meier",
+    "sessions_to_improvement",
+]
+
+
+@dataclass(frozen=True)
+class Mcid:
+    """The threshold of a meaningful improvement, with where it comes from."""
+
+    value: float
+    lower_is_better: bool
+    source: str
+    population: str = ""
+    measure: str = ""
+
+
+def catalogue_mcid(measure: str, index: int = 0) -> Mcid:
+    """The `index`-th MCID with an absolute value in the catalogue entry of `measure` (e.g. 'nprs')."""
+    from strigil.catalog import load_catalog
+
+    entry = load_catalog().require("measures", measure)
+    usable = [t for t in entry.mcids if t.value is not None and t.verified]
+    if not usable:
+        raise ValueError(f"measure={measure!r}: the catalogue has no verified absolute MCID; give --mcid")
+    if not 0 <= index < len(usable):
+        choices = "; ".join(f"{i}: {t.value} ({t.population})" for i, t in enumerate(usable))
+        raise ValueError(f"mcid index {index} is out of range for {measure!r}; choices: {choices}")
+    t = usable[index]
+    return Mcid(
+        value=float(t.value),
+        lower_is_better=entry.direction == "lower_is_better",
+        source=t.source,
+        population=t.population,
+        measure=measure,
+    )
+
+
+@dataclass(frozen=True)
+class ImprovementTable:
+    """One row per patient with at least one session after baseline."""
+
+    sessions: np.ndarray  # sessions after baseline until improvement (event) or last session (censored)
+    improved: np.ndarray  # bool: the MCID was reached
+    covariates: dict[str, np.ndarray]  # patient-level values (from the patient's baseline row)
+    mcid: Mcid
+    n_without_follow_up: int  # patients with a baseline only, left out
+
+
+def sessions_to_improvement(
+    columns: Mapping[str, Column],
+    *,
+    outcome: str,
+    mcid: Mcid,
+    patient: str = "patient",
+    session: str = "session",
+    covariates: Sequence[str] = (),
+) -> ImprovementTable:
+    """Per patient, sessions from baseline (their first recorded session) to the first change ≥ MCID."""
+    for name in (outcome, patient, session, *covariates):
+        if name not in columns:
+            raise ValueError(f"column {name!r} is not in the data; columns: {', '.join(columns)}")
+    y = np.asarray(columns[outcome], dtype=float)
+    s = np.asarray(columns[session], dtype=float)
+    g, _ = codes_of(columns[patient])
+    ok = ~(np.isnan(y) | np.isnan(s))
+    y, s, g = y[ok], s[ok], g[ok]
+    order = np.lexsort((s, g))
+    y, s, g = y[order], s[order], g[order]
+    first = np.r_[True, g[1:] != g[:-1]]
+    starts = np.flatnonzero(first)
+    row_patient = np.cumsum(first) - 1  # 0..P-1 in sorted order
+    baseline_y = y[starts][row_patient]
+    baseline_s = s[starts][row_patient]
+    change = (baseline_y - y) if mcid.lower_is_better else (y - baseline_y)
+    after = s - baseline_s
+    n_pat = len(starts)
+    reached = (change >= mcid.value) & (after > 0)
+    event_time = np.full(n_pat, np.inf)
+    np.minimum.at(event_time, row_patient[reached], after[reached])
+    last = np.zeros(n_pat)
+    np.maximum.at(last, row_patient, after)
+    improved = np.isfinite(event_time)
+    time = np.where(improved, event_time, last)
+    followed = time > 0
+    baseline_rows = np.flatnonzero(ok)[order][starts]
+    covs = {c: values_of(columns[c], baseline_rows)[followed] for c in covariates}
+    return ImprovementTable(
+        sessions=time[followed],
+        improved=improved[followed],
+        covariates=covs,
+        mcid=mcid,
+        n_without_follow_up=int((~followed).sum()),
+    )
+
+
+@dataclass(frozen=True)
+class ImprovementCurve:
+    """Kaplan–Meier estimate of the share of patients improved by each session, for one group."""
+
+    group: str
+    sessions: np.ndarray
+    improved: np.ndarray  # 1 − S(t)
+    lower: np.ndarray  # 95% confidence band of 1 − S(t)
+    upper: np.ndarray
+    n_patients: int
+    median_sessions: float | None  # sessions until half improved (None if not reached)
+
+
+def kaplan_meier(table: ImprovementTable, by: str | None = None) -> list[ImprovementCurve]:
+    """Kaplan–Meier curves of the share improved, overall or per value of covariate `by` (lifelines)."""
+    from lifelines import KaplanMeierFitter
+
+    if by is not None and by not in table.covariates:
+        raise ValueError(f"by={by!r} is not one of the table's covariates {sorted(table.covariates)}")
+    labels = np.asarray(table.covariates[by]).astype(str) if by else np.full(len(table.sessions), "all")
+    curves = []
+    for level in sorted(set(labels.tolist()), key=_natural):
+        rows = labels == level
+        kmf = KaplanMeierFitter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            kmf.fit(table.sessions[rows], table.improved[rows], label=level)
+        sf = kmf.survival_function_.iloc[:, 0].to_numpy()
+        ci = kmf.confidence_interval_survival_function_.to_numpy()
+        median = float(kmf.median_survival_time_)
+        curves.append(
+            ImprovementCurve(
+                group=level if by is None else f"{by}={level}",
+                sessions=kmf.survival_function_.index.to_numpy(dtype=float),
+                improved=1.0 - sf,
+                lower=1.0 - ci[:, 1],
+                upper=1.0 - ci[:, 0],
+                n_patients=int(rows.sum()),
+                median_sessions=median if np.isfinite(median) else None,
+            )
+        )
+    return curves
+
+
+def _natural(text: str) -> tuple[int, float | str]:
+    try:
+        return (0, float(text))
+    except ValueError:
+        return (1, text)
+
+
+@dataclass(frozen=True)
+class CoxTerm:
+    """One Cox model coefficient as a hazard ratio of improving (HR > 1: improvement comes sooner)."""
+
+    name: str
+    hazard_ratio: float
+    ci_lb: float
+    ci_ub: float
+    p: float
+
+
+@dataclass(frozen=True)
+class CoxModel:
+    """A fitted Cox proportional-hazards model of sessions to improvement."""
+
+    terms: tuple[CoxTerm, ...]
+    n_patients: int
+    n_improved: int
+    concordance: float
+    notes: tuple[str, ...] = field(default=())
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-ready form."""
+        return {
+            "terms": [t.__dict__ for t in self.terms],
+            "n_patients": self.n_patients,
+            "n_improved": self.n_improved,
+            "concordance": self.concordance,
+            "notes": list(self.notes),
+        }
+
+
+def cox_model(table: ImprovementTable, covariates: Sequence[str]) -> CoxModel:
+    """Cox model of sessions to improvement on patient-level covariates (lifelines' CoxPHFitter).
+
+    Text covariates are coded as indicators against their first level (sorted). Warnings lifelines raises
+    (e.g. about convergence or separation) are kept as notes in the result.
+    """
+    import pandas as pd
+    from lifelines import CoxPHFitter
+
+    frame: dict[str, Any] = {"sessions": table.sessions, "improved": table.improved.astype(int)}
+    for c in covariates:
+        if c not in table.covariates:
+            raise ValueError(f"covariate {c!r} is not in the table; available: {sorted(table.covariates)}")
+        v = table.covariates[c]
+        if np.asarray(v).dtype.kind in "fiub":
+            frame[c] = np.asarray(v, dtype=float)
+        else:
+            levels = sorted(set(np.asarray(v).astype(str).tolist()))
+            for level in levels[1:]:
+                frame[f"{c}[T.{level}]"] = (np.asarray(v).astype(str) == level).astype(float)
+    df = pd.DataFrame(frame)
+    cph = CoxPHFitter()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cph.fit(df, duration_col="sessions", event_col="improved")
+    s = cph.summary
+    terms = tuple(
+        CoxTerm(
+            name=str(name),
+            hazard_ratio=float(row["exp(coef)"]),
+            ci_lb=float(row["exp(coef) lower 95%"]),
+            ci_ub=float(row["exp(coef) upper 95%"]),
+            p=float(row["p"]),
+        )
+        for name, row in s.iterrows()
+    )
+    return CoxModel(
+        terms=terms,
+        n_patients=len(df),
+        n_improved=int(table.improved.sum()),
+        concordance=float(cph.concordance_index_),
+        notes=tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught)),
+    )

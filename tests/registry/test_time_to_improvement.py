@@ -1,0 +1,82 @@
+"""Sessions until a meaningful improvement: per-patient table, Kaplan–Meier curves and Cox model."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from strigil.registry.generator import RegistryTruth, generate_registry
+from strigil.registry.time_to_improvement import (
+    Mcid,
+    catalogue_mcid,
+    cox_model,
+    kaplan_meier,
+    sessions_to_improvement,
+)
+
+NPRS_2 = Mcid(value=2.0, lower_is_better=True, source="test")
+
+
+def _table(lower_is_better: bool = True) -> dict[str, np.ndarray]:
+    # A: 7 → 6 → 4.5 (improved by 2.5 at session 2); B: 5 → 4.5 → 4 (never); C: baseline only;
+    # D: rows out of order, baseline at session 1: 8 → 5.9 at session 3 (2 sessions after baseline).
+    return {
+        "patient": np.array(["A", "A", "A", "B", "B", "B", "C", "D", "D", "D"]),
+        "session": np.array([0, 1, 2, 0, 1, 2, 0, 3, 1, 2], dtype=float),
+        "pain": np.array([7, 6, 4.5, 5, 4.5, 4, 6, 5.9, 8, 7], dtype=float),
+        "minutes": np.array([2, 2, 2, 1, 1, 1, 3, 4, 4, 4], dtype=float),
+    }
+
+
+def test_sessions_and_censoring_per_patient() -> None:
+    t = sessions_to_improvement(_table(), outcome="pain", mcid=NPRS_2, covariates=["minutes"])
+    assert t.n_without_follow_up == 1
+    # patients in code order A, B, D (C has no follow-up)
+    np.testing.assert_array_equal(t.sessions, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(t.improved, [True, False, True])
+    np.testing.assert_array_equal(t.covariates["minutes"], [2.0, 1.0, 4.0])
+
+
+def test_direction_of_improvement_is_respected() -> None:
+    higher_better = Mcid(value=2.0, lower_is_better=False, source="test")
+    t = sessions_to_improvement(_table(), outcome="pain", mcid=higher_better)
+    assert not t.improved.any()
+
+
+def test_kaplan_meier_matches_hand_computation() -> None:
+    # 4 patients: improve at 1, 2, censored at 2, improve at 3 → S(1)=3/4, S(2)=3/4·2/3=1/2, S(3)=0
+    cols = {
+        "patient": np.repeat(["a", "b", "c", "d"], 4),
+        "session": np.tile([0.0, 1, 2, 3], 4),
+        "pain": np.array([8, 5, 5, 5, 8, 7, 5, 5, 8, 8, 8, np.nan, 8, 8, 7, 4], dtype=float),
+    }
+    t = sessions_to_improvement(cols, outcome="pain", mcid=NPRS_2)
+    (curve,) = kaplan_meier(t)
+    got = dict(zip(curve.sessions.tolist(), curve.improved.tolist(), strict=True))
+    assert got[1.0] == pytest.approx(0.25)
+    assert got[2.0] == pytest.approx(0.5)
+    assert got[3.0] == pytest.approx(1.0)
+    assert curve.median_sessions == 2.0
+    assert np.all(curve.lower <= curve.improved + 1e-12) and np.all(curve.improved <= curve.upper + 1e-12)
+
+
+def test_more_minutes_improve_sooner_in_generated_registry() -> None:
+    reg = generate_registry(
+        RegistryTruth(n_clinics=4, patients_per_clinic=150, session_minutes=-0.15), seed=8
+    )
+    t = sessions_to_improvement(reg.columns, outcome="pain", mcid=NPRS_2, covariates=["minutes", "technique"])
+    model = cox_model(t, ["minutes", "technique"])
+    hr = {term.name: term for term in model.terms}
+    assert hr["minutes"].hazard_ratio > 1 and hr["minutes"].ci_lb > 1
+    assert {"technique[T.strum]", "technique[T.sweep]"} <= set(hr)
+    curves = kaplan_meier(t, by="minutes")
+    assert [c.group for c in curves] == [f"minutes={m}" for m in ("1.0", "2.0", "3.0", "4.0", "5.0")]
+    assert curves[-1].improved[-1] > curves[0].improved[-1]
+
+
+def test_mcid_comes_from_the_catalogue_with_its_source() -> None:
+    m = catalogue_mcid("nprs", 1)
+    assert m.value == 2.0 and m.lower_is_better
+    assert "Salaffi" in m.source
+    with pytest.raises(ValueError, match="out of range"):
+        catalogue_mcid("nprs", 99)
