@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
@@ -104,6 +104,15 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": errors}, 422)
         text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return render_error(request, 422, text)
+
+    @app.exception_handler(OverflowError)
+    @app.exception_handler(DataError)
+    async def out_of_range(request: Request, exc: Exception) -> Response:
+        # An id or number beyond what the database column holds (2**63 in a path) is bad input, not a crash.
+        message = "a number in the request is out of range for the database (ids are at most 2147483647)"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 422)
+        return render_error(request, 422, message)
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> Response:
