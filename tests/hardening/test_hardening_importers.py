@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -90,7 +89,9 @@ def study_store(tmp_path: Path) -> Path:
 
 @FEW
 @given(text=csv_documents)
-def test_evidence_import_writes_the_whole_file_or_nothing(study_store: Path, tmp_path: Path, text: str) -> None:
+def test_evidence_import_writes_the_whole_file_or_nothing(
+    study_store: Path, tmp_path: Path, text: str
+) -> None:
     before = study_store.read_bytes()
     upload = tmp_path / "upload.csv"
     upload.write_text(text, encoding="utf-8")
