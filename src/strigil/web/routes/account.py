@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
 from strigil.store.accounts import Account, ApiToken
-from strigil.web.api_errors import API_ERRORS
+from strigil.web.api_errors import Id
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -19,7 +19,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["account"], responses=API_ERRORS)
+api = APIRouter(prefix="/api/v1", tags=["account"])
 EVERYONE = ("admin", "clinician", "researcher")
 
 
@@ -107,7 +107,7 @@ def issue_token(
 
 
 @api.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: int, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]) -> TokenOut:
+def revoke_token(token_id: Id, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]) -> TokenOut:
     """Revoke one of my tokens (admins: any token of their clinic)."""
     return _token_out(account_service.revoke_api_token(db, _account(db, principal), token_id))
 
@@ -174,7 +174,7 @@ def issue_token_page(
 
 @pages.post("/account/tokens/{token_id}/revoke")
 def revoke_token_page(
-    request: Request, token_id: int, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]
+    request: Request, token_id: Id, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]
 ) -> Response:
     """Revoke a token from the account page."""
     account_service.revoke_api_token(db, _account(db, principal), token_id)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.store.accounts import ROLES, Account
-from strigil.web.api_errors import API_ERRORS
+from strigil.web.api_errors import Id
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -20,7 +20,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["accounts"], responses=API_ERRORS)
+api = APIRouter(prefix="/api/v1", tags=["accounts"])
 
 
 class AccountOut(BaseModel):
@@ -64,7 +64,7 @@ def _out(a: Account) -> AccountOut:
     )
 
 
-def _own_account(db: DB, principal: Principal, account_id: int) -> Account:
+def _own_account(db: DB, principal: Principal, account_id: Id) -> Account:
     account = db.get(Account, account_id)
     if account is None or account.clinic_id != principal.clinic_id:
         raise HTTPException(status_code=404, detail=f"no account {account_id} in your clinic")
@@ -96,7 +96,7 @@ def create_account(
 
 @api.post("/accounts/{account_id}/deactivate", response_model=AccountOut)
 def deactivate(
-    account_id: int, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+    account_id: Id, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
 ) -> AccountOut:
     """Deactivate an account of my clinic: its sessions and tokens stop working at once."""
     account = _own_account(db, principal, account_id)
@@ -109,7 +109,7 @@ def deactivate(
 
 @api.post("/accounts/{account_id}/reset-password", response_model=AccountOut)
 def reset(
-    account_id: int, body: NewPassword, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+    account_id: Id, body: NewPassword, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
 ) -> AccountOut:
     """Set a temporary password for an account of my clinic."""
     account = _own_account(db, principal, account_id)
@@ -173,7 +173,7 @@ def create_account_page(
 
 @pages.post("/admin/accounts/{account_id}/deactivate")
 def deactivate_page(
-    request: Request, account_id: int, db: DB, principal: Annotated[Principal, allow("admin")]
+    request: Request, account_id: Id, db: DB, principal: Annotated[Principal, allow("admin")]
 ) -> Response:
     """Deactivate from the admin page."""
     deactivate(account_id, db, principal)
@@ -183,7 +183,7 @@ def deactivate_page(
 @pages.post("/admin/accounts/{account_id}/reset-password")
 def reset_page(
     request: Request,
-    account_id: int,
+    account_id: Id,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
     password: Annotated[str, Form()] = "",

@@ -12,7 +12,6 @@ from fastapi.responses import Response
 from strigil.services import audit as audit_service
 from strigil.services.web_meta import MEASURES, METHODS, TESTS, MetaInputError, fit_csv
 from strigil.services.web_research import MIN_GROUP, clinic_outcomes
-from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -20,7 +19,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["analysis"], responses=API_ERRORS)
+api = APIRouter(prefix="/api/v1", tags=["analysis"])
 Analyst = Annotated[Principal, allow("clinician", "researcher")]
 
 

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from strigil.services import audit as audit_service
-from strigil.web.api_errors import API_ERRORS
+from strigil.web.api_errors import MAX_ID, Page
 from strigil.web.database import DB
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -18,7 +18,7 @@ from strigil.web.security import Principal, allow
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["audit"], responses=API_ERRORS)
+api = APIRouter(prefix="/api/v1", tags=["audit"])
 
 
 class AuditEventOut(BaseModel):
@@ -68,9 +68,9 @@ def audit_events(
     db: DB,
     principal: Annotated[Principal, allow("admin", scope="admin")],
     username: str = "",
-    patient_id: int | None = None,
+    patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     action: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPageOut:
     """My clinic's audit events, newest first, filtered by user, patient or action."""
@@ -104,7 +104,7 @@ def audit_page(
     username: str = "",
     patient_id: Annotated[str, Query()] = "",
     action: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
 ) -> Response:
     """The audit trail page with filters and pagination."""
     pid = int(patient_id) if patient_id.strip().isdigit() else None

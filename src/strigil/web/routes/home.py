@@ -9,14 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from strigil.web.api_errors import API_ERRORS
 from strigil.web.database import DB
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
 pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["health"], responses=API_ERRORS)
+api = APIRouter(prefix="/api/v1", tags=["health"])
 
 
 class Health(BaseModel):

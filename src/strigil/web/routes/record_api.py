@@ -18,13 +18,13 @@ from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services import web_patients as lists
 from strigil.services.web_episode import latest_recommendation, progress, screen_episode
-from strigil.web.api_errors import API_ERRORS
+from strigil.web.api_errors import MAX_ID, Id, Page
 from strigil.web.database import DB
 from strigil.web.security import Principal, allow
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["clinical record"], responses=API_ERRORS)
+router = APIRouter(prefix="/api/v1", tags=["clinical record"])
 Clinician = Annotated[Principal, allow("clinician")]
 ALERT_WINDOW = dt.timedelta(days=28)  # dashboard looks at sessions of the last four weeks
 
@@ -60,7 +60,7 @@ class MeasurementIn(BaseModel):
     value: float
     taken_on: dt.date
     timing: str = "between"
-    session_id: int | None = None
+    session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ResolveIn(BaseModel):
@@ -81,7 +81,7 @@ def list_patients(
     db: DB,
     principal: Clinician,
     q: str = "",
-    page: Annotated[int, Query(ge=1)] = 1,
+    page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> dict[str, Any]:
     """My clinic's patients whose code starts with `q`, one page at a time."""
@@ -127,7 +127,7 @@ def open_episode(
 
 
 @router.get("/episodes/{episode_id}")
-def show_episode(episode_id: int, db: DB, principal: Clinician) -> dict[str, Any]:
+def show_episode(episode_id: Id, db: DB, principal: Clinician) -> dict[str, Any]:
     """An episode with its sessions, progress per measure (with MCID) and the latest recommendation."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
@@ -139,7 +139,7 @@ def show_episode(episode_id: int, db: DB, principal: Clinician) -> dict[str, Any
 
 
 @router.post("/episodes/{episode_id}/close")
-def close_episode(episode_id: int, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def close_episode(episode_id: Id, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Close an episode (discharged, referred, ...)."""
     view = episode_service.close_episode(db, principal.clinic_id, episode_id, body.closed_on, body.reason)
     audit_service.record(
@@ -150,7 +150,7 @@ def close_episode(episode_id: int, body: CloseIn, db: DB, principal: Clinician) 
 
 @router.post("/episodes/{episode_id}/sessions", status_code=201)
 def record_session(
-    episode_id: int,
+    episode_id: Id,
     db: DB,
     principal: Clinician,
     document: Annotated[
@@ -168,7 +168,7 @@ def record_session(
 
 
 @router.post("/episodes/{episode_id}/measurements", status_code=201)
-def add_measurement(episode_id: int, body: MeasurementIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def add_measurement(episode_id: Id, body: MeasurementIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Add a measurement to an episode (between sessions, or to a session)."""
     _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
     view = outcomes.add_measurement(
@@ -187,7 +187,7 @@ def add_measurement(episode_id: int, body: MeasurementIn, db: DB, principal: Cli
 
 @router.post("/episodes/{episode_id}/adverse-responses", status_code=201)
 def add_adverse(
-    episode_id: int,
+    episode_id: Id,
     db: DB,
     principal: Clinician,
     body: Annotated[dict[str, Any], Body(description="kind, severity, onset_on, resolved_on, region, note")],
@@ -195,13 +195,17 @@ def add_adverse(
     """Record an adverse response (petechiae, bruising, soreness, ...)."""
     _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
     session_id = body.pop("session_id", None)
+    if session_id is not None and not (isinstance(session_id, int) and 1 <= session_id <= MAX_ID):
+        from strigil.services.errors import invalid
+
+        raise invalid("session_id", session_id, "must be the id of a session of this episode")
     view = outcomes.add_adverse_response(db, principal.clinic_id, episode_id, body, session_id=session_id)
     audit_service.record(db, principal.actor, "create", "adverse_response", view.id, patient_id=patient.id)
     return _plain(view)
 
 
 @router.post("/adverse-responses/{adverse_id}/resolve")
-def resolve_adverse(adverse_id: int, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def resolve_adverse(adverse_id: Id, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Record the date an adverse response resolved (kept as an amendment)."""
     view = outcomes.resolve_adverse_response(
         db, principal.clinic_id, adverse_id, body.resolved_on, by=principal.username
@@ -211,7 +215,7 @@ def resolve_adverse(adverse_id: int, body: ResolveIn, db: DB, principal: Clinici
 
 
 @router.post("/episodes/{episode_id}/screening")
-def screening(episode_id: int, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Screen before today's session: findings plus the episode's own adverse-response history."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     try:

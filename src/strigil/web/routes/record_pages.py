@@ -27,6 +27,7 @@ from strigil.services import web_patients as lists
 from strigil.services.errors import InvalidInput, RecordError
 from strigil.services.web_episode import latest_recommendation, progress, screen_episode
 from strigil.services.web_summary import patient_summary
+from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
 from strigil.web.database import DB
 from strigil.web.pages import render
@@ -80,7 +81,7 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
 
 @router.get("/patients")
 def patients_page(
-    request: Request, db: DB, principal: Clinician, q: str = "", page: Annotated[int, Query(ge=1)] = 1
+    request: Request, db: DB, principal: Clinician, q: str = "", page: Page = 1
 ) -> Response:
     """Find a patient by code; paged list."""
     found = lists.search_patients(db, principal.clinic_id, q, page=page, per_page=25)
@@ -190,7 +191,7 @@ def open_episode_page(
 
 
 @router.get("/episodes/{episode_id}")
-def episode_page(request: Request, episode_id: int, db: DB, principal: Clinician) -> Response:
+def episode_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
     """The episode: progress charts with MCID bands, the recommendation with reasons, sessions, screening."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
@@ -212,7 +213,7 @@ def episode_page(request: Request, episode_id: int, db: DB, principal: Clinician
 @router.post("/episodes/{episode_id}/screening")
 def screening_panel(
     request: Request,
-    episode_id: int,
+    episode_id: Id,
     db: DB,
     principal: Clinician,
     findings: Annotated[list[str] | None, Form()] = None,
@@ -274,7 +275,7 @@ def _session_form_page(
 
 
 @router.get("/episodes/{episode_id}/sessions/new")
-def new_session_page(request: Request, episode_id: int, db: DB, principal: Clinician) -> Response:
+def new_session_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
     """The session form, with one dose step ready and the episode's region filled in."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
@@ -294,7 +295,7 @@ def new_session_page(request: Request, episode_id: int, db: DB, principal: Clini
 @router.post("/episodes/{episode_id}/sessions/steps")
 async def session_steps(
     request: Request,
-    episode_id: int,
+    episode_id: Id,
     db: DB,
     principal: Clinician,
     op: Annotated[str, Query(pattern="^(add|remove|up|down)$")] = "add",
@@ -319,7 +320,7 @@ async def session_steps(
 
 
 @router.post("/episodes/{episode_id}/sessions")
-async def record_session_page(request: Request, episode_id: int, db: DB, principal: Clinician) -> Response:
+async def record_session_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
     """Record the session; on a mistake the form comes back with a message beside each bad field."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     raw = await request.form()
