@@ -63,6 +63,8 @@ def _fit(
     as_json: bool,
     from_db: bool,
     outcome: str | None,
+    db_clinic: str | None = None,
+    timing: str = "pre",
 ) -> None:
     from strigil.registry.growth_model import fit_growth_model, needed_columns
 
@@ -71,7 +73,7 @@ def _fit(
     except ValueError as exc:
         _fail(str(exc))
     if from_db:
-        columns = _columns_from_db(outcome)
+        columns = _columns_from_db(outcome, names[0], db_clinic, timing)
     else:
         if file is None:
             _fail("FILE: give a CSV file, or --from-db --outcome MEASURE")
@@ -104,9 +106,60 @@ def _print_fit(out: dict[str, Any]) -> None:
     typer.echo(f"  residual SD {out['sigma']:.4g}")
 
 
-def _columns_from_db(outcome: str | None) -> dict[str, Column]:
-    _fail("--from-db: the clinic database export (strigil.store) is not available yet; use a CSV file")
-    raise AssertionError  # unreachable: _fail exits
+# Numeric columns of the record's long table (strigil.services.export.CSV_COLUMNS); the rest are text.
+_DB_NUMERIC = ("birth_year", "session", "days_since_onset", "minutes", "n_steps", "value")
+
+
+def _columns_from_db(
+    outcome: str | None, response: str, clinic: str | None, timing: str
+) -> dict[str, Column]:
+    """The clinic database's analysis table (the record's CSV export rows) for one outcome measure.
+
+    Rows: measurements of `outcome` taken at `timing` ("pre" = before the IASTM of that session, so that the
+    growth model follows the state at each visit). The value is copied into a column named as the formula's
+    response; patients are keyed by clinic and code (codes are unique only within a clinic).
+    """
+    import numpy as np
+    from sqlalchemy import select
+
+    from strigil.services.export import CSV_COLUMNS, export_rows
+    from strigil.store.database import open_database
+    from strigil.store.record import ClinicRow
+
+    if not outcome:
+        _fail("--outcome: give the measure code to analyse (e.g. nprs) with --from-db")
+    try:
+        db = open_database()
+    except Exception as exc:  # a bad STRIGIL_DATABASE_URL or an unreachable server
+        _fail(f"cannot open the database: {exc}")
+    rows: list[dict[str, Any]] = []
+    with db.unit_of_work() as s:
+        stmt = select(ClinicRow)
+        if clinic is not None:
+            stmt = stmt.where(ClinicRow.code == clinic)
+        clinics = list(s.scalars(stmt))
+        if not clinics:
+            _fail(
+                f"--db-clinic: no clinic {clinic!r} in the database"
+                if clinic
+                else "the database has no clinic"
+            )
+        for c in clinics:
+            for r in export_rows(s, c.id):
+                if r["measure"] == outcome and r["timing"] == timing:
+                    rows.append({**r, "clinic": c.code, "patient": f"{c.code}/{r['patient']}"})
+    db.dispose()
+    if not rows:
+        _fail(f"--outcome: no {outcome!r} measurements with timing {timing!r} in the database")
+    columns: dict[str, Column] = {}
+    for name in (*CSV_COLUMNS, "clinic"):
+        values = [r.get(name) for r in rows]
+        if name in _DB_NUMERIC:
+            columns[name] = np.array([np.nan if v in ("", None) else float(v) for v in values])
+        else:
+            columns[name] = np.array(["" if v is None else str(v) for v in values])
+    columns[response] = columns["value"]
+    return columns
 
 
 def _generate(
@@ -323,9 +376,13 @@ def register(app: typer.Typer) -> None:
             False, "--from-db", help="Read the analysis table from the clinic database."
         ),
         outcome: str | None = typer.Option(None, "--outcome", help="Outcome measure code (with --from-db)."),
+        db_clinic: str | None = typer.Option(None, "--db-clinic", help="Only this clinic (with --from-db)."),
+        timing: str = typer.Option(
+            "pre", "--timing", help="Measurements taken 'pre' or 'post' IASTM (--from-db)."
+        ),
     ) -> None:
         """Fit a linear mixed-effects growth model (Strigil's own solver, validated against lme4)."""
-        _fit(file, formula, random, reml, as_json, from_db, outcome)
+        _fit(file, formula, random, reml, as_json, from_db, outcome, db_clinic, timing)
 
     @reg.command("generate")
     def generate(

@@ -1,0 +1,137 @@
+"""The `strigil registry` commands: fit contract, generate, site-summary → pool, report, error messages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from strigil.cli import app
+
+from .conftest import REFERENCE, load_fixture
+
+runner = CliRunner()
+FORMULA = "pain ~ session + session:minutes + session:exercise + phase"
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, ["registry", *args])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_fit_json_contract_and_lme4_numbers() -> None:
+    code, out, _ = run(
+        "fit",
+        str(REFERENCE / "registry_t.csv"),
+        "--formula",
+        FORMULA,
+        "--random",
+        "1 + session | patient",
+        "--ml",
+        "--json",
+    )
+    assert code == 0
+    res = json.loads(out)
+    assert set(res) >= {
+        "fixed",
+        "se",
+        "random_sd",
+        "random_corr",
+        "sigma",
+        "objective",
+        "n_obs",
+        "n_groups",
+        "converged",
+    }
+    ref = load_fixture("registry_t_ml.json")
+    assert res["objective"] == pytest.approx(ref["objective"], rel=1e-9)
+    assert res["random_corr"]["patient"]["Intercept:session"] == pytest.approx(
+        ref["random_corr"]["patient"]["Intercept:session"], rel=1e-5
+    )
+    assert res["n_groups"] == {"patient": 320}
+
+
+def test_fit_errors_name_field_value_and_choices(tmp_path: Path) -> None:
+    code, _, err = run(
+        "fit", str(REFERENCE / "registry_t.csv"), "--formula", "pain ~ dose", "--random", "1 | patient"
+    )
+    assert code == 2 and "error:" in err and "dose" in err
+    code, _, err = run("fit", str(tmp_path / "none.csv"), "--formula", FORMULA, "--random", "1 | patient")
+    assert code == 2 and "no such file" in err
+
+
+def test_generate_site_summary_and_pool(tmp_path: Path) -> None:
+    csv = tmp_path / "reg.csv"
+    code, out, _ = run("generate", str(csv), "--clinics", "4", "--patients-per-clinic", "40", "--seed", "3")
+    assert code == 0 and json.loads(out)["rows"] > 400
+    code, out, _ = run(
+        "site-summary",
+        str(csv),
+        "--formula",
+        FORMULA,
+        "--random",
+        "1 + session | patient",
+        "--clinic",
+        "clinic",
+        "--out-dir",
+        str(tmp_path / "sites"),
+        "--count",
+        "minutes",
+    )
+    assert code == 0
+    written = json.loads(out)["written"]
+    assert len(written) == 4
+    text = "".join(Path(f).read_text() for f in written)
+    assert "P000001" not in text and "P000" not in text
+    code, out, _ = run("pool", *written, "--json")
+    assert code == 0
+    pooled = json.loads(out)
+    assert pooled["n_sites"] == 4
+    assert pooled["random_effects"]["session:minutes"]["k"] == 4
+
+
+def test_report_has_plots_numbers_and_limitations(tmp_path: Path) -> None:
+    csv = tmp_path / "reg.csv"
+    run("generate", str(csv), "--clinics", "3", "--patients-per-clinic", "40", "--seed", "4")
+    html = tmp_path / "report.html"
+    code, _, err = run(
+        "report",
+        str(csv),
+        "--formula",
+        FORMULA,
+        "--random",
+        "1 + session | patient",
+        "--out",
+        str(html),
+        "--measure",
+        "nprs",
+        "--mcid-index",
+        "1",
+        "--cox",
+        "minutes",
+        "--cox",
+        "technique",
+    )
+    assert code == 0, err
+    page = html.read_text()
+    assert page.count("<svg") == 2
+    assert "confounding by indication" in page.lower()
+    assert "exercise" in page and "not effects shown by a randomised trial" in page
+    assert "Salaffi" in page
+    assert "session:minutes" in page
+
+
+def test_report_needs_an_mcid(tmp_path: Path) -> None:
+    code, _, err = run(
+        "report",
+        str(REFERENCE / "registry_t.csv"),
+        "--formula",
+        FORMULA,
+        "--random",
+        "1 + session | patient",
+        "--out",
+        str(tmp_path / "r.html"),
+    )
+    assert code == 2 and "--mcid" in err
