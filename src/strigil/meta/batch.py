@@ -79,7 +79,8 @@ def rma_batch(yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level:
     if k < 2:
         raise ValueError(f"batch fitting needs k >= 2 studies per meta-analysis; got k={k}")
     ymc = y - y.mean(axis=0)
-    est = estimate_tau2(meth, ymc, v)
+    fe = _terms(ymc, v, None, 0.0)
+    est = estimate_tau2(meth, ymc, v, fe=fe)
     tau2 = np.broadcast_to(np.asarray(est.tau2, dtype=float), (y.shape[1],)).copy()
     w = 1.0 / (v + tau2)
     s1 = w.sum(axis=0)
@@ -95,7 +96,6 @@ def rma_batch(yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level:
         stat = b / se
     p = special.erfc(np.abs(stat) / np.sqrt(2)) if df is None else 2 * special.stdtr(df, -np.abs(stat))
     crit = critical_value(level, df)
-    fe = _terms(ymc, v, None, 0.0)
     Q = np.maximum(fe.ypy, 0.0)
     vt = (k - 1) / fe.tr_p
     if meth in ("EE", "FE"):

@@ -34,6 +34,8 @@ ESTIMATORS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 # relative convergence tolerance of the iterative estimators (metafor's default threshold is 1e-5)
 _TOL = 1e-12
 _MAXITER = 500
+# a Newton step this small (relative) leaves an error of its square: far below _TOL
+_NEWTON_TOL = 1e-7
 
 
 @dataclass(frozen=True)
@@ -125,8 +127,9 @@ def _p(X: Array | None) -> int:
     return 1 if X is None else int(X.shape[1])
 
 
-def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) -> tuple[Any, Any]:
-    """An estimating equation g(τ²), positive left of its root, and the step denominator.
+def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) -> tuple[Any, Any, Any]:
+    """An estimating equation g(τ²), positive left of its root, the step denominator, and whether
+    that denominator is the exact −g'(τ²) (a Newton step, converging quadratically).
 
     kind "REML"/"ML": twice the (restricted) likelihood score; the denominator is −g'(τ²) (a
     Newton step) where the profile is concave and the Fisher information (metafor's scoring step)
@@ -134,12 +137,13 @@ def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) 
     """
     tm = _terms(y, v, X, t)
     if kind == "Q":
-        return tm.ypy - target, tm.yppy
+        return tm.ypy - target, tm.yppy, True
     reml = kind == "REML"
     info = tm.tr_pp if reml else tm.s2
     slope = info - 2 * tm.upu
-    den = (-slope if slope < 0 else info) if isinstance(slope, float) else np.where(slope < 0, -slope, info)
-    return (tm.yppy - tm.tr_p if reml else tm.yppy - tm.s1), den
+    exact = slope < 0
+    den = (-slope if exact else info) if isinstance(slope, float) else np.where(exact, -slope, info)
+    return (tm.yppy - tm.tr_p if reml else tm.yppy - tm.s1), den, exact
 
 
 def _solve1(
@@ -152,7 +156,7 @@ def _solve1(
     g(start) <= 0 the maximum sits on the boundary τ² = 0.
     """
     t = max(float(start), 0.0)
-    g, den = _score(kind, y, v, X, t, target)
+    g, den, exact = _score(kind, y, v, X, t, target)
     if g <= 0 and g0 <= 0:
         return 0.0, True, 0
     lo, hi = 0.0, math.inf
@@ -164,12 +168,15 @@ def _solve1(
         else:
             hi = min(hi, t)
         tn = t + g / den if den > 0 and math.isfinite(den) else math.nan
+        newton = exact and lo < tn < hi
         if not (lo < tn < hi):
             tn = 0.5 * (lo + hi) if math.isfinite(hi) else 2.0 * t + scale
-        if abs(tn - t) <= _TOL * (t + scale) or (math.isfinite(hi) and hi - lo <= _TOL * (hi + scale)):
+        step = abs(tn - t)
+        if (step <= (_NEWTON_TOL if newton else _TOL) * (t + scale)
+                or (math.isfinite(hi) and hi - lo <= _TOL * (hi + scale))):
             return tn, True, it
         t = tn
-        g, den = _score(kind, y, v, X, t, target)
+        g, den, exact = _score(kind, y, v, X, t, target)
     return t, False, _MAXITER
 
 
@@ -180,13 +187,14 @@ def _solve(
     m = y.shape[1]
     t = np.maximum(np.broadcast_to(np.asarray(start, dtype=float), (m,)), 0.0).copy()
     tg_all = np.broadcast_to(np.asarray(target, dtype=float), (m,))
-    g, den = _score(kind, y, v, None, t, tg_all)
+    g, den, exact = _score(kind, y, v, None, t, tg_all)
+    exact = np.broadcast_to(exact, g.shape)
     done = (g <= 0) & (g0 <= 0)
     t[done] = 0.0
     converged = done.copy()
     act = np.flatnonzero(~done)
     ya, va, ta, sa, tg = y[:, act], v[:, act], t[act], scale[act], tg_all[act]
-    ga, da = g[act], den[act]
+    ga, da, ea = g[act], den[act], exact[act]
     lo = np.zeros_like(ta)
     hi = np.full_like(ta, np.inf)
     it = 0
@@ -199,7 +207,8 @@ def _solve(
         bad = ~np.isfinite(tn) | (tn <= lo) | (tn >= hi)
         tn = np.where(bad, np.where(np.isfinite(hi), 0.5 * (lo + hi), 2.0 * ta + sa), tn)
         tn = np.where(ga == 0, ta, tn)
-        fin = (np.abs(tn - ta) <= _TOL * (ta + sa)) | (ga == 0)
+        tol = np.where(ea & ~bad, _NEWTON_TOL, _TOL)
+        fin = (np.abs(tn - ta) <= tol * (ta + sa)) | (ga == 0)
         fin |= np.isfinite(hi) & (hi - lo <= _TOL * (hi + sa))
         t[act[fin]] = tn[fin]
         converged[act[fin]] = True
@@ -209,7 +218,8 @@ def _solve(
             break
         ya, va, ta, sa, tg = ya[:, keep], va[:, keep], tn[keep], sa[keep], tg[keep]
         lo, hi = lo[keep], hi[keep]
-        ga, da = _score(kind, ya, va, None, ta, tg)
+        ga, da, ea = _score(kind, ya, va, None, ta, tg)
+        ea = np.broadcast_to(ea, ga.shape)
     t[act] = ta if act.size else t[act]
     return t, converged, it
 
@@ -290,10 +300,16 @@ def estimate_tau2(
         tau2, converged, iterations = _run(m, y, v, X, None, start, scale, g0)
         # like metafor's ll0check: when τ² = 0 is itself a local maximum, keep the higher one
         check = (g0 <= 0) & (tau2 > 0)
-        if bool(np.any(check)):
-            ll_t = _reml_ll(y, v, X, tau2, reml)
-            ll_0 = _reml_ll(y, v, X, np.zeros_like(tau2), reml)
-            tau2 = np.where(check & (ll_0 > ll_t), 0.0, tau2)
+        if y.ndim == 1:
+            if check and _reml_ll(y, v, X, 0.0, reml) > _reml_ll(y, v, X, tau2, reml):
+                tau2 = 0.0
+        elif check.any():
+            cols = np.flatnonzero(check)
+            yc, vc = y[:, cols], v[:, cols]
+            ll_0 = _reml_ll(yc, vc, None, np.zeros(cols.size), reml)
+            worse = ll_0 > _reml_ll(yc, vc, None, tau2[cols], reml)
+            tau2 = tau2.copy()
+            tau2[cols[worse]] = 0.0
     tau2 = np.maximum(tau2, 0.0)
     tm = _terms(y, v, X, tau2)
     if m == "ML":
