@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import random
 import statistics
@@ -34,6 +35,8 @@ from strigil.store.record import ClinicRow, EpisodeRow
 
 PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TODAY = dt.date(2026, 1, 15)  # after every demo session; fixed so runs compare
+# This process's CPU time per service write (wall time also includes waiting for a core on a busy machine).
+CPU_MS: list[float] = []
 
 
 def session_doc(episode_id: int, rng: random.Random) -> dict[str, Any]:
@@ -94,10 +97,11 @@ def time_service_writes(db: Database, writes: int, seed: int) -> list[float]:
     out = []
     for _ in range(writes):
         doc = session_doc(first + rng.randrange(n_episodes), rng)
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         with db.unit_of_work() as s:
             record_session(s, clinic_id, doc, today=TODAY)
         out.append((time.perf_counter() - t) * 1000)
+        CPU_MS.append((time.process_time() - c) * 1000)
     return out
 
 
@@ -194,6 +198,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--build-runs", type=int, default=1)
     parser.add_argument("--no-postgres", action="store_true")
+    parser.add_argument("--no-sqlite-writes", action="store_true", help="only build on SQLite")
     args = parser.parse_args()
 
     results: dict[str, Any] = {
@@ -203,13 +208,14 @@ def main() -> None:
         "patients": args.patients,
     }
     tmp = Path(tempfile.mkdtemp(prefix="strigil-bench-"))
-    builds, sizes = [], {}
+    builds, build_cpu, sizes = [], [], {}
     for run in range(args.build_runs):
         path = tmp / f"clinic{run}.sqlite"
         db = open_database(f"sqlite:///{path}")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         write_bulk(db, args.patients, seed=1)
         builds.append(time.perf_counter() - t)
+        build_cpu.append(time.process_time() - c)
         with db.engine.connect() as conn:
             for table in (
                 "patients",
@@ -227,11 +233,13 @@ def main() -> None:
     results["sqlite_build_s"] = {
         "runs": [round(b, 1) for b in builds],
         "median": round(statistics.median(builds), 1),
+        "cpu_s_of_this_process": [round(c, 1) for c in build_cpu],
     }
     results["rows"] = sizes
 
     def write_runs(database: Database, label: str) -> None:
         service, peer = [], []
+        CPU_MS.clear()
         for run in range(args.runs):
             service.append(percentiles(time_service_writes(database, args.writes, seed=run)))
             peer.append(percentiles(time_raw_writes(database, args.writes, seed=100 + run)))
@@ -246,7 +254,8 @@ def main() -> None:
             "writes_per_run": args.writes,
         }
 
-    write_runs(db, "sqlite")
+    if not args.no_sqlite_writes:
+        write_runs(db, "sqlite")
     db.dispose()
     if not args.no_postgres:
         made = pg_database()
@@ -264,6 +273,7 @@ def main() -> None:
                 pg.dispose()
             finally:
                 drop_pg(name)
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))
 
 

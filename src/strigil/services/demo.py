@@ -234,6 +234,8 @@ def write_bulk(
                 conn.exec_driver_sql(
                     f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
                 )
+                # Fresh planner statistics, or PostgreSQL may scan whole tables until autovacuum runs.
+                conn.exec_driver_sql(f"ANALYZE {name}")
     assert written == n_patients
     return int(clinic.id)
 
