@@ -77,6 +77,21 @@ def test_recommendation_and_clinician_decision_are_both_stored(db: Database) -> 
     }
 
 
+def test_no_recommendation_is_sql_null(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from strigil.services import decision_support
+
+    clinic_id, episode_id = clinic_with_episode(db)
+    monkeypatch.setattr(sessions, "recommendation_for", lambda history: None)
+    with db.unit_of_work() as s:
+        sessions.record_session(s, clinic_id, session_doc(episode_id), today=TODAY)
+    with db.unit_of_work() as s:
+        assert (
+            s.scalar(select(func.count()).select_from(SessionRow).where(SessionRow.recommendation.is_(None)))
+            == 1
+        )
+    assert decision_support.recommendation_for({"measures": []}) is None
+
+
 def test_a_bad_session_writes_nothing(db: Database) -> None:
     clinic_id, episode_id = clinic_with_episode(db)
     bad = session_doc(episode_id, steps=[step_doc(), step_doc(instrument="no_such_tool")])

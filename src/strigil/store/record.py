@@ -112,7 +112,8 @@ class SessionRow(Base):
     emollient: Mapped[str | None] = mapped_column(String(100), nullable=True)
     followed_by: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     tolerance: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # none_as_null: "no recommendation" is SQL NULL (not JSON null), as the bulk demo path writes it
+    recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     clinician_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
