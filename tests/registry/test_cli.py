@@ -135,3 +135,16 @@ def test_report_needs_an_mcid(tmp_path: Path) -> None:
         str(tmp_path / "r.html"),
     )
     assert code == 2 and "--mcid" in err
+
+
+def test_rows_with_missing_values_are_left_out(tmp_path: Path) -> None:
+    src = (REFERENCE / "registry_t.csv").read_text().splitlines()
+    header, rows = src[0].split(","), [r.split(",") for r in src[1:]]
+    pain, phase = header.index("pain"), header.index("phase")
+    rows[3][pain] = ""
+    rows[10][phase] = ""
+    path = tmp_path / "gaps.csv"
+    path.write_text("\n".join([",".join(header), *(",".join(r) for r in rows)]) + "\n")
+    code, out, _ = run("fit", str(path), "--formula", FORMULA, "--random", "1 + session | patient", "--json")
+    assert code == 0
+    assert json.loads(out)["n_obs"] == len(rows) - 2

@@ -721,7 +721,7 @@ def fit_mixed_model(
     g = np.asarray(groups, dtype=np.intp)
     cp = crossproducts(X, y, Z, g, clinics)
     pilot = None
-    if cp.n_groups > 2 * PILOT_GROUPS:
+    if cp.n_groups > 2 * PILOT_GROUPS and (cp.pattern_ztz is None or cp.n_clinics):
         stride = cp.n_groups // PILOT_GROUPS
         rows = g % stride == 0
         pilot_clinics = (
