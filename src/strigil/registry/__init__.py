@@ -1,1 +1,42 @@
-"""strigil.registry."""
+"""strigil.registry — practice-based evidence from the clinic registry.
+
+- `fit_growth_model` (growth_model): linear mixed-effects growth models, Strigil's own solver
+  (`mixed_model`, validated against lme4), random intercept and slope per patient, optionally a random
+  intercept per clinic (nested or crossed).
+- `sessions_to_improvement`, `kaplan_meier`, `cox_model` (time_to_improvement): sessions until the MCID.
+- `fit_site_summary`, `pool_sites` (federated): two-stage pooling across clinics without moving patient rows.
+- `generate_registry` (generator): synthetic registries with known truth.
+- `render_report` (report) with `plots`: the HTML report.
+"""
+
+from strigil.registry.federated import MIN_PATIENTS, PooledResult, SiteTooSmall, fit_site_summary, pool_sites
+from strigil.registry.generator import RegistryTruth, SyntheticRegistry, generate_registry
+from strigil.registry.growth_model import fit_growth_model, growth_design
+from strigil.registry.mixed_model import MixedModelFit, fit_mixed_model
+from strigil.registry.time_to_improvement import (
+    Mcid,
+    catalogue_mcid,
+    cox_model,
+    kaplan_meier,
+    sessions_to_improvement,
+)
+
+__all__ = [
+    "MIN_PATIENTS",
+    "Mcid",
+    "MixedModelFit",
+    "PooledResult",
+    "RegistryTruth",
+    "SiteTooSmall",
+    "SyntheticRegistry",
+    "catalogue_mcid",
+    "cox_model",
+    "fit_growth_model",
+    "fit_mixed_model",
+    "fit_site_summary",
+    "generate_registry",
+    "growth_design",
+    "kaplan_meier",
+    "pool_sites",
+    "sessions_to_improvement",
+]

@@ -101,7 +101,8 @@ def growth_design(columns: Mapping[str, Column], formula: str, random: Sequence[
         raise ValueError(f"random: the two terms have the same group {terms[0].group!r}")
     names = needed_columns(formula, random)
     rows = complete_mask(columns, names)
-    data = {name: take_rows(columns[name], rows) for name in names}
+    everything = bool(rows.all())
+    data = {name: columns[name] if everything else take_rows(columns[name], rows) for name in names}
     if not rows.any():
         raise ValueError("no complete rows: every row misses at least one of the model's columns")
     fd = fixed_design(formula, data)
