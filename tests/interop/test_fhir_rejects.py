@@ -106,6 +106,9 @@ def _mutations() -> dict[str, tuple[Callable[[Bundle], Any], str]]:
     def adverse_kind_unknown(b: Bundle) -> Any:
         _first(b, "AdverseEvent")["event"]["coding"][0]["code"] = "rash"
 
+    def status_not_in_its_value_set(b: Bundle) -> Any:
+        _first(b, "Observation")["status"] = "done"
+
     def two_clinics(b: Bundle) -> Any:
         org = json.loads(json.dumps(_first(b, "Organization")))
         org["id"] = "clinic-south"
@@ -133,6 +136,10 @@ def _mutations() -> dict[str, tuple[Callable[[Bundle], Any], str]]:
         "unknown condition": (unknown_condition, "'broken_heart' is not a known condition code"),
         "unknown adverse kind": (adverse_kind_unknown, "kind"),
         "two clinics": (two_clinics, "exactly one Strigil Organization"),
+        "status not in its value set": (
+            status_not_in_its_value_set,
+            "'done' is not allowed; allowed: registered",
+        ),
     }
 
 

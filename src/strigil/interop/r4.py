@@ -16,7 +16,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-__all__ = ["FHIR_VERSION", "FhirProblem", "resource_problems", "validate_resource"]
+__all__ = ["FHIR_VERSION", "REQUIRED_CODES", "FhirProblem", "resource_problems", "validate_resource"]
 
 # The release Strigil's files declare (StructureDefinition.fhirVersion, CodeSystem meta).
 FHIR_VERSION = "4.0.1"
@@ -31,6 +31,65 @@ class FhirProblem:
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"
+
+
+# Required bindings of the coded elements Strigil reads (FHIR R4 value sets, https://hl7.org/fhir/R4/).
+# fhir.resources checks structure and data types but not these code lists, so Strigil checks them itself.
+REQUIRED_CODES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("Observation", "status"): (
+        "registered",
+        "preliminary",
+        "final",
+        "amended",
+        "corrected",
+        "cancelled",
+        "entered-in-error",
+        "unknown",
+    ),
+    ("Procedure", "status"): (
+        "preparation",
+        "in-progress",
+        "not-done",
+        "on-hold",
+        "stopped",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    ),
+    ("EpisodeOfCare", "status"): (
+        "planned",
+        "waitlist",
+        "active",
+        "onhold",
+        "finished",
+        "cancelled",
+        "entered-in-error",
+    ),
+    ("CarePlan", "status"): (
+        "draft",
+        "active",
+        "on-hold",
+        "revoked",
+        "completed",
+        "entered-in-error",
+        "unknown",
+    ),
+    ("CarePlan", "intent"): ("proposal", "plan", "order", "option"),
+    ("AdverseEvent", "actuality"): ("actual", "potential"),
+    ("Goal", "lifecycleStatus"): (
+        "proposed",
+        "planned",
+        "accepted",
+        "active",
+        "on-hold",
+        "completed",
+        "cancelled",
+        "entered-in-error",
+        "rejected",
+    ),
+    ("Patient", "gender"): ("male", "female", "other", "unknown"),
+    ("Device", "status"): ("active", "inactive", "entered-in-error", "unknown"),
+}
 
 
 def _path(loc: tuple[str | int, ...]) -> str:
@@ -62,7 +121,16 @@ def resource_problems(resource: Any, where: str = "") -> list[FhirProblem]:
             shown = "" if value is None or isinstance(value, dict) else f" (value {value!r})"
             problems.append(FhirProblem(f"{label}.{field}", f"{item['msg']}{shown}"))
         return problems
-    return []
+    problems = []
+    for (resource_type, element), codes in REQUIRED_CODES.items():
+        if kind == resource_type and element in resource and resource[element] not in codes:
+            problems.append(
+                FhirProblem(
+                    f"{label}.{element}",
+                    f"{resource[element]!r} is not allowed; allowed: " + ", ".join(codes),
+                )
+            )
+    return problems
 
 
 def validate_resource(resource: dict[str, Any]) -> None:

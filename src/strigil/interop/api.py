@@ -1,0 +1,94 @@
+"""FHIR routes of the JSON API: a patient's `$everything` as a Bundle, and a Bundle posted for import.
+
+Same roles and audit trail as the rest of `/api/v1`: only clinicians (a researcher never sees a patient's
+record), always within the caller's own clinic, and every read or write recorded. Web mounts this router
+with `app.include_router(strigil.interop.api.router)`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, HTTPException, Query
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from strigil.services import audit as audit_service
+from strigil.web.database import DB
+from strigil.web.security import Principal, allow
+
+__all__ = ["FHIR_JSON", "router"]
+
+FHIR_JSON = "application/fhir+json"
+
+router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"])
+Clinician = Annotated[Principal, allow("clinician")]
+
+
+def _patient_code(fhir_id: str) -> str:
+    """A Strigil patient code from a FHIR Patient id as Strigil exports it ("patient-P.01"), or the code."""
+    if fhir_id.startswith("patient-"):
+        return fhir_id.removeprefix("patient-").replace(".", "_")
+    return fhir_id
+
+
+@router.get("/Patient/{patient_id}/$everything", response_class=JSONResponse)
+def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONResponse:
+    """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
+    from strigil.interop.bundle import make_bundle
+    from strigil.interop.store_io import clinic_header, patient_dossiers
+    from strigil.interop.to_fhir import stream_resources
+    from strigil.store.record import ClinicRow, PatientRow
+
+    code = _patient_code(patient_id)
+    row = db.scalar(
+        select(PatientRow).where(PatientRow.clinic_id == principal.clinic_id, PatientRow.code == code)
+    )
+    if row is None:
+        # the same answer whether the patient is unknown or belongs to another clinic
+        raise HTTPException(status_code=404, detail=f"no patient {patient_id!r} in this clinic")
+    clinic_code = db.scalar(select(ClinicRow.code).where(ClinicRow.id == principal.clinic_id))
+    _, clinic, clinicians = clinic_header(db, str(clinic_code))
+    dossiers = list(patient_dossiers(db, principal.clinic_id, patient_codes=[code]))
+    used = {s.record.clinician for d in dossiers for e in d.episodes for s in e.sessions}
+    resources = stream_resources(clinic, [c for c in clinicians if c.code in used], dossiers)
+    audit_service.record(
+        db, principal.actor, "export", "fhir_patient", row.id, patient_id=row.id, detail="$everything"
+    )
+    return JSONResponse(make_bundle(resources, "searchset"), media_type=FHIR_JSON)
+
+
+@router.post("", status_code=200)
+def post_bundle(
+    db: DB,
+    principal: Clinician,
+    bundle: Annotated[
+        dict[str, Any], Body(description="a FHIR R4 Bundle (collection, transaction or batch)")
+    ],
+    patient: Annotated[str | None, Query(description="Strigil patient code for other systems' data")] = None,
+) -> JSONResponse:
+    """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422)."""
+    from strigil.interop.from_fhir import plan_import
+    from strigil.interop.store_io import write_plan
+    from strigil.store.record import ClinicRow
+
+    plan = plan_import(bundle)
+    if plan.errors:
+        audit_service.record(
+            db, principal.actor, "denied", "fhir_bundle", "", detail=f"rejected: {len(plan.errors)} problems"
+        )
+        db.commit()  # the refusal is recorded; nothing else was written
+        return JSONResponse({"detail": [{"field": p.where, "message": p.message} for p in plan.errors]}, 422)
+    clinic_code = str(db.scalar(select(ClinicRow.code).where(ClinicRow.id == principal.clinic_id)))
+    # whatever clinic the bundle names, it is imported into the caller's own clinic
+    report = write_plan(db, plan, by=principal.username, patient_code=patient, clinic_code=clinic_code)
+    audit_service.record(
+        db,
+        principal.actor,
+        "create",
+        "fhir_bundle",
+        "",
+        detail=f"patients+{report.patients_created} episodes+{report.episodes_created} "
+        f"sessions+{report.sessions_created} measurements+{report.measurements_created}",
+    )
+    return JSONResponse({**report.as_dict(), "not_understood": [str(p) for p in plan.not_understood]})
