@@ -19,174 +19,16 @@ Structure used here:
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
+from strigil.registry.crossproducts import Crossproducts, crossproducts
+from strigil.registry.optimise import Optimum, newton_minimise, quasi_newton_minimise
+
 __all__ = ["Crossproducts", "MixedModelFit", "crossproducts", "fit_mixed_model", "profiled_deviance"]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
-
-
-@dataclass(frozen=True)
-class Crossproducts:
-    """Per-patient sums of cross-products: all the data a fit needs (the rows themselves are not kept)."""
-
-    n_obs: int
-    p: int
-    q: int
-    n_groups: int
-    ztz: np.ndarray  # (q, q, G) Σ z zᵀ per patient
-    ztxy: np.ndarray  # (q, G, p+1) Σ z [x, y]ᵀ per patient
-    xyxy: np.ndarray  # (p+1, p+1) Σ [x, y][x, y]ᵀ
-    n_clinics: int = 0
-    clinic_nested: bool = True
-    cell_group: np.ndarray | None = None  # (K,) patient of each (patient, clinic) cell
-    cell_clinic: np.ndarray | None = None  # (K,) clinic of each cell
-    cell_z: np.ndarray | None = None  # (q, K) Σ z over the rows of each cell
-    clinic_n: np.ndarray | None = None  # (C,) rows per clinic
-    clinic_xy: np.ndarray | None = None  # (C, p+1) Σ [x, y] per clinic
-    pair_a: np.ndarray | None = None  # crossed only: every ordered pair (a, b) of cells of the same patient
-    pair_b: np.ndarray | None = None
-    # Patients with the same ZᵢᵀZᵢ (the same pattern of visits) share Aᵢ, Mᵢ and Pᵢ; when there are few such
-    # patterns, the deviance needs only per-pattern sums: counts, ZᵀZ and Σ Bᵢ[c]ᵀBᵢ[d] with Bᵢ = Zᵢᵀ[X y].
-    pattern_ztz: np.ndarray | None = None  # (q, q, K)
-    pattern_count: np.ndarray | None = None  # (K,)
-    pattern_bb: np.ndarray | None = None  # (q, q, K, p+1, p+1)
-
-
-def crossproducts(
-    X: np.ndarray,
-    y: np.ndarray,
-    Z: np.ndarray,
-    groups: np.ndarray,
-    clinics: np.ndarray | None = None,
-) -> Crossproducts:
-    """Sum the cross-products per patient (`groups` and `clinics` are integer codes 0..G-1 and 0..C-1)."""
-    n, p = X.shape
-    q = Z.shape[1]
-    g = np.asarray(groups, dtype=np.intp)
-    G = int(g.max()) + 1 if n else 0
-    ztz = np.empty((q, q, G))
-    for i in range(q):
-        for j in range(i + 1):
-            ztz[i, j] = ztz[j, i] = np.bincount(g, Z[:, i] * Z[:, j], minlength=G)
-    ztxy = np.empty((q, G, p + 1))
-    for i in range(q):
-        for k in range(p):
-            ztxy[i, :, k] = np.bincount(g, Z[:, i] * X[:, k], minlength=G)
-        ztxy[i, :, p] = np.bincount(g, Z[:, i] * y, minlength=G)
-    xty = X.T @ y
-    xyxy = np.empty((p + 1, p + 1))
-    xyxy[:p, :p] = X.T @ X
-    xyxy[:p, p] = xyxy[p, :p] = xty
-    xyxy[p, p] = float(y @ y)
-    if clinics is None:
-        pz, pc, pbb = _visit_patterns(ztz, ztxy)
-        return Crossproducts(
-            n_obs=n,
-            p=p,
-            q=q,
-            n_groups=G,
-            ztz=ztz,
-            ztxy=ztxy,
-            xyxy=xyxy,
-            pattern_ztz=pz,
-            pattern_count=pc,
-            pattern_bb=pbb,
-        )
-    c = np.asarray(clinics, dtype=np.intp)
-    C = int(c.max()) + 1
-    clinic_of = np.zeros(G, dtype=np.intp)
-    clinic_of[g] = c
-    nested = bool(np.array_equal(clinic_of[g], c))
-    if nested:
-        cell_group = np.arange(G)
-        cell_clinic = clinic_of
-        cell_index = g
-        pair_a = pair_b = None
-    else:
-        cells, cell_index = np.unique(g * C + c, return_inverse=True)
-        cell_group, cell_clinic = cells // C, cells % C
-        pair_a, pair_b = _same_patient_pairs(cell_group)
-    K = len(cell_group)
-    cell_z = np.empty((q, K))
-    for i in range(q):
-        cell_z[i] = np.bincount(cell_index, Z[:, i], minlength=K)
-    clinic_xy = np.empty((C, p + 1))
-    for k in range(p):
-        clinic_xy[:, k] = np.bincount(c, X[:, k], minlength=C)
-    clinic_xy[:, p] = np.bincount(c, y, minlength=C)
-    return Crossproducts(
-        n_obs=n,
-        p=p,
-        q=q,
-        n_groups=G,
-        ztz=ztz,
-        ztxy=ztxy,
-        xyxy=xyxy,
-        n_clinics=C,
-        clinic_nested=nested,
-        cell_group=cell_group,
-        cell_clinic=cell_clinic,
-        cell_z=cell_z,
-        clinic_n=np.bincount(c, minlength=C).astype(float),
-        clinic_xy=clinic_xy,
-        pair_a=pair_a,
-        pair_b=pair_b,
-    )
-
-
-# Use the per-pattern sums when there are at most this share of distinct patterns per patient.
-PATTERN_SHARE = 0.125
-
-
-def _visit_patterns(
-    ztz: np.ndarray, ztxy: np.ndarray
-) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
-    """Group patients by identical ZᵢᵀZᵢ and sum Bᵢ[c]ᵀBᵢ[d] within each group (exact, no approximation)."""
-    q, _, G = ztz.shape
-    m = ztxy.shape[2]
-    if G < 64:
-        return None, None, None
-    keys = [ztz[i, j] for i in range(q) for j in range(i + 1)]
-    order = np.lexsort(keys[::-1])
-    ordered = np.stack([k[order] for k in keys], axis=1)
-    starts = np.r_[0, np.flatnonzero(np.any(ordered[1:] != ordered[:-1], axis=1)) + 1]
-    K = len(starts)
-    if K > PATTERN_SHARE * G:
-        return None, None, None
-    uniq = ordered[starts]
-    counts = np.diff(np.r_[starts, G])
-    pz = np.empty((q, q, K))
-    col = 0
-    for i in range(q):
-        for j in range(i + 1):
-            pz[i, j] = pz[j, i] = uniq[:, col]
-            col += 1
-    B = [ztxy[c][order] for c in range(q)]
-    bb = np.empty((q, q, K, m, m))
-    for c in range(q):
-        for d in range(c + 1):
-            for a in range(m):
-                bb[c, d, :, a, :] = np.add.reduceat(B[c][:, a : a + 1] * B[d], starts, axis=0)
-            if c != d:
-                bb[d, c] = bb[c, d].transpose(0, 2, 1)
-    return pz, counts.astype(float), bb
-
-
-def _same_patient_pairs(cell_group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All ordered pairs of cells that belong to the same patient (cells sorted by patient)."""
-    starts = np.flatnonzero(np.r_[True, cell_group[1:] != cell_group[:-1]])
-    sizes = np.diff(np.r_[starts, len(cell_group)])
-    a_parts, b_parts = [], []
-    for k in np.unique(sizes):
-        first = starts[sizes == k]
-        offs = np.arange(k)
-        a_parts.append((first[:, None, None] + offs[None, :, None] + 0 * offs[None, None, :]).ravel())
-        b_parts.append((first[:, None, None] + 0 * offs[None, :, None] + offs[None, None, :]).ravel())
-    return np.concatenate(a_parts), np.concatenate(b_parts)
 
 
 def _relative_factor(theta: np.ndarray, q: int) -> np.ndarray:
@@ -480,196 +322,12 @@ def _fold(theta: np.ndarray, q: int) -> np.ndarray:
     return out
 
 
-def _theta_bounds(q: int, clinic: bool) -> list[tuple[float | None, float | None]]:
-    bounds: list[tuple[float | None, float | None]] = []
-    for j in range(q):
-        for i in range(j, q):
-            bounds.append((0.0, None) if i == j else (None, None))
-    if clinic:
-        bounds.append((0.0, None))
-    return bounds
-
-
-def _fd_gradient(
-    f: Callable[[np.ndarray], float], x: np.ndarray, h: np.ndarray
-) -> tuple[np.ndarray, list[float]]:
-    """Central-difference gradient; also returns f at x ± hᵢeᵢ (reused for the Hessian's diagonal)."""
-    k = len(x)
-    g = np.empty(k)
-    values: list[float] = []
-    for i in range(k):
-        e = np.zeros(k)
-        e[i] = h[i]
-        fp, fm = f(x + e), f(x - e)
-        values += [fp, fm]
-        g[i] = (fp - fm) / (2.0 * h[i])
-    return g, values
-
-
-def _fd_hessian(
-    f: Callable[[np.ndarray], float], x: np.ndarray, fx: float, h: np.ndarray, values: list[float]
-) -> np.ndarray:
-    """Central-difference Hessian (the profiled deviance is smooth in θ, also across θᵢᵢ = 0)."""
-    k = len(x)
-    H = np.empty((k, k))
-    for i in range(k):
-        H[i, i] = (values[2 * i] - 2.0 * fx + values[2 * i + 1]) / h[i] ** 2
-        for j in range(i):
-            ei = np.zeros(k)
-            ej = np.zeros(k)
-            ei[i], ej[j] = h[i], h[j]
-            H[i, j] = H[j, i] = (f(x + ei + ej) - f(x + ei - ej) - f(x - ei + ej) + f(x - ei - ej)) / (
-                4 * h[i] * h[j]
-            )
-    return H
-
-
-@dataclass(frozen=True)
-class _Optimum:
-    x: np.ndarray
-    fun: float
-    converged: bool
-    n_evaluations: int
-    hessian: np.ndarray
-
-
-def _newton_minimise(
-    f: Callable[[np.ndarray], float],
-    x0: np.ndarray,
-    lower: np.ndarray,
-    hessian_guess: np.ndarray | None = None,
-    max_iter: int = 60,
-) -> _Optimum:
-    """Projected Newton with finite-difference derivatives, a positive-definite Hessian and backtracking.
-
-    θ has only q(q+1)/2 (+1) entries, so derivatives by finite differences are cheap; the profiled deviance is
-    defined on both sides of the bounds θᵢᵢ ≥ 0 (T and −T give the same covariance), so central differences at
-    a bound are valid. With `hessian_guess` (e.g. from a fit on a subset of patients, scaled), the Hessian is
-    updated by BFGS instead of recomputed, which needs only the gradient's 2k evaluations per step.
-    """
-    count = [0]
-
-    def fc(x: np.ndarray) -> float:
-        count[0] += 1
-        return f(x)
-
-    x = np.maximum(np.asarray(x0, dtype=float), lower)
-    fx = fc(x)
-    H = hessian_guess
-    g_prev: np.ndarray | None = None
-    s_prev: np.ndarray | None = None
-    converged = False
-    for _ in range(max_iter):
-        h = 1e-4 * np.maximum(np.abs(x), 0.1)
-        g, values = _fd_gradient(fc, x, h)
-        if hessian_guess is None:
-            H = _fd_hessian(fc, x, fx, h, values)
-        elif g_prev is not None and s_prev is not None and H is not None:
-            yk = g - g_prev
-            sy = float(s_prev @ yk)
-            if sy > 1e-12 * float(np.linalg.norm(s_prev) * np.linalg.norm(yk)):
-                Hs = H @ s_prev
-                H = H - np.outer(Hs, Hs) / float(s_prev @ Hs) + np.outer(yk, yk) / sy
-        assert H is not None
-        # Variables held at their bound by a gradient pointing outward stay there.
-        free = ~((x <= lower) & (g > 0))
-        step = np.zeros_like(x)
-        if free.any():
-            w, U = np.linalg.eigh(H[np.ix_(free, free)])
-            w = np.maximum(np.abs(w), 1e-8 * max(float(np.abs(w).max()), 1e-300))
-            step[free] = -(U @ ((U.T @ g[free]) / w))
-        decrement = float(-(g @ step))
-        if decrement < DECREMENT_TOL * max(1.0, abs(fx)) or np.all(np.abs(step) < STEP_TOL):
-            converged = True
-            break
-        t = 1.0
-        while True:
-            x_new = np.maximum(x + t * step, lower)
-            f_new = fc(x_new)
-            if f_new <= fx + 1e-4 * float(g @ (x_new - x)) or t < 1e-3:
-                break
-            t *= 0.25
-        if f_new > fx:
-            # No decrease along a Newton direction: at the optimum up to rounding of the deviance.
-            converged = decrement < 1e-8 * max(1.0, abs(fx))
-            break
-        g_prev, s_prev = g, x_new - x
-        improvement = fx - f_new
-        x, fx = x_new, f_new
-        if improvement < 1e-12 * max(1.0, abs(fx)) and t == 1.0:
-            converged = True
-            break
-    assert H is not None
-    return _Optimum(x=x, fun=fx, converged=converged, n_evaluations=count[0], hessian=H)
-
-
-def _quasi_newton_minimise(
-    fg: Callable[[np.ndarray], tuple[float, np.ndarray]],
-    x0: np.ndarray,
-    hessian_guess: np.ndarray | None = None,
-    max_iter: int = 100,
-) -> _Optimum:
-    """BFGS with an exact gradient, started from a finite-difference Hessian of that gradient (or a guess)."""
-    count = [0]
-
-    def fgc(x: np.ndarray) -> tuple[float, np.ndarray]:
-        count[0] += 1
-        return fg(x)
-
-    x = np.asarray(x0, dtype=float)
-    fx, g = fgc(x)
-    k = len(x)
-    if hessian_guess is None:
-        h = 1e-5 * np.maximum(np.abs(x), 0.1)
-        H = np.empty((k, k))
-        for i in range(k):
-            e = np.zeros(k)
-            e[i] = h[i]
-            H[i] = (fgc(x + e)[1] - g) / h[i]
-        H = 0.5 * (H + H.T)
-    else:
-        H = hessian_guess
-    converged = False
-    for _ in range(max_iter):
-        w, U = np.linalg.eigh(H)
-        w = np.maximum(np.abs(w), 1e-8 * max(float(np.abs(w).max()), 1e-300))
-        step = -(U @ ((U.T @ g) / w))
-        decrement = float(-(g @ step))
-        if decrement < DECREMENT_TOL * max(1.0, abs(fx)) or np.all(np.abs(step) < STEP_TOL):
-            converged = True
-            break
-        t = 1.0
-        while True:
-            x_new = x + t * step
-            f_new, g_new = fgc(x_new)
-            if f_new <= fx - 1e-4 * t * decrement or t < 1e-3:
-                break
-            t *= 0.25
-        if f_new > fx:
-            # No decrease along a Newton-like direction: at the optimum up to rounding of the deviance.
-            converged = decrement < 1e-8 * max(1.0, abs(fx))
-            break
-        s_k, y_k = x_new - x, g_new - g
-        sy = float(s_k @ y_k)
-        if sy > 1e-12 * float(np.linalg.norm(s_k) * np.linalg.norm(y_k)):
-            Hs = H @ s_k
-            H = H - np.outer(Hs, Hs) / float(s_k @ Hs) + np.outer(y_k, y_k) / sy
-        x, fx, g = x_new, f_new, g_new
-    assert H is not None
-    return _Optimum(x=x, fun=fx, converged=converged, n_evaluations=count[0], hessian=H)
-
-
 # Above this many patients, θ is first estimated on a systematic subset of patients (a warm start only; the
 # estimate reported is always the optimum on all rows).
 PILOT_GROUPS = 40_000
 
-# Stop when the predicted decrease of the deviance (the Newton decrement) is below this, relative to the
-# deviance, or when no entry of θ would move by more than STEP_TOL.
-DECREMENT_TOL = 1e-15
-STEP_TOL = 1e-10
 
-
-def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossproducts | None) -> _Optimum:
+def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossproducts | None) -> Optimum:
     """Minimise the profiled deviance over θ.
 
     No bounds are needed: negating a column of T (or λ) leaves Λθ Λθᵀ and so the deviance unchanged, so the
@@ -686,11 +344,11 @@ def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossprod
         start, hessian = first.x, first.hessian * (cp.n_groups / pilot.n_groups)
         first_evals = first.n_evaluations
     if cp.n_clinics:
-        full = _newton_minimise(
+        full = newton_minimise(
             lambda th: _factorise(th, cp, reml).deviance, start, lower, hessian_guess=hessian
         )
         if not full.converged and hessian is not None:
-            full = _newton_minimise(lambda th: _factorise(th, cp, reml).deviance, full.x, lower)
+            full = newton_minimise(lambda th: _factorise(th, cp, reml).deviance, full.x, lower)
     else:
 
         def fg(th: np.ndarray) -> tuple[float, np.ndarray]:
@@ -698,10 +356,10 @@ def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossprod
             assert fac.gradient is not None
             return fac.deviance, fac.gradient
 
-        full = _quasi_newton_minimise(fg, start, hessian)
+        full = quasi_newton_minimise(fg, start, hessian)
         if not full.converged and hessian is not None:
-            full = _quasi_newton_minimise(fg, full.x)
-    return _Optimum(full.x, full.fun, full.converged, first_evals + full.n_evaluations, full.hessian)
+            full = quasi_newton_minimise(fg, full.x)
+    return Optimum(full.x, full.fun, full.converged, first_evals + full.n_evaluations, full.hessian)
 
 
 def fit_mixed_model(
