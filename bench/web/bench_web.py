@@ -41,7 +41,8 @@ PG_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432"
 PG_DATABASE = "strigil_bench_web"
 PASSWORD = "benchmark passphrase only"
 # Share of each kind of request in the mix (clinic-like: mostly reads, one write in ten).
-MIX = (("page", 0.45), ("api_read", 0.45), ("session_write", 0.10))
+# The dashboard is its own kind: it scans the last four weeks' sessions (no index on session date yet).
+MIX = (("page", 0.40), ("dashboard", 0.05), ("api_read", 0.45), ("session_write", 0.10))
 
 
 def _free_port() -> int:
@@ -175,8 +176,10 @@ def _request(kind: str, rng: random.Random, data: dict[str, Any]) -> tuple[str, 
     code = rng.choice(data["codes"])
     episode, _ = rng.choice(data["episodes"])
     if kind == "page":
-        path = rng.choice(["/", f"/patients?q={code[:-1]}", f"/patients/{code}", f"/episodes/{episode}"])
+        path = rng.choice([f"/patients?q={code[:-1]}", f"/patients/{code}", f"/episodes/{episode}"])
         return "GET", path, {}
+    if kind == "dashboard":
+        return "GET", "/", {}
     if kind == "api_read":
         path = rng.choice(
             [f"/api/v1/patients?q={code[:-1]}", f"/api/v1/patients/{code}", f"/api/v1/episodes/{episode}"]
@@ -328,14 +331,17 @@ def main() -> None:
         for run in range(args.runs):
             process, base = serve(url, args.workers)
             try:
-                runs.append(
-                    asyncio.run(
-                        drive(base, data, args.clients, args.seconds, args.max_requests, args.seed + run)
-                    )
-                )
+                result = asyncio.run(drive(base, data, args.clients, args.seconds, args.max_requests,
+                                           args.seed + run))
             finally:
                 process.terminate()
-                process.wait(timeout=30)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+            runs.append(result)
+            print(json.dumps({"backend": backend, "run": run, **result}), file=sys.stderr, flush=True)
         report["backends"][backend] = {"build_s": data["build_seconds"], "runs": runs}
         print(json.dumps({backend: report["backends"][backend]}, indent=1), file=sys.stderr)
     print(json.dumps(report, indent=1))

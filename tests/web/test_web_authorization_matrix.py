@@ -89,6 +89,23 @@ def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
     assert not missing, f"add these path parameters to PARAMETERS in this test: {missing}"
 
 
+# Routes with these parameters touch one patient's data: every successful call must leave an audit event.
+PATIENT_PARAMETERS = {"patient_code", "episode_id", "adverse_id"}
+
+
+def guard_params(route: APIRoute) -> list[str]:
+    return [p.name for p in route.dependant.path_params]
+
+
+def _audit_count(world: World) -> int:
+    from sqlalchemy import func, select
+
+    from strigil.store.audit import AuditEvent
+
+    with world.db() as db:
+        return int(db.scalar(select(func.count(AuditEvent.id))) or 0)
+
+
 # A well-formed body where a route needs one, so that only authorization decides the answer.
 TODAY = dt.date.today().isoformat()
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
@@ -139,6 +156,7 @@ def test_route_by_role_and_clinic(matrix_world: World, method: str, path: str) -
     scoped = bool(route.dependant.path_params)
     for role in ROLES:
         for target in (1, 2):
+            before = _audit_count(world)
             response = _request(world, role, method, path, target)
             where = f"{method} {path} as {role} of clinic 1 on clinic {target}'s record"
             if role not in guard.roles:
@@ -150,5 +168,8 @@ def test_route_by_role_and_clinic(matrix_world: World, method: str, path: str) -
                 assert response.status_code not in (401, 403, 404, 500), (
                     f"{where}: got {response.status_code}"
                 )
+                touches_patient = PATIENT_PARAMETERS & set(guard_params(route))
+                if touches_patient and response.status_code < 400:
+                    assert _audit_count(world) > before, f"{where}: patient data without an audit event"
             leaked = [m for m in OTHER_CLINIC_MARKERS if m in response.text]
             assert not leaked, f"{where}: answer contains the other clinic's {leaked}"

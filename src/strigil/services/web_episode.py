@@ -11,7 +11,14 @@ from typing import Any
 from strigil.catalog import load_catalog
 from strigil.services.views import EpisodeView
 
-__all__ = ["MeasureSeries", "Point", "latest_recommendation", "progress", "screen_episode"]
+__all__ = [
+    "MeasureSeries",
+    "Point",
+    "latest_recommendation",
+    "progress",
+    "screen_before_session",
+    "screen_episode",
+]
 
 
 @dataclass(frozen=True)
@@ -124,3 +131,23 @@ def screen_episode(
     from strigil.clinical.screening import screen
 
     return screen(view.region, list(findings), _prior_adverse(view, today or dt.date.today()), intolerance)
+
+
+def screen_before_session(
+    region: str, adverse: list[tuple[str, str, dt.date, dt.date | None]], today: dt.date
+) -> Any:
+    """The start-of-session screening from the episode's adverse history alone (no new findings recorded)."""
+    from strigil.clinical.adverse import AdverseResponse
+    from strigil.clinical.screening import screen
+
+    prior = [
+        AdverseResponse(
+            kind,
+            severity,
+            None if resolved is None else float((resolved - onset).days),
+            None,
+            float((today - onset).days),
+        )
+        for kind, severity, onset, resolved in adverse
+    ]
+    return screen(region, [], prior, False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,7 +15,16 @@ from sqlalchemy.orm import Session
 from strigil.services.views import PatientView
 from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
 
-__all__ = ["Alert", "PatientPage", "TodayRow", "clinic_alerts", "search_patients", "today_patients"]
+__all__ = [
+    "Alert",
+    "PatientPage",
+    "TodayRow",
+    "clinic_alerts",
+    "prior_adverse",
+    "recent_sessions",
+    "search_patients",
+    "today_patients",
+]
 
 # Recommendations that need the clinician's attention on the dashboard (issue 4's worst two).
 ATTENTION = ("switch", "refer")
@@ -56,10 +66,6 @@ class Alert:
     severity: str = ""
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def search_patients(
     db: Session, clinic_id: int, query: str = "", *, page: int = 1, per_page: int = 25
 ) -> PatientPage:
@@ -67,8 +73,10 @@ def search_patients(
     page = max(page, 1)
     per_page = min(max(per_page, 1), 200)
     where = [PatientRow.clinic_id == clinic_id]
-    if query.strip():
-        where.append(PatientRow.code.like(_escape_like(query.strip()) + "%", escape="\\"))
+    prefix = query.strip()
+    if prefix:
+        # A range on the (clinic_id, code) index instead of LIKE, which SQLite cannot serve from an index.
+        where += [PatientRow.code >= prefix, PatientRow.code < prefix + "\U0010ffff"]
     total = db.scalar(select(func.count(PatientRow.id)).where(*where)) or 0
     rows = db.scalars(
         select(PatientRow)
@@ -81,20 +89,52 @@ def search_patients(
     return PatientPage(views, int(total), page, per_page)
 
 
-def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:
-    """Patients with a session dated `today` in the clinic."""
+def recent_sessions(
+    db: Session, clinic_id: int, since: dt.date
+) -> list[tuple[str, int, str, str, int, dt.date, Any]]:
+    """Sessions dated on or after `since` in the clinic's open episodes (one pass for the dashboard)."""
     rows = db.execute(
-        select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number)
+        select(
+            PatientRow.code,
+            EpisodeRow.id,
+            EpisodeRow.condition,
+            EpisodeRow.region,
+            SessionRow.number,
+            SessionRow.date,
+            SessionRow.recommendation,
+        )
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(PatientRow.clinic_id == clinic_id, SessionRow.date == today)
-        .order_by(PatientRow.code)
-        .limit(limit)
+        .where(PatientRow.clinic_id == clinic_id, SessionRow.date >= since, EpisodeRow.closed_on.is_(None))
+        .order_by(PatientRow.code, SessionRow.number)
+        .limit(20_000)
     ).all()
-    return [TodayRow(code, eid, cond, num) for code, eid, cond, num in rows]
+    return [tuple(r) for r in rows]
 
 
-def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 50) -> list[Alert]:
+def today_patients(
+    db: Session,
+    clinic_id: int,
+    today: dt.date,
+    *,
+    limit: int = 100,
+    recent: list[tuple[Any, ...]] | None = None,
+) -> list[TodayRow]:
+    """Patients with a session dated `today` in the clinic."""
+    rows = recent if recent is not None else recent_sessions(db, clinic_id, today)
+    return [TodayRow(code, eid, cond, num) for code, eid, cond, _r, num, date, _ in rows if date == today][
+        :limit
+    ]
+
+
+def clinic_alerts(
+    db: Session,
+    clinic_id: int,
+    *,
+    since: dt.date,
+    limit: int = 50,
+    recent: list[tuple[Any, ...]] | None = None,
+) -> list[Alert]:
     """Unresolved adverse responses; open episodes whose latest session since `since` says switch or refer."""
     alerts: list[Alert] = []
     adverse = db.execute(
@@ -119,21 +159,12 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         alerts.append(
             Alert("adverse", code, eid, f"{kind.replace('_', ' ')} since {onset}, not resolved", severity)
         )
-    latest = (
-        select(SessionRow.episode_id, func.max(SessionRow.number).label("number"))
-        .where(SessionRow.date >= since)
-        .group_by(SessionRow.episode_id)
-        .subquery()
-    )
-    recent = db.execute(
-        select(PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
-        .join(latest, (latest.c.episode_id == SessionRow.episode_id) & (latest.c.number == SessionRow.number))
-        .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
-        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(PatientRow.clinic_id == clinic_id, EpisodeRow.closed_on.is_(None))
-        .limit(5000)
-    ).all()
-    for code, eid, rec in recent:
+    recent = recent if recent is not None else recent_sessions(db, clinic_id, since)
+    latest: dict[int, tuple[str, int, Any]] = {}
+    for code, eid, _cond, _region, number, _date, rec in recent:
+        if eid not in latest or number > latest[eid][1]:
+            latest[eid] = (code, number, rec)
+    for eid, (code, _number, rec) in latest.items():
         word = (rec or {}).get("recommendation")
         if word in ATTENTION:
             reasons = "; ".join(r.get("text", "") for r in (rec or {}).get("reasons", [])[:2])
@@ -141,3 +172,23 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         if len(alerts) >= 2 * limit:
             break
     return alerts
+
+
+def prior_adverse(
+    db: Session, episode_ids: list[int]
+) -> dict[int, list[tuple[str, str, dt.date, dt.date | None]]]:
+    """Adverse responses (kind, severity, onset, resolution) of several episodes in one query."""
+    out: dict[int, list[tuple[str, str, dt.date, dt.date | None]]] = {e: [] for e in episode_ids}
+    if not episode_ids:
+        return out
+    for eid, kind, severity, onset, resolved in db.execute(
+        select(
+            AdverseResponseRow.episode_id,
+            AdverseResponseRow.kind,
+            AdverseResponseRow.severity,
+            AdverseResponseRow.onset_on,
+            AdverseResponseRow.resolved_on,
+        ).where(AdverseResponseRow.episode_id.in_(episode_ids))
+    ):
+        out[eid].append((kind, severity, onset, resolved))
+    return out

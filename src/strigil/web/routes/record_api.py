@@ -232,7 +232,8 @@ def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -
 def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
     """Today's patients and the alerts of my clinic."""
     today = dt.date.today()
-    rows = lists.today_patients(db, principal.clinic_id, today)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    recent = lists.recent_sessions(db, principal.clinic_id, today - ALERT_WINDOW)
+    rows = lists.today_patients(db, principal.clinic_id, today, recent=recent)
+    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW, recent=recent)
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return {"today": [_plain(r) for r in rows], "alerts": [_plain(a) for a in alerts]}

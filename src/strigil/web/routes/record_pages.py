@@ -25,7 +25,12 @@ from strigil.services import clinics, patients, sessions
 from strigil.services import episodes as episode_service
 from strigil.services import web_patients as lists
 from strigil.services.errors import InvalidInput, RecordError
-from strigil.services.web_episode import latest_recommendation, progress, screen_episode
+from strigil.services.web_episode import (
+    latest_recommendation,
+    progress,
+    screen_before_session,
+    screen_episode,
+)
 from strigil.services.web_summary import patient_summary
 from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
@@ -65,14 +70,17 @@ def _choices() -> dict[str, Any]:
 def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
     """Today's patients with a pre-session screening, and the clinic's alerts."""
     today = dt.date.today()
-    rows = lists.today_patients(db, principal.clinic_id, today)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    recent = lists.recent_sessions(db, principal.clinic_id, today - ALERT_WINDOW)
+    rows = lists.today_patients(db, principal.clinic_id, today, recent=recent)
+    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW, recent=recent)
+    regions = {eid: region for _c, eid, _cond, region, _n, date, _r in recent if date == today}
+    adverse = lists.prior_adverse(db, list(regions)[:100])
     screenings = []
-    for row in rows[:30]:
-        view = episode_service.show_episode(db, principal.clinic_id, row.episode_id)
-        result = screen_episode(view, [], today=today)
-        if result.verdict != "clear":
-            screenings.append((row, result))
+    for row in rows:
+        if adverse.get(row.episode_id):
+            result = screen_before_session(regions[row.episode_id], adverse[row.episode_id], today)
+            if result.verdict != "clear":
+                screenings.append((row, result))
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return render(
         request, "dashboard.html", principal, today=today, rows=rows, alerts=alerts, screenings=screenings
@@ -80,9 +88,7 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
 
 
 @router.get("/patients")
-def patients_page(
-    request: Request, db: DB, principal: Clinician, q: str = "", page: Page = 1
-) -> Response:
+def patients_page(request: Request, db: DB, principal: Clinician, q: str = "", page: Page = 1) -> Response:
     """Find a patient by code; paged list."""
     found = lists.search_patients(db, principal.clinic_id, q, page=page, per_page=25)
     audit_service.record(db, principal.actor, "read", "patient_list", "", detail=f"q={q[:40]} page={page}")
@@ -303,6 +309,15 @@ async def session_steps(
 ) -> Response:
     """Re-render the dose steps after adding, removing or moving one (HTMX swaps this block in place)."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    audit_service.record(
+        db,
+        principal.actor,
+        "read",
+        "episode",
+        view.id,
+        patient_id=view.patient_id,
+        detail=f"session form: step {op}",
+    )
     raw = await request.form()
     form = read_form(raw, [])
     form.steps = reorder_steps(form.steps, op, index, _blank_step(view))
