@@ -210,7 +210,19 @@ def resolve_adverse(adverse_id: Id, body: ResolveIn, db: DB, principal: Clinicia
     view = outcomes.resolve_adverse_response(
         db, principal.clinic_id, adverse_id, body.resolved_on, by=principal.username
     )
-    audit_service.record(db, principal.actor, "update", "adverse_response", view.id, detail="resolved")
+    from sqlalchemy import select
+
+    from strigil.store.record import AdverseResponseRow, EpisodeRow
+
+    # The audit row names the patient like every other patient-data event (found by the hardening audit walk).
+    patient_id = db.scalar(
+        select(EpisodeRow.patient_id)
+        .join(AdverseResponseRow, AdverseResponseRow.episode_id == EpisodeRow.id)
+        .where(AdverseResponseRow.id == view.id)
+    )
+    audit_service.record(
+        db, principal.actor, "update", "adverse_response", view.id, patient_id=patient_id, detail="resolved"
+    )
     return _plain(view)
 
 
