@@ -1,0 +1,277 @@
+"""Access: audit completeness, session fixation, CSRF on every form, password policy, sign-in rate limits.
+
+The authorization matrix (every route × role × own/other clinic) is the web area's
+tests/web/test_web_authorization_matrix.py; it runs in the same suite and is not repeated here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hostile import row_counts, without_audit
+from sqlalchemy import create_engine, func, select
+
+from strigil.services import accounts as account_service
+from strigil.settings import Settings
+from strigil.store.audit import AuditEvent
+from strigil.web.app import create_app, iter_routes
+from strigil.web.security import COOKIE_NAME
+
+TODAY = dt.date.today().isoformat()
+PASSWORD = "correct horse battery staple"
+
+
+def _last_audit_id(world: Any) -> int:
+    with world.db() as db:
+        return int(db.scalar(select(func.max(AuditEvent.id))) or 0)
+
+
+def _new_events(world: Any, after: int) -> list[AuditEvent]:
+    with world.db() as db:
+        return list(db.scalars(select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id)))
+
+
+# --- audit completeness ------------------------------------------------------------------------------
+
+def _session_doc() -> dict[str, Any]:
+    step = {"region": "elbow", "side": "right", "instrument": "graston_set", "stroke": "sweep",
+            "angle_deg": 45, "direction": "along", "pressure": "moderate", "duration_s": 90}  # fmt: skip
+    return {
+        "clinician": "c1",
+        "date": TODAY,
+        "steps": [step],
+        "measurements": [{"measure": "nprs", "timing": "pre", "value": 5}],
+        "tolerance": "well_tolerated",
+    }
+
+
+def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str, int | None]]:
+    """(method, url, request kwargs, resource the audit row must name, patient id it must carry)."""
+    rec = world.records[1]
+    code, episode, adverse = rec["patient_code"], rec["episode_id"], rec["adverse_id"]
+    with world.db() as db:
+        from strigil.services.patients import find_patient
+
+        patient = find_patient(db, 1, code).id
+    plan = {
+        "condition": "lateral_elbow_tendinopathy", "region": "elbow", "side": "left",
+        "target_tissue": "tendon", "onset_date": "2025-01-01", "opened_on": TODAY, "planned_iastm": True,
+        "planned_co_interventions": ["strengthening"],
+        "consent": {"given_on": TODAY, "explained": ["bruising"]},
+    }  # fmt: skip
+    return [
+        ("GET", "/api/v1/patients", {}, "patient_list", None),
+        ("POST", "/api/v1/patients", {"json": {"code": "AUD1", "birth_year": 1990, "sex": "male"}},
+         "patient", -1),
+        ("GET", f"/api/v1/patients/{code}", {}, "patient", patient),
+        ("POST", f"/api/v1/patients/{code}/episodes", {"json": plan}, "episode", patient),
+        ("GET", f"/api/v1/episodes/{episode}", {}, "episode", patient),
+        ("POST", f"/api/v1/episodes/{episode}/sessions", {"json": _session_doc()}, "session", patient),
+        ("POST", f"/api/v1/episodes/{episode}/measurements",
+         {"json": {"measure": "nprs", "value": 3, "taken_on": TODAY}}, "measurement", patient),
+        ("POST", f"/api/v1/episodes/{episode}/adverse-responses",
+         {"json": {"kind": "soreness", "severity": "mild", "onset_on": TODAY}}, "adverse_response", patient),
+        ("POST", f"/api/v1/adverse-responses/{adverse}/resolve", {"json": {"resolved_on": TODAY}},
+         "adverse_response", patient),
+        ("POST", f"/api/v1/episodes/{episode}/screening", {"json": {"findings": []}}, "screening", patient),
+        ("GET", "/api/v1/dashboard", {}, "dashboard", None),
+        ("GET", "/", {}, "dashboard", None),
+        ("GET", "/patients", {}, "patient_list", None),
+        ("GET", f"/patients/{code}", {}, "patient", patient),
+        ("GET", f"/episodes/{episode}", {}, "episode", patient),
+        ("GET", f"/episodes/{episode}/sessions/new", {}, "", patient),
+        ("GET", f"/patients/{code}/summary", {}, "", patient),
+        ("POST", f"/episodes/{episode}/screening", {"data": {"intolerance": ""}}, "screening", patient),
+        ("POST", f"/api/v1/episodes/{episode}/close", {"json": {"closed_on": TODAY, "reason": "discharged"}},
+         "episode", patient),
+    ]  # fmt: skip
+
+
+def test_every_read_and_write_of_patient_data_leaves_its_audit_row(world: Any) -> None:
+    client, csrf = world.client("clinician")
+    missing = []
+    for method, url, kwargs, resource, patient in _patient_data_calls(world):
+        if method == "POST" and "data" in kwargs:
+            kwargs = {"data": {**kwargs["data"], "csrf_token": csrf}}
+        before = _last_audit_id(world)
+        response = client.request(method, url, headers={"X-CSRF-Token": csrf}, **kwargs)
+        assert response.status_code < 400, f"{method} {url}: {response.status_code} {response.text[:200]}"
+        rows = [e for e in _new_events(world, before) if e.username == "clinician1" and e.clinic_id == 1]
+        fitting = [
+            e
+            for e in rows
+            if (not resource or e.resource == resource)
+            and (patient is None or (patient == -1 and e.patient_id) or e.patient_id == patient)
+            and e.ip and e.channel == "web" and e.at is not None
+        ]
+        if not fitting:
+            missing.append(f"{method} {url}: rows {[(e.action, e.resource, e.patient_id) for e in rows]}")
+    heading = "calls without a fitting audit row (resource, patient, who, from where):\n"
+    assert not missing, heading + "\n".join(missing)
+
+
+def test_every_patient_data_route_is_in_the_audit_walk(world: Any) -> None:
+    """A new clinical route cannot escape the audit walk above: it must be listed there."""
+    app = create_app(Settings(database_url="sqlite://"), engine=create_engine("sqlite://"))
+    clinical = {
+        (m, p)
+        for m, p, _ in iter_routes(app)
+        if any(k in p for k in ("/patients", "/episodes", "/adverse-responses", "/dashboard"))
+        and p not in ("/episodes/{episode_id}/sessions/steps", "/episodes/{episode_id}/sessions")
+    } | {("GET", "/")}
+    walked = set()
+    for method, url, *_ in _patient_data_calls(world):
+        pattern = re.sub(r"/(A000|AUD1|\d+)(?=/|$)", "/{}", url)
+        walked.add((method, pattern))
+    normalised = {(m, re.sub(r"\{[a-z_]+\}", "{}", p)) for m, p in clinical}
+    form_posts = {("POST", "/patients"), ("POST", "/patients/{}/episodes")}  # same services as the API rows
+    assert normalised - walked - form_posts == set()
+
+
+# --- session fixation --------------------------------------------------------------------------------
+
+def _login_token(client: TestClient) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text)
+    assert found
+    return found.group(1)
+
+
+def test_sign_in_issues_a_new_session_id_never_the_planted_one(world: Any) -> None:
+    # The attacker signs in to their own account and plants that session id in the victim's browser.
+    with world.db() as db:
+        attacker = account_service.get_account(db, "researcher1")
+        planted, _ = account_service.start_login_session(db, attacker, "10.6.6.6")
+        db.commit()
+    victim = TestClient(world.app, follow_redirects=False)
+    token = _login_token(victim)  # the sign-in form was open before the cookie was planted
+    victim.cookies.set(COOKIE_NAME, planted)
+    signed = victim.post("/login", data={"username": "clinician1", "password": PASSWORD, "csrf_token": token})
+    assert signed.status_code == 303
+    issued = signed.cookies.get(COOKIE_NAME)
+    assert issued and issued != planted
+    # The planted id still belongs to the attacker only: it never gained the victim's rights.
+    attacker_view = TestClient(world.app)
+    attacker_view.cookies.set(COOKIE_NAME, planted)
+    assert attacker_view.get("/api/v1/me").json()["username"] == "researcher1"
+    assert attacker_view.get("/api/v1/patients").status_code == 403
+    # An invented id is simply ignored (no session is created from a client-chosen value).
+    fresh = TestClient(world.app, follow_redirects=False)
+    fresh.cookies.set(COOKIE_NAME, "attacker-chosen-value")
+    token = _login_token(fresh)
+    signed = fresh.post("/login", data={"username": "clinician1", "password": PASSWORD, "csrf_token": token})
+    assert signed.cookies.get(COOKIE_NAME) not in (None, "attacker-chosen-value")
+
+
+# --- CSRF on every form post -------------------------------------------------------------------------
+
+def _form_posts() -> list[str]:
+    app = create_app(Settings(database_url="sqlite://"), engine=create_engine("sqlite://"))
+    return [p for m, p, _ in iter_routes(app) if m == "POST" and not p.startswith("/api/") and p != "/login"]
+
+
+def _fill(path: str, world: Any) -> str:
+    rec = world.records[1]
+    return (
+        path.replace("{patient_code}", str(rec["patient_code"]))
+        .replace("{episode_id}", str(rec["episode_id"]))
+        .replace("{account_id}", str(world.ids[(1, "spare")]))
+        .replace("{token_id}", "1")
+    )
+
+
+@pytest.mark.parametrize("path", _form_posts())
+def test_form_post_without_or_with_a_wrong_csrf_token_is_refused(world: Any, path: str) -> None:
+    role = "admin" if path.startswith("/admin") else "researcher" if path.startswith("/meta") else "clinician"
+    client, csrf = world.client(role)
+    url = _fill(path, world)
+    before = without_audit(row_counts(world.engine))
+    for token in (None, "", "wrong-" + csrf[6:], csrf.upper()):
+        data = {"password": "another fine passphrase", "code": "CSRF1", "birth_year": "1990", "sex": "male"}
+        if token is not None:
+            data["csrf_token"] = token
+        response = client.post(url, data=data)
+        # Logout answers every post with a redirect to the sign-in page; only a valid token ends the session.
+        expected = 303 if path == "/logout" else 403
+        assert response.status_code == expected, f"POST {path} with csrf={token!r}: {response.status_code}"
+    after = without_audit(row_counts(world.engine))
+    if path == "/logout":
+        assert client.get("/api/v1/me").status_code == 200, "a forged logout ended the session"
+    assert after == before
+
+
+def test_api_with_a_cookie_but_no_csrf_header_is_refused(world: Any) -> None:
+    client, csrf = world.client("clinician")
+    body = {"code": "CSRF2", "birth_year": 1990, "sex": "male"}
+    assert client.post("/api/v1/patients", json=body).status_code == 403
+    assert client.post("/api/v1/patients", json=body, headers={"X-CSRF-Token": "x" + csrf}).status_code == 403
+    assert client.post("/api/v1/patients", json=body, headers={"X-CSRF-Token": csrf}).status_code == 201
+
+
+# --- password policy ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("password", "reason"),
+    [
+        ("short pass", "at least 12"),
+        ("x" * 129, "at most 128"),
+        ("aaaaaaaaaaaaaaaa", "too common or too repetitive"),
+        ("password1234", "too common"),
+        ("{user} is my passphrase", "user name"),
+    ],
+)
+def test_password_policy_on_account_creation_reset_and_change(world: Any, password: str, reason: str) -> None:
+    admin, csrf = world.client("admin")
+    created = admin.post(
+        "/api/v1/accounts",
+        json={"username": "newperson", "role": "clinician", "password": password.format(user="newperson")},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert created.status_code == 422 and reason in created.text, created.text
+    spare = world.ids[(1, "spare")]
+    reset = admin.post(
+        f"/api/v1/accounts/{spare}/reset-password",
+        json={"password": password.format(user="spare1")},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert reset.status_code == 422, reset.text
+    with world.db() as db, pytest.raises(account_service.AccountError, match="password"):
+        account = account_service.get_account(db, "clinician1")
+        account_service.change_password(db, account, PASSWORD, password.format(user="clinician1"))
+    ok = admin.post(
+        "/api/v1/accounts",
+        json={"username": "newperson", "role": "clinician", "password": "a perfectly long passphrase"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert ok.status_code in (200, 201), ok.text
+
+
+def test_password_is_stored_as_argon2id_only(world: Any) -> None:
+    with world.db() as db:
+        account = account_service.get_account(db, "clinician1")
+        assert account.password_hash.startswith("$argon2id$") and PASSWORD not in account.password_hash
+
+
+# --- sign-in rate limiting ---------------------------------------------------------------------------
+
+def _attempt(world: Any, username: str, password: str) -> int:
+    client = TestClient(world.app, follow_redirects=False)
+    token = _login_token(client)
+    form = {"username": username, "password": password, "csrf_token": token}
+    return client.post("/login", data=form).status_code
+
+
+def test_one_address_guessing_many_names_is_stopped(world: Any) -> None:
+    # The per-name limit is proven in tests/web/test_web_auth.py; here one address spreads its guesses.
+    limit = account_service.MAX_FAILURES_PER_ADDRESS
+    statuses = [_attempt(world, f"guess{i}", "not the right one") for i in range(limit)]
+    assert set(statuses) == {401}
+    assert _attempt(world, "clinician1", PASSWORD) == 429, "the address is not limited"
+    with world.db() as db:
+        from strigil.store.accounts import LoginAttempt
+
+        admitted = select(func.count()).select_from(LoginAttempt).where(LoginAttempt.succeeded.is_(True))
+        assert db.scalar(admitted) == 0, "a sign-in succeeded while the address was limited"
