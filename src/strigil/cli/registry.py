@@ -23,6 +23,23 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+def _numeric_chunk(arr: Any) -> Any:
+    """A numeric Arrow array as float64 numpy (missing = NaN), read from its buffers.
+
+    Arrow's own to_numpy() imports pandas (about a second); the buffers give the same numbers without it.
+    """
+    import numpy as np
+
+    n, off = len(arr), arr.offset
+    validity, data = arr.buffers()[0], arr.buffers()[1]
+    dtype = np.dtype(arr.type.to_pandas_dtype())
+    values = np.frombuffer(data, dtype=dtype, count=n + off)[off:].astype(float) if n else np.zeros(0)
+    if arr.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")[off : off + n]
+        values[bits == 0] = np.nan
+    return values
+
+
 def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column]:
     """Read a CSV file into numpy columns: numbers as float (missing = NaN), text as integer codes + levels.
 
@@ -53,14 +70,13 @@ def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column
         chunks = col.chunks
         if pa.types.is_dictionary(col.type):
             levels = chunks[0].dictionary if chunks else pa.array([], pa.string())
-            parts = [c.indices.to_numpy(zero_copy_only=False) for c in chunks]
-            codes = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)
-            if codes.dtype.kind == "f":  # missing text: the indices came back as floats with NaN
-                codes = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-            out[name] = Coded(codes=codes, levels=levels)
+            parts = [_numeric_chunk(c.indices) for c in chunks]
+            codes = np.concatenate(parts) if parts else np.zeros(0)
+            # missing text has no index (NaN here) and becomes code -1
+            out[name] = Coded(codes=np.where(np.isnan(codes), -1, codes).astype(np.int64), levels=levels)
         elif pa.types.is_integer(col.type) or pa.types.is_floating(col.type):
-            parts = [c.to_numpy(zero_copy_only=False) for c in chunks]
-            out[name] = np.concatenate(parts).astype(float) if parts else np.zeros(0)
+            parts = [_numeric_chunk(c) for c in chunks]
+            out[name] = np.concatenate(parts) if parts else np.zeros(0)
         elif pa.types.is_null(col.type):
             out[name] = np.full(len(col), np.nan)
         else:  # booleans, dates, ...: plain values (missing as NaN or None)

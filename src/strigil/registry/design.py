@@ -49,6 +49,12 @@ class Coded:
         """The column restricted to `rows` (a boolean mask or indices)."""
         return Coded(self.codes[rows], self.levels)
 
+    def level_texts(self) -> list[str]:
+        """The levels as Python strings (Arrow arrays via to_pylist, which does not import pandas)."""
+        if hasattr(self.levels, "to_pylist"):
+            return [str(v) for v in self.levels.to_pylist()]
+        return [str(v) for v in self.levels]
+
 
 Column = np.ndarray | Coded
 
@@ -57,7 +63,7 @@ def values_of(col: Column, rows: np.ndarray | None = None) -> np.ndarray:
     """Plain values of a column (text levels for a coded column), optionally for some rows."""
     if isinstance(col, Coded):
         codes = col.codes if rows is None else col.codes[rows]
-        return np.asarray(col.levels)[codes]
+        return np.asarray(col.level_texts(), dtype=object)[codes]
     return np.asarray(col) if rows is None else np.asarray(col)[rows]
 
 
@@ -206,7 +212,7 @@ def _fast_column(name: str, columns: Mapping[str, Column], rows: np.ndarray | No
             return None
         col = columns[m.group(1)]
         if isinstance(col, Coded):
-            hit = np.flatnonzero(np.asarray(col.levels) == m.group(3))
+            hit = np.flatnonzero(np.asarray(col.level_texts(), dtype=object) == m.group(3))
             if len(hit) != 1:
                 return None
             codes = col.codes if rows is None else col.codes[rows]
@@ -232,7 +238,7 @@ def _simple_names(sf: SimpleFormula, columns: Mapping[str, Column]) -> tuple[str
             else None
         )
         levels = (
-            sorted(str(col.levels[int(k)]) for k in present)
+            sorted(col.level_texts()[int(k)] for k in present)
             if isinstance(col, Coded) and present is not None
             else sorted({str(v) for v in np.asarray(col)})
         )

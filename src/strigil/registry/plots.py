@@ -49,7 +49,7 @@ def dose_response_curves(
         grid: dict[str, Column] = {}
         for name, column in data.items():
             if isinstance(column, Coded):
-                levels_text = [str(v) for v in column.levels]
+                levels_text = column.level_texts()
                 ref = sorted(range(len(levels_text)), key=lambda k: levels_text[k])[0]
                 grid[name] = Coded(np.full(len(times), ref), column.levels)
             elif np.asarray(column).dtype.kind in "fiub":
