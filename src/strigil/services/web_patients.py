@@ -20,6 +20,7 @@ __all__ = [
     "PatientPage",
     "TodayRow",
     "clinic_alerts",
+    "patient_overview",
     "prior_adverse",
     "recent_sessions",
     "search_patients",
@@ -90,9 +91,10 @@ def search_patients(
 
 
 def recent_sessions(
-    db: Session, clinic_id: int, since: dt.date
+    db: Session, clinic_id: int, since: dt.date, today: dt.date | None = None
 ) -> list[tuple[str, int, str, str, int, dt.date, Any]]:
-    """Sessions dated on or after `since` in the clinic's open episodes (one pass for the dashboard)."""
+    """Today's and judged sessions dated on or after `since` in the clinic's open episodes (one pass)."""
+    today = today or dt.date.today()
     rows = db.execute(
         select(
             PatientRow.code,
@@ -105,7 +107,13 @@ def recent_sessions(
         )
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(PatientRow.clinic_id == clinic_id, SessionRow.date >= since, EpisodeRow.closed_on.is_(None))
+        .where(
+            PatientRow.clinic_id == clinic_id,
+            SessionRow.date >= since,
+            # only what the dashboard shows: today's sessions and sessions the decision aid has judged
+            (SessionRow.date == today) | SessionRow.recommendation.is_not(None),
+            EpisodeRow.closed_on.is_(None),
+        )
         .order_by(PatientRow.code, SessionRow.number)
         .limit(20_000)
     ).all()
@@ -192,3 +200,30 @@ def prior_adverse(
     ):
         out[eid].append((kind, severity, onset, resolved))
     return out
+
+
+def patient_overview(db: Session, clinic_id: int, code: str) -> PatientView:
+    """A patient with their episodes and session counts, counting only this patient's sessions.
+
+    Same result as `patients.show_patient`; its session count aggregates every session of the database
+    first, which takes seconds at a million sessions (reported to the record area).
+    """
+    from strigil.services.patients import find_patient
+    from strigil.services.views import EpisodeSummary
+
+    row = find_patient(db, clinic_id, code)
+    counts = (
+        select(func.count(SessionRow.id))
+        .where(SessionRow.episode_id == EpisodeRow.id)
+        .correlate(EpisodeRow)
+        .scalar_subquery()
+    )
+    rows = db.execute(
+        select(EpisodeRow, counts)
+        .where(EpisodeRow.patient_id == row.id)
+        .order_by(EpisodeRow.opened_on, EpisodeRow.id)
+    ).all()
+    episodes = tuple(
+        EpisodeSummary(e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0) for e, n in rows
+    )
+    return PatientView(row.id, row.clinic_id, row.code, row.birth_year, row.sex, row.version, episodes)
