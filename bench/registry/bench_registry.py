@@ -2,8 +2,9 @@
 
 Whole process against whole process: each tool is started as its own process that reads the same CSV file,
 fits `pain ~ session + session:minutes + session:exercise + phase` with a random intercept and slope per
-patient by REML, and prints the estimates. Wall time and peak RSS come from /usr/bin/time. Medians of --runs
-runs (statsmodels once by default: it is slow). Also checks that the three agree on the fixed effects.
+patient by REML, and prints the estimates. Wall time, CPU time (user + system) and peak RSS come from
+/usr/bin/time; on a shared machine the CPU time is the steadier of the two. Medians of --runs runs
+(statsmodels once by default: it is slow). Also checks that the three agree on the fixed effects.
 
     .venv/bin/python bench/registry/bench_registry.py --patients 20000 --runs 5
     .venv/bin/python bench/registry/bench_registry.py --patients 1000000 --runs 3 --no-lme4 --no-statsmodels
@@ -51,19 +52,19 @@ print(json.dumps({"fixed": fe, "converged": bool(r.converged)}))
 """
 
 
-def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, dict[str, object]]:
-    """Run a command under /usr/bin/time; wall seconds, peak RSS in MB and its JSON output."""
+def timed(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float, float, dict[str, object]]:
+    """Run a command under /usr/bin/time; wall seconds, CPU seconds, peak RSS in MB and its JSON output."""
     with tempfile.NamedTemporaryFile("r", suffix=".time") as tf:
         start = time.perf_counter()
         p = subprocess.run(
-            ["/usr/bin/time", "-f", "%M", "-o", tf.name, *cmd], capture_output=True, text=True, env=env
+            ["/usr/bin/time", "-f", "%M %U %S", "-o", tf.name, *cmd], capture_output=True, text=True, env=env
         )
         wall = time.perf_counter() - start
         if p.returncode != 0:
             raise RuntimeError(f"{cmd[0]} failed: {p.stderr[-2000:]}")
-        rss_mb = int(tf.read().strip().splitlines()[-1]) / 1024
+        rss_kb, user, system = tf.read().strip().splitlines()[-1].split()
     out = json.loads(p.stdout.strip().splitlines()[-1])
-    return wall, rss_mb, out
+    return wall, float(user) + float(system), int(rss_kb) / 1024, out
 
 
 def generate(path: Path, patients: int, seed: int) -> int:
@@ -91,6 +92,10 @@ def main() -> None:
     ap.add_argument("--no-statsmodels", action="store_true")
     ap.add_argument("--csv", type=Path, help="Reuse this registry CSV instead of generating one.")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--target-seconds", type=float, help="Report whether Strigil's median wall time is within this."
+    )
+    ap.add_argument("--target-rss-mb", type=float, help="Report whether Strigil's peak RSS is within this.")
     args = ap.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="strigil-bench-registry-"))
@@ -116,30 +121,52 @@ def main() -> None:
     results: dict[str, dict[str, object]] = {}
     for name, cmd in tools.items():
         runs = args.statsmodels_runs if name == "statsmodels" else args.runs
-        walls, rsss = [], []
+        walls, cpus, rsss = [], [], []
         out: dict[str, object] = {}
         for _ in range(runs):
-            wall, rss, out = timed(cmd)
+            wall, cpu, rss, out = timed(cmd)
             walls.append(wall)
+            cpus.append(cpu)
             rsss.append(rss)
-        results[name] = {"walls": walls, "median": statistics.median(walls), "rss": max(rsss), "out": out}
+        results[name] = {
+            "walls": walls,
+            "median": statistics.median(walls),
+            "cpu": statistics.median(cpus),
+            "rss": max(rsss),
+            "out": out,
+        }
         print(
-            f"  {name:<12} median {statistics.median(walls):8.2f} s  (runs: "
-            f"{', '.join(f'{w:.2f}' for w in walls)})  peak RSS {max(rsss):7.0f} MB"
+            f"  {name:<12} wall median {statistics.median(walls):8.2f} s  (runs: "
+            f"{', '.join(f'{w:.2f}' for w in walls)})  CPU median {statistics.median(cpus):7.2f} s  "
+            f"peak RSS {max(rsss):7.0f} MB"
         )
 
     base = results["strigil"]
+    if args.target_seconds is not None:
+        ok = float(base["median"]) <= args.target_seconds  # type: ignore[arg-type]
+        print(f"  target wall <= {args.target_seconds:g} s: {'met' if ok else 'NOT met'}")
+    if args.target_rss_mb is not None:
+        ok = float(base["rss"]) <= args.target_rss_mb  # type: ignore[arg-type]
+        print(f"  target peak RSS <= {args.target_rss_mb:g} MB: {'met' if ok else 'NOT met'}")
     fixed = base["out"]["fixed"]  # type: ignore[index]
     for name, res in results.items():
         if name == "strigil":
             continue
         ratio = float(res["median"]) / float(base["median"])  # type: ignore[arg-type]
+        cpu_ratio = float(res["cpu"]) / float(base["cpu"])  # type: ignore[arg-type]
         other = res["out"]["fixed"]  # type: ignore[index]
         diff = max(abs(fixed[k] - other[k]) / max(abs(other[k]), 1e-12) for k in other)  # type: ignore[index]
         print(
-            f"  {name} / strigil time ratio: {ratio:.1f}x   fixed effects differ by <= {diff:.1e} (relative)"
+            f"  {name} / strigil: wall {ratio:.1f}x, CPU {cpu_ratio:.1f}x; fixed effects agree to {diff:.0e}"
         )
-    print(json.dumps({k: {"median_s": v["median"], "peak_rss_mb": v["rss"]} for k, v in results.items()}))
+    print(
+        json.dumps(
+            {
+                k: {"wall_s": v["median"], "cpu_s": v["cpu"], "peak_rss_mb": v["rss"]}
+                for k, v in results.items()
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
