@@ -97,3 +97,23 @@ def test_not_json_is_rejected(tmp_path: Path) -> None:
     bad.write_text("{not json")
     code, _, stderr = _run(f"sqlite:///{tmp_path / 't.sqlite'}", "fhir", "import", str(bad))
     assert code == 2 and "not a readable JSON file" in stderr
+
+
+def test_research_exports_write_their_files_and_never_overwrite(source: str, tmp_path: Path) -> None:
+    import pyarrow.parquet as pq
+
+    parquet = tmp_path / "table.parquet"
+    code, stdout, _ = _run(source, "export", "parquet", "-o", str(parquet))
+    assert code == 0 and "wrote 3 rows" in stdout
+    table = pq.read_table(parquet)
+    assert table.num_rows == 3 and set(table.column("measure").to_pylist()) == {"nprs"}
+    code, _, stderr = _run(source, "export", "parquet", "-o", str(parquet))
+    assert code == 2 and "already exists" in stderr
+    effects = tmp_path / "effects.csv"
+    code, stdout, _ = _run(source, "export", "metafor", "-o", str(effects))
+    assert code == 0 and "wrote 0 effect rows" in stdout  # one patient: below the 5-patient minimum
+    assert effects.read_text().startswith("condition,measure,phase,direction,unit,ni,m1i,m2i,sd1i,sd2i,ri,yi")
+    code, _, _ = _run(source, "export", "redcap", "-o", str(tmp_path / "redcap"))
+    assert code == 0
+    records = (tmp_path / "redcap" / "redcap_records.csv").read_text().splitlines()
+    assert len(records) == 1 + 1 + 3  # header, the patient, three measurement instances

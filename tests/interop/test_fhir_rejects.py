@@ -161,3 +161,13 @@ def test_a_malformed_bundle_is_rejected_with_a_clear_message(name: str) -> None:
     assert plan.clinics == [] or plan.errors  # errors forbid writing whatever was read
     messages = [str(p) for p in plan.errors]
     assert any(expected in m for m in messages), messages
+
+
+def test_without_r4_validation_the_record_is_still_checked_against_the_catalogue() -> None:
+    assert plan_import(_bundle(), validate=False).clinics == [example_clinic()]
+    bundle = _bundle()
+    MUTATIONS["pain above ten"][0](bundle)
+    assert any("outside the nprs range" in str(p) for p in plan_import(bundle, validate=False).errors)
+    bundle = _bundle()
+    MUTATIONS["unknown resource type"][0](bundle)  # types are still looked up
+    assert not plan_import(bundle, validate=False).ok

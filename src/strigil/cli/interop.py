@@ -107,6 +107,9 @@ def fhir_import(
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
     bulk: bool = typer.Option(False, "--bulk", help="New patients only, bulk inserts (whole clinics)."),
+    validate: bool = typer.Option(
+        True, help="Check every resource against the R4 models (--no-validate: bundles Strigil exported)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Import a Bundle: all of it in one transaction, or nothing when anything is wrong."""
@@ -119,7 +122,7 @@ def fhir_import(
         document = json.loads(file.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as error:
         raise _fail(f"{file}: not a readable JSON file ({error})") from None
-    plan = plan_import(document)
+    plan = plan_import(document, validate=validate)
     if plan.errors:
         shown = "\n  ".join(str(p) for p in plan.errors[:50])
         more = f"\n  …and {len(plan.errors) - 50} more" if len(plan.errors) > 50 else ""

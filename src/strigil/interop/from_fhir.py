@@ -611,11 +611,15 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
             plan.errors.append(reject.problem)
 
 
-def plan_import(document: Any, catalog: Catalog | None = None) -> ImportPlan:
-    """Read a Bundle into an import plan; `plan.errors` lists every reason it must be rejected whole."""
+def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool = True) -> ImportPlan:
+    """Read a Bundle into an import plan; `plan.errors` lists every reason it must be rejected whole.
+
+    `validate=False` skips the per-resource R4 model check (see `read_bundle`); every record is still
+    rebuilt into the record's models and checked against the catalogue.
+    """
     catalog = catalog or load_catalog()
     plan = ImportPlan()
-    read = read_bundle(document)
+    read = read_bundle(document, validate=validate)
     if read.problems:
         plan.errors.extend(read.problems)
         return plan

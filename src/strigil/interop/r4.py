@@ -16,7 +16,14 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-__all__ = ["FHIR_VERSION", "REQUIRED_CODES", "FhirProblem", "resource_problems", "validate_resource"]
+__all__ = [
+    "FHIR_VERSION",
+    "REQUIRED_CODES",
+    "FhirProblem",
+    "is_resource_type",
+    "resource_problems",
+    "validate_resource",
+]
 
 # The release Strigil's files declare (StructureDefinition.fhirVersion, CodeSystem meta).
 FHIR_VERSION = "4.0.1"
@@ -97,6 +104,15 @@ def _path(loc: tuple[str | int, ...]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def is_resource_type(kind: str) -> bool:
+    """True if `kind` names an R4 resource (or data type) model."""
+    try:
+        get_fhir_model_class(kind)
+    except ValueError:
+        return False
+    return True
 
 
 def resource_problems(resource: Any, where: str = "") -> list[FhirProblem]:
