@@ -252,6 +252,7 @@ def main() -> None:
             "ratio_service_over_peer": {k: round(med[k] / med_peer[k], 2) for k in med},
             "runs": args.runs,
             "writes_per_run": args.writes,
+            "service_cpu_ms_all_runs": percentiles(CPU_MS),
         }
 
     if not args.no_sqlite_writes:

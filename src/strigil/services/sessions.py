@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
 from strigil.clinical.session import SessionRecord
@@ -64,8 +64,13 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
     Column queries on the session's connection (no ORM entities): this runs on every session write.
     """
     conn = db.connection()
+    clinician = (
+        select(ClinicianRow.id)
+        .where(ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician)
+        .scalar_subquery()
+    )
     found = conn.execute(
-        select(EpisodeRow.opened_on, EpisodeRow.closed_on)
+        select(EpisodeRow.opened_on, EpisodeRow.closed_on, clinician)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(EpisodeRow.id == record.episode_id, PatientRow.clinic_id == clinic_id)
     ).first()
@@ -73,7 +78,7 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise NotFound(
             f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
         )
-    opened_on, closed_on = found
+    opened_on, closed_on, clinician_id = found
     if closed_on is not None:
         raise Refused(
             f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
@@ -84,11 +89,6 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         )
     if record.date > today:
         raise invalid("date", record.date.isoformat(), f"must not be in the future (today is {today})")
-    clinician_id = conn.execute(
-        select(ClinicianRow.id).where(
-            ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician
-        )
-    ).scalar()
     if clinician_id is None:
         known = list(
             conn.execute(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)).scalars()
@@ -135,9 +135,10 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
         )
 
 
-def _history(db: Session, episode_id: int, number: int, record: SessionRecord) -> dict[str, Any]:
-    """The episode so far plus this session, as a `strigil respond` document (pre/post measures only)."""
+def _history(db: Session, episode_id: int, record: SessionRecord) -> tuple[int, dict[str, Any]]:
+    """This session's number, and the episode so far plus this session as a `strigil respond` document."""
     conn = db.connection()
+    # Every session of the episode (for the next number) with its pre/post measurements, in one query.
     rows = conn.execute(
         select(
             SessionRow.number,
@@ -146,13 +147,19 @@ def _history(db: Session, episode_id: int, number: int, record: SessionRecord) -
             MeasurementRow.value,
             MeasurementRow.timing,
         )
-        .join(MeasurementRow, MeasurementRow.session_id == SessionRow.id)
-        .where(SessionRow.episode_id == episode_id, MeasurementRow.timing.in_(("pre", "post")))
+        .outerjoin(
+            MeasurementRow,
+            (MeasurementRow.session_id == SessionRow.id) & MeasurementRow.timing.in_(("pre", "post")),
+        )
+        .where(SessionRow.episode_id == episode_id)
         .order_by(SessionRow.number, MeasurementRow.id)
     ).all()
-    measures = [{"measure": m, "session": n, "timing": t, "value": v} for n, _, m, v, t in rows]
-    dates = {n: d for n, d, *_ in rows}
-    adverse = db.execute(
+    number = max((r[0] for r in rows), default=0) + 1
+    measures = [
+        {"measure": m, "session": n, "timing": t, "value": v} for n, _, m, v, t in rows if m is not None
+    ]
+    dates = {n: d for n, d, m, *_ in rows if m is not None}
+    adverse = conn.execute(
         select(
             SessionRow.number,
             AdverseResponseRow.kind,
@@ -188,7 +195,7 @@ def _history(db: Session, episode_id: int, number: int, record: SessionRecord) -
         }
         for a in record.adverse_responses
     ]
-    return {
+    return number, {
         "measures": measures,
         "sessions": [{"session": n, "date": d.isoformat()} for n, d in sorted(dates.items())],
         "adverse_responses": adverse_docs,
@@ -207,9 +214,8 @@ def record_session(
     record = parse_session(doc)
     target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
     conn = db.connection()
-    last = conn.execute(select(func.max(SessionRow.number)).where(SessionRow.episode_id == target.episode_id))
-    number = (last.scalar() or 0) + 1
-    recommendation = recommendation_for(_history(db, target.episode_id, number, record))
+    number, history = _history(db, target.episode_id, record)
+    recommendation = recommendation_for(history)
     session_id = conn.execute(
         insert(SessionRow).returning(SessionRow.id),
         {
