@@ -34,7 +34,8 @@ def test_regtest_matches_metafor(case, model):
         assert_close(getattr(got, name), ref[name], name)
     assert_close(got.b, ref["fit"]["b"], "coefficients")
     assert_close(got.se, ref["fit"]["se"], "standard errors")
-    assert got.to_json()["zval"] == pytest.approx(got.zval)
+    # JSON carries plain numbers, null where R has NaN (k = number of coefficients)
+    assert got.to_json()["zval"] == (got.zval if math.isfinite(got.zval) else None)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

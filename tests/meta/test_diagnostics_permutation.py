@@ -26,7 +26,7 @@ def test_permutest_matches_metafor(case):
         assert_close(got.QMp, ref["QMp"], "exact permutation QMp")
         return
     # Monte Carlo: both metafor's and our p carry binomial error; allow 4 combined SDs
-    iters = 2000
+    iters = 1000
     got = permutest(res, iter=iters, seed=20261121)
     assert not got.exact and got.iter == iters
     for p_ours, p_ref in zip((*got.pval, got.QMp), (*numbers(ref["pval"]), float(ref["QMp"])), strict=True):

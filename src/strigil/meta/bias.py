@@ -89,7 +89,9 @@ def regtest(res: RMAResult, model: str = "rma", predictor: str = "sei") -> RegTe
     extra = np.sqrt(v) if predictor == "sei" else v
     X = np.column_stack([X0, extra])
     names = (*(c.name for c in res.beta), predictor)
-    if k <= X.shape[1] or np.linalg.matrix_rank(X) < X.shape[1]:
+    # the lm version fits an exactly determined model (k = coefficients) with NaN errors, as R's lm
+    too_few = k <= X.shape[1] if model == "rma" else k < X.shape[1]
+    if too_few or np.linalg.matrix_rank(X) < X.shape[1]:
         raise ValueError(
             f"Egger's test needs more studies than coefficients and a predictor that varies; k={k}, "
             f"{X.shape[1]} coefficients")
@@ -109,13 +111,13 @@ def regtest(res: RMAResult, model: str = "rma", predictor: str = "sei") -> RegTe
     b = xtwx_inv @ (X.T @ (w * y))
     r = y - X @ b
     ddf = k - X.shape[1]
-    sigma2 = float(w @ (r * r)) / ddf
+    sigma2 = float(w @ (r * r)) / ddf if ddf > 0 else math.nan
     se = np.sqrt(np.diag(xtwx_inv) * sigma2)
     tval = float(b[p] / se[p])
-    pval = float(2 * special.stdtr(ddf, -abs(tval)))
+    pval = float(2 * special.stdtr(ddf, -abs(tval))) if ddf > 0 else math.nan
     est = ci_lb = ci_ub = None
     if int_only:
-        crit = critical_value(res.level, ddf)
+        crit = critical_value(res.level, ddf) if ddf > 0 else math.nan
         est, ci_lb, ci_ub = float(b[0]), float(b[0] - crit * se[0]), float(b[0] + crit * se[0])
     return RegTest(model, predictor, tval, pval, ddf, est, ci_lb, ci_ub, names,
                    tuple(float(x) for x in b), tuple(float(x) for x in se))

@@ -227,6 +227,11 @@ fit_record <- function(res, intercept_only) {
         rec$tau2_ci <- vec(ci$value$random["tau^2", c("ci.lb", "ci.ub")])
         rec$tau2_ci_ok <- TRUE
         rec$tau2_ci_warnings <- ci$warnings
+        # confint() searches tau2 only up to max(100, 10 * tau2) and silently reports that bound
+        # when the true limit lies beyond it; record the search bound and the untruncated interval
+        rec$tau2_ci_search_max <- num(max(100, res$tau2 * 10))
+        wide <- capture(confint(res, control = c(CI_CTRL, list(tau2.max = max(1e6, 1e4 * res$tau2)))))
+        if (!wide$failed) rec$tau2_ci_wide <- vec(wide$value$random["tau^2", c("ci.lb", "ci.ub")])
       }
     }
   }
@@ -392,7 +397,14 @@ run_diagnostics("normand_smd")           # k = 9: exact sign-flip permutation te
 run_diagnostics("rand_k5", method = "DL")
 run_diagnostics("rand_k20")
 run_diagnostics("hard_outlier")
+run_diagnostics("rand_k10", method = "ML", test = "t")
+run_diagnostics("hard_k2", test = "knha")        # deletions leave one study: metafor switches to z
+run_diagnostics("hard_k3", method = "DL")
+run_diagnostics("hard_hugehet", method = "PM", test = "t")
+run_diagnostics("hard_extremevar", method = "SJ")
+run_diagnostics("hard_homog", method = "HE")
 run_diagnostics("bcg_rr", mods = "ablat")
+run_diagnostics("molloy_zcor", mods = "meanage", test = "knha")
 run_diagnostics("perm_k6_mod", mods = "x")  # exact permutation test over 720 orderings
 
 # ---------------------------------------------------------------- write
