@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import uuid
 from pathlib import Path
 
 import pytest
-from fhir_strategies import example_clinic
+from fhir_strategies import clinics, example_clinic
+from hypothesis import HealthCheck, assume, given, settings
 from sqlalchemy import func, select
 
 from strigil.interop.bundle import make_bundle
@@ -15,8 +17,9 @@ from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
 from strigil.interop.store_io import read_clinic, write_plan, write_plan_bulk
 from strigil.interop.to_fhir import clinic_resources
+from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import RecordError
-from strigil.store.database import Database
+from strigil.store.database import Database, open_database
 from strigil.store.record import EpisodeRow, MeasurementRow, PatientRow, SessionRow
 
 BUNDLES = Path(__file__).parent / "bundles"
@@ -151,3 +154,29 @@ def test_bulk_import_refuses_known_patients_and_writes_nothing(database: Databas
     with pytest.raises(RecordError, match="new patients only"), database.unit_of_work() as db:
         write_plan_bulk(db, plan_import(bundle))
     assert _counts(database) == before
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(dossier=clinics(max_patients=2))
+def test_generated_clinics_survive_bundle_store_and_back(dossier: ClinicDossier, tmp_path: Path) -> None:
+    episodes = [e.plan for p in dossier.patients for e in p.episodes]
+    assume(
+        all(
+            exercise_first_problem(e.planned_iastm, list(e.planned_co_interventions), e.exercise_first_reason)
+            is None
+            for e in episodes
+        )
+    )
+    database = open_database(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite'}")
+    try:
+        with database.unit_of_work() as db:
+            write_plan_bulk(db, plan_import(_bundle(dossier)))
+        with database.unit_of_work() as db:
+            stored = read_clinic(db, dossier.clinic.code)
+    finally:
+        database.dispose()
+    assert _unkeyed(stored) == _unkeyed(dossier)
