@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -199,6 +200,9 @@ def main() -> None:
     parser.add_argument("--build-runs", type=int, default=1)
     parser.add_argument("--no-postgres", action="store_true")
     parser.add_argument("--no-sqlite-writes", action="store_true", help="only build on SQLite")
+    parser.add_argument(
+        "--reuse", type=Path, help="time writes on this existing clinic file instead of building"
+    )
     args = parser.parse_args()
 
     results: dict[str, Any] = {
@@ -209,7 +213,7 @@ def main() -> None:
     }
     tmp = Path(tempfile.mkdtemp(prefix="strigil-bench-"))
     builds, build_cpu, sizes = [], [], {}
-    for run in range(args.build_runs):
+    for run in range(0 if args.reuse else args.build_runs):
         path = tmp / f"clinic{run}.sqlite"
         db = open_database(f"sqlite:///{path}")
         t, c = time.perf_counter(), time.process_time()
@@ -230,11 +234,15 @@ def main() -> None:
             db.dispose()
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
-    results["sqlite_build_s"] = {
-        "runs": [round(b, 1) for b in builds],
-        "median": round(statistics.median(builds), 1),
-        "cpu_s_of_this_process": [round(c, 1) for c in build_cpu],
-    }
+    if args.reuse:
+        db = open_database(f"sqlite:///{args.reuse}")
+        results["reused_clinic"] = str(args.reuse)
+    if builds:
+        results["sqlite_build_s"] = {
+            "runs": [round(b, 1) for b in builds],
+            "median": round(statistics.median(builds), 1),
+            "cpu_s_of_this_process": [round(c, 1) for c in build_cpu],
+        }
     results["rows"] = sizes
 
     def write_runs(database: Database, label: str) -> None:
@@ -274,6 +282,7 @@ def main() -> None:
                 pg.dispose()
             finally:
                 drop_pg(name)
+    shutil.rmtree(tmp, ignore_errors=True)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(results, indent=2))
 
