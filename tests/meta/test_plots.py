@@ -103,3 +103,15 @@ def test_plots_refuse_meta_regression_and_bad_contours(bcg):
         funnel(reg)
     with pytest.raises(ValueError, match="contours"):
         funnel(rma(yi, vi), contours=(95, 100))
+
+
+def test_forest_xlim_clips_wide_intervals_with_arrows(tmp_path):
+    d = dataset("hard_extremevar")
+    plot = forest(rma(numbers(d["yi"]), numbers(d["vi"]), method="DL"), xlim=(-5.0, 5.0))
+    ax = plot.figure.axes[1]
+    assert ax.get_xlim() == (-5.0, 5.0)
+    arrows = [line for line in ax.lines if line.get_marker() in ("<", ">")]
+    # study 6 (-2.0 ± 6.2) leaves on the left only; studies 7 to 9 (vi 100 to 1e4) on both sides
+    assert len(arrows) == 7
+    with pytest.raises(ValueError, match="xlim"):
+        forest(rma(numbers(d["yi"]), numbers(d["vi"])), xlim=(1.0, -1.0))

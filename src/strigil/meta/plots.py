@@ -125,13 +125,18 @@ def _summary_row(res: RMAResult, label: str, kind: str) -> ForestRow:
 
 
 def forest(res: RMAResult, *, xlab: str = "Observed outcome", refline: float | None = 0.0,
-           show_pi: bool = True, title: str | None = None) -> ForestPlot:
+           show_pi: bool = True, title: str | None = None,
+           xlim: tuple[float, float] | None = None) -> ForestPlot:
     """Forest plot of an intercept-only model (Lewis & Clarke, 2001, BMJ 322:1479): one line per
     study with its CI (normal, at the model's level) and weight, the pooled estimate as a diamond,
     the prediction interval as a dashed bar, and with subgroups one block per subgroup with its own
-    diamond and the test for subgroup differences."""
+    diamond and the test for subgroup differences. `xlim` fixes the effect axis; intervals that
+    reach beyond it end in an arrow (as metafor's `alim`)."""
     from matplotlib.figure import Figure
 
+    if xlim is not None and not (len(xlim) == 2 and math.isfinite(xlim[0]) and math.isfinite(xlim[1])
+                                 and xlim[0] < xlim[1]):
+        raise ValueError(f"xlim must be two finite numbers, lower < upper; got {xlim!r}")
     if res.moderators:
         raise ValueError("forest() draws models without moderators; fit without mods (or use subgroup=)")
     z = _z(res.level)
@@ -167,7 +172,7 @@ def forest(res: RMAResult, *, xlab: str = "Observed outcome", refline: float | N
     ax_lab.set_zorder(2)
     for a in (ax_lab, ax, ax_num):
         a.set_ylim(-1.2 if pi is None else -1.7, top + 0.4)
-    _draw_forest(ax, ax_lab, ax_num, rows, ys, pi, refline, res.level)
+    _draw_forest(ax, ax_lab, ax_num, rows, ys, pi, refline, xlim)
     ax.set_xlabel(xlab)
     ax.set_yticks([])
     for side in ("left", "right", "top"):
@@ -196,7 +201,8 @@ def _forest_positions(rows: list[ForestRow]) -> list[float]:
 
 
 def _draw_forest(ax: Axes, ax_lab: Axes, ax_num: Axes, rows: list[ForestRow], ys: list[float],
-                 pi: tuple[float, float] | None, refline: float | None, level: float) -> None:
+                 pi: tuple[float, float] | None, refline: float | None,
+                 xlim: tuple[float, float] | None) -> None:
     from matplotlib.patches import Polygon
 
     weights = [r.weight for r in rows if r.kind == "study" and r.weight is not None]
@@ -204,9 +210,13 @@ def _draw_forest(ax: Axes, ax_lab: Axes, ax_num: Axes, rows: list[ForestRow], ys
     xs = [v for r in rows for v in (r.ci_lb, r.ci_ub) if v is not None and math.isfinite(v)]
     if pi is not None:
         xs += list(pi)
-    lo, hi = (min(xs), max(xs)) if xs else (-1.0, 1.0)
-    pad = 0.05 * (hi - lo or 1.0)
-    ax.set_xlim(lo - pad, hi + pad)
+    if xlim is None:
+        lo, hi = (min(xs), max(xs)) if xs else (-1.0, 1.0)
+        pad = 0.05 * (hi - lo or 1.0)
+        lo, hi = lo - pad, hi + pad
+    else:
+        lo, hi = xlim
+    ax.set_xlim(lo, hi)
     if refline is not None:
         ax.axvline(refline, color="#888888", linestyle=":", linewidth=1, zorder=0)
     for r, y in zip(rows, ys, strict=True):
@@ -215,7 +225,10 @@ def _draw_forest(ax: Axes, ax_lab: Axes, ax_num: Axes, rows: list[ForestRow], ys
             continue
         assert r.estimate is not None and r.ci_lb is not None and r.ci_ub is not None
         if r.kind == "study":
-            ax.plot([r.ci_lb, r.ci_ub], [y, y], color=_INK, linewidth=1)
+            ax.plot([max(r.ci_lb, lo), min(r.ci_ub, hi)], [y, y], color=_INK, linewidth=1)
+            for end, limit, arrow in ((r.ci_lb, lo, "<"), (r.ci_ub, hi, ">")):
+                if (end < limit) if arrow == "<" else (end > limit):
+                    ax.plot([limit], [y], marker=arrow, color=_INK, markersize=5, clip_on=False)
             size = 4 + 10 * math.sqrt((r.weight or 0.0) / wmax)
             ax.plot([r.estimate], [y], marker="s", markersize=size, color=_ACCENT, linestyle="none")
             ax_lab.text(0.03, y, r.label, va="center", color=_INK)
