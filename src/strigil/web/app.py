@@ -14,7 +14,7 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
@@ -113,6 +113,15 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": message}, 422)
         return render_error(request, 422, message)
+
+    @app.exception_handler(IntegrityError)
+    async def conflict(request: Request, exc: IntegrityError) -> Response:
+        # Two writes raced for the same unique slot (e.g. two sessions of one episode at once): the
+        # transaction was rolled back whole, so the honest answer is "conflict, retry", not a crash.
+        message = "another change to the same record happened at the same moment; nothing was written — retry"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 409)
+        return render_error(request, 409, message)
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> Response:
