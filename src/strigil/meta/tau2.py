@@ -298,6 +298,7 @@ def estimate_tau2(
         # start from the DL estimate (free from the τ² = 0 terms; metafor starts from HE)
         start = np.maximum((fe.ypy - df) / fe.tr_p, 0.0)
         tau2, converged, iterations = _run(m, y, v, X, None, start, scale, g0)
+        tau2 = _beyond_zero(m, y, v, X, tau2, scale)
         # like metafor's ll0check: when τ² = 0 is itself a local maximum, keep the higher one
         check = (g0 <= 0) & (tau2 > 0)
         if y.ndim == 1:
@@ -319,6 +320,46 @@ def estimate_tau2(
     else:
         se = np.sqrt(2 * k**2 / df / tm.s1**2)
     return Tau2Estimate(_scalar(tau2), _scalar(se), _scalar(converged), iterations)
+
+
+def _beyond_zero(kind: str, y: Array, v: Array, X: Array | None, tau2: Any, scale: Any) -> Any:
+    """Where the search stopped at τ² = 0, look for an interior maximum as well.
+
+    The (restricted) likelihood profile can be bimodal: τ² = 0 a local maximum and a higher one
+    further out (metafor, starting from the HE estimate, may find either). A geometric grid from
+    min(v)/8 to 8 (max(v) + var(y)), step ×3, finds a point with a positive score; the bracketed
+    search climbs from there and the caller keeps the higher likelihood.
+    """
+    if y.ndim == 1:
+        if tau2 > 0:
+            return tau2
+        t, hi = float(v.min()) / 8, 8 * (float(v.max()) + float(y.var()))
+        while t <= hi:
+            if _score(kind, y, v, X, t, None)[0] > 0:
+                root, ok, _ = _solve1(kind, y, v, X, math.nan, t, scale, 1.0)
+                return root if ok else tau2
+            t *= 3
+        return tau2
+    cols = np.flatnonzero(tau2 == 0)
+    if not cols.size:
+        return tau2
+    yc, vc = y[:, cols], v[:, cols]
+    t, hi = vc.min(axis=0) / 8, 8 * (vc.max(axis=0) + yc.var(axis=0))
+    found = np.full(cols.size, np.nan)
+    while True:
+        active = np.isnan(found) & (t <= hi)
+        if not active.any():
+            break
+        g = _score(kind, yc, vc, None, t, np.nan)[0]
+        found = np.where(active & (g > 0), t, found)
+        t = t * 3
+    hit = np.flatnonzero(~np.isnan(found))
+    if hit.size:
+        yh, vh = yc[:, hit], vc[:, hit]
+        roots, done, _ = _solve(kind, yh, vh, np.nan, found[hit], scale[cols[hit]], np.ones(hit.size))
+        tau2 = np.asarray(tau2, dtype=float).copy()
+        tau2[cols[hit]] = np.where(done, roots, 0.0)
+    return tau2
 
 
 def _run(kind: str, y: Array, v: Array, X: Array | None, target: Any, start: Any, scale: Any,
