@@ -34,7 +34,7 @@ def _root() -> None:
 _SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {}
 
 # The areas, in the order their commands appear in --help.
-_AREAS = ("record", "decision", "meta", "evidence", "registry", "interop", "web")
+_AREAS = ("record", "decision", "meta", "evidence", "registry", "interop", "web", "privacy")
 
 
 def register_schema(name: str, build: Callable[[], dict[str, Any]]) -> None:
