@@ -1,0 +1,94 @@
+"""`strigil privacy export|erase CODE`: a patient's whole record as JSON, and erasure on request (audited).
+
+Thin shell over `strigil.services.privacy`; both commands write an audit event (channel "cli").
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+__all__ = ["register"]
+
+privacy_app = typer.Typer(
+    help="A patient's rights: export the whole record, erase it on request (the audit trail is kept).",
+    no_args_is_help=True,
+)
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(2)
+
+
+def _run(clinic: str, work: Any) -> Any:
+    """Open the clinic database, run `work(db, clinic_id, actor)` in one transaction, map errors to exit 2."""
+    from strigil.services.audit import Actor
+    from strigil.services.clinics import get_clinic
+    from strigil.services.errors import InvalidInput, RecordError
+    from strigil.store.database import open_database
+
+    try:
+        database = open_database()
+    except Exception as exc:
+        raise _fail(f"cannot open the database: {exc}") from None
+    try:
+        with database.unit_of_work() as db:
+            clinic_id = get_clinic(db, clinic).id
+            actor = Actor(None, f"cli:{getpass.getuser()}"[:64], "admin", clinic_id, "", "cli")
+            return work(db, clinic_id, actor)
+    except InvalidInput as exc:
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2) from None
+    except RecordError as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        database.dispose()
+
+
+@privacy_app.command("export")
+def export_command(
+    code: str = typer.Argument(..., help="The patient's code."),
+    clinic: str = typer.Option("main", "--clinic", help="Clinic code (see `strigil init`)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="New file to write (default: stdout)."),
+) -> None:
+    """Everything Strigil holds about one patient, as one JSON document."""
+    from strigil.services.privacy import export_patient
+
+    if output is not None and output.exists():
+        raise _fail(f"--output: {output} already exists; exports never overwrite a file — choose a new name")
+    document = _run(clinic, lambda db, clinic_id, actor: export_patient(db, clinic_id, code, actor))
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    if output is None:
+        typer.echo(text)
+    else:
+        output.write_text(text + "\n", encoding="utf-8")
+        typer.echo(f"wrote the record of {code} to {output}", err=True)
+
+
+@privacy_app.command("erase")
+def erase_command(
+    code: str = typer.Argument(..., help="The patient's code."),
+    confirm: str = typer.Option(..., "--confirm", help="Repeat the patient's code to confirm."),
+    reason: str = typer.Option(..., "--reason", help="Why (e.g. 'patient request of 2026-01-05')."),
+    clinic: str = typer.Option("main", "--clinic", help="Clinic code (see `strigil init`)."),
+) -> None:
+    """Erase one patient's clinical record on request; the audit trail keeps who erased it and when."""
+    from strigil.services.privacy import erase_patient
+
+    def erase(db: Any, clinic_id: int, actor: Any) -> Any:
+        return erase_patient(db, clinic_id, code, actor, confirm=confirm, reason=reason)
+
+    report = _run(clinic, erase)
+    removed = ", ".join(f"{table} {n}" for table, n in report.removed.items() if n)
+    typer.echo(f"erased patient {code}: {removed}; audit event {report.audit_event_id} records it")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `strigil privacy` to the CLI."""
+    app.add_typer(privacy_app, name="privacy")
