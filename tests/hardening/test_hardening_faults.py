@@ -432,3 +432,49 @@ def test_backup_during_writes_restores_consistently(
     with closing(sqlite3.connect(restored)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert conn.execute("SELECT count(*) FROM treatment_sessions").fetchone()[0] == sessions_in_copy
+
+
+# --- two writers racing on one episode ------------------------------------------------------------------
+
+
+@pytest.mark.timeout(120)
+def test_concurrent_sessions_on_one_episode_are_whole_or_refused_cleanly(
+    tmp_path: Path, template_db: Any
+) -> None:
+    from live import serving
+
+    db_file = tmp_path / "clinic.sqlite"
+    shutil.copyfile(template_db[0], db_file)
+    engine = make_engine(f"sqlite:///{db_file}", pool_size=10)
+    app = _app_over(engine)
+    headers = _bearer(app)
+    episode = template_db[2][1]["episode_id"]
+    answers: list[int] = []
+
+    def writer(base: str) -> None:
+        with httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+            for _ in range(6):
+                answers.append(
+                    client.post(f"/api/v1/episodes/{episode}/sessions", json=session_doc()).status_code
+                )
+
+    with serving(app) as base:
+        threads = [threading.Thread(target=writer, args=(base,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=100)
+    engine.dispose()
+    assert len(answers) == 24 and set(answers) <= {201, 409}, sorted(set(answers))
+    with closing(sqlite3.connect(db_file)) as conn:
+        numbers = [
+            n
+            for (n,) in conn.execute("SELECT number FROM treatment_sessions WHERE episode_id = ?", (episode,))
+        ]
+        steps = conn.execute(
+            "SELECT count(*) FROM dose_steps d JOIN treatment_sessions s ON s.id = d.session_id "
+            "WHERE s.episode_id = ?",
+            (episode,),
+        ).fetchone()[0]
+    assert len(numbers) == len(set(numbers)) == 1 + answers.count(201)  # the seeded session + each 201
+    assert steps == 2 * len(numbers)
