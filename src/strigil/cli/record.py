@@ -514,8 +514,11 @@ def demo(
     from strigil.store.database import open_database
 
     url = database or demo_database_url()
-    if url == get_settings().resolved_database_url() and database is None:
-        _fail("the demo database is the clinic's database; set STRIGIL_HOME or --database elsewhere")
+    if url == get_settings().resolved_database_url():
+        _fail(
+            f"--database: {url!r} is the clinic's own database; demo data never goes there — "
+            "give another --database or leave it out (the demo file beside the clinic's)"
+        )
     db = open_database(url)
     use_bulk = patients > 2000 if bulk is None else bulk
     with _errors(), Progress(transient=True) as progress:
