@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from strigil.cli import app
+from strigil.registry.design import Coded
 
 from .conftest import REFERENCE, load_fixture
 
@@ -148,3 +150,20 @@ def test_rows_with_missing_values_are_left_out(tmp_path: Path) -> None:
     code, out, _ = run("fit", str(path), "--formula", FORMULA, "--random", "1 + session | patient", "--json")
     assert code == 0
     assert json.loads(out)["n_obs"] == len(rows) - 2
+
+
+def test_csv_types_guessed_from_the_head_fall_back_when_wrong(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import strigil.cli.registry as cli_registry
+
+    path = tmp_path / "late_text.csv"
+    lines = ["patient,session,pain,grade"] + [f"P{i},{i % 3},{5 - i % 3}.5,{i % 2}" for i in range(40)]
+    lines.append("P99,1,4.0,high")  # 'grade' looks numeric in the head, is text further down
+    path.write_text("\n".join(lines) + "\n")
+    monkeypatch.setattr(cli_registry, "SNIFF_BYTES", 200)
+    cols = cli_registry.read_columns(path)
+    assert isinstance(cols["grade"], Coded)
+    assert cols["grade"].level_texts()[-1] == "high"
+    np.testing.assert_array_equal(cols["pain"][:3], [5.5, 4.5, 3.5])
+    assert isinstance(cols["patient"], Coded) and len(cols["patient"]) == 41

@@ -103,3 +103,16 @@ def test_three_random_terms_per_patient() -> None:
         "Intercept:session2",
         "session:session2",
     ]
+
+
+def test_pattern_sums_by_product_and_by_reduceat_agree(
+    crossproducts: mm.Crossproducts, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strigil.registry import crossproducts as cpm
+
+    by_product = cpm._visit_patterns(crossproducts.ztz, crossproducts.ztxy)
+    monkeypatch.setattr(cpm, "PATTERNS_BY_PRODUCT", 0)
+    by_reduceat = cpm._visit_patterns(crossproducts.ztz, crossproducts.ztxy)
+    for a, b in zip(by_product, by_reduceat, strict=True):
+        assert a is not None and b is not None
+        np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-9)

@@ -127,6 +127,10 @@ def crossproducts(
 PATTERN_SHARE = 0.125
 
 
+# Up to this many patterns, the per-pattern sums are one matrix product per pattern; beyond, reduceat.
+PATTERNS_BY_PRODUCT = 20_000
+
+
 def _visit_patterns(
     ztz: np.ndarray, ztxy: np.ndarray
 ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
@@ -135,13 +139,26 @@ def _visit_patterns(
     m = ztxy.shape[2]
     if G < 64:
         return None, None, None
-    keys = [ztz[i, j] for i in range(q) for j in range(i + 1)]
-    order = np.lexsort(keys[::-1])
-    ordered = np.stack([k[order] for k in keys], axis=1)
-    starts = np.r_[0, np.flatnonzero(np.any(ordered[1:] != ordered[:-1], axis=1)) + 1]
+    keys = [np.ascontiguousarray(ztz[i, j]) for i in range(q) for j in range(i + 1)]
+    # Sort by a 64-bit hash of the keys (one integer sort instead of a lexicographic one) and check that
+    # every run of equal hashes holds equal keys; on a collision, sort the keys themselves.
+    h = np.zeros(G, dtype=np.uint64)
+    for k, key in enumerate(keys):
+        h ^= key.view(np.uint64) * np.uint64(0x9E3779B97F4A7C15 + 2 * k + 1)
+        h = (h << np.uint64(13)) | (h >> np.uint64(51))
+    order = np.argsort(h, kind="stable")
+    ordered = np.stack([key[order] for key in keys], axis=1)
+    hs = h[order]
+    starts = np.r_[0, np.flatnonzero(hs[1:] != hs[:-1]) + 1]
     K = len(starts)
     if K > PATTERN_SHARE * G:
         return None, None, None
+    same = np.repeat(ordered[starts], np.diff(np.r_[starts, G]), axis=0)
+    if not np.array_equal(same, ordered):  # a hash collision: fall back to the exact sort
+        order = np.lexsort(keys[::-1])
+        ordered = np.stack([key[order] for key in keys], axis=1)
+        starts = np.r_[0, np.flatnonzero(np.any(ordered[1:] != ordered[:-1], axis=1)) + 1]
+        K = len(starts)
     uniq = ordered[starts]
     counts = np.diff(np.r_[starts, G])
     pz = np.empty((q, q, K))
@@ -150,14 +167,22 @@ def _visit_patterns(
         for j in range(i + 1):
             pz[i, j] = pz[j, i] = uniq[:, col]
             col += 1
-    B = [ztxy[c][order] for c in range(q)]
     bb = np.empty((q, q, K, m, m))
-    for c in range(q):
-        for d in range(c + 1):
-            for a in range(m):
-                bb[c, d, :, a, :] = np.add.reduceat(B[c][:, a : a + 1] * B[d], starts, axis=0)
-            if c != d:
-                bb[d, c] = bb[c, d].transpose(0, 2, 1)
+    if K <= PATTERNS_BY_PRODUCT:
+        # One matrix product per pattern over its patients' rows [Bᵢ[0] … Bᵢ[q-1]] gives every (c, d) block.
+        flat = np.concatenate([ztxy[c] for c in range(q)], axis=1)[order]  # (G, q·m), sorted by pattern
+        ends = np.r_[starts[1:], G]
+        for k in range(K):
+            rows = flat[starts[k] : ends[k]]
+            bb[:, :, k] = (rows.T @ rows).reshape(q, m, q, m).transpose(0, 2, 1, 3)
+    else:
+        B = [ztxy[c][order] for c in range(q)]
+        for c in range(q):
+            for d in range(c + 1):
+                for a in range(m):
+                    bb[c, d, :, a, :] = np.add.reduceat(B[c][:, a : a + 1] * B[d], starts, axis=0)
+                if c != d:
+                    bb[d, c] = bb[c, d].transpose(0, 2, 1)
     return pz, counts.astype(float), bb
 
 
