@@ -44,6 +44,8 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
             header = list(reader.fieldnames or [])
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}") from exc
+    except (csv.Error, UnicodeDecodeError) as exc:
+        raise fail(f"{path} is not a readable UTF-8 CSV table ({exc})") from None
     if not header:
         raise fail(f"{path} has no header row")
     return header, rows
@@ -158,7 +160,9 @@ def fit_command(
     method: str = typer.Option("REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM."),
     test: str = typer.Option("z", help="z, t or knha (Hartung–Knapp–Sidik–Jonkman)."),
     mods: str | None = typer.Option(None, help="Comma-separated moderator columns (meta-regression)."),
-    subgroup: str | None = typer.Option(None, help="Column with subgroup labels."),
+    subgroup: str | None = typer.Option(
+        None, help="Column with subgroup labels: each subgroup is fitted on its own (its own τ²) and the "
+                   "between-subgroup Q compares their estimates with weights 1/SE² (df = groups − 1)."),
     slab: str | None = typer.Option(None, help="Column with study labels."),
     level: float = typer.Option(95.0, help="Confidence level in percent."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the contract)."),
