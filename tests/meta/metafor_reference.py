@@ -62,11 +62,12 @@ def dataset(name: str) -> dict[str, Any]:
 
 
 def fit_case(case: dict[str, Any]) -> RMAResult:
-    """Fit the model a fixture case describes (data set, method, test, moderators)."""
+    """Fit the model a fixture case describes (data set, method, test, moderators, user weights)."""
     d = dataset(case["dataset"])
     mods = case.get("mods")
     return rma(
         numbers(d["yi"]), numbers(d["vi"]),
         mods=None if not mods else {m: numbers(d["mods"][m]) for m in mods},
         method=case["method"], test=case["test"], slab=d["slab"],
+        weights=numbers(case["weights"]) if case.get("weights") else None,
     )

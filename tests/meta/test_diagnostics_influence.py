@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from metafor_reference import assert_close, fit_case, load
+from metafor_reference import assert_close, dataset, fit_case, load, numbers
 
 from strigil.meta import rma
 from strigil.meta.cumulative import cumul
 from strigil.meta.influence import baujat, influence, leave1out
 
-ALL = load("diagnostics")["cases"]
-INT_ONLY = [c for c in ALL if not c.get("mods")]
+# cases with user weights carry no influence/Baujat reference (implemented for 1/(vi + tau2) weights only)
+ALL = [c for c in load("diagnostics")["cases"] if "influence" in c]
+INT_ONLY = [c for c in load("diagnostics")["cases"] if not c.get("mods")]
+ORDERED = [c for c in INT_ONLY if c.get("cumul_order_by")]
 SEQ_FIELDS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")
 
 
@@ -52,6 +54,12 @@ def test_baujat_matches_metafor(case):
     got = baujat(fit_case(case))
     assert_close(got.x, ref["x"], "x (heterogeneity contribution)")
     assert_close(got.y, ref["y"], "y (influence)")
+
+
+@pytest.mark.parametrize("case", ORDERED, ids=[c["id"] for c in ORDERED])
+def test_cumul_in_a_given_order_matches_metafor(case):
+    order = numbers(dataset(case["dataset"])["mods"][case["cumul_order_by"]])
+    _check_sequence(cumul(fit_case(case), order=order.tolist()), case["cumul_ordered"], case["method"])
 
 
 def test_cumul_follows_the_given_order_and_ends_at_the_full_fit():

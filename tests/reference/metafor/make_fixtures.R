@@ -197,8 +197,9 @@ add_dataset("perm_k6_mod", c(0.12, 0.45, 0.31, 0.78, 0.52, 0.95), c(0.03, 0.05, 
             note = "k = 6 with a moderator: exact permutation test (6! = 720 permutations)")
 
 # ---------------------------------------------------------------- model fits
-fit_model <- function(d, method, test, mods = NULL) {
+fit_model <- function(d, method, test, mods = NULL, weights = NULL) {
   args <- list(yi = d$yi, vi = d$vi, method = method, test = test, control = CTRL)
+  if (!is.null(weights)) args$weights <- weights
   if (!is.null(mods)) args$mods <- do.call(cbind, d$mods[mods])
   if (!is.null(mods)) colnames(args$mods) <- mods
   capture(do.call(rma.uni, args))
@@ -337,14 +338,19 @@ quiet_permutest <- function(res, iter, seed) {
   out
 }
 diag_cases <- list()
-run_diagnostics <- function(dname, method = "REML", test = "z", mods = NULL, perm_iter = 1000) {
+run_diagnostics <- function(dname, method = "REML", test = "z", mods = NULL, perm_iter = 1000,
+                            order_by = NULL, weights = NULL) {
   d <- datasets[[dname]]
-  f <- fit_model(d, method, test, mods)
+  f <- fit_model(d, method, test, mods, weights)
   if (f$failed) stop("diagnostic base fit failed: ", dname)
   res <- f$value
   case <- list(id = paste(dname, method, test, if (is.null(mods)) "int" else paste(mods, collapse = "+"),
                           sep = "/"),
                dataset = dname, method = method, test = test, mods = if (is.null(mods)) NULL else I(mods))
+  if (!is.null(weights)) {
+    case$id <- paste0(case$id, "/weighted")
+    case$weights <- vec(weights)
+  }
   int_only <- is.null(mods)
   if (int_only) {
     case$regtest <- guard(regtest(res), reg_record)
@@ -365,16 +371,25 @@ run_diagnostics <- function(dname, method = "REML", test = "z", mods = NULL, per
     case$trimfill <- tf
     case$leave1out <- guard(leave1out(res), l1o_record)
     case$cumul <- guard(cumul(res), l1o_record)
+    if (!is.null(order_by)) {
+      # cumulative in the order of a study variable (e.g. publication year); rows come out sorted
+      case$cumul_order_by <- order_by
+      case$cumul_ordered <- guard(do.call(cumul, list(res, order = d$mods[[order_by]])), l1o_record)
+    }
   }
-  case$influence <- guard(influence(res), function(x) list(
-    rstudent = vec(x$inf$rstudent), dffits = vec(x$inf$dffits), cook_d = vec(x$inf$cook.d),
-    cov_r = vec(x$inf$cov.r), tau2_del = vec(x$inf$tau2.del), QE_del = vec(x$inf$QE.del),
-    hat = vec(x$inf$hat), weight = vec(x$inf$weight),
-    dfbs = lapply(unclass(x$dfbs)[setdiff(names(x$dfbs), c("slab", "digits"))], vec),
-    inf = I(x$is.infl)))
-  pdf(NULL)
-  case$baujat <- guard(baujat(res), function(b) list(x = vec(b$x), y = vec(b$y)))
-  dev.off()
+  # strigil implements influence() and baujat() for inverse-variance weights only
+  unweighted <- is.null(weights)
+  if (unweighted) {
+    case$influence <- guard(influence(res), function(x) list(
+      rstudent = vec(x$inf$rstudent), dffits = vec(x$inf$dffits), cook_d = vec(x$inf$cook.d),
+      cov_r = vec(x$inf$cov.r), tau2_del = vec(x$inf$tau2.del), QE_del = vec(x$inf$QE.del),
+      hat = vec(x$inf$hat), weight = vec(x$inf$weight),
+      dfbs = lapply(unclass(x$dfbs)[setdiff(names(x$dfbs), c("slab", "digits"))], vec),
+      inf = I(x$is.infl)))
+    pdf(NULL)
+    case$baujat <- guard(baujat(res), function(b) list(x = vec(b$x), y = vec(b$y)))
+    dev.off()
+  }
   seed <- 1234L
   case$permutest <- guard(quiet_permutest(res, perm_iter, seed),
                           function(p) {
@@ -386,7 +401,7 @@ run_diagnostics <- function(dname, method = "REML", test = "z", mods = NULL, per
                           })
   diag_cases[[length(diag_cases) + 1]] <<- case
 }
-run_diagnostics("bcg_rr")
+run_diagnostics("bcg_rr", order_by = "year")
 run_diagnostics("bcg_rr", method = "DL")
 run_diagnostics("bcg_rr", method = "EE")
 run_diagnostics("bcg_rr", test = "knha")
@@ -404,6 +419,7 @@ run_diagnostics("hard_hugehet", method = "PM", test = "t")
 run_diagnostics("hard_extremevar", method = "SJ")
 run_diagnostics("hard_homog", method = "HE")
 run_diagnostics("bcg_rr", mods = "ablat")
+run_diagnostics("normand_smd", method = "DL", weights = c(3, 1, 2, 1, 1, 4, 2, 1, 1))
 run_diagnostics("molloy_zcor", mods = "meanage", test = "knha")
 run_diagnostics("perm_k6_mod", mods = "x")  # exact permutation test over 720 orderings
 
