@@ -38,7 +38,10 @@ class MetaFit:
 
 def _rows(text: str) -> tuple[list[str], list[dict[str, str]]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    rows = list(reader)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a bare carriage return inside a field (found by the hardening fuzz tests)
+        raise MetaInputError(f"file: not a readable CSV table ({exc})") from None
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise MetaInputError("file: has no header row; the first line must name the columns (e.g. yi,vi)")
