@@ -118,3 +118,9 @@ def shots() -> Path:
     """Where screenshots go (gitignored test artifacts)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture()
+def password() -> str:
+    """The seeded clinician's password."""
+    return PASSWORD

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import PASSWORD
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -35,7 +34,7 @@ def _points(page: Any) -> int:
     return int(page.locator("svg.progress-chart").first.get_attribute("data-points"))
 
 
-def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path) -> None:
+def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path, password: str) -> None:
     context = browser.new_context(viewport={"width": 1024, "height": 900})  # tablet width
     page = context.new_page()
     page.set_default_timeout(15_000)
@@ -43,7 +42,7 @@ def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path) 
     # Sign in
     page.goto(f"{server}/login")
     page.get_by_label("User name").fill("therapist1")
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{server}/")
     assert page.get_by_role("heading", name="Today's patients").is_visible()

@@ -3,30 +3,21 @@
 from __future__ import annotations
 
 import shutil
-import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from argon2 import PasswordHasher
-from fastapi import FastAPI
-
-with warnings.catch_warnings():
-    # Starlette 1.x prefers the httpx2 fork for its test client; httpx still works and is what we ship.
-    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
-    from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
+from web_world import PASSWORD, ROLES, World
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings
 from strigil.store.database import make_engine
 from strigil.web.app import create_app
-from strigil.web.security import COOKIE_NAME
 
-PASSWORD = "correct horse battery staple"
-ROLES = ("admin", "clinician", "researcher")
+__all__ = ["PASSWORD", "ROLES", "World", "engine", "fast_hasher", "template_db", "world"]
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -84,30 +75,6 @@ def engine(tmp_path: Path, template_db: tuple[Path, dict, dict]) -> Iterator[Eng
     eng = make_engine(f"sqlite:///{target}")
     yield eng
     eng.dispose()
-
-
-@dataclass
-class World:
-    """Two clinics (1 = ours, 2 = other) with one account per role in each."""
-
-    app: FastAPI
-    engine: Engine
-    ids: dict[tuple[int, str], int]
-    records: dict[int, dict[str, int | str]]
-
-    def db(self) -> Session:
-        return sessionmaker(self.engine, expire_on_commit=False)()
-
-    def client(self, role: str, clinic: int = 1) -> tuple[TestClient, str]:
-        """A client signed in (through a real session row) as `role` of `clinic`, and its CSRF token."""
-        with self.db() as db:
-            account = account_service.get_account(db, f"{role}{clinic}")
-            secret, login = account_service.start_login_session(db, account, "testclient")
-            csrf = login.csrf_token
-            db.commit()
-        client = TestClient(self.app, base_url="http://testserver", follow_redirects=False)
-        client.cookies.set(COOKIE_NAME, secret)
-        return client, csrf
 
 
 @pytest.fixture()

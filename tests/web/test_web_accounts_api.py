@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import World
 from fastapi.testclient import TestClient
+from web_world import World
 
 
 def _bearer(world: World, secret: str) -> TestClient:

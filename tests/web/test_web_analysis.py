@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import World
+from web_world import World
 
 BCG = "study,yi,vi\n" + "\n".join(
     f"S{i},{y},{v}"

@@ -6,9 +6,9 @@ import csv
 import io
 
 import pytest
-from conftest import World
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+from web_world import World
 
 from strigil.services import audit as audit_service
 from strigil.store.audit import AuditEvent, AuditTrailIsAppendOnly

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import PASSWORD, World
 from fastapi.testclient import TestClient
+from web_world import PASSWORD, World
 
 from strigil.services import accounts as account_service
 from strigil.web.security import COOKIE_NAME

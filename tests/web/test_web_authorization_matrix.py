@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROLES, World
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from sqlalchemy import create_engine
+from web_world import ROLES, World
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from conftest import World
 from web_schema import TODAY
+from web_world import World
 
 from strigil.web.session_form import SessionForm, parse_form, reorder_steps
 

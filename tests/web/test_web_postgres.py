@@ -6,11 +6,11 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from conftest import PASSWORD, ROLES, World
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import sessionmaker
 from web_schema import TODAY, seed_clinic, session_doc
+from web_world import PASSWORD, ROLES, World
 
 from strigil.services import accounts as account_service
 from strigil.settings import Settings

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import World
 from web_schema import TODAY, session_doc
+from web_world import World
 
 from strigil.services import audit as audit_service
 
