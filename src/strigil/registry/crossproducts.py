@@ -59,9 +59,10 @@ def crossproducts(
             ztz[i, j] = ztz[j, i] = np.bincount(g, Z[:, i] * Z[:, j], minlength=G)
     ztxy = np.empty((q, G, p + 1))
     for i in range(q):
+        ones = bool(np.all(Z[:, i] == 1.0))  # the random intercept: no products needed
         for k in range(p):
-            ztxy[i, :, k] = np.bincount(g, Z[:, i] * X[:, k], minlength=G)
-        ztxy[i, :, p] = np.bincount(g, Z[:, i] * y, minlength=G)
+            ztxy[i, :, k] = np.bincount(g, X[:, k] if ones else Z[:, i] * X[:, k], minlength=G)
+        ztxy[i, :, p] = np.bincount(g, y if ones else Z[:, i] * y, minlength=G)
     xty = X.T @ y
     xyxy = np.empty((p + 1, p + 1))
     xyxy[:p, :p] = X.T @ X

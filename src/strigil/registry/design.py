@@ -139,7 +139,7 @@ def parse_random(spec: str) -> RandomTerm:
 def random_design(term: RandomTerm, columns: Mapping[str, Column]) -> np.ndarray:
     """The n×q matrix Z of one random term."""
     n = len(next(iter(columns.values())))
-    Z = np.empty((n, len(term.terms)))
+    Z = np.empty((n, len(term.terms)), order="F")  # column-major: sums read columns
     for j, name in enumerate(term.terms):
         if name == "Intercept":
             Z[:, j] = 1.0
@@ -265,7 +265,7 @@ def fixed_design(formula: str, columns: Mapping[str, Column]) -> FixedDesign:
     simple = read_simple_formula(formula)
     simple_names = _simple_names(simple, columns) if simple is not None else None
     if simple_names is not None:
-        X = np.empty((len(y), len(simple_names)))
+        X = np.empty((len(y), len(simple_names)), order="F")
         for j, nm in enumerate(simple_names):
             col = _fast_column(nm, columns, None)
             if col is None:
@@ -286,7 +286,7 @@ def fixed_design(formula: str, columns: Mapping[str, Column]) -> FixedDesign:
     fast = [_fast_column(nm, columns, small) for nm in names]
     checked = [c for c in fast if c is not None]
     if len(checked) == len(names) and np.array_equal(np.column_stack(checked), reference):
-        X = np.empty((len(y), len(names)))
+        X = np.empty((len(y), len(names)), order="F")
         for j, nm in enumerate(names):
             col = _fast_column(nm, columns, None)
             assert col is not None
