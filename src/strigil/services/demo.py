@@ -12,8 +12,8 @@ are not clinical estimates and must not be read as such.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
+from itertools import repeat
 from typing import Any
 
 from strigil.services.demo_plan import (
@@ -23,6 +23,7 @@ from strigil.services.demo_plan import (
     DIRECTIONS,
     EDGES,
     EMOLLIENTS,
+    INSTRUMENTS,
     POSITIONS,
     PRESSURES,
     SEVERITIES,
@@ -194,12 +195,8 @@ def write_bulk(
     written = 0
 
     with db.engine.connect() as conn:
-        if sqlite:
-            # Bulk-load settings on this one connection, outside any transaction; WAL stays on, and the usual
-            # durability is restored before the connection goes back to the pool.
-            conn.exec_driver_sql("PRAGMA synchronous=OFF")
-            conn.exec_driver_sql("PRAGMA cache_size=-200000")
-            conn.commit()
+        fresh = sqlite and not taken and _sqlite_file(db)
+        indexes = _begin_sqlite_load(conn, fresh=fresh) if sqlite else []
         try:
             for chunk in plan_chunks(n_patients, seed):
                 clash = {chunk.code(i) for i in range(chunk.size)} & taken
@@ -224,9 +221,7 @@ def write_bulk(
                     pending = {name: [] for name in _COLUMNS}
         finally:
             if sqlite:
-                conn.rollback()
-                conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
-                conn.commit()
+                _end_sqlite_load(conn, indexes, fresh=fresh)
     if not sqlite:
         # Explicit ids bypass PostgreSQL's sequences: move each sequence past the rows just written.
         with db.engine.begin() as conn:
@@ -238,6 +233,57 @@ def write_bulk(
                 conn.exec_driver_sql(f"ANALYZE {name}")
     assert written == n_patients
     return int(clinic.id)
+
+
+# Secondary indexes of the bulk-loaded tables, dropped during a fresh load and rebuilt from their own SQL.
+_LOADED_TABLES = tuple(_COLUMNS)
+
+
+def _sqlite_file(db: Any) -> bool:
+    """Whether the database is an SQLite file (not in memory), so a fresh one may be loaded unjournaled."""
+    name = db.engine.url.database
+    return bool(name) and name != ":memory:"
+
+
+def _begin_sqlite_load(conn: Any, *, fresh: bool) -> list[str]:
+    """Bulk-load settings on this connection; for a fresh demo file also drop secondary indexes.
+
+    Returns the `CREATE INDEX` statements to run after the load. Always: no fsync, a large page cache.
+    Fresh demo file only (no patient rows yet): no rollback journal and no foreign-key checks. This is a new
+    synthetic demo database, never clinic data: if the build is killed, the file is thrown away and built
+    again from its seed. Ids are assigned by construction, so every reference points at a row of this load.
+    """
+    conn.exec_driver_sql("PRAGMA synchronous=OFF")
+    conn.exec_driver_sql("PRAGMA cache_size=-400000")
+    if not fresh:
+        conn.commit()
+        return []
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    conn.exec_driver_sql("PRAGMA journal_mode=OFF")
+    placeholders = ", ".join("?" * len(_LOADED_TABLES))
+    indexes = conn.exec_driver_sql(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({placeholders})",
+        _LOADED_TABLES,
+    ).all()
+    for name, _ in indexes:
+        conn.exec_driver_sql(f'DROP INDEX "{name}"')
+    conn.commit()
+    return [sql for _, sql in indexes]
+
+
+def _end_sqlite_load(conn: Any, indexes: list[str], *, fresh: bool) -> None:
+    """Rebuild the dropped indexes and restore the clinic's usual settings (WAL, foreign keys, NORMAL)."""
+    conn.rollback()
+    for sql in indexes:
+        conn.exec_driver_sql(sql)
+    conn.commit()
+    if fresh:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+    conn.exec_driver_sql("PRAGMA synchronous=NORMAL")
+    conn.exec_driver_sql("PRAGMA cache_size=-2000")
+    conn.commit()
 
 
 def _insert_sql(dialect: Any, name: str, columns: tuple[str, ...]) -> str:
@@ -262,166 +308,157 @@ def _rows(
     stamp: str,
     out: dict[str, list[tuple[Any, ...]]],
 ) -> None:
-    """Append the chunk's rows (tuples of stored values in `_COLUMNS` order) to `out`, assigning ids."""
+    """Append the chunk's rows (tuples of stored values in `_COLUMNS` order) to `out`, assigning ids.
+
+    Column-wise: each column is one list (codes looked up with numpy fancy indexing into object arrays), and
+    `zip` makes the row tuples in C — no Python code runs per row.
+    """
+    import numpy as np
+
     from strigil.catalog import load_catalog
 
+    def lookup(values: tuple[Any, ...] | list[Any], index: Any) -> list[Any]:
+        table = np.empty(len(values), dtype=object)
+        table[:] = list(values)
+        return list(table[index].tolist())
+
     tissue = {c.code: c.tissue for c in load_catalog().conditions.values()}
-    text = {k: day(k).isoformat() for k in range(int(chunk.onset_day.min()), int(chunk.s_day.max()) + 10)}
+    resolved = chunk.s_day[chunk.a_session] + np.maximum(chunk.a_resolved_days, 0)
+    lo = int(chunk.onset_day.min())
+    hi = max(int(chunk.s_day.max()), int(resolved.max(initial=0)), int(chunk.opened_day.max())) + 1
+    text = np.array([day(k).isoformat() for k in range(lo, hi)], dtype=object)
     pid0, eid0, sid0 = next_id["patients"], next_id["episodes"], next_id["treatment_sessions"]
-    n = chunk.size
-    sex = ("female", "male")
+    n, n_s, n_t = chunk.size, len(chunk.s_patient), len(chunk.t_session)
+    n_m, n_a = len(chunk.m_session), len(chunk.a_session)
     explained = json_text(["bruising", "petechiae", "soreness"])
     goals = json_text(["reduce pain with daily activity", "return to usual activity"])
-    out["patients"] += [
-        (pid0 + i, clinic_id, chunk.code(i), by, sex[sx], 1, stamp)
-        for i, (by, sx) in enumerate(zip(chunk.birth_year.tolist(), chunk.sex.tolist(), strict=True))
-    ]
-    out["episodes"] += [
-        (
-            eid0 + i,
-            pid0 + i,
-            chunk.condition[i],
-            chunk.region[i],
-            SIDES[chunk.side[i]],
-            tissue[chunk.condition[i]],
-            text[int(chunk.onset_day[i])],
-            text[int(chunk.opened_day[i])],
-            None,
-            None,
-            goals,
-            True,
-            json_text(list(chunk.care[i])),
-            None,
-            text[int(chunk.opened_day[i])],
-            explained,
-            1,
-            stamp,
-            "demo",
+    opened = text[chunk.opened_day - lo].tolist()
+    out["patients"].extend(
+        zip(
+            range(pid0, pid0 + n),
+            repeat(clinic_id, n),
+            [chunk.code(i) for i in range(n)],
+            chunk.birth_year.tolist(),
+            lookup(("female", "male"), chunk.sex),
+            repeat(1, n),
+            repeat(stamp, n),
+            strict=True,
         )
-        for i in range(n)
-    ]
-    followed = [json_text(chunk.followed_by(i)) for i in range(n)]
-    s_patient = chunk.s_patient.tolist()
-    clinician = [clinician_ids[c] for c in chunk.clinician.tolist()]
-    out["treatment_sessions"] += [
-        (
-            sid0 + k,
-            eid0 + p,
-            clinician[p],
-            num,
-            text[d],
-            "cardiovascular" if warm else None,
-            warm or None,
-            EMOLLIENTS[emo],
-            followed[p],
-            TOLERANCES[tol],
-            None,
-            DECISIONS[dec],
-            None,
-            None,
-            1,
-            stamp,
-            "demo",
+    )
+    out["episodes"].extend(
+        zip(
+            range(eid0, eid0 + n),
+            range(pid0, pid0 + n),
+            chunk.condition,
+            chunk.region,
+            lookup(SIDES, chunk.side),
+            [tissue[c] for c in chunk.condition],
+            text[chunk.onset_day - lo].tolist(),
+            opened,
+            repeat(None, n),
+            repeat(None, n),
+            repeat(goals, n),
+            repeat(True, n),
+            [json_text(list(care)) for care in chunk.care],
+            repeat(None, n),
+            opened,
+            repeat(explained, n),
+            repeat(1, n),
+            repeat(stamp, n),
+            repeat("demo", n),
+            strict=True,
         )
-        for k, (p, num, d, warm, emo, tol, dec) in enumerate(
-            zip(
-                s_patient,
-                chunk.s_number.tolist(),
-                chunk.s_day.tolist(),
-                chunk.s_warm_minutes.tolist(),
-                chunk.s_emollient.tolist(),
-                chunk.s_tolerance.tolist(),
-                chunk.s_decision.tolist(),
-                strict=True,
-            )
+    )
+    s_patient = chunk.s_patient
+    warm = chunk.s_warm_minutes
+    warm_minutes = warm.astype(object)
+    warm_minutes[warm == 0] = None  # 0 = no warm-up
+    session_ids = range(sid0, sid0 + n_s)
+    out["treatment_sessions"].extend(
+        zip(
+            session_ids,
+            (eid0 + s_patient).tolist(),
+            lookup(clinician_ids, chunk.clinician[s_patient]),
+            chunk.s_number.tolist(),
+            text[chunk.s_day - lo].tolist(),
+            lookup((None, "cardiovascular"), (warm != 0).astype(np.int64)),
+            warm_minutes.tolist(),
+            lookup(EMOLLIENTS, chunk.s_emollient),
+            lookup([json_text(chunk.followed_by(i)) for i in range(n)], s_patient),
+            lookup(TOLERANCES, chunk.s_tolerance),
+            repeat(None, n_s),
+            lookup(DECISIONS, chunk.s_decision),
+            repeat(None, n_s),
+            repeat(None, n_s),
+            repeat(1, n_s),
+            repeat(stamp, n_s),
+            repeat("demo", n_s),
+            strict=True,
         )
-    ]
+    )
+    step_patient = s_patient[chunk.t_session]
+    angle = chunk.t_angle.astype(object)
+    angle[np.isnan(chunk.t_angle)] = None  # nan = not recorded
+    instruments = np.empty((len(INSTRUMENTS), 3), dtype=object)
+    instruments[:, :] = [list(row) for row in INSTRUMENTS]
     tid0 = next_id["dose_steps"]
-    out["dose_steps"] += [
-        (
-            tid0 + t,
-            sid0 + sess,
-            pos,
-            chunk.region[s_patient[sess]],
-            SIDES[chunk.side[s_patient[sess]]],
-            chunk.instrument(t),
-            EDGES[edge],
-            STROKES[stroke],
-            None if angle != angle else angle,
-            DIRECTIONS[direction],
-            PRESSURES[pressure],
-            None,
-            duration,
-            None,
-            POSITIONS[posture],
-            "active range of motion" if active else None,
+    out["dose_steps"].extend(
+        zip(
+            range(tid0, tid0 + n_t),
+            (sid0 + chunk.t_session).tolist(),
+            chunk.t_position.tolist(),
+            lookup(chunk.region, step_patient),
+            lookup(SIDES, chunk.side[step_patient]),
+            instruments[chunk.clinician[step_patient], (chunk.t_position - 1) % 3].tolist(),
+            lookup(EDGES, chunk.t_edge),
+            lookup(STROKES, chunk.t_stroke),
+            angle.tolist(),
+            lookup(DIRECTIONS, chunk.t_direction),
+            lookup(PRESSURES, chunk.t_pressure),
+            repeat(None, n_t),
+            chunk.t_duration.tolist(),
+            repeat(None, n_t),
+            lookup(POSITIONS, chunk.t_posture),
+            lookup((None, "active range of motion"), chunk.t_active.astype(np.int64)),
+            strict=True,
         )
-        for t, (sess, pos, edge, stroke, angle, direction, pressure, duration, posture, active) in enumerate(
-            zip(
-                chunk.t_session.tolist(),
-                chunk.t_position.tolist(),
-                chunk.t_edge.tolist(),
-                chunk.t_stroke.tolist(),
-                chunk.t_angle.tolist(),
-                chunk.t_direction.tolist(),
-                chunk.t_pressure.tolist(),
-                chunk.t_duration.tolist(),
-                chunk.t_posture.tolist(),
-                chunk.t_active.tolist(),
-                strict=True,
-            )
-        )
-    ]
+    )
     mid0 = next_id["measurements"]
-    s_day = chunk.s_day.tolist()
-    out["measurements"] += [
-        (
-            mid0 + m,
-            eid0 + s_patient[sess],
-            sid0 + sess,
-            measure,
-            value,
-            TIMINGS[timing],
-            text[s_day[sess]],
-            1,
+    out["measurements"].extend(
+        zip(
+            range(mid0, mid0 + n_m),
+            (eid0 + s_patient[chunk.m_session]).tolist(),
+            (sid0 + chunk.m_session).tolist(),
+            chunk.m_measure,
+            chunk.m_value.tolist(),
+            lookup(TIMINGS, chunk.m_timing),
+            text[chunk.s_day[chunk.m_session] - lo].tolist(),
+            repeat(1, n_m),
+            strict=True,
         )
-        for m, (sess, measure, value, timing) in enumerate(
-            zip(
-                chunk.m_session.tolist(),
-                chunk.m_measure,
-                chunk.m_value.tolist(),
-                chunk.m_timing.tolist(),
-                strict=True,
-            )
-        )
-    ]
+    )
     aid0 = next_id["adverse_responses"]
-    out["adverse_responses"] += [
-        (
-            aid0 + a,
-            eid0 + s_patient[sess],
-            sid0 + sess,
-            ADVERSE[kind],
-            SEVERITIES[sev],
-            text[s_day[sess]],
-            None if res < 0 else (day(s_day[sess]) + dt.timedelta(days=res)).isoformat(),
-            chunk.region[s_patient[sess]],
-            None,
-            1,
+    a_day = chunk.s_day[chunk.a_session]
+    resolved_text = text[resolved - lo].astype(object)
+    resolved_text[chunk.a_resolved_days < 0] = None  # -1 = not resolved
+    out["adverse_responses"].extend(
+        zip(
+            range(aid0, aid0 + n_a),
+            (eid0 + s_patient[chunk.a_session]).tolist(),
+            (sid0 + chunk.a_session).tolist(),
+            lookup(ADVERSE, chunk.a_kind),
+            lookup(SEVERITIES, chunk.a_severity),
+            text[a_day - lo].tolist(),
+            resolved_text.tolist(),
+            lookup(chunk.region, s_patient[chunk.a_session]),
+            repeat(None, n_a),
+            repeat(1, n_a),
+            strict=True,
         )
-        for a, (sess, kind, sev, res) in enumerate(
-            zip(
-                chunk.a_session.tolist(),
-                chunk.a_kind.tolist(),
-                chunk.a_severity.tolist(),
-                chunk.a_resolved_days.tolist(),
-                strict=True,
-            )
-        )
-    ]
+    )
     next_id["patients"] += n
     next_id["episodes"] += n
-    next_id["treatment_sessions"] += len(s_patient)
-    next_id["dose_steps"] += len(chunk.t_session)
-    next_id["measurements"] += len(chunk.m_session)
-    next_id["adverse_responses"] += len(chunk.a_session)
+    next_id["treatment_sessions"] += n_s
+    next_id["dose_steps"] += n_t
+    next_id["measurements"] += n_m
+    next_id["adverse_responses"] += n_a

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
 from strigil.clinical.session import SessionRecord
@@ -15,6 +15,7 @@ from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import recommendation_for
 from strigil.services.episodes import find_episode
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
+from strigil.store.base import Base
 from strigil.store.record import (
     AdverseResponseRow,
     ClinicianRow,
@@ -27,6 +28,55 @@ from strigil.store.record import (
 from strigil.store.types import now_utc
 
 __all__ = ["RecordedSession", "amend_session", "parse_session", "record_session", "session_document"]
+
+
+# The write path's statements, built once at import: building a Core statement (operator coercion, cache key)
+# cost more CPU per write than executing it. Executed on the unit of work's connection, so they share its
+# transaction; SQLAlchemy's compiled cache keeps one compiled form per dialect.
+_EPISODE_CHECK = (
+    select(
+        EpisodeRow.opened_on,
+        EpisodeRow.closed_on,
+        select(ClinicianRow.id)
+        .where(ClinicianRow.clinic_id == bindparam("clinic_id"), ClinicianRow.code == bindparam("clinician"))
+        .scalar_subquery(),
+    )
+    .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+    .where(EpisodeRow.id == bindparam("episode_id"), PatientRow.clinic_id == bindparam("clinic_id"))
+)
+# Every session of the episode (for the next number) with its pre/post measurements, in one query.
+_EPISODE_MEASURES = (
+    select(
+        SessionRow.number,
+        SessionRow.date,
+        MeasurementRow.measure,
+        MeasurementRow.value,
+        MeasurementRow.timing,
+    )
+    .outerjoin(
+        MeasurementRow,
+        (MeasurementRow.session_id == SessionRow.id) & MeasurementRow.timing.in_(("pre", "post")),
+    )
+    .where(SessionRow.episode_id == bindparam("episode_id"))
+    .order_by(SessionRow.number, MeasurementRow.id)
+)
+_EPISODE_ADVERSE = (
+    select(
+        SessionRow.number,
+        AdverseResponseRow.kind,
+        AdverseResponseRow.severity,
+        AdverseResponseRow.onset_on,
+        AdverseResponseRow.resolved_on,
+    )
+    .join(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
+    .where(AdverseResponseRow.episode_id == bindparam("episode_id"))
+)
+# Core inserts on the tables (not the ORM's bulk-insert path, which re-plans every call).
+_TABLES = Base.metadata.tables
+_INSERT_SESSION = insert(_TABLES["treatment_sessions"]).returning(_TABLES["treatment_sessions"].c.id)
+_INSERT_STEP = insert(_TABLES["dose_steps"])
+_INSERT_MEASUREMENT = insert(_TABLES["measurements"])
+_INSERT_ADVERSE = insert(_TABLES["adverse_responses"])
 
 
 @dataclass(frozen=True)
@@ -64,15 +114,9 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
     Column queries on the session's connection (no ORM entities): this runs on every session write.
     """
     conn = db.connection()
-    clinician = (
-        select(ClinicianRow.id)
-        .where(ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == record.clinician)
-        .scalar_subquery()
-    )
     found = conn.execute(
-        select(EpisodeRow.opened_on, EpisodeRow.closed_on, clinician)
-        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(EpisodeRow.id == record.episode_id, PatientRow.clinic_id == clinic_id)
+        _EPISODE_CHECK,
+        {"episode_id": record.episode_id, "clinic_id": clinic_id, "clinician": record.clinician},
     ).first()
     if found is None:
         raise NotFound(
@@ -101,17 +145,18 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
 
 def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
     """Insert the session's steps, measurements and adverse responses (Core executemany, same transaction)."""
+    conn = db.connection()
     if record.steps:
-        db.execute(
-            insert(DoseStepRow),
+        conn.execute(
+            _INSERT_STEP,
             [
                 {"session_id": session_id, "position": i, **step.model_dump()}
                 for i, step in enumerate(record.steps, start=1)
             ],
         )
     if record.measurements:
-        db.execute(
-            insert(MeasurementRow),
+        conn.execute(
+            _INSERT_MEASUREMENT,
             [
                 {
                     "episode_id": episode_id,
@@ -126,8 +171,8 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
             ],
         )
     if record.adverse_responses:
-        db.execute(
-            insert(AdverseResponseRow),
+        conn.execute(
+            _INSERT_ADVERSE,
             [
                 {"episode_id": episode_id, "session_id": session_id, "version": 1, **a.model_dump()}
                 for a in record.adverse_responses
@@ -139,37 +184,13 @@ def _history(db: Session, episode_id: int, record: SessionRecord) -> tuple[int, 
     """This session's number, and the episode so far plus this session as a `strigil respond` document."""
     conn = db.connection()
     # Every session of the episode (for the next number) with its pre/post measurements, in one query.
-    rows = conn.execute(
-        select(
-            SessionRow.number,
-            SessionRow.date,
-            MeasurementRow.measure,
-            MeasurementRow.value,
-            MeasurementRow.timing,
-        )
-        .outerjoin(
-            MeasurementRow,
-            (MeasurementRow.session_id == SessionRow.id) & MeasurementRow.timing.in_(("pre", "post")),
-        )
-        .where(SessionRow.episode_id == episode_id)
-        .order_by(SessionRow.number, MeasurementRow.id)
-    ).all()
+    rows = conn.execute(_EPISODE_MEASURES, {"episode_id": episode_id}).all()
     number = max((r[0] for r in rows), default=0) + 1
     measures = [
         {"measure": m, "session": n, "timing": t, "value": v} for n, _, m, v, t in rows if m is not None
     ]
     dates = {n: d for n, d, m, *_ in rows if m is not None}
-    adverse = conn.execute(
-        select(
-            SessionRow.number,
-            AdverseResponseRow.kind,
-            AdverseResponseRow.severity,
-            AdverseResponseRow.onset_on,
-            AdverseResponseRow.resolved_on,
-        )
-        .join(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
-        .where(AdverseResponseRow.episode_id == episode_id)
-    ).all()
+    adverse = conn.execute(_EPISODE_ADVERSE, {"episode_id": episode_id}).all()
     # this session, not yet written
     measures += [
         {"measure": m.measure, "session": number, "timing": m.timing, "value": m.value}
@@ -217,7 +238,7 @@ def record_session(
     number, history = _history(db, target.episode_id, record)
     recommendation = recommendation_for(history)
     session_id = conn.execute(
-        insert(SessionRow).returning(SessionRow.id),
+        _INSERT_SESSION,
         {
             "episode_id": target.episode_id,
             "clinician_id": target.clinician_id,
