@@ -347,7 +347,7 @@ def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossprod
         full = newton_minimise(
             lambda th: _factorise(th, cp, reml).deviance, start, lower, hessian_guess=hessian
         )
-        if not full.converged and hessian is not None:
+        if not full.converged:  # one restart from where it stopped, with a fresh Hessian
             full = newton_minimise(lambda th: _factorise(th, cp, reml).deviance, full.x, lower)
     else:
 
@@ -357,7 +357,7 @@ def _minimise(cp: Crossproducts, reml: bool, start: np.ndarray, pilot: Crossprod
             return fac.deviance, fac.gradient
 
         full = quasi_newton_minimise(fg, start, hessian)
-        if not full.converged and hessian is not None:
+        if not full.converged:  # one restart from where it stopped, with a fresh Hessian
             full = quasi_newton_minimise(fg, full.x)
     return Optimum(full.x, full.fun, full.converged, first_evals + full.n_evaluations, full.hessian)
 

@@ -115,7 +115,7 @@ def newton_minimise(
         while True:
             x_new = np.maximum(x + t * step, lower)
             f_new = fc(x_new)
-            if f_new <= fx + 1e-4 * float(g @ (x_new - x)) or t < 1e-3:
+            if f_new <= fx + 1e-4 * float(g @ (x_new - x)) or t < 1e-8:
                 break
             t *= 0.25
         if f_new > fx:
@@ -171,7 +171,7 @@ def quasi_newton_minimise(
         while True:
             x_new = x + t * step
             f_new, g_new = fgc(x_new)
-            if f_new <= fx - 1e-4 * t * decrement or t < 1e-3:
+            if f_new <= fx - 1e-4 * t * decrement or t < 1e-8:
                 break
             t *= 0.25
         if f_new > fx:
