@@ -6,6 +6,7 @@ rounding; `number()` turns one into a float when a calculation needs it.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -60,9 +61,11 @@ def number(printed: str | None) -> float | None:
     if printed is None or not printed.strip():
         return None
     try:
-        return float(printed)
+        value = float(printed)
     except ValueError:
         return None
+    # 'nan' and 'inf' parse as floats but are never a printed result (found by the hardening fuzz tests).
+    return value if math.isfinite(value) else None
 
 
 class _Frozen(BaseModel):

@@ -182,7 +182,11 @@ def parse_user_studies(
 ) -> UserStudies:
     """Validate a user CSV; raise UserStudyError listing every problem, or return the studies it holds."""
     reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip() for h in reader.fieldnames or []]
+    try:
+        header = [h.strip() for h in reader.fieldnames or []]
+        raw_rows = list(reader)
+    except csv.Error as exc:  # e.g. a bare carriage return inside a field (found by the hardening fuzz tests)
+        raise UserStudyError([f"file: not a readable CSV table ({exc})"]) from None
     missing = [c for c in REQUIRED if c not in header]
     unknown = [c for c in header if c not in REQUIRED + OPTIONAL]
     errors = []
@@ -194,7 +198,7 @@ def parse_user_studies(
         )
     if errors:
         raise UserStudyError(errors)
-    rows = [(i, {k.strip(): (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(reader, 2)]
+    rows = [(i, {k.strip(): (v or "").strip() for k, v in r.items() if k}) for i, r in enumerate(raw_rows, 2)]
     if not rows:
         raise UserStudyError(["the file has a header but no study rows"])
     by_id: dict[str, list[tuple[int, dict[str, str]]]] = {}
