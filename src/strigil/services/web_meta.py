@@ -112,6 +112,11 @@ def fit_csv(
         plot = res.forest(xlab=xlab)
     except ValueError as exc:
         raise MetaInputError(str(exc)) from None
+    except ArithmeticError as exc:  # e.g. yi of 1e123 breaks the estimator (found by hardening fuzz tests)
+        raise MetaInputError(
+            f"the model cannot be fitted to these numbers ({type(exc).__name__}); check yi and vi for "
+            "extreme or mistyped values"
+        ) from None
     buffer = io.StringIO()
     plot.figure.savefig(buffer, format="svg")
     svg = buffer.getvalue()
