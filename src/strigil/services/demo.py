@@ -13,7 +13,6 @@ are not clinical estimates and must not be read as such.
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import repeat
 from typing import Any
 
 from strigil.services.demo_plan import (
@@ -189,9 +188,13 @@ def write_bulk(
     stamp = now_utc()
     stamp_text = stamp.replace(tzinfo=None).isoformat(sep=" ") if sqlite else stamp.isoformat()
     # One INSERT per table, compiled once by Core for this database; rows go to executemany as plain tuples.
-    statements = {name: _insert_sql(db.engine.dialect, name, cols) for name, cols in _COLUMNS.items()}
+    constants = _constants(int(clinic.id), stamp_text)
+    statements = {
+        name: _insert_sql(db.engine.dialect, name, cols, constants[name]) for name, cols in _COLUMNS.items()
+    }
     clinician_ids = [known[c["code"]] for c in CLINICIANS]
     pending: dict[str, list[tuple[Any, ...]]] = {name: [] for name in _COLUMNS}
+    care_checked: dict[tuple[str, ...], str | None] = {}
     written = 0
 
     with db.engine.connect() as conn:
@@ -206,10 +209,13 @@ def write_bulk(
                         "use a new demo database (or remove demo.sqlite)"
                     )
                 for i in range(chunk.size):
-                    problem = exercise_first_problem(True, list(chunk.care[i]), None)
-                    if problem:  # the plan never does this; refuse loudly if it ever does
-                        raise ValueError(f"demo patient {chunk.code(i)}: {problem}")
-                _rows(chunk, clinic.id, clinician_ids, next_id, stamp_text, pending)
+                    # The rule depends on the planned care alone, and the plan uses few combinations.
+                    care = chunk.care[i]
+                    if care not in care_checked:
+                        care_checked[care] = exercise_first_problem(True, list(care), None)
+                    if care_checked[care]:  # the plan never does this; refuse loudly if it ever does
+                        raise ValueError(f"demo patient {chunk.code(i)}: {care_checked[care]}")
+                _rows(chunk, clinician_ids, next_id, pending)
                 if len(pending["patients"]) >= batch_patients or chunk.first + chunk.size > n_patients:
                     with conn.begin():
                         for name, rows in pending.items():
@@ -286,14 +292,58 @@ def _end_sqlite_load(conn: Any, indexes: list[str], *, fresh: bool) -> None:
     conn.commit()
 
 
-def _insert_sql(dialect: Any, name: str, columns: tuple[str, ...]) -> str:
-    """`INSERT INTO name (...) VALUES (...)` compiled by Core for `dialect`, with positional parameters."""
-    from sqlalchemy import column, insert, table
+_GOALS = json_text(["reduce pain with daily activity", "return to usual activity"])
+_EXPLAINED = json_text(["bruising", "petechiae", "soreness"])
 
-    compiled = insert(table(name, *(column(c) for c in columns))).compile(
-        dialect=dialect, column_keys=list(columns)
-    )
-    sql = str(compiled)
+
+def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
+    """Columns with one value for every row of a bulk load, per table: written into the INSERT as literals.
+
+    Binding a parameter costs SQLite more than inserting the value itself, and a third of the columns are the
+    same on every row (version 1, the load's timestamp, NULLs); `_rows` leaves them out of the row tuples.
+    """
+    stamped = {"version": 1, "created_at": stamp}
+    return {
+        "patients": {"clinic_id": clinic_id, **stamped},
+        "episodes": {
+            "closed_on": None,
+            "close_reason": None,
+            "goals": _GOALS,
+            "planned_iastm": True,
+            "exercise_first_reason": None,
+            "consent_explained": _EXPLAINED,
+            **stamped,
+            "created_by": "demo",
+        },
+        "treatment_sessions": {
+            "recommendation": None,
+            "decision_reason": None,
+            "notes": None,
+            **stamped,
+            "created_by": "demo",
+        },
+        "dose_steps": {"force_n": None, "stroke_count": None},
+        "measurements": {"version": 1},
+        "adverse_responses": {"note": None, "version": 1},
+    }
+
+
+def _insert_sql(dialect: Any, name: str, columns: tuple[str, ...], constants: dict[str, Any]) -> str:
+    """`INSERT INTO name (...) VALUES (...)` compiled by Core for `dialect`: positional parameters for the
+    varying columns, in column order, and SQL literals (rendered by the dialect) for `constants`."""
+    from sqlalchemy import bindparam, column, insert, literal, literal_column, null, table
+
+    def rendered(value: Any) -> Any:
+        if value is None:
+            return null()
+        if isinstance(value, str) and "%" in value:  # would need escaping for psycopg's format style
+            raise ValueError(f"bulk constant of {name} must not contain '%': {value!r}")
+        return literal_column(
+            str(literal(value).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        )
+
+    values = {c: rendered(constants[c]) if c in constants else bindparam(c) for c in columns}
+    sql = str(insert(table(name, *(column(c) for c in columns))).values(values).compile(dialect=dialect))
     if not dialect.positional:  # named style (psycopg: %(x)s) → positional %s, in column order
         for c in columns:
             sql = sql.replace(f"%({c})s", "%s")
@@ -302,13 +352,12 @@ def _insert_sql(dialect: Any, name: str, columns: tuple[str, ...]) -> str:
 
 def _rows(
     chunk: DemoChunk,
-    clinic_id: int,
     clinician_ids: list[int],
     next_id: dict[str, int],
-    stamp: str,
     out: dict[str, list[tuple[Any, ...]]],
 ) -> None:
-    """Append the chunk's rows (tuples of stored values in `_COLUMNS` order) to `out`, assigning ids.
+    """Append the chunk's rows to `out`, assigning ids: tuples of stored values in `_COLUMNS` order, without
+    the columns `_constants` fixes for the whole load.
 
     Column-wise: each column is one list (codes looked up with numpy fancy indexing into object arrays), and
     `zip` makes the row tuples in C — no Python code runs per row.
@@ -330,18 +379,17 @@ def _rows(
     pid0, eid0, sid0 = next_id["patients"], next_id["episodes"], next_id["treatment_sessions"]
     n, n_s, n_t = chunk.size, len(chunk.s_patient), len(chunk.t_session)
     n_m, n_a = len(chunk.m_session), len(chunk.a_session)
-    explained = json_text(["bruising", "petechiae", "soreness"])
-    goals = json_text(["reduce pain with daily activity", "return to usual activity"])
     opened = text[chunk.opened_day - lo].tolist()
+    # JSON text per distinct planned care (what follows the instrument work depends on it alone).
+    care_text = {care: json_text(list(care)) for care in set(chunk.care)}
+    first_with = {care: i for i, care in reversed(list(enumerate(chunk.care)))}
+    followed_text = {care: json_text(chunk.followed_by(i)) for care, i in first_with.items()}
     out["patients"].extend(
         zip(
             range(pid0, pid0 + n),
-            repeat(clinic_id, n),
             [chunk.code(i) for i in range(n)],
             chunk.birth_year.tolist(),
             lookup(("female", "male"), chunk.sex),
-            repeat(1, n),
-            repeat(stamp, n),
             strict=True,
         )
     )
@@ -355,17 +403,8 @@ def _rows(
             [tissue[c] for c in chunk.condition],
             text[chunk.onset_day - lo].tolist(),
             opened,
-            repeat(None, n),
-            repeat(None, n),
-            repeat(goals, n),
-            repeat(True, n),
-            [json_text(list(care)) for care in chunk.care],
-            repeat(None, n),
+            [care_text[care] for care in chunk.care],
             opened,
-            repeat(explained, n),
-            repeat(1, n),
-            repeat(stamp, n),
-            repeat("demo", n),
             strict=True,
         )
     )
@@ -384,15 +423,9 @@ def _rows(
             lookup((None, "cardiovascular"), (warm != 0).astype(np.int64)),
             warm_minutes.tolist(),
             lookup(EMOLLIENTS, chunk.s_emollient),
-            lookup([json_text(chunk.followed_by(i)) for i in range(n)], s_patient),
+            lookup([followed_text[care] for care in chunk.care], s_patient),
             lookup(TOLERANCES, chunk.s_tolerance),
-            repeat(None, n_s),
             lookup(DECISIONS, chunk.s_decision),
-            repeat(None, n_s),
-            repeat(None, n_s),
-            repeat(1, n_s),
-            repeat(stamp, n_s),
-            repeat("demo", n_s),
             strict=True,
         )
     )
@@ -415,9 +448,7 @@ def _rows(
             angle.tolist(),
             lookup(DIRECTIONS, chunk.t_direction),
             lookup(PRESSURES, chunk.t_pressure),
-            repeat(None, n_t),
             chunk.t_duration.tolist(),
-            repeat(None, n_t),
             lookup(POSITIONS, chunk.t_posture),
             lookup((None, "active range of motion"), chunk.t_active.astype(np.int64)),
             strict=True,
@@ -433,7 +464,6 @@ def _rows(
             chunk.m_value.tolist(),
             lookup(TIMINGS, chunk.m_timing),
             text[chunk.s_day[chunk.m_session] - lo].tolist(),
-            repeat(1, n_m),
             strict=True,
         )
     )
@@ -451,8 +481,6 @@ def _rows(
             text[a_day - lo].tolist(),
             resolved_text.tolist(),
             lookup(chunk.region, s_patient[chunk.a_session]),
-            repeat(None, n_a),
-            repeat(1, n_a),
             strict=True,
         )
     )
