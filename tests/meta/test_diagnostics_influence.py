@@ -10,8 +10,7 @@ from strigil.meta import rma
 from strigil.meta.cumulative import cumul
 from strigil.meta.influence import baujat, influence, leave1out
 
-# cases with user weights carry no influence/Baujat reference (implemented for 1/(vi + tau2) weights only)
-ALL = [c for c in load("diagnostics")["cases"] if "influence" in c]
+ALL = load("diagnostics")["cases"]
 INT_ONLY = [c for c in load("diagnostics")["cases"] if not c.get("mods")]
 ORDERED = [c for c in INT_ONLY if c.get("cumul_order_by")]
 SEQ_FIELDS = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")
@@ -93,5 +92,5 @@ def test_diagnostics_refuse_what_they_cannot_do():
         leave1out(rma(y, v, mods=[1.0, 2.0, 3.0, 5.0]))
     with pytest.raises(ValueError, match="order has 3 keys"):
         cumul(rma(y, v), order=[1, 2, 3])
-    with pytest.raises(ValueError, match="user weights"):
-        influence(rma(y, v, weights=[1.0, 2.0, 1.0, 1.0]))
+    with pytest.raises(ValueError, match="at least 2 studies"):
+        influence(rma([0.3], [0.01]))

@@ -119,8 +119,11 @@ def _deletions(res: RMAResult) -> list[_Deletion]:
         b = np.array([c.estimate for c in fit.beta])
         s2w = 1.0
         if test == "knha":
+            # the Knapp-Hartung factor always uses the inverse-variance fit, also under user weights
             w = 1 / (res.vi[keep] + fit.tau2)
-            r = res.yi[keep] - Xi @ b
+            bw = b if res.weights is None else np.linalg.solve(Xi.T @ (w[:, None] * Xi),
+                                                               Xi.T @ (w * res.yi[keep]))
+            r = res.yi[keep] - Xi @ bw
             rss = float(w @ (r * r))
             df = fit.k - fit.p
             s2w = 0.0 if rss <= _EPS else (rss / df if df > 0 else math.nan)
@@ -136,11 +139,16 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den
 
 
-def _hat(res: RMAResult) -> Array:
-    w = 1 / (res.vi + res.tau2)
+def _model_weights(res: RMAResult) -> Array:
+    """The weights the model's estimate uses: 1/(vi + tau2), or the user's weights."""
+    return 1 / (res.vi + res.tau2) if res.weights is None else res.weights
+
+
+def _hat_matrix(res: RMAResult) -> Array:
+    """H = X (X'AX)⁻¹ X'A with A the model's weights (metafor's `hatvalues(type = "matrix")`)."""
+    a = _model_weights(res)
     X = res.X
-    inv = np.linalg.inv(X.T @ (w[:, None] * X))
-    return np.einsum("ij,jk,ik->i", X, inv, X) * w
+    return (X @ np.linalg.inv(X.T @ (a[:, None] * X)) @ X.T) * a[None, :]
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,10 +179,7 @@ class Influence:
         return out
 
 
-def _require_unweighted(res: RMAResult, what: str) -> None:
-    if res.weights is not None:
-        raise ValueError(
-            f"{what} is implemented for inverse-variance weights only; the model has user weights")
+def _require_two(res: RMAResult, what: str) -> None:
     if res.k < 2:
         raise ValueError(f"{what} needs at least 2 studies; got k={res.k}")
 
@@ -182,14 +187,17 @@ def _require_unweighted(res: RMAResult, what: str) -> None:
 def influence(res: RMAResult) -> Influence:
     """Influence diagnostics of every study (Viechtbauer & Cheung, 2010, Res Synth Methods 1:112),
     computed as metafor's `influence.rma.uni` by refitting the model without each study."""
-    _require_unweighted(res, "influence()")
+    _require_two(res, "influence()")
     k, p = res.X.shape
     X, y, v = res.X, res.yi, res.vi
     b = np.array([c.estimate for c in res.beta])
     pred_full = X @ b
-    hat = _hat(res)
-    w_full = 1 / (v + res.tau2)
-    weight = 100 * w_full / w_full.sum()
+    H = _hat_matrix(res)
+    hat = np.diag(H).copy()
+    a = _model_weights(res)
+    weight = 100 * a / a.sum()
+    # (X'AX)⁻¹X'A: the estimate as a linear map of the effects, for the covariance at a deleted τ²
+    proj = np.linalg.inv(X.T @ (a[:, None] * X)) @ (X.T * a[None, :])
     try:
         svb = np.linalg.inv(res.vb)
     except np.linalg.LinAlgError:
@@ -207,9 +215,16 @@ def influence(res: RMAResult) -> Influence:
         delpred = float(xi @ d.beta)
         vdelpred = float(xi @ d.vb @ xi)
         tau2_del[i], qe_del[i] = d.tau2, d.QE
-        dffits[i] = _ratio(pred_full[i] - delpred, math.sqrt(d.s2w * hat[i] * (d.tau2 + v[i])))
-        # covariance of the full-data estimate evaluated at the deleted τ²
-        vb_del = np.linalg.inv(X.T @ ((1 / (v + d.tau2))[:, None] * X))
+        # variance of the i-th fitted value and covariance of the full-data estimate, both at the
+        # deleted τ²; with inverse-variance weights metafor uses the model-based forms, with user
+        # weights the sandwich forms (H diag(v + τ²₋ᵢ) H')ᵢᵢ and P diag(v + τ²₋ᵢ) P'
+        if res.weights is None:
+            var_fit = hat[i] * (d.tau2 + v[i])
+            vb_del = np.linalg.inv(X.T @ ((1 / (v + d.tau2))[:, None] * X))
+        else:
+            var_fit = float((H[i] ** 2) @ (v + d.tau2))
+            vb_del = (proj * (v + d.tau2)[None, :]) @ proj.T
+        dffits[i] = _ratio(pred_full[i] - delpred, math.sqrt(d.s2w * var_fit))
         dfb = b - d.beta
         with np.errstate(divide="ignore", invalid="ignore"):
             dfbs[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
@@ -244,7 +259,7 @@ class Baujat:
 def baujat(res: RMAResult) -> Baujat:
     """Baujat plot coordinates, as metafor's `baujat.rma`: x = (yᵢ − ŷᵢ)²/(vᵢ + τ²), y = squared
     change of the fitted value when study i is left out, over the variance of that change."""
-    _require_unweighted(res, "baujat()")
+    _require_two(res, "baujat()")
     b = np.array([c.estimate for c in res.beta])
     pred_full = res.X @ b
     x = (res.yi - pred_full) ** 2 / (res.tau2 + res.vi)

@@ -377,9 +377,7 @@ run_diagnostics <- function(dname, method = "REML", test = "z", mods = NULL, per
       case$cumul_ordered <- guard(do.call(cumul, list(res, order = d$mods[[order_by]])), l1o_record)
     }
   }
-  # strigil implements influence() and baujat() for inverse-variance weights only
-  unweighted <- is.null(weights)
-  if (unweighted) {
+  {
     case$influence <- guard(influence(res), function(x) list(
       rstudent = vec(x$inf$rstudent), dffits = vec(x$inf$dffits), cook_d = vec(x$inf$cook.d),
       cov_r = vec(x$inf$cov.r), tau2_del = vec(x$inf$tau2.del), QE_del = vec(x$inf$QE.del),
