@@ -163,7 +163,7 @@ def main() -> None:
                 "--database",
                 source,
             ],
-            source,
+            f"sqlite:///{work / 'clinic-default.sqlite'}",  # demo refuses the clinic's own database
         )
     results: dict[str, list[dict[str, float]]] = {
         "export csv (reference)": [],
