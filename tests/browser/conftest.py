@@ -92,7 +92,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         process.wait(timeout=10)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API allows one instance per thread at a time, and other
+# browser checks (tests/hardening) start their own after this module has finished.
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Debian's Chromium, headless, with background networking off."""
     from playwright.sync_api import sync_playwright
