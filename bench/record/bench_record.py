@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/record/bench_record.py [--patients 100000] [--writes 300] [--runs 3]
 
-1. Build: `strigil demo --bulk` (services.demo.write_bulk) into a fresh SQLite file; wall time per run.
+1. Build: `strigil demo --bulk` (services.demo.write_bulk) into a fresh SQLite file; wall and CPU time.
 2. Session writes: one whole session per unit of work (validation, catalogue checks, steps, measures, the
    decision aid's recommendation, commit) through `services.sessions.record_session`, into random episodes
    of the built clinic; p50/p95/p99 in ms. The same on PostgreSQL (fresh database, smaller bulk clinic).
@@ -210,6 +210,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}, "
         f"Python {platform.python_version()}",
         "patients": args.patients,
+        "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
     }
     tmp = Path(tempfile.mkdtemp(prefix="strigil-bench-"))
     builds, build_cpu, sizes = [], [], {}
