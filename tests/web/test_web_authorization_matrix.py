@@ -68,6 +68,8 @@ PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
     "account_id": lambda w, role, clinic: w.ids[(clinic, "spare")],
     "token_id": lambda w, role, clinic: _token_ids(w)[(clinic, role)],
     "patient_code": lambda w, role, clinic: w.records[clinic]["patient_code"],
+    # the FHIR Patient id: Strigil's export writes "patient-<code>", and the bare code is accepted too
+    "patient_id": lambda w, role, clinic: w.records[clinic]["patient_code"],
     "episode_id": lambda w, role, clinic: w.records[clinic]["episode_id"],
     "adverse_id": lambda w, role, clinic: w.records[clinic]["adverse_id"],
 }
@@ -90,7 +92,7 @@ def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
 
 
 # Routes with these parameters touch one patient's data: every successful call must leave an audit event.
-PATIENT_PARAMETERS = {"patient_code", "episode_id", "adverse_id"}
+PATIENT_PARAMETERS = {"patient_code", "patient_id", "episode_id", "adverse_id"}
 
 
 def guard_params(route: APIRoute) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
+from strigil.interop.api import router as fhir_router
 from strigil.web.routes import account, admin, analysis, audit, auth, home, record_api, record_pages
 
 __all__ = ["ROUTERS"]
@@ -22,4 +23,5 @@ ROUTERS: list[APIRouter] = [
     record_api.router,
     analysis.pages,
     analysis.api,
+    fhir_router,
 ]
