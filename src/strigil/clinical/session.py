@@ -25,7 +25,15 @@ from strigil.clinical.vocabulary import (
     WarmUpKind,
 )
 
-__all__ = ["AdverseResponse", "DoseStep", "FollowUp", "Measurement", "SessionRecord", "WarmUp"]
+__all__ = [
+    "DOSE_STEP_FIELDS",
+    "AdverseResponse",
+    "DoseStep",
+    "FollowUp",
+    "Measurement",
+    "SessionRecord",
+    "WarmUp",
+]
 
 
 class _Part(BaseModel):
@@ -91,6 +99,10 @@ class DoseStep(_Part):
                     f"allowed: {', '.join(edges)}"
                 )
         return self
+
+
+# What one dose step records, in the model's order: the one list the store, the demo and the web form share.
+DOSE_STEP_FIELDS: tuple[str, ...] = tuple(DoseStep.model_fields)
 
 
 class FollowUp(_Part):

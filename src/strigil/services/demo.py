@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from strigil.clinical.session import DOSE_STEP_FIELDS
 from strigil.services.demo_plan import (
     ADVERSE,
     CLINICIANS,
@@ -120,24 +121,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "created_by",
     ),
-    "dose_steps": (
-        "id",
-        "session_id",
-        "position",
-        "region",
-        "side",
-        "instrument",
-        "edge",
-        "stroke",
-        "angle_deg",
-        "direction",
-        "pressure",
-        "force_n",
-        "duration_s",
-        "stroke_count",
-        "patient_position",
-        "active_movement",
-    ),
+    "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS),
     "measurements": ("id", "episode_id", "session_id", "measure", "value", "timing", "taken_on", "version"),
     "adverse_responses": (
         "id",

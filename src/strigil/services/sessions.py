@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.orm import Session
 
-from strigil.clinical.session import SessionRecord
+from strigil.clinical.session import DOSE_STEP_FIELDS, SessionRecord
 from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import recommendation_for
 from strigil.services.episodes import find_episode
@@ -270,28 +270,13 @@ def session_document(db: Session, session_id: int) -> dict[str, Any]:
     clinician = db.get(ClinicianRow, row.clinician_id)
     measurements = db.scalars(select(MeasurementRow).where(MeasurementRow.session_id == row.id)).all()
     adverse = db.scalars(select(AdverseResponseRow).where(AdverseResponseRow.session_id == row.id)).all()
-    step_fields = (
-        "region",
-        "side",
-        "instrument",
-        "edge",
-        "stroke",
-        "angle_deg",
-        "direction",
-        "pressure",
-        "force_n",
-        "duration_s",
-        "stroke_count",
-        "patient_position",
-        "active_movement",
-    )
     return {
         "episode_id": row.episode_id,
         "clinician": clinician.code if clinician else "",
         "date": row.date.isoformat(),
         "warm_up": {"kind": row.warm_up_kind, "minutes": row.warm_up_minutes} if row.warm_up_kind else None,
         "emollient": row.emollient,
-        "steps": [{f: getattr(s, f) for f in step_fields} for s in row.steps],
+        "steps": [{f: getattr(s, f) for f in DOSE_STEP_FIELDS} for s in row.steps],
         "followed_by": list(row.followed_by),
         "measurements": [{"measure": m.measure, "value": m.value, "timing": m.timing} for m in measurements],
         "adverse_responses": [

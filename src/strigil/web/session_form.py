@@ -11,23 +11,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from strigil.clinical.session import DOSE_STEP_FIELDS
+
 __all__ = ["STEP_FIELDS", "SessionForm", "form_errors", "parse_form", "reorder_steps"]
 
-STEP_FIELDS = (
-    "region",
-    "side",
-    "instrument",
-    "edge",
-    "stroke",
-    "angle_deg",
-    "direction",
-    "pressure",
-    "force_n",
-    "duration_s",
-    "stroke_count",
-    "patient_position",
-    "active_movement",
-)
+STEP_FIELDS = DOSE_STEP_FIELDS
 _NUMBERS = {"angle_deg": float, "force_n": float, "duration_s": int, "stroke_count": int}
 MEASURE_ROWS = 3
 
