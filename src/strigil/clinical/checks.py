@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 
 from strigil.catalog import UnknownCode, load_catalog
 
-__all__ = ["FieldProblem", "catalogue_code", "problems_from", "within_measure_range"]
+__all__ = [
+    "ConditionCode",
+    "EdgeCode",
+    "FieldProblem",
+    "InstrumentCode",
+    "MeasureCode",
+    "RegionCode",
+    "SideCode",
+    "StrokeCode",
+    "catalogue_code",
+    "problems_from",
+    "within_measure_range",
+]
 
 # How many allowed codes an error message lists before saying "…and N more".
 _LISTED = 12
@@ -32,6 +45,20 @@ def catalogue_code(kind: str, code: str) -> str:
         raise ValueError(f"{code!r} is not a known {kind[:-1].replace('_', ' ')} code{hint}; "
                          f"allowed: {_allowed_text(codes)}") from None
     return code
+
+
+def _coded(kind: str) -> AfterValidator:
+    return AfterValidator(partial(catalogue_code, kind))
+
+
+# A field of one of these types accepts only that catalogue's codes; the message lists the allowed ones.
+ConditionCode = Annotated[str, _coded("conditions")]
+RegionCode = Annotated[str, _coded("regions")]
+SideCode = Annotated[str, _coded("sides")]
+InstrumentCode = Annotated[str, _coded("instruments")]
+EdgeCode = Annotated[str, _coded("edge_types")]
+StrokeCode = Annotated[str, _coded("strokes")]
+MeasureCode = Annotated[str, _coded("measures")]
 
 
 def within_measure_range(measure: str, value: float) -> None:

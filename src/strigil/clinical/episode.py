@@ -6,7 +6,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from strigil.clinical.checks import catalogue_code
+from strigil.clinical.checks import ConditionCode, RegionCode, SideCode
 from strigil.clinical.phase import DEFAULT_PHASE_CUTOFFS, PhaseCutoffs, TissuePhase, tissue_phase
 from strigil.clinical.vocabulary import CoIntervention, Tissue
 
@@ -34,9 +34,9 @@ class EpisodePlan(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    condition: str
-    region: str
-    side: str
+    condition: ConditionCode
+    region: RegionCode
+    side: SideCode
     target_tissue: Tissue
     onset_date: dt.date
     opened_on: dt.date
@@ -48,20 +48,8 @@ class EpisodePlan(BaseModel):
     )
     consent: Consent | None = None
 
-    @field_validator("condition")
-    @classmethod
-    def _condition(cls, code: str) -> str:
-        return catalogue_code("conditions", code)
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, code: str) -> str:
-        return catalogue_code("regions", code)
 
-    @field_validator("side")
-    @classmethod
-    def _side(cls, code: str) -> str:
-        return catalogue_code("sides", code)
 
     @model_validator(mode="after")
     def _dates_agree(self) -> EpisodePlan:

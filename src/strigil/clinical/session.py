@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from strigil.catalog import load_catalog
-from strigil.clinical.checks import catalogue_code, within_measure_range
+from strigil.clinical.checks import (
+    EdgeCode,
+    InstrumentCode,
+    MeasureCode,
+    RegionCode,
+    SideCode,
+    StrokeCode,
+    within_measure_range,
+)
 from strigil.clinical.vocabulary import (
     AdverseKind,
     ClinicianDecision,
@@ -50,11 +58,11 @@ class WarmUp(_Part):
 class DoseStep(_Part):
     """One step of instrument work, in the order performed."""
 
-    region: str
-    side: str
-    instrument: str
-    edge: str | None = Field(default=None, description="edge type used; must be one the instrument has")
-    stroke: str
+    region: RegionCode
+    side: SideCode
+    instrument: InstrumentCode
+    edge: EdgeCode | None = Field(default=None, description="edge type used; must be one the instrument has")
+    stroke: StrokeCode
     angle_deg: float | None = Field(default=None, ge=0, le=90, description="tool-to-tissue angle, degrees")
     direction: FibreDirection = Field(description="direction relative to the fibres")
     pressure: PressureCategory = Field(description="verbal pressure category")
@@ -64,30 +72,10 @@ class DoseStep(_Part):
     patient_position: str | None = Field(default=None, max_length=200)
     active_movement: str | None = Field(default=None, max_length=200, description="movement during the step")
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, code: str) -> str:
-        return catalogue_code("regions", code)
 
-    @field_validator("side")
-    @classmethod
-    def _side(cls, code: str) -> str:
-        return catalogue_code("sides", code)
 
-    @field_validator("instrument")
-    @classmethod
-    def _instrument(cls, code: str) -> str:
-        return catalogue_code("instruments", code)
 
-    @field_validator("edge")
-    @classmethod
-    def _edge(cls, code: str | None) -> str | None:
-        return None if code is None else catalogue_code("edge_types", code)
 
-    @field_validator("stroke")
-    @classmethod
-    def _stroke(cls, code: str) -> str:
-        return catalogue_code("strokes", code)
 
     @model_validator(mode="after")
     def _edge_fits_instrument(self) -> DoseStep:
@@ -116,14 +104,10 @@ class FollowUp(_Part):
 class Measurement(_Part):
     """An outcome measurement: pre/post the IASTM within the session, or between sessions."""
 
-    measure: str
+    measure: MeasureCode
     value: float
     timing: Timing
 
-    @field_validator("measure")
-    @classmethod
-    def _measure(cls, code: str) -> str:
-        return catalogue_code("measures", code)
 
     @model_validator(mode="after")
     def _in_range(self) -> Measurement:
@@ -138,13 +122,9 @@ class AdverseResponse(_Part):
     severity: Severity
     onset_on: dt.date
     resolved_on: dt.date | None = None
-    region: str | None = None
+    region: RegionCode | None = None
     note: str | None = Field(default=None, max_length=1000)
 
-    @field_validator("region")
-    @classmethod
-    def _region(cls, code: str | None) -> str | None:
-        return None if code is None else catalogue_code("regions", code)
 
     @model_validator(mode="after")
     def _resolution_after_onset(self) -> AdverseResponse:
