@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from strigil.clinical.session import DOSE_STEP_FIELDS, SessionRecord
@@ -73,6 +73,15 @@ _EPISODE_ADVERSE = (
 )
 # Core inserts on the tables (not the ORM's bulk-insert path, which re-plans every call).
 _TABLES = Base.metadata.tables
+_EPISODES = _TABLES["episodes"]
+# Serialises the writers of one episode: a no-op update (version unchanged, so optimistic versions and the
+# episode's content are untouched) is a row lock until commit on PostgreSQL, and on SQLite makes the
+# transaction a writer, which SQLite (and the in-process writer lock) admit one at a time. Without it two
+# concurrent recordings read the same history, pick the same next number, and one fails on the unique
+# (episode_id, number).
+_LOCK_EPISODE = (
+    update(_EPISODES).where(_EPISODES.c.id == bindparam("episode_id")).values(version=_EPISODES.c.version)
+)
 _INSERT_SESSION = insert(_TABLES["treatment_sessions"]).returning(_TABLES["treatment_sessions"].c.id)
 _INSERT_STEP = insert(_TABLES["dose_steps"])
 _INSERT_MEASUREMENT = insert(_TABLES["measurements"])
@@ -233,8 +242,11 @@ def record_session(
 ) -> RecordedSession:
     """Record a whole session (steps, measures, adverse responses) and the decision aid's recommendation."""
     record = parse_session(doc)
-    target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
     conn = db.connection()
+    # Lock first, so the episode check (open? whose?) and the numbering both read what the previous writer
+    # committed: a concurrent close cannot slip between the check and the insert either.
+    conn.execute(_LOCK_EPISODE, {"episode_id": record.episode_id})
+    target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
     number, history = _history(db, target.episode_id, record)
     recommendation = recommendation_for(history)
     session_id = conn.execute(
