@@ -91,16 +91,36 @@ def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str,
     ]  # fmt: skip
 
 
-def test_every_read_and_write_of_patient_data_leaves_its_audit_row(world: Any) -> None:
-    client, csrf = world.client("clinician")
+def _admin_patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str, int | None]]:
+    """The admin's privacy routes (export, find, erase), in the same shape; the erasures come last."""
+    rec = world.records[1]
+    code, second = str(rec["patient_code"]), "A001"
+    with world.db() as db:
+        from strigil.services.patients import find_patient
+
+        patient, other = find_patient(db, 1, code).id, find_patient(db, 1, second).id
+    return [
+        ("GET", f"/api/v1/patients/{code}/export", {}, "patient", patient),
+        ("GET", f"/admin/privacy?code={code}", {}, "patient", patient),
+        ("POST", f"/admin/privacy/{second}/erase", {"data": {"confirm": second, "reason": "audit walk"}},
+         "patient", other),
+        ("POST", f"/api/v1/patients/{code}/erase", {"json": {"confirm": code, "reason": "audit walk"}},
+         "patient", patient),
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("role", ["clinician", "admin"])
+def test_every_read_and_write_of_patient_data_leaves_its_audit_row(world: Any, role: str) -> None:
+    client, csrf = world.client(role)
+    calls = _patient_data_calls(world) if role == "clinician" else _admin_patient_data_calls(world)
     missing = []
-    for method, url, kwargs, resource, patient in _patient_data_calls(world):
+    for method, url, kwargs, resource, patient in calls:
         if method == "POST" and "data" in kwargs:
             kwargs = {"data": {**kwargs["data"], "csrf_token": csrf}}
         before = _last_audit_id(world)
         response = client.request(method, url, headers={"X-CSRF-Token": csrf}, **kwargs)
         assert response.status_code < 400, f"{method} {url}: {response.status_code} {response.text[:200]}"
-        rows = [e for e in _new_events(world, before) if e.username == "clinician1" and e.clinic_id == 1]
+        rows = [e for e in _new_events(world, before) if e.username == f"{role}1" and e.clinic_id == 1]
         fitting = [
             e
             for e in rows
@@ -124,7 +144,7 @@ def test_every_patient_data_route_is_in_the_audit_walk(world: Any) -> None:
         and p not in ("/episodes/{episode_id}/sessions/steps", "/episodes/{episode_id}/sessions")
     } | {("GET", "/")}
     walked = set()
-    for method, url, *_ in _patient_data_calls(world):
+    for method, url, *_ in _patient_data_calls(world) + _admin_patient_data_calls(world):
         pattern = re.sub(r"/(A000|AUD1|\d+)(?=/|$)", "/{}", url)
         walked.add((method, pattern))
     normalised = {(m, re.sub(r"\{[a-z_]+\}", "{}", p)) for m, p in clinical}

@@ -22,6 +22,7 @@ OTHER_CLINIC = ("B00", "clinician2", "admin2", "researcher2", "spare2", "Therapi
 WILDCARDS = ("%", "_", "*", "\\", "A%", "%' --")
 ROLE_FOR = {
     "/admin/audit": "admin",
+    "/admin/privacy": "admin",
     "/api/v1/audit": "admin",
     "/patients": "clinician",
     "/api/v1/patients": "clinician",

@@ -119,6 +119,9 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "taken_on": TODAY,
     },
     ("POST", "/api/v1/adverse-responses/{adverse_id}/resolve"): {"resolved_on": TODAY},
+    # Erasure gets a confirmation that does not repeat the code: the admin's answer is 422 and nothing is
+    # erased, so the routes that run after it still find clinic 1's patient (the page form posts no fields).
+    ("POST", "/api/v1/patients/{patient_code}/erase"): {"confirm": "not-the-code", "reason": "matrix"},
 }
 
 

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import delete, inspect, or_, select
+from sqlalchemy import delete, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
 from strigil.services.audit import Actor, record
@@ -30,7 +30,7 @@ from strigil.store.record import (
     SessionRow,
 )
 
-__all__ = ["EXPORT_FORMAT", "ErasureReport", "erase_patient", "export_patient"]
+__all__ = ["EXPORT_FORMAT", "ErasureReport", "Holdings", "erase_patient", "export_patient", "holdings"]
 
 EXPORT_FORMAT = "strigil-patient-export/1"
 
@@ -117,6 +117,40 @@ def export_patient(db: Session, clinic_id: int, code: str, actor: Actor) -> dict
 
 
 @dataclass(frozen=True)
+class Holdings:
+    """How much Strigil holds about one patient: what an export returns and an erasure removes."""
+
+    patient_id: int
+    code: str
+    birth_year: int
+    episodes: int
+    sessions: int
+    measurements: int
+    adverse_responses: int
+    audit_events: int
+
+
+def holdings(db: Session, clinic_id: int, code: str) -> Holdings:
+    """Counts of one patient's rows in the clinic (NotFound for another clinic's code); reads only."""
+    owned = _owned(db, clinic_id, code)
+    audit_events = db.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(AuditEvent.patient_id == owned.patient.id, AuditEvent.clinic_id == clinic_id)
+    )
+    return Holdings(
+        patient_id=owned.patient.id,
+        code=owned.patient.code,
+        birth_year=owned.patient.birth_year,
+        episodes=len(owned.episodes),
+        sessions=len(owned.sessions),
+        measurements=len(owned.measurements),
+        adverse_responses=len(owned.adverse),
+        audit_events=int(audit_events or 0),
+    )
+
+
+@dataclass(frozen=True)
 class ErasureReport:
     """What an erasure removed (row counts per table) and the audit event that records it."""
 
@@ -130,13 +164,12 @@ def erase_patient(
     db: Session, clinic_id: int, code: str, actor: Actor, *, confirm: str, reason: str
 ) -> ErasureReport:
     """Erase one patient's clinical record on request; `confirm` must repeat the code. Audit rows stay."""
+    # Look the patient up first: another clinic's code is "not found" whatever the confirmation says.
+    owned = _owned(db, clinic_id, code)
     if confirm != code:
-        raise invalid(
-            "confirm", confirm, f"must repeat the patient code {code!r} exactly"
-        )
+        raise invalid("confirm", confirm, f"must repeat the patient code {code!r} exactly")
     if not reason.strip():
         raise invalid("reason", reason, "say why the record is erased (e.g. 'patient request of 2026-01-05')")
-    owned = _owned(db, clinic_id, code)
     removed: dict[str, int] = {}
 
     def remove(name: str, statement: Any) -> None:

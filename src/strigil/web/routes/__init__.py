@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from strigil.interop.api import router as fhir_router
-from strigil.web.routes import account, admin, analysis, audit, auth, home, record_api, record_pages
+from strigil.web.routes import (
+    account,
+    admin,
+    analysis,
+    audit,
+    auth,
+    home,
+    privacy,
+    record_api,
+    record_pages,
+)
 
 __all__ = ["ROUTERS"]
 
@@ -19,6 +29,8 @@ ROUTERS: list[APIRouter] = [
     admin.api,
     audit.pages,
     audit.api,
+    privacy.pages,
+    privacy.api,
     record_pages.router,
     record_api.router,
     analysis.pages,
