@@ -194,10 +194,18 @@ def _request(kind: str, rng: random.Random, data: dict[str, Any]) -> tuple[str, 
 
 
 async def drive(
-    base: str, data: dict[str, Any], clients: int, seconds: float, max_requests: int, seed: int
+    base: str,
+    data: dict[str, Any],
+    clients: int,
+    seconds: float,
+    max_requests: int,
+    seed: int,
+    think_ms: float = 0.0,
 ) -> dict[str, Any]:
     """Run the clients; latencies in ms per kind, errors with their first messages."""
     latencies: dict[str, list[float]] = {k: [] for k, _ in MIX}
+    server_ms: dict[str, list[float]] = {k: [] for k, _ in MIX}
+    timeline: list[tuple[float, float]] = []  # (seconds since start, latency ms) of every request
     errors: dict[str, int] = {k: 0 for k, _ in MIX}
     samples: list[str] = []
     issued = 0
@@ -212,6 +220,11 @@ async def drive(
             base_url=base, cookies=cookies, timeout=30, follow_redirects=False
         ) as http:
             while time.perf_counter() < deadline and issued < max_requests:
+                if think_ms:
+                    # A person reads the page before the next click: exponential pauses, mean think_ms.
+                    await asyncio.sleep(rng.expovariate(1000.0 / think_ms))
+                    if time.perf_counter() >= deadline:
+                        break
                 issued += 1
                 kind = rng.choices(kinds, weights)[0]
                 method, path, extra = _request(kind, rng, data)
@@ -224,18 +237,22 @@ async def drive(
                 try:
                     response = await http.request(method, path, headers=headers, **extra)
                     ok = response.status_code < 400
+                    timing = response.headers.get("server-timing", "")
+                    if timing.startswith("app;dur="):
+                        server_ms[kind].append(float(timing[8:]))
                     note = f"{method} {path}: {response.status_code} {response.text[:120]}"
                 except httpx.HTTPError as exc:
                     ok, note = False, f"{method} {path}: {type(exc).__name__} {exc}"
                 latencies[kind].append((time.perf_counter() - start) * 1000)
+                timeline.append((start - started, latencies[kind][-1]))
                 if not ok:
                     errors[kind] += 1
                     if len(samples) < 5:
                         samples.append(note)
 
-    start = time.perf_counter()
+    started = time.perf_counter()
     await asyncio.gather(*(client(n) for n in range(clients)))
-    wall = time.perf_counter() - start
+    wall = time.perf_counter() - started
 
     def pct(values: list[float], q: float) -> float | None:
         if not values:
@@ -255,10 +272,18 @@ async def drive(
                 "p99_ms": pct(v, 0.99),
                 "mean_ms": round(statistics.fmean(v), 1) if v else None,
                 "errors": errors[k],
+                # time inside the server (arrival to first byte, from its Server-Timing header)
+                "server_p50_ms": pct(server_ms[k], 0.50),
+                "server_p95_ms": pct(server_ms[k], 0.95),
             }
             for k, v in latencies.items()
         },
         "error_samples": samples,
+        # the slowest request of each second, to show stalls and warm-up
+        "worst_ms_per_second": [
+            round(max((ms for t, ms in timeline if int(t) == second), default=0.0), 1)
+            for second in range(int(wall) + 1)
+        ],
     }
 
 
@@ -309,6 +334,7 @@ def main() -> None:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--runs", type=int, default=1)
+    parser.add_argument("--think-ms", type=float, default=0.0)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -331,8 +357,10 @@ def main() -> None:
         for run in range(args.runs):
             process, base = serve(url, args.workers)
             try:
-                result = asyncio.run(drive(base, data, args.clients, args.seconds, args.max_requests,
-                                           args.seed + run))
+                result = asyncio.run(
+                    drive(base, data, args.clients, args.seconds, args.max_requests, args.seed + run,
+                          args.think_ms)
+                )
             finally:
                 process.terminate()
                 try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["Settings", "data_home", "default_database_url", "demo_database_url", "get_settings"]
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
 
     database_url: str = ""
     secure_cookies: bool = False
+    # Worker threads of one web server process (engineering setting, not clinical): see docs/deployment.md.
+    web_threads: int = Field(default=8, ge=1, le=200)
 
     def resolved_database_url(self) -> str:
         """The database to use: STRIGIL_DATABASE_URL if set, else the default SQLite file."""

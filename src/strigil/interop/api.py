@@ -14,14 +14,14 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import select
 
 from strigil.services import audit as audit_service
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
 __all__ = ["FHIR_JSON", "router"]
 
 FHIR_JSON = "application/fhir+json"
 
-router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"])
+router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"], route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]
 
 

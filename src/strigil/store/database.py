@@ -12,6 +12,8 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from strigil.store import sqlite_writer
+
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "Database",
@@ -33,11 +35,12 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`. SQLite: WAL journal, foreign keys on, busy timeout, full fsync on commit."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}, **kwargs
-        )
+            # Writers of this file inside the process queue on a lock instead of SQLite's sleep-and-retry.
+            connect_args["factory"] = sqlite_writer.connection_factory()
+        engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _record: Any) -> None:

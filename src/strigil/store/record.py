@@ -9,7 +9,19 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from strigil.store.base import Base
@@ -100,7 +112,8 @@ class SessionRow(Base):
     """A treatment session, with the decision aid's recommendation and the clinician's actual decision."""
 
     __tablename__ = "treatment_sessions"
-    __table_args__ = (UniqueConstraint("episode_id", "number"),)
+    # The date index serves the dashboard's "sessions of the last four weeks" without a full scan.
+    __table_args__ = (UniqueConstraint("episode_id", "number"), Index("ix_treatment_sessions_date", "date"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
@@ -173,7 +186,16 @@ class AdverseResponseRow(Base):
     """An adverse response (petechiae, bruising, soreness, ...) with severity, onset and resolution."""
 
     __tablename__ = "adverse_responses"
-    __table_args__ = (Index("ix_adverse_responses_episode_id", "episode_id"),)
+    __table_args__ = (
+        Index("ix_adverse_responses_episode_id", "episode_id"),
+        # The dashboard's newest unresolved responses, read in onset order without scanning the resolved.
+        Index(
+            "ix_adverse_responses_unresolved_onset",
+            "onset_on",
+            sqlite_where=text("resolved_on IS NULL"),
+            postgresql_where=text("resolved_on IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))

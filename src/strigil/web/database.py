@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+import functools
+import inspect
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["DB", "get_db"]
+__all__ = ["DB", "UnitOfWorkRoute", "get_db"]
 
 
 def get_db(request: Request) -> Iterator[Session]:
@@ -27,3 +30,34 @@ def get_db(request: Request) -> Iterator[Session]:
 
 # scope="function": the commit happens before the response is sent, so an acknowledged write is stored.
 DB = Annotated[Session, Depends(get_db, scope="function")]
+
+
+def _commit_in_worker_thread(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap a sync route so that its unit of work commits in its own worker thread, right after it returns."""
+    if inspect.iscoroutinefunction(endpoint):
+        return endpoint
+
+    @functools.wraps(endpoint)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        result = endpoint(*args, **kwargs)
+        for value in kwargs.values():
+            if isinstance(value, Session):
+                value.commit()
+        return result
+
+    return run
+
+
+class UnitOfWorkRoute(APIRoute):
+    """A route whose database work is committed before FastAPI serialises the answer.
+
+    FastAPI ends `get_db` only after it has serialised the response, and for a sync route it serialises
+    in the worker-thread pool. A route that wrote (and so holds SQLite's single-writer lock, or row locks
+    on PostgreSQL) would then wait for a free worker while every worker waits for its lock: a deadlock
+    that only the 15 s busy timeout broke (seen as 503s and multi-second tails under 50 clients).
+    Committing in the route's own thread releases the locks before any further wait. `get_db` still
+    commits afterwards (nothing left) or rolls back on error.
+    """
+
+    def __init__(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().__init__(path, _commit_in_worker_thread(endpoint), **kwargs)

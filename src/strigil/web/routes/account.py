@@ -12,14 +12,14 @@ from pydantic import BaseModel, Field
 from strigil.services import accounts as account_service
 from strigil.store.accounts import Account, ApiToken
 from strigil.web.api_errors import Id
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["account"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["account"], route_class=UnitOfWorkRoute)
 EVERYONE = ("admin", "clinician", "researcher")
 
 

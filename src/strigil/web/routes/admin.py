@@ -13,14 +13,14 @@ from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.store.accounts import ROLES, Account
 from strigil.web.api_errors import Id
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["accounts"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=UnitOfWorkRoute)
 
 
 class AccountOut(BaseModel):

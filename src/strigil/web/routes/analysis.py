@@ -12,14 +12,14 @@ from fastapi.responses import Response
 from strigil.services import audit as audit_service
 from strigil.services.web_meta import MEASURES, METHODS, TESTS, MetaInputError, fit_csv
 from strigil.services.web_research import MIN_GROUP, clinic_outcomes
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["analysis"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["analysis"], route_class=UnitOfWorkRoute)
 Analyst = Annotated[Principal, allow("clinician", "researcher")]
 
 

@@ -11,14 +11,14 @@ from pydantic import BaseModel
 
 from strigil.services import audit as audit_service
 from strigil.web.api_errors import MAX_ID, Page
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["audit"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["audit"], route_class=UnitOfWorkRoute)
 
 
 class AuditEventOut(BaseModel):

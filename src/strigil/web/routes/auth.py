@@ -11,13 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import COOKIE_NAME, client_address, optional_principal
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 
 # Before sign-in there is no session to hold a CSRF token, so the login form uses a double-submit cookie.
 LOGIN_CSRF_COOKIE = "strigil_login_csrf"

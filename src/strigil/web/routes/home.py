@@ -9,13 +9,13 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel
 from sqlalchemy import text
 
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["health"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["health"], route_class=UnitOfWorkRoute)
 
 
 class Health(BaseModel):

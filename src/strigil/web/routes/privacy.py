@@ -15,14 +15,14 @@ from pydantic import BaseModel, Field
 from strigil.services import audit as audit_service
 from strigil.services import privacy as privacy_service
 from strigil.services.errors import InvalidInput, NotFound
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
 __all__ = ["api", "pages"]
 
-pages = APIRouter(include_in_schema=False)
-api = APIRouter(prefix="/api/v1", tags=["privacy"])
+pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+api = APIRouter(prefix="/api/v1", tags=["privacy"], route_class=UnitOfWorkRoute)
 Admin = Annotated[Principal, allow("admin", scope="admin")]
 AdminPage = Annotated[Principal, allow("admin")]
 

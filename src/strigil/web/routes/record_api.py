@@ -19,12 +19,12 @@ from strigil.services import outcomes, patients, sessions
 from strigil.services import web_patients as lists
 from strigil.services.web_episode import latest_recommendation, progress, screen_episode
 from strigil.web.api_errors import MAX_ID, Id, Page
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/api/v1", tags=["clinical record"])
+router = APIRouter(prefix="/api/v1", tags=["clinical record"], route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]
 ALERT_WINDOW = dt.timedelta(days=28)  # dashboard looks at sessions of the last four weeks
 
@@ -244,8 +244,7 @@ def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -
 def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
     """Today's patients and the alerts of my clinic."""
     today = dt.date.today()
-    recent = lists.recent_sessions(db, principal.clinic_id, today - ALERT_WINDOW)
-    rows = lists.today_patients(db, principal.clinic_id, today, recent=recent)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW, recent=recent)
+    rows = lists.today_patients(db, principal.clinic_id, today)
+    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return {"today": [_plain(r) for r in rows], "alerts": [_plain(a) for a in alerts]}

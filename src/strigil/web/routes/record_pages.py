@@ -34,7 +34,7 @@ from strigil.services.web_episode import (
 from strigil.services.web_summary import patient_summary
 from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
-from strigil.web.database import DB
+from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.routes.record_api import ALERT_WINDOW
 from strigil.web.security import Principal, allow
@@ -42,7 +42,7 @@ from strigil.web.session_form import SessionForm, form_errors, parse_form, read_
 
 __all__ = ["router"]
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]
 
 
@@ -70,15 +70,13 @@ def _choices() -> dict[str, Any]:
 def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
     """Today's patients with a pre-session screening, and the clinic's alerts."""
     today = dt.date.today()
-    recent = lists.recent_sessions(db, principal.clinic_id, today - ALERT_WINDOW)
-    rows = lists.today_patients(db, principal.clinic_id, today, recent=recent)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW, recent=recent)
-    regions = {eid: region for _c, eid, _cond, region, _n, date, _r in recent if date == today}
-    adverse = lists.prior_adverse(db, list(regions)[:100])
+    rows = lists.today_patients(db, principal.clinic_id, today)
+    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    adverse = lists.prior_adverse(db, [row.episode_id for row in rows])
     screenings = []
     for row in rows:
         if adverse.get(row.episode_id):
-            result = screen_before_session(regions[row.episode_id], adverse[row.episode_id], today)
+            result = screen_before_session(row.region, adverse[row.episode_id], today)
             if result.verdict != "clear":
                 screenings.append((row, result))
     audit_service.record(db, principal.actor, "read", "dashboard", "")
