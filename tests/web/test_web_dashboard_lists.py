@@ -38,6 +38,7 @@ def _add_session(world: World, episode_id: int, date: dt.date, word: str | None)
                 number=(number or 0) + 1,
                 date=date,
                 recommendation=recommendation,
+                recommended=word,
             )
         )
         db.commit()

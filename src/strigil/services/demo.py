@@ -114,6 +114,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "followed_by",
         "tolerance",
         "recommendation",
+        "recommended",
         "clinician_decision",
         "decision_reason",
         "notes",
@@ -301,6 +302,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
         },
         "treatment_sessions": {
             "recommendation": None,
+            "recommended": None,
             "decision_reason": None,
             "notes": None,
             **stamped,

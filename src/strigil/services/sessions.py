@@ -262,6 +262,7 @@ def record_session(
             "followed_by": [f.model_dump() for f in record.followed_by],
             "tolerance": record.tolerance,
             "recommendation": recommendation,
+            "recommended": recommendation["recommendation"] if recommendation else None,
             "clinician_decision": record.clinician_decision,
             "decision_reason": record.decision_reason,
             "notes": record.notes,

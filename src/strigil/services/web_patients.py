@@ -145,7 +145,6 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             Alert("adverse", code, eid, f"{kind.replace('_', ' ')} since {onset}, not resolved", severity)
         )
     later = aliased(SessionRow)
-    word = SessionRow.recommendation["recommendation"].as_string()
     judged = db.execute(
         select(PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
@@ -154,7 +153,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             _in_clinic_unindexed(clinic_id),
             SessionRow.date >= since,
             EpisodeRow.closed_on.is_(None),
-            word.in_(ATTENTION),
+            SessionRow.recommended.in_(ATTENTION),
             # only the episode's latest session counts: a later "continue" clears an earlier "switch"
             ~exists().where(later.episode_id == SessionRow.episode_id, later.number > SessionRow.number),
         )

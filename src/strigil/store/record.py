@@ -113,7 +113,11 @@ class SessionRow(Base):
 
     __tablename__ = "treatment_sessions"
     # The date index serves the dashboard's "sessions of the last four weeks" without a full scan.
-    __table_args__ = (UniqueConstraint("episode_id", "number"), Index("ix_treatment_sessions_date", "date"))
+    __table_args__ = (
+        UniqueConstraint("episode_id", "number"),
+        Index("ix_treatment_sessions_date", "date"),
+        Index("ix_treatment_sessions_recommended_date", "recommended", "date"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
@@ -127,6 +131,9 @@ class SessionRow(Base):
     tolerance: Mapped[str | None] = mapped_column(String(32), nullable=True)
     # none_as_null: "no recommendation" is SQL NULL (not JSON null), as the bulk demo path writes it
     recommendation: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    # The recommendation's word (continue … refer) beside the document, so the dashboard finds the
+    # sessions that say switch or refer by index instead of reading every recent session's JSON.
+    recommended: Mapped[str | None] = mapped_column(String(16), nullable=True)
     clinician_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
