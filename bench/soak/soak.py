@@ -51,6 +51,9 @@ MIX = (
     ("measure_write", 0.05),
 )
 WRITES = {"session_write", "measure_write"}
+# Mean pause between one client's requests (exponential). A client is a clinician at a workstation; one
+# click a second on average is already far busier than a treatment table. --think-ms 0 measures capacity.
+THINK_MS = 1000.0
 
 
 def _free_port() -> int:
@@ -180,19 +183,27 @@ async def drive(base: str, pid: int, data: dict[str, Any], args: argparse.Namesp
     samples: list[tuple[float, str, float]] = []  # (seconds since start, kind, latency ms)
     errors: list[str] = []
     rss: list[tuple[float, float]] = []
-    start = time.monotonic()
-    end = start + args.seconds
     count = 0
     kinds = [k for k, _ in MIX]
     weights = [w for _, w in MIX]
 
+    headers = {"Authorization": f"Bearer {data['token']}"}
+    # Clients are made before the clock runs (each loads a TLS trust store, tens of ms).
+    https = [
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=httpx.Limits(max_connections=1))
+        for _ in range(args.clients)
+    ]
+
     async def client(n: int) -> None:
         nonlocal count
         rng = random.Random(args.seed * 1000 + n)
-        headers = {"Authorization": f"Bearer {data['token']}"}
-        limits = httpx.Limits(max_connections=1)
-        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30, limits=limits) as http:
+        async with https[n] as http:
             while time.monotonic() < end and count < args.max_requests:
+                if args.think_ms:
+                    # A clinician reads the answer before the next click: exponential pause, mean think_ms.
+                    await asyncio.sleep(rng.expovariate(1000.0 / args.think_ms))
+                    if time.monotonic() >= end:
+                        break
                 count += 1
                 kind = rng.choices(kinds, weights)[0]
                 method, path, extra = _pick(kind, rng, data, n)
@@ -213,6 +224,8 @@ async def drive(base: str, pid: int, data: dict[str, Any], args: argparse.Namesp
             rss.append((time.monotonic() - start, rss_mb(pid)))
             await asyncio.sleep(5)
 
+    start = time.monotonic()
+    end = start + args.seconds
     await asyncio.gather(sampler(), *(client(n) for n in range(args.clients)))
     return {"samples": samples, "errors": errors, "rss": rss, "elapsed": time.monotonic() - start}
 
@@ -246,6 +259,7 @@ def summarise(raw: dict[str, Any], args: argparse.Namespace, build_s: float) -> 
         f"{round(psutil.virtual_memory().total / 2**30)} GiB, Python {platform.python_version()}",
         "backend": "postgresql (loopback, own database)",
         "clients": args.clients,
+        "think_ms": args.think_ms,
         "seconds": round(raw["elapsed"], 1),
         "warmup_s": args.warmup,
         "workers": args.workers,
@@ -283,6 +297,7 @@ def main() -> None:
     parser.add_argument("--max-requests", type=int, default=3_000_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--think-ms", type=float, default=THINK_MS)
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
     fresh_database()

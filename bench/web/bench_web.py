@@ -1,17 +1,23 @@
 """Web load benchmark: a Strigil server in one process, 50 concurrent clients in another, on loopback.
 
     .venv/bin/python bench/web/bench_web.py [--patients 100000] [--clients 50] [--seconds 60]
-        [--max-requests 200000] [--backends sqlite,postgresql] [--workers 2] [--runs 3]
+        [--max-requests 200000] [--backends sqlite,postgresql] [--workers N] [--runs 3] [--think-ms 1000]
 
 1. Build (or reuse) the demo clinic with the record's bulk generator (`strigil demo --bulk`), on SQLite
    (a file under bench/out/web/) and on PostgreSQL (a database of its own, `strigil_bench_web`).
 2. Add a clinician account, a sign-in session (cookie) and a read/write API token.
-3. Start `uvicorn strigil.web.app:create_app` as a separate process on a free loopback port.
+3. Start `uvicorn strigil.web.app:create_app` as a separate process on a free loopback port: one worker
+   process on SQLite (as `strigil serve` runs; SQLite has one writer), two on PostgreSQL, unless --workers.
 4. Drive it from this process: `--clients` concurrent clients for `--seconds` (stopping earlier at
-   `--max-requests`), each picking a request from a fixed mix — pages (dashboard, patient search, patient,
+   `--max-requests`). Each client is a clinician at a workstation: it pauses between requests
+   (exponential, mean `--think-ms`, default 1 s, already far busier than a treatment table) and picks
+   a request from a fixed mix — pages (dashboard, patient search, patient,
    episode), API reads (patient search, patient, episode) and session writes (a whole session with two dose
    steps and pain before/after, through the API). Every request is audited by the server, as in production.
-5. Print p50/p95/p99 per kind and the errors (any status other than 2xx/3xx, or a transport error), as JSON.
+5. Print p50/p95/p99 per kind (as the client saw it, and inside the server from its Server-Timing header),
+   the errors (any status other than 2xx/3xx, or a transport error) and the slowest request of each
+   second, as JSON. `--think-ms 0` sends requests back to back: that measures capacity (throughput at
+   saturation), where latency is the queue, 50 / throughput.
 
 Targets (issue 5): p95 ≤ 100 ms for pages and API reads, ≤ 150 ms for session writes, zero errors.
 """
@@ -209,16 +215,21 @@ async def drive(
     errors: dict[str, int] = {k: 0 for k, _ in MIX}
     samples: list[str] = []
     issued = 0
-    deadline = time.perf_counter() + seconds
     kinds, weights = zip(*MIX, strict=True)
+    # Every client is built before the clock starts: an httpx client loads its TLS trust store when made
+    # (tens of ms each), and fifty of them inside the measured window stalled the first second.
+    https = [
+        httpx.AsyncClient(
+            base_url=base, cookies={"strigil_session": data["cookie"]}, timeout=30, follow_redirects=False
+        )
+        for _ in range(clients)
+    ]
+    deadline = time.perf_counter() + seconds
 
     async def client(n: int) -> None:
         nonlocal issued
         rng = random.Random(seed * 1000 + n)
-        cookies = {"strigil_session": data["cookie"]}
-        async with httpx.AsyncClient(
-            base_url=base, cookies=cookies, timeout=30, follow_redirects=False
-        ) as http:
+        async with https[n] as http:
             while time.perf_counter() < deadline and issued < max_requests:
                 if think_ms:
                     # A person reads the page before the next click: exponential pauses, mean think_ms.
@@ -332,9 +343,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--workers", type=int, default=0, help="server processes (0: 1 on SQLite, 2 on PostgreSQL)"
+    )
     parser.add_argument("--runs", type=int, default=1)
-    parser.add_argument("--think-ms", type=float, default=0.0)
+    parser.add_argument("--think-ms", type=float, default=1000.0)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {
@@ -343,7 +356,8 @@ def main() -> None:
         "patients": args.patients,
         "clients": args.clients,
         "seconds": args.seconds,
-        "workers": args.workers,
+        "workers": args.workers or "1 on SQLite, 2 on PostgreSQL",
+        "think_ms": args.think_ms,
         "backends": {},
     }
     for backend in args.backends.split(","):
@@ -355,11 +369,18 @@ def main() -> None:
         data = build(url, args.patients, args.seed)
         runs = []
         for run in range(args.runs):
-            process, base = serve(url, args.workers)
+            process, base = serve(url, args.workers or (1 if backend == "sqlite" else 2))
             try:
                 result = asyncio.run(
-                    drive(base, data, args.clients, args.seconds, args.max_requests, args.seed + run,
-                          args.think_ms)
+                    drive(
+                        base,
+                        data,
+                        args.clients,
+                        args.seconds,
+                        args.max_requests,
+                        args.seed + run,
+                        args.think_ms,
+                    )
                 )
             finally:
                 process.terminate()

@@ -98,15 +98,27 @@ def test_todays_patients_are_the_sessions_dated_today_of_the_clinic(world: World
 def test_the_dashboard_queries_start_from_the_narrow_index_on_sqlite(world: World) -> None:
     # The clinic filter is written so SQLite cannot drive the query from it (all of a clinic's patients);
     # it must start from the session-date index. EXPLAIN shows which index leads.
-    with world.engine.connect() as conn:
+    with world.db() as db, world.engine.connect() as conn:
         from sqlalchemy.dialects import sqlite
 
         statement = (
             select(SessionRow.id)
             .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
             .join(lists.PatientRow, lists.PatientRow.id == EpisodeRow.patient_id)
-            .where(lists._in_clinic_unindexed(1), SessionRow.date >= SINCE)
+            .where(lists._in_clinic_unindexed(db, 1), SessionRow.date >= SINCE)
         )
         sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
         plan = " | ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
     assert plan.startswith("SEARCH treatment_sessions USING INDEX ix_treatment_sessions_date"), plan
+
+
+def test_postgresql_sees_the_plain_clinic_column(world: World) -> None:
+    # PostgreSQL has statistics for the column but none for an expression, which it would guess selective
+    # and start from (0.35 s at 100,000 patients); only SQLite gets the unindexable form.
+    from unittest.mock import MagicMock
+
+    pg = MagicMock()
+    pg.get_bind.return_value.dialect.name = "postgresql"
+    assert str(lists._in_clinic_unindexed(pg, 1)) == "patients.clinic_id = :clinic_id_1"
+    with world.db() as db:
+        assert "+" in str(lists._in_clinic_unindexed(db, 1))

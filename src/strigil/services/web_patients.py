@@ -30,16 +30,19 @@ __all__ = [
 ATTENTION = ("switch", "refer")
 
 
-def _in_clinic_unindexed(clinic_id: int) -> Any:
-    """`patients.clinic_id = :clinic`, written so that the planner will not drive the query from it.
+def _in_clinic_unindexed(db: Session, clinic_id: int) -> Any:
+    """`patients.clinic_id = :clinic`, written on SQLite so that its planner will not drive the query from it.
 
     The dashboard's lists are narrow in time (a date or "unresolved" index) but wide in clinic: a clinic
-    holds all of its 100,000 patients. SQLite has no histograms, so it starts from the clinic index
+    holds all of its 100,000 patients. SQLite keeps no histograms, so it starts from the clinic index
     (every patient, then every episode, then every session: 0.2 s at a million sessions). An expression
-    is not indexable, so it starts from the narrow index instead (6 ms). PostgreSQL plans by its
-    statistics either way.
+    is not indexable, so it starts from the narrow index instead (6 ms). PostgreSQL plans by statistics
+    and must see the plain column: it has none for the expression, guesses it selective, and starts from
+    the patients (0.35 s).
     """
-    return (PatientRow.clinic_id + 0) == clinic_id
+    if db.get_bind().dialect.name == "sqlite":
+        return (PatientRow.clinic_id + 0) == clinic_id
+    return PatientRow.clinic_id == clinic_id
 
 
 @dataclass(frozen=True)
@@ -108,7 +111,7 @@ def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 
         select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number, EpisodeRow.region)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(_in_clinic_unindexed(clinic_id), SessionRow.date == today, EpisodeRow.closed_on.is_(None))
+        .where(_in_clinic_unindexed(db, clinic_id), SessionRow.date == today, EpisodeRow.closed_on.is_(None))
         .order_by(PatientRow.code, SessionRow.number)
         .limit(limit)
     ).all()
@@ -133,7 +136,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         .join(EpisodeRow, EpisodeRow.id == AdverseResponseRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(
-            _in_clinic_unindexed(clinic_id),
+            _in_clinic_unindexed(db, clinic_id),
             AdverseResponseRow.resolved_on.is_(None),
             EpisodeRow.closed_on.is_(None),
         )
@@ -150,7 +153,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(
-            _in_clinic_unindexed(clinic_id),
+            _in_clinic_unindexed(db, clinic_id),
             SessionRow.date >= since,
             EpisodeRow.closed_on.is_(None),
             SessionRow.recommended.in_(ATTENTION),
