@@ -14,7 +14,14 @@ from numpy.typing import NDArray
 from scipy import special
 
 from strigil.meta.rma import TESTS, critical_value
-from strigil.meta.tau2 import ESTIMATORS, _terms, estimate_tau2
+from strigil.meta.tau2 import (
+    ESTIMATORS,
+    OVERFLOWED,
+    TOO_EXTREME,
+    _terms,
+    estimate_tau2_unchecked,
+    finite_arithmetic,
+)
 
 __all__ = ["BatchResult", "rma_batch"]
 
@@ -78,9 +85,16 @@ def rma_batch(yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level:
     k = y.shape[0]
     if k < 2:
         raise ValueError(f"batch fitting needs k >= 2 studies per meta-analysis; got k={k}")
+    return _fit_batch(y, v, meth, test, level)
+
+
+@finite_arithmetic("a batch fit")
+def _fit_batch(y: Array, v: Array, meth: str, test: str, level: float) -> BatchResult:
+    """The vectorised fits on validated input: finite estimates, else a clear ValueError."""
+    k = y.shape[0]
     ymc = y - y.mean(axis=0)
     fe = _terms(ymc, v, None, 0.0)
-    est = estimate_tau2(meth, ymc, v, fe=fe)
+    est = estimate_tau2_unchecked(meth, ymc, v, fe=fe)
     tau2 = np.broadcast_to(np.asarray(est.tau2, dtype=float), (y.shape[1],)).copy()
     w = 1.0 / (v + tau2)
     s1 = w.sum(axis=0)
@@ -107,9 +121,17 @@ def rma_batch(yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level:
         H2 = tau2 / vt + 1
     spread = crit * np.sqrt(se**2 + tau2)
     conv = np.broadcast_to(np.asarray(est.converged, dtype=bool), tau2.shape).copy()
+    tau2_se = np.broadcast_to(np.asarray(est.se, dtype=float), tau2.shape).copy()
+    checked = {"τ²": tau2, "the estimate": b, "its standard error": se, "Q": Q}
+    if meth not in ("EE", "FE"):
+        checked["the standard error of τ²"] = tau2_se
+    for what, values in checked.items():
+        if not np.all(np.isfinite(values)):
+            cols = np.flatnonzero(~np.isfinite(values))[:5].tolist()
+            raise ValueError(TOO_EXTREME.format(what=OVERFLOWED.format(f"{what} of columns {cols}")))
     return BatchResult(
         method=meth, test=test, level=level, k=k, df=df,
-        tau2=tau2, tau2_se=np.broadcast_to(np.asarray(est.se, dtype=float), tau2.shape).copy(),
+        tau2=tau2, tau2_se=tau2_se,
         estimate=b, se=se, stat=stat, p=p, ci_lb=b - crit * se, ci_ub=b + crit * se,
         pi_lb=b - spread, pi_ub=b + spread, Q=Q, Q_p=special.chdtrc(k - 1, Q), I2=I2, H2=H2, converged=conv,
     )

@@ -149,7 +149,11 @@ class RMAResult:
 
         lvl = self.level if level is None else level
         X = None if not self.moderators else self.X
-        lb, ub = q_profile_ci(self.yi, self.vi, X, lvl)
+        # Q(τ²) does not change when a constant is taken off every effect of a model with an intercept;
+        # centred (as for the τ² estimate) it is not lost to cancellation when the effects share a large
+        # offset (1e16 ± 1 gave bounds in the wrong order).
+        y = self.yi - self.yi.mean() if self.intercept else self.yi
+        lb, ub = q_profile_ci(y, self.vi, X, lvl)
         vt = self.vt
 
         def i2(t: float) -> float:

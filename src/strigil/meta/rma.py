@@ -26,7 +26,14 @@ from numpy.typing import NDArray
 from scipy import special
 
 from strigil.meta.result import Coefficient, RMAResult, Subgroup
-from strigil.meta.tau2 import ESTIMATORS, _terms, estimate_tau2
+from strigil.meta.tau2 import (
+    ESTIMATORS,
+    OVERFLOWED,
+    TOO_EXTREME,
+    _terms,
+    estimate_tau2_unchecked,
+    finite_arithmetic,
+)
 
 __all__ = ["TESTS", "critical_value", "fit_design", "rma"]
 
@@ -162,11 +169,33 @@ def rma(
     labels = tuple(str(s) for s in slab) if slab is not None else None
     if labels is not None and len(labels) != k:
         raise ValueError(f"slab has {len(labels)} labels for k={k} studies")
-    res = fit_design(y, v, X, names, intercept=intercept, method=meth, test=test, level=level,
-                     weights=w_user, tau2_fixed=tau2_fixed, slab=labels)
+    return _fit_checked(y, v, X, names, intercept=intercept, method=meth, test=test, level=level,
+                        weights=w_user, tau2_fixed=tau2_fixed, slab=labels, subgroup=subgroup)
+
+
+@finite_arithmetic("the model fit")
+def _fit_checked(y: Array, v: Array, X: Array | None, names: tuple[str, ...], *, subgroup: Any,
+                 **options: Any) -> RMAResult:
+    """`fit_design` (and the subgroups) on validated input: finite results, else a clear ValueError."""
+    res = fit_design(y, v, X, names, **options)
+    _require_finite(res)
     if subgroup is None:
         return res
-    return _with_subgroups(res, y, v, subgroup, meth, test, level)
+    return _with_subgroups(res, y, v, subgroup, options["method"], options["test"], options["level"])
+
+
+def _require_finite(res: RMAResult) -> None:
+    """Every estimate of a fit that has one is a finite number (NaN only where it is so by definition)."""
+    values: dict[str, float] = {"τ²": res.tau2, "Q": res.Q, "I²": res.I2, "H²": res.H2}
+    if res.method not in ("EE", "FE") and res.k > res.p:  # otherwise τ² has no standard error
+        values["the standard error of τ²"] = res.tau2_se
+    for c in res.beta:
+        values[f"the coefficient {c.name}"] = c.estimate
+        if res.test != "knha" or res.k > res.p:  # Knapp-Hartung scaling needs residual df
+            values[f"the standard error of {c.name}"] = c.se
+    for what, value in values.items():
+        if not math.isfinite(value):
+            raise ValueError(TOO_EXTREME.format(what=OVERFLOWED.format(what)))
 
 
 def fit_design(
@@ -194,7 +223,7 @@ def fit_design(
     if k == 1:
         tau2, tau2_se, converged = (0.0 if tau2_fixed is None else tau2_fixed), math.nan, True
     else:
-        est = estimate_tau2(method, ymc, v, X, tau2_fixed=tau2_fixed)
+        est = estimate_tau2_unchecked(method, ymc, v, X, tau2_fixed=tau2_fixed)
         tau2, tau2_se, converged = float(est.tau2), float(est.se), bool(est.converged)
     w = 1.0 / (v + tau2)
     Xd = np.ones((k, 1)) if X is None else X
@@ -276,7 +305,7 @@ def _fit_intercept_only(y: Array, v: Array, method: str, test: str, level: float
     if k == 1:
         tau2, tau2_se, converged = (0.0 if tau2_fixed is None else tau2_fixed), math.nan, True
     else:
-        est = estimate_tau2(method, ymc, v, None, tau2_fixed=tau2_fixed, fe=fe)
+        est = estimate_tau2_unchecked(method, ymc, v, None, tau2_fixed=tau2_fixed, fe=fe)
         tau2, tau2_se, converged = float(est.tau2), float(est.se), bool(est.converged)
     w = 1.0 / (v + tau2)
     s1 = float(w.sum())
@@ -350,7 +379,7 @@ def _pseudo_r2(y: Array, v: Array, X: Array, b: Array, tau2: float, method: str,
         adj = 1 - (1 - r2) * (k - 1) / (k - p)
         return max(0.0, 100 * adj)
     try:
-        tau2_re = float(estimate_tau2(method, ymc, v, None).tau2)
+        tau2_re = float(estimate_tau2_unchecked(method, ymc, v, None).tau2)
     except ValueError:
         return math.nan
     if tau2_re == 0:

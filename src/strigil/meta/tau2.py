@@ -12,20 +12,33 @@ References: DerSimonian & Laird (1986); Hedges (1983); Hunter & Schmidt (2004); 
 errors; Viechtbauer (2007) for the Q-profile interval.
 
 Every function accepts `y` and `v` of shape (k,) or, without moderators (`X is None`), (k, m) for m
-independent meta-analyses at once; sums run over axis 0.
+independent meta-analyses at once; sums run over axis 0. The public ones refuse data too extreme for
+double precision (an overflow, a division by zero, a NaN on the way) with a ValueError saying so.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
-__all__ = ["ESTIMATORS", "Tau2Estimate", "estimate_tau2", "generalized_q", "q_profile_ci"]
+__all__ = [
+    "ESTIMATORS",
+    "OVERFLOWED",
+    "TOO_EXTREME",
+    "Tau2Estimate",
+    "estimate_tau2",
+    "estimate_tau2_unchecked",
+    "finite_arithmetic",
+    "generalized_q",
+    "q_profile_ci",
+]
 
 Array = NDArray[np.float64]
 
@@ -36,6 +49,47 @@ _TOL = 1e-12
 _MAXITER = 500
 # a Newton step this small (relative) leaves an error of its square: far below _TOL
 _NEWTON_TOL = 1e-7
+
+
+# What the user reads when the data leave double precision's range. Effects near ±1e123 with variances near
+# 1 already do: the estimators square τ² (≈ the squared spread of the effects) and cube the weights.
+TOO_EXTREME = (
+    "yi and vi are too extreme for double-precision arithmetic: {what} (effects near ±1e123 with variances "
+    "near 1 already are); check the data's units and for entry errors"
+)
+OVERFLOWED = "{} overflowed or lost all precision"
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def finite_arithmetic(what: str) -> Callable[[Callable[_P, _R]], Callable[_P, _R]]:
+    """Run the function with floating-point overflow, division by zero and invalid operations raising, and
+    report any of them (or Python's ZeroDivisionError/OverflowError, or a numerically singular weighted
+    design matrix) as a ValueError saying the data are too extreme, instead of an inf/nan estimate or a
+    crash deep inside a formula.
+
+    Code that produces NaN on purpose (a step that must fall back to bisection) keeps its own
+    `np.errstate(..., invalid="ignore")`, which takes precedence inside it.
+    """
+
+    def wrap(fn: Callable[_P, _R]) -> Callable[_P, _R]:
+        @functools.wraps(fn)
+        def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+            with np.errstate(over="raise", divide="raise", invalid="raise"):
+                try:
+                    return fn(*args, **kwargs)
+                except ArithmeticError as exc:  # FloatingPointError, ZeroDivisionError, OverflowError
+                    raise ValueError(TOO_EXTREME.format(what=OVERFLOWED.format(what))) from exc
+                except np.linalg.LinAlgError as exc:
+                    # rma refuses collinear moderators up front, so a singular X'WX here means weights
+                    # 1/(vᵢ + τ²) spanning more orders of magnitude than double precision holds
+                    singular = f"{what} met a numerically singular weighted design matrix"
+                    raise ValueError(TOO_EXTREME.format(what=singular)) from exc
+
+        return run
+
+    return wrap
 
 
 @dataclass(frozen=True)
@@ -118,6 +172,7 @@ def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = 
                   f((w * ru) @ ru))
 
 
+@finite_arithmetic("the generalized Q statistic")
 def generalized_q(y: Array, v: Array, X: Array | None, t: Any) -> Any:
     """Generalized Q statistic Σ wᵢ (yᵢ − xᵢ'β̂)² with wᵢ = 1/(vᵢ + τ²) (Q itself at τ² = 0)."""
     return _terms(y, v, X, t).ypy
@@ -230,7 +285,7 @@ def _reml_ll(y: Array, v: Array, X: Array | None, t: Any, reml: bool) -> Any:
     return ll - 0.5 * tm.logdet_a if reml else ll
 
 
-def estimate_tau2(
+def estimate_tau2_unchecked(
     method: str,
     y: Array,
     v: Array,
@@ -242,7 +297,8 @@ def estimate_tau2(
     """Estimate τ² with metafor's `method` (EE/FE give 0); `y` should be mean-centred as in metafor.
 
     With `tau2_fixed` the value is taken as given (its standard error is still computed). `fe` may
-    pass the terms at τ² = 0 when the caller has them already.
+    pass the terms at τ² = 0 when the caller has them already. No guard against overflow here:
+    `estimate_tau2` is this function under `finite_arithmetic`.
     """
     k = y.shape[0]
     p = _p(X)
@@ -320,6 +376,11 @@ def estimate_tau2(
     else:
         se = np.sqrt(2 * k**2 / df / tm.s1**2)
     return Tau2Estimate(_scalar(tau2), _scalar(se), _scalar(converged), iterations)
+
+
+# The public estimator refuses inf/nan; `rma` and `rma_batch` guard their whole fit once and call the
+# unchecked one, and so do the refitting loops (leave-one-out, permutations), where every µs counts.
+estimate_tau2 = finite_arithmetic("the τ² estimate")(estimate_tau2_unchecked)
 
 
 def _beyond_zero(kind: str, y: Array, v: Array, X: Array | None, tau2: Any, scale: Any) -> Any:
@@ -414,6 +475,7 @@ def _pv_traces(w: Array, v: Array, X: Array | None) -> tuple[Any, Any]:
     return tr_pvpv, tr_pvp
 
 
+@finite_arithmetic("the Q-profile interval for τ²")
 def q_profile_ci(y: Array, v: Array, X: Array | None, level: float) -> tuple[float, float]:
     """Q-profile confidence interval for τ² (Viechtbauer, 2007), as metafor's `confint()`.
 
@@ -434,7 +496,12 @@ def q_profile_ci(y: Array, v: Array, X: Array | None, level: float) -> tuple[flo
     def bound(target: float) -> float:
         if q0 <= target:
             return 0.0
-        root, _, _ = _solve1("Q", y, v, X, target, 0.0, scale, q0 - target)
+        root, converged, _ = _solve1("Q", y, v, X, target, 0.0, scale, q0 - target)
+        if not converged:
+            # Q(τ²) is decreasing, so the bracketed search always converges unless the root lies beyond
+            # 2^500 sampling variances: its last iterate would be a silently wrong bound.
+            what = f"the Q-profile bound for τ² found no root in {_MAXITER} steps"
+            raise ValueError(TOO_EXTREME.format(what=what))
         return float(root)
 
     return bound(crit_u), bound(crit_l)
