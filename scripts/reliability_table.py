@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/reliability_table.py [--run] [--junit PATH] [--soak PATH] [--check]
 
---run     runs the fast reliability tests first (tests/hardening and the web area's authorization matrix)
-          with pytest's JUnit XML output, then builds the table from that output;
+--run     runs the fast reliability tests first (tests/hardening, the authorization matrix, the web
+          concurrency, read-retry and SQLite writer-lock tests) with pytest's JUnit XML output, then
+          builds the table from that output;
 --junit   reads an existing JUnit XML file instead (default: bench/out/reliability-junit.xml);
 --soak    the soak's result file (default: the newest bench/soak/results/soak-*.json);
 --check   exits 1 when the table in the document differs from the one built (for CI or review).
@@ -28,7 +29,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs" / "RELIABILITY.md"
 JUNIT = ROOT / "bench" / "out" / "reliability-junit.xml"
 SOAKS = ROOT / "bench" / "soak" / "results"
-TESTS = ["tests/hardening", "tests/web/test_web_authorization_matrix.py"]
+TESTS = [
+    "tests/hardening",
+    "tests/web/test_web_authorization_matrix.py",
+    "tests/web/test_web_concurrency.py",
+    "tests/web/test_web_retry.py",
+    "tests/store/test_sqlite_writer.py",
+]
 START, END = "<!-- reliability-table:start -->", "<!-- reliability-table:end -->"
 
 

@@ -268,6 +268,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.add_middleware(AdmissionGate, limit=admitted)
     app.add_middleware(ResponseHeaders)
+    from strigil.web.retry import install_read_retry  # issue 9: reads retried after a dropped connection
+
+    install_read_retry(app)
     return app
 
 
