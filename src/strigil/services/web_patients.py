@@ -106,13 +106,15 @@ def search_patients(
 
 
 def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:
-    """Patients with a session dated `today` in the clinic's open episodes, by patient code."""
+    """Patients with a session dated `today` in the clinic's open episodes, the latest recorded first."""
     rows = db.execute(
         select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number, EpisodeRow.region)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(_in_clinic_unindexed(db, clinic_id), SessionRow.date == today, EpisodeRow.closed_on.is_(None))
-        .order_by(PatientRow.code, SessionRow.number)
+        # newest first, straight from the date index (its entries are in id order within a day): a busy
+        # day's thousands of sessions are not all joined and sorted to show the latest hundred
+        .order_by(SessionRow.date, SessionRow.id.desc())
         .limit(limit)
     ).all()
     return [TodayRow(code, eid, condition, number, region) for code, eid, condition, number, region in rows]
@@ -148,21 +150,26 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             Alert("adverse", code, eid, f"{kind.replace('_', ' ')} since {onset}, not resolved", severity)
         )
     later = aliased(SessionRow)
-    judged = db.execute(
-        select(PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
-        .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
-        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(
-            _in_clinic_unindexed(db, clinic_id),
-            SessionRow.date >= since,
-            EpisodeRow.closed_on.is_(None),
-            SessionRow.recommended.in_(ATTENTION),
-            # only the episode's latest session counts: a later "continue" clears an earlier "switch"
-            ~exists().where(later.episode_id == SessionRow.episode_id, later.number > SessionRow.number),
-        )
-        .order_by(SessionRow.date.desc(), PatientRow.code)
-        .limit(limit)
-    ).all()
+    judged: list[Any] = []
+    # One query per word, each walking the (recommended, date) index newest first and stopping at `limit`:
+    # an IN over both words would read every such session of the window and sort them.
+    for word in ATTENTION:
+        judged += db.execute(
+            select(SessionRow.date, SessionRow.id, PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
+            .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
+            .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+            .where(
+                SessionRow.recommended == word,
+                SessionRow.date >= since,
+                _in_clinic_unindexed(db, clinic_id),
+                EpisodeRow.closed_on.is_(None),
+                # only the episode's latest session counts: a later "continue" clears an earlier "switch"
+                ~exists().where(later.episode_id == SessionRow.episode_id, later.number > SessionRow.number),
+            )
+            .order_by(SessionRow.date.desc(), SessionRow.id.desc())
+            .limit(limit)
+        ).all()
+    judged = [row[2:] for row in sorted(judged, key=lambda r: (r[0], r[1]), reverse=True)[:limit]]
     for code, eid, rec in judged:
         reasons = "; ".join(r.get("text", "") for r in rec.get("reasons", [])[:2])
         alerts.append(
