@@ -107,9 +107,11 @@ def soak_rows(path: Path | None) -> list[str]:
         return ["| bench/soak/soak.py | 50 clients, mixed reads/writes, 10 min on PostgreSQL | not run yet |"]
     r = json.loads(path.read_text(encoding="utf-8"))
     verdict = ", ".join(f"{k} {'yes' if v else 'NO'}" for k, v in r["pass"].items())
+    think = r.get("think_ms", 0.0)  # files from before the option sent requests back to back
+    pacing = f"pausing {think:.0f} ms on average between requests" if think else "back to back"
     figures = (
         f"{r['date'][:16].replace('T', ' ')} UTC, {r['machine']}; "
-        f"{r['clients']} clients, {r['seconds']:.0f} s "
+        f"{r['clients']} clients {pacing}, {r['seconds']:.0f} s "
         f"({r['warmup_s']:.0f} s warm-up), {r['requests']} requests ({r['throughput_rps']} req/s), "
         f"**{r['errors']} errors**; p95 reads **{r['reads_p95_ms']} ms** (target ≤ 100), "
         f"p95 writes **{r['writes_p95_ms']} ms** (target ≤ 150); server RSS {r['rss_mb_first_minute']} → "
