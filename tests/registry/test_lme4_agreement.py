@@ -54,6 +54,13 @@ def test_fit_agrees_with_lme4(name: str) -> None:
         for term, value in sds.items():
             _close(fit["random_sd"][group][term], value, f"random_sd[{group}][{term}]")
         for pair, value in ref["random_corr"][group].items():
-            _close(fit["random_corr"][group][pair], value, f"random_corr[{group}][{pair}]")
+            # A correlation lives on [-1, 1] and the deviance is flattest along it: lme4's optimiser (bobyqa)
+            # stops within about 1e-6 of the optimum there, so it is compared absolutely, at 1e-5. The
+            # objective below (compared at 1e-5 relative, and never worse than lme4's) decides which optimum
+            # is better: on sleepstudy REML ours is 4e-11 lower, with the correlation 1e-6 from lme4's.
+            actual = fit["random_corr"][group][pair]
+            what = f"random_corr[{group}][{pair}]"
+            assert actual == pytest.approx(value, abs=1e-5), f"{what}: {actual!r} vs lme4 {value!r}"
     _close(fit["sigma"], ref["sigma"], "sigma")
     _close(fit["objective"], ref["objective"], "objective")
+    assert fit["objective"] <= ref["objective"] + 1e-9 * abs(ref["objective"]), "a worse optimum than lme4's"
