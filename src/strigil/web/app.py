@@ -26,6 +26,7 @@ from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.web.pages import render_error
+from strigil.web.retry import install_read_retry
 from strigil.web.security import NotSignedIn
 
 __all__ = ["API_PREFIX", "create_app", "iter_routes"]
@@ -268,9 +269,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
 
     app.add_middleware(AdmissionGate, limit=admitted)
     app.add_middleware(ResponseHeaders)
-    from strigil.web.retry import install_read_retry  # issue 9: reads retried after a dropped connection
-
-    install_read_retry(app)
+    install_read_retry(app)  # outermost: a retried read's pause holds no admission slot
     return app
 
 
