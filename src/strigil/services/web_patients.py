@@ -20,7 +20,6 @@ __all__ = [
     "PatientPage",
     "TodayRow",
     "clinic_alerts",
-    "patient_overview",
     "prior_adverse",
     "search_patients",
     "today_patients",
@@ -150,11 +149,11 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             Alert("adverse", code, eid, f"{kind.replace('_', ' ')} since {onset}, not resolved", severity)
         )
     later = aliased(SessionRow)
-    judged: list[Any] = []
+    newest: list[Any] = []
     # One query per word, each walking the (recommended, date) index newest first and stopping at `limit`:
     # an IN over both words would read every such session of the window and sort them.
     for word in ATTENTION:
-        judged += db.execute(
+        newest += db.execute(
             select(SessionRow.date, SessionRow.id, PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
             .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
             .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
@@ -169,8 +168,8 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             .order_by(SessionRow.date.desc(), SessionRow.id.desc())
             .limit(limit)
         ).all()
-    judged = [row[2:] for row in sorted(judged, key=lambda r: (r[0], r[1]), reverse=True)[:limit]]
-    for code, eid, rec in judged:
+    newest.sort(key=lambda r: (r[0], r[1]), reverse=True)  # by date, then by id
+    for _date, _id, code, eid, rec in newest[:limit]:
         reasons = "; ".join(r.get("text", "") for r in rec.get("reasons", [])[:2])
         alerts.append(
             Alert(
@@ -202,30 +201,3 @@ def prior_adverse(
     ):
         out[eid].append((kind, severity, onset, resolved))
     return out
-
-
-def patient_overview(db: Session, clinic_id: int, code: str) -> PatientView:
-    """A patient with their episodes and session counts, counting only this patient's sessions.
-
-    Same result as `patients.show_patient`; its session count aggregates every session of the database
-    first, which takes seconds at a million sessions (reported to the record area).
-    """
-    from strigil.services.patients import find_patient
-    from strigil.services.views import EpisodeSummary
-
-    row = find_patient(db, clinic_id, code)
-    counts = (
-        select(func.count(SessionRow.id))
-        .where(SessionRow.episode_id == EpisodeRow.id)
-        .correlate(EpisodeRow)
-        .scalar_subquery()
-    )
-    rows = db.execute(
-        select(EpisodeRow, counts)
-        .where(EpisodeRow.patient_id == row.id)
-        .order_by(EpisodeRow.opened_on, EpisodeRow.id)
-    ).all()
-    episodes = tuple(
-        EpisodeSummary(e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0) for e, n in rows
-    )
-    return PatientView(row.id, row.clinic_id, row.code, row.birth_year, row.sex, row.version, episodes)

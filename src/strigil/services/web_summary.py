@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from strigil.services import episodes as episode_service
+from strigil.services.patients import show_patient
 from strigil.services.views import EpisodeView, PatientView
 from strigil.services.web_episode import MeasureSeries, latest_recommendation, progress
-from strigil.services.web_patients import patient_overview
 
 __all__ = ["EpisodePart", "PatientSummaryPage", "evidence_for", "patient_summary"]
 
@@ -54,7 +54,7 @@ def _library() -> Any:
 
 def patient_summary(db: Session, clinic_id: int, patient_code: str) -> PatientSummaryPage:
     """The summary of a patient of the clinic (NotFound for other clinics' patients)."""
-    patient = patient_overview(db, clinic_id, patient_code)
+    patient = show_patient(db, clinic_id, patient_code)
     parts = []
     for summary in patient.episodes:
         view = episode_service.show_episode(db, clinic_id, summary.id)

@@ -107,7 +107,7 @@ def add_patient(body: PatientIn, db: DB, principal: Clinician) -> dict[str, Any]
 @router.get("/patients/{patient_code}")
 def show_patient(patient_code: str, db: DB, principal: Clinician) -> dict[str, Any]:
     """One patient of my clinic with their episodes."""
-    view = lists.patient_overview(db, principal.clinic_id, patient_code)
+    view = patients.show_patient(db, principal.clinic_id, patient_code)
     audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
     return _plain(view)
 

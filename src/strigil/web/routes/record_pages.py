@@ -137,7 +137,7 @@ def add_patient_page(
 @router.get("/patients/{patient_code}")
 def patient_page(request: Request, patient_code: str, db: DB, principal: Clinician) -> Response:
     """A patient with their episodes, and a form to open a new one."""
-    view = lists.patient_overview(db, principal.clinic_id, patient_code)
+    view = patients.show_patient(db, principal.clinic_id, patient_code)
     audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
     return render(
         request, "patient.html", principal, patient=view, today=dt.date.today(), error=None, **_choices()
@@ -160,7 +160,7 @@ def open_episode_page(
     goal: Annotated[str, Form()] = "",
 ) -> Response:
     """Open an episode from the patient page (consent recorded today for petechiae, bruising, soreness)."""
-    view = lists.patient_overview(db, principal.clinic_id, patient_code)
+    view = patients.show_patient(db, principal.clinic_id, patient_code)
     today = dt.date.today().isoformat()
     plan = {
         "condition": condition,
