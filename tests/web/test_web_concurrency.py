@@ -3,8 +3,10 @@
 Two circles deadlocked the server under load before, broken only by the 15 s busy timeout (503s):
 a route that had written waited for a worker thread to serialise its answer while every worker waited
 for its write lock; and requests holding pooled connections waited for workers while the workers waited
-for a connection. The server below has 2 worker threads and 40 concurrent clients writing to the same
-episodes and reading; every request must succeed, quickly, and the session numbers must have no gaps.
+for a connection. The server below has 1 worker thread and 40 concurrent clients writing to the same
+episodes and reading; every request must succeed, quickly, and the session numbers must have no gaps
+(without the admission gate it fails). The first circle is hidden by the gate in this test, so the
+commit-in-the-route's-thread rule has its own tests below.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def _serving(world: World, threads: int) -> Iterator[str]:
         app.state.engine.dispose()
 
 
-def test_forty_clients_on_two_threads_all_succeed_without_waiting_for_a_timeout(world: World) -> None:
+def test_forty_clients_on_one_thread_all_succeed_without_waiting_for_a_timeout(world: World) -> None:
     with world.db() as db:
         account = account_service.get_account(db, "clinician1")
         secret = account_service.issue_api_token(db, account, "load", ["read", "write"]).secret
