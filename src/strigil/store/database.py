@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from strigil.store import sqlite_writer
+from strigil.store.sqlite_writer import WriterLockedConnection
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
@@ -39,7 +39,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             # Writers of this file inside the process queue on a lock instead of SQLite's sleep-and-retry.
-            connect_args["factory"] = sqlite_writer.connection_factory()
+            connect_args["factory"] = WriterLockedConnection
         engine = create_engine(url, connect_args=connect_args, **kwargs)
 
         @event.listens_for(engine, "connect")

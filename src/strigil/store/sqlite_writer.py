@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-__all__ = ["WriterLockedConnection", "connection_factory"]
+__all__ = ["WriterLockedConnection"]
 
 # Statements that only read: everything else may write and so takes the writer lock first.
 _READ_ONLY_PREFIXES = ("SELECT", "PRAGMA", "EXPLAIN", "VALUES")
@@ -122,8 +122,3 @@ class WriterLockedConnection(sqlite3.Connection):
             super().close()
         finally:
             self._release()
-
-
-def connection_factory() -> type[WriterLockedConnection]:
-    """The `factory=` for `sqlite3.connect` of a database file."""
-    return WriterLockedConnection
