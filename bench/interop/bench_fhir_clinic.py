@@ -91,7 +91,7 @@ def _counts(url: str) -> dict[str, int]:
 
 def _same_record(source: str, target: str, clinic: str, every: int) -> tuple[bool, int]:
     """Compare every `every`-th patient (by code) field by field, ids aside; returns (all equal, compared)."""
-    from strigil.interop.store_io import clinic_header, patient_dossiers
+    from strigil.services.exchange import clinic_header, patient_dossiers
     from strigil.store.database import open_database
 
     def unkeyed(p: Any) -> Any:

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from strigil.catalog import load_catalog
-from strigil.clinical.adverse import AdverseResponse
+from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.response import (
     Goal,
-    Measurement,
     ResponseSettings,
+    SessionMeasurement,
     recommend,
     recommendation_rank,
 )
@@ -39,7 +39,7 @@ finding_items = st.lists(
 )
 adverse_items = st.lists(
     st.builds(
-        AdverseResponse,
+        AdverseReport,
         st.sampled_from(["petechiae", "bruising", "soreness", "skin_irritation", "pain_flare", "other"]),
         st.sampled_from(["mild", "moderate", "severe"]),
         st.one_of(st.none(), st.integers(0, 14).map(float)),
@@ -53,7 +53,7 @@ adverse_items = st.lists(
     st.sampled_from(REGIONS), finding_items, adverse_items, st.booleans(), st.sampled_from(CONTRAINDICATIONS)
 )
 def test_adding_a_contraindication_never_makes_the_verdict_milder(
-    region: str, findings: list[Any], prior: list[AdverseResponse], intolerance: bool, extra: str
+    region: str, findings: list[Any], prior: list[AdverseReport], intolerance: bool, extra: str
 ) -> None:
     before = screen(region, findings, prior, intolerance)
     after = screen(region, [*findings, extra], prior, intolerance)
@@ -66,7 +66,7 @@ def test_adding_a_contraindication_never_makes_the_verdict_milder(
 @settings(max_examples=200, deadline=None)
 @given(st.sampled_from(REGIONS), finding_items, adverse_items, st.booleans(), finding_items)
 def test_adding_any_finding_never_makes_the_verdict_milder(
-    region: str, findings: list[Any], prior: list[AdverseResponse], intolerance: bool, more: list[Any]
+    region: str, findings: list[Any], prior: list[AdverseReport], intolerance: bool, more: list[Any]
 ) -> None:
     before = screen(region, findings, prior, intolerance)
     after = screen(region, [*findings, *more], prior, intolerance)
@@ -94,7 +94,7 @@ def episodes(draw: st.DrawFn) -> dict[str, Any]:
     if draw(st.booleans()):
         s = draw(st.integers(1, n))
         adverse.append(
-            AdverseResponse(
+            AdverseReport(
                 draw(st.sampled_from(["petechiae", "bruising", "soreness", "paresthesia"])),
                 draw(st.sampled_from(["mild", "moderate", "severe"])),
                 draw(st.one_of(st.none(), st.integers(0, 10).map(float))),
@@ -121,7 +121,7 @@ def _headroom(code: str, value: int) -> int:
 
 
 def _run(ep: dict[str, Any], values: dict[tuple[str, int, str], int]) -> int:
-    measures = [Measurement(c, s, t, float(v)) for (c, s, t), v in sorted(values.items())]
+    measures = [SessionMeasurement(c, s, t, float(v)) for (c, s, t), v in sorted(values.items())]
     out = recommend(measures, goal=ep["goal"], adverse_responses=ep["adverse"], settings=ep["settings"])
     assert out.reasons, "every recommendation lists its reasons"
     return recommendation_rank(out.recommendation)
@@ -166,10 +166,10 @@ def test_a_better_post_test_in_the_latest_session_never_gives_a_worse_recommenda
 @settings(max_examples=100, deadline=None)
 @given(episodes(), st.sampled_from(["petechiae", "bruising", "soreness", "pain_flare"]))
 def test_a_red_flag_or_a_current_severe_response_always_refers(ep: dict[str, Any], kind: str) -> None:
-    measures = [Measurement(c, s, t, float(v)) for (c, s, t), v in sorted(ep["values"].items())]
+    measures = [SessionMeasurement(c, s, t, float(v)) for (c, s, t), v in sorted(ep["values"].items())]
     flagged = recommend(measures, goal=ep["goal"], settings=ep["settings"], red_flags=["cauda equina signs"])
     assert flagged.recommendation == "refer"
-    severe = AdverseResponse(kind, "severe", None, ep["n"])
+    severe = AdverseReport(kind, "severe", None, ep["n"])
     out = recommend(measures, goal=ep["goal"], adverse_responses=[severe], settings=ep["settings"])
     assert out.recommendation == "refer"
     assert "respond.refer_severe_adverse" in {r.rule for r in out.reasons}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from strigil.catalog import Measure, Threshold, load_catalog
-from strigil.clinical.adverse import AdverseResponse
-from strigil.clinical.response import ChangeThreshold, Measurement, recommend, select_threshold
+from strigil.clinical.adverse import AdverseReport
+from strigil.clinical.response import ChangeThreshold, SessionMeasurement, recommend, select_threshold
 
 CATALOG = load_catalog()
 
@@ -58,9 +58,9 @@ def test_value_or_percent_means_the_smaller_bar() -> None:
 
 def test_respond_lists_what_to_ask_at_the_next_session() -> None:
     out = recommend(
-        [Measurement("nprs", 1, "pre", 6), Measurement("nprs", 1, "post", 3)],
-        adverse_responses=[AdverseResponse("petechiae", "mild", None, 1)],
-    ).as_dict()
+        [SessionMeasurement("nprs", 1, "pre", 6), SessionMeasurement("nprs", 1, "post", 3)],
+        adverse_responses=[AdverseReport("petechiae", "mild", None, 1)],
+    ).to_json()
     specific = [q for q in out["follow_up_questions"] if q["session"] == 1]
     assert [q["about"] for q in specific] == ["petechiae"]
     assert len(out["follow_up_questions"]) == 1 + 7

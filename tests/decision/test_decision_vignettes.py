@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from strigil.clinical.adverse import ADVERSE_TYPES, AdverseResponse, follow_up_questions, judge
+from strigil.clinical.adverse import ADVERSE_TYPES, AdverseReport, follow_up_questions, judge
 from strigil.clinical.exercise_first import check_exercise_first
 from strigil.clinical.response import recommend_document
 from strigil.clinical.screening import screen_document
@@ -34,7 +34,7 @@ def test_screen_vignette(v: dict[str, Any]) -> None:
     if expect.get("error"):
         _expect_error(lambda: screen_document(v["input"]), expect)
         return
-    out = screen_document(v["input"]).as_dict()
+    out = screen_document(v["input"]).to_json()
     assert out["verdict"] == expect["verdict"]
     assert sorted(r["code"] for r in out["reasons"]) == sorted(expect["reason_codes"])
     if "alternatives" in expect:
@@ -65,7 +65,7 @@ def test_respond_vignette(v: dict[str, Any]) -> None:
     if expect.get("error"):
         _expect_error(lambda: recommend_document(v["input"]), expect)
         return
-    out = recommend_document(v["input"]).as_dict()
+    out = recommend_document(v["input"]).to_json()
     assert out["recommendation"] == expect["recommendation"], out["reasons"]
     rules = {r["rule"] for r in out["reasons"]}
     noted = rules | {r["rule"] for r in out["also_noted"]}
@@ -96,12 +96,12 @@ ADVERSE = load("adverse")
 @pytest.mark.parametrize("v", ADVERSE, ids=_ids(ADVERSE))
 def test_adverse_vignette(v: dict[str, Any]) -> None:
     i = v["input"]
-    j = judge(AdverseResponse(i["type"], i["severity"], i["resolved_days"], days_since=i.get("days_since")))
+    j = judge(AdverseReport(i["type"], i["severity"], i["resolved_days"], days_since=i.get("days_since")))
     assert j.flagged is v["expect"]["flagged"], j.reasons
     assert bool(j.reasons) is j.flagged
     if "heuristic" in v["expect"]:
         assert j.course.heuristic is v["expect"]["heuristic"]
-        assert j.as_dict()["expected_course"]["label"] == "configurable heuristic"
+        assert j.to_json()["expected_course"]["label"] == "configurable heuristic"
 
 
 FOLLOW_UP = load("follow_up")
@@ -111,7 +111,7 @@ FOLLOW_UP = load("follow_up")
 def test_follow_up_vignette(v: dict[str, Any]) -> None:
     i = v["input"]
     responses = [
-        AdverseResponse(r["type"], r["severity"], r["resolved_days"], r["session"]) for r in i["responses"]
+        AdverseReport(r["type"], r["severity"], r["resolved_days"], r["session"]) for r in i["responses"]
     ]
     asked = follow_up_questions(responses, i["previous_session"])
     specific = sorted(q.about for q in asked if q.session is not None)

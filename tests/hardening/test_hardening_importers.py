@@ -24,7 +24,7 @@ from strigil.catalog import load_catalog
 from strigil.cli import app as cli_app
 from strigil.evidence.library import load_library
 from strigil.evidence.user_studies import UserStudyError, parse_user_studies
-from strigil.services.web_meta import MetaInputError, fit_csv
+from strigil.services.meta_analysis import MetaInputError, fit_csv
 
 FUZZ = settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 FEW = settings(max_examples=15, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -217,8 +217,8 @@ def test_session_document_is_recorded_whole_or_not_at_all(world: Any, doc: Any) 
 def fhir_bundle(template_db: tuple[Path, dict, dict]) -> dict[str, Any]:
     """Clinic 1 of the web tests' database, exported as a FHIR R4 Bundle."""
     from strigil.interop.bundle import make_bundle
-    from strigil.interop.store_io import read_clinic
     from strigil.interop.to_fhir import clinic_resources
+    from strigil.services.exchange import read_clinic
     from strigil.store.database import Database, make_engine
 
     database = Database(make_engine(f"sqlite:///{template_db[0]}"))
@@ -240,8 +240,8 @@ def empty_clinic_db(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def _import(database: Any, document: Any) -> str:
     from strigil.interop.from_fhir import plan_import
-    from strigil.interop.store_io import write_plan
     from strigil.services.errors import RecordError
+    from strigil.services.exchange import write_plan
 
     plan = plan_import(document)
     if plan.errors:

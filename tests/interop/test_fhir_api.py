@@ -15,16 +15,16 @@ from fhir_strategies import example_clinic
 from sqlalchemy import func, select
 from test_fhir_store import _bundle
 
-from strigil.interop.api import router
 from strigil.interop.from_fhir import plan_import
 from strigil.interop.r4 import resource_problems
-from strigil.interop.store_io import write_plan
 from strigil.services import accounts
 from strigil.services.clinics import ensure_clinic
+from strigil.services.exchange import write_plan
 from strigil.settings import Settings
 from strigil.store.audit import AuditEvent
 from strigil.store.database import Database, open_database
 from strigil.store.record import MeasurementRow, PatientRow
+from strigil.web.routes.fhir import router
 
 with warnings.catch_warnings():
     # as web's tests: Starlette prefers the httpx2 fork for its test client; httpx still works

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from strigil.cli import app
 from strigil.interop.from_fhir import plan_import
-from strigil.interop.store_io import read_clinic, write_plan
+from strigil.services.exchange import read_clinic, write_plan
 from strigil.store.database import open_database
 from strigil.store.record import MeasurementRow, PatientRow
 

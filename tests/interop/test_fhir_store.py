@@ -15,10 +15,10 @@ from sqlalchemy import func, select
 from strigil.interop.bundle import make_bundle
 from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
-from strigil.interop.store_io import read_clinic, write_plan, write_plan_bulk
 from strigil.interop.to_fhir import clinic_resources
 from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import RecordError
+from strigil.services.exchange import read_clinic, write_plan, write_plan_bulk
 from strigil.store.database import Database, open_database
 from strigil.store.record import EpisodeRow, MeasurementRow, PatientRow, SessionRow
 

@@ -42,7 +42,7 @@ def test_fit_agrees_with_lme4(name: str) -> None:
     ref = load_fixture(name)
     fixed, randoms = _split(ref["formula"])
     data = load_data(ref["source"] if ref["source"].endswith(".csv") else "sleepstudy.csv")
-    fit = fit_growth_model(data, fixed, randoms, reml=ref["reml"]).to_contract()
+    fit = fit_growth_model(data, fixed, randoms, reml=ref["reml"]).to_json()
     assert fit["converged"] is True
     assert fit["n_obs"] == ref["n_obs"]
     assert fit["n_groups"] == ref["n_groups"]

@@ -98,7 +98,7 @@ def test_three_random_terms_per_patient() -> None:
         assert fac.gradient[k] == pytest.approx(fd, rel=1e-4, abs=1e-3)
     fit = fit_growth_model(cols, "pain ~ session + session2", ["1 + session + session2 | patient"])
     assert fit.converged
-    assert list(fit.to_contract()["random_corr"]["patient"]) == [
+    assert list(fit.to_json()["random_corr"]["patient"]) == [
         "Intercept:session",
         "Intercept:session2",
         "session:session2",

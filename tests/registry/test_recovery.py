@@ -15,7 +15,7 @@ from .conftest import load_fixture
 def test_fixed_effects_recovered_within_three_se(noise: str) -> None:
     truth = RegistryTruth(n_clinics=10, patients_per_clinic=150, noise=noise)
     reg = generate_registry(truth, seed=5)
-    fit = fit_growth_model(reg.columns, reg.formula, ["1 + session | patient", "1 | clinic"]).to_contract()
+    fit = fit_growth_model(reg.columns, reg.formula, ["1 + session | patient", "1 | clinic"]).to_json()
     for name, value in truth.fixed_effects().items():
         assert abs(fit["fixed"][name] - value) < 3 * fit["se"][name], name
     sd = fit["random_sd"]["patient"]

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from web_world import World
 
-from strigil.services import web_patients as lists
+from strigil.services import dashboard
 from strigil.store.record import EpisodeRow, SessionRow
 
 TODAY = dt.date(2026, 11, 22)
@@ -60,7 +60,7 @@ def _episodes(world: World, clinic: int) -> list[int]:
 
 def _attention(world: World, clinic: int) -> dict[int, str]:
     with world.db() as db:
-        alerts = lists.clinic_alerts(db, clinic, since=SINCE)
+        alerts = dashboard.clinic_alerts(db, clinic, since=SINCE)
     return {a.episode_id: a.severity for a in alerts if a.kind == "recommendation"}
 
 
@@ -72,7 +72,7 @@ def test_only_the_latest_session_of_an_episode_raises_an_attention_alert(world: 
     _add_session(world, third, TODAY - dt.timedelta(days=60), "refer")  # outside the window
     assert _attention(world, 1) == {first: "switch"}
     with world.db() as db:
-        alerts = lists.clinic_alerts(db, 1, since=SINCE)
+        alerts = dashboard.clinic_alerts(db, 1, since=SINCE)
         texts = [a.text for a in alerts if a.episode_id == first and a.kind == "recommendation"]
     assert texts == ["decision aid says switch: because switch; and more"]
 
@@ -90,7 +90,7 @@ def test_todays_patients_are_the_sessions_dated_today_of_the_clinic(world: World
     _add_session(world, other, TODAY, None)
     _add_session(world, mine, TODAY - dt.timedelta(days=1), None)  # yesterday: not today's
     with world.db() as db:
-        rows = lists.today_patients(db, 1, TODAY)
+        rows = dashboard.today_patients(db, 1, TODAY)
         region = db.get(EpisodeRow, mine).region  # type: ignore[union-attr]
     assert [(r.episode_id, r.region) for r in rows] == [(mine, region)]
 
@@ -104,8 +104,8 @@ def test_the_dashboard_queries_start_from_the_narrow_index_on_sqlite(world: Worl
         statement = (
             select(SessionRow.id)
             .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
-            .join(lists.PatientRow, lists.PatientRow.id == EpisodeRow.patient_id)
-            .where(lists._in_clinic_unindexed(db, 1), SessionRow.date >= SINCE)
+            .join(dashboard.PatientRow, dashboard.PatientRow.id == EpisodeRow.patient_id)
+            .where(dashboard._in_clinic_unindexed(db, 1), SessionRow.date >= SINCE)
         )
         sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
         plan = " | ".join(row[3] for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql))
@@ -119,6 +119,6 @@ def test_postgresql_sees_the_plain_clinic_column(world: World) -> None:
 
     pg = MagicMock()
     pg.get_bind.return_value.dialect.name = "postgresql"
-    assert str(lists._in_clinic_unindexed(pg, 1)) == "patients.clinic_id = :clinic_id_1"
+    assert str(dashboard._in_clinic_unindexed(pg, 1)) == "patients.clinic_id = :clinic_id_1"
     with world.db() as db:
-        assert "+" in str(lists._in_clinic_unindexed(db, 1))
+        assert "+" in str(dashboard._in_clinic_unindexed(db, 1))

@@ -29,13 +29,13 @@ class _Readable:
             raise KeyError(key)
         return getattr(self, key)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """The entry as plain JSON-ready data."""
         out: dict[str, Any] = {}
         for f in fields(self):  # type: ignore[arg-type]
             value = getattr(self, f.name)
             if isinstance(value, tuple):
-                value = [v.as_dict() if isinstance(v, _Readable) else v for v in value]
+                value = [v.to_json() if isinstance(v, _Readable) else v for v in value]
             out[f.name] = value
         return out
 

@@ -1,13 +1,14 @@
 """The `strigil` command: one Typer app; each area of Strigil registers its own commands.
 
-An area's commands live in `strigil.cli.<area>` and expose `register(app)`. Modules import their
-heavy dependencies (scipy, matplotlib, SQLAlchemy) inside the commands, so `strigil --help` stays fast.
+An area's commands live in `strigil.cli.<area>` and expose `register(app)`; `AREAS` lists them in the order
+their commands appear in `--help` (a test checks that every area module is listed). An area that fails to
+import fails the command loudly. Modules import their heavy dependencies (scipy, matplotlib, SQLAlchemy)
+inside the commands, so `strigil --help` stays fast. Shared options and error exits: `strigil.cli.toolkit`.
 """
 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from typing import Any
 
 import typer
 
-__all__ = ["app", "main", "register_schema"]
+__all__ = ["AREAS", "app", "main", "register_schema"]
 
 app = typer.Typer(
     name="strigil",
@@ -34,7 +35,22 @@ def _root() -> None:
 _SCHEMAS: dict[str, Callable[[], dict[str, Any]]] = {}
 
 # The areas, in the order their commands appear in --help.
-_AREAS = ("record", "decision", "meta", "evidence", "registry", "interop", "web", "privacy")
+AREAS = (
+    "clinic",
+    "patients",
+    "episodes",
+    "sessions",
+    "outcomes",
+    "decision",
+    "exports",
+    "demo",
+    "meta",
+    "evidence",
+    "registry",
+    "fhir",
+    "web",
+    "privacy",
+)
 
 
 def register_schema(name: str, build: Callable[[], dict[str, Any]]) -> None:
@@ -55,12 +71,8 @@ def schema(
 
 
 def _load_areas() -> None:
-    for area in _AREAS:
-        module_name = f"strigil.cli.{area}"
-        if importlib.util.find_spec(module_name) is None:
-            continue
-        module = importlib.import_module(module_name)
-        module.register(app)
+    for area in AREAS:
+        importlib.import_module(f"strigil.cli.{area}").register(app)
 
 
 _load_areas()

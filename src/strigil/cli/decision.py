@@ -1,4 +1,4 @@
-"""Decision-support commands: `strigil screen FILE.json` and `strigil respond FILE.json` (issue 4).
+"""Decision-support commands: `strigil screen FILE.json` and `strigil respond FILE.json`.
 
 Thin shell: read the JSON document, hand it to the pure rules in `strigil.clinical`, print the result.
 Bad input prints `error: ...` (field, value, what is allowed) to stderr and exits with status 2; nothing is
@@ -15,35 +15,17 @@ from typing import Any
 import typer
 
 from strigil.cli import register_schema
+from strigil.cli.toolkit import fail, read_json
 
 __all__ = ["register"]
 
 
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        _fail(f"FILE: {str(path)!r} does not exist; allowed: a path to a JSON file")
-    except (OSError, UnicodeDecodeError) as exc:
-        _fail(f"FILE: {str(path)!r} cannot be read ({exc})")
-    except json.JSONDecodeError as exc:
-        _fail(f"FILE: {str(path)!r} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})")
-    if not isinstance(doc, dict):
-        _fail(f"FILE: the document is a JSON {type(doc).__name__}; allowed: one JSON object")
-    return doc
-
-
-def _fail(message: str) -> Any:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
-
-
 def _run(build: Callable[[dict[str, Any]], Any], path: Path) -> Any:
-    doc = _read(path)
+    doc = read_json(path, object_only=True)
     try:
         return build(doc)
     except ValueError as exc:  # includes UnknownCode and pydantic's ValidationError
-        return _fail(str(exc))
+        fail(str(exc))
 
 
 def screen_command(
@@ -56,7 +38,7 @@ def screen_command(
     from strigil.clinical.screening import screen_document
 
     result = _run(screen_document, file)
-    out = result.as_dict()
+    out = result.to_json()
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -80,7 +62,7 @@ def respond_command(
     from strigil.clinical.response import recommend_document
 
     result = _run(recommend_document, file)
-    out = result.as_dict()
+    out = result.to_json()
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return

@@ -16,6 +16,8 @@ from typing import Any
 
 import typer
 
+from strigil.cli.toolkit import fail, fail_all
+
 __all__ = ["default_store", "register"]
 
 STORE_HELP = "CSV of imported studies (default: $STRIGIL_HOME/evidence/user_studies.csv)."
@@ -26,11 +28,6 @@ def default_store() -> Path:
     from strigil.settings import data_home
 
     return data_home() / "evidence" / "user_studies.csv"
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _catalogue_codes() -> tuple[list[str], list[str]]:
@@ -54,7 +51,7 @@ def _library(store: Path | None, no_user: bool) -> Any:
             path.read_text(encoding="utf-8"), conditions, measures, set(library.studies)
         )
     except UserStudyError as exc:
-        raise _fail(f"the study store {path} is invalid: {exc}") from None
+        fail(f"the study store {path} is invalid: {exc}")
     return library.merged(user.studies, user.comparisons)
 
 
@@ -65,7 +62,7 @@ def _condition(code: str) -> Any:
     try:
         return condition_info(code)
     except UnknownCode as exc:
-        raise _fail(f"--condition: {exc}") from None
+        fail(f"--condition: {exc}")
 
 
 def _text_summary(data: dict[str, Any]) -> str:
@@ -128,7 +125,7 @@ def register(app: typer.Typer) -> None:
 
         library = _library(store, False)
         if study_id not in library.studies:
-            raise _fail(f"study id {study_id!r} is not in the library; `strigil evidence list` shows the ids")
+            fail(f"study id {study_id!r} is not in the library; `strigil evidence list` shows the ids")
         data = study_json(library.studies[study_id], library, full=True)
         if as_json:
             typer.echo(json.dumps(data, indent=2, ensure_ascii=False))
@@ -174,7 +171,7 @@ def register(app: typer.Typer) -> None:
         from strigil.evidence.render import render_html, summary_json
 
         if as_json and as_html:
-            raise _fail("--json and --html: choose one output format")
+            fail("--json and --html: choose one output format")
         info = _condition(condition)
         library = _library(store, no_user)
         result = build_summary(info, library)
@@ -196,24 +193,22 @@ def register(app: typer.Typer) -> None:
         from strigil.evidence.user_studies import OPTIONAL, REQUIRED, UserStudyError, parse_user_studies
 
         if not file.exists():
-            raise _fail(f"FILE: {file} does not exist")
+            fail(f"FILE: {file} does not exist")
         shipped = set(load_library().studies)
         conditions, measures = _catalogue_codes()
         new_text = file.read_text(encoding="utf-8")
         try:
             new = parse_user_studies(new_text, conditions, measures, shipped)
         except UserStudyError as exc:
-            for line in exc.errors:
-                typer.echo(f"error: {file}: {line}", err=True)
-            typer.echo(f"error: nothing imported ({len(exc.errors)} problem(s))", err=True)
-            raise typer.Exit(2) from None
+            problems = [f"{file}: {line}" for line in exc.errors]
+            fail_all([*problems, f"nothing imported ({len(exc.errors)} problem(s))"])
         path = store or default_store()
         old_rows = (
             list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))) if path.exists() else []
         )
         clash = sorted({r["id"] for r in old_rows} & {s.id for s in new.studies})
         if clash:
-            raise _fail(f"study id(s) {', '.join(clash)} already in {path}; nothing imported")
+            fail(f"study id(s) {', '.join(clash)} already in {path}; nothing imported")
         rows = old_rows + list(csv.DictReader(io.StringIO(new_text)))
         out = io.StringIO()
         writer = csv.DictWriter(out, fieldnames=list(REQUIRED + OPTIONAL), lineterminator="\n")

@@ -1,7 +1,7 @@
 """`strigil meta …`: effect sizes and meta-analysis from CSV files (thin shell over `strigil.meta`).
 
-One function per command. Shared CSV helpers (`read_table`, `numeric_column`) serve every
-`meta` command.
+One function per command. Tables are read and fitted by `strigil.services.meta_analysis`, the same path
+the meta-analysis web page takes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from typing import Any
 
 import typer
 
-__all__ = ["meta_app", "numeric_column", "read_table", "register"]
+from strigil.cli.toolkit import errors, fail
+
+__all__ = ["meta_app", "register"]
 
 meta_app = typer.Typer(
     name="meta",
@@ -27,49 +29,6 @@ meta_app = typer.Typer(
 def register(app: typer.Typer) -> None:
     """Add the `meta` sub-commands to the `strigil` app."""
     app.add_typer(meta_app, name="meta")
-
-
-def fail(message: str) -> typer.Exit:
-    """Print `error: message` to stderr; the caller raises the returned Exit(2)."""
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
-def read_table(path: Path) -> tuple[list[str], list[dict[str, str]]]:
-    """The header and rows of a CSV file (all values as strings)."""
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.DictReader(fh)
-            rows = list(reader)
-            header = list(reader.fieldnames or [])
-    except OSError as exc:
-        raise fail(f"cannot read {path}: {exc.strerror}") from exc
-    except (csv.Error, UnicodeDecodeError) as exc:
-        raise fail(f"{path} is not a readable UTF-8 CSV table ({exc})") from None
-    if not header:
-        raise fail(f"{path} has no header row")
-    return header, rows
-
-
-def _is_missing(text: str | None) -> bool:
-    return text is None or text.strip() in ("", "NA", "NaN", "nan")
-
-
-def numeric_column(rows: list[dict[str, str]], header: list[str], column: str, option: str) -> list[float]:
-    """Column `column` as floats (NaN where empty or NA); exit 2 on text."""
-    if column not in header:
-        raise fail(f"{option} {column!r}: no such column; columns are {', '.join(header)}")
-    out = []
-    for i, row in enumerate(rows, start=2):  # line 1 is the header
-        text = row.get(column)
-        if _is_missing(text):
-            out.append(math.nan)
-            continue
-        try:
-            out.append(float(str(text)))
-        except ValueError:
-            raise fail(f"{option} {column!r}: line {i} has {text!r}, which is not a number") from None
-    return out
 
 
 _ESCALC_COLUMNS = ("n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i", "ai", "bi", "ci", "di", "ri", "ni",
@@ -107,20 +66,22 @@ def escalc_command(
     """Append effect sizes `yi` and sampling variances `vi` to every row (metafor's escalc)."""
     from strigil.meta.escalc import MEASURES, escalc
 
-    header, rows = read_table(file)
+    table = _table(file)
+    header, rows = table.header, table.rows
     chosen = dict(zip(_ESCALC_COLUMNS, (n1i, m1i, sd1i, n2i, m2i, sd2i, ai, bi, ci, di, ri, ni, yi, vi, sei,
                                         ci_lb, ci_ub), strict=True))
     key = measure.upper()
     if key not in MEASURES:
-        raise fail(f"--measure {measure!r} is not supported; allowed: {', '.join(MEASURES)}")
+        fail(f"--measure {measure!r} is not supported; allowed: {', '.join(MEASURES)}")
     needed = list(MEASURES[key])
     if key == "GEN":
         needed += [n for n in ("vi", "sei", "ci_lb", "ci_ub") if chosen[n] in header]
-    columns = {n: numeric_column(rows, header, chosen[n], f"--{n.replace('_', '-')}") for n in needed}
+    with errors():
+        columns = {n: table.numbers(chosen[n], f"--{n.replace('_', '-')}") for n in needed}
     try:
         es = escalc(key, level=level, log_scale=log_scale, **columns)
     except ValueError as exc:
-        raise fail(str(exc)) from exc
+        fail(str(exc))
     fields = [h for h in header if h not in ("yi", "vi")] + ["yi", "vi"]
     sink = out.open("w", newline="", encoding="utf-8") if out else sys.stdout
     try:
@@ -134,22 +95,6 @@ def escalc_command(
     finally:
         if out:
             sink.close()
-
-
-def _moderators(rows: list[dict[str, str]], header: list[str], names: list[str]) -> dict[str, list[float]]:
-    """Numeric moderators as they are; text ones dummy-coded like R factors (first level = reference)."""
-    mods: dict[str, list[float]] = {}
-    for name in names:
-        if name not in header:
-            raise fail(f"--mods {name!r}: no such column; columns are {', '.join(header)}")
-        texts = [row.get(name) or "" for row in rows]
-        try:
-            mods[name] = [math.nan if _is_missing(t) else float(t) for t in texts]
-        except ValueError:
-            levels = sorted({t for t in texts if not _is_missing(t)})
-            for level in levels[1:]:
-                mods[f"{name}{level}"] = [math.nan if _is_missing(t) else float(t == level) for t in texts]
-    return mods
 
 
 @meta_app.command("fit")
@@ -168,36 +113,8 @@ def fit_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the contract)."),
 ) -> None:
     """Fit a fixed/random-effects model or meta-regression (metafor's rma)."""
-    import numpy as np
-
-    from strigil.meta.rma import rma
-
-    header, rows = read_table(file)
-    y = np.array(numeric_column(rows, header, yi, "--yi"))
-    v = np.array(numeric_column(rows, header, vi, "--vi"))
     mod_names = [m.strip() for m in mods.split(",") if m.strip()] if mods else []
-    mod_cols = _moderators(rows, header, mod_names)
-    if subgroup is not None and subgroup not in header:
-        raise fail(f"--subgroup {subgroup!r}: no such column; columns are {', '.join(header)}")
-    if slab is not None and slab not in header:
-        raise fail(f"--slab {slab!r}: no such column; columns are {', '.join(header)}")
-    keep = np.isfinite(y) & np.isfinite(v)
-    for col in mod_cols.values():
-        keep &= np.isfinite(np.array(col))
-    if not keep.all():
-        dropped = (np.flatnonzero(~keep) + 2).tolist()
-        typer.echo(f"note: {len(dropped)} row(s) with missing values left out (lines {dropped})", err=True)
-    idx = np.flatnonzero(keep)
-    try:
-        res = rma(
-            y[idx], v[idx],
-            mods={n: np.array(c)[idx] for n, c in mod_cols.items()} if mod_cols else None,
-            method=method, test=test, level=level,
-            subgroup=[rows[i].get(subgroup) or "" for i in idx] if subgroup else None,
-            slab=[rows[i].get(slab) or "" for i in idx] if slab else None,
-        )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+    res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names)
     doc = res.to_json()
     if as_json:
         typer.echo(json.dumps(doc))
@@ -242,39 +159,35 @@ def _summary(doc: dict[str, Any]) -> str:
 # ---- diagnostics and plots (forest, funnel, diagnose) -------------------------------------------
 
 
-def _fit_from_csv(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
-                  subgroup: str | None, level: float) -> Any:
-    """Read a CSV and fit the intercept-only model the plot and diagnose commands work on."""
-    import numpy as np
+def _table(file: Path) -> Any:
+    from strigil.services.meta_analysis import read_table
 
-    from strigil.meta.rma import rma
+    with errors():
+        return read_table(file)
 
-    header, rows = read_table(file)
-    y = np.array(numeric_column(rows, header, yi, "--yi"))
-    v = np.array(numeric_column(rows, header, vi, "--vi"))
-    for option, column in (("--slab", slab), ("--subgroup", subgroup)):
-        if column is not None and column not in header:
-            raise fail(f"{option} {column!r}: no such column; columns are {', '.join(header)}")
-    keep = np.flatnonzero(np.isfinite(y) & np.isfinite(v))
-    if keep.size < y.size:
-        typer.echo(f"note: {y.size - keep.size} row(s) with missing yi/vi left out", err=True)
-    try:
-        return rma(
-            y[keep], v[keep], method=method, test=test, level=level,
-            slab=[rows[i].get(slab) or "" for i in keep] if slab else None,
-            subgroup=[rows[i].get(subgroup) or "" for i in keep] if subgroup else None,
-        )
-    except ValueError as exc:
-        raise fail(str(exc)) from exc
+
+def _fit(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
+         subgroup: str | None, level: float, mods: list[str] | None = None) -> Any:
+    """Read a CSV and fit the model; rows with missing values are left out with a note on stderr."""
+    from strigil.services.meta_analysis import fit_table
+
+    table = _table(file)
+    with errors():
+        fitted = fit_table(table, yi=yi, vi=vi, yi_label="--yi", vi_label="--vi", method=method, test=test,
+                           level=level, mods=mods or (), subgroup=subgroup, slab=slab)
+    if fitted.left_out:
+        typer.echo(f"note: {len(fitted.left_out)} row(s) with missing values left out "
+                   f"(lines {fitted.left_out})", err=True)
+    return fitted.result
 
 
 def _save_plot(plot: Any, out: Path) -> None:
     try:
         plot.save(out)
     except ValueError as exc:
-        raise fail(f"--out {str(out)!r}: {exc}") from exc
+        fail(f"--out {str(out)!r}: {exc}")
     except OSError as exc:
-        raise fail(f"--out {str(out)!r}: cannot write: {exc.strerror}") from exc
+        fail(f"--out {str(out)!r}: cannot write: {exc.strerror}")
     typer.echo(str(out))
 
 
@@ -294,7 +207,7 @@ def forest_command(
     """Draw a forest plot: studies, weights, intervals, summary diamond, prediction interval."""
     from strigil.meta.plots import forest
 
-    res = _fit_from_csv(file, yi, vi, method, test, slab, subgroup, level)
+    res = _fit(file, yi, vi, method, test, slab, subgroup, level)
     _save_plot(forest(res, xlab=xlab), out)
 
 
@@ -312,11 +225,11 @@ def funnel_command(
     from strigil.meta.plots import funnel
     from strigil.meta.trimfill import trimfill as trim_and_fill
 
-    res = _fit_from_csv(file, yi, vi, method, "z", None, None, 95.0)
+    res = _fit(file, yi, vi, method, "z", None, None, 95.0)
     try:
         fill = trim_and_fill(res) if trimfill else None
     except ValueError as exc:
-        raise fail(f"--trimfill: {exc}") from exc
+        fail(f"--trimfill: {exc}")
     _save_plot(funnel(res, fill=fill, xlab=xlab), out)
 
 
@@ -338,7 +251,7 @@ def diagnose_command(
     from strigil.meta.influence import baujat, influence, leave1out
     from strigil.meta.trimfill import trimfill
 
-    res = _fit_from_csv(file, yi, vi, method, test, slab, None, level)
+    res = _fit(file, yi, vi, method, test, slab, None, level)
     steps: dict[str, Any] = {
         "egger": lambda: regtest(res),
         "begg": lambda: ranktest(res),

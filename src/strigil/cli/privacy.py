@@ -5,12 +5,13 @@ Thin shell over `strigil.services.privacy`; both commands write an audit event (
 
 from __future__ import annotations
 
-import getpass
 import json
 from pathlib import Path
 from typing import Any
 
 import typer
+
+from strigil.cli.toolkit import cli_actor, clinic_id, fail, unit_of_work
 
 __all__ = ["register"]
 
@@ -20,35 +21,11 @@ privacy_app = typer.Typer(
 )
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
-
-
 def _run(clinic: str, work: Any) -> Any:
-    """Open the clinic database, run `work(db, clinic_id, actor)` in one transaction, map errors to exit 2."""
-    from strigil.services.audit import Actor
-    from strigil.services.clinics import get_clinic
-    from strigil.services.errors import InvalidInput, RecordError
-    from strigil.store.database import open_database
-
-    try:
-        database = open_database()
-    except Exception as exc:
-        raise _fail(f"cannot open the database: {exc}") from None
-    try:
-        with database.unit_of_work() as db:
-            clinic_id = get_clinic(db, clinic).id
-            actor = Actor(None, f"cli:{getpass.getuser()}"[:64], "admin", clinic_id, "", "cli")
-            return work(db, clinic_id, actor)
-    except InvalidInput as exc:
-        for problem in exc.problems:
-            typer.echo(f"error: {problem}", err=True)
-        raise typer.Exit(2) from None
-    except RecordError as exc:
-        raise _fail(str(exc)) from None
-    finally:
-        database.dispose()
+    """Run `work(db, clinic_id, actor)` in one transaction on the clinic database; errors exit 2."""
+    with unit_of_work() as db:
+        clinic_key = clinic_id(db, clinic)
+        return work(db, clinic_key, cli_actor(db, clinic_key))
 
 
 @privacy_app.command("export")
@@ -61,7 +38,7 @@ def export_command(
     from strigil.services.privacy import export_patient
 
     if output is not None and output.exists():
-        raise _fail(f"--output: {output} already exists; exports never overwrite a file — choose a new name")
+        fail(f"--output: {output} already exists; exports never overwrite a file — choose a new name")
     document = _run(clinic, lambda db, clinic_id, actor: export_patient(db, clinic_id, code, actor))
     text = json.dumps(document, indent=2, ensure_ascii=False)
     if output is None:

@@ -12,15 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
+from strigil.cli.toolkit import fail
+
 if TYPE_CHECKING:
     from strigil.registry.design import Column
 
 __all__ = ["read_columns", "register"]
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)
 
 
 def _chunk_values(arr: Any) -> Any:
@@ -105,7 +102,7 @@ def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column
     from strigil.registry.design import Coded
 
     if not path.is_file():
-        _fail(f"FILE={str(path)!r}: no such file")
+        fail(f"FILE={str(path)!r}: no such file")
     options = {
         "include_columns": names or [],
         "auto_dict_encode": True,
@@ -125,7 +122,7 @@ def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column
             table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(**options))
         table = table.unify_dictionaries()
     except (pa.ArrowInvalid, KeyError) as exc:
-        _fail(f"FILE={str(path)!r}: cannot read it as CSV with the columns {names}: {exc}")
+        fail(f"FILE={str(path)!r}: cannot read it as CSV with the columns {names}: {exc}")
     out: dict[str, Column] = {}
     for name in table.column_names:
         col = table.column(name)
@@ -164,19 +161,19 @@ def _fit(
     try:
         names = needed_columns(formula, random)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if from_db:
         columns = _columns_from_db(outcome, names[0], db_clinic, timing)
     else:
         if file is None:
-            _fail("FILE: give a CSV file, or --from-db --outcome MEASURE")
+            fail("FILE: give a CSV file, or --from-db --outcome MEASURE")
         assert file is not None
         columns = read_columns(file, names)
     try:
         fit = fit_growth_model(columns, formula, random, reml=reml)
     except ValueError as exc:
-        _fail(str(exc))
-    out = fit.to_contract()
+        fail(str(exc))
+    out = fit.to_json()
     if as_json:
         typer.echo(json.dumps(out))
         return
@@ -220,11 +217,11 @@ def _columns_from_db(
     from strigil.store.record import ClinicRow
 
     if not outcome:
-        _fail("--outcome: give the measure code to analyse (e.g. nprs) with --from-db")
+        fail("--outcome: give the measure code to analyse (e.g. nprs) with --from-db")
     try:
         db = open_database()
     except Exception as exc:  # a bad STRIGIL_DATABASE_URL or an unreachable server
-        _fail(f"cannot open the database: {exc}")
+        fail(f"cannot open the database: {exc}")
     rows: list[dict[str, Any]] = []
     with db.unit_of_work() as s:
         stmt = select(ClinicRow)
@@ -232,7 +229,7 @@ def _columns_from_db(
             stmt = stmt.where(ClinicRow.code == clinic)
         clinics = list(s.scalars(stmt))
         if not clinics:
-            _fail(
+            fail(
                 f"--db-clinic: no clinic {clinic!r} in the database"
                 if clinic
                 else "the database has no clinic"
@@ -243,7 +240,7 @@ def _columns_from_db(
                     rows.append({**r, "clinic": c.code, "patient": f"{c.code}/{r['patient']}"})
     db.dispose()
     if not rows:
-        _fail(f"--outcome: no {outcome!r} measurements with timing {timing!r} in the database")
+        fail(f"--outcome: no {outcome!r} measurements with timing {timing!r} in the database")
     columns: dict[str, Column] = {}
     for name in (*CSV_COLUMNS, "clinic"):
         values = [r.get(name) for r in rows]
@@ -270,7 +267,7 @@ def _generate(
         )
         reg = generate_registry(truth, seed=seed)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     table = pa.table({k: pa.array(np.asarray(v)) for k, v in reg.columns.items()})
     pacsv.write_csv(table, out)
     typer.echo(
@@ -300,11 +297,11 @@ def _site_summary(
     try:
         names = needed_columns(formula, random)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     wanted = list(dict.fromkeys([*names, *counts, *([clinic] if clinic else [])]))
     columns = read_columns(file, wanted)
     if clinic is None and not site:
-        _fail("--site: name this clinic's summary, or give --clinic COLUMN to write one file per clinic")
+        fail("--site: name this clinic's summary, or give --clinic COLUMN to write one file per clinic")
     parts: list[tuple[str, dict[str, Column]]] = []
     if clinic is None:
         parts.append((str(site), columns))
@@ -327,7 +324,7 @@ def _site_summary(
             skipped.append({"site": label, "reason": str(exc)})
             continue
         except ValueError as exc:
-            _fail(f"site {label!r}: {exc}")
+            fail(f"site {label!r}: {exc}")
         path = out_dir / f"site-{safe}.json"
         path.write_text(json.dumps(summary, indent=1))
         written.append(str(path))
@@ -342,11 +339,11 @@ def _pool(files: list[Path], as_json: bool) -> None:
         try:
             summaries.append(json.loads(f.read_text()))
         except (OSError, json.JSONDecodeError) as exc:
-            _fail(f"FILES: {str(f)!r} is not a readable JSON site summary: {exc}")
+            fail(f"FILES: {str(f)!r} is not a readable JSON site summary: {exc}")
     try:
         pooled = pool_sites(summaries)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out = pooled.to_json()
     if as_json:
         typer.echo(json.dumps(out))
@@ -390,7 +387,7 @@ def _report(
     try:
         names = needed_columns(formula, random)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     group_by = by or dose
     columns = read_columns(file, list(dict.fromkeys([*names, dose, time, group_by, *cox])))
     outcome = names[0]
@@ -405,7 +402,7 @@ def _report(
         elif measure is not None:
             threshold = catalogue_mcid(measure, mcid_index)
         else:
-            _fail(
+            fail(
                 "--measure CODE (catalogue MCID, e.g. nprs) or --mcid VALUE is needed for time to improvement"
             )
         design = growth_design(columns, formula, random)
@@ -424,7 +421,7 @@ def _report(
         km = kaplan_meier(table, by=group_by)
         cox_fit = cox_model(table, cox) if cox else None
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     report = RegistryReport(
         title=f"Registry report: {outcome} and IASTM {dose}",
         source_label=file.name,

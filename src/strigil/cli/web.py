@@ -7,17 +7,14 @@ import sys
 
 import typer
 
+from strigil.cli.toolkit import fail
+
 __all__ = ["register"]
 
 user_app = typer.Typer(
     help="Manage web accounts: the first admin, deactivation, password resets, API tokens.",
     no_args_is_help=True,
 )
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
-    return typer.Exit(2)
 
 
 def _read_password(from_stdin: bool, prompt: str) -> str:
@@ -68,7 +65,7 @@ def user_add(
                 password=password,
             )
         except (accounts.AccountError, RecordError) as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
         audit_service.record(db, _cli_actor(clinic_view.id), "create", "account", account.id)
         db.commit()
     typer.echo(f"created {role} {username!r} in clinic {clinic!r}")
@@ -85,7 +82,7 @@ def user_deactivate(username: str = typer.Argument(..., help="The account to dea
         try:
             account = accounts.deactivate_account(db, username)
         except accounts.AccountError as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
         audit_service.record(
             db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="deactivated"
         )
@@ -110,7 +107,7 @@ def user_reset_password(
         try:
             account = accounts.reset_password(db, username, password)
         except accounts.AccountError as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
         audit_service.record(
             db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="password reset"
         )
@@ -135,7 +132,7 @@ def user_token(
             account = accounts.get_account(db, username)
             issued = accounts.issue_api_token(db, account, name, list(scope), expires_days)
         except accounts.AccountError as exc:
-            raise _fail(str(exc)) from None
+            fail(str(exc))
         audit_service.record(db, _cli_actor(account.clinic_id), "create", "token", issued.token.id)
         db.commit()
     typer.echo(issued.secret)

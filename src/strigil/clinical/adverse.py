@@ -24,7 +24,7 @@ __all__ = [
     "HEURISTIC",
     "SEVERITIES",
     "AdverseJudgement",
-    "AdverseResponse",
+    "AdverseReport",
     "ExpectedCourse",
     "FollowUpQuestion",
     "expected_course",
@@ -56,7 +56,7 @@ class ExpectedCourse:
     heuristic: bool  # True: the number is a configurable heuristic (the source, if any, is only qualitative)
     always_flag: bool = False  # a stop signal: flagged whatever its duration
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form, with the heuristic label spelled out."""
         return {
             "type": self.type,
@@ -80,7 +80,7 @@ DEFAULT_COURSES: Mapping[str, ExpectedCourse] = {
 
 
 @dataclass(frozen=True, slots=True)
-class AdverseResponse:
+class AdverseReport:
     """One adverse response: type and severity; `resolved_days` None = not (yet) resolved.
 
     `session` is the session after which it appeared (response model); `days_since` how many days ago that
@@ -135,13 +135,13 @@ class AdverseResponse:
 class AdverseJudgement:
     """A response judged against its expected course."""
 
-    response: AdverseResponse
+    response: AdverseReport
     course: ExpectedCourse
     flagged: bool
     reasons: tuple[str, ...]
     outlasted: bool = False  # resolved later than, or still open beyond, its expected window
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         r = self.response
         return {
@@ -152,7 +152,7 @@ class AdverseJudgement:
             "flagged": self.flagged,
             "outlasted": self.outlasted,
             "reasons": list(self.reasons),
-            "expected_course": self.course.as_dict(),
+            "expected_course": self.course.to_json(),
         }
 
 
@@ -165,7 +165,7 @@ def expected_course(kind: str, windows: Mapping[str, float] | None = None) -> Ex
 
 
 def judge(
-    response: AdverseResponse,
+    response: AdverseReport,
     *,
     windows: Mapping[str, float] | None = None,
     days_since: float | None = None,
@@ -220,7 +220,7 @@ class FollowUpQuestion:
     session: int | None  # the session the question refers to (None: general question)
     question: str
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"about": self.about, "session": self.session, "question": self.question}
 
@@ -237,7 +237,7 @@ _PLAIN = {
 
 
 def follow_up_questions(
-    responses: Iterable[AdverseResponse], previous_session: int
+    responses: Iterable[AdverseReport], previous_session: int
 ) -> list[FollowUpQuestion]:
     """What to ask at the session after `previous_session`: every open or recent response, then each type.
 

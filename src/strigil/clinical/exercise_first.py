@@ -68,7 +68,7 @@ class ExerciseFirstCheck:
     message: str
     sources: tuple[str, ...] = SOURCES
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
             "allowed": self.allowed,

@@ -30,7 +30,7 @@ from strigil.clinical.adverse import (
     DEFAULT_COURSES,
     HEURISTIC,
     AdverseJudgement,
-    AdverseResponse,
+    AdverseReport,
     FollowUpQuestion,
     follow_up_questions,
     judge,
@@ -42,11 +42,11 @@ __all__ = [
     "ChangeThreshold",
     "Goal",
     "MeasureResponse",
-    "Measurement",
     "Reason",
     "Recommendation",
     "RespondDocument",
     "ResponseSettings",
+    "SessionMeasurement",
     "recommend",
     "recommend_document",
     "recommendation_rank",
@@ -189,7 +189,7 @@ def _positive_map(raw: Any, where: str, *, allow_zero: bool) -> dict[str, float]
 
 
 @dataclass(frozen=True, slots=True)
-class Measurement:
+class SessionMeasurement:
     """One outcome value: measure code, session number (1, 2, …), before or after IASTM, value."""
 
     measure: str
@@ -298,7 +298,7 @@ class Reason:
     text: str
     source: str
 
-    def as_dict(self) -> dict[str, str]:
+    def to_json(self) -> dict[str, str]:
         """JSON-ready form."""
         return {"rule": self.rule, "text": self.text, "source": self.source}
 
@@ -327,7 +327,7 @@ class MeasureResponse:
         """The threshold as a number in the measure's units (the contract's `mcid`)."""
         return None if self.threshold is None else _r(self.threshold.as_number(self.baseline))
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form (the contract's keys first)."""
         t = self.threshold
         return {
@@ -366,17 +366,17 @@ class Recommendation:
     latest_session: int = 0
     follow_up: tuple[FollowUpQuestion, ...] = ()  # to ask at the start of the next session
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form, as `strigil respond --json` prints it."""
         return {
             "recommendation": self.recommendation,
-            "reasons": [r.as_dict() for r in self.reasons],
-            "measures": [m.as_dict() for m in self.measures],
+            "reasons": [r.to_json() for r in self.reasons],
+            "measures": [m.to_json() for m in self.measures],
             "heuristics": list(self.heuristics),
-            "adverse_responses": [a.as_dict() for a in self.adverse],
-            "also_noted": [r.as_dict() for r in self.also],
+            "adverse_responses": [a.to_json() for a in self.adverse],
+            "also_noted": [r.to_json() for r in self.also],
             "latest_session": self.latest_session,
-            "follow_up_questions": [q.as_dict() for q in self.follow_up],
+            "follow_up_questions": [q.to_json() for q in self.follow_up],
             "order": list(RECOMMENDATIONS),
         }
 
@@ -397,10 +397,10 @@ _SRC_BAKER = "Baker R, Baker J. Training & Conditioning 2017 — domain referenc
 
 
 def recommend(
-    measures: Sequence[Measurement],
+    measures: Sequence[SessionMeasurement],
     *,
     goal: Goal | None = None,
-    adverse_responses: Sequence[AdverseResponse] = (),
+    adverse_responses: Sequence[AdverseReport] = (),
     settings: ResponseSettings | None = None,
     session_dates: Mapping[int, dt.date] | None = None,
     red_flags: Sequence[str] = (),
@@ -627,7 +627,9 @@ def _goal_text(m: Measure, target: float) -> str:
     return f"≤ {target:g}" if m.direction == "lower_is_better" else f"≥ {target:g}"
 
 
-def _validate(measures: Sequence[Measurement], cat: Catalog) -> dict[str, dict[tuple[int, str], float]]:
+def _validate(
+    measures: Sequence[SessionMeasurement], cat: Catalog
+) -> dict[str, dict[tuple[int, str], float]]:
     if not measures:
         raise ValueError("measures: empty; allowed: at least one {measure, session, timing, value}")
     table: dict[str, dict[tuple[int, str], float]] = {}
@@ -681,7 +683,7 @@ def _validate_dates(dates: Mapping[int, dt.date]) -> dict[int, dt.date]:
 
 
 def _judge_adverse(
-    responses: Sequence[AdverseResponse], latest: int, dates: Mapping[int, dt.date], cfg: ResponseSettings
+    responses: Sequence[AdverseReport], latest: int, dates: Mapping[int, dt.date], cfg: ResponseSettings
 ) -> tuple[AdverseJudgement, ...]:
     out = []
     for i, a in enumerate(responses):
@@ -913,11 +915,11 @@ def recommend_document(doc: Mapping[str, Any]) -> Recommendation:
     adverse = []
     for i, a in enumerate(parsed.adverse_responses):
         try:
-            adverse.append(AdverseResponse(a.type, a.severity, a.resolved_days, a.session))
+            adverse.append(AdverseReport(a.type, a.severity, a.resolved_days, a.session))
         except ValueError as exc:
             raise ValueError(f"adverse_responses[{i}]: {exc}") from None
     return recommend(
-        [Measurement(m.measure, m.session, m.timing, m.value) for m in parsed.measures],
+        [SessionMeasurement(m.measure, m.session, m.timing, m.value) for m in parsed.measures],
         goal=None if parsed.goal is None else Goal(parsed.goal.measure, parsed.goal.target),
         adverse_responses=adverse,
         settings=ResponseSettings.from_mapping(parsed.settings),

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from strigil.catalog import UnknownCode, load_catalog
-from strigil.clinical.adverse import DEFAULT_COURSES, AdverseResponse, judge
+from strigil.clinical.adverse import DEFAULT_COURSES, AdverseReport, judge
 from strigil.clinical.checks import problems_from
 from strigil.clinical.vocabulary import Tolerance, allowed
 
@@ -33,8 +33,8 @@ __all__ = [
     "Finding",
     "FindingAt",
     "FindingsCatalogue",
-    "Reason",
     "ScreenDocument",
+    "ScreeningReason",
     "ScreeningResult",
     "load_findings",
     "screen",
@@ -123,7 +123,7 @@ class FindingAt:
 
 
 @dataclass(frozen=True, slots=True)
-class Reason:
+class ScreeningReason:
     """Why the verdict is what it is: one finding with its class, scope, advice and source."""
 
     code: str
@@ -136,7 +136,7 @@ class Reason:
     actions: tuple[str, ...] = ()
     detail: str = ""
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form (the contract's keys first)."""
         return {
             "code": self.code,
@@ -157,22 +157,22 @@ class ScreeningResult:
 
     region: str
     verdict: str
-    reasons: tuple[Reason, ...]
+    reasons: tuple[ScreeningReason, ...]
     alternatives: tuple[Alternative, ...] = ()
-    notes: tuple[Reason, ...] = ()
+    notes: tuple[ScreeningReason, ...] = ()
     caveats: tuple[str, ...] = field(default=())
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form, as `strigil screen --json` prints it."""
         return {
             "verdict": self.verdict,
             "region": self.region,
-            "reasons": [r.as_dict() for r in self.reasons],
+            "reasons": [r.to_json() for r in self.reasons],
             "alternatives": [a.code for a in self.alternatives],
             "alternatives_detail": [
                 {"code": a.code, "text": a.text, "source": a.source} for a in self.alternatives
             ],
-            "notes": [r.as_dict() for r in self.notes],
+            "notes": [r.to_json() for r in self.notes],
             "caveats": list(self.caveats),
         }
 
@@ -184,14 +184,16 @@ _CAVEAT = (
 )
 
 
-def _reason(f: Finding, rule: str, *, kind: str | None = None, detail: str = "") -> Reason:
-    return Reason(f.code, f.name, kind or f.kind, f.scope, f.advice, f.source, rule, f.actions, detail)
+def _reason(f: Finding, rule: str, *, kind: str | None = None, detail: str = "") -> ScreeningReason:
+    return ScreeningReason(
+        f.code, f.name, kind or f.kind, f.scope, f.advice, f.source, rule, f.actions, detail
+    )
 
 
 def screen(
     region: str,
     findings: Iterable[str | FindingAt],
-    prior_adverse_responses: Sequence[AdverseResponse] = (),
+    prior_adverse_responses: Sequence[AdverseReport] = (),
     intolerance: bool = False,
     *,
     prior_tolerance: Sequence[str] = (),
@@ -209,8 +211,8 @@ def screen(
     """
     cat = catalogue or load_findings()
     _require_region(region, regions)
-    reasons: list[Reason] = []
-    notes: list[Reason] = []
+    reasons: list[ScreeningReason] = []
+    notes: list[ScreeningReason] = []
     for item in findings:
         at = item if isinstance(item, FindingAt) else FindingAt(item)
         f = cat.require(at.code)
@@ -274,9 +276,9 @@ def screen(
 
 
 def _from_adverse(
-    responses: Sequence[AdverseResponse], cat: FindingsCatalogue, windows: Mapping[str, float] | None
-) -> list[Reason]:
-    out: list[Reason] = []
+    responses: Sequence[AdverseReport], cat: FindingsCatalogue, windows: Mapping[str, float] | None
+) -> list[ScreeningReason]:
+    out: list[ScreeningReason] = []
     for r in responses:
         j = judge(r, windows=windows)
         what = f"{r.severity} {r.type}"
@@ -315,8 +317,8 @@ def _from_adverse(
     return out
 
 
-def _unique(reasons: list[Reason]) -> list[Reason]:
-    seen: dict[str, Reason] = {}
+def _unique(reasons: list[ScreeningReason]) -> list[ScreeningReason]:
+    seen: dict[str, ScreeningReason] = {}
     for r in reasons:
         old = seen.get(r.code)
         if old is None or (r.kind == "contraindication" and old.kind != "contraindication"):
@@ -388,7 +390,7 @@ def screen_document(doc: Mapping[str, Any]) -> ScreeningResult:
     prior = []
     for i, a in enumerate(parsed.prior_adverse_responses):
         try:
-            prior.append(AdverseResponse(a.type, a.severity, a.resolved_days, None, a.days_since))
+            prior.append(AdverseReport(a.type, a.severity, a.resolved_days, None, a.days_since))
         except ValueError as exc:
             raise ValueError(f"prior_adverse_responses[{i}]: {exc}") from None
     return screen(

@@ -1,6 +1,6 @@
 """Everything recorded about a clinic's patients, as plain domain objects: what a FHIR Bundle carries.
 
-A dossier is built from the store by `strigil.interop.store_io` (export) or from a Bundle by
+A dossier is built from the store by `strigil.services.exchange` (export) or from a Bundle by
 `strigil.interop.from_fhir` (import). It holds the record's own pydantic models, so importing
 re-validates every field against the catalogue exactly as recording does.
 """

@@ -97,7 +97,7 @@ def site_summary(
             n = _patients_with(level_codes == k, g, n_patients)
             per_level[str(levels[k])] = n if n >= min_patients else None
         counts[column] = per_level
-    contract = fit.to_contract()
+    contract = fit.to_json()
     return {
         "format": SUMMARY_FORMAT,
         "site": site,

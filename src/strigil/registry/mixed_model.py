@@ -283,7 +283,7 @@ class MixedModelFit:
         """Standard errors of the fixed effects."""
         return np.sqrt(np.diag(self.vcov))
 
-    def to_contract(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, object]:
         """The JSON shape of `strigil registry fit --json`."""
         random_sd: dict[str, dict[str, float]] = {}
         random_corr: dict[str, dict[str, float]] = {}

@@ -65,7 +65,7 @@ def _fmt(x: float, digits: int = 4) -> str:
 def render_report(r: RegistryReport) -> str:
     """The report as one HTML document (SVG plots inline, no external resources)."""
     fit = r.fit
-    out = fit.to_contract()
+    out = fit.to_json()
     fixed_rows = []
     for name, b, se in zip(fit.fixed_names, fit.beta, fit.se, strict=True):
         fixed_rows.append([name, _fmt(b), _fmt(se), f"{_fmt(b - 1.96 * se)} to {_fmt(b + 1.96 * se)}"])

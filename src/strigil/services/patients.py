@@ -1,7 +1,8 @@
-"""Patients: add, list, show, correct (by amendment)."""
+"""Patients: add, list, search, show, correct (by amendment)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import ValidationError
@@ -14,7 +15,15 @@ from strigil.services.errors import NotFound, Refused, from_validation
 from strigil.services.views import EpisodeSummary, PatientView
 from strigil.store.record import EpisodeRow, PatientRow, SessionRow
 
-__all__ = ["add_patient", "amend_patient", "find_patient", "list_patients", "show_patient"]
+__all__ = [
+    "PatientPage",
+    "add_patient",
+    "amend_patient",
+    "find_patient",
+    "list_patients",
+    "search_patients",
+    "show_patient",
+]
 
 
 def _view(db: Session, row: PatientRow, with_episodes: bool) -> PatientView:
@@ -107,3 +116,41 @@ def amend_patient(
     row.birth_year, row.sex, row.version = new.birth_year, new.sex, row.version + 1
     db.flush()
     return _view(db, row, with_episodes=True)
+
+
+@dataclass(frozen=True)
+class PatientPage:
+    """One page of a clinic's patients matching a search, with the total for paging."""
+
+    patients: list[PatientView]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """Number of pages (at least 1)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+def search_patients(
+    db: Session, clinic_id: int, query: str = "", *, page: int = 1, per_page: int = 25
+) -> PatientPage:
+    """The clinic's patients whose code starts with `query` (case as typed), by code, one page at a time."""
+    page = max(page, 1)
+    per_page = min(max(per_page, 1), 200)
+    where = [PatientRow.clinic_id == clinic_id]
+    prefix = query.strip()
+    if prefix:
+        # A range on the (clinic_id, code) index instead of LIKE, which SQLite cannot serve from an index.
+        where += [PatientRow.code >= prefix, PatientRow.code < prefix + "\U0010ffff"]
+    total = db.scalar(select(func.count(PatientRow.id)).where(*where)) or 0
+    rows = db.scalars(
+        select(PatientRow)
+        .where(*where)
+        .order_by(PatientRow.code)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    views = [PatientView(r.id, r.clinic_id, r.code, r.birth_year, r.sex, r.version) for r in rows]
+    return PatientPage(views, int(total), page, per_page)

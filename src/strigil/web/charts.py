@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html import escape
 
-from strigil.services.web_episode import MeasureSeries
+from strigil.services.progress import MeasureSeries
 
 __all__ = ["progress_svg"]
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from strigil.interop.api import router as fhir_router
 from strigil.web.routes import (
     account,
     admin,
     analysis,
     audit,
     auth,
+    fhir,
     home,
     privacy,
     record_api,
@@ -35,5 +35,5 @@ ROUTERS: list[APIRouter] = [
     record_api.router,
     analysis.pages,
     analysis.api,
-    fhir_router,
+    fhir.router,
 ]

@@ -10,8 +10,8 @@ from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
 from strigil.services import audit as audit_service
-from strigil.services.web_meta import MEASURES, METHODS, TESTS, MetaInputError, fit_csv
-from strigil.services.web_research import MIN_GROUP, clinic_outcomes
+from strigil.services.clinic_outcomes import MIN_GROUP, clinic_outcomes
+from strigil.services.meta_analysis import MEASURES, METHODS, TESTS, MetaInputError, fit_csv
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow

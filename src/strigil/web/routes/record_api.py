@@ -14,10 +14,11 @@ from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field
 
 from strigil.services import audit as audit_service
+from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
-from strigil.services import web_patients as lists
-from strigil.services.web_episode import latest_recommendation, progress, screen_episode
+from strigil.services.progress import latest_recommendation, progress
+from strigil.services.screening import screen_episode
 from strigil.web.api_errors import MAX_ID, Id, Page
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
@@ -85,7 +86,7 @@ def list_patients(
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> dict[str, Any]:
     """My clinic's patients whose code starts with `q`, one page at a time."""
-    found = lists.search_patients(db, principal.clinic_id, q, page=page, per_page=per_page)
+    found = patients.search_patients(db, principal.clinic_id, q, page=page, per_page=per_page)
     audit_service.record(db, principal.actor, "read", "patient_list", "", detail=f"q={q[:40]} page={page}")
     return {
         "total": found.total,
@@ -237,14 +238,14 @@ def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -
 
         raise invalid("findings", body.findings, str(exc)) from None
     audit_service.record(db, principal.actor, "read", "screening", view.id, patient_id=view.patient_id)
-    return dict(result.as_dict())
+    return dict(result.to_json())
 
 
 @router.get("/dashboard")
 def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
     """Today's patients and the alerts of my clinic."""
     today = dt.date.today()
-    rows = lists.today_patients(db, principal.clinic_id, today)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    rows = dashboard_service.today_patients(db, principal.clinic_id, today)
+    alerts = dashboard_service.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return {"today": [_plain(r) for r in rows], "alerts": [_plain(a) for a in alerts]}

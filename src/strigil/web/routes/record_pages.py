@@ -22,16 +22,12 @@ from strigil.clinical.vocabulary import (
 )
 from strigil.services import audit as audit_service
 from strigil.services import clinics, patients, sessions
+from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
-from strigil.services import web_patients as lists
 from strigil.services.errors import InvalidInput, RecordError
-from strigil.services.web_episode import (
-    latest_recommendation,
-    progress,
-    screen_before_session,
-    screen_episode,
-)
-from strigil.services.web_summary import patient_summary
+from strigil.services.patient_summary import patient_summary
+from strigil.services.progress import latest_recommendation, progress
+from strigil.services.screening import screen_before_session, screen_episode
 from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
@@ -70,9 +66,9 @@ def _choices() -> dict[str, Any]:
 def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
     """Today's patients with a pre-session screening, and the clinic's alerts."""
     today = dt.date.today()
-    rows = lists.today_patients(db, principal.clinic_id, today)
-    alerts = lists.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
-    adverse = lists.prior_adverse(db, [row.episode_id for row in rows])
+    rows = dashboard_service.today_patients(db, principal.clinic_id, today)
+    alerts = dashboard_service.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    adverse = dashboard_service.prior_adverse(db, [row.episode_id for row in rows])
     screenings = []
     for row in rows:
         if adverse.get(row.episode_id):
@@ -88,7 +84,7 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
 @router.get("/patients")
 def patients_page(request: Request, db: DB, principal: Clinician, q: str = "", page: Page = 1) -> Response:
     """Find a patient by code; paged list."""
-    found = lists.search_patients(db, principal.clinic_id, q, page=page, per_page=25)
+    found = patients.search_patients(db, principal.clinic_id, q, page=page, per_page=25)
     audit_service.record(db, principal.actor, "read", "patient_list", "", detail=f"q={q[:40]} page={page}")
     return render(
         request,
@@ -117,7 +113,7 @@ def add_patient_page(
         year: Any = int(birth_year) if birth_year.strip().isdigit() else birth_year
         view = patients.add_patient(db, principal.clinic_id, {"code": code, "birth_year": year, "sex": sex})
     except RecordError as exc:
-        found = lists.search_patients(db, principal.clinic_id, "", page=1)
+        found = patients.search_patients(db, principal.clinic_id, "", page=1)
         return render(
             request,
             "patients.html",

@@ -1,4 +1,4 @@
-"""Lists the web pages need over the clinical record: patient search with paging, today's patients, alerts.
+"""The clinic's dashboard: today's patients and the alerts that need a look.
 
 Every query is filtered by the asking clinic; another clinic's rows never enter a result or a count.
 """
@@ -9,23 +9,20 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, func, select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session, aliased
 
-from strigil.services.views import PatientView
 from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
 
 __all__ = [
     "Alert",
-    "PatientPage",
     "TodayRow",
     "clinic_alerts",
     "prior_adverse",
-    "search_patients",
     "today_patients",
 ]
 
-# Recommendations that need the clinician's attention on the dashboard (issue 4's worst two).
+# Recommendations that need the clinician's attention on the dashboard: the decision aid's worst two.
 ATTENTION = ("switch", "refer")
 
 
@@ -42,21 +39,6 @@ def _in_clinic_unindexed(db: Session, clinic_id: int) -> Any:
     if db.get_bind().dialect.name == "sqlite":
         return (PatientRow.clinic_id + 0) == clinic_id
     return PatientRow.clinic_id == clinic_id
-
-
-@dataclass(frozen=True)
-class PatientPage:
-    """One page of a clinic's patients matching a search, with the total for paging."""
-
-    patients: list[PatientView]
-    total: int
-    page: int
-    per_page: int
-
-    @property
-    def pages(self) -> int:
-        """Number of pages (at least 1)."""
-        return max(1, -(-self.total // self.per_page))
 
 
 @dataclass(frozen=True)
@@ -79,29 +61,6 @@ class Alert:
     episode_id: int
     text: str
     severity: str = ""
-
-
-def search_patients(
-    db: Session, clinic_id: int, query: str = "", *, page: int = 1, per_page: int = 25
-) -> PatientPage:
-    """The clinic's patients whose code starts with `query` (case as typed), by code, one page at a time."""
-    page = max(page, 1)
-    per_page = min(max(per_page, 1), 200)
-    where = [PatientRow.clinic_id == clinic_id]
-    prefix = query.strip()
-    if prefix:
-        # A range on the (clinic_id, code) index instead of LIKE, which SQLite cannot serve from an index.
-        where += [PatientRow.code >= prefix, PatientRow.code < prefix + "\U0010ffff"]
-    total = db.scalar(select(func.count(PatientRow.id)).where(*where)) or 0
-    rows = db.scalars(
-        select(PatientRow)
-        .where(*where)
-        .order_by(PatientRow.code)
-        .limit(per_page)
-        .offset((page - 1) * per_page)
-    ).all()
-    views = [PatientView(r.id, r.clinic_id, r.code, r.birth_year, r.sex, r.version) for r in rows]
-    return PatientPage(views, int(total), page, per_page)
 
 
 def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:

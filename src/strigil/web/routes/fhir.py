@@ -1,8 +1,7 @@
 """FHIR routes of the JSON API: a patient's `$everything` as a Bundle, and a Bundle posted for import.
 
 Same roles and audit trail as the rest of `/api/v1`: only clinicians (a researcher never sees a patient's
-record), always within the caller's own clinic, and every read or write recorded. Web mounts this router
-with `app.include_router(strigil.interop.api.router)`.
+record), always within the caller's own clinic, and every read or write recorded.
 """
 
 from __future__ import annotations
@@ -36,8 +35,8 @@ def _patient_code(fhir_id: str) -> str:
 def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONResponse:
     """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
     from strigil.interop.bundle import make_bundle
-    from strigil.interop.store_io import clinic_header, patient_dossiers
     from strigil.interop.to_fhir import stream_resources
+    from strigil.services.exchange import clinic_header, patient_dossiers
     from strigil.store.record import ClinicRow, PatientRow
 
     code = _patient_code(patient_id)
@@ -69,7 +68,7 @@ def post_bundle(
 ) -> JSONResponse:
     """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422)."""
     from strigil.interop.from_fhir import plan_import
-    from strigil.interop.store_io import write_plan
+    from strigil.services.exchange import write_plan
     from strigil.store.record import ClinicRow
 
     plan = plan_import(bundle)
@@ -91,4 +90,4 @@ def post_bundle(
         detail=f"patients+{report.patients_created} episodes+{report.episodes_created} "
         f"sessions+{report.sessions_created} measurements+{report.measurements_created}",
     )
-    return JSONResponse({**report.as_dict(), "not_understood": [str(p) for p in plan.not_understood]})
+    return JSONResponse({**report.to_json(), "not_understood": [str(p) for p in plan.not_understood]})

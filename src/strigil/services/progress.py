@@ -1,10 +1,8 @@
-"""What the episode page shows beside the record: progress per measure with its MCID, the latest
-recommendation, and a screening that uses the episode's own adverse-response history."""
+"""An episode's progress: each measure's values over the sessions with the bar for a meaningful change,
+and the decision aid's latest recommendation."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,8 +14,6 @@ __all__ = [
     "Point",
     "latest_recommendation",
     "progress",
-    "screen_before_session",
-    "screen_episode",
 ]
 
 
@@ -66,7 +62,7 @@ def _threshold_from(rec: dict[str, Any] | None, measure: str) -> tuple[float | N
 def progress(view: EpisodeView) -> list[MeasureSeries]:
     """Each measure's values over the episode's sessions, with the MCID (or MDC) the decision aid used.
 
-    The threshold is the one in the latest recommendation (population-appropriate, issue 4); before the
+    The threshold is the one in the latest recommendation (population-appropriate); before the
     aid has judged, the catalogue's first threshold for the measure, labelled with its population and source.
     """
     catalogue = load_catalog()
@@ -103,51 +99,3 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
             )
         )
     return out
-
-
-def _prior_adverse(view: EpisodeView, today: dt.date) -> list[Any]:
-    from strigil.clinical.adverse import AdverseResponse
-
-    number_of = {s.id: s.number for s in view.sessions}
-    prior = []
-    for a in view.adverse_responses:
-        resolved = None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days)
-        prior.append(
-            AdverseResponse(
-                a.kind,
-                a.severity,
-                resolved,
-                number_of.get(a.session_id or -1),
-                float((today - a.onset_on).days),
-            )
-        )
-    return prior
-
-
-def screen_episode(
-    view: EpisodeView, findings: Iterable[str], *, intolerance: bool = False, today: dt.date | None = None
-) -> Any:
-    """Screen before a session: the clinician's findings plus the episode's earlier adverse responses."""
-    from strigil.clinical.screening import screen
-
-    return screen(view.region, list(findings), _prior_adverse(view, today or dt.date.today()), intolerance)
-
-
-def screen_before_session(
-    region: str, adverse: list[tuple[str, str, dt.date, dt.date | None]], today: dt.date
-) -> Any:
-    """The start-of-session screening from the episode's adverse history alone (no new findings recorded)."""
-    from strigil.clinical.adverse import AdverseResponse
-    from strigil.clinical.screening import screen
-
-    prior = [
-        AdverseResponse(
-            kind,
-            severity,
-            None if resolved is None else float((resolved - onset).days),
-            None,
-            float((today - onset).days),
-        )
-        for kind, severity, onset, resolved in adverse
-    ]
-    return screen(region, [], prior, False)

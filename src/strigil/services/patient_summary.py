@@ -11,8 +11,8 @@ from sqlalchemy.orm import Session
 
 from strigil.services import episodes as episode_service
 from strigil.services.patients import show_patient
+from strigil.services.progress import MeasureSeries, latest_recommendation, progress
 from strigil.services.views import EpisodeView, PatientView
-from strigil.services.web_episode import MeasureSeries, latest_recommendation, progress
 
 __all__ = ["EpisodePart", "PatientSummaryPage", "evidence_for", "patient_summary"]
 

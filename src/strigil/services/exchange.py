@@ -261,7 +261,7 @@ class ImportReport:
     already_present: list[str] = field(default_factory=list)
     not_placed: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         return dict(self.__dict__)
 

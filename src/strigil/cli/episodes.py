@@ -1,0 +1,227 @@
+"""Episodes of care: `strigil episode open|close|show|tidier`; an episode as rich tables (`print_episode`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date, unit_of_work
+
+if TYPE_CHECKING:
+    from strigil.services.views import EpisodeView
+
+__all__ = ["print_episode", "register"]
+
+episode_app = typer.Typer(help="Episodes of care: open, close, show, tidier.", no_args_is_help=True)
+
+
+@episode_app.command("open")
+def episode_open(
+    patient: Annotated[str, typer.Option(help="Patient code.")],
+    condition: Annotated[str, typer.Option(help="Condition code (catalogue).")],
+    region: Annotated[str, typer.Option(help="Body region code (catalogue).")],
+    side: Annotated[str, typer.Option(help="left, right, bilateral or midline.")],
+    tissue: Annotated[
+        str,
+        typer.Option(help="Target tissue: tendon, fascia, muscle, ligament, nerve, joint, scar or mixed."),
+    ],
+    onset: Annotated[str, typer.Option(help="Onset date YYYY-MM-DD.")],
+    opened: Annotated[str, typer.Option(help="Opening date YYYY-MM-DD.")],
+    care: Annotated[
+        list[str] | None, typer.Option(help="Planned co-intervention (repeatable), e.g. strengthening.")
+    ] = None,
+    goal: Annotated[list[str] | None, typer.Option(help="Goal (repeatable).")] = None,
+    consent_date: Annotated[
+        str | None, typer.Option("--consent-date", help="Date of informed consent.")
+    ] = None,
+    explained: Annotated[
+        list[str] | None, typer.Option(help="What consent explained (repeatable), e.g. bruising.")
+    ] = None,
+    no_iastm: Annotated[bool, typer.Option("--no-iastm", help="No IASTM is planned.")] = False,
+    reason: Annotated[
+        str | None, typer.Option(help="Why IASTM without an active exercise component.")
+    ] = None,
+    by: Annotated[str, typer.Option(help="Who opens the episode.")] = "",
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Open an episode of care (IASTM needs an active exercise component, or a recorded reason)."""
+    from strigil.services.episodes import open_episode
+
+    plan: dict[str, Any] = {
+        "condition": condition,
+        "region": region,
+        "side": side,
+        "target_tissue": tissue,
+        "onset_date": onset,
+        "opened_on": opened,
+        "goals": goal or [],
+        "planned_iastm": not no_iastm,
+        "planned_co_interventions": care or [],
+        "exercise_first_reason": reason,
+        "consent": {"given_on": consent_date, "explained": explained or []} if consent_date else None,
+    }
+    with unit_of_work() as s:
+        view = open_episode(s, clinic_id(s, clinic), patient, plan, by=by)
+    typer.echo(
+        f"episode {view.id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
+        "configurable heuristic)"
+    )
+
+
+@episode_app.command("close")
+def episode_close(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    on: Annotated[str, typer.Option(help="Closing date YYYY-MM-DD.")],
+    reason: Annotated[str, typer.Option(help="Why (discharged, referred, ...).")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Close an episode of care."""
+    from strigil.services.episodes import close_episode
+
+    with unit_of_work() as s:
+        close_episode(s, clinic_id(s, clinic), episode_id, parse_date(on, "on"), reason)
+    typer.echo(f"episode {episode_id} closed")
+
+
+@episode_app.command("show")
+def episode_show(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Show an episode with its sessions and progress."""
+    from dataclasses import asdict
+
+    from strigil.services.episodes import show_episode
+
+    with unit_of_work() as s:
+        view = show_episode(s, clinic_id(s, clinic), episode_id)
+    if as_json:
+        typer.echo(json.dumps(asdict(view), default=str, indent=2))
+    else:
+        print_episode(view)
+
+
+@episode_app.command("tidier")
+def episode_tidier(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Describe the episode's IASTM as the 12 TIDieR items (Hoffmann et al. BMJ 2014)."""
+    from dataclasses import asdict
+
+    from strigil.clinical.tidier import render_tidier
+    from strigil.services.clinics import get_clinic
+    from strigil.services.episodes import show_episode
+
+    with unit_of_work() as s:
+        c = get_clinic(s, clinic)
+        view = show_episode(s, c.id, episode_id)
+    for item in render_tidier(asdict(view), c.name):
+        typer.echo(f"{item.number}. {item.name}: {item.text}")
+
+
+def print_episode(view: EpisodeView) -> None:
+    """Render an episode and its progress as rich tables."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from strigil.catalog import load_catalog
+
+    cat = load_catalog()
+    console = Console(width=None if sys.stdout.isatty() else 150)
+    condition = cat.conditions[view.condition]
+    claimed = " [yellow](only claimed by clinics, not studied)[/]" if condition.evidence == "claimed" else ""
+    console.print(
+        f"[bold]Patient {view.patient_code}[/] — episode {view.id}: {condition.name}{claimed}, "
+        f"{cat.regions[view.region].name.lower()} ({view.side}); target tissue {view.target_tissue}"
+    )
+    console.print(
+        f"Onset {view.onset_date}, opened {view.opened_on} — {view.phase} phase at opening "
+        "(cut-offs: configurable heuristic)"
+        + (f"; closed {view.closed_on}: {view.close_reason}" if view.closed_on else "")
+    )
+    console.print(
+        f"Planned care: IASTM with {', '.join(view.planned_co_interventions) or 'nothing else'}; "
+        f"consent {view.consent_on or 'not recorded'}"
+        + (f" (explained: {', '.join(view.consent_explained)})" if view.consent_explained else "")
+    )
+    table = Table(title="Sessions and progress (measures pre→post IASTM; (between sessions))")
+    for column in (
+        "#",
+        "date",
+        "by",
+        "IASTM",
+        "strokes",
+        "measures",
+        "adverse",
+        "tolerance",
+        "decision aid",
+        "clinician decided",
+    ):
+        table.add_column(column)
+    for s in view.sessions:
+        table.add_row(
+            str(s.number),
+            str(s.date),
+            s.clinician_code,
+            f"{s.iastm_seconds / 60:.1f} min",
+            ", ".join(st.stroke for st in s.steps) or "—",
+            _measures_text(s.measurements),
+            ", ".join(f"{a.kind} ({a.severity})" for a in s.adverse_responses) or "—",
+            s.tolerance or "—",
+            (s.recommendation or {}).get("recommendation") or "—",
+            s.clinician_decision or "—",
+        )
+    console.print(table)
+    _print_change(console, view)
+
+
+def _measures_text(measurements: Any) -> str:
+    pairs: dict[str, dict[str, float]] = {}
+    for m in measurements:
+        pairs.setdefault(m.measure, {})[m.timing] = m.value
+    parts = []
+    for code, values in pairs.items():
+        if "pre" in values or "post" in values:
+            parts.append(f"{code} {values.get('pre', float('nan')):g}→{values.get('post', float('nan')):g}")
+        if "between" in values:
+            parts.append(f"({code} {values['between']:g})")
+    return ", ".join(parts) or "—"
+
+
+def _print_change(console: Any, view: EpisodeView) -> None:
+    from strigil.catalog import load_catalog
+
+    cat = load_catalog()
+    by_measure: dict[str, list[tuple[dt.date, float]]] = {}
+    numbers = {s.id: s for s in view.sessions}
+    for m in view.measurements:
+        if m.timing in ("pre", "between"):
+            by_measure.setdefault(m.measure, []).append((m.taken_on, m.value))
+    for code, series in by_measure.items():
+        if len(series) < 2 or code not in cat.measures:
+            continue
+        measure = cat.measures[code]
+        change = measure.improvement(series[0][1], series[-1][1])
+        mcid = next((t for t in measure.mcids if t.verified and t.value is not None), None)
+        bar = (
+            f"MCID {mcid.value:g} {measure.unit} ({mcid.population}; {mcid.source.split(' — ')[0]})"
+            if mcid
+            else "no MCID in the catalogue"
+        )
+        console.print(
+            f"{measure.name}: {series[0][1]:g} → {series[-1][1]:g} ({'+' if change >= 0 else ''}"
+            f"{change:g} {measure.unit} improvement); {bar}"
+        )
+    if not numbers:
+        console.print("No sessions recorded yet.")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `strigil episode ...`."""
+    app.add_typer(episode_app, name="episode")

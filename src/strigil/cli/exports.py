@@ -1,0 +1,124 @@
+"""Analysis-ready exports of the clinic's record: `strigil export csv|parquet|metafor|redcap`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ClinicOpt,
+    OptionalClinicOpt,
+    clinic_id,
+    new_file,
+    only_clinic,
+    unit_of_work,
+)
+
+__all__ = ["register"]
+
+export_app = typer.Typer(
+    name="export", help="Analysis-ready exports of the clinic's record.", no_args_is_help=True
+)
+
+
+def export_csv(
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
+    ] = None,
+    clinic_code: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """The clinic's record as one analysis-ready long table (one row per measurement)."""
+    from strigil.services.export import write_csv
+
+    if output is not None:
+        new_file(output)
+    with unit_of_work() as s:
+        clinic = clinic_id(s, clinic_code)
+        if output is None:
+            write_csv(s, clinic, sys.stdout)
+            return
+        with output.open("w", encoding="utf-8", newline="") as out:
+            n = write_csv(s, clinic, out)
+    typer.echo(f"{n} rows written to {output}", err=True)
+
+
+def _long_table(clinic: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of record's analysis-ready long table (`strigil export csv`)."""
+    from strigil.services.export import CSV_COLUMNS, export_rows
+
+    with unit_of_work() as db:
+        rows = list(export_rows(db, clinic_id(db, only_clinic(db, clinic))))
+    return list(CSV_COLUMNS), rows
+
+
+def _write_csv(path: Path, header: list[str], rows: list[dict[str, Any]]) -> None:
+    import csv
+
+    with path.open("w", encoding="utf-8", newline="") as fp:
+        writer = csv.DictWriter(fp, fieldnames=header, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def export_parquet(
+    output: Path = typer.Option(..., "-o", "--output", help="Parquet file to write."),
+    clinic: OptionalClinicOpt = None,
+) -> None:
+    """The long table of `strigil export csv` as Parquet, with real types (dates, integers, decimals)."""
+    import pyarrow.parquet as pq
+
+    from strigil.interop.research import parquet_table
+
+    new_file(output)
+    columns, rows = _long_table(clinic)
+    pq.write_table(parquet_table(rows, columns), output)
+    typer.echo(f"wrote {len(rows)} rows to {output}")
+
+
+def export_metafor(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV file to write (yi, vi and moderators)."),
+    clinic: OptionalClinicOpt = None,
+    min_patients: int = typer.Option(
+        5, min=3, help="Smallest stratum written (researchers see >= 5 patients)."
+    ),
+) -> None:
+    """Standardized mean changes (SMCR) per condition, measure and tissue phase, ready for metafor's rma()."""
+    from strigil.catalog import load_catalog
+    from strigil.interop.research import EFFECT_COLUMNS, effect_rows, episode_changes
+
+    new_file(output)
+    _, rows = _long_table(clinic)
+    effects = effect_rows(episode_changes(rows), load_catalog(), min_patients=min_patients)
+    _write_csv(output, list(EFFECT_COLUMNS), effects)
+    typer.echo(f"wrote {len(effects)} effect rows to {output} (strata with >= {min_patients} patients)")
+
+
+def export_redcap(
+    folder: Path = typer.Option(..., "-o", "--output", help="Folder for the dictionary and the records."),
+    clinic: OptionalClinicOpt = None,
+) -> None:
+    """A REDCap data dictionary and matching import records (patient form + repeating measurement form)."""
+    from strigil.catalog import load_catalog
+    from strigil.interop.research import REDCAP_DICTIONARY_COLUMNS, redcap_dictionary, redcap_records
+
+    dictionary_path = new_file(folder / "redcap_data_dictionary.csv")
+    records_path = new_file(folder / "redcap_records.csv")
+    columns, rows = _long_table(clinic)
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_csv(dictionary_path, list(REDCAP_DICTIONARY_COLUMNS), redcap_dictionary(columns, load_catalog()))
+    header, records = redcap_records(rows, columns)
+    _write_csv(records_path, header, records)
+    typer.echo(f"wrote {dictionary_path} and {records_path} ({len(records)} records)")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `strigil export ...`."""
+    export_app.command("csv")(export_csv)
+    export_app.command("parquet")(export_parquet)
+    export_app.command("metafor")(export_metafor)
+    export_app.command("redcap")(export_redcap)
+    app.add_typer(export_app, name="export")

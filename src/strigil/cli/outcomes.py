@@ -1,0 +1,95 @@
+"""Outcomes between and around sessions: `strigil measure add`, `strigil adverse add|resolve`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date, unit_of_work
+
+__all__ = ["register"]
+
+measure_app = typer.Typer(help="Outcome measurements between sessions.", no_args_is_help=True)
+adverse_app = typer.Typer(help="Adverse responses: add, resolve.", no_args_is_help=True)
+
+
+@measure_app.command("add")
+def measure_add(
+    episode: Annotated[int, typer.Option(help="Episode id.")],
+    measure: Annotated[str, typer.Option(help="Measure code (catalogue), e.g. nprs, lefs.")],
+    value: Annotated[float, typer.Option(help="Value in the measure's unit.")],
+    on: Annotated[str, typer.Option(help="Date taken YYYY-MM-DD.")],
+    timing: Annotated[str, typer.Option(help="between (default), or pre/post with --session.")] = "between",
+    session: Annotated[int | None, typer.Option(help="Session id for pre/post.")] = None,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Record an outcome measurement."""
+    from strigil.services.outcomes import add_measurement
+
+    with unit_of_work() as s:
+        m = add_measurement(
+            s,
+            clinic_id(s, clinic),
+            episode,
+            measure,
+            value,
+            taken_on=parse_date(on, "on"),
+            timing=timing,
+            session_id=session,
+        )
+    typer.echo(f"measurement {m.id} recorded: {m.measure} = {m.value:g} ({m.timing})")
+
+
+@adverse_app.command("add")
+def adverse_add(
+    episode: Annotated[int, typer.Option(help="Episode id.")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="petechiae, bruising, soreness, skin_irritation, pain_flare, paresthesia or other."
+        ),
+    ],
+    severity: Annotated[str, typer.Option(help="mild, moderate or severe.")],
+    onset: Annotated[str, typer.Option(help="Onset date YYYY-MM-DD.")],
+    resolved: Annotated[str | None, typer.Option(help="Resolution date YYYY-MM-DD.")] = None,
+    region: Annotated[str | None, typer.Option(help="Body region code.")] = None,
+    session: Annotated[int | None, typer.Option(help="Session id it followed.")] = None,
+    note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Record an adverse response."""
+    from strigil.services.outcomes import add_adverse_response
+
+    data = {
+        "kind": kind,
+        "severity": severity,
+        "onset_on": onset,
+        "resolved_on": resolved,
+        "region": region,
+        "note": note,
+    }
+    with unit_of_work() as s:
+        a = add_adverse_response(s, clinic_id(s, clinic), episode, data, session_id=session)
+    typer.echo(f"adverse response {a.id} recorded: {a.kind} ({a.severity})")
+
+
+@adverse_app.command("resolve")
+def adverse_resolve(
+    adverse_id: Annotated[int, typer.Argument(help="Adverse response id.")],
+    on: Annotated[str, typer.Option(help="Resolution date YYYY-MM-DD.")],
+    by: Annotated[str, typer.Option(help="Who records it.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Record when an adverse response resolved (kept as an amendment)."""
+    from strigil.services.outcomes import resolve_adverse_response
+
+    with unit_of_work() as s:
+        resolve_adverse_response(s, clinic_id(s, clinic), adverse_id, parse_date(on, "on"), by=by)
+    typer.echo(f"adverse response {adverse_id} resolved on {on}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `strigil measure ...` and `strigil adverse ...`."""
+    app.add_typer(measure_app, name="measure")
+    app.add_typer(adverse_app, name="adverse")

@@ -1,0 +1,63 @@
+"""Pseudonymous patients: `strigil patient add|list|show`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, unit_of_work
+
+__all__ = ["register"]
+
+patient_app = typer.Typer(help="Pseudonymous patients: add, list, show.", no_args_is_help=True)
+
+
+@patient_app.command("add")
+def patient_add(
+    code: Annotated[str, typer.Argument(help="Pseudonymous code (no names).")],
+    birth_year: Annotated[int, typer.Option("--birth-year", help="Year of birth.")],
+    sex: Annotated[str, typer.Option(help="female, male, other or unknown.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Register a patient by pseudonymous code, year of birth and sex."""
+    from strigil.services.patients import add_patient
+
+    with unit_of_work() as s:
+        view = add_patient(s, clinic_id(s, clinic), {"code": code, "birth_year": birth_year, "sex": sex})
+    typer.echo(f"patient {view.code} added")
+
+
+@patient_app.command("list")
+def patient_list(
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+) -> None:
+    """List the clinic's patients (one page)."""
+    from strigil.services.patients import list_patients
+
+    with unit_of_work() as s:
+        for p in list_patients(s, clinic_id(s, clinic), limit=limit, offset=offset):
+            typer.echo(f"{p.code}\t{p.birth_year}\t{p.sex}")
+
+
+@patient_app.command("show")
+def patient_show(code: str, clinic: ClinicOpt = DEFAULT_CLINIC) -> None:
+    """Show a patient and their episodes."""
+    from strigil.services.patients import show_patient
+
+    with unit_of_work() as s:
+        p = show_patient(s, clinic_id(s, clinic), code)
+    typer.echo(f"patient {p.code}: born {p.birth_year}, {p.sex} (version {p.version})")
+    for e in p.episodes:
+        state = f"closed {e.closed_on}" if e.closed_on else "open"
+        typer.echo(
+            f"  episode {e.id}: {e.condition}, {e.region} {e.side}, opened {e.opened_on}, {state}, "
+            f"{e.sessions} sessions"
+        )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `strigil patient ...`."""
+    app.add_typer(patient_app, name="patient")

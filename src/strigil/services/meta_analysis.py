@@ -1,0 +1,245 @@
+"""A table of studies (CSV) turned into a meta-analysis: one path for the `strigil meta` commands and the
+meta-analysis web page.
+
+Columns follow metafor's names (`yi`, `vi`, `n1i`, `m1i`, ...). Rows with a missing effect, variance or
+moderator are left out and counted, as metafor does. Every problem is a `MetaInputError` whose message names
+the column (labelled as the caller says: `--yi` on the command line, `column` on the page), line or option.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from strigil.meta.rma import TESTS
+from strigil.meta.tau2 import ESTIMATORS as METHODS
+
+if TYPE_CHECKING:
+    from strigil.meta.result import RMAResult
+
+__all__ = [
+    "LABEL_COLUMNS",
+    "MAX_BYTES",
+    "MEASURES",
+    "METHODS",
+    "TESTS",
+    "FittedTable",
+    "MetaFit",
+    "MetaInputError",
+    "StudyTable",
+    "effect_sizes",
+    "fit_csv",
+    "fit_table",
+    "parse_table",
+    "read_table",
+]
+
+# "given" = the file already has yi and vi; otherwise escalc computes them from metafor's columns.
+MEASURES = ("given", "SMD", "MD", "ROM", "SMDH", "MC", "SMCC", "SMCR", "RR", "OR", "RD", "ZCOR", "COR")
+LABEL_COLUMNS = ("slab", "study", "author", "label")
+MAX_BYTES = 2_000_000
+_MISSING = ("", "NA", "NaN", "nan")
+
+
+class MetaInputError(ValueError):
+    """The table cannot be analysed; the message names the column, line or option."""
+
+
+@dataclass(frozen=True)
+class StudyTable:
+    """A CSV table of studies: its header and its rows, every value as text."""
+
+    header: list[str]
+    rows: list[dict[str, str]]
+
+    def require(self, column: str, label: str) -> None:
+        """Fail unless the table has `column`."""
+        if column not in self.header:
+            raise MetaInputError(
+                f"{label} {column!r}: no such column; columns are {', '.join(self.header)}"
+            )
+
+    def numbers(self, column: str, label: str = "column") -> list[float]:
+        """The column as floats, NaN where empty or NA."""
+        self.require(column, label)
+        out = []
+        for line, row in enumerate(self.rows, start=2):  # line 1 is the header
+            text = (row.get(column) or "").strip()
+            if text in _MISSING:
+                out.append(math.nan)
+                continue
+            try:
+                out.append(float(text))
+            except ValueError:
+                raise MetaInputError(
+                    f"{label} {column!r}: line {line} has {text!r}, which is not a number"
+                ) from None
+        return out
+
+    def texts(self, column: str, label: str = "column") -> list[str]:
+        """The column as text."""
+        self.require(column, label)
+        return [(row.get(column) or "").strip() for row in self.rows]
+
+    def moderators(self, names: Sequence[str], label: str = "--mods") -> dict[str, list[float]]:
+        """Numeric moderators as they are; text ones dummy-coded like R factors (first level = reference)."""
+        mods: dict[str, list[float]] = {}
+        for name in names:
+            texts = self.texts(name, label)
+            try:
+                mods[name] = [math.nan if t in _MISSING else float(t) for t in texts]
+            except ValueError:
+                levels = sorted({t for t in texts if t not in _MISSING})
+                for level in levels[1:]:
+                    mods[f"{name}{level}"] = [math.nan if t in _MISSING else float(t == level) for t in texts]
+        return mods
+
+
+def parse_table(text: str) -> StudyTable:
+    """A CSV text as a table (a byte-order mark is ignored)."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:  # e.g. a bare carriage return inside a field (found by the hardening fuzz tests)
+        raise MetaInputError(f"file: not a readable CSV table ({exc})") from None
+    header = [h.strip() for h in (reader.fieldnames or [])]
+    if not header:
+        raise MetaInputError("file: has no header row; the first line must name the columns (e.g. yi,vi)")
+    return StudyTable(header, [{k.strip(): (v or "") for k, v in r.items() if k is not None} for r in rows])
+
+
+def read_table(path: Path) -> StudyTable:
+    """A CSV file as a table."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise MetaInputError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise MetaInputError(f"{path} is not a readable UTF-8 CSV table ({exc})") from None
+    try:
+        return parse_table(text)
+    except MetaInputError as exc:
+        raise MetaInputError(f"{path}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class FittedTable:
+    """The model fitted to the usable rows, and the lines (1 = header) left out for missing values."""
+
+    result: RMAResult
+    left_out: list[int]
+
+
+def effect_sizes(table: StudyTable, measure: str) -> tuple[Any, Any]:
+    """Effect sizes and variances computed by escalc from metafor's columns (named as metafor names them)."""
+    import numpy as np
+
+    from strigil.meta.escalc import MEASURES as ESCALC_MEASURES
+    from strigil.meta.escalc import escalc
+
+    columns: dict[str, Any] = {name: table.numbers(name) for name in ESCALC_MEASURES[measure]}
+    try:
+        sizes = escalc(measure, **columns)
+    except ValueError as exc:
+        raise MetaInputError(f"measure {measure}: {exc}") from None
+    return np.asarray(sizes.yi), np.asarray(sizes.vi)
+
+
+def fit_table(
+    table: StudyTable,
+    *,
+    yi: str = "yi",
+    vi: str = "vi",
+    yi_label: str = "column",
+    vi_label: str = "column",
+    measure: str = "given",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    mods: Sequence[str] = (),
+    subgroup: str | None = None,
+    slab: str | None = None,
+) -> FittedTable:
+    """Fit metafor's rma to a table: rows missing the effect, variance or a moderator are left out."""
+    import numpy as np
+
+    from strigil.meta.rma import rma
+
+    if measure not in MEASURES:
+        raise MetaInputError(f"measure: {measure!r} is not allowed; choose one of {', '.join(MEASURES)}")
+    # method and test are checked by the engine, whose message names what is allowed
+    if measure == "given":
+        y, v = np.array(table.numbers(yi, yi_label)), np.array(table.numbers(vi, vi_label))
+    else:
+        y, v = effect_sizes(table, measure)
+    moderators = {name: np.array(col) for name, col in table.moderators(mods).items()}
+    groups = table.texts(subgroup, "--subgroup") if subgroup is not None else None
+    labels = table.texts(slab, "--slab") if slab is not None else None
+    keep = np.isfinite(y) & np.isfinite(v)
+    for column in moderators.values():
+        keep &= np.isfinite(column)
+    idx = np.flatnonzero(keep)
+    if idx.size == 0:
+        raise MetaInputError("file: no row has both an effect size and its variance")
+    try:
+        result = rma(
+            y[idx],
+            v[idx],
+            mods={n: c[idx] for n, c in moderators.items()} if moderators else None,
+            method=method,
+            test=test,
+            level=level,
+            subgroup=[groups[i] for i in idx] if groups is not None else None,
+            slab=[labels[i] for i in idx] if labels is not None else None,
+        )
+    except ValueError as exc:
+        raise MetaInputError(str(exc)) from None
+    except ArithmeticError as exc:  # e.g. yi of 1e123 breaks the estimator (found by hardening fuzz tests)
+        raise MetaInputError(
+            f"the model cannot be fitted to these numbers ({type(exc).__name__}); check yi and vi for "
+            "extreme or mistyped values"
+        ) from None
+    return FittedTable(result, (np.flatnonzero(~keep) + 2).tolist())
+
+
+@dataclass(frozen=True)
+class MetaFit:
+    """The fitted model as the CLI's JSON, the forest plot as SVG text, and how many rows were left out."""
+
+    result: dict[str, Any]
+    forest_svg: str
+    k: int
+    left_out: int
+    measure: str
+
+
+def fit_csv(
+    text: str,
+    *,
+    measure: str = "given",
+    method: str = "REML",
+    test: str = "z",
+    level: float = 95.0,
+    xlab: str = "Observed outcome",
+) -> MetaFit:
+    """Fit an uploaded table of studies and draw its forest plot (the meta-analysis page's one action)."""
+    if len(text.encode()) > MAX_BYTES:
+        raise MetaInputError(f"file: larger than {MAX_BYTES // 1_000_000} MB; upload one table of studies")
+    table = parse_table(text)
+    found = next((c for c in LABEL_COLUMNS if c in table.header), None)
+    fitted = fit_table(table, measure=measure, method=method, test=test, level=level, slab=found)
+    try:
+        plot = fitted.result.forest(xlab=xlab)
+    except ValueError as exc:
+        raise MetaInputError(str(exc)) from None
+    buffer = io.StringIO()
+    plot.figure.savefig(buffer, format="svg")
+    svg = buffer.getvalue()
+    svg = svg[svg.find("<svg") :]  # drop the XML prolog and doctype so it can sit inside the page
+    return MetaFit(fitted.result.to_json(), svg, fitted.result.k, len(fitted.left_out), measure)
+
