@@ -16,6 +16,7 @@ from strigil.services.views import (
     MeasurementView,
     SessionView,
 )
+from strigil.store.mapping import adverse_fields, measurement_fields, step_fields
 from strigil.store.record import (
     AdverseResponseRow,
     ClinicianRow,
@@ -36,40 +37,15 @@ def clinician_view(row: ClinicianRow) -> ClinicianView:
 
 
 def step_view(row: DoseStepRow) -> DoseStepView:
-    return DoseStepView(
-        row.position,
-        row.region,
-        row.side,
-        row.instrument,
-        row.edge,
-        row.stroke,
-        row.angle_deg,
-        row.direction,
-        row.pressure,
-        row.force_n,
-        row.duration_s,
-        row.stroke_count,
-        row.patient_position,
-        row.active_movement,
-    )
+    return DoseStepView(row.position, **step_fields(row))
 
 
 def measurement_view(row: MeasurementRow) -> MeasurementView:
-    return MeasurementView(row.id, row.session_id, row.measure, row.value, row.timing, row.taken_on)
+    return MeasurementView(row.id, row.session_id, taken_on=row.taken_on, **measurement_fields(row))
 
 
 def adverse_view(row: AdverseResponseRow) -> AdverseView:
-    return AdverseView(
-        row.id,
-        row.session_id,
-        row.kind,
-        row.severity,
-        row.onset_on,
-        row.resolved_on,
-        row.region,
-        row.note,
-        row.version,
-    )
+    return AdverseView(row.id, row.session_id, version=row.version, **adverse_fields(row))
 
 
 def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> EpisodeView:

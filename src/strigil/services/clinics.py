@@ -12,6 +12,7 @@ from strigil.clinical.people import Clinic, Clinician
 from strigil.services._convert import clinician_view
 from strigil.services.errors import NotFound, Refused, from_validation
 from strigil.services.views import ClinicianView, ClinicView
+from strigil.store.mapping import clinician_columns
 from strigil.store.record import ClinicianRow, ClinicRow
 
 __all__ = ["add_clinician", "ensure_clinic", "get_clinic", "get_clinician", "list_clinicians"]
@@ -54,14 +55,7 @@ def add_clinician(db: Session, clinic_id: int, data: dict[str, Any] | Clinician)
         raise Refused(
             f"clinician code {clinician.code!r} is already used in this clinic; choose another code"
         )
-    row = ClinicianRow(
-        clinic_id=clinic_id,
-        code=clinician.code,
-        name=clinician.name,
-        profession=clinician.profession,
-        training=[t.model_dump() for t in clinician.training],
-        years_experience=clinician.years_experience,
-    )
+    row = ClinicianRow(clinic_id=clinic_id, **clinician_columns(clinician))
     db.add(row)
     db.flush()
     return clinician_view(row)

@@ -15,6 +15,7 @@ from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
 from strigil.services.patients import find_patient
 from strigil.services.views import EpisodeView
+from strigil.store.mapping import episode_columns
 from strigil.store.record import EpisodeRow, PatientRow
 
 __all__ = ["close_episode", "find_episode", "open_episode", "show_episode"]
@@ -34,22 +35,7 @@ def open_episode(
     if problem:
         raise Refused(f"exercise first: {problem}")
     patient = find_patient(db, clinic_id, patient_code)
-    row = EpisodeRow(
-        patient_id=patient.id,
-        condition=episode.condition,
-        region=episode.region,
-        side=episode.side,
-        target_tissue=episode.target_tissue,
-        onset_date=episode.onset_date,
-        opened_on=episode.opened_on,
-        goals=list(episode.goals),
-        planned_iastm=episode.planned_iastm,
-        planned_co_interventions=list(episode.planned_co_interventions),
-        exercise_first_reason=episode.exercise_first_reason,
-        consent_on=episode.consent.given_on if episode.consent else None,
-        consent_explained=list(episode.consent.explained) if episode.consent else [],
-        created_by=by,
-    )
+    row = EpisodeRow(patient_id=patient.id, created_by=by, **episode_columns(episode))
     db.add(row)
     db.flush()
     return episode_view(db, row, patient)

@@ -1,9 +1,12 @@
-"""The store side of exchange: read dossiers out of the clinical record, write an import plan into it.
+"""Exchange with other systems, on the database side: read dossiers out of the clinical record, write an
+import plan into it.
 
 Reading goes straight to the record's tables in batches of patients (a 10,000-patient clinic streams out
-without holding every row at once). Writing goes through the record's services, so imports obey every
-rule recording obeys; the caller runs `write_plan` inside one unit of work, so a refused record rolls the
-whole import back.
+without holding every row at once); rows become domain objects through the store's one mapping
+(`strigil.store.mapping`). `write_plan` writes through the record's services, so an import obeys every rule
+recording obeys. `write_plan_bulk`, for whole clinics of new patients, checks the same rules that need the
+database itself and then inserts rows in bulk through the same mapping (no per-record service calls).
+Either runs inside the caller's one unit of work, so a refused record rolls the whole import back.
 """
 
 from __future__ import annotations
@@ -12,15 +15,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strigil.clinical.episode import Consent, EpisodePlan
-from strigil.clinical.people import Clinic, Clinician, Patient, Training
-from strigil.clinical.session import AdverseResponse, DoseStep, FollowUp, Measurement, SessionRecord, WarmUp
+from strigil.clinical.people import Clinic, Clinician
+from strigil.clinical.session import AdverseResponse, Measurement
 from strigil.interop.dossier import (
     ClinicDossier,
     DatedMeasurement,
@@ -29,6 +30,20 @@ from strigil.interop.dossier import (
     SessionEntry,
 )
 from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
+from strigil.store.mapping import (
+    adverse_columns,
+    adverse_from,
+    clinician_from,
+    episode_columns,
+    episode_plan_from,
+    measurement_columns,
+    measurement_from,
+    patient_columns,
+    patient_from,
+    session_columns,
+    session_record_from,
+    step_columns,
+)
 from strigil.store.record import (
     AdverseResponseRow,
     ClinicianRow,
@@ -51,82 +66,18 @@ __all__ = [
 
 BATCH = 500  # patients read per round of queries
 
-M = TypeVar("M", bound=BaseModel)
-
-
-def _v(model: type[M], **fields: Any) -> M:
-    """Validate stored values back into a record model (the store keeps plain strings)."""
-    return model.model_validate(fields)
-
-
 def clinic_header(db: Session, clinic_code: str) -> tuple[int, Clinic, tuple[Clinician, ...]]:
     """The clinic's id, the clinic and all its clinicians."""
     row = db.scalar(select(ClinicRow).where(ClinicRow.code == clinic_code))
     if row is None:
         raise LookupError(f"clinic {clinic_code!r} does not exist")
     clinicians = tuple(
-        _v(
-            Clinician,
-            code=c.code,
-            name=c.name,
-            profession=c.profession,
-            training=[Training(**t) for t in c.training],
-            years_experience=c.years_experience,
-        )
+        clinician_from(c)
         for c in db.scalars(
             select(ClinicianRow).where(ClinicianRow.clinic_id == row.id).order_by(ClinicianRow.id)
         )
     )
     return row.id, Clinic(code=row.code, name=row.name), clinicians
-
-
-def _plan(e: EpisodeRow) -> EpisodePlan:
-    consent = Consent(given_on=e.consent_on, explained=list(e.consent_explained)) if e.consent_on else None
-    return _v(
-        EpisodePlan,
-        condition=e.condition,
-        region=e.region,
-        side=e.side,
-        target_tissue=e.target_tissue,
-        onset_date=e.onset_date,
-        opened_on=e.opened_on,
-        goals=list(e.goals),
-        planned_iastm=e.planned_iastm,
-        planned_co_interventions=list(e.planned_co_interventions),
-        exercise_first_reason=e.exercise_first_reason,
-        consent=consent,
-    )
-
-
-def _step(s: DoseStepRow) -> DoseStep:
-    return _v(
-        DoseStep,
-        region=s.region,
-        side=s.side,
-        instrument=s.instrument,
-        edge=s.edge,
-        stroke=s.stroke,
-        angle_deg=s.angle_deg,
-        direction=s.direction,
-        pressure=s.pressure,
-        force_n=s.force_n,
-        duration_s=s.duration_s,
-        stroke_count=s.stroke_count,
-        patient_position=s.patient_position,
-        active_movement=s.active_movement,
-    )
-
-
-def _adverse(a: AdverseResponseRow) -> AdverseResponse:
-    return _v(
-        AdverseResponse,
-        kind=a.kind,
-        severity=a.severity,
-        onset_on=a.onset_on,
-        resolved_on=a.resolved_on,
-        region=a.region,
-        note=a.note,
-    )
 
 
 def patient_dossiers(
@@ -194,49 +145,32 @@ def patient_dossiers(
         for e in episodes:
             entries = []
             for s in sessions[e.id]:
-                record = _v(
-                    SessionRecord,
-                    episode_id=e.id,
+                record = session_record_from(
+                    s,
                     clinician=clinician_code[s.clinician_id],
-                    date=s.date,
-                    warm_up=_v(WarmUp, kind=s.warm_up_kind, minutes=s.warm_up_minutes)
-                    if s.warm_up_kind
-                    else None,
-                    emollient=s.emollient,
-                    steps=[_step(st) for st in steps[s.id]],
-                    followed_by=[FollowUp(**f) for f in s.followed_by],
-                    measurements=[
-                        _v(Measurement, measure=m.measure, value=m.value, timing=m.timing)
-                        for m in measurements[e.id]
-                        if m.session_id == s.id
-                    ],
-                    adverse_responses=[_adverse(a) for a in adverse[e.id] if a.session_id == s.id],
-                    tolerance=s.tolerance,
-                    clinician_decision=s.clinician_decision,
-                    decision_reason=s.decision_reason,
-                    notes=s.notes,
+                    steps=steps[s.id],
+                    measurements=[m for m in measurements[e.id] if m.session_id == s.id],
+                    adverse=[a for a in adverse[e.id] if a.session_id == s.id],
                 )
                 entries.append(SessionEntry(s.number, record))
             episodes_of[e.patient_id].append(
                 EpisodeDossier(
                     key=str(e.id),
-                    plan=_plan(e),
+                    plan=episode_plan_from(e),
                     closed_on=e.closed_on,
                     close_reason=e.close_reason,
                     sessions=tuple(entries),
                     measurements=tuple(
-                        DatedMeasurement(
-                            m.taken_on, _v(Measurement, measure=m.measure, value=m.value, timing=m.timing)
-                        )
+                        DatedMeasurement(m.taken_on, measurement_from(m))
                         for m in measurements[e.id]
                         if m.session_id is None
                     ),
-                    adverse_responses=tuple(_adverse(a) for a in adverse[e.id] if a.session_id is None),
+                    adverse_responses=tuple(adverse_from(a) for a in adverse[e.id] if a.session_id is None),
                 )
             )
         for p in batch:
             yield PatientDossier(
-                _v(Patient, code=p.code, birth_year=p.birth_year, sex=p.sex),
+                patient_from(p),
                 tuple(episodes_of[p.id]),
             )
 
@@ -466,9 +400,7 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
                 {
                     "id": patient_id,
                     "clinic_id": clinic.id,
-                    "code": patient.code,
-                    "birth_year": patient.birth_year,
-                    "sex": patient.sex,
+                    **patient_columns(patient),
                     "version": 1,
                     "created_at": stamp,
                 }
@@ -534,20 +466,9 @@ def _bulk_episode(
         {
             "id": episode_id,
             "patient_id": patient_id,
-            "condition": plan.condition,
-            "region": plan.region,
-            "side": plan.side,
-            "target_tissue": plan.target_tissue,
-            "onset_date": plan.onset_date,
-            "opened_on": plan.opened_on,
+            **episode_columns(plan),
             "closed_on": episode.closed_on,
             "close_reason": episode.close_reason,
-            "goals": list(plan.goals),
-            "planned_iastm": plan.planned_iastm,
-            "planned_co_interventions": list(plan.planned_co_interventions),
-            "exercise_first_reason": plan.exercise_first_reason,
-            "consent_on": plan.consent.given_on if plan.consent else None,
-            "consent_explained": list(plan.consent.explained) if plan.consent else [],
             "version": 1,
             "created_at": stamp,
             "created_by": by,
@@ -566,10 +487,7 @@ def _bulk_episode(
                 "id": next_id[MeasurementRow],
                 "episode_id": episode_id,
                 "session_id": session_id,
-                "measure": m.measure,
-                "value": m.value,
-                "timing": m.timing,
-                "taken_on": taken_on,
+                **measurement_columns(m, taken_on),
                 "version": 1,
             }
         )
@@ -585,7 +503,7 @@ def _bulk_episode(
                 "id": next_id[AdverseResponseRow],
                 "episode_id": episode_id,
                 "session_id": session_id,
-                **a.model_dump(),
+                **adverse_columns(a),
                 "version": 1,
             }
         )
@@ -605,16 +523,8 @@ def _bulk_episode(
                 "episode_id": episode_id,
                 "clinician_id": clinician_ids[record.clinician],
                 "number": entry.number,
-                "date": record.date,
-                "warm_up_kind": record.warm_up.kind if record.warm_up else None,
-                "warm_up_minutes": record.warm_up.minutes if record.warm_up else None,
-                "emollient": record.emollient,
-                "followed_by": [f.model_dump() for f in record.followed_by],
-                "tolerance": record.tolerance,
+                **session_columns(record),
                 "recommendation": None,
-                "clinician_decision": record.clinician_decision,
-                "decision_reason": record.decision_reason,
-                "notes": record.notes,
                 "version": 1,
                 "created_at": stamp,
                 "created_by": by,
@@ -626,7 +536,7 @@ def _bulk_episode(
                     "id": next_id[DoseStepRow],
                     "session_id": session_id,
                     "position": position,
-                    **step.model_dump(),
+                    **step_columns(step),
                 }
             )
             next_id[DoseStepRow] += 1

@@ -15,6 +15,7 @@ from strigil.services.amendments import keep_previous
 from strigil.services.episodes import find_episode
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
 from strigil.services.views import AdverseView, MeasurementView
+from strigil.store.mapping import adverse_columns, measurement_columns
 from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
 
 __all__ = ["add_adverse_response", "add_measurement", "resolve_adverse_response"]
@@ -62,10 +63,7 @@ def add_measurement(
     row = MeasurementRow(
         episode_id=episode.id,
         session_id=session.id if session else None,
-        measure=m.measure,
-        value=m.value,
-        timing=m.timing,
-        taken_on=session.date if session else taken_on,
+        **measurement_columns(m, session.date if session else taken_on),
     )
     db.add(row)
     db.flush()
@@ -93,7 +91,7 @@ def add_adverse_response(
             f"must be on or after the episode's opening {episode.opened_on}",
         )
     row = AdverseResponseRow(
-        episode_id=episode.id, session_id=session.id if session else None, **a.model_dump()
+        episode_id=episode.id, session_id=session.id if session else None, **adverse_columns(a)
     )
     db.add(row)
     db.flush()

@@ -13,6 +13,7 @@ from strigil.clinical.people import Patient
 from strigil.services.amendments import keep_previous
 from strigil.services.errors import NotFound, Refused, from_validation
 from strigil.services.views import EpisodeSummary, PatientView
+from strigil.store.mapping import patient_columns
 from strigil.store.record import EpisodeRow, PatientRow, SessionRow
 
 __all__ = [
@@ -60,7 +61,7 @@ def add_patient(db: Session, clinic_id: int, data: dict[str, Any] | Patient) -> 
     )
     if taken is not None:
         raise Refused(f"patient code {patient.code!r} is already used in this clinic; choose another code")
-    row = PatientRow(clinic_id=clinic_id, code=patient.code, birth_year=patient.birth_year, sex=patient.sex)
+    row = PatientRow(clinic_id=clinic_id, **patient_columns(patient))
     db.add(row)
     db.flush()
     return _view(db, row, with_episodes=False)

@@ -10,12 +10,19 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from strigil.clinical.session import DOSE_STEP_FIELDS, SessionRecord
+from strigil.clinical.session import SessionRecord
 from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import recommendation_for
 from strigil.services.episodes import find_episode
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
 from strigil.store.base import Base
+from strigil.store.mapping import (
+    adverse_columns,
+    measurement_columns,
+    session_columns,
+    step_columns,
+)
+from strigil.store.mapping import session_document as stored_session_document
 from strigil.store.record import (
     AdverseResponseRow,
     ClinicianRow,
@@ -159,7 +166,7 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
         conn.execute(
             _INSERT_STEP,
             [
-                {"session_id": session_id, "position": i, **step.model_dump()}
+                {"session_id": session_id, "position": i, **step_columns(step)}
                 for i, step in enumerate(record.steps, start=1)
             ],
         )
@@ -170,11 +177,8 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
                 {
                     "episode_id": episode_id,
                     "session_id": session_id,
-                    "measure": m.measure,
-                    "value": m.value,
-                    "timing": m.timing,
-                    "taken_on": record.date,
                     "version": 1,
+                    **measurement_columns(m, record.date),
                 }
                 for m in record.measurements
             ],
@@ -183,7 +187,7 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
         conn.execute(
             _INSERT_ADVERSE,
             [
-                {"episode_id": episode_id, "session_id": session_id, "version": 1, **a.model_dump()}
+                {"episode_id": episode_id, "session_id": session_id, "version": 1, **adverse_columns(a)}
                 for a in record.adverse_responses
             ],
         )
@@ -255,17 +259,9 @@ def record_session(
             "episode_id": target.episode_id,
             "clinician_id": target.clinician_id,
             "number": number,
-            "date": record.date,
-            "warm_up_kind": record.warm_up.kind if record.warm_up else None,
-            "warm_up_minutes": record.warm_up.minutes if record.warm_up else None,
-            "emollient": record.emollient,
-            "followed_by": [f.model_dump() for f in record.followed_by],
-            "tolerance": record.tolerance,
+            **session_columns(record),
             "recommendation": recommendation,
             "recommended": recommendation["recommendation"] if recommendation else None,
-            "clinician_decision": record.clinician_decision,
-            "decision_reason": record.decision_reason,
-            "notes": record.notes,
             "version": 1,
             "created_at": now_utc(),
             "created_by": by,
@@ -281,33 +277,18 @@ def session_document(db: Session, session_id: int) -> dict[str, Any]:
     if row is None:
         raise NotFound(f"no session {session_id}")
     clinician = db.get(ClinicianRow, row.clinician_id)
-    measurements = db.scalars(select(MeasurementRow).where(MeasurementRow.session_id == row.id)).all()
-    adverse = db.scalars(select(AdverseResponseRow).where(AdverseResponseRow.session_id == row.id)).all()
-    return {
-        "episode_id": row.episode_id,
-        "clinician": clinician.code if clinician else "",
-        "date": row.date.isoformat(),
-        "warm_up": {"kind": row.warm_up_kind, "minutes": row.warm_up_minutes} if row.warm_up_kind else None,
-        "emollient": row.emollient,
-        "steps": [{f: getattr(s, f) for f in DOSE_STEP_FIELDS} for s in row.steps],
-        "followed_by": list(row.followed_by),
-        "measurements": [{"measure": m.measure, "value": m.value, "timing": m.timing} for m in measurements],
-        "adverse_responses": [
-            {
-                "kind": a.kind,
-                "severity": a.severity,
-                "onset_on": a.onset_on.isoformat(),
-                "resolved_on": a.resolved_on.isoformat() if a.resolved_on else None,
-                "region": a.region,
-                "note": a.note,
-            }
-            for a in adverse
-        ],
-        "tolerance": row.tolerance,
-        "clinician_decision": row.clinician_decision,
-        "decision_reason": row.decision_reason,
-        "notes": row.notes,
-    }
+    measurements = db.scalars(
+        select(MeasurementRow).where(MeasurementRow.session_id == row.id).order_by(MeasurementRow.id)
+    ).all()
+    adverse = db.scalars(
+        select(AdverseResponseRow)
+        .where(AdverseResponseRow.session_id == row.id)
+        .order_by(AdverseResponseRow.id)
+    ).all()
+    return stored_session_document(
+        row, clinician=clinician.code if clinician else "", steps=row.steps, measurements=measurements,
+        adverse=adverse,
+    )
 
 
 def amend_session(
@@ -346,12 +327,9 @@ def amend_session(
     for table in (DoseStepRow, MeasurementRow, AdverseResponseRow):
         db.execute(delete(table).where(table.session_id == row.id))
     db.expire(row, ["steps"])
-    row.clinician_id, row.date = target.clinician_id, record.date
-    row.warm_up_kind = record.warm_up.kind if record.warm_up else None
-    row.warm_up_minutes = record.warm_up.minutes if record.warm_up else None
-    row.emollient, row.tolerance, row.notes = record.emollient, record.tolerance, record.notes
-    row.followed_by = [f.model_dump() for f in record.followed_by]
-    row.clinician_decision, row.decision_reason = record.clinician_decision, record.decision_reason
+    row.clinician_id = target.clinician_id
+    for column, value in session_columns(record).items():
+        setattr(row, column, value)
     row.version += 1
     db.flush()
     _children(db, row.id, target.episode_id, record)
