@@ -26,7 +26,6 @@ def _free_port() -> int:
 
 def _seed(url: str) -> None:
     """Migrate, add two clinics with patients (helpers shared with tests/web) and one clinician account."""
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "web"))
     from web_schema import seed_clinic
 
     from strigil.services import accounts

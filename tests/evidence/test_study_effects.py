@@ -1,4 +1,7 @@
-"""Between-group effect sizes from the printed arm-level rows vs R metafor 3.8.1 (reference/effects.json)."""
+"""Between-group effect sizes from the printed arm-level rows vs R metafor 3.8.1.
+
+Reference: tests/reference/metafor/study_effects.json.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,9 @@ from strigil.evidence.library import load_library
 from strigil.evidence.pooling import pool_effects
 from strigil.evidence.records import Study
 
-REFERENCE = json.loads((Path(__file__).parent / "reference" / "effects.json").read_text())
+REFERENCE = json.loads(
+    (Path(__file__).parents[1] / "reference" / "metafor" / "study_effects.json").read_text()
+)
 EFFECTS = study_effects(load_library())
 
 

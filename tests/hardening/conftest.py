@@ -11,8 +11,6 @@ import sys
 from pathlib import Path
 
 WEB_TESTS = Path(__file__).resolve().parent.parent / "web"
-if str(WEB_TESTS) not in sys.path:
-    sys.path.insert(0, str(WEB_TESTS))  # web_schema.py lives there
 
 
 def _web_conftest():  # type: ignore[no-untyped-def]

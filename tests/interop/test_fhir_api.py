@@ -11,9 +11,8 @@ from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
-from fhir_strategies import example_clinic
+from fhir_strategies import bundle_of, example_clinic
 from sqlalchemy import func, select
-from test_fhir_store import _bundle
 
 from strigil.interop.from_fhir import plan_import
 from strigil.interop.r4 import resource_problems
@@ -65,7 +64,7 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Site]:
     database = open_database(url)
     tokens = {}
     with database.unit_of_work() as db:
-        write_plan(db, plan_import(_bundle(example_clinic())))  # clinic "north", id 1
+        write_plan(db, plan_import(bundle_of(example_clinic())))  # clinic "north", id 1
         south = ensure_clinic(db, "south", "South Clinic")
         for who, role, clinic_id in (
             ("clinician", "clinician", 1),
@@ -114,7 +113,7 @@ def test_posted_pain_scores_join_the_named_patient(site: Site) -> None:
 
 
 def test_a_malformed_posted_bundle_writes_nothing_and_says_why(site: Site) -> None:
-    bundle = _bundle(example_clinic())
+    bundle = bundle_of(example_clinic())
     next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")["resource"][
         "status"
     ] = "x y"
@@ -134,12 +133,12 @@ def test_a_bundle_naming_another_clinic_lands_in_the_callers_clinic(site: Site) 
         clinic.clinicians,
         (patient.__class__(patient.patient.model_copy(update={"code": "P-0100"}), patient.episodes),),
     )
-    answer = site.post("clinician", "/api/v1/fhir", _bundle(moved))
+    answer = site.post("clinician", "/api/v1/fhir", bundle_of(moved))
     assert answer.status_code == 200, answer.text
     assert site.count(PatientRow, code="P-0100", clinic_id=1) == 1
     assert site.count(PatientRow, clinic_id=2) == 0
 
 
 def test_researchers_may_not_post(site: Site) -> None:
-    answer = site.post("researcher", "/api/v1/fhir", _bundle(example_clinic()))
+    answer = site.post("researcher", "/api/v1/fhir", bundle_of(example_clinic()))
     assert answer.status_code == 403

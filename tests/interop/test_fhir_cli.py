@@ -6,9 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from fhir_strategies import example_clinic
+from fhir_strategies import bundle_of, example_clinic, unkeyed
 from sqlalchemy import func, select
-from test_fhir_store import _bundle, _unkeyed
 from typer.testing import CliRunner
 
 from strigil.cli import app
@@ -25,7 +24,7 @@ def source(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'source.sqlite'}"
     database = open_database(url)
     with database.unit_of_work() as db:
-        write_plan(db, plan_import(_bundle(example_clinic())))
+        write_plan(db, plan_import(bundle_of(example_clinic())))
     database.dispose()
     return url
 
@@ -46,7 +45,7 @@ def test_export_all_then_import_into_another_database(source: str, tmp_path: Pat
     assert json.loads(stdout)["sessions_created"] == 1
     database = open_database(target)
     with database.unit_of_work() as db:
-        assert _unkeyed(read_clinic(db, "north")) == _unkeyed(example_clinic())
+        assert unkeyed(read_clinic(db, "north")) == unkeyed(example_clinic())
     database.dispose()
 
 
@@ -74,7 +73,7 @@ def test_export_refuses_unclear_requests(
 
 
 def test_a_malformed_file_is_rejected_and_nothing_is_written(source: str, tmp_path: Path) -> None:
-    bundle = _bundle(example_clinic())
+    bundle = bundle_of(example_clinic())
     bundle["entry"][3]["resource"]["gender"] = 7  # Patient.gender must be a code
     del next(e for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation")["resource"][
         "status"

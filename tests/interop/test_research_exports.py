@@ -22,7 +22,7 @@ from strigil.interop.research import (
     redcap_records,
 )
 
-REFERENCE = Path(__file__).parent / "reference"
+REFERENCE = Path(__file__).parents[1] / "reference" / "metafor"
 COLUMNS = [
     "patient",
     "birth_year",
@@ -96,7 +96,7 @@ def test_episode_change_runs_from_the_first_to_the_last_value() -> None:
 
 
 def _reference_pairs() -> list[EpisodeChange]:
-    with (REFERENCE / "effect_pairs.csv").open(encoding="utf-8") as fp:
+    with (REFERENCE / "research_effect_pairs.csv").open(encoding="utf-8") as fp:
         return [
             EpisodeChange(
                 patient=r["patient"],
@@ -115,7 +115,7 @@ def _reference_pairs() -> list[EpisodeChange]:
 
 
 def test_effects_agree_with_metafor() -> None:
-    expected = json.loads((REFERENCE / "effects.json").read_text(encoding="utf-8"))["rows"]
+    expected = json.loads((REFERENCE / "research_effects.json").read_text(encoding="utf-8"))["rows"]
     got = {
         (r["condition"], r["measure"], r["phase"]): r for r in effect_rows(_reference_pairs(), load_catalog())
     }

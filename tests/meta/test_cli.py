@@ -1,4 +1,4 @@
-"""`strigil meta escalc|fit`: the CLI contract of issue 3 (CSV in, CSV or JSON out, errors exit 2)."""
+"""`strigil meta escalc|fit`: the CLI contract (CSV in, CSV or JSON out, errors exit 2)."""
 
 from __future__ import annotations
 

@@ -7,10 +7,12 @@ from typing import Any, Literal
 
 __all__ = [
     "Condition",
+    "Direction",
     "EdgeType",
     "Entry",
     "Instrument",
     "Measure",
+    "MeasureKind",
     "ProtocolStep",
     "Region",
     "Stroke",

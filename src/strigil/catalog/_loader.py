@@ -114,10 +114,10 @@ def _thresholds(raw: list[dict[str, Any]], default_kind: str, where: str) -> tup
     return tuple(out)
 
 
-E = TypeVar("E", bound=Entry)
+_E = TypeVar("_E", bound=Entry)
 
 
-def _build(cls: type[E], raw: dict[str, Any], where: str) -> E:
+def _build(cls: type[_E], raw: dict[str, Any], where: str) -> _E:
     data = dict(raw)
     for key in ("code", "name", "source"):
         if not str(data.get(key, "")).strip():

@@ -16,7 +16,13 @@ from typing import Any
 
 import typer
 
-__all__ = ["AREAS", "app", "main", "register_schema"]
+__all__ = [
+    "AREAS",
+    "app",
+    "main",
+    "register_schema",
+    "schema",
+]
 
 app = typer.Typer(
     name="strigil",

@@ -9,7 +9,15 @@ import typer
 
 from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, errors, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "backup",
+    "clinician_add",
+    "clinician_app",
+    "clinician_list",
+    "init",
+    "register",
+    "restore",
+]
 
 clinician_app = typer.Typer(help="Clinicians of the clinic: add, list.", no_args_is_help=True)
 

@@ -17,7 +17,11 @@ import typer
 from strigil.cli import register_schema
 from strigil.cli.toolkit import fail, read_json
 
-__all__ = ["register"]
+__all__ = [
+    "register",
+    "respond_command",
+    "screen_command",
+]
 
 
 def _run(build: Callable[[dict[str, Any]], Any], path: Path) -> Any:

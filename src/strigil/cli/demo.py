@@ -9,7 +9,11 @@ import typer
 from strigil.cli.episodes import print_episode
 from strigil.cli.toolkit import errors, fail
 
-__all__ = ["register"]
+__all__ = [
+    "demo",
+    "main_job",
+    "register",
+]
 
 def demo(
     patients: Annotated[int, typer.Option(min=1, max=1_000_000, help="Number of patients.")] = 40,

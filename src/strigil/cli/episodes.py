@@ -14,7 +14,15 @@ from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date
 if TYPE_CHECKING:
     from strigil.services.views import EpisodeView
 
-__all__ = ["print_episode", "register"]
+__all__ = [
+    "episode_app",
+    "episode_close",
+    "episode_open",
+    "episode_show",
+    "episode_tidier",
+    "print_episode",
+    "register",
+]
 
 episode_app = typer.Typer(help="Episodes of care: open, close, show, tidier.", no_args_is_help=True)
 

@@ -18,7 +18,11 @@ import typer
 
 from strigil.cli.toolkit import fail, fail_all
 
-__all__ = ["default_store", "register"]
+__all__ = [
+    "STORE_HELP",
+    "default_store",
+    "register",
+]
 
 STORE_HELP = "CSV of imported studies (default: $STRIGIL_HOME/evidence/user_studies.csv)."
 

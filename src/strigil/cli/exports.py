@@ -18,7 +18,14 @@ from strigil.cli.toolkit import (
     unit_of_work,
 )
 
-__all__ = ["register"]
+__all__ = [
+    "export_app",
+    "export_csv",
+    "export_metafor",
+    "export_parquet",
+    "export_redcap",
+    "register",
+]
 
 export_app = typer.Typer(
     name="export", help="Analysis-ready exports of the clinic's record.", no_args_is_help=True

@@ -11,7 +11,13 @@ import typer
 
 from strigil.cli.toolkit import OptionalClinicOpt, fail, only_clinic, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "fhir_app",
+    "fhir_artefacts",
+    "fhir_export",
+    "fhir_import",
+    "register",
+]
 
 fhir_app = typer.Typer(
     name="fhir", help="Exchange records with other systems as HL7 FHIR R4 Bundles.", no_args_is_help=True

@@ -17,7 +17,15 @@ import typer
 
 from strigil.cli.toolkit import errors, fail
 
-__all__ = ["meta_app", "register"]
+__all__ = [
+    "diagnose_command",
+    "escalc_command",
+    "fit_command",
+    "forest_command",
+    "funnel_command",
+    "meta_app",
+    "register",
+]
 
 meta_app = typer.Typer(
     name="meta",

@@ -8,7 +8,14 @@ import typer
 
 from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "adverse_add",
+    "adverse_app",
+    "adverse_resolve",
+    "measure_add",
+    "measure_app",
+    "register",
+]
 
 measure_app = typer.Typer(help="Outcome measurements between sessions.", no_args_is_help=True)
 adverse_app = typer.Typer(help="Adverse responses: add, resolve.", no_args_is_help=True)

@@ -8,7 +8,13 @@ import typer
 
 from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "patient_add",
+    "patient_app",
+    "patient_list",
+    "patient_show",
+    "register",
+]
 
 patient_app = typer.Typer(help="Pseudonymous patients: add, list, show.", no_args_is_help=True)
 

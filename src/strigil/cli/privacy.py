@@ -13,7 +13,12 @@ import typer
 
 from strigil.cli.toolkit import cli_actor, clinic_id, fail, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "erase_command",
+    "export_command",
+    "privacy_app",
+    "register",
+]
 
 privacy_app = typer.Typer(
     help="A patient's rights: export the whole record, erase it on request (the audit trail is kept).",

@@ -1,4 +1,4 @@
-"""`strigil registry ...`: practice-based evidence from the clinic registry (issue 7).
+"""`strigil registry ...`: practice-based evidence from the clinic registry.
 
 Thin shell: reads CSV files (pyarrow) and writes JSON/HTML/CSV; the models live in `strigil.registry`.
 """
@@ -17,7 +17,11 @@ from strigil.cli.toolkit import fail
 if TYPE_CHECKING:
     from strigil.registry.design import Column
 
-__all__ = ["read_columns", "register"]
+__all__ = [
+    "SNIFF_BYTES",
+    "read_columns",
+    "register",
+]
 
 
 def _chunk_values(arr: Any) -> Any:

@@ -10,7 +10,12 @@ import typer
 from strigil.cli import register_schema
 from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, read_json, unit_of_work
 
-__all__ = ["register"]
+__all__ = [
+    "register",
+    "session_amend",
+    "session_app",
+    "session_record",
+]
 
 session_app = typer.Typer(
     help="Treatment sessions: record a whole session from JSON; amend it.", no_args_is_help=True

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_CLINIC",
+    "EXIT_INPUT",
     "ClinicOpt",
     "JsonOpt",
     "OptionalClinicOpt",

@@ -9,7 +9,15 @@ import typer
 
 from strigil.cli.toolkit import fail
 
-__all__ = ["register"]
+__all__ = [
+    "register",
+    "serve",
+    "user_add",
+    "user_app",
+    "user_deactivate",
+    "user_reset_password",
+    "user_token",
+]
 
 user_app = typer.Typer(
     help="Manage web accounts: the first admin, deactivation, password resets, API tokens.",

@@ -32,7 +32,7 @@ __all__ = [
 # IASTM itself: our code and the protocol-step catalogue's.
 _IASTM = frozenset({"iastm", "instrument_treatment"})
 # The record's active co-interventions, plus the protocol-step catalogue's generic "therapeutic_exercise"
-# (issue 4 defines therapeutic exercise as strengthening, functional or motor-control work).
+# (therapeutic exercise here means strengthening, functional or motor-control work).
 ACTIVE: frozenset[str] = frozenset(ACTIVE_COMPONENTS) | {"therapeutic_exercise"}
 
 SOURCES: tuple[str, ...] = (

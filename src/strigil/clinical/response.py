@@ -39,13 +39,17 @@ from strigil.clinical.checks import problems_from
 
 __all__ = [
     "RECOMMENDATIONS",
+    "AdverseEntry",
     "ChangeThreshold",
     "Goal",
+    "GoalEntry",
+    "MeasureEntry",
     "MeasureResponse",
     "Reason",
     "Recommendation",
     "RespondDocument",
     "ResponseSettings",
+    "SessionDateEntry",
     "SessionMeasurement",
     "recommend",
     "recommend_document",
@@ -57,7 +61,7 @@ RECOMMENDATIONS: tuple[str, ...] = ("refer", "switch", "modify", "continue", "pr
 
 
 def recommendation_rank(recommendation: str) -> int:
-    """0 for the worst recommendation (refer), 5 for the best (discharge) — the order issue 4 fixes."""
+    """0 for the worst recommendation (refer), 5 for the best (discharge): the rules' order."""
     return RECOMMENDATIONS.index(recommendation)
 
 
@@ -80,9 +84,9 @@ _NEAREST = {
         "(conservative)"
     ),
     "adverse_lookback_sessions": (
-        "Issue 4: every follow-up session asks about the previous session's responses; an earlier, resolved "
-        "response stays a precaution in screening (prior_* findings) rather than a standing referral — "
-        "no source fixes how long it should steer the recommendation"
+        "Strigil's decision rules: every follow-up session asks about the previous session's responses; "
+        "an earlier, resolved response stays a precaution in screening (prior_* findings) rather than a "
+        "standing referral — no source fixes how long it should steer the recommendation"
     ),
     "population": (
         "MCIDs depend on population, baseline and method (Wright 2012; Wang 2011, §4): without a population "
@@ -387,7 +391,7 @@ def _r(x: float | None) -> float | None:
 
 # ---- the model -------------------------------------------------------------------------------------
 
-_SRC_ISSUE = "Strigil issue 4 (decision support): recommendation rules"
+_SRC_RULES = "Strigil's recommendation rules (configurable heuristic)"
 _SRC_RESPONSE = (
     "Baker RT, Nasypany A et al. patient-response approach (IJATT 2013; IJSPT 2015) and SFMA "
     "breakout logic: retest after each intervention; continue, modify or move on — domain "
@@ -507,12 +511,12 @@ class _Facts:
 
 
 def _refer(f: _Facts, red_flags: Sequence[str]) -> list[Reason]:
-    """A severe adverse response, worsening beyond the MCID, or a red flag (issue 4)."""
+    """A severe adverse response, worsening beyond the MCID, or a red flag."""
     out = [
         Reason(
             "respond.refer_severe_adverse",
             f"severe {a.response.type} after session {a.response.session}",
-            _SRC_ISSUE,
+            _SRC_RULES,
         )
         for a in f.adverse
         if a.response.severity == "severe"
@@ -525,10 +529,10 @@ def _refer(f: _Facts, red_flags: Sequence[str]) -> list[Reason]:
                     f"{r.measure} worsened by {-(r.between_change or 0.0):g} {r.unit} between sessions "
                     f"{r.first_session} and {r.latest_pre_session}, beyond its {r.threshold.kind} of "
                     f"{r.threshold.units(r.baseline) or 0:g}",
-                    _SRC_ISSUE,
+                    _SRC_RULES,
                 )
             )
-    out += [Reason("respond.refer_red_flag", f"red flag: {flag}", _SRC_ISSUE) for flag in red_flags]
+    out += [Reason("respond.refer_red_flag", f"red flag: {flag}", _SRC_RULES) for flag in red_flags]
     return out
 
 
@@ -544,7 +548,7 @@ def _discharge(
             "respond.discharge_goal_kept",
             f"goal {goal.measure} {_goal_text(m, goal.target)} met at the pre-test of the last "
             f"{cfg.goal_kept_sessions} sessions ({', '.join(str(s) for s in kept)})",
-            _SRC_ISSUE,
+            _SRC_RULES,
         )
     ]
 

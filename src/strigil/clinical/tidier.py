@@ -15,7 +15,12 @@ from typing import Any
 
 from strigil.catalog import load_catalog
 
-__all__ = ["TIDIER_ITEMS", "TidierItem", "render_tidier"]
+__all__ = [
+    "NOT_RECORDED",
+    "TIDIER_ITEMS",
+    "TidierItem",
+    "render_tidier",
+]
 
 TIDIER_ITEMS = (
     "Brief name",

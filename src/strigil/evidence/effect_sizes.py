@@ -14,7 +14,12 @@ from typing import Any
 from strigil.evidence.library import Library
 from strigil.evidence.records import Comparison, PrintedRow, number
 
-__all__ = ["StudyEffect", "effect_of", "study_effects"]
+__all__ = [
+    "Z95",
+    "StudyEffect",
+    "effect_of",
+    "study_effects",
+]
 
 Z95 = 1.959963984540054
 

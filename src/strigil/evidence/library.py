@@ -25,7 +25,14 @@ from strigil.evidence.records import (
     Study,
 )
 
-__all__ = ["Library", "LibraryError", "load_library", "parse_printed_rows", "read_data_text"]
+__all__ = [
+    "Library",
+    "LibraryError",
+    "build_library",
+    "load_library",
+    "parse_printed_rows",
+    "read_data_text",
+]
 
 
 class LibraryError(ValueError):

@@ -18,8 +18,16 @@ from strigil.evidence.reading_level import reading_grade
 from strigil.evidence.records import PublishedFigure, Study
 
 __all__ = [
+    "EXERCISE",
+    "EXPECTATIONS",
     "HEDGES",
+    "OUTCOME_WORDS",
+    "PLAIN_NAMES",
+    "QUESTIONS",
     "ROM_LIMITATION_CONDITIONS",
+    "SMALL_STUDY",
+    "UNKNOWNS",
+    "WHAT_IS",
     "ConditionInfo",
     "PatientSummary",
     "Section",

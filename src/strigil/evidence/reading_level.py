@@ -10,7 +10,7 @@ import warnings
 
 __all__ = ["MAX_GRADE", "reading_grade"]
 
-MAX_GRADE = 8.0  # issue 6: patient summaries at most grade 8
+MAX_GRADE = 8.0  # patient summaries read at grade 8 or below
 
 
 def reading_grade(text: str) -> float:

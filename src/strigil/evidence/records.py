@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "CSV_COLUMNS",
     "DESIGNS",
     "RANDOMIZED_DESIGNS",
     "REVIEW_DESIGNS",

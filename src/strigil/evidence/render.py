@@ -15,7 +15,15 @@ from strigil.evidence.patient_summary import SMALL_STUDY, PatientSummary, Senten
 from strigil.evidence.pooling import OutcomeSummary
 from strigil.evidence.records import PublishedFigure, Study
 
-__all__ = ["effect_json", "render_html", "render_library_html", "study_json", "summary_json"]
+__all__ = [
+    "GRADE_RULES_NOTE",
+    "HEURISTICS",
+    "effect_json",
+    "render_html",
+    "render_library_html",
+    "study_json",
+    "summary_json",
+]
 
 GRADE_RULES_NOTE = (
     "Strigil's fixed GRADE rules (docs/evidence.md); every threshold is a configurable heuristic"
@@ -163,7 +171,7 @@ def _source_list(summary: PatientSummary) -> list[dict[str, Any]]:
 
 
 def summary_json(summary: PatientSummary, library: Library) -> dict[str, Any]:
-    """The summary as the JSON contract of issue 6 (condition, outcomes, published, unknowns, ...)."""
+    """The summary as its JSON contract (condition, outcomes, published, unknowns, ...)."""
     return {
         "condition": summary.condition.code,
         "condition_name": summary.condition.name,

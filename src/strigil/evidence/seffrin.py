@@ -16,7 +16,13 @@ from typing import Literal
 from strigil.evidence.library import Library
 from strigil.evidence.records import PrintedRow, Study, number
 
-__all__ = ["SeffrinCheck", "seffrin_checks", "seffrin_interval"]
+__all__ = [
+    "SEFFRIN_REVIEW",
+    "Z95",
+    "SeffrinCheck",
+    "seffrin_checks",
+    "seffrin_interval",
+]
 
 SEFFRIN_REVIEW = "review:Seffrin 2019 J Athl Train (per-study ES, no pooling)"
 Z95 = 1.959963984540054

@@ -34,6 +34,9 @@ from strigil.evidence.records import (
 __all__ = [
     "OPTIONAL",
     "REQUIRED",
+    "STUDY_COLUMNS",
+    "TRIAL_DESIGNS",
+    "USER_ROW_OFFSET",
     "UserStudies",
     "UserStudyError",
     "parse_user_studies",

@@ -29,15 +29,15 @@ __all__ = [
 # transactions/batches. Every one is imported as one transaction, all or nothing.
 ACCEPTED_BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 
-Resource = dict[str, Any]
+_Resource = dict[str, Any]
 
 
-def reference_to(resource: Resource) -> str:
+def reference_to(resource: _Resource) -> str:
     """The relative reference ("Patient/p-1") Strigil uses for a resource it exported."""
     return f"{resource['resourceType']}/{resource['id']}"
 
 
-def entry_for(resource: Resource, bundle_type: str = "collection") -> dict[str, Any]:
+def entry_for(resource: _Resource, bundle_type: str = "collection") -> dict[str, Any]:
     """One Bundle entry: the resource under a full URL below Strigil's base (a request in a transaction)."""
     entry: dict[str, Any] = {"fullUrl": f"{BASE}/{reference_to(resource)}", "resource": resource}
     if bundle_type == "transaction":
@@ -48,11 +48,11 @@ def entry_for(resource: Resource, bundle_type: str = "collection") -> dict[str, 
 
 
 def make_bundle(
-    resources: Iterable[Resource], bundle_type: str = "collection", timestamp: str | None = None
-) -> Resource:
+    resources: Iterable[_Resource], bundle_type: str = "collection", timestamp: str | None = None
+) -> _Resource:
     """A Bundle of `bundle_type` holding `resources` in the order given."""
     entries = [entry_for(r, bundle_type) for r in resources]
-    bundle: Resource = {"resourceType": "Bundle", "type": bundle_type}
+    bundle: _Resource = {"resourceType": "Bundle", "type": bundle_type}
     if timestamp:
         bundle["timestamp"] = timestamp
     if bundle_type == "searchset":
@@ -65,11 +65,11 @@ def make_bundle(
 class ReadBundle:
     """A bundle after reading: its resources in order, an index to resolve references, and the problems."""
 
-    resources: list[Resource] = field(default_factory=list)
-    index: dict[str, Resource] = field(default_factory=dict)
+    resources: list[_Resource] = field(default_factory=list)
+    index: dict[str, _Resource] = field(default_factory=dict)
     problems: list[FhirProblem] = field(default_factory=list)
 
-    def resolve(self, reference: Any) -> Resource | None:
+    def resolve(self, reference: Any) -> _Resource | None:
         """The resource a Reference points at inside this bundle, or None."""
         if not isinstance(reference, dict):
             return None
@@ -82,7 +82,7 @@ class ReadBundle:
         tail = "/".join(target.rstrip("/").split("/")[-2:])
         return self.index.get(tail)
 
-    def of_type(self, kind: str) -> Iterator[Resource]:
+    def of_type(self, kind: str) -> Iterator[_Resource]:
         """The resources of one type, in bundle order."""
         return (r for r in self.resources if r.get("resourceType") == kind)
 
@@ -100,7 +100,7 @@ def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _references(value, f"{path}[{i}]")
 
 
-def _type_problems(resource: Resource, where: str) -> list[FhirProblem]:
+def _type_problems(resource: _Resource, where: str) -> list[FhirProblem]:
     """The cheap check kept without validation: a known R4 resource type and a text id."""
     kind = resource.get("resourceType")
     if not isinstance(kind, str) or not isinstance(resource.get("id", ""), str):
@@ -172,14 +172,14 @@ def read_bundle(document: Any, *, validate: bool = True) -> ReadBundle:
 
 
 def stream_bundle(
-    resources: Iterable[Resource],
+    resources: Iterable[_Resource],
     write: Callable[[str], object],
     bundle_type: str = "collection",
     timestamp: str | None = None,
 ) -> int:
     """Write a Bundle as JSON piece by piece through `write` (a whole clinic never sits in memory at once);
     return the number of entries written."""
-    head: Resource = {"resourceType": "Bundle", "type": bundle_type}
+    head: _Resource = {"resourceType": "Bundle", "type": bundle_type}
     if timestamp:
         head["timestamp"] = timestamp
     write(json.dumps(head, ensure_ascii=False)[:-1] + ', "entry": [\n')

@@ -46,7 +46,7 @@ from strigil.interop.to_fhir import EPISODE_LINK_URL, UCUM_UNITS
 
 __all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
 
-Resource = dict[str, Any]
+_Resource = dict[str, Any]
 
 # Observation states that carry a usable result (https://hl7.org/fhir/R4/valueset-observation-status.html).
 _USABLE_STATUS = ("final", "amended", "corrected")
@@ -88,11 +88,11 @@ class _Reject(ValueError):
         self.problem = FhirProblem(where, message)
 
 
-def _label(resource: Resource) -> str:
+def _label(resource: _Resource) -> str:
     return f"{resource.get('resourceType')}/{resource.get('id', '?')}"
 
 
-def _strigil_identifier(resource: Resource, kind: str) -> str | None:
+def _strigil_identifier(resource: _Resource, kind: str) -> str | None:
     items = resource.get("identifier")
     for item in items if isinstance(items, list) else [items] if isinstance(items, dict) else []:
         if item.get("system") == identifier_system(kind):
@@ -100,12 +100,12 @@ def _strigil_identifier(resource: Resource, kind: str) -> str | None:
     return None
 
 
-def _extension(resource: Resource, ext: ExtensionDefinition | str) -> list[Resource]:
+def _extension(resource: _Resource, ext: ExtensionDefinition | str) -> list[_Resource]:
     url = ext if isinstance(ext, str) else ext.url
     return [e for e in resource.get("extension", []) if e.get("url") == url]
 
 
-def _parts(resource: Resource, ext: ExtensionDefinition, node: Resource | None = None) -> dict[str, Any]:
+def _parts(resource: _Resource, ext: ExtensionDefinition, node: _Resource | None = None) -> dict[str, Any]:
     """The values of a complex extension by part name (a list for repeating parts); checks unknown parts."""
     if node is None:
         found = _extension(resource, ext)
@@ -135,7 +135,7 @@ def _parts(resource: Resource, ext: ExtensionDefinition, node: Resource | None =
     return values
 
 
-def _simple_value(resource: Resource, ext: ExtensionDefinition) -> Any:
+def _simple_value(resource: _Resource, ext: ExtensionDefinition) -> Any:
     found = _extension(resource, ext)
     if not found:
         return None
@@ -190,12 +190,12 @@ class _NativeReader:
         self.read = read
         self.catalog = catalog
         self.errors: list[FhirProblem] = []
-        self.by_episode: dict[str, list[Resource]] = defaultdict(list)
+        self.by_episode: dict[str, list[_Resource]] = defaultdict(list)
         for resource in read.resources:
             for link in _extension(resource, EPISODE_LINK_URL):
                 self.by_episode[_target(link.get("valueReference"))].append(resource)
 
-    def clinician(self, resource: Resource) -> Clinician | None:
+    def clinician(self, resource: _Resource) -> Clinician | None:
         where = _label(resource)
         code = _strigil_identifier(resource, "clinician")
         qualifications = resource.get("qualification", [])
@@ -223,7 +223,7 @@ class _NativeReader:
             years_experience=_simple_value(resource, YEARS_EXPERIENCE),
         )
 
-    def dose_step(self, procedure: Resource, node: Resource) -> tuple[int, DoseStep]:
+    def dose_step(self, procedure: _Resource, node: _Resource) -> tuple[int, DoseStep]:
         where = _label(procedure)
         v = _parts(procedure, DOSE_STEP, node)
         region, side = split_site_code(_code(v["site"], "body-site", f"{where} dose-step.site"))
@@ -246,7 +246,7 @@ class _NativeReader:
         )
         return int(v["order"]), step
 
-    def measurement(self, observation: Resource) -> tuple[dt.date, Measurement]:
+    def measurement(self, observation: _Resource) -> tuple[dt.date, Measurement]:
         where = _label(observation)
         measure = _code(observation.get("code", {}), "measure", where)
         if measure not in self.catalog.measures:
@@ -260,7 +260,7 @@ class _NativeReader:
             _build(Measurement, where, measure=measure, value=number, timing=timing),
         )
 
-    def adverse(self, event: Resource) -> AdverseResponse:
+    def adverse(self, event: _Resource) -> AdverseResponse:
         where = _label(event)
         context = _parts(event, ADVERSE_CONTEXT) if _extension(event, ADVERSE_CONTEXT) else {}
         severity = [c.get("code") for c in event.get("severity", {}).get("coding", [])]
@@ -276,7 +276,7 @@ class _NativeReader:
             note=context.get("note"),
         )
 
-    def session(self, procedure: Resource, episode: str) -> SessionEntry:
+    def session(self, procedure: _Resource, episode: str) -> SessionEntry:
         where = _label(procedure)
         context = _parts(procedure, SESSION_CONTEXT)
         steps = sorted(
@@ -340,7 +340,7 @@ class _NativeReader:
         )
         return SessionEntry(number=int(context["number"]), record=record)
 
-    def episode(self, resource: Resource) -> EpisodeDossier:
+    def episode(self, resource: _Resource) -> EpisodeDossier:
         where = _label(resource)
         key = str(_strigil_identifier(resource, "episode"))
         me = _label(resource)
@@ -413,7 +413,7 @@ class _NativeReader:
             adverse_responses=tuple(loose_adverse),
         )
 
-    def patient(self, resource: Resource, episodes: list[Resource]) -> PatientDossier:
+    def patient(self, resource: _Resource, episodes: list[_Resource]) -> PatientDossier:
         where = _label(resource)
         birth = str(resource.get("birthDate", ""))
         patient = _build(
@@ -467,7 +467,7 @@ def _plan_native(read: ReadBundle, catalog: Catalog, plan: ImportPlan) -> set[st
                     continue
                 if found is not None:
                     clinicians.append(found)
-        episodes_of: dict[str, list[Resource]] = defaultdict(list)
+        episodes_of: dict[str, list[_Resource]] = defaultdict(list)
         for episode in read.of_type("EpisodeOfCare"):
             if _strigil_identifier(episode, "episode"):
                 episodes_of[_target(episode.get("patient"))].append(episode)

@@ -18,6 +18,7 @@ import pyarrow as pa
 
 from strigil.catalog import Catalog
 from strigil.clinical.vocabulary import Sex, Timing, Tolerance, allowed
+from strigil.registry.disclosure import MIN_PATIENTS
 
 __all__ = [
     "EFFECT_COLUMNS",
@@ -31,11 +32,10 @@ __all__ = [
     "redcap_records",
 ]
 
-Row = dict[str, Any]
+_Row = dict[str, Any]
 
-# Strata with fewer patients are left out of the effect file: the web app's researcher role sees only
-# aggregates over at least 5 patients (issue 5), and a pre-post correlation needs several pairs.
-MIN_PATIENTS = 5
+# Strata with fewer than MIN_PATIENTS patients are left out of the effect file (the disclosure rule the web
+# app's researcher view follows too), and a pre-post correlation needs several pairs.
 
 _INT = ("birth_year", "episode", "session", "days_since_onset", "n_steps")
 _FLOAT = ("minutes", "value")
@@ -68,7 +68,7 @@ def _typed(column: str, value: Any) -> Any:
     return str(value)
 
 
-def parquet_table(rows: Iterable[Row], columns: Sequence[str]) -> pa.Table:
+def parquet_table(rows: Iterable[_Row], columns: Sequence[str]) -> pa.Table:
     """The long table with real types (integers, decimals, dates; blanks of the CSV become nulls)."""
     data: dict[str, list[Any]] = {c: [] for c in columns}
     for row in rows:
@@ -94,16 +94,16 @@ class EpisodeChange:
     days: int
 
 
-def _order(row: Row) -> tuple[Any, ...]:
+def _order(row: _Row) -> tuple[Any, ...]:
     timing_rank = {"pre": 0, "between": 1, "post": 2}
     session = row.get("session")
     number = -1 if session is None or session == "" else int(session)
     return (str(row["taken_on"]), number, timing_rank.get(row["timing"], 1))
 
 
-def episode_changes(rows: Iterable[Row]) -> list[EpisodeChange]:
+def episode_changes(rows: Iterable[_Row]) -> list[EpisodeChange]:
     """Per episode and measure: the earliest value (baseline), the latest (final) and the dose between."""
-    by_key: dict[tuple[int, str], list[Row]] = defaultdict(list)
+    by_key: dict[tuple[int, str], list[_Row]] = defaultdict(list)
     minutes: dict[int, dict[int, float]] = defaultdict(dict)
     for row in rows:
         by_key[(int(row["episode"]), row["measure"])].append(row)
@@ -173,7 +173,7 @@ def _corr(xs: Sequence[float], ys: Sequence[float]) -> float:
 
 def effect_rows(
     changes: Iterable[EpisodeChange], catalog: Catalog, min_patients: int = MIN_PATIENTS
-) -> list[Row]:
+) -> list[_Row]:
     """One metafor row per (condition, measure, tissue phase): the standardized mean change (SMCR).
 
     Values are oriented so that improvement is a decrease (measures where higher is better change sign), so
@@ -265,7 +265,7 @@ def _choices(codes: Iterable[str], names: dict[str, str] | None = None) -> str:
     return " | ".join(f"{c}, {names.get(c, c.replace('_', ' '))}" for c in codes)
 
 
-def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[Row]:
+def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
     """A REDCap data dictionary for the long table: form `patient` (record_id = patient code) and the
     repeating form `measurement`; coded fields are dropdowns listing the catalogue's codes."""
     dropdowns = {
@@ -283,7 +283,7 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[Row]:
         "phase": "from onset and opening dates; cut-offs are a configurable heuristic",
         "value": "in the measure's unit (see column unit)",
     }
-    fields: list[Row] = [
+    fields: list[_Row] = [
         {
             "Variable / Field Name": "record_id",
             "Form Name": "patient",
@@ -311,7 +311,7 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[Row]:
     return [{c: f.get(c, "") for c in REDCAP_DICTIONARY_COLUMNS} for f in fields]
 
 
-def redcap_records(rows: Iterable[Row], columns: Sequence[str]) -> tuple[list[str], list[Row]]:
+def redcap_records(rows: Iterable[_Row], columns: Sequence[str]) -> tuple[list[str], list[_Row]]:
     """REDCap import records matching `redcap_dictionary`: one patient row, then one repeating
     `measurement` instance per row of the long table. Returns (header, records)."""
     measurement_fields = [c for c in columns if c != "patient" and c not in _PATIENT_FIELDS]
@@ -322,7 +322,7 @@ def redcap_records(rows: Iterable[Row], columns: Sequence[str]) -> tuple[list[st
         *_PATIENT_FIELDS,
         *measurement_fields,
     ]
-    records: list[Row] = []
+    records: list[_Row] = []
     instance: dict[str, int] = {}
     for row in rows:
         patient = row["patient"]

@@ -45,12 +45,17 @@ __all__ = [
     "IASTM_PROCEDURE_TEXT",
     "UCUM_UNITS",
     "clinic_resources",
+    "device",
+    "episode_resources",
     "fhir_id",
+    "organization",
+    "patient_resource",
     "patient_resources",
+    "practitioner",
     "stream_resources",
 ]
 
-Resource = dict[str, Any]
+_Resource = dict[str, Any]
 
 # The R4 core extension that ties an event resource to its EpisodeOfCare
 # (https://hl7.org/fhir/r4/extension-workflow-episodeofcare.html).
@@ -123,7 +128,7 @@ def _episode_link(episode_rid: str) -> dict[str, Any]:
     return {"url": EPISODE_LINK_URL, "valueReference": _ref("EpisodeOfCare", episode_rid)}
 
 
-def organization(clinic: Clinic) -> Resource:
+def organization(clinic: Clinic) -> _Resource:
     """The clinic as an Organization."""
     return {
         "resourceType": "Organization",
@@ -134,7 +139,7 @@ def organization(clinic: Clinic) -> Resource:
     }
 
 
-def practitioner(clinician: Clinician) -> Resource:
+def practitioner(clinician: Clinician) -> _Resource:
     """A clinician as a Practitioner: profession and each IASTM training route as qualifications."""
     qualifications: list[dict[str, Any]] = [
         {
@@ -165,7 +170,7 @@ def practitioner(clinician: Clinician) -> Resource:
     }
 
 
-def patient_resource(patient: Patient, clinic: Clinic) -> Resource:
+def patient_resource(patient: Patient, clinic: Clinic) -> _Resource:
     """A pseudonymous patient: code, sex and year of birth only (FHIR dates may be a bare year)."""
     return {
         "resourceType": "Patient",
@@ -177,7 +182,7 @@ def patient_resource(patient: Patient, clinic: Clinic) -> Resource:
     }
 
 
-def device(catalog: Catalog, instrument: str) -> Resource:
+def device(catalog: Catalog, instrument: str) -> _Resource:
     """An IASTM instrument as a Device typed by its Strigil instrument code."""
     entry = catalog.instruments[instrument]
     return {
@@ -210,7 +215,7 @@ def _dose_step(catalog: Catalog, order: int, step: DoseStep) -> dict[str, Any]:
     )
 
 
-def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> Resource:
+def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> _Resource:
     session = entry.record
     rid = fhir_id("session", episode.key, entry.number)
     context = _complex(
@@ -227,7 +232,7 @@ def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entr
     )
     extensions = [_episode_link(fhir_id("episode", episode.key)), context]
     extensions += [_dose_step(catalog, i, step) for i, step in enumerate(session.steps, start=1)]
-    procedure: Resource = {
+    procedure: _Resource = {
         "resourceType": "Procedure",
         "id": rid,
         "extension": extensions,
@@ -269,7 +274,7 @@ def _observation(
     measurement: Measurement,
     on: dt.date,
     procedure_rid: str | None,
-) -> Resource:
+) -> _Resource:
     measure = catalog.measures[measurement.measure]
     codings = []
     if measure.loinc and measure.loinc_verified:
@@ -279,7 +284,7 @@ def _observation(
     value: dict[str, Any] = {"value": measurement.value, "unit": measure.unit}
     if unit:
         value |= {"system": UCUM, "code": unit}
-    observation: Resource = {
+    observation: _Resource = {
         "resourceType": "Observation",
         "id": rid,
         "extension": [
@@ -306,7 +311,7 @@ def _adverse_event(
     episode_key: str,
     response: AdverseResponse,
     procedure_rid: str | None,
-) -> Resource:
+) -> _Resource:
     context = _complex(
         ADVERSE_CONTEXT,
         {
@@ -315,7 +320,7 @@ def _adverse_event(
             "note": response.note,
         },
     )
-    event: Resource = {
+    event: _Resource = {
         "resourceType": "AdverseEvent",
         "id": rid,
         "extension": [_episode_link(fhir_id("episode", episode_key))]
@@ -339,7 +344,7 @@ def _adverse_event(
 
 def episode_resources(
     catalog: Catalog, patient_rid: str, clinic: Clinic, episode: EpisodeDossier
-) -> Iterator[Resource]:
+) -> Iterator[_Resource]:
     """The resources of one episode: EpisodeOfCare, Condition, Goals, CarePlan, Procedures, Observations,
     AdverseEvents (Devices come once per bundle, see `clinic_resources`)."""
     plan, key = episode.plan, episode.key
@@ -371,7 +376,7 @@ def episode_resources(
     }
     condition = catalog.conditions[plan.condition]
     status = "resolved" if episode.closed_on else "active"
-    condition_resource: Resource = {
+    condition_resource: _Resource = {
         "resourceType": "Condition",
         "id": condition_rid,
         "extension": [_episode_link(episode_rid)],
@@ -395,7 +400,7 @@ def episode_resources(
             "subject": _ref("Patient", patient_rid),
             "addresses": [_ref("Condition", condition_rid)],
         }
-    care_plan: Resource = {
+    care_plan: _Resource = {
         "resourceType": "CarePlan",
         "id": fhir_id("careplan", key),
         "extension": [_episode_link(episode_rid)],
@@ -450,7 +455,7 @@ def episode_resources(
         yield _adverse_event(catalog, fhir_id("adverse", key, "x", i), patient_rid, key, response, None)
 
 
-def patient_resources(catalog: Catalog, clinic: Clinic, dossier: PatientDossier) -> Iterator[Resource]:
+def patient_resources(catalog: Catalog, clinic: Clinic, dossier: PatientDossier) -> Iterator[_Resource]:
     """A patient and all their episodes' resources."""
     patient = patient_resource(dossier.patient, clinic)
     yield patient
@@ -472,7 +477,7 @@ def stream_resources(
     clinicians: Iterable[Clinician],
     patients: Iterable[PatientDossier],
     catalog: Catalog | None = None,
-) -> Iterator[Resource]:
+) -> Iterator[_Resource]:
     """Every resource of a clinic in bundle order: Organization, Practitioners, then each patient with their
     episodes, a Device appearing just before the first patient whose sessions use that instrument."""
     catalog = catalog or load_catalog()
@@ -488,6 +493,6 @@ def stream_resources(
         yield from patient_resources(catalog, clinic, patient)
 
 
-def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[Resource]:
+def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[_Resource]:
     """Every resource of a clinic dossier in bundle order (see `stream_resources`)."""
     return stream_resources(dossier.clinic, dossier.clinicians, dossier.patients, catalog)

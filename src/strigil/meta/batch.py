@@ -25,7 +25,7 @@ from strigil.meta.tau2 import (
 
 __all__ = ["BatchResult", "rma_batch"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,27 +37,27 @@ class BatchResult:
     level: float
     k: int
     df: int | None
-    tau2: Array
-    tau2_se: Array
-    estimate: Array
-    se: Array
-    stat: Array
-    p: Array
-    ci_lb: Array
-    ci_ub: Array
-    pi_lb: Array
-    pi_ub: Array
-    Q: Array
-    Q_p: Array
-    I2: Array
-    H2: Array
+    tau2: _Array
+    tau2_se: _Array
+    estimate: _Array
+    se: _Array
+    stat: _Array
+    p: _Array
+    ci_lb: _Array
+    ci_ub: _Array
+    pi_lb: _Array
+    pi_ub: _Array
+    Q: _Array
+    Q_p: _Array
+    I2: _Array
+    H2: _Array
     converged: NDArray[np.bool_]
 
     def __len__(self) -> int:
         return int(self.tau2.shape[0])
 
 
-def _matrix(name: str, values: Any) -> Array:
+def _matrix(name: str, values: Any) -> _Array:
     arr = np.asarray(values, dtype=float)
     if arr.ndim == 1:
         arr = arr[:, None]
@@ -89,7 +89,7 @@ def rma_batch(yi: Any, vi: Any, *, method: str = "REML", test: str = "z", level:
 
 
 @finite_arithmetic("a batch fit")
-def _fit_batch(y: Array, v: Array, meth: str, test: str, level: float) -> BatchResult:
+def _fit_batch(y: _Array, v: _Array, meth: str, test: str, level: float) -> BatchResult:
     """The vectorised fits on validated input: finite estimates, else a clear ValueError."""
     k = y.shape[0]
     ymc = y - y.mean(axis=0)

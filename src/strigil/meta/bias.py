@@ -18,9 +18,16 @@ from strigil.meta.rma import critical_value, fit_design
 if TYPE_CHECKING:
     from strigil.meta.result import RMAResult
 
-__all__ = ["RankTest", "RegTest", "ranktest", "regtest"]
+__all__ = [
+    "MODELS",
+    "PREDICTORS",
+    "RankTest",
+    "RegTest",
+    "ranktest",
+    "regtest",
+]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 MODELS = ("rma", "lm")
 PREDICTORS = ("sei", "vi")
@@ -150,12 +157,12 @@ def _kendall_exact_p(q: int, n: int) -> float:
     return min(2 * p, 1.0)
 
 
-def _tie_sizes(x: Array) -> Array:
+def _tie_sizes(x: _Array) -> _Array:
     _, counts = np.unique(x, return_counts=True)
     return counts[counts > 1].astype(float)
 
 
-def _kendall_tau_b(x: Array, y: Array) -> float:
+def _kendall_tau_b(x: _Array, y: _Array) -> float:
     dx = np.sign(x[:, None] - x[None, :])
     dy = np.sign(y[:, None] - y[None, :])
     s = float((dx * dy).sum()) / 2

@@ -19,7 +19,7 @@ from scipy import special
 
 __all__ = ["MEASURES", "EffectSizes", "escalc"]
 
-FloatArray = NDArray[np.float64]
+_FloatArray = NDArray[np.float64]
 
 # measure -> the metafor columns it needs (in the order a reader expects them)
 MEASURES: dict[str, tuple[str, ...]] = {
@@ -45,15 +45,15 @@ class EffectSizes:
     """Effect sizes `yi` with sampling variances `vi`, plus the input rows they came from."""
 
     measure: str
-    yi: FloatArray
-    vi: FloatArray
+    yi: _FloatArray
+    vi: _FloatArray
     rows: dict[str, list[Any]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.yi.shape[0])
 
     @property
-    def sei(self) -> FloatArray:
+    def sei(self) -> _FloatArray:
         """Standard errors, sqrt(vi)."""
         return np.sqrt(self.vi)
 
@@ -69,14 +69,14 @@ class EffectSizes:
         return out
 
 
-def _hedges_correction(m: FloatArray) -> FloatArray:
+def _hedges_correction(m: _FloatArray) -> _FloatArray:
     """Exact small-sample bias correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)) (Hedges, 1981)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
     return np.where(m > 1, c, np.nan)
 
 
-def _column(name: str, value: Any, data: Any, k: int | None) -> FloatArray:
+def _column(name: str, value: Any, data: Any, k: int | None) -> _FloatArray:
     if isinstance(value, str):
         if data is None:
             raise ValueError(f"column {name}={value!r} names a column, but no data were given")
@@ -106,25 +106,25 @@ def _rows_of(data: Any) -> dict[str, list[Any]]:
     raise ValueError("data must be a mapping of column name to values or a data frame")
 
 
-def _require_nonnegative(name: str, arr: FloatArray) -> None:
+def _require_nonnegative(name: str, arr: _FloatArray) -> None:
     if np.any(arr < 0):
         i = int(np.flatnonzero(arr < 0)[0])
         raise ValueError(f"column {name} must be >= 0; row {i} has {arr[i]!r}")
 
 
-def _require_positive(name: str, arr: FloatArray) -> None:
+def _require_positive(name: str, arr: _FloatArray) -> None:
     if np.any(arr <= 0):
         i = int(np.flatnonzero(arr <= 0)[0])
         raise ValueError(f"column {name} must be > 0; row {i} has {arr[i]!r}")
 
 
-def _require_correlation(arr: FloatArray) -> None:
+def _require_correlation(arr: _FloatArray) -> None:
     if np.any(np.abs(arr) > 1):
         i = int(np.flatnonzero(np.abs(arr) > 1)[0])
         raise ValueError(f"column ri must lie in [-1, 1]; row {i} has {arr[i]!r}")
 
 
-def _two_groups(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _two_groups(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
     m1, sd1, n1, m2, sd2, n2 = (c[n] for n in MEASURES[measure])
     _require_nonnegative("sd1i", sd1)
     _require_nonnegative("sd2i", sd2)
@@ -150,7 +150,7 @@ def _two_groups(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, Flo
         return yi, cm**2 * vi
 
 
-def _pre_post(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _pre_post(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
     m1, m2, sd1, ri, ni = c["m1i"], c["m2i"], c["sd1i"], c["ri"], c["ni"]
     _require_nonnegative("sd1i", sd1)
     _require_correlation(ri)
@@ -168,7 +168,7 @@ def _pre_post(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, Float
         return yi, 1 / ni + yi**2 / (2 * ni)
 
 
-def _two_by_two(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _two_by_two(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
     a, b, cc, d = (c[n].copy() for n in ("ai", "bi", "ci", "di"))
     for name, arr in zip(("ai", "bi", "ci", "di"), (a, b, cc, d), strict=True):
         _require_nonnegative(name, arr)
@@ -186,7 +186,7 @@ def _two_by_two(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, Flo
         return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
 
 
-def _correlation(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, FloatArray]:
+def _correlation(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
     ri, ni = c["ri"], c["ni"]
     _require_correlation(ri)
     _require_positive("ni", ni)
@@ -197,7 +197,7 @@ def _correlation(measure: str, c: dict[str, FloatArray]) -> tuple[FloatArray, Fl
         return ri.copy(), np.where(ni > 1, (1 - ri**2) ** 2 / (ni - 1), np.nan)
 
 
-def _reported(c: dict[str, FloatArray], level: float) -> tuple[FloatArray, FloatArray]:
+def _reported(c: dict[str, _FloatArray], level: float) -> tuple[_FloatArray, _FloatArray]:
     yi = c["yi"]
     if "vi" in c:
         vi = c["vi"]
@@ -247,7 +247,7 @@ def escalc(
                 needed[needed.index(cell)] = size
     if key == "GEN":
         needed += [n for n in ("vi", "sei", "ci_lb", "ci_ub") if n in columns or _has(data, n)]
-    cols: dict[str, FloatArray] = {}
+    cols: dict[str, _FloatArray] = {}
     k: int | None = None
     for name in needed:
         source = columns.get(name, name)

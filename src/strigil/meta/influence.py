@@ -18,11 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["Baujat", "Influence", "StudySequence", "baujat", "influence", "leave1out", "study_sequence"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 _EPS = float(np.finfo(float).eps)
 
 
-def _list(x: Array) -> list[float | None]:
+def _list(x: _Array) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(x, dtype=float)]
 
 
@@ -32,17 +32,17 @@ class StudySequence:
     1…i (cumulative). Field names follow metafor (`zval` holds t statistics under t/knha tests)."""
 
     slab: tuple[str, ...]
-    estimate: Array
-    se: Array
-    zval: Array
-    pval: Array
-    ci_lb: Array
-    ci_ub: Array
-    Q: Array
-    Qp: Array
-    tau2: Array
-    I2: Array
-    H2: Array
+    estimate: _Array
+    se: _Array
+    zval: _Array
+    pval: _Array
+    ci_lb: _Array
+    ci_ub: _Array
+    Q: _Array
+    Qp: _Array
+    tau2: _Array
+    I2: _Array
+    H2: _Array
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists (null where a fit was impossible)."""
@@ -92,8 +92,8 @@ class _Deletion:
     """The model refitted without study i: what influence() and baujat() need from it."""
 
     ok: bool
-    beta: Array
-    vb: Array
+    beta: _Array
+    vb: _Array
     tau2: float
     QE: float
     s2w: float
@@ -139,12 +139,12 @@ def _ratio(num: float, den: float) -> float:
     return float(num) / den
 
 
-def _model_weights(res: RMAResult) -> Array:
+def _model_weights(res: RMAResult) -> _Array:
     """The weights the model's estimate uses: 1/(vi + tau2), or the user's weights."""
     return 1 / (res.vi + res.tau2) if res.weights is None else res.weights
 
 
-def _hat_matrix(res: RMAResult) -> Array:
+def _hat_matrix(res: RMAResult) -> _Array:
     """H = X (X'AX)⁻¹ X'A with A the model's weights (metafor's `hatvalues(type = "matrix")`)."""
     a = _model_weights(res)
     X = res.X
@@ -158,15 +158,15 @@ class Influence:
     weight (%), DFBETAS per coefficient, and metafor's flag of influential studies."""
 
     slab: tuple[str, ...]
-    rstudent: Array
-    dffits: Array
-    cook_d: Array
-    cov_r: Array
-    tau2_del: Array
-    QE_del: Array
-    hat: Array
-    weight: Array
-    dfbs: dict[str, Array]
+    rstudent: _Array
+    dffits: _Array
+    cook_d: _Array
+    cov_r: _Array
+    tau2_del: _Array
+    QE_del: _Array
+    hat: _Array
+    weight: _Array
+    dfbs: dict[str, _Array]
     inf: tuple[bool, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -248,8 +248,8 @@ class Baujat:
     heterogeneity (`x`, squared Pearson residual) and its influence on the pooled result (`y`)."""
 
     slab: tuple[str, ...]
-    x: Array
-    y: Array
+    x: _Array
+    y: _Array
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists."""

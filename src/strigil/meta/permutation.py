@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PermutationTest", "permutest"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 # metafor counts a permuted statistic as extreme when it reaches the observed one within sqrt(eps)
 _COMPTOL = math.sqrt(float(np.finfo(float).eps))
@@ -144,7 +144,7 @@ def permutest(
     return PermutationTest(names, pv, qm, use_exact, len(designs), None if use_exact else seed)
 
 
-def _sign_flip_stats(res: RMAResult, signs: Array) -> Array:
+def _sign_flip_stats(res: RMAResult, signs: _Array) -> _Array:
     """Test statistics of the intercept-only model for every column of sign flips."""
     out = np.empty(signs.shape[1])
     if res.weights is None:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FORMATS", "ForestPlot", "ForestRow", "FunnelPlot", "forest", "funnel"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 FORMATS = ("svg", "png", "pdf")
 _INK = "#222222"
 _ACCENT = "#1f4e79"
@@ -259,10 +259,10 @@ class FunnelPlot:
     """A drawn funnel plot: the studies (effect, standard error), the filled studies of a
     trim-and-fill (if given), the pooled estimate, the significance contours and the figure."""
 
-    yi: Array
-    sei: Array
-    fill_yi: Array
-    fill_sei: Array
+    yi: _Array
+    sei: _Array
+    fill_yi: _Array
+    fill_sei: _Array
     estimate: float
     contours: tuple[float, ...]
     refline: float

@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 __all__ = ["Coefficient", "Prediction", "RMAResult", "Subgroup", "Tau2Interval"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -47,12 +47,12 @@ class Subgroup:
 class Prediction:
     """Predicted (average) effects with confidence and prediction intervals (metafor's `predict`)."""
 
-    pred: Array
-    se: Array
-    ci_lb: Array
-    ci_ub: Array
-    pi_lb: Array
-    pi_ub: Array
+    pred: _Array
+    se: _Array
+    ci_lb: _Array
+    ci_ub: _Array
+    pi_lb: _Array
+    pi_ub: _Array
 
 
 @dataclass(frozen=True)
@@ -112,11 +112,11 @@ class RMAResult:
     Q_between_p: float | None
     level: float
     converged: bool
-    yi: Array
-    vi: Array
-    X: Array
-    weights: Array | None
-    vb: Array
+    yi: _Array
+    vi: _Array
+    X: _Array
+    weights: _Array | None
+    vb: _Array
     slab: tuple[str, ...] | None
     intercept: bool
     vt: float
@@ -133,7 +133,7 @@ class RMAResult:
         return (ci.tau2[1], ci.tau2[2])
 
     @property
-    def weight_percent(self) -> Array:
+    def weight_percent(self) -> _Array:
         """Each study's weight in percent of the total (metafor's `weights()`)."""
         w = 1.0 / (self.vi + self.tau2) if self.weights is None else self.weights
         return np.asarray(100 * w / w.sum())

@@ -37,7 +37,7 @@ from strigil.meta.tau2 import (
 
 __all__ = ["TESTS", "critical_value", "fit_design", "rma"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 TESTS = ("z", "t", "knha")
 _SQRT2 = math.sqrt(2.0)
@@ -59,7 +59,7 @@ def _p_value(stat: float, df: int | None) -> float:
     return float(2 * special.stdtr(df, -abs(stat))) if df > 0 else math.nan
 
 
-def _as_vector(name: str, values: Any) -> Array:
+def _as_vector(name: str, values: Any) -> _Array:
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -78,7 +78,7 @@ def _as_vector(name: str, values: Any) -> Array:
 
 def _design(
     mods: Any, mod_names: Sequence[str] | None, intercept: bool, k: int
-) -> tuple[Array | None, tuple[str, ...]]:
+) -> tuple[_Array | None, tuple[str, ...]]:
     if mods is None:
         if not intercept:
             raise ValueError("a model without moderators needs the intercept (intercept=True)")
@@ -174,7 +174,7 @@ def rma(
 
 
 @finite_arithmetic("the model fit")
-def _fit_checked(y: Array, v: Array, X: Array | None, names: tuple[str, ...], *, subgroup: Any,
+def _fit_checked(y: _Array, v: _Array, X: _Array | None, names: tuple[str, ...], *, subgroup: Any,
                  **options: Any) -> RMAResult:
     """`fit_design` (and the subgroups) on validated input: finite results, else a clear ValueError."""
     res = fit_design(y, v, X, names, **options)
@@ -199,16 +199,16 @@ def _require_finite(res: RMAResult) -> None:
 
 
 def fit_design(
-    y: Array,
-    v: Array,
-    X: Array | None,
+    y: _Array,
+    v: _Array,
+    X: _Array | None,
     names: tuple[str, ...],
     *,
     intercept: bool = True,
     method: str = "REML",
     test: str = "z",
     level: float = 95.0,
-    weights: Array | None = None,
+    weights: _Array | None = None,
     tau2_fixed: float | None = None,
     slab: tuple[str, ...] | None = None,
     r2: bool = True,
@@ -296,7 +296,7 @@ def fit_design(
     )
 
 
-def _fit_intercept_only(y: Array, v: Array, method: str, test: str, level: float,
+def _fit_intercept_only(y: _Array, v: _Array, method: str, test: str, level: float,
                         tau2_fixed: float | None, slab: tuple[str, ...] | None) -> RMAResult:
     """`fit_design` without moderators or user weights, in scalar arithmetic (the common, hot case)."""
     k = y.shape[0]
@@ -348,7 +348,7 @@ def _fit_intercept_only(y: Array, v: Array, method: str, test: str, level: float
     )
 
 
-def _omnibus(b: Array, vb: Array, btt: list[int], df: int | None) -> tuple[float, float]:
+def _omnibus(b: _Array, vb: _Array, btt: list[int], df: int | None) -> tuple[float, float]:
     sub = vb[np.ix_(btt, btt)]
     bb = b[btt]
     try:
@@ -362,8 +362,8 @@ def _omnibus(b: Array, vb: Array, btt: list[int], df: int | None) -> tuple[float
     return QM, float(special.fdtrc(m, df, QM)) if df > 0 else math.nan
 
 
-def _pseudo_r2(y: Array, v: Array, X: Array, b: Array, tau2: float, method: str, test: str,
-               weights: Array | None, ymc: Array, w: Array) -> float:
+def _pseudo_r2(y: _Array, v: _Array, X: _Array, b: _Array, tau2: float, method: str, test: str,
+               weights: _Array | None, ymc: _Array, w: _Array) -> float:
     """Pseudo-R² (%) as metafor: τ² reduction against the intercept-only model; for EE/FE models
     the adjusted R² of the weighted least-squares regression."""
     k, p = X.shape
@@ -387,7 +387,7 @@ def _pseudo_r2(y: Array, v: Array, X: Array, b: Array, tau2: float, method: str,
     return max(0.0, 100 * (tau2_re - tau2) / tau2_re)
 
 
-def _with_subgroups(res: RMAResult, y: Array, v: Array, subgroup: Any, method: str, test: str,
+def _with_subgroups(res: RMAResult, y: _Array, v: _Array, subgroup: Any, method: str, test: str,
                     level: float) -> RMAResult:
     labels = [str(s) for s in subgroup]
     if len(labels) != y.shape[0]:

@@ -40,7 +40,7 @@ __all__ = [
     "q_profile_ci",
 ]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 ESTIMATORS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 
@@ -106,7 +106,7 @@ class Tau2Estimate:
 class _Terms:
     """Weighted least-squares pieces at one τ² value (P = W − WX(X'WX)⁻¹X'W)."""
 
-    w: Array
+    w: _Array
     s1: Any  # sum w
     s2: Any  # sum w²
     ypy: Any  # y'Py, the generalized Q
@@ -117,16 +117,16 @@ class _Terms:
     upu: Any  # u'Pu with u = Py: minus half the derivative of y'PPy in τ²
 
 
-def _coldot(a: Array, b: Array) -> Array:
+def _coldot(a: _Array, b: _Array) -> _Array:
     """Column-wise Σᵢ aᵢⱼ bᵢⱼ."""
     return np.einsum("ij,ij->j", a, b)
 
 
-def _xtdx(X: Array, d: Array) -> Array:
+def _xtdx(X: _Array, d: _Array) -> _Array:
     return np.asarray(X.T @ (d[:, None] * X))
 
 
-def _terms1(y: Array, w: Array) -> _Terms:
+def _terms1(y: _Array, w: _Array) -> _Terms:
     """`_terms` for one meta-analysis without moderators, in floats (the hot path)."""
     # dot products only: on k ≈ 20 the per-call overhead, not the arithmetic, is the cost
     ww = w * w
@@ -140,7 +140,7 @@ def _terms1(y: Array, w: Array) -> _Terms:
                   float((w * u) @ u) - wu * wu / s1)
 
 
-def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = None) -> _Terms:
+def _terms(y: _Array, v: _Array, X: _Array | None, t: Any, weights: _Array | None = None) -> _Terms:
     w = 1.0 / (v + t) if weights is None else weights
     if X is None and y.ndim == 1:
         return _terms1(y, w)
@@ -173,16 +173,16 @@ def _terms(y: Array, v: Array, X: Array | None, t: Any, weights: Array | None = 
 
 
 @finite_arithmetic("the generalized Q statistic")
-def generalized_q(y: Array, v: Array, X: Array | None, t: Any) -> Any:
+def generalized_q(y: _Array, v: _Array, X: _Array | None, t: Any) -> Any:
     """Generalized Q statistic Σ wᵢ (yᵢ − xᵢ'β̂)² with wᵢ = 1/(vᵢ + τ²) (Q itself at τ² = 0)."""
     return _terms(y, v, X, t).ypy
 
 
-def _p(X: Array | None) -> int:
+def _p(X: _Array | None) -> int:
     return 1 if X is None else int(X.shape[1])
 
 
-def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) -> tuple[Any, Any, Any]:
+def _score(kind: str, y: _Array, v: _Array, X: _Array | None, t: Any, target: Any) -> tuple[Any, Any, Any]:
     """An estimating equation g(τ²), positive left of its root, the step denominator, and whether
     that denominator is the exact −g'(τ²) (a Newton step, converging quadratically).
 
@@ -202,7 +202,7 @@ def _score(kind: str, y: Array, v: Array, X: Array | None, t: Any, target: Any) 
 
 
 def _solve1(
-    kind: str, y: Array, v: Array, X: Array | None, target: float, start: float, scale: float, g0: float
+    kind: str, y: _Array, v: _Array, X: _Array | None, target: float, start: float, scale: float, g0: float
 ) -> tuple[float, bool, int]:
     """Root in [0, ∞) of `_score(kind)`: scoring/Newton steps kept inside a shrinking bracket.
 
@@ -236,8 +236,8 @@ def _solve1(
 
 
 def _solve(
-    kind: str, y: Array, v: Array, target: Any, start: Array, scale: Array, g0: Array
-) -> tuple[Array, NDArray[np.bool_], int]:
+    kind: str, y: _Array, v: _Array, target: Any, start: _Array, scale: _Array, g0: _Array
+) -> tuple[_Array, NDArray[np.bool_], int]:
     """`_solve1` for the m columns of y, v (k × m) at once; finished columns leave the active set."""
     m = y.shape[1]
     t = np.maximum(np.broadcast_to(np.asarray(start, dtype=float), (m,)), 0.0).copy()
@@ -279,7 +279,7 @@ def _solve(
     return t, converged, it
 
 
-def _reml_ll(y: Array, v: Array, X: Array | None, t: Any, reml: bool) -> Any:
+def _reml_ll(y: _Array, v: _Array, X: _Array | None, t: Any, reml: bool) -> Any:
     tm = _terms(y, v, X, t)
     ll = -0.5 * (np.log(v + t).sum(axis=0) + tm.ypy)
     return ll - 0.5 * tm.logdet_a if reml else ll
@@ -287,9 +287,9 @@ def _reml_ll(y: Array, v: Array, X: Array | None, t: Any, reml: bool) -> Any:
 
 def estimate_tau2_unchecked(
     method: str,
-    y: Array,
-    v: Array,
-    X: Array | None = None,
+    y: _Array,
+    v: _Array,
+    X: _Array | None = None,
     *,
     tau2_fixed: float | None = None,
     fe: _Terms | None = None,
@@ -383,7 +383,7 @@ def estimate_tau2_unchecked(
 estimate_tau2 = finite_arithmetic("the τ² estimate")(estimate_tau2_unchecked)
 
 
-def _beyond_zero(kind: str, y: Array, v: Array, X: Array | None, tau2: Any, scale: Any) -> Any:
+def _beyond_zero(kind: str, y: _Array, v: _Array, X: _Array | None, tau2: Any, scale: Any) -> Any:
     """Where the search stopped at τ² = 0, look for an interior maximum as well.
 
     The (restricted) likelihood profile can be bimodal: τ² = 0 a local maximum and a higher one
@@ -423,7 +423,7 @@ def _beyond_zero(kind: str, y: Array, v: Array, X: Array | None, tau2: Any, scal
     return tau2
 
 
-def _run(kind: str, y: Array, v: Array, X: Array | None, target: Any, start: Any, scale: Any,
+def _run(kind: str, y: _Array, v: _Array, X: _Array | None, target: Any, start: Any, scale: Any,
          g0: Any) -> tuple[Any, Any, int]:
     if y.ndim > 1:
         return _solve(kind, y, v, target, start, scale, g0)
@@ -435,7 +435,7 @@ def _scalar(x: Any) -> Any:
     return a.item() if a.ndim == 0 else a
 
 
-def _hedges(y: Array, v: Array, X: Array | None, tau2_fixed: float | None) -> tuple[Any, Any]:
+def _hedges(y: _Array, v: _Array, X: _Array | None, tau2_fixed: float | None) -> tuple[Any, Any]:
     """Hedges' (1983) method-of-moments estimate from the OLS residuals, with its standard error."""
     k = y.shape[0]
     p = _p(X)
@@ -459,7 +459,7 @@ def _hedges(y: Array, v: Array, X: Array | None, tau2_fixed: float | None) -> tu
     return tau2 if tau2_fixed is None else np.asarray(tau2_fixed), se
 
 
-def _pv_traces(w: Array, v: Array, X: Array | None) -> tuple[Any, Any]:
+def _pv_traces(w: _Array, v: _Array, X: _Array | None) -> tuple[Any, Any]:
     """tr(PVPV) and tr(PVP) without forming P (V = diag(v))."""
     if X is None:
         s1 = w.sum(axis=0)
@@ -476,7 +476,7 @@ def _pv_traces(w: Array, v: Array, X: Array | None) -> tuple[Any, Any]:
 
 
 @finite_arithmetic("the Q-profile interval for τ²")
-def q_profile_ci(y: Array, v: Array, X: Array | None, level: float) -> tuple[float, float]:
+def q_profile_ci(y: _Array, v: _Array, X: _Array | None, level: float) -> tuple[float, float]:
     """Q-profile confidence interval for τ² (Viechtbauer, 2007), as metafor's `confint()`.
 
     Bounds solve Q(τ²) = χ²_{k−p} quantiles; a bound whose equation has no root in [0, ∞) is 0.

@@ -14,9 +14,15 @@ from strigil.meta.rma import fit_design
 if TYPE_CHECKING:
     from strigil.meta.result import RMAResult
 
-__all__ = ["TrimFill", "trimfill"]
+__all__ = [
+    "ESTIMATORS",
+    "MAX_ITER",
+    "SIDES",
+    "TrimFill",
+    "trimfill",
+]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 ESTIMATORS = ("L0", "R0")
 SIDES = ("left", "right")
@@ -70,7 +76,7 @@ def _estimate_side(res: RMAResult) -> str:
     return "right" if fit.beta[1].estimate < 0 else "left"
 
 
-def _ranks_first(x: Array) -> Array:
+def _ranks_first(x: _Array) -> _Array:
     """Ranks 1…n with ties broken by position (R's rank(ties.method = "first"))."""
     order = np.argsort(x, kind="stable")
     ranks = np.empty(x.shape[0])

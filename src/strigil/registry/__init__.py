@@ -9,7 +9,8 @@
 - `render_report` (report) with `plots`: the HTML report.
 """
 
-from strigil.registry.federated import MIN_PATIENTS, PooledResult, SiteTooSmall, fit_site_summary, pool_sites
+from strigil.registry.disclosure import MIN_PATIENTS
+from strigil.registry.federated import PooledResult, SiteTooSmall, fit_site_summary, pool_sites
 from strigil.registry.generator import RegistryTruth, SyntheticRegistry, generate_registry
 from strigil.registry.growth_model import fit_growth_model, growth_design
 from strigil.registry.mixed_model import MixedModelFit, fit_mixed_model

@@ -11,7 +11,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["PATTERN_SHARE", "Crossproducts", "crossproducts"]
+__all__ = [
+    "PATTERNS_BY_PRODUCT",
+    "PATTERN_SHARE",
+    "Crossproducts",
+    "crossproducts",
+]
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from strigil.registry.formula import SimpleFormula, read_simple_formula
 
 __all__ = [
     "Coded",
+    "Column",
     "FixedDesign",
     "RandomTerm",
     "codes_of",

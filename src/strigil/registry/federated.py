@@ -22,10 +22,12 @@ from typing import Any
 import numpy as np
 
 from strigil.registry.design import Column, codes_of, values_of
+from strigil.registry.disclosure import MIN_PATIENTS
 from strigil.registry.mixed_model import MixedModelFit
 
 __all__ = [
     "MIN_PATIENTS",
+    "SUMMARY_FORMAT",
     "PooledCoefficient",
     "PooledResult",
     "SiteTooSmall",
@@ -34,9 +36,6 @@ __all__ = [
     "site_summary",
 ]
 
-# The smallest number of patients any shared number may describe. Small-cell suppression at 5 is a common
-# disclosure-control rule; it is a configurable heuristic here, not a legal standard for any jurisdiction.
-MIN_PATIENTS = 5
 
 SUMMARY_FORMAT = "strigil-registry-site-summary/1"
 

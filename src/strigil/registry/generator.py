@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["RegistryTruth", "SyntheticRegistry", "generate_registry"]
+__all__ = [
+    "PHASES",
+    "TECHNIQUES",
+    "TRUE_FORMULA",
+    "RegistryTruth",
+    "SyntheticRegistry",
+    "generate_registry",
+]
 
 # Stroke names from the domain reference (section 1.4: sweep, J-stroke, strum, scoop); used only as labels.
 TECHNIQUES = ("sweep", "strum", "scoop")

@@ -26,11 +26,13 @@ from strigil.registry.mixed_model import MixedModelFit, fit_mixed_model
 
 __all__ = [
     "GrowthDesign",
+    "complete_mask",
     "complete_rows",
     "fit_design",
     "fit_growth_model",
     "growth_design",
     "needed_columns",
+    "take_rows",
 ]
 
 

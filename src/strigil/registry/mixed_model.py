@@ -26,7 +26,15 @@ import numpy as np
 from strigil.registry.crossproducts import Crossproducts, crossproducts
 from strigil.registry.optimise import Optimum, newton_minimise, quasi_newton_minimise
 
-__all__ = ["Crossproducts", "MixedModelFit", "crossproducts", "fit_mixed_model", "profiled_deviance"]
+__all__ = [
+    "PILOT_GROUPS",
+    "Crossproducts",
+    "MixedModelFit",
+    "crossproducts",
+    "fit_crossproducts",
+    "fit_mixed_model",
+    "profiled_deviance",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 

@@ -20,11 +20,17 @@ from sqlalchemy.orm import Session
 from strigil.store.accounts import ROLES, Account, ApiToken, LoginAttempt, LoginSession, utcnow
 
 __all__ = [
+    "FAILURE_WINDOW",
+    "HASHER",
     "MAX_FAILURES_PER_ADDRESS",
     "MAX_FAILURES_PER_USERNAME",
+    "MAX_PASSWORD_LENGTH",
+    "MIN_PASSWORD_LENGTH",
     "SCOPES",
+    "SESSION_LIFETIME",
     "AccountError",
     "AccountNotFound",
+    "IssuedToken",
     "SignInRefused",
     "TooManyAttempts",
     "authenticate",

@@ -13,7 +13,15 @@ from sqlalchemy.orm import Session
 
 from strigil.store.audit import AuditEvent
 
-__all__ = ["ACTIONS", "Actor", "AuditPage", "export_csv", "list_events", "record"]
+__all__ = [
+    "ACTIONS",
+    "EXPORT_COLUMNS",
+    "Actor",
+    "AuditPage",
+    "export_csv",
+    "list_events",
+    "record",
+]
 
 ACTIONS = ("read", "create", "update", "delete", "export", "login", "logout", "denied")
 EXPORT_COLUMNS = (

@@ -9,12 +9,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from strigil.catalog import load_catalog
+from strigil.registry.disclosure import MIN_PATIENTS
 from strigil.store.record import EpisodeRow, MeasurementRow, PatientRow, SessionRow
 
 __all__ = ["MIN_GROUP", "OutcomeGroup", "ResearchView", "clinic_outcomes"]
 
-# Smallest group shown: aggregates over fewer patients could single a person out (issue 5).
-MIN_GROUP = 5
+# Smallest group shown: aggregates over fewer patients could single a person out.
+MIN_GROUP = MIN_PATIENTS
 
 
 @dataclass(frozen=True)

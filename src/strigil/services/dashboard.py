@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
 
 __all__ = [
+    "ATTENTION",
     "Alert",
     "TodayRow",
     "clinic_alerts",

@@ -19,7 +19,33 @@ import numpy.typing as npt
 
 from strigil.catalog import load_catalog
 
-__all__ = ["BASE_DATE", "CHUNK", "CLINICIANS", "DemoChunk", "plan_chunks"]
+__all__ = [
+    "ADVERSE",
+    "AXIAL",
+    "BASE_DATE",
+    "CHUNK",
+    "CLINICIANS",
+    "DECISIONS",
+    "DIRECTIONS",
+    "EDGES",
+    "EMOLLIENTS",
+    "FUNCTION",
+    "INSTRUMENTS",
+    "N_DAYS",
+    "POSITIONS",
+    "PRESSURES",
+    "ROM_CONDITIONS",
+    "SEVERITIES",
+    "SIDES",
+    "STROKES",
+    "TIMINGS",
+    "TOLERANCES",
+    "DemoChunk",
+    "IntArray",
+    "day",
+    "json_text",
+    "plan_chunks",
+]
 
 CHUNK = 1000
 BASE_DATE = dt.date(2024, 1, 1)  # fixed, so a seed gives the same clinic on any day
@@ -128,7 +154,7 @@ ROM_CONDITIONS = frozenset(
 )
 
 IntArray = npt.NDArray[np.int64]
-FloatArray = npt.NDArray[np.float64]
+_FloatArray = npt.NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -149,7 +175,7 @@ class DemoChunk:
     s_patient: IntArray
     s_number: IntArray
     s_day: IntArray
-    s_warm_minutes: FloatArray  # 0 = no warm-up
+    s_warm_minutes: _FloatArray  # 0 = no warm-up
     s_emollient: IntArray
     s_tolerance: IntArray
     s_decision: IntArray
@@ -157,7 +183,7 @@ class DemoChunk:
     t_session: IntArray
     t_position: IntArray
     t_stroke: IntArray
-    t_angle: FloatArray  # nan = not recorded
+    t_angle: _FloatArray  # nan = not recorded
     t_edge: IntArray
     t_direction: IntArray
     t_pressure: IntArray
@@ -167,7 +193,7 @@ class DemoChunk:
     # measurements
     m_session: IntArray
     m_measure: list[str]
-    m_value: FloatArray
+    m_value: _FloatArray
     m_timing: IntArray
     # adverse responses
     a_session: IntArray
@@ -280,7 +306,7 @@ def day(index: int) -> dt.date:
     return BASE_DATE + dt.timedelta(days=index)
 
 
-def _within(values: FloatArray, starts: IntArray, counts: IntArray) -> FloatArray:
+def _within(values: _FloatArray, starts: IntArray, counts: IntArray) -> _FloatArray:
     """Cumulative sums restarted at each group (groups are consecutive runs of `counts` rows)."""
     total = np.cumsum(values)
     offset = np.repeat(total[starts] - values[starts], counts)

@@ -56,6 +56,7 @@ from strigil.store.record import (
 )
 
 __all__ = [
+    "BATCH",
     "ImportReport",
     "clinic_header",
     "patient_dossiers",

@@ -37,7 +37,7 @@ class PatientSummaryPage:
 
 @lru_cache(maxsize=64)
 def evidence_for(condition: str) -> dict[str, Any]:
-    """The evidence library's patient summary for a condition, as issue 6's JSON (cached: shipped data)."""
+    """The evidence library's patient summary for a condition, as its JSON contract (cached: shipped data)."""
     from strigil.evidence.patient_summary import build_summary, condition_info
     from strigil.evidence.render import summary_json
 

@@ -9,7 +9,12 @@ from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.screening import ScreeningResult, screen
 from strigil.services.views import EpisodeView
 
-__all__ = ["prior_reports", "screen_before_session", "screen_episode"]
+__all__ = [
+    "StoredAdverse",
+    "prior_reports",
+    "screen_before_session",
+    "screen_episode",
+]
 
 # An adverse response as the store keeps it: kind, severity, onset, resolution (None = not resolved).
 StoredAdverse = tuple[str, str, dt.date, dt.date | None]

@@ -5,7 +5,10 @@ from __future__ import annotations
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-__all__ = ["Base"]
+__all__ = [
+    "NAMING",
+    "Base",
+]
 
 # Explicit constraint names, so Alembic migrations (incl. SQLite batch mode) can refer to them.
 NAMING = {

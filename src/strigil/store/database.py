@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from strigil.store.sqlite_writer import WriterLockedConnection
 
 __all__ = [
+    "MIGRATIONS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Database",
     "current_revision",

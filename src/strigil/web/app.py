@@ -29,7 +29,16 @@ from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
 from strigil.web.security import NotSignedIn
 
-__all__ = ["API_PREFIX", "create_app", "iter_routes"]
+__all__ = [
+    "API_PREFIX",
+    "ERROR_RESPONSES",
+    "STATIC",
+    "AdmissionGate",
+    "Problem",
+    "ResponseHeaders",
+    "create_app",
+    "iter_routes",
+]
 
 API_PREFIX = "/api/v1"
 STATIC = Path(__file__).parent / "static"

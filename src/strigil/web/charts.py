@@ -6,7 +6,15 @@ from html import escape
 
 from strigil.services.progress import MeasureSeries
 
-__all__ = ["progress_svg"]
+__all__ = [
+    "BOTTOM",
+    "HEIGHT",
+    "LEFT",
+    "RIGHT",
+    "TOP",
+    "WIDTH",
+    "progress_svg",
+]
 
 WIDTH, HEIGHT = 640, 260
 LEFT, RIGHT, TOP, BOTTOM = 48, 16, 16, 40

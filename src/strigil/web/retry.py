@@ -25,7 +25,15 @@ from fastapi.responses import Response
 from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RETRY_DELAYS_S", "ReadRetryMiddleware", "install_read_retry", "is_disconnect"]
+__all__ = [
+    "RETRY_AFTER_S",
+    "RETRY_DELAYS_S",
+    "SAFE_METHODS",
+    "Handler",
+    "ReadRetryMiddleware",
+    "install_read_retry",
+    "is_disconnect",
+]
 
 Handler = Callable[[Request, Exception], Awaitable[Response]]
 

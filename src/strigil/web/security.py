@@ -19,6 +19,7 @@ from strigil.web.database import DB
 __all__ = [
     "COOKIE_NAME",
     "CSRF_HEADER",
+    "SAFE_METHODS",
     "NotSignedIn",
     "Principal",
     "RoleGuard",

@@ -13,7 +13,15 @@ from typing import Any
 
 from strigil.clinical.session import DOSE_STEP_FIELDS
 
-__all__ = ["STEP_FIELDS", "SessionForm", "form_errors", "parse_form", "reorder_steps"]
+__all__ = [
+    "MEASURE_ROWS",
+    "STEP_FIELDS",
+    "SessionForm",
+    "form_errors",
+    "parse_form",
+    "read_form",
+    "reorder_steps",
+]
 
 STEP_FIELDS = DOSE_STEP_FIELDS
 _NUMBERS = {"angle_deg": float, "force_n": float, "duration_s": int, "stroke_count": int}

@@ -16,7 +16,23 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "EVERYONE",
+    "IssuedTokenOut",
+    "Me",
+    "TokenOut",
+    "TokenRequest",
+    "account_page",
+    "api",
+    "change_password_page",
+    "issue_token",
+    "issue_token_page",
+    "list_tokens",
+    "me",
+    "pages",
+    "revoke_token",
+    "revoke_token_page",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["account"], route_class=UnitOfWorkRoute)

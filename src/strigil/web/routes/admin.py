@@ -17,7 +17,21 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "AccountOut",
+    "NewAccount",
+    "NewPassword",
+    "accounts_page",
+    "api",
+    "create_account",
+    "create_account_page",
+    "deactivate",
+    "deactivate_page",
+    "list_accounts",
+    "pages",
+    "reset",
+    "reset_page",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=UnitOfWorkRoute)

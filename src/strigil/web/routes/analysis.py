@@ -16,7 +16,16 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "Analyst",
+    "api",
+    "meta_fit",
+    "meta_page",
+    "meta_page_fit",
+    "pages",
+    "research_outcomes",
+    "research_page",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["analysis"], route_class=UnitOfWorkRoute)

@@ -15,7 +15,15 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "AuditEventOut",
+    "AuditPageOut",
+    "api",
+    "audit_events",
+    "audit_export",
+    "audit_page",
+    "pages",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["audit"], route_class=UnitOfWorkRoute)

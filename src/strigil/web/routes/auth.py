@@ -15,7 +15,13 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import COOKIE_NAME, client_address, optional_principal
 
-__all__ = ["router"]
+__all__ = [
+    "LOGIN_CSRF_COOKIE",
+    "login",
+    "login_form",
+    "logout",
+    "router",
+]
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 

@@ -16,7 +16,13 @@ from strigil.services import audit as audit_service
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
-__all__ = ["FHIR_JSON", "router"]
+__all__ = [
+    "FHIR_JSON",
+    "Clinician",
+    "patient_everything",
+    "post_bundle",
+    "router",
+]
 
 FHIR_JSON = "application/fhir+json"
 

@@ -12,7 +12,13 @@ from sqlalchemy import text
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "Health",
+    "api",
+    "health",
+    "home",
+    "pages",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["health"], route_class=UnitOfWorkRoute)

@@ -19,7 +19,20 @@ from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
 
-__all__ = ["api", "pages"]
+__all__ = [
+    "Admin",
+    "AdminPage",
+    "ErasureIn",
+    "ErasureOut",
+    "PatientExportOut",
+    "Rows",
+    "api",
+    "erase_page",
+    "erase_patient",
+    "export_patient",
+    "pages",
+    "privacy_page",
+]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["privacy"], route_class=UnitOfWorkRoute)

@@ -23,7 +23,28 @@ from strigil.web.api_errors import MAX_ID, Id, Page
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
-__all__ = ["router"]
+__all__ = [
+    "ALERT_WINDOW",
+    "Clinician",
+    "CloseIn",
+    "MeasurementIn",
+    "PatientIn",
+    "ResolveIn",
+    "ScreeningIn",
+    "add_adverse",
+    "add_measurement",
+    "add_patient",
+    "close_episode",
+    "dashboard",
+    "list_patients",
+    "open_episode",
+    "record_session",
+    "resolve_adverse",
+    "router",
+    "screening",
+    "show_episode",
+    "show_patient",
+]
 
 router = APIRouter(prefix="/api/v1", tags=["clinical record"], route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]

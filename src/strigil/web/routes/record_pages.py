@@ -36,7 +36,21 @@ from strigil.web.routes.record_api import ALERT_WINDOW
 from strigil.web.security import Principal, allow
 from strigil.web.session_form import SessionForm, form_errors, parse_form, read_form, reorder_steps
 
-__all__ = ["router"]
+__all__ = [
+    "Clinician",
+    "add_patient_page",
+    "dashboard_page",
+    "episode_page",
+    "new_session_page",
+    "open_episode_page",
+    "patient_page",
+    "patients_page",
+    "record_session_page",
+    "router",
+    "screening_panel",
+    "session_steps",
+    "summary_page",
+]
 
 router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]

@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from vignettes import load
 
 from strigil.clinical.adverse import ADVERSE_TYPES, AdverseReport, follow_up_questions, judge
 from strigil.clinical.exercise_first import check_exercise_first
 from strigil.clinical.response import recommend_document
 from strigil.clinical.screening import screen_document
-
-from .vignettes import load
 
 
 def _ids(items: list[dict[str, Any]]) -> list[str]:
@@ -141,7 +140,7 @@ def test_exercise_first_vignette(v: dict[str, Any]) -> None:
 
 
 def test_suite_covers_every_verdict_recommendation_and_rule() -> None:
-    """Issue 4, Done when: ≥ 40 vignettes covering every rule, verdict and recommendation, each sourced."""
+    """At least 40 vignettes covering every rule, verdict and recommendation, each sourced."""
     items = load()
     assert len(items) >= 40
     assert all(v["source"].strip() and v["rule"].strip() for v in items)

@@ -6,7 +6,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parents[1] / "clinical"
 
 
 def _nulls(value: Any) -> Any:

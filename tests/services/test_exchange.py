@@ -8,47 +8,19 @@ import uuid
 from pathlib import Path
 
 import pytest
-from fhir_strategies import clinics, example_clinic
+from fhir_strategies import bundle_of, clinics, example_clinic, unkeyed
 from hypothesis import HealthCheck, assume, given, settings
 from sqlalchemy import func, select
 
-from strigil.interop.bundle import make_bundle
 from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
-from strigil.interop.to_fhir import clinic_resources
 from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import RecordError
 from strigil.services.exchange import read_clinic, write_plan, write_plan_bulk
 from strigil.store.database import Database, open_database
 from strigil.store.record import EpisodeRow, MeasurementRow, PatientRow, SessionRow
 
-BUNDLES = Path(__file__).parent / "bundles"
-
-
-def _unkeyed(dossier: ClinicDossier) -> ClinicDossier:
-    """The dossier without database ids (they differ between databases, the meaning does not)."""
-    patients = tuple(
-        dataclasses.replace(
-            p,
-            episodes=tuple(
-                dataclasses.replace(
-                    e,
-                    key="",
-                    sessions=tuple(
-                        dataclasses.replace(s, record=s.record.model_copy(update={"episode_id": 1}))
-                        for s in e.sessions
-                    ),
-                )
-                for e in p.episodes
-            ),
-        )
-        for p in dossier.patients
-    )
-    return dataclasses.replace(dossier, patients=patients)
-
-
-def _bundle(dossier: ClinicDossier) -> dict:  # type: ignore[type-arg]
-    return json.loads(json.dumps(make_bundle(clinic_resources(dossier))))
+BUNDLES = Path(__file__).parents[1] / "interop" / "bundles"
 
 
 def _counts(database: Database) -> tuple[int, ...]:
@@ -61,17 +33,17 @@ def _counts(database: Database) -> tuple[int, ...]:
 
 def test_imported_bundle_reads_back_as_the_same_record(database: Database) -> None:
     with database.unit_of_work() as db:
-        report = write_plan(db, plan_import(_bundle(example_clinic())))
+        report = write_plan(db, plan_import(bundle_of(example_clinic())))
     assert (report.patients_created, report.episodes_created, report.sessions_created) == (1, 1, 1)
     with database.unit_of_work() as db:
         stored = read_clinic(db, "north")
-    assert _unkeyed(stored) == _unkeyed(example_clinic())
+    assert unkeyed(stored) == unkeyed(example_clinic())
     # and the stored record exports to a bundle that imports to the same meaning again
-    assert _unkeyed(plan_import(_bundle(stored)).clinics[0]) == _unkeyed(example_clinic())
+    assert unkeyed(plan_import(bundle_of(stored)).clinics[0]) == unkeyed(example_clinic())
 
 
 def test_importing_the_same_bundle_twice_adds_nothing(database: Database) -> None:
-    bundle = _bundle(example_clinic())
+    bundle = bundle_of(example_clinic())
     with database.unit_of_work() as db:
         write_plan(db, plan_import(bundle))
     before = _counts(database)
@@ -84,7 +56,7 @@ def test_importing_the_same_bundle_twice_adds_nothing(database: Database) -> Non
 def test_a_refused_record_rolls_the_whole_import_back(database: Database) -> None:
     clinic = example_clinic()
     with database.unit_of_work() as db:
-        write_plan(db, plan_import(_bundle(clinic)))
+        write_plan(db, plan_import(bundle_of(clinic)))
     before = _counts(database)
     # a new patient first (would be written), then P-0001 again with another birth year (refused)
     first = clinic.patients[0]
@@ -96,7 +68,7 @@ def test_a_refused_record_rolls_the_whole_import_back(database: Database) -> Non
     clash = dataclasses.replace(
         clinic.patients[0], patient=clinic.patients[0].patient.model_copy(update={"birth_year": 1990})
     )
-    bundle = _bundle(dataclasses.replace(clinic, patients=(newcomer, clash)))
+    bundle = bundle_of(dataclasses.replace(clinic, patients=(newcomer, clash)))
     with pytest.raises(RecordError, match="P-0001"), database.unit_of_work() as db:
         write_plan(db, plan_import(bundle))
     assert _counts(database) == before
@@ -104,7 +76,7 @@ def test_a_refused_record_rolls_the_whole_import_back(database: Database) -> Non
 
 def test_pain_scores_from_another_system_join_the_named_patients_open_episode(database: Database) -> None:
     with database.unit_of_work() as db:
-        write_plan(db, plan_import(_bundle(example_clinic())))
+        write_plan(db, plan_import(bundle_of(example_clinic())))
     before = _counts(database)
     foreign = plan_import(json.loads((BUNDLES / "other_ehr_pain_scores.json").read_text(encoding="utf-8")))
     with database.unit_of_work() as db:
@@ -128,10 +100,10 @@ def test_pain_scores_from_another_system_join_the_named_patients_open_episode(da
 
 def test_bulk_import_reads_back_as_the_same_record(database: Database) -> None:
     with database.unit_of_work() as db:
-        report = write_plan_bulk(db, plan_import(_bundle(example_clinic())))
+        report = write_plan_bulk(db, plan_import(bundle_of(example_clinic())))
     assert (report.patients_created, report.sessions_created, report.measurements_created) == (1, 1, 3)
     with database.unit_of_work() as db:
-        assert _unkeyed(read_clinic(db, "north")) == _unkeyed(example_clinic())
+        assert unkeyed(read_clinic(db, "north")) == unkeyed(example_clinic())
     # ordinary writes after explicit ids still get fresh ids (PostgreSQL sequences moved on)
     clinic = example_clinic()
     other = dataclasses.replace(
@@ -140,14 +112,14 @@ def test_bulk_import_reads_back_as_the_same_record(database: Database) -> None:
     with database.unit_of_work() as db:
         assert (
             write_plan(
-                db, plan_import(_bundle(dataclasses.replace(clinic, patients=(other,))))
+                db, plan_import(bundle_of(dataclasses.replace(clinic, patients=(other,))))
             ).sessions_created
             == 1
         )
 
 
 def test_bulk_import_refuses_known_patients_and_writes_nothing(database: Database) -> None:
-    bundle = _bundle(example_clinic())
+    bundle = bundle_of(example_clinic())
     with database.unit_of_work() as db:
         write_plan(db, plan_import(bundle))
     before = _counts(database)
@@ -174,9 +146,9 @@ def test_generated_clinics_survive_bundle_store_and_back(dossier: ClinicDossier,
     database = open_database(f"sqlite:///{tmp_path / f'{uuid.uuid4().hex}.sqlite'}")
     try:
         with database.unit_of_work() as db:
-            write_plan_bulk(db, plan_import(_bundle(dossier)))
+            write_plan_bulk(db, plan_import(bundle_of(dossier)))
         with database.unit_of_work() as db:
             stored = read_clinic(db, dossier.clinic.code)
     finally:
         database.dispose()
-    assert _unkeyed(stored) == _unkeyed(dossier)
+    assert unkeyed(stored) == unkeyed(dossier)

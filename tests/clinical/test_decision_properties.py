@@ -1,4 +1,4 @@
-"""Property tests (issue 4): more improvement never gives a worse recommendation; adding a contraindication
+"""Property tests: more improvement never gives a worse recommendation; adding a contraindication
 (or any finding) never makes a screening verdict milder."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 # Reference numbers for tests/evidence: metafor's escalc() and rma() on the library's arm-level rows.
-# Run from the project root:  Rscript tests/evidence/reference/make_effects.R
-# Writes tests/evidence/reference/effects.json. The inputs are copied from
+# Run from the project root:  Rscript tests/reference/metafor/make_study_effects.R
+# Writes tests/reference/metafor/study_effects.json. The inputs are copied from
 # src/strigil/evidence/data/iastm_trials.csv (numbers as printed); IASTM arm first (m1i), comparison second.
 library(metafor)
 library(jsonlite)
@@ -34,4 +34,4 @@ out <- list(
   pool_lee_elhafez_smd = list(estimate = as.numeric(pool$beta), ci_lb = pool$ci.lb, ci_ub = pool$ci.ub,
                               tau2 = pool$tau2, I2 = pool$I2)
 )
-write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "tests/evidence/reference/effects.json")
+write(toJSON(out, digits = NA, auto_unbox = TRUE, pretty = TRUE), "tests/reference/metafor/study_effects.json")

@@ -1,10 +1,11 @@
 # Reference effect sizes for strigil.interop.research.effect_rows, computed with R's own mean/sd/cor and
-# metafor's escalc(measure = "SMCR"). Run from this folder:  Rscript make_effects.R
+# metafor's escalc(measure = "SMCR"). Run from the project root:
+#   Rscript tests/reference/metafor/make_research_effects.R
 # Numbers are written as text with 17 significant digits. Values are oriented so that improvement is a decrease (sign flipped where higher is better), as documented
 # in effect_rows. Strata with fewer than 5 patients are left out (here: none is that small).
 library(metafor)
 library(jsonlite)
-pairs <- read.csv("effect_pairs.csv", stringsAsFactors = FALSE)
+pairs <- read.csv("tests/reference/metafor/research_effect_pairs.csv", stringsAsFactors = FALSE)
 pairs$sign <- ifelse(pairs$direction == "higher_is_better", -1, 1)
 keys <- unique(pairs[, c("condition", "measure", "phase")])
 num <- function(x) sprintf("%.17g", x)  # jsonlite keeps at most 15 digits: carry 17 as text
@@ -23,4 +24,5 @@ for (k in seq_len(nrow(keys))) {
                     mean_days = num(mean(g$days)))
 }
 writeLines(toJSON(list(generator = paste("metafor", packageVersion("metafor"), R.version.string),
-                       rows = rows), auto_unbox = TRUE, digits = NA, pretty = TRUE), "effects.json")
+                       rows = rows), auto_unbox = TRUE, digits = NA, pretty = TRUE),
+           "tests/reference/metafor/research_effects.json")

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import json
 
 from hypothesis import strategies as st
 
@@ -25,6 +27,7 @@ from strigil.clinical.vocabulary import (
     WarmUpKind,
     allowed,
 )
+from strigil.interop.bundle import make_bundle
 from strigil.interop.dossier import (
     ClinicDossier,
     DatedMeasurement,
@@ -32,6 +35,7 @@ from strigil.interop.dossier import (
     PatientDossier,
     SessionEntry,
 )
+from strigil.interop.to_fhir import clinic_resources
 
 CATALOG = load_catalog()
 REGIONS = sorted(CATALOG.regions)
@@ -269,3 +273,29 @@ def example_clinic() -> ClinicDossier:
     )
     patient = PatientDossier(Patient(code="P-0001", birth_year=1984, sex="female"), (episode,))
     return ClinicDossier(Clinic(code="north", name="North Clinic"), clinicians, (patient,))
+def unkeyed(dossier: ClinicDossier) -> ClinicDossier:
+    """The dossier without database ids (they differ between databases, the meaning does not)."""
+    patients = tuple(
+        dataclasses.replace(
+            p,
+            episodes=tuple(
+                dataclasses.replace(
+                    e,
+                    key="",
+                    sessions=tuple(
+                        dataclasses.replace(s, record=s.record.model_copy(update={"episode_id": 1}))
+                        for s in e.sessions
+                    ),
+                )
+                for e in p.episodes
+            ),
+        )
+        for p in dossier.patients
+    )
+    return dataclasses.replace(dossier, patients=patients)
+
+
+def bundle_of(dossier: ClinicDossier) -> dict:  # type: ignore[type-arg]
+    return json.loads(json.dumps(make_bundle(clinic_resources(dossier))))
+
+

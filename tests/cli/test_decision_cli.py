@@ -1,5 +1,5 @@
-"""The CLI contract of issue 4: `strigil screen|respond FILE.json --json`, `strigil schema screen|respond`,
-and bad input → `error: ...` on stderr, exit 2, nothing written."""
+"""The decision-support CLI contract: `strigil screen|respond FILE.json --json`,
+`strigil schema screen|respond`, and bad input → `error: ...` on stderr, exit 2, nothing written."""
 
 from __future__ import annotations
 
@@ -12,10 +12,9 @@ from typing import Any
 
 import pytest
 from typer.testing import CliRunner
+from vignettes import load
 
 from strigil.cli import app
-
-from .vignettes import load
 
 runner = CliRunner()
 
