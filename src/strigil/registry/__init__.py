@@ -6,7 +6,8 @@
 - `sessions_to_improvement`, `kaplan_meier`, `cox_model` (time_to_improvement): sessions until the MCID.
 - `fit_site_summary`, `pool_sites` (federated): two-stage pooling across clinics without moving patient rows.
 - `generate_registry` (generator): synthetic registries with known truth.
-- `render_report` (report) with `plots`: the HTML report.
+- `strigil.registry.report.render_report` with `plots`: the HTML report (import it from there: it loads
+  matplotlib, which the rest of the package does not need).
 """
 
 from strigil.registry.disclosure import MIN_PATIENTS
