@@ -29,9 +29,13 @@ from strigil.registry.optimise import Optimum, newton_minimise, quasi_newton_min
 __all__ = [
     "PILOT_GROUPS",
     "Crossproducts",
+    "DeviancePieces",
     "MixedModelFit",
+    "combine_pieces",
     "crossproducts",
+    "deviance_pieces",
     "fit_crossproducts",
+    "fit_from_pieces",
     "fit_mixed_model",
     "profiled_deviance",
 ]
@@ -103,6 +107,36 @@ def _shrinkage(T: np.ndarray, L: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 @dataclass(frozen=True)
+class DeviancePieces:
+    """The parts of the profiled deviance at θ that are sums over patients (so sums over clinics too).
+
+    Luo et al. (2022, "DLMM as a lossless one-shot algorithm for collaborative multi-site distributed linear
+    mixed models", Nat Commun 13:1678) pool linear mixed models exactly because the likelihood is a sum of
+    such per-site aggregates; here they are formed for given θ, which also covers random effects per patient.
+    """
+
+    n_obs: int
+    logdet: float  # Σᵢ log|Aᵢ|, Aᵢ = TᵀZᵢᵀZᵢT + I
+    reduced: np.ndarray  # (p+1, p+1) [X y]ᵀ[X y] − Σᵢ Bᵢᵀ Mᵢ Bᵢ, Bᵢ = Zᵢᵀ[X y]
+    d_logdet: np.ndarray | None = None  # (k,) derivative of logdet in each entry of θ
+    d_reduced: np.ndarray | None = None  # (k, p+1, p+1) derivative of `reduced` in each entry of θ
+
+    def __add__(self, other: DeviancePieces) -> DeviancePieces:
+        """The pieces of the union of two disjoint sets of patients."""
+
+        def plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+            return None if a is None or b is None else a + b
+
+        return DeviancePieces(
+            n_obs=self.n_obs + other.n_obs,
+            logdet=self.logdet + other.logdet,
+            reduced=self.reduced + other.reduced,
+            d_logdet=plus(self.d_logdet, other.d_logdet),
+            d_reduced=plus(self.d_reduced, other.d_reduced),
+        )
+
+
+@dataclass(frozen=True)
 class _Factorisation:
     deviance: float
     R: np.ndarray  # (p+1, p+1) upper factor of the reduced [X y] cross-product matrix
@@ -110,12 +144,19 @@ class _Factorisation:
     gradient: np.ndarray | None = None
 
 
-def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool = False) -> _Factorisation:
-    q, p = cp.q, cp.p
+def deviance_pieces(theta: np.ndarray, cp: Crossproducts, gradient: bool = False) -> DeviancePieces:
+    """The per-patient sums the profiled deviance (and its gradient) need at θ (patient term only)."""
+    return _pieces_and_shrinkage(theta, cp, gradient)[0]
+
+
+def _pieces_and_shrinkage(
+    theta: np.ndarray, cp: Crossproducts, gradient: bool
+) -> tuple[DeviancePieces, np.ndarray]:
+    q = cp.q
     patterns = cp.pattern_ztz is not None and not cp.n_clinics
     ztz = cp.pattern_ztz if patterns and cp.pattern_ztz is not None else cp.ztz
     G = ztz.shape[2]
-    T = _relative_factor(theta, q)
+    T = _relative_factor(np.asarray(theta, dtype=float), q)
     # A = Tᵀ (ZᵢᵀZᵢ) T + I per patient, lower triangle only; T is lower triangular (T[m, j] = 0 for m < j).
     ST = [[sum(ztz[k, m] * T[m, j] for m in range(j, q)) for j in range(q)] for k in range(q)]
     A = np.empty((q, q, G))
@@ -139,47 +180,63 @@ def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool 
             for j in range(i + 1):
                 part = cp.ztxy[i].T @ (M[i, j][:, None] * cp.ztxy[j])
                 reduced -= part if i == j else part + part.T
-    if cp.n_clinics:
-        logdet_c, Vc = _clinic_block(theta[-1], M, cp)
-        logdet += logdet_c
-        reduced -= Vc.T @ Vc
+    d_logdet = d_reduced = None
+    if gradient:
+        d_logdet, d_reduced = _gradient_pieces(ztz, M, P, cp, patterns)
+    return DeviancePieces(cp.n_obs, logdet, reduced, d_logdet, d_reduced), M
+
+
+def combine_pieces(pieces: DeviancePieces, p: int, reml: bool) -> _Factorisation:
+    """The profiled deviance (and gradient, when the pieces carry it) from pieces summed over patients."""
     try:
-        R = np.linalg.cholesky(reduced).T
+        R = np.linalg.cholesky(pieces.reduced).T
     except np.linalg.LinAlgError as exc:
         raise ValueError(
             "the fixed-effects design is rank deficient (collinear columns); drop a term"
         ) from exc
     r2 = float(R[p, p] ** 2)
-    n = cp.n_obs
+    n = pieces.n_obs
     dof = n - p if reml else n
-    dev = logdet + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
+    dev = pieces.logdet + dof * (1.0 + _LOG_2PI + np.log(r2 / dof))
     if reml:
         dev += 2.0 * float(np.log(np.diag(R)[:p]).sum())
     grad = None
-    if gradient and not cp.n_clinics:
-        grad = _gradient(ztz, M, P, R, r2, dof, reml, cp, patterns)
+    if pieces.d_logdet is not None and pieces.d_reduced is not None:
+        # d r² = wᵀ D w with w = (−β, 1); d log|R_X|² = tr(R_X⁻¹R_X⁻ᵀ Dₓₓ) (Schur-complement identities).
+        RX = R[:p, :p]
+        w = np.append(-np.linalg.solve(RX, R[:p, p]), 1.0)
+        RXinv = np.linalg.solve(RX, np.eye(p))
+        XtXinv = RXinv @ RXinv.T
+        D = pieces.d_reduced
+        grad = pieces.d_logdet + dof * np.einsum("i,kij,j->k", w, D, w) / r2
+        if reml:
+            grad = grad + np.einsum("ij,kij->k", XtXinv, D[:, :p, :p])
     return _Factorisation(deviance=float(dev), R=R, r2=r2, gradient=grad)
 
 
-def _gradient(
+def _factorise(theta: np.ndarray, cp: Crossproducts, reml: bool, gradient: bool = False) -> _Factorisation:
+    with_gradient = gradient and not cp.n_clinics
+    pieces, M = _pieces_and_shrinkage(theta, cp, with_gradient)
+    if cp.n_clinics:
+        logdet_c, Vc = _clinic_block(theta[-1], M, cp)
+        pieces = DeviancePieces(pieces.n_obs, pieces.logdet + logdet_c, pieces.reduced - Vc.T @ Vc)
+    return combine_pieces(pieces, cp.p, reml)
+
+
+def _gradient_pieces(
     ztz: np.ndarray,
     M: np.ndarray,
     P: np.ndarray,
-    R: np.ndarray,
-    r2: float,
-    dof: int,
-    reml: bool,
     cp: Crossproducts,
     patterns: bool,
-) -> np.ndarray:
-    """Exact gradient of the profiled deviance in θ (patient term only).
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-patient sums behind the exact gradient of the profiled deviance in θ (patient term only).
 
     With Sᵢ = ZᵢᵀZᵢ, Aᵢ = TᵀSᵢT + I, Mᵢ = TAᵢ⁻¹Tᵀ, Pᵢ = Aᵢ⁻¹Tᵀ and Qᵢ = I − SᵢMᵢ, a change dT gives
     d log|Aᵢ| = 2 tr(SᵢTAᵢ⁻¹ dTᵀ) and dMᵢ = Qᵢᵀ dT Pᵢ + Pᵢᵀ dTᵀ Qᵢ; the reduced [X y] cross-product matrix
-    changes by −Σᵢ Bᵢᵀ dMᵢ Bᵢ (Bᵢ = Zᵢᵀ[X y]); r² and log|R_X|² follow from it by the usual Schur-complement
-    identities (d r² = wᵀ D w with w = (−β, 1); d log|R_X|² = tr(R_X⁻¹R_X⁻ᵀ Dₓₓ)).
+    changes by −Σᵢ Bᵢᵀ dMᵢ Bᵢ (Bᵢ = Zᵢᵀ[X y]). `combine_pieces` turns these into the gradient.
     """
-    q, p = cp.q, cp.p
+    q = cp.q
     weight = cp.pattern_count if patterns and cp.pattern_count is not None else 1.0
     # S T A⁻¹ = S Pᵀ, entry (a, b) summed over patients.
     STA = np.empty((q, q))
@@ -209,23 +266,13 @@ def _gradient(
         def uv(i: int, j: int) -> np.ndarray:
             return np.asarray(U[i].T @ V[j])
 
-    RX = R[:p, :p]
-    beta = np.linalg.solve(RX, R[:p, p])
-    w = np.append(-beta, 1.0)
-    RXinv = np.linalg.solve(RX, np.eye(p))
-    XtXinv = RXinv @ RXinv.T
-    grad = []
+    d_logdet, d_reduced = [], []
     for j in range(q):
         for i in range(j, q):  # θ order: T filled column by column; this θ is T[i, j]
-            d_logdet = 2.0 * STA[i, j]
+            d_logdet.append(2.0 * STA[i, j])
             UV = uv(i, j)
-            D = -(UV + UV.T)
-            d_r2 = float(w @ D @ w)
-            g = d_logdet + dof * d_r2 / r2
-            if reml:
-                g += float(np.sum(XtXinv * D[:p, :p]))
-            grad.append(g)
-    return np.array(grad)
+            d_reduced.append(-(UV + UV.T))
+    return np.array(d_logdet), np.stack(d_reduced)
 
 
 def _clinic_block(lam: float, M: np.ndarray, cp: Crossproducts) -> tuple[float, np.ndarray]:
@@ -427,20 +474,79 @@ def fit_crossproducts(
     opt = _minimise(cp, reml, start, pilot)
     theta, converged, n_eval = _fold(opt.x, q), opt.converged, opt.n_evaluations
     fac = _factorise(theta, cp, reml)
-    p = cp.p
+    clinic = (clinic_name, cp.n_clinics) if cp.n_clinics else None
+    return _fit_result(
+        fac,
+        theta,
+        n_obs=cp.n_obs,
+        fixed_names=fixed_names,
+        random_terms=random_terms,
+        group_name=group_name,
+        n_groups=cp.n_groups,
+        reml=reml,
+        converged=converged,
+        n_evaluations=n_eval,
+        clinic=clinic,
+    )
+
+
+def fit_from_pieces(
+    pieces: DeviancePieces,
+    theta: np.ndarray,
+    *,
+    fixed_names: tuple[str, ...],
+    random_terms: tuple[str, ...],
+    group_name: str,
+    n_groups: int,
+    reml: bool,
+    converged: bool,
+    n_evaluations: int,
+) -> MixedModelFit:
+    """The fitted model at θ from pieces summed over patients (e.g. over clinics, see `exact_growth`)."""
+    theta = _fold(np.asarray(theta, dtype=float), len(random_terms))
+    return _fit_result(
+        combine_pieces(pieces, len(fixed_names), reml),
+        theta,
+        n_obs=pieces.n_obs,
+        fixed_names=fixed_names,
+        random_terms=random_terms,
+        group_name=group_name,
+        n_groups=n_groups,
+        reml=reml,
+        converged=converged,
+        n_evaluations=n_evaluations,
+        clinic=None,
+    )
+
+
+def _fit_result(
+    fac: _Factorisation,
+    theta: np.ndarray,
+    *,
+    n_obs: int,
+    fixed_names: tuple[str, ...],
+    random_terms: tuple[str, ...],
+    group_name: str,
+    n_groups: int,
+    reml: bool,
+    converged: bool,
+    n_evaluations: int,
+    clinic: tuple[str, int] | None,
+) -> MixedModelFit:
+    p, q = len(fixed_names), len(random_terms)
     RX = fac.R[:p, :p]
     beta = np.linalg.solve(RX, fac.R[:p, p])
-    sigma2 = fac.r2 / (cp.n_obs - p if reml else cp.n_obs)
+    sigma2 = fac.r2 / (n_obs - p if reml else n_obs)
     RXinv = np.linalg.solve(RX, np.eye(p))
     vcov = sigma2 * (RXinv @ RXinv.T)
     T = _relative_factor(theta, q)
     random_cov = {group_name: sigma2 * (T @ T.T)}
     terms = {group_name: random_terms}
-    n_groups = {group_name: cp.n_groups}
-    if cp.n_clinics:
-        random_cov[clinic_name] = np.array([[sigma2 * theta[-1] ** 2]])
-        terms[clinic_name] = ("Intercept",)
-        n_groups[clinic_name] = cp.n_clinics
+    groups = {group_name: n_groups}
+    if clinic is not None:
+        random_cov[clinic[0]] = np.array([[sigma2 * theta[-1] ** 2]])
+        terms[clinic[0]] = ("Intercept",)
+        groups[clinic[0]] = clinic[1]
     return MixedModelFit(
         fixed_names=fixed_names,
         beta=beta,
@@ -451,8 +557,8 @@ def fit_crossproducts(
         random_cov=random_cov,
         objective=fac.deviance,
         reml=reml,
-        n_obs=cp.n_obs,
-        n_groups=n_groups,
+        n_obs=n_obs,
+        n_groups=groups,
         converged=converged,
-        n_evaluations=n_eval,
+        n_evaluations=n_evaluations,
     )
