@@ -252,9 +252,11 @@ def prepare_clinic(
     small = small_column_groups(X, names, groups, spec.min_patients)
     for v in present:
         # The reference level has no column of its own, but its patients' sums follow from the totals.
-        codes, k = codes_of(data[v])
-        per_level = np.bincount(np.unique(codes * n_patients + groups) // n_patients, minlength=k)
-        small += [f"{v}={lv}" for lv, n in zip(sorted(present[v]), per_level, strict=True) if 0 < n < spec.min_patients]
+        text = np.asarray(values_of(data[v])).astype(str)
+        for lv in present[v]:
+            n = len(np.unique(groups[text == lv]))
+            if n < spec.min_patients:
+                small.append(f"{v}={lv}")
     if small:
         return PreparedClinic(
             name,
