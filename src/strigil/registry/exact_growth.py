@@ -93,8 +93,8 @@ class GrowthModelSpec:
                     f"formula={self.formula!r}: the text column in {':'.join(term)!r} may appear only as a "
                     "main effect in exact pooling"
                 )
-        term = parse_random(self.random)
-        if term.group in self.levels:
+        patient_term = parse_random(self.random)
+        if patient_term.group in self.levels:
             raise ValueError(f"random={self.random!r}: the patient column cannot be a coded text variable")
         if self.min_patients < MIN_PATIENTS:
             raise ValueError(f"min_patients={self.min_patients}: at least {MIN_PATIENTS} is allowed")
