@@ -214,9 +214,10 @@ def _clinic_table(columns: Mapping[str, Column], spec: ImprovementSpec, site: st
         else:
             X[:, j] = np.asarray(table.covariates[nm], dtype=float)
     small = small_column_groups(X, names, np.arange(n), spec.min_patients)
+    min_n = spec.min_patients
     for c, lvs in present.items():
-        text = np.asarray(table.covariates[c]).astype(str)
-        small += [f"{c}={lv}" for lv in lvs if not count_allowed(int((text == lv).sum()), spec.min_patients)]
+        labels = np.asarray(table.covariates[c]).astype(str)
+        small += [f"{c}={lv}" for lv in lvs if not count_allowed(int((labels == lv).sum()), min_n)]
     if small:
         return _ClinicTable(
             name,
@@ -230,13 +231,13 @@ def _bands(table: ImprovementTable, times: Sequence[float], min_patients: int) -
     """Counts per band [start, next start) of the grid (a first band from 0), merged until none is small."""
     starts = [0.0, *times]
     t, e = table.sessions, table.improved
-    rows = []
+    rows: list[list[float]] = []
     for j, s in enumerate(starts):
         end = starts[j + 1] if j + 1 < len(starts) else np.inf
         inside = (t >= s) & (t < end)
         rows.append([s, int((t >= s).sum()), int((inside & e).sum()), int((inside & ~e).sum())])
     while True:
-        bad = [j for j, r in enumerate(rows) if not all(count_allowed(n, min_patients) for n in r[1:])]
+        bad = [j for j, r in enumerate(rows) if not all(count_allowed(int(n), min_patients) for n in r[1:])]
         if not bad:
             break
         if len(rows) == 1:
@@ -245,7 +246,7 @@ def _bands(table: ImprovementTable, times: Sequence[float], min_patients: int) -
         a, b = (j, j + 1) if j + 1 < len(rows) else (j - 1, j)
         rows[a] = [rows[a][0], rows[a][1], rows[a][2] + rows[b][2], rows[a][3] + rows[b][3]]
         del rows[b]
-    return [{"start": s, "at_risk": n, "events": d, "censored": c} for s, n, d, c in rows]
+    return [{"start": s, "at_risk": int(n), "events": int(d), "censored": int(c)} for s, n, d, c in rows]
 
 
 def answer_survival_request(
@@ -297,7 +298,7 @@ def _by_site(answers: Sequence[Mapping[str, Any]], req: Mapping[str, Any]) -> di
         if a.get("format") != SURVIVAL_FORMAT or a.get("request") != req["id"]:
             raise ValueError(f"clinic {a.get('site')!r} did not answer request {req['id']}")
         if str(a["site"]) in out:
-            raise ValueError(f"two answers come from clinic {a['site']!r}; each clinic must have its own name")
+            raise ValueError(f"two answers come from clinic {a['site']!r}; each needs its own name")
         out[str(a["site"])] = a
     return out
 
@@ -352,7 +353,9 @@ def fit_exact_cox(spec: ImprovementSpec, ask: Ask, max_rounds: int = 50) -> Exac
     sites = sorted(s for s, a in enrolled.items() if a["participates"])
     if not sites:
         raise ValueError(f"no clinic can take part: {excluded}")
-    levels = {c: sorted({x for s in sites for x in enrolled[s]["levels_present"].get(c, [])}) for c in spec.levels}
+    levels = {
+        c: sorted({x for s in sites for x in enrolled[s]["levels_present"].get(c, [])}) for c in spec.levels
+    }
     names = spec.names_for(levels)
     declared = list(enrolled[sites[0]]["names"])
     index = [declared.index(n) for n in names]
@@ -470,14 +473,12 @@ def pool_kaplan_meier(spec: ImprovementSpec, ask: Ask) -> PooledCurve:
         half = 1.959963984540054 * np.sqrt(var) / np.abs(logS)
         lo_S = np.where(S < 1, np.exp(-np.exp(np.log(-logS) + half)), 1.0)
         hi_S = np.where(S < 1, np.exp(-np.exp(np.log(-logS) - half)), 1.0)
-    note = (
-        f"Kaplan–Meier on the grid {list(spec.times)} pooled over {len(sites)} clinics. "
-        + (
-            "Some bands were merged so that no shared count falls between 1 and "
-            f"{spec.min_patients - 1}: the curve is coarsened there (a merged band's improvements are shown at its start)."
-            if merged
-            else "No band was merged: exact wherever every time is a grid point."
-        )
+    note = f"Kaplan–Meier on the grid {list(spec.times)} pooled over {len(sites)} clinics. " + (
+        "Some bands were merged so that no shared count falls between 1 and "
+        f"{spec.min_patients - 1}: the curve is coarsened there (a merged band's improvements show at "
+        "its start)."
+        if merged
+        else "No band was merged: exact wherever every time is a grid point."
     )
     return PooledCurve(
         times=np.asarray(common),
