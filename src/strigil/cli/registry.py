@@ -360,6 +360,73 @@ def _pool(files: list[Path], as_json: bool) -> None:
         )
 
 
+def _exact_answer(file: Path, request_file: Path, site: str | None, out_dir: Path) -> None:
+    """A clinic answers one request of the exact exchange (enrolment or pieces) with a file."""
+    from strigil.registry.exact_growth import GrowthModelSpec, answer_request, prepare_clinic
+
+    try:
+        request = json.loads(request_file.read_text())
+        spec = GrowthModelSpec.from_json(request["model"])
+    except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
+        _fail(f"--request: {str(request_file)!r} is not a readable request of the exact exchange: {exc}")
+    columns = read_columns(file, list(dict.fromkeys([*spec.variables, spec.site_column])))
+    try:
+        answer = answer_request(prepare_clinic(columns, spec, site), request)
+    except ValueError as exc:
+        _fail(str(exc))
+    safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(answer["site"]))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"answer-{safe}-{request['id']}.json"
+    path.write_text(json.dumps(answer))
+    typer.echo(
+        json.dumps({"written": str(path), "site": answer["site"], "participates": answer["participates"]})
+    )
+
+
+def _exact_pool(
+    files: list[Path], model: Path | None, state: Path, expect: list[str], out_dir: Path, as_json: bool
+) -> None:
+    """The analyst's side of the exact exchange: keep answers, replay, write the next request or the fit."""
+    from strigil.registry.exact_growth import GrowthModelSpec
+    from strigil.registry.exchange import AnswersNeeded, replay_exact_growth
+
+    if state.is_file():
+        kept = json.loads(state.read_text())
+    elif model is None or not expect:
+        _fail("--model MODEL.json and --expect SITE (once per clinic) start an exact exchange")
+    else:
+        try:
+            kept = {"model": json.loads(model.read_text()), "expect": expect, "answers": []}
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"--model: {str(model)!r} is not readable JSON: {exc}")
+    for f in files:
+        try:
+            kept["answers"].append(json.loads(f.read_text()))
+        except (OSError, json.JSONDecodeError) as exc:
+            _fail(f"FILES: {str(f)!r} is not a readable answer: {exc}")
+    state.write_text(json.dumps(kept))
+    try:
+        fit = replay_exact_growth(GrowthModelSpec.from_json(kept["model"]), kept["answers"], kept["expect"])
+    except AnswersNeeded as need:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        path = out_dir / f"request-{need.request['id']}.json"
+        path.write_text(json.dumps(need.request))
+        typer.echo(
+            json.dumps({"request": str(path), "kind": need.request["kind"], "awaiting": list(need.missing)})
+        )
+        return
+    except ValueError as exc:
+        _fail(str(exc))
+    out = fit.to_json()
+    if as_json:
+        typer.echo(json.dumps(out))
+        return
+    typer.echo(
+        f"Exact pooled fit of {', '.join(out['sites'])} ({out['rounds']} rounds); excluded: {out['excluded']}"
+    )
+    _print_fit(out)
+
+
 def _report(
     file: Path,
     formula: str,
@@ -495,8 +562,8 @@ def register(app: typer.Typer) -> None:
     @reg.command("site-summary")
     def site_summary(
         file: Path = typer.Argument(..., help="The clinic's long CSV (one row per measurement)."),
-        formula: str = typer.Option(..., "--formula"),
-        random: list[str] = typer.Option(..., "--random", help="Patient term, e.g. '1 + session | patient'."),
+        formula: str | None = typer.Option(None, "--formula", help="The model (two-stage summaries)."),
+        random: list[str] = typer.Option([], "--random", help="Patient term, e.g. '1 + session | patient'."),
         clinic: str | None = typer.Option(
             None, "--clinic", help="Column naming the clinic: one file per clinic."
         ),
@@ -507,17 +574,36 @@ def register(app: typer.Typer) -> None:
         min_patients: int = typer.Option(
             5, "--min-patients", min=5, help="Smallest group any number describes."
         ),
+        exact: bool = typer.Option(False, "--exact", help="Answer a request of the exact exchange."),
+        request: Path | None = typer.Option(None, "--request", help="The request file (with --exact)."),
     ) -> None:
         """Write each clinic's aggregate (estimates, covariance, counts); no patient rows, no cell under 5."""
+        if exact:
+            if request is None:
+                _fail("--request: give the request file to answer (with --exact)")
+            assert request is not None
+            _exact_answer(file, request, site, out_dir)
+            return
+        if formula is None or not random:
+            _fail("--formula and --random are needed for a two-stage site summary")
+        assert formula is not None
         _site_summary(file, formula, random, clinic, site, out_dir, counts, reml, min_patients)
 
     @reg.command("pool")
     def pool(
-        files: list[Path] = typer.Argument(..., help="Site summary files (from site-summary)."),
+        files: list[Path] = typer.Argument(None, help="Site summary files, or answers (with --exact)."),
         as_json: bool = typer.Option(False, "--json"),
+        exact: bool = typer.Option(False, "--exact", help="Exact pooled fit by exchanging request files."),
+        model: Path | None = typer.Option(None, "--model", help="The agreed model (JSON; with --exact)."),
+        state: Path = typer.Option(Path("exact-pool.json"), "--state", help="Answers kept so far (--exact)."),
+        expect: list[str] = typer.Option([], "--expect", help="A clinic expected to answer (repeat)."),
+        out_dir: Path = typer.Option(Path("."), "--out-dir", help="Folder for request files (--exact)."),
     ) -> None:
-        """Pool clinics' summaries two-stage (random effects per coefficient, strigil.meta)."""
-        _pool(files, as_json)
+        """Pool clinics two-stage, or (--exact) fit all their rows exactly by exchanging request files."""
+        if exact:
+            _exact_pool(files or [], model, state, expect, out_dir, as_json)
+            return
+        _pool(files or [], as_json)
 
     @reg.command("report")
     def report(

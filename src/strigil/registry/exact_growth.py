@@ -239,6 +239,8 @@ def prepare_clinic(
                 f"{sorted(spec.levels[v])}"
             )
         present[v] = tuple(seen)
+        # Plain text, so that an agreed level this clinic never saw gives an indicator of zeros.
+        data[v] = np.asarray(values_of(data[v])).astype(str)
     groups, n_patients = codes_of(data[term.group]) if keep.any() else (np.zeros(0, np.intp), 0)
     if n_patients < spec.min_patients:
         return PreparedClinic(name, spec, f"fewer than {spec.min_patients} patients")
