@@ -81,7 +81,7 @@ def test_exact_growth_model_on_four_simulated_clinics_equals_the_all_rows_fit() 
     assert out["excluded"] == {"tiny": "fewer than 5 patients"}
     clinics = network_columns()
     single = fit_growth_model(all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT])
-    b = single.to_contract()
+    b = single.to_json()
     for name, value in b["fixed"].items():
         assert out["fixed"][name] == pytest.approx(value, abs=1e-6, rel=1e-6)
     assert out["sigma"] == pytest.approx(b["sigma"], abs=1e-6)

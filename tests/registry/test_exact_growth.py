@@ -54,7 +54,7 @@ def test_pooled_fit_equals_the_fit_of_all_participating_rows(
     single = fit_growth_model(
         all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT], reml=reml
     )
-    a, b = pooled.fit.to_contract(), single.to_contract()
+    a, b = pooled.fit.to_json(), single.to_json()
     assert list(a["fixed"]) == list(b["fixed"])
     assert "clinic[T.south]" in a["fixed"] and "clinic[T.tiny]" not in a["fixed"]
     for key in ("fixed", "se"):

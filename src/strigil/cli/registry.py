@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from strigil.cli.toolkit import fail
+from strigil.cli.toolkit import fail, read_json
 
 if TYPE_CHECKING:
     from strigil.registry.design import Column
@@ -364,16 +364,16 @@ def _exact_answer(file: Path, request_file: Path, site: str | None, out_dir: Pat
     """A clinic answers one request of the exact exchange (enrolment or pieces) with a file."""
     from strigil.registry.exact_growth import GrowthModelSpec, answer_request, prepare_clinic
 
+    request = read_json(request_file, object_only=True)
     try:
-        request = json.loads(request_file.read_text())
         spec = GrowthModelSpec.from_json(request["model"])
-    except (OSError, json.JSONDecodeError, KeyError, ValueError) as exc:
-        _fail(f"--request: {str(request_file)!r} is not a readable request of the exact exchange: {exc}")
+    except (KeyError, ValueError) as exc:
+        fail(f"--request: {str(request_file)!r} is not a request of the exact exchange: {exc}")
     columns = read_columns(file, list(dict.fromkeys([*spec.variables, spec.site_column])))
     try:
         answer = answer_request(prepare_clinic(columns, spec, site), request)
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     safe = "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in str(answer["site"]))
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"answer-{safe}-{request['id']}.json"
@@ -391,19 +391,13 @@ def _exact_pool(
     from strigil.registry.exchange import AnswersNeeded, replay_exact_growth
 
     if state.is_file():
-        kept = json.loads(state.read_text())
+        kept = read_json(state, object_only=True)
     elif model is None or not expect:
-        _fail("--model MODEL.json and --expect SITE (once per clinic) start an exact exchange")
+        fail("--model MODEL.json and --expect SITE (once per clinic) start an exact exchange")
     else:
-        try:
-            kept = {"model": json.loads(model.read_text()), "expect": expect, "answers": []}
-        except (OSError, json.JSONDecodeError) as exc:
-            _fail(f"--model: {str(model)!r} is not readable JSON: {exc}")
+        kept = {"model": read_json(model, object_only=True), "expect": expect, "answers": []}
     for f in files:
-        try:
-            kept["answers"].append(json.loads(f.read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            _fail(f"FILES: {str(f)!r} is not a readable answer: {exc}")
+        kept["answers"].append(read_json(f, object_only=True))
     state.write_text(json.dumps(kept))
     try:
         fit = replay_exact_growth(GrowthModelSpec.from_json(kept["model"]), kept["answers"], kept["expect"])
@@ -416,7 +410,7 @@ def _exact_pool(
         )
         return
     except ValueError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     out = fit.to_json()
     if as_json:
         typer.echo(json.dumps(out))
@@ -580,12 +574,12 @@ def register(app: typer.Typer) -> None:
         """Write each clinic's aggregate (estimates, covariance, counts); no patient rows, no cell under 5."""
         if exact:
             if request is None:
-                _fail("--request: give the request file to answer (with --exact)")
+                fail("--request: give the request file to answer (with --exact)")
             assert request is not None
             _exact_answer(file, request, site, out_dir)
             return
         if formula is None or not random:
-            _fail("--formula and --random are needed for a two-stage site summary")
+            fail("--formula and --random are needed for a two-stage site summary")
         assert formula is not None
         _site_summary(file, formula, random, clinic, site, out_dir, counts, reml, min_patients)
 

@@ -332,7 +332,7 @@ class ExactGrowthFit:
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form: the `registry fit --json` fields plus who took part."""
         return {
-            **self.fit.to_contract(),
+            **self.fit.to_json(),
             "sites": list(self.sites),
             "excluded": dict(self.excluded),
             "rounds": self.rounds,
