@@ -84,3 +84,40 @@ def test_a_clinic_with_another_coding_gets_an_error_naming_it(tmp_path: Path) ->
     )
     assert code == 2
     assert err.startswith("error: clinic 'south': column 'phase' has level(s) ['ACUTE', 'CHRONIC']")
+
+
+def test_report_shows_the_dose_term_per_clinic_and_pooled_and_what_a_registry_cannot_show(
+    tmp_path: Path,
+) -> None:
+    cols = all_rows(network_columns(), ["north", "south", "west", "tiny"])
+    csv = tmp_path / "network.csv"
+    pacsv.write_csv(pa.table({k: pa.array(np.asarray(v)) for k, v in cols.items()}), csv)
+    html = tmp_path / "report.html"
+    code, _, err = run(
+        "report",
+        str(csv),
+        "--formula",
+        "pain ~ session + session:minutes + session:exercise + phase",
+        "--random",
+        PATIENT,
+        "--out",
+        str(html),
+        "--mcid",
+        "2",
+        "--clinic",
+        "clinic",
+    )
+    assert code == 0, err
+    page = html.read_text()
+    assert "Per clinic and pooled" in page and page.count("<svg") == 3
+    for clinic in ("north", "south", "west", "pooled"):
+        assert f"<td>{clinic}</td><td>session:minutes</td>" in page
+    assert "<td>tiny</td><td>—</td><td>—</td><td>fewer than 5 patients</td>" in page
+    assert "No control group" in page and "Confounding by indication" in page
+    single = fit_growth_model(
+        all_rows(network_columns(), ["north", "south", "west", "tiny"]),
+        "pain ~ session + session:minutes + session:exercise + phase + clinic",
+        [PATIENT],
+    )
+    pooled = float(single.beta[single.fixed_names.index("session:minutes")])
+    assert f"<td>pooled</td><td>session:minutes</td><td>{pooled:.4g}</td>" in page

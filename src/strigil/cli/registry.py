@@ -435,11 +435,18 @@ def _report(
     lower_is_better: bool,
     by: str | None,
     cox: list[str],
+    clinic: str | None = None,
 ) -> None:
     import datetime as dt
 
+    from strigil.registry.clinic_doses import clinic_dose_effects
     from strigil.registry.growth_model import fit_design, growth_design, needed_columns
-    from strigil.registry.plots import dose_response_curves, dose_response_svg, improvement_svg
+    from strigil.registry.plots import (
+        clinic_dose_svg,
+        dose_response_curves,
+        dose_response_svg,
+        improvement_svg,
+    )
     from strigil.registry.report import RegistryReport, render_report
     from strigil.registry.time_to_improvement import (
         Mcid,
@@ -454,7 +461,8 @@ def _report(
     except ValueError as exc:
         fail(str(exc))
     group_by = by or dose
-    columns = read_columns(file, list(dict.fromkeys([*names, dose, time, group_by, *cox])))
+    extra = [clinic] if clinic else []
+    columns = read_columns(file, list(dict.fromkeys([*names, dose, time, group_by, *cox, *extra])))
     outcome = names[0]
     try:
         if mcid is not None:
@@ -485,6 +493,9 @@ def _report(
         )
         km = kaplan_meier(table, by=group_by)
         cox_fit = cox_model(table, cox) if cox else None
+        by_clinic = []
+        if clinic:
+            by_clinic = clinic_dose_effects(columns, formula, random, clinic=clinic, dose=dose, reml=reml)
     except ValueError as exc:
         fail(str(exc))
     report = RegistryReport(
@@ -503,6 +514,8 @@ def _report(
         cox=cox_fit,
         n_without_follow_up=table.n_without_follow_up,
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        clinic_doses=by_clinic,
+        clinic_dose_svg=clinic_dose_svg(by_clinic, outcome=outcome) if by_clinic else "",
     )
     out.write_text(render_report(report))
     typer.echo(json.dumps({"report": str(out), "n_obs": fit.n_obs, "converged": fit.converged}))
@@ -614,10 +627,14 @@ def register(app: typer.Typer) -> None:
         by: str | None = typer.Option(None, "--by", help="Group the improvement curves by this column."),
         cox: list[str] = typer.Option([], "--cox", help="Covariate of the Cox model (repeat)."),
         reml: bool = typer.Option(True, "--reml/--ml"),
+        clinic: str | None = typer.Option(
+            None, "--clinic", help="Clinic column: add the dose terms per clinic and pooled."
+        ),
     ) -> None:
         """Write an HTML report: dose-response, time to improvement, and what a registry cannot show."""
         _report(
-            file, formula, random, reml, out, dose, time, measure, mcid, mcid_index, lower_is_better, by, cox
+            file, formula, random, reml, out, dose, time, measure, mcid, mcid_index, lower_is_better, by, cox,
+            clinic,
         )
 
     app.add_typer(reg, name="registry")

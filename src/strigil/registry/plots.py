@@ -8,11 +8,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from strigil.registry.clinic_doses import ClinicDose
 from strigil.registry.design import Coded, Column, term_values
 from strigil.registry.mixed_model import MixedModelFit
 from strigil.registry.time_to_improvement import ImprovementCurve
 
-__all__ = ["DoseCurve", "dose_response_curves", "dose_response_svg", "improvement_svg"]
+__all__ = ["DoseCurve", "clinic_dose_svg", "dose_response_curves", "dose_response_svg", "improvement_svg"]
 
 
 @dataclass(frozen=True)
@@ -116,4 +117,30 @@ def improvement_svg(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> s
     ax.set_ylim(0, 1)
     ax.set_title(f"Time to meaningful improvement ({mcid_label})")
     ax.legend(frameon=False, fontsize="small")
+    return _svg(fig)
+
+
+def clinic_dose_svg(rows: Sequence[ClinicDose], *, outcome: str) -> str:
+    """Forest plot of a dose term per clinic and pooled (95% intervals), as inline SVG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [r for r in rows if r.term]
+    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(shown) + 1.2))
+    for i, r in enumerate(reversed(shown)):
+        pooled = r.clinic == "pooled"
+        ax.errorbar(
+            r.estimate,
+            i,
+            xerr=[[r.estimate - r.ci_lb], [r.ci_ub - r.estimate]],
+            fmt="D" if pooled else "o",
+            color="black" if pooled else "tab:blue",
+            capsize=3,
+        )
+    ax.set_yticks(range(len(shown)), [f"{r.clinic} ({r.term})" for r in reversed(shown)])
+    ax.axvline(0.0, color="grey", lw=0.8, ls=":")
+    ax.set_xlabel(f"change in {outcome} per unit of the term (95% CI)")
+    ax.set_title("Dose term per clinic and pooled")
     return _svg(fig)

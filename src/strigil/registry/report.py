@@ -6,6 +6,7 @@ import html
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from strigil.registry.clinic_doses import ClinicDose
 from strigil.registry.mixed_model import MixedModelFit
 from strigil.registry.time_to_improvement import CoxModel, ImprovementCurve, Mcid
 
@@ -14,6 +15,8 @@ __all__ = ["LIMITATIONS", "RegistryReport", "render_report"]
 # Plain statements of what an observational registry cannot show; printed at the top of every report.
 LIMITATIONS = (
     "These are associations in routinely collected clinic data, not effects shown by a randomised trial.",
+    "No control group: every patient in a registry of IASTM care received IASTM, so nothing here compares "
+    "IASTM with no IASTM; the dose terms compare more with less among treated patients only.",
     "Confounding by indication: clinicians choose the dose, the technique and the number of sessions for "
     "reasons (severity, chronicity, how the patient responds) that also affect the outcome. More or longer "
     "treatment may mark harder cases rather than cause slower recovery, or the reverse.",
@@ -50,6 +53,8 @@ class RegistryReport:
     cox: CoxModel | None
     n_without_follow_up: int
     generated: str
+    clinic_doses: Sequence[ClinicDose] = ()  # per clinic and pooled (empty: no clinic column given)
+    clinic_dose_svg: str = ""
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -60,6 +65,25 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def _fmt(x: float, digits: int = 4) -> str:
     return f"{x:.{digits}g}"
+
+
+def _clinic_section(r: RegistryReport) -> str:
+    if not r.clinic_doses:
+        return ""
+    rows = [
+        [d.clinic, d.term, _fmt(d.estimate), f"{_fmt(d.ci_lb)} to {_fmt(d.ci_ub)}", str(d.n_patients)]
+        if d.term
+        else [d.clinic, "—", "—", d.note, "—"]
+        for d in r.clinic_doses
+    ]
+    return (
+        "<h3>Per clinic and pooled</h3><p>Each clinic's own model (without the clinic term) and the pooled "
+        "model of all rows with clinic as a fixed effect — the fit the exact federated exchange reproduces "
+        "without moving rows. Intervals are Wald 95% confidence intervals. Differences between clinics may "
+        "reflect whom they treat (confounding by indication), not how well the dose works.</p>"
+        + r.clinic_dose_svg
+        + _table(["clinic", "term", "estimate", "95% CI (or why not shown)", "patients"], rows)
+    )
 
 
 def render_report(r: RegistryReport) -> str:
@@ -127,6 +151,7 @@ converged: {fit.converged}. The curves show the model's mean {html.escape(r.outc
 {html.escape(r.dose)} with the other covariates at zero or their reference level; the bands are 95% confidence
 intervals of that mean, not the range of individual patients.</p>
 {r.dose_svg}
+{_clinic_section(r)}
 <h3>Fixed effects</h3>
 {_table(["term", "estimate", "SE", "95% CI (Wald)"], fixed_rows)}
 <h3>Variation between patients and clinics</h3>
