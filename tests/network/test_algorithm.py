@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import pytest
 from vantage6.algorithm.decorator import algorithm_client  # noqa: F401  (imported first: vantage6's import order)
@@ -18,6 +17,7 @@ from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
 
 from registry.conftest import NETWORK_FORMULA, all_rows, network_columns, network_levels
 from strigil.network import columns_of, prepare_growth_model, prepared_from_frame
+from strigil.registry.design import values_of
 from strigil.registry.growth_model import fit_growth_model
 
 ROOT = Path(__file__).parents[2]
@@ -111,7 +111,7 @@ def test_bad_coding_at_one_clinic_is_reported_with_its_name() -> None:
     frames = _frames()
     frames["south"]["phase"] = frames["south"]["phase"].str.upper()
     out_of_code = columns_of(frames["south"])
-    assert set(np.unique(out_of_code["phase"])) == {"ACUTE", "CHRONIC"}
+    assert set(values_of(out_of_code["phase"]).tolist()) == {"ACUTE", "CHRONIC"}
     with pytest.raises(Exception, match="clinic 'south': column 'phase' has level"):
         _prepared(frames)
 

@@ -15,21 +15,24 @@ from typing import Any
 import numpy as np
 
 from strigil.registry.crossproducts import Crossproducts
-from strigil.registry.design import Column
+from strigil.registry.design import Coded, Column
 from strigil.registry.exact_growth import GrowthModelSpec, PreparedClinic
 
 __all__ = ["columns_of", "prepared_from_frame", "prepared_to_frame"]
 
 
 def columns_of(frame: Any) -> dict[str, Column]:
-    """A pandas DataFrame as Strigil's columns: numbers as float arrays (NaN missing), the rest as text."""
+    """A pandas DataFrame as Strigil's columns: numbers as floats (NaN missing), text as coded levels."""
     out: dict[str, Column] = {}
     for name in frame.columns:
         values = frame[name].to_numpy()
         if values.dtype.kind in "fiub":
             out[str(name)] = values.astype(float)
         else:
-            out[str(name)] = np.array(["" if v is None or v != v else str(v) for v in values])
+            # Dictionary-encoded as read_columns gives text (missing = code −1): no per-row Python work.
+            cat = frame[name].astype(str).where(frame[name].notna()).astype("category")
+            levels = np.asarray(cat.cat.categories.astype(str), dtype=object)
+            out[str(name)] = Coded(cat.cat.codes.to_numpy().astype(np.int64), levels)
     return out
 
 

@@ -185,8 +185,17 @@ def _site_name(columns: Mapping[str, Column], spec: GrowthModelSpec, site: str |
     col = columns.get(spec.site_column)
     if col is None:
         return "unnamed clinic"
-    values = sorted({str(v) for v in values_of(col) if v is not None and str(v) != ""})
+    values = [v for v in _distinct_text(col) if v != ""]
     return "+".join(values) if values else "unnamed clinic"
+
+
+def _distinct_text(col: Column) -> list[str]:
+    """The distinct values of a column as sorted text (from the codes when the column is coded)."""
+    if isinstance(col, Coded):
+        used = np.flatnonzero(np.bincount(col.codes[col.codes >= 0], minlength=len(col.levels)))
+        texts = col.level_texts()
+        return sorted({texts[int(k)] for k in used})
+    return sorted({str(v) for v in np.unique(np.asarray(col).astype(str))})
 
 
 def _is_text(col: Column) -> bool:
@@ -231,7 +240,7 @@ def prepare_clinic(
     for v in spec.levels:
         if v not in data:
             continue
-        seen = sorted({str(x) for x in values_of(data[v])})
+        seen = _distinct_text(data[v])
         outside = [x for x in seen if x not in set(spec.levels[v])]
         if outside:
             raise ClinicDataError(
