@@ -5,12 +5,16 @@
   intercept per clinic (nested or crossed).
 - `sessions_to_improvement`, `kaplan_meier`, `cox_model` (time_to_improvement): sessions until the MCID.
 - `fit_site_summary`, `pool_sites` (federated): two-stage pooling across clinics without moving patient rows.
+- `fit_exact_growth` (exact_growth), `fit_exact_cox`, `pool_kaplan_meier` (exact_survival): exact pooling from
+  per-clinic aggregates, equal to the fit of all participating clinics' rows (docs/federated.md).
 - `generate_registry` (generator): synthetic registries with known truth.
 - `strigil.registry.report.render_report` with `plots`: the HTML report (import it from there: it loads
   matplotlib, which the rest of the package does not need).
 """
 
 from strigil.registry.disclosure import MIN_PATIENTS
+from strigil.registry.exact_growth import GrowthModelSpec, fit_exact_growth
+from strigil.registry.exact_survival import ImprovementSpec, fit_exact_cox, pool_kaplan_meier
 from strigil.registry.federated import PooledResult, SiteTooSmall, fit_site_summary, pool_sites
 from strigil.registry.generator import RegistryTruth, SyntheticRegistry, generate_registry
 from strigil.registry.growth_model import fit_growth_model, growth_design
@@ -24,6 +28,8 @@ from strigil.registry.time_to_improvement import (
 )
 
 __all__ = [
+    "GrowthModelSpec",
+    "ImprovementSpec",
     "MIN_PATIENTS",
     "Mcid",
     "MixedModelFit",
@@ -33,12 +39,15 @@ __all__ = [
     "SyntheticRegistry",
     "catalogue_mcid",
     "cox_model",
+    "fit_exact_cox",
+    "fit_exact_growth",
     "fit_growth_model",
     "fit_mixed_model",
     "fit_site_summary",
     "generate_registry",
     "growth_design",
     "kaplan_meier",
+    "pool_kaplan_meier",
     "pool_sites",
     "sessions_to_improvement",
 ]
