@@ -28,9 +28,9 @@ from strigil.registry.time_to_improvement import (
 )
 
 __all__ = [
+    "MIN_PATIENTS",
     "GrowthModelSpec",
     "ImprovementSpec",
-    "MIN_PATIENTS",
     "Mcid",
     "MixedModelFit",
     "PooledResult",
