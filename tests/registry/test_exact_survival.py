@@ -110,13 +110,28 @@ def test_pooled_kaplan_meier_merges_small_bands_and_says_so() -> None:
 
 
 def test_cox_messages_come_from_at_least_5_patients_and_5_improvements() -> None:
+    clinics = network_columns()
+    # West's chronic patients: only 3, so west must stay out rather than share sums about them.
+    west = clinics["west"]
+    three = np.isin(west["patient"], np.unique(west["patient"])[:3])
+    west["phase"] = np.where(three, "chronic", "acute")
     log: list[dict[str, Any]] = []
-    fit_exact_cox(SPEC, _ask(network_columns(), log))
+    fit = fit_exact_cox(SPEC, _ask(clinics, log))
+    assert set(fit.excluded) == {"tiny", "west"}
     for message in log:
-        if message["participates"]:
-            assert message["n_patients"] >= 5 and message["n_events"] >= 5
-        else:
+        if not message["participates"]:
             assert set(message) == {"format", "kind", "request", "site", "participates", "reason"}
+            continue
+        assert message["n_patients"] >= 5 and message["n_events"] >= 5
+        # Recomputed from the clinic's rows: every covariate group behind the sums holds at least 5 patients.
+        tab = sessions_to_improvement(
+            clinics[message["site"]],
+            outcome="pain",
+            mcid=Mcid(2.0, True, ""),
+            covariates=["exercise", "phase"],
+        )
+        for values in (tab.covariates["exercise"] > 0, tab.covariates["phase"] == "chronic"):
+            assert min(int(values.sum()), int((~values).sum())) >= 5, message["site"]
 
 
 def test_a_clinic_with_another_coding_is_named() -> None:

@@ -369,7 +369,9 @@ def _exact_answer(file: Path, request_file: Path, site: str | None, out_dir: Pat
         spec = GrowthModelSpec.from_json(request["model"])
     except (KeyError, ValueError) as exc:
         fail(f"--request: {str(request_file)!r} is not a request of the exact exchange: {exc}")
-    columns = read_columns(file, list(dict.fromkeys([*spec.variables, spec.site_column])))
+    # The clinic's name comes from --site, or else from the data's site column.
+    wanted = [*spec.variables, *([] if site else [spec.site_column])]
+    columns = read_columns(file, list(dict.fromkeys(wanted)))
     try:
         answer = answer_request(prepare_clinic(columns, spec, site), request)
     except ValueError as exc:
