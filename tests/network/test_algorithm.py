@@ -12,10 +12,10 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
 from vantage6.algorithm.decorator import algorithm_client  # noqa: F401  (imported first: vantage6's import order)
 from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
 
-from registry.conftest import NETWORK_FORMULA, all_rows, network_columns, network_levels
 from strigil.network import columns_of, prepare_growth_model, prepared_from_frame
 from strigil.registry.design import values_of
 from strigil.registry.growth_model import fit_growth_model

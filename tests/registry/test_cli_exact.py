@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
+from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
 from typer.testing import CliRunner
 
 from strigil.cli import app
 from strigil.registry.growth_model import fit_growth_model
-
-from .conftest import NETWORK_FORMULA, all_rows, network_columns, network_levels
 
 runner = CliRunner()
 PATIENT = "1 + session | patient"

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
 
 from strigil.registry.disclosure import small_column_groups
 from strigil.registry.exact_growth import (
@@ -17,8 +18,6 @@ from strigil.registry.exact_growth import (
     prepare_clinic,
 )
 from strigil.registry.growth_model import fit_growth_model, growth_design
-
-from .conftest import NETWORK_FORMULA, all_rows, network_columns, network_levels
 
 PATIENT = "1 + session | patient"
 

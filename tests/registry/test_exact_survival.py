@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from clinic_network import all_rows, network_columns
 
 from strigil.registry.exact_growth import ClinicDataError
 from strigil.registry.exact_survival import (
@@ -16,8 +17,6 @@ from strigil.registry.exact_survival import (
     pool_kaplan_meier,
 )
 from strigil.registry.time_to_improvement import Mcid, sessions_to_improvement
-
-from .conftest import all_rows, network_columns
 
 SPEC = ImprovementSpec(
     outcome="pain",

@@ -53,6 +53,7 @@ __all__ = [
     "answer_request",
     "fit_exact_growth",
     "prepare_clinic",
+    "request_id",
 ]
 
 EXCHANGE_FORMAT = "strigil-exact-growth/1"
