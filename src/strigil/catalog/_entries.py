@@ -44,7 +44,11 @@ class _Readable:
 
 @dataclass(frozen=True, slots=True)
 class Threshold(_Readable):
-    """One MCID or MDC: an absolute change (`value`, in the measure's unit) and/or a % of baseline."""
+    """One MCID or MDC: an absolute change (`value`, in the measure's unit) and/or a % of baseline.
+
+    `conditions` names the condition codes whose population the source studied; `default` marks the entry
+    used when no condition or population matches; `joint`/`motion` say which ROM an error was measured on.
+    """
 
     value: float | None
     percent: float | None
@@ -53,6 +57,10 @@ class Threshold(_Readable):
     note: str = ""
     kind: str = "MCID"
     verified: bool = True
+    conditions: tuple[str, ...] = ()
+    default: bool = False
+    joint: str | None = None
+    motion: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

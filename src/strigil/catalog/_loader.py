@@ -107,6 +107,10 @@ def _thresholds(raw: list[dict[str, Any]], default_kind: str, where: str) -> tup
                     note=str(item.get("note", "")),
                     kind=str(item.get("kind", default_kind)),
                     verified=bool(item.get("verified", True)),
+                    conditions=tuple(str(c) for c in item.get("conditions", ())),
+                    default=bool(item.get("default", False)),
+                    joint=None if item.get("joint") is None else str(item["joint"]),
+                    motion=None if item.get("motion") is None else str(item["motion"]),
                 )
             )
         except KeyError as exc:
