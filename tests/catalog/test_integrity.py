@@ -153,3 +153,15 @@ def test_stow_sequence_is_in_order() -> None:
     assert [s.code for s in stow] == [
         "examination", "warm_up", "instrument_treatment", "stretching", "strengthening", "cryotherapy",
     ]
+
+
+def test_threshold_conditions_and_defaults_refer_to_the_catalogue() -> None:
+    """Each MCID/MDC's conditions are condition codes; at most one default MCID per measure."""
+    for m in CATALOG.measures.values():
+        for t in (*m.mcids, *m.mdcs):
+            assert set(t.conditions) <= set(CATALOG.conditions), (m.code, t.conditions)
+            assert t.joint is None or t.joint in CATALOG.regions, (m.code, t.joint)
+        assert sum(t.default for t in m.mcids) <= 1, m.code
+        assert not any(t.default for t in m.mdcs), m.code
+    nprs_default = [t for t in CATALOG.measures["nprs"].mcids if t.default]
+    assert [(t.value, t.percent) for t in nprs_default] == [(2.0, 30.0)]

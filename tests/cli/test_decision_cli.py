@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from vignettes import load
 
 from strigil.cli import app
+from strigil.clinical.response import RespondOutput
 
 runner = CliRunner()
 
@@ -62,6 +63,9 @@ def test_every_screen_and_respond_vignette_through_the_cli(v: dict[str, Any], tm
             }
             assert set(m) >= keys
             assert m["mcid"] is None or isinstance(m["mcid"], int | float)
+            assert m["mcid"] is None or m["mcid"] == m["bar"]["value"], "mcid is the number used as the bar"
+        # the published output (`strigil schema respond`, $defs.RespondOutput) describes what was printed
+        RespondOutput.model_validate(out)
 
 
 @pytest.mark.parametrize(
@@ -171,6 +175,30 @@ def test_human_readable_output_names_the_verdict_and_sources(tmp_path: Path) -> 
     assert result.exit_code == 0
     assert "recommendation: continue" in result.stdout
     assert "configurable heuristic" in result.stdout
+    assert "plan: Continue IASTM only as an adjunct to the exercise programme" in result.stdout
+
+
+def test_respond_text_names_the_bar_its_population_and_source_and_the_questions(tmp_path: Path) -> None:
+    doc = {
+        **GOOD_RESPOND,
+        "condition": "lateral_elbow_tendinopathy",
+        "adverse_responses": [{"session": 1, "type": "petechiae", "severity": "mild", "resolved_days": None}],
+    }
+    result = _invoke(tmp_path, "respond", doc)
+    assert result.exit_code == 0, result.stderr
+    assert "bar 2.3 points (MCID, lateral elbow tendinopathy" in result.stdout
+    assert "MDC90 1.4 points" in result.stdout
+    assert "ask at the start of session 2:" in result.stdout
+    assert "? The small red dots (petechiae) noted after session 1" in result.stdout
+
+
+def test_schema_publishes_the_condition_and_the_output(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["schema", "respond"])
+    schema = json.loads(result.stdout)
+    assert "condition" in schema["properties"] and "condition" not in schema.get("required", [])
+    output = schema["$defs"]["RespondOutput"]
+    assert {"advice", "condition", "plateau_sessions"} <= set(output["properties"])
+    assert {"bar", "mcid", "population", "source"} <= set(schema["$defs"]["MeasureOut"]["properties"])
 
 
 def test_installed_command_end_to_end(tmp_path: Path) -> None:

@@ -1,5 +1,5 @@
-"""Property tests: more improvement never gives a worse recommendation; adding a contraindication
-(or any finding) never makes a screening verdict milder."""
+"""Property tests: more improvement never gives a worse recommendation; a change inside the measurement error
+is never meaningful; adding a contraindication (or any finding) never makes a screening verdict milder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from strigil.clinical.response import (
     Goal,
     ResponseSettings,
     SessionMeasurement,
+    change_bar,
     recommend,
     recommendation_rank,
 )
@@ -27,8 +28,16 @@ CONTRAINDICATIONS = sorted(c for c, f in FINDINGS.findings.items() if f.kind == 
 
 # Integer-valued measures (changes are exact), one per direction and threshold style: MCID with a
 # percentage (nprs, odi), MCID only (lefs), MDC only (rom_deg).
-MEASURES = ["nprs", "lefs", "odi", "rom_deg"]
-BOUNDS = {"nprs": (0, 10), "lefs": (0, 80), "odi": (0, 100), "rom_deg": (0, 180)}
+MEASURES = ["nprs", "lefs", "odi", "rom_deg", "ndi", "dash"]
+BOUNDS = {
+    "nprs": (0, 10),
+    "lefs": (0, 80),
+    "odi": (0, 100),
+    "rom_deg": (0, 180),
+    "ndi": (0, 50),
+    "dash": (0, 100),
+}
+CONDITIONS = sorted(CATALOG.conditions)
 
 finding_items = st.lists(
     st.one_of(
@@ -79,7 +88,7 @@ def test_adding_any_finding_never_makes_the_verdict_milder(
 def episodes(draw: st.DrawFn) -> dict[str, Any]:
     """A complete episode: every chosen measure has pre and post in every session (integers)."""
     codes = draw(st.lists(st.sampled_from(MEASURES), min_size=1, max_size=3, unique=True))
-    n = draw(st.integers(1, 5))
+    n = draw(st.integers(1, 6))
     values = {}
     for code in codes:
         lo, hi = BOUNDS[code]
@@ -108,7 +117,15 @@ def episodes(draw: st.DrawFn) -> dict[str, Any]:
             **({"population": draw(st.sampled_from(["neck", "low back"]))} if draw(st.booleans()) else {}),
         }
     )
-    return {"values": values, "n": n, "goal": goal, "adverse": adverse, "settings": cfg}
+    condition = draw(st.one_of(st.none(), st.sampled_from(CONDITIONS)))
+    return {
+        "values": values,
+        "n": n,
+        "goal": goal,
+        "adverse": adverse,
+        "settings": cfg,
+        "condition": condition,
+    }
 
 
 def _better(code: str, value: int, by: int) -> int:
@@ -122,8 +139,15 @@ def _headroom(code: str, value: int) -> int:
 
 def _run(ep: dict[str, Any], values: dict[tuple[str, int, str], int]) -> int:
     measures = [SessionMeasurement(c, s, t, float(v)) for (c, s, t), v in sorted(values.items())]
-    out = recommend(measures, goal=ep["goal"], adverse_responses=ep["adverse"], settings=ep["settings"])
+    out = recommend(
+        measures,
+        goal=ep["goal"],
+        adverse_responses=ep["adverse"],
+        settings=ep["settings"],
+        condition=ep["condition"],
+    )
     assert out.reasons, "every recommendation lists its reasons"
+    assert "exercise" in out.advice
     return recommendation_rank(out.recommendation)
 
 
@@ -173,3 +197,54 @@ def test_a_red_flag_or_a_current_severe_response_always_refers(ep: dict[str, Any
     out = recommend(measures, goal=ep["goal"], adverse_responses=[severe], settings=ep["settings"])
     assert out.recommendation == "refer"
     assert "respond.refer_severe_adverse" in {r.rule for r in out.reasons}
+
+
+ALL_MEASURES = sorted(CATALOG.measures)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(ALL_MEASURES),
+    st.one_of(st.none(), st.sampled_from(CONDITIONS)),
+    st.one_of(st.none(), st.sampled_from(["neck", "low back", "shoulder", "elbow"])),
+    st.one_of(st.none(), st.floats(0.01, 50)),
+    st.floats(0, 100),
+    st.floats(0, 0.999),  # the rule tolerates 1e-9 of binary rounding at the bar itself
+)
+def test_a_change_inside_the_measurement_error_is_never_meaningful(
+    measure: str,
+    condition: str | None,
+    population: str | None,
+    clinic: float | None,
+    baseline: float,
+    share: float,
+) -> None:
+    """Better or worse: a change smaller than every applicable MDC never reaches the bar."""
+    bar = change_bar(measure, condition=condition, population=population, clinic_value=clinic)
+    if bar is None:
+        return
+    mdc = bar.mdc(baseline)
+    limit = None if mdc is None else mdc.units(baseline)
+    if limit is None:
+        return
+    change = share * limit
+    assert not bar.meaningful(change, baseline)
+    assert not bar.meaningful(-change, baseline)
+    assert (bar.units(baseline) or 0) >= limit
+
+
+@settings(max_examples=150, deadline=None)
+@given(episodes(), st.data())
+def test_a_change_inside_the_measurement_error_is_never_called_a_gain_or_a_loss(
+    ep: dict[str, Any], data: st.DataObject
+) -> None:
+    """In whole episodes too: a between-session change inside the MDC is neither progress nor worsening."""
+    measures = [SessionMeasurement(c, s, t, float(v)) for (c, s, t), v in sorted(ep["values"].items())]
+    out = recommend(measures, settings=ep["settings"], condition=ep["condition"])
+    for r in out.measures:
+        if r.bar is None or r.between_change is None:
+            continue
+        mdc = r.bar.mdc(r.baseline)
+        limit = None if mdc is None else mdc.units(r.baseline)
+        if limit is not None and abs(r.between_change) < limit:
+            assert not r.meaningful_between and not r.worse_between

@@ -87,6 +87,26 @@ def test_respond_vignette(v: dict[str, Any]) -> None:
     for name in expect.get("heuristics_exclude", []):
         assert name not in settings
     assert all(h["label"] == "configurable heuristic" and h["nearest_source"] for h in out["heuristics"])
+    # Whatever the recommendation, the plan keeps exercise as the cornerstone.
+    assert "exercise" in out["advice"] and out["advice_sources"]
+    if "advice_mentions" in expect:
+        assert expect["advice_mentions"] in out["advice"]
+    for word in expect.get("reasons_mention", []):
+        assert any(word in r["text"] for r in out["reasons"]), (word, out["reasons"])
+    if "bar" in expect:
+        want = dict(expect["bar"])
+        got = next(m for m in out["measures"] if m["measure"] == want.pop("measure"))["bar"]
+        for key, value in want.items():
+            part, _, name = key.partition(".")
+            actual = got[part][name] if name else got[part]
+            if isinstance(value, float):
+                assert actual == pytest.approx(value), key
+            elif isinstance(actual, list):
+                assert any(value in item for item in actual), (key, actual)
+            elif isinstance(actual, str):
+                assert value in actual, (key, actual)
+            else:
+                assert actual == value, key
 
 
 ADVERSE = load("adverse")
@@ -191,6 +211,13 @@ RESPOND_RULES = {
     "respond.bad_input",
     "respond.continue_no_data",
     "respond.global_rating",
+    "respond.modify_relief_not_kept",
+    "respond.switch_exercise",
+    "respond.progress_plateau",
+    "respond.continue_kept_elsewhere",
+    "respond.condition_bar",
+    "respond.mdc_floor",
+    "respond.rom_fallback",
 }
 OTHER_RULES = {
     "adverse.expected_course",
@@ -217,8 +244,9 @@ def test_every_rule_the_code_emits_has_a_vignette() -> None:
     import strigil.clinical.screening as screening
 
     emitted: set[str] = set()
-    for module in (screening, response):
-        text = Path(module.__file__ or "").read_text(encoding="utf-8")
+    sources = [Path(screening.__file__ or ""), *Path(response.__file__ or "").parent.glob("*.py")]
+    for path in sources:
+        text = path.read_text(encoding="utf-8")
         emitted |= set(re.findall(r'"((?:screen|respond)\.[a-z_]+)"', text))
     emitted |= {"screen.contraindication", "screen.precaution"}  # built as f"screen.{kind}"
     assert len(emitted) > 15
