@@ -109,8 +109,8 @@ def test_report_has_plots_numbers_and_limitations(tmp_path: Path) -> None:
         str(html),
         "--measure",
         "nprs",
-        "--mcid-index",
-        "1",
+        "--condition",
+        "chronic_low_back_pain",
         "--cox",
         "minutes",
         "--cox",
@@ -121,7 +121,7 @@ def test_report_has_plots_numbers_and_limitations(tmp_path: Path) -> None:
     assert page.count("<svg") == 2
     assert "confounding by indication" in page.lower()
     assert "exercise" in page and "not effects shown by a randomised trial" in page
-    assert "Salaffi" in page
+    assert "Ostelo" in page and "larger of the MDC and the MCID" in page
     assert "session:minutes" in page
 
 

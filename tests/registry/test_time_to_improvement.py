@@ -74,9 +74,23 @@ def test_more_minutes_improve_sooner_in_generated_registry() -> None:
     assert curves[-1].improved[-1] > curves[0].improved[-1]
 
 
-def test_mcid_comes_from_the_catalogue_with_its_source() -> None:
-    m = catalogue_mcid("nprs", 1)
+def test_the_bar_comes_from_the_one_threshold_rule_with_its_source() -> None:
+    m = catalogue_mcid("nprs")
     assert m.value == 2.0 and m.lower_is_better
-    assert "Salaffi" in m.source
-    with pytest.raises(ValueError, match="out of range"):
-        catalogue_mcid("nprs", 99)
+    assert "Ostelo" in m.source and "percentage of each patient's baseline" in m.source
+    # per patient: 30 % of a baseline of 3 is 0.9, but the MDC (1.77) is larger; at 8 the 2 points hold
+    np.testing.assert_allclose(m.at(np.array([3.0, 8.0])), [1.77, 2.0])
+    elbow = catalogue_mcid("nprs", "lateral_elbow_tendinopathy")
+    assert elbow.value == pytest.approx(2.3) and "lateral elbow" in elbow.population
+    with pytest.raises(ValueError, match="neck_pain"):
+        catalogue_mcid("nprs", "neck_pian")
+
+
+def test_a_patient_whose_change_stays_inside_the_mdc_never_counts_as_improved() -> None:
+    cols = {
+        "patient": np.array(["a", "a", "b", "b"]),
+        "session": np.array([0.0, 1, 0, 1]),
+        "pain": np.array([3.0, 1.5, 8.0, 6.0]),  # a: 1.5 points (50 %) but inside the MDC; b: 2 points
+    }
+    t = sessions_to_improvement(cols, outcome="pain", mcid=catalogue_mcid("nprs"))
+    np.testing.assert_array_equal(t.improved, [False, True])

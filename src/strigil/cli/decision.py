@@ -73,13 +73,18 @@ def respond_command(
     typer.echo(f"recommendation: {out['recommendation']}")
     for r in out["reasons"]:
         typer.echo(f"  - {r['text']}  [{r['rule']}]")
-    for m in out["measures"]:
+    typer.echo(f"  plan: {out['advice']}")
+    for m, measure in zip(out["measures"], result.measures, strict=True):
+        bar = measure.bar.describe(measure.baseline) if measure.bar else "not judged"
         typer.echo(
-            f"  {m['measure']}: within {m['within_change']}, between {m['between_change']} "
-            f"({m['threshold_kind']} {m['mcid']}, {m['population']})"
+            f"  {m['measure']}: within {m['within_change']}, between {m['between_change']}; bar {bar}"
         )
     for h in out["heuristics"]:
         typer.echo(f"  {h['setting']} = {h['value']} ({h['label']})")
+    if out["follow_up_questions"]:
+        typer.echo(f"  ask at the start of session {out['latest_session'] + 1}:")
+        for q in out["follow_up_questions"]:
+            typer.echo(f"    ? {q['question']}")
 
 
 def _screen_schema() -> dict[str, Any]:
@@ -89,9 +94,9 @@ def _screen_schema() -> dict[str, Any]:
 
 
 def _respond_schema() -> dict[str, Any]:
-    from strigil.clinical.response import RespondDocument
+    from strigil.clinical.response import respond_schema
 
-    return RespondDocument.model_json_schema()
+    return respond_schema()
 
 
 def register(app: typer.Typer) -> None:

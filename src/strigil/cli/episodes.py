@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 from typing import TYPE_CHECKING, Annotated, Any
@@ -203,30 +202,21 @@ def _measures_text(measurements: Any) -> str:
 
 
 def _print_change(console: Any, view: EpisodeView) -> None:
-    from strigil.catalog import load_catalog
+    """Each measure's change from its first to its latest value before IASTM, against the episode's bar."""
+    from strigil.services.progress import progress
 
-    cat = load_catalog()
-    by_measure: dict[str, list[tuple[dt.date, float]]] = {}
-    numbers = {s.id: s for s in view.sessions}
-    for m in view.measurements:
-        if m.timing in ("pre", "between"):
-            by_measure.setdefault(m.measure, []).append((m.taken_on, m.value))
-    for code, series in by_measure.items():
-        if len(series) < 2 or code not in cat.measures:
+    for series in progress(view):
+        kept = [p.value for p in series.points if p.timing in ("pre", "between")]
+        if len(kept) < 2:
             continue
-        measure = cat.measures[code]
-        change = measure.improvement(series[0][1], series[-1][1])
-        mcid = next((t for t in measure.mcids if t.verified and t.value is not None), None)
-        bar = (
-            f"MCID {mcid.value:g} {measure.unit} ({mcid.population}; {mcid.source.split(' — ')[0]})"
-            if mcid
-            else "no MCID in the catalogue"
-        )
+        first, last = kept[0], kept[-1]
+        change = (first - last) if series.lower_is_better else (last - first)
+        bar = f"bar {series.threshold_note}" if series.threshold is not None else "no MCID or MDC: not judged"
         console.print(
-            f"{measure.name}: {series[0][1]:g} → {series[-1][1]:g} ({'+' if change >= 0 else ''}"
-            f"{change:g} {measure.unit} improvement); {bar}"
+            f"{series.name}: {first:g} → {last:g} ({'+' if change >= 0 else ''}{change:g} {series.unit} "
+            f"improvement); {bar}"
         )
-    if not numbers:
+    if not view.sessions:
         console.print("No sessions recorded yet.")
 
 

@@ -433,7 +433,7 @@ def _report(
     time: str,
     measure: str | None,
     mcid: float | None,
-    mcid_index: int,
+    condition: str | None,
     lower_is_better: bool,
     by: str | None,
     cox: list[str],
@@ -475,7 +475,7 @@ def _report(
                 measure=measure or outcome,
             )
         elif measure is not None:
-            threshold = catalogue_mcid(measure, mcid_index)
+            threshold = catalogue_mcid(measure, condition)
         else:
             fail(
                 "--measure CODE (catalogue MCID, e.g. nprs) or --mcid VALUE is needed for time to improvement"
@@ -622,9 +622,13 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(Path("registry-report.html"), "--out"),
         dose: str = typer.Option("minutes", "--dose", help="Dose column for the dose-response curves."),
         time: str = typer.Option("session", "--time", help="Time column (session number)."),
-        measure: str | None = typer.Option(None, "--measure", help="Catalogue measure code for the MCID."),
+        measure: str | None = typer.Option(
+            None, "--measure", help="Catalogue measure code: the bar for a meaningful change (MDC and MCID)."
+        ),
         mcid: float | None = typer.Option(None, "--mcid", help="MCID value (overrides the catalogue)."),
-        mcid_index: int = typer.Option(0, "--mcid-index", help="Which of the catalogue's MCIDs (0 = first)."),
+        condition: str | None = typer.Option(
+            None, "--condition", help="Condition code: the bar for its population (MDC and MCID)."
+        ),
         lower_is_better: bool = typer.Option(True, "--lower-is-better/--higher-is-better"),
         by: str | None = typer.Option(None, "--by", help="Group the improvement curves by this column."),
         cox: list[str] = typer.Option([], "--cox", help="Covariate of the Cox model (repeat)."),
@@ -635,7 +639,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Write an HTML report: dose-response, time to improvement, and what a registry cannot show."""
         _report(
-            file, formula, random, reml, out, dose, time, measure, mcid, mcid_index, lower_is_better, by, cox,
+            file, formula, random, reml, out, dose, time, measure, mcid, condition, lower_is_better, by, cox,
             clinic,
         )
 

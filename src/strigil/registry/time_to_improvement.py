@@ -1,9 +1,10 @@
 """Time to meaningful improvement: sessions until the change from baseline reaches the MCID.
 
 One row per patient: the number of sessions after baseline until the outcome first improved by at least the
-MCID (an event), or until the last recorded session (censored). Kaplan–Meier curves (by dose or technique)
-and a Cox proportional-hazards model come from lifelines. The MCID is chosen from the measure's catalogue
-entry (every value there has its population and source) or given explicitly.
+bar for a meaningful change (an event), or until the last recorded session (censored). Kaplan–Meier curves
+(by dose or technique) and a Cox proportional-hazards model come from lifelines. The bar is the response
+model's one threshold rule (`strigil.clinical.response.change_bar`: the larger of the MDC and the MCID for a
+condition, each with its population and source) or a number given explicitly.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from strigil.clinical.response import ChangeBar
 from strigil.registry.design import Column, codes_of, values_of
 
 __all__ = [
@@ -32,33 +34,57 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Mcid:
-    """The threshold of a meaningful improvement, with where it comes from."""
+    """The threshold of a meaningful improvement, with where it comes from.
+
+    With a `bar` (the one threshold rule) the threshold is the bar at each patient's baseline — a "value or
+    percent of baseline" MCID differs between patients — and `value` is its fixed part (the larger of the
+    MCID's value and the MDC), for the report's text. Without one, `value` is the threshold for everyone.
+    """
 
     value: float
     lower_is_better: bool
     source: str
     population: str = ""
     measure: str = ""
+    bar: ChangeBar | None = None
+
+    def at(self, baseline: np.ndarray) -> np.ndarray:
+        """The threshold for each baseline value."""
+        if self.bar is None:
+            return np.full(np.shape(baseline), self.value, dtype=float)
+        bar = self.bar
+        return np.array([np.inf if (u := bar.units(float(b))) is None else u for b in baseline], dtype=float)
 
 
-def catalogue_mcid(measure: str, index: int = 0) -> Mcid:
-    """The `index`-th MCID with an absolute value in the catalogue entry of `measure` (e.g. 'nprs')."""
-    from strigil.catalog import load_catalog
+def catalogue_mcid(measure: str, condition: str | None = None) -> Mcid:
+    """The bar for a meaningful change of `measure` (e.g. 'nprs') in patients with `condition`.
 
-    entry = load_catalog().require("measures", measure)
-    usable = [t for t in entry.mcids if t.value is not None and t.verified]
-    if not usable:
-        raise ValueError(f"measure={measure!r}: the catalogue has no verified absolute MCID; give --mcid")
-    if not 0 <= index < len(usable):
-        choices = "; ".join(f"{i}: {t.value} ({t.population})" for i, t in enumerate(usable))
-        raise ValueError(f"mcid index {index} is out of range for {measure!r}; choices: {choices}")
-    t = usable[index]
+    The response model's one rule (`change_bar`): the larger of the MDC and the MCID for the condition's
+    population, else the measure's default MCID (NPRS: Ostelo 2008's 2 points or 30 %).
+    """
+    from strigil.catalog import UnknownCode, load_catalog
+    from strigil.clinical.response import change_bar
+
+    try:
+        entry = load_catalog().require("measures", measure)
+        bar = change_bar(entry, condition=condition)
+    except UnknownCode as exc:
+        raise ValueError(str(exc)) from None
+    if bar is None:
+        raise ValueError(f"measure={measure!r}: the catalogue has no MCID or MDC; give --mcid")
+    # The fixed part: a "value or percent" MCID is at most its value, whatever the baseline.
+    fixed = bar.units(float("inf"))
+    by = bar.deciding(float("inf"))
+    assert by is not None  # a bar has an MCID or an MDC
+    per_patient = any(t.percent is not None for t in (bar.mcid, *bar.mdcs) if t is not None)
     return Mcid(
-        value=float(t.value),
+        value=float(fixed) if fixed is not None and np.isfinite(fixed) else float("nan"),
         lower_is_better=entry.direction == "lower_is_better",
-        source=t.source,
-        population=t.population,
+        source=f"{by.kind}, {by.source}; the bar is the larger of the MDC and the MCID"
+        + (" (a percentage of each patient's baseline where smaller)" if per_patient else ""),
+        population=by.population,
         measure=measure,
+        bar=bar,
     )
 
 
@@ -101,7 +127,8 @@ def sessions_to_improvement(
     change = (baseline_y - y) if mcid.lower_is_better else (y - baseline_y)
     after = s - baseline_s
     n_pat = len(starts)
-    reached = (change >= mcid.value) & (after > 0)
+    # the same relative tolerance as the rule itself (`ChangeBar.meaningful`)
+    reached = (change > 0) & (change >= mcid.at(baseline_y) * (1 - 1e-9)) & (after > 0)
     event_time = np.full(n_pat, np.inf)
     np.minimum.at(event_time, row_patient[reached], after[reached])
     last = np.zeros(n_pat)

@@ -1,5 +1,6 @@
-"""An episode's progress: each measure's values over the sessions with the bar for a meaningful change,
-and the decision aid's latest recommendation."""
+"""An episode's progress: each measure's values over the sessions with the bar for a meaningful change
+(the response model's one threshold rule, for the episode's condition), and the decision aid's latest
+recommendation."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strigil.catalog import load_catalog
+from strigil.clinical.response import change_bar
 from strigil.services.views import EpisodeView
 
 __all__ = [
@@ -37,9 +39,9 @@ class MeasureSeries:
     low: float
     high: float
     baseline: float | None
-    threshold: float | None
-    threshold_kind: str  # MCID, MDC, or "" when none is known
-    threshold_note: str  # population and source
+    threshold: float | None  # the bar at this baseline (`change_bar`), in the measure's unit
+    threshold_kind: str  # what sets the bar: MCID, MDC, or "" when none is known
+    threshold_note: str  # the bar in words: value, population and source, and the other threshold
     points: list[Point] = field(default_factory=list)
 
 
@@ -51,23 +53,14 @@ def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
     return None
 
 
-def _threshold_from(rec: dict[str, Any] | None, measure: str) -> tuple[float | None, str, str]:
-    for m in (rec or {}).get("measures", []):
-        if m.get("measure") == measure and m.get("mcid") is not None:
-            note = f"{m.get('population', '')} — {m.get('source', '')}".strip(" —")
-            return float(m["mcid"]), str(m.get("threshold_kind") or "MCID"), note
-    return None, "", ""
-
-
 def progress(view: EpisodeView) -> list[MeasureSeries]:
-    """Each measure's values over the episode's sessions, with the MCID (or MDC) the decision aid used.
+    """Each measure's values over the episode's sessions, with the bar for a meaningful change.
 
-    The threshold is the one in the latest recommendation (population-appropriate); before the
-    aid has judged, the catalogue's first threshold for the measure, labelled with its population and source.
+    The bar is `strigil.clinical.response.change_bar` for the episode's condition at the measure's baseline
+    (its first pre-test): the same number the decision aid judges by.
     """
     catalogue = load_catalog()
     number_of = {s.id: s.number for s in view.sessions}
-    rec = latest_recommendation(view)
     by_measure: dict[str, list[Point]] = {}
     for m in view.measurements:
         if m.session_id is None or m.session_id not in number_of:
@@ -76,13 +69,11 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
     out = []
     for code, points in by_measure.items():
         entry = catalogue.measures[code]
-        threshold, kind, note = _threshold_from(rec, code)
-        if threshold is None:
-            first = next((t for t in (*entry.mcids, *entry.mdcs) if t.value is not None), None)
-            if first is not None and first.value is not None:
-                threshold, kind, note = float(first.value), first.kind, f"{first.population} — {first.source}"
         points.sort(key=lambda p: (p.session, {"pre": 0, "between": 1, "post": 2}.get(p.timing, 3)))
         baseline = next((p.value for p in points if p.timing == "pre"), points[0].value if points else None)
+        bar = change_bar(entry, condition=view.condition, catalog=catalogue)
+        at = 0.0 if entry.kind == "global" else (baseline or 0.0)  # a rating of change is itself a change
+        by = None if bar is None else bar.deciding(at)
         out.append(
             MeasureSeries(
                 measure=code,
@@ -92,9 +83,9 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
                 low=entry.min,
                 high=entry.max,
                 baseline=baseline,
-                threshold=threshold,
-                threshold_kind=kind,
-                threshold_note=note,
+                threshold=None if bar is None else bar.units(at),
+                threshold_kind="" if by is None else by.role,
+                threshold_note="" if bar is None else bar.describe(at),
                 points=points,
             )
         )

@@ -44,6 +44,7 @@ _EPISODE_CHECK = (
     select(
         EpisodeRow.opened_on,
         EpisodeRow.closed_on,
+        EpisodeRow.condition,
         select(ClinicianRow.id)
         .where(ClinicianRow.clinic_id == bindparam("clinic_id"), ClinicianRow.code == bindparam("clinician"))
         .scalar_subquery(),
@@ -122,6 +123,7 @@ class _Target:
 
     episode_id: int
     clinician_id: int
+    condition: str  # the decision aid judges with the condition's population (MCID and MDC)
 
 
 def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *, today: dt.date) -> _Target:
@@ -138,7 +140,7 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise NotFound(
             f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
         )
-    opened_on, closed_on, clinician_id = found
+    opened_on, closed_on, condition, clinician_id = found
     if closed_on is not None:
         raise Refused(
             f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
@@ -156,7 +158,7 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise invalid(
             "clinician", record.clinician, f"not a clinician of this clinic; allowed: {', '.join(known)}"
         )
-    return _Target(record.episode_id, clinician_id)
+    return _Target(record.episode_id, clinician_id, condition)
 
 
 def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
@@ -193,8 +195,9 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
         )
 
 
-def _history(db: Session, episode_id: int, record: SessionRecord) -> tuple[int, dict[str, Any]]:
+def _history(db: Session, target: _Target, record: SessionRecord) -> tuple[int, dict[str, Any]]:
     """This session's number, and the episode so far plus this session as a `strigil respond` document."""
+    episode_id = target.episode_id
     conn = db.connection()
     # Every session of the episode (for the next number) with its pre/post measurements, in one query.
     rows = conn.execute(_EPISODE_MEASURES, {"episode_id": episode_id}).all()
@@ -230,6 +233,7 @@ def _history(db: Session, episode_id: int, record: SessionRecord) -> tuple[int, 
         for a in record.adverse_responses
     ]
     return number, {
+        "condition": target.condition,
         "measures": measures,
         "sessions": [{"session": n, "date": d.isoformat()} for n, d in sorted(dates.items())],
         "adverse_responses": adverse_docs,
@@ -251,7 +255,7 @@ def record_session(
     # committed: a concurrent close cannot slip between the check and the insert either.
     conn.execute(_LOCK_EPISODE, {"episode_id": record.episode_id})
     target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
-    number, history = _history(db, target.episode_id, record)
+    number, history = _history(db, target, record)
     recommendation = recommendation_for(history)
     session_id = conn.execute(
         _INSERT_SESSION,
