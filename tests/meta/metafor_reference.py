@@ -71,3 +71,23 @@ def fit_case(case: dict[str, Any]) -> RMAResult:
         method=case["method"], test=case["test"], slab=d["slab"],
         weights=numbers(case["weights"]) if case.get("weights") else None,
     )
+
+
+# strigil follows metafor 5.0-1 where metafor changed a computation after 3.8 (the Debian version the
+# fixtures other than escalc_current.json come from): ROM and ROMC are bias-corrected by default
+# (correct=False is 3.8's plain log ratio), and SMDH and SMCRH lost the factor c(m)² on their variance
+CHANGED_SINCE_3_8 = ("ROM", "ROMC", "SMDH", "SMCRH")
+
+
+def escalc_as_metafor_3_8(measure: str, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """yi, vi as metafor 3.8 computes them, from strigil's escalc (which follows metafor 5.0-1)."""
+    from scipy import special
+
+    from strigil.meta import escalc
+
+    es = escalc(measure, **inputs, **({"correct": False} if measure in ("ROM", "ROMC") else {}))
+    if measure not in ("SMDH", "SMCRH"):
+        return es.yi, es.vi
+    m = inputs["n1i"] + inputs["n2i"] - 2 if measure == "SMDH" else inputs["ni"] - 1
+    cm = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
+    return es.yi, cm**2 * es.vi

@@ -54,9 +54,65 @@ def test_mean_difference_and_ratio_of_means():
     md = escalc("MD", **args)
     assert md.yi[0] == pytest.approx(1.0)
     assert md.vi[0] == pytest.approx(1.5**2 / 20 + 1.0 / 25)
+    cv1, cv2 = 1.5**2 / (20 * 25), 1.0 / (25 * 16)
     rom = escalc("ROM", **args)
-    assert rom.yi[0] == pytest.approx(math.log(5 / 4))
-    assert rom.vi[0] == pytest.approx(1.5**2 / (20 * 25) + 1.0 / (25 * 16))
+    # bias-corrected by default since metafor 5.0-1 (Lajeunesse, 2015, eq. 8)
+    assert rom.yi[0] == pytest.approx(math.log(5 / 4) + (cv1 - cv2) / 2, rel=1e-14)
+    assert rom.vi[0] == pytest.approx(cv1 + cv2)
+    assert escalc("ROM", correct=False, **args).yi[0] == pytest.approx(math.log(5 / 4), rel=1e-14)
+
+
+def test_heteroscedastic_smds_follow_metafor_4_6():
+    m1, sd1, n1, m2, sd2, n2 = 10.0, 2.0, 12, 8.0, 3.0, 15
+    args = {"m1i": [m1], "sd1i": [sd1], "n1i": [n1], "m2i": [m2], "sd2i": [sd2], "n2i": [n2]}
+
+    def c(m: float) -> float:
+        return math.gamma(m / 2) / (math.sqrt(m / 2) * math.gamma((m - 1) / 2))
+
+    # SMDH (Bonett, 2008, eq. 8): the corrected estimate in the variance, no factor c(m)² since 4.6-0
+    s2 = (sd1**2 + sd2**2) / 2
+    d = c(n1 + n2 - 2) * (m1 - m2) / math.sqrt(s2)
+    smdh = escalc("SMDH", **args)
+    assert smdh.yi[0] == pytest.approx(d, rel=1e-12)
+    v = (d**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (8 * s2**2)
+         + (sd1**2 / (n1 - 1) + sd2**2 / (n2 - 1)) / s2)
+    assert smdh.vi[0] == pytest.approx(v, rel=1e-12)
+    # SMD1H (eq. 12): standardised by group 2's SD, n − 1 in every term since 4.6-0
+    d1 = c(n2 - 1) * (m1 - m2) / sd2
+    smd1h = escalc("SMD1H", **args)
+    assert smd1h.yi[0] == pytest.approx(d1, rel=1e-12)
+    v1 = sd1**2 / sd2**2 / (n1 - 1) + 1 / (n2 - 1) + d1**2 / (2 * (n2 - 1))
+    assert smd1h.vi[0] == pytest.approx(v1, rel=1e-12)
+    # SMCRH (eq. 13)
+    r, n = 0.6, 18
+    pre_post = {"m1i": [m1], "m2i": [m2], "sd1i": [sd1], "sd2i": [sd2], "ri": [r], "ni": [n]}
+    g = c(n - 1) * (m1 - m2) / sd1
+    smcrh = escalc("SMCRH", **pre_post)
+    assert smcrh.yi[0] == pytest.approx(g, rel=1e-12)
+    var_d = sd1**2 + sd2**2 - 2 * r * sd1 * sd2
+    assert smcrh.vi[0] == pytest.approx(var_d / (sd1**2 * (n - 1)) + g**2 / (2 * (n - 1)), rel=1e-12)
+
+
+def test_single_groups_and_person_time_by_hand():
+    pft = escalc("PFT", xi=[3], ni=[10])
+    assert pft.yi[0] == pytest.approx((math.asin(math.sqrt(3 / 11)) + math.asin(math.sqrt(4 / 11))) / 2)
+    assert pft.vi[0] == pytest.approx(1 / 42)
+    plo = escalc("PLO", xi=[0], mi=[9])  # a zero cell: 1/2 added to both
+    assert plo.yi[0] == pytest.approx(math.log(0.5 / 9.5)) and plo.vi[0] == pytest.approx(1 / 0.5 + 1 / 9.5)
+    irr = escalc("IRR", x1i=[4], t1i=[100.0], x2i=[8], t2i=[160.0])
+    assert irr.yi[0] == pytest.approx(math.log(0.04 / 0.05)) and irr.vi[0] == pytest.approx(1 / 4 + 1 / 8)
+    ird = escalc("IRD", x1i=[4], t1i=[100.0], x2i=[8], t2i=[160.0])
+    assert ird.yi[0] == pytest.approx(-0.01) and ird.vi[0] == pytest.approx(4 / 100**2 + 8 / 160**2)
+    mn = escalc("MN", mi=[7.0], sdi=[2.0], ni=[16])
+    assert (mn.yi[0], mn.vi[0]) == (7.0, 0.25)
+
+
+def test_peto_odds_ratio_is_observed_minus_expected_over_the_hypergeometric_variance():
+    a, b, c, d = 3.0, 17.0, 8.0, 12.0
+    n1, n2, n = a + b, c + d, a + b + c + d
+    e, v = (a + c) * n1 / n, (a + c) * (b + d) * n1 * n2 / (n**2 * (n - 1))
+    es = escalc("PETO", ai=[a], bi=[b], ci=[c], di=[d])
+    assert es.yi[0] == pytest.approx((a - e) / v, rel=1e-14) and es.vi[0] == pytest.approx(1 / v, rel=1e-14)
 
 
 def test_pre_post_measures():
@@ -108,7 +164,13 @@ def test_columns_may_name_fields_of_data_and_rows_are_kept():
     ("kwargs", "message"),
     [
         ({"measure": "XYZ"}, "not supported"),
-        ({"measure": "OR", "ai": [-1], "bi": [1], "ci": [1], "di": [1]}, "ai must be >= 0"),
+        ({"measure": "OR", "ai": [-1], "bi": [1], "ci": [1], "di": [1]}, r"row 1: ai is negative \(-1\)"),
+        ({"measure": "RR", "ai": [2, 9], "n1i": [5, 8], "ci": [1, 1], "n2i": [4, 4]},
+         r"row 2: ai \(events\) is larger than n1i \(participants\): 9 of 8"),
+        ({"measure": "RD", "ai": [0], "bi": [0], "ci": [1], "di": [3]}, "row 1: group 1 has no participants"),
+        ({"measure": "IRR", "x1i": [1], "t1i": [0], "x2i": [1], "t2i": [5]},
+         "row 1: group 1 has no person-time"),
+        ({"measure": "PR", "xi": [3, 12], "ni": [10, 11]}, r"row 2: xi \(events\) is larger than ni"),
         ({"measure": "ZCOR", "ri": [1.5], "ni": [10]}, "ri must lie in"),
         (
             {"measure": "MD", "m1i": [1], "sd1i": [1], "n1i": [0], "m2i": [1], "sd2i": [1], "n2i": [3]},

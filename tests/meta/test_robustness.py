@@ -25,8 +25,7 @@ def test_k_equal_one_is_the_study_itself_with_tau2_zero():
 @pytest.mark.parametrize(
     ("yi", "vi", "message"),
     [
-        ([0.1, math.nan, 0.3], [0.1, 0.1, 0.1], r"yi has missing .* rows \[1\]"),
-        ([0.1, 0.2, 0.3], [0.1, math.inf, 0.1], r"vi has missing .* rows \[1\]"),
+        ([math.nan, math.nan], [0.1, 0.1], "no study is left: all 2 have a missing"),
         ([0.1, 0.2, 0.3], [0.1, -0.1, 0.1], r"vi must be > 0 .* rows \[1\]"),
         ([0.1, 0.2, 0.3], [0.1, 0.0, 0.1], r"vi must be > 0"),
         ([0.1, 0.2], [0.1, 0.1, 0.1], "yi has 2 values but vi has 3"),
@@ -36,6 +35,18 @@ def test_k_equal_one_is_the_study_itself_with_tau2_zero():
 def test_bad_data_is_a_clear_error(yi, vi, message):
     with pytest.raises(ValueError, match=message):
         rma(yi, vi)
+
+
+@pytest.mark.parametrize(
+    ("yi", "vi"),
+    [([0.1, math.nan, 0.3, 0.5], [0.1, 0.1, 0.1, 0.2]), ([0.1, 0.2, 0.3, 0.5], [0.1, math.inf, 0.1, 0.2])],
+)
+def test_studies_with_missing_values_are_left_out_and_counted(yi, vi):
+    """As metafor (na.omit): a study with a missing (or infinite) effect or variance is left out."""
+    res = rma(yi, vi)
+    ref = rma([0.1, 0.3, 0.5], [0.1, 0.1, 0.2])
+    assert res.omitted == (1,) and res.k == 3 and res.to_json()["k_omitted"] == 1
+    assert res.beta[0].estimate == ref.beta[0].estimate and res.tau2 == ref.tau2
 
 
 def test_bad_options_are_clear_errors():

@@ -1,23 +1,33 @@
 """strigil.meta — effect sizes and meta-analysis models in metafor's vocabulary.
 
 `escalc` computes effect sizes, `rma` fits fixed/random-effects models and meta-regressions and
-returns an immutable `RMAResult`; `rma_batch` fits many intercept-only models at once.
+returns an immutable `RMAResult`; `rma_batch` fits many intercept-only models at once. Sparse binary
+and count outcomes: `rma_mh` (Mantel–Haenszel, many at once with `rma_mh_batch`), `rma_peto` and
+`rma_glmm` (binomial-normal and Poisson-normal mixed models).
 """
 
 from strigil.meta.batch import BatchResult, rma_batch
 from strigil.meta.escalc import EffectSizes, escalc
+from strigil.meta.mantel_haenszel import MHBatch, rma_mh, rma_mh_batch
+from strigil.meta.peto import rma_peto
 from strigil.meta.result import Coefficient, Prediction, RMAResult, Subgroup, Tau2Interval
 from strigil.meta.rma import rma
+from strigil.meta.tables_result import TablesResult
 
 __all__ = [
     "BatchResult",
     "Coefficient",
     "EffectSizes",
+    "MHBatch",
     "Prediction",
     "RMAResult",
     "Subgroup",
+    "TablesResult",
     "Tau2Interval",
     "escalc",
     "rma",
     "rma_batch",
+    "rma_mh",
+    "rma_mh_batch",
+    "rma_peto",
 ]

@@ -1,10 +1,17 @@
 """Effect sizes and their sampling variances, in metafor's vocabulary (`escalc`).
 
-Every formula follows metafor 3.8's `escalc()` with its defaults (large-sample variances,
+Every formula follows metafor 5.0-1's `escalc()` with its defaults (large-sample variances,
 `vtype="LS"`; 1/2 added to every cell of a 2×2 table that has a zero cell, `add=1/2, to="only0"`).
-References: Hedges (1981) for the exact small-sample correction of the SMD; Bonett (2008) for SMDH;
-Hedges, Gurevitch & Curtis (1999) for ROM; Becker (1988) and Morris (2008) for the pre–post measures;
-Borenstein et al. (2009, ch. 5–6) for RR, OR and RD; Fisher (1921) for ZCOR.
+Two computations changed after metafor 3.8 and follow the newer metafor: the SMDH, SMD1H and SMCRH
+sampling variances (metafor 4.6-0: no squared bias-correction factor on SMDH/SMCRH, n − 1 in SMD1H)
+and the second-order bias correction of ROM and ROMC, the default since metafor 5.0-1
+(`correct=False` gives the plain log ratio of older versions).
+References: Hedges (1981) for the exact small-sample correction of the SMD; Bonett (2008, Psychol
+Methods 13:99) for SMDH, SMD1H and SMCRH; Hedges, Gurevitch & Curtis (1999) for ROM and Lajeunesse
+(2015, Ecology 96:2056) for its bias correction; Lajeunesse (2011) and Senior et al. (2020) for ROMC;
+Becker (1988) and Morris (2008) for the pre–post measures; Borenstein et al. (2009, ch. 5–6) for RR,
+OR and RD; Fisher (1921) for ZCOR. Counts (2×2 tables, person-time, proportions, rates, Peto's odds
+ratio) are computed in `strigil.meta.counts`.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.meta import counts
+
 __all__ = ["MEASURES", "EffectSizes", "escalc"]
 
 _FloatArray = NDArray[np.float64]
@@ -26,13 +35,32 @@ MEASURES: dict[str, tuple[str, ...]] = {
     "MD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "SMD": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "SMDH": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
+    # standardised by the SD of group 2 (the control), heteroscedastic variance (Bonett, 2008)
+    "SMD1H": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "ROM": ("m1i", "sd1i", "n1i", "m2i", "sd2i", "n2i"),
     "MC": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
     "SMCC": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
     "SMCR": ("m1i", "m2i", "sd1i", "ri", "ni"),
+    # raw-score standardised change with heteroscedastic variance (Bonett, 2008)
+    "SMCRH": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
+    # log ratio of two correlated means (pre–post)
+    "ROMC": ("m1i", "m2i", "sd1i", "sd2i", "ri", "ni"),
+    # a single group's mean
+    "MN": ("mi", "sdi", "ni"),
     "RR": ("ai", "bi", "ci", "di"),
     "OR": ("ai", "bi", "ci", "di"),
     "RD": ("ai", "bi", "ci", "di"),
+    "PETO": ("ai", "bi", "ci", "di"),
+    # two-group person-time: incidence-rate ratio and difference
+    "IRR": ("x1i", "t1i", "x2i", "t2i"),
+    "IRD": ("x1i", "t1i", "x2i", "t2i"),
+    # a single group's proportion (raw, logit, arcsine, Freeman–Tukey) and rate (raw, log)
+    "PR": ("xi", "ni"),
+    "PLO": ("xi", "ni"),
+    "PAS": ("xi", "ni"),
+    "PFT": ("xi", "ni"),
+    "IR": ("xi", "ti"),
+    "IRLN": ("xi", "ti"),
     "ZCOR": ("ri", "ni"),
     "COR": ("ri", "ni"),
     # a reported estimate with its standard error or confidence interval (metafor's "GEN")
@@ -69,8 +97,11 @@ class EffectSizes:
         return out
 
 
-def _hedges_correction(m: _FloatArray) -> _FloatArray:
-    """Exact small-sample bias correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)) (Hedges, 1981)."""
+def _hedges_correction(m: _FloatArray, correct: bool = True) -> _FloatArray:
+    """Exact small-sample bias correction c(m) = Γ(m/2) / (sqrt(m/2) Γ((m-1)/2)) (Hedges, 1981);
+    1 when `correct` is False (metafor's `correct=FALSE`)."""
+    if not correct:
+        return np.ones_like(m, dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         c = np.exp(special.gammaln(m / 2) - 0.5 * np.log(m / 2) - special.gammaln((m - 1) / 2))
     return np.where(m > 1, c, np.nan)
@@ -124,7 +155,7 @@ def _require_correlation(arr: _FloatArray) -> None:
         raise ValueError(f"column ri must lie in [-1, 1]; row {i} has {arr[i]!r}")
 
 
-def _two_groups(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
+def _two_groups(measure: str, c: dict[str, _FloatArray], correct: bool) -> tuple[_FloatArray, _FloatArray]:
     m1, sd1, n1, m2, sd2, n2 = (c[n] for n in MEASURES[measure])
     _require_nonnegative("sd1i", sd1)
     _require_nonnegative("sd2i", sd2)
@@ -134,56 +165,81 @@ def _two_groups(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _
         if measure == "MD":
             return m1 - m2, sd1**2 / n1 + sd2**2 / n2
         if measure == "ROM":
-            return np.log(m1 / m2), sd1**2 / (n1 * m1**2) + sd2**2 / (n2 * m2**2)
+            cv1, cv2 = sd1**2 / (n1 * m1**2), sd2**2 / (n2 * m2**2)
+            yi = np.log(m1 / m2)
+            if correct:  # second-order bias correction (Lajeunesse, 2015, eq. 8)
+                yi = yi + 0.5 * (cv1 - cv2)
+            return yi, cv1 + cv2
+        if measure == "SMD1H":
+            # standardised by group 2's SD; variance of Bonett (2008, eq. 12), as metafor >= 4.6-0
+            yi = _hedges_correction(n2 - 1, correct) * (m1 - m2) / sd2
+            return yi, (sd1**2 / sd2**2) / (n1 - 1) + 1 / (n2 - 1) + yi**2 / (2 * (n2 - 1))
         mi = n1 + n2 - 2
-        cm = _hedges_correction(mi)
+        cm = _hedges_correction(mi, correct)
         if measure == "SMD":
             sdp = np.sqrt(((n1 - 1) * sd1**2 + (n2 - 1) * sd2**2) / mi)
             yi = cm * (m1 - m2) / sdp
             return yi, 1 / n1 + 1 / n2 + yi**2 / (2 * (n1 + n2))
-        # SMDH: standardised by the unweighted mean of the two variances (Bonett, 2008)
-        s2 = sd1**2 + sd2**2
-        yi = cm * (m1 - m2) / np.sqrt(s2 / 2)
-        vi = yi**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (2 * s2**2) + (
+        # SMDH: standardised by the root mean of the two variances (Bonett, 2008, eq. 8); metafor
+        # >= 4.6-0 plugs the corrected estimate into the variance and no longer multiplies it by c(m)²
+        s2 = (sd1**2 + sd2**2) / 2
+        yi = cm * (m1 - m2) / np.sqrt(s2)
+        vi = yi**2 * (sd1**4 / (n1 - 1) + sd2**4 / (n2 - 1)) / (8 * s2**2) + (
             sd1**2 / (n1 - 1) + sd2**2 / (n2 - 1)
-        ) / (s2 / 2)
-        return yi, cm**2 * vi
+        ) / s2
+        return yi, vi
 
 
-def _pre_post(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
+def _pre_post(measure: str, c: dict[str, _FloatArray], correct: bool) -> tuple[_FloatArray, _FloatArray]:
     m1, m2, sd1, ri, ni = c["m1i"], c["m2i"], c["sd1i"], c["ri"], c["ni"]
     _require_nonnegative("sd1i", sd1)
     _require_correlation(ri)
     _require_positive("ni", ni)
     with np.errstate(invalid="ignore", divide="ignore"):
         if measure == "SMCR":
-            yi = _hedges_correction(ni - 1) * (m1 - m2) / sd1
+            yi = _hedges_correction(ni - 1, correct) * (m1 - m2) / sd1
             return yi, 2 * (1 - ri) / ni + yi**2 / (2 * ni)
         sd2 = c["sd2i"]
         _require_nonnegative("sd2i", sd2)
         var_diff = sd1**2 + sd2**2 - 2 * ri * sd1 * sd2
         if measure == "MC":
             return m1 - m2, var_diff / ni
-        yi = _hedges_correction(ni - 1) * (m1 - m2) / np.sqrt(var_diff)
+        if measure == "SMCRH":
+            # Bonett (2008, eq. 13) with the corrected estimate plugged in, as metafor >= 4.6-0
+            yi = _hedges_correction(ni - 1, correct) * (m1 - m2) / sd1
+            return yi, var_diff / (sd1**2 * (ni - 1)) + yi**2 / (2 * (ni - 1))
+        if measure == "ROMC":
+            cv1, cv2 = sd1**2 / (ni * m1**2), sd2**2 / (ni * m2**2)
+            yi = np.log(m1 / m2)
+            if correct:  # second-order bias correction (Senior et al., 2020, eq. 7)
+                yi = yi + 0.5 * (cv1 - cv2)
+            return yi, cv1 + cv2 - 2 * ri * sd1 * sd2 / (m1 * m2 * ni)
+        yi = _hedges_correction(ni - 1, correct) * (m1 - m2) / np.sqrt(var_diff)
         return yi, 1 / ni + yi**2 / (2 * ni)
 
 
-def _two_by_two(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
-    a, b, cc, d = (c[n].copy() for n in ("ai", "bi", "ci", "di"))
-    for name, arr in zip(("ai", "bi", "ci", "di"), (a, b, cc, d), strict=True):
-        _require_nonnegative(name, arr)
-    # metafor's default: add 1/2 to each cell of a table with a zero cell (add=1/2, to="only0")
-    zero = (a == 0) | (b == 0) | (cc == 0) | (d == 0)
-    for arr in (a, b, cc, d):
-        arr[zero] += 0.5
-    n1, n2 = a + b, cc + d
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p1, p2 = a / n1, cc / n2
-        if measure == "RR":
-            return np.log(p1) - np.log(p2), 1 / a - 1 / n1 + 1 / cc - 1 / n2
-        if measure == "OR":
-            return np.log(a * d / (b * cc)), 1 / a + 1 / b + 1 / cc + 1 / d
-        return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+def _single_mean(c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
+    mi, sdi, ni = c["mi"], c["sdi"], c["ni"]
+    _require_nonnegative("sdi", sdi)
+    _require_positive("ni", ni)
+    return mi.copy(), sdi**2 / ni
+
+
+def _count_measure(key: str, c: dict[str, _FloatArray], add: float | None, to: str, drop00: bool,
+                   vtype: str) -> tuple[_FloatArray, _FloatArray]:
+    """The count measures, computed by strigil.meta.counts on checked tables."""
+    plus = 0.5 if add is None else add
+    if key in ("RR", "OR", "RD", "PETO"):
+        table = counts.two_by_two(c["ai"], c.get("bi"), c["ci"], c.get("di"),
+                                  n1i=c.get("n1i"), n2i=c.get("n2i"))
+        return counts.table_effects(key, table, add=plus, to=to, drop00=drop00)
+    if key in ("IRR", "IRD"):
+        pt = counts.person_time(c["x1i"], c["t1i"], c["x2i"], c["t2i"])
+        return counts.person_time_effects(key, pt, add=plus, to=to, drop00=drop00)
+    if key in ("IR", "IRLN"):
+        return counts.rate_effects(key, counts.rates(c["xi"], c["ti"]), add=plus, to=to)
+    props = counts.proportions(c["xi"], c.get("ni"), mi=c.get("mi"))
+    return counts.proportion_effects(key, props, add=add, to=to, vtype=vtype)
 
 
 def _correlation(measure: str, c: dict[str, _FloatArray]) -> tuple[_FloatArray, _FloatArray]:
@@ -217,21 +273,40 @@ def _reported(c: dict[str, _FloatArray], level: float) -> tuple[_FloatArray, _Fl
     return yi.copy(), np.asarray(vi, dtype=float).copy()
 
 
+_COLUMNS = frozenset({"n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i", "ai", "bi", "ci", "di", "ri", "ni", "yi",
+                      "vi", "sei", "ci_lb", "ci_ub", "xi", "mi", "ti", "sdi", "x1i", "x2i", "t1i", "t2i"})
+# measure -> (column that may be left out, the column that stands in for it)
+_STAND_INS: dict[str, tuple[tuple[str, str], ...]] = {
+    **{m: (("bi", "n1i"), ("di", "n2i")) for m in ("RR", "OR", "RD", "PETO")},
+    **{m: (("ni", "mi"),) for m in ("PR", "PLO", "PAS", "PFT")},
+}
+_COUNTS = frozenset({"RR", "OR", "RD", "PETO", "IRR", "IRD", "PR", "PLO", "PAS", "PFT", "IR", "IRLN"})
+
+
 def escalc(
     measure: str,
     data: Any = None,
     *,
     level: float = 95.0,
     log_scale: bool = False,
+    add: float | None = None,
+    to: str = "only0",
+    drop00: bool = False,
+    vtype: str = "LS",
+    correct: bool = True,
     **columns: Any,
 ) -> EffectSizes:
     """Compute effect sizes `yi` and sampling variances `vi` as metafor's `escalc()` does.
 
     `columns` maps metafor's argument names (n1i, m1i, sd1i, n2i, m2i, sd2i, ai, bi, ci, di, ri, ni,
-    yi, vi, sei, ci_lb, ci_ub) to arrays, or to column names of `data` (a mapping or data frame).
-    Names left out default to the column of the same name in `data`. For measure "GEN" an estimate
-    with a `level`% confidence interval is converted with se = (ub − lb) / (2 z); `log_scale=True`
-    first takes logarithms of yi, ci_lb and ci_ub (for a reported ratio such as an OR or RR).
+    xi, mi, ti, sdi, x1i, t1i, x2i, t2i, yi, vi, sei, ci_lb, ci_ub) to arrays, or to column names of
+    `data` (a mapping or data frame). Names left out default to the column of the same name in `data`.
+    For measure "GEN" an estimate with a `level`% confidence interval is converted with
+    se = (ub − lb) / (2 z); `log_scale=True` first takes logarithms of yi, ci_lb and ci_ub (for a
+    reported ratio such as an OR or RR). Count measures take metafor's `add` (default 1/2; 0 for PAS
+    and PFT), `to` ("only0", "all", "if0all", "none") and `drop00`; `vtype="UB"` gives PR its unbiased
+    variance; `correct=False` leaves out the small-sample (SMD family) and second-order (ROM, ROMC)
+    bias corrections.
     """
     key = measure.upper()
     if key not in MEASURES:
@@ -240,11 +315,11 @@ def escalc(
     if not 0 < level < 100:
         raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
     needed = list(MEASURES[key])
-    if key in ("RR", "OR", "RD"):
-        # as metafor: group sizes may stand in for the non-event counts (bi = n1i − ai, di = n2i − ci)
-        for cell, size in (("bi", "n1i"), ("di", "n2i")):
-            if cell not in columns and not _has(data, cell) and (size in columns or _has(data, size)):
-                needed[needed.index(cell)] = size
+    # as metafor: group sizes may stand in for non-event counts (bi = n1i − ai) and non-events for
+    # sample sizes (ni = xi + mi)
+    for cell, stand_in in _STAND_INS.get(key, ()):
+        if cell not in columns and not _has(data, cell) and (stand_in in columns or _has(data, stand_in)):
+            needed[needed.index(cell)] = stand_in
     if key == "GEN":
         needed += [n for n in ("vi", "sei", "ci_lb", "ci_ub") if n in columns or _has(data, n)]
     cols: dict[str, _FloatArray] = {}
@@ -256,8 +331,7 @@ def escalc(
         arr = _column(name, source, data, k)
         k = arr.shape[0]
         cols[name] = arr
-    unknown = set(columns) - {"n1i", "m1i", "sd1i", "n2i", "m2i", "sd2i", "ai", "bi", "ci", "di",
-                              "ri", "ni", "yi", "vi", "sei", "ci_lb", "ci_ub"}
+    unknown = set(columns) - _COLUMNS
     if unknown:
         raise ValueError(f"unknown column argument(s) {sorted(unknown)}; use metafor's names")
     if key == "GEN" and log_scale:
@@ -266,15 +340,14 @@ def escalc(
                 if name in cols:
                     _require_positive(name, cols[name])
                     cols[name] = np.log(cols[name])
-    if key in ("MD", "SMD", "SMDH", "ROM"):
-        yi, vi = _two_groups(key, cols)
-    elif key in ("MC", "SMCC", "SMCR"):
-        yi, vi = _pre_post(key, cols)
-    elif key in ("RR", "OR", "RD"):
-        for cell, size, events in (("bi", "n1i", "ai"), ("di", "n2i", "ci")):
-            if cell not in cols:
-                cols[cell] = cols[size] - cols[events]
-        yi, vi = _two_by_two(key, cols)
+    if key in ("MD", "SMD", "SMDH", "SMD1H", "ROM"):
+        yi, vi = _two_groups(key, cols, correct)
+    elif key in ("MC", "SMCC", "SMCR", "SMCRH", "ROMC"):
+        yi, vi = _pre_post(key, cols, correct)
+    elif key == "MN":
+        yi, vi = _single_mean(cols)
+    elif key in _COUNTS:
+        yi, vi = _count_measure(key, cols, add, to, drop00, vtype)
     elif key in ("ZCOR", "COR"):
         yi, vi = _correlation(key, cols)
     else:

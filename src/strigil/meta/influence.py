@@ -11,12 +11,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.meta.residuals import _hat_matrix
 from strigil.meta.rma import fit_design
 
 if TYPE_CHECKING:
     from strigil.meta.result import RMAResult
 
-__all__ = ["Baujat", "Influence", "StudySequence", "baujat", "influence", "leave1out", "study_sequence"]
+__all__ = ["Baujat", "Influence", "StudySequence", "baujat", "deletion_residuals", "influence", "leave1out",
+           "study_sequence"]
 
 _Array = NDArray[np.float64]
 _EPS = float(np.finfo(float).eps)
@@ -144,13 +146,6 @@ def _model_weights(res: RMAResult) -> _Array:
     return 1 / (res.vi + res.tau2) if res.weights is None else res.weights
 
 
-def _hat_matrix(res: RMAResult) -> _Array:
-    """H = X (X'AX)⁻¹ X'A with A the model's weights (metafor's `hatvalues(type = "matrix")`)."""
-    a = _model_weights(res)
-    X = res.X
-    return (X @ np.linalg.inv(X.T @ (a[:, None] * X)) @ X.T) * a[None, :]
-
-
 @dataclass(frozen=True, eq=False)
 class Influence:
     """Case-deletion diagnostics per study (Viechtbauer & Cheung, 2010): externally standardized
@@ -184,12 +179,27 @@ def _require_two(res: RMAResult, what: str) -> None:
         raise ValueError(f"{what} needs at least 2 studies; got k={res.k}")
 
 
+def deletion_residuals(res: RMAResult, deletions: list[_Deletion] | None = None) -> tuple[_Array, _Array]:
+    """Each study's residual against the model fitted without it, yᵢ − xᵢ'β̂₋ᵢ, and its standard error
+    √(s²ᵥ (vᵢ + τ²₋ᵢ) + xᵢ'Var(β̂₋ᵢ)xᵢ) (s²ᵥ the deleted fit's Knapp–Hartung factor, else 1); NaN where
+    a coefficient is not estimable without the study (metafor's `rstudent.rma.uni`)."""
+    resid, se = np.full(res.k, math.nan), np.full(res.k, math.nan)
+    for i, d in enumerate(_deletions(res) if deletions is None else deletions):
+        if not d.ok:
+            continue
+        xi = res.X[i]
+        e = float(res.yi[i] - xi @ d.beta)
+        resid[i] = 0.0 if abs(e) < 100 * _EPS else e
+        se[i] = math.sqrt(res.vi[i] * d.s2w + float(xi @ d.vb @ xi) + d.tau2 * d.s2w)
+    return resid, se
+
+
 def influence(res: RMAResult) -> Influence:
     """Influence diagnostics of every study (Viechtbauer & Cheung, 2010, Res Synth Methods 1:112),
     computed as metafor's `influence.rma.uni` by refitting the model without each study."""
     _require_two(res, "influence()")
     k, p = res.X.shape
-    X, y, v = res.X, res.yi, res.vi
+    X, v = res.X, res.vi
     b = np.array([c.estimate for c in res.beta])
     pred_full = X @ b
     H = _hat_matrix(res)
@@ -213,7 +223,6 @@ def influence(res: RMAResult) -> Influence:
             continue
         xi = X[i]
         delpred = float(xi @ d.beta)
-        vdelpred = float(xi @ d.vb @ xi)
         tau2_del[i], qe_del[i] = d.tau2, d.QE
         # variance of the i-th fitted value and covariance of the full-data estimate, both at the
         # deleted τ²; with inverse-variance weights metafor uses the model-based forms, with user
@@ -230,10 +239,9 @@ def influence(res: RMAResult) -> Influence:
             dfbs[i] = dfb / np.sqrt(d.s2w * np.diag(vb_del))
         cook_d[i] = float(dfb @ svb @ dfb)
         cov_r[i] = _ratio(float(np.linalg.det(d.vb)), det_full)
-        resid = y[i] - delpred
-        if abs(resid) < 100 * _EPS:
-            resid = 0.0
-        rstudent[i] = _ratio(resid, math.sqrt(v[i] * d.s2w + vdelpred + d.tau2 * d.s2w))
+    resid, resid_se = deletion_residuals(res, deletions)
+    for i in range(n):
+        rstudent[i] = _ratio(resid[i], resid_se[i])
     with np.errstate(invalid="ignore"):
         flag = ((np.abs(dffits) > 3 * math.sqrt(p / (k - p)) if k > p else np.zeros(n, bool))
                 | (special.chdtr(p, cook_d) > 0.5) | (hat > 3 * p / k) | np.any(np.abs(dfbs) > 1, axis=1))

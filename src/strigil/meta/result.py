@@ -121,13 +121,16 @@ class RMAResult:
     intercept: bool
     vt: float
     tau2_fixed: bool = False
+    # indices (into the input) of the studies left out for a missing or non-finite value
+    omitted: tuple[int, ...] = ()
 
     # ---- quantities computed on request -------------------------------------------------------
 
     @cached_property
     def tau2_ci(self) -> tuple[float, float] | None:
-        """Q-profile confidence interval for τ² at the model's level; None for EE/FE models."""
-        if self.method in ("EE", "FE") or self.tau2_fixed:
+        """Q-profile confidence interval for τ² at the model's level; None for EE/FE models and for GENQ
+        (whose interval needs the distribution of a weighted sum of χ², not implemented)."""
+        if self.method in ("EE", "FE", "GENQ") or self.tau2_fixed:
             return None
         ci = self.confint()
         return (ci.tau2[1], ci.tau2[2])
@@ -326,6 +329,7 @@ class RMAResult:
             "QM_p": _num(self.QM_p),
             "R2": _num(self.R2),
             "converged": bool(self.converged),
+            "k_omitted": len(self.omitted),
         }
         if self.subgroups is not None:
             out["subgroups"] = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
@@ -30,12 +31,13 @@ from strigil.meta.tau2 import (
     ESTIMATORS,
     OVERFLOWED,
     TOO_EXTREME,
+    WEIGHTED_ESTIMATORS,
     _terms,
     estimate_tau2_unchecked,
     finite_arithmetic,
 )
 
-__all__ = ["TESTS", "critical_value", "fit_design", "rma"]
+__all__ = ["TESTS", "between_subgroups", "critical_value", "fit_design", "rma"]
 
 _Array = NDArray[np.float64]
 
@@ -60,6 +62,7 @@ def _p_value(stat: float, df: int | None) -> float:
 
 
 def _as_vector(name: str, values: Any) -> _Array:
+    """A 1-D float array (NaN and ±inf kept: the caller leaves those studies out)."""
     try:
         arr = np.asarray(values, dtype=float)
     except (TypeError, ValueError) as exc:
@@ -67,40 +70,53 @@ def _as_vector(name: str, values: Any) -> _Array:
     arr = np.atleast_1d(arr)
     if arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional; got shape {arr.shape}")
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows = np.flatnonzero(bad)[:5].tolist()
-        raise ValueError(
-            f"{name} has missing or non-finite values at rows {rows}; remove those studies first"
-        )
     return arr
 
 
-def _design(
-    mods: Any, mod_names: Sequence[str] | None, intercept: bool, k: int
-) -> tuple[_Array | None, tuple[str, ...]]:
+def _named(name: str, value: Any, data: Any) -> Any:
+    """`value`, or the column of `data` it names."""
+    if isinstance(value, str):
+        from strigil.meta.formula import column
+
+        return column(data, value)
+    return value
+
+
+def _moderator_matrix(mods: Any, k: int) -> _Array | None:
+    """The moderators as a k × q float matrix (NaN kept), or None without moderators."""
     if mods is None:
+        return None
+    if isinstance(mods, Mapping):
+        cols = [np.asarray(mods[n], dtype=float) for n in mods]
+        if any(c.ndim != 1 or c.shape[0] != k for c in cols):
+            raise ValueError(f"mods must have one row per study ({k}); got lengths {[c.shape for c in cols]}")
+        return np.column_stack(cols) if cols else np.empty((k, 0))
+    try:
+        M = np.asarray(mods, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"mods must be numeric (or a formula on data, e.g. '~ dose'); got {mods!r}") from exc
+    if M.ndim == 1:
+        M = M[:, None]
+    if M.ndim != 2 or M.shape[0] != k:
+        raise ValueError(f"mods must have one row per study ({k}); got shape {M.shape}")
+    return M
+
+
+def _design(
+    M: _Array | None, mod_names: Sequence[str] | None, intercept: bool, k: int, mods: Any = None
+) -> tuple[_Array | None, tuple[str, ...]]:
+    if M is None:
         if not intercept:
             raise ValueError("a model without moderators needs the intercept (intercept=True)")
         return None, ("intrcpt",)
     if isinstance(mods, Mapping):
         names = [str(n) for n in mods]
-        cols = [np.asarray(mods[n], dtype=float) for n in mods]
-        M = np.column_stack(cols) if cols else np.empty((k, 0))
     else:
-        M = np.asarray(mods, dtype=float)
-        if M.ndim == 1:
-            M = M[:, None]
         names = list(mod_names) if mod_names is not None else [f"mod{j + 1}" for j in range(M.shape[1])]
     if mod_names is not None and isinstance(mods, Mapping):
         names = list(mod_names)
-    if M.ndim != 2 or M.shape[0] != k:
-        raise ValueError(f"mods must have one row per study ({k}); got shape {M.shape}")
     if len(names) != M.shape[1]:
         raise ValueError(f"mod_names has {len(names)} names for {M.shape[1]} moderator column(s)")
-    if not np.all(np.isfinite(M)):
-        rows = np.flatnonzero(~np.all(np.isfinite(M), axis=1))[:5].tolist()
-        raise ValueError(f"mods has missing or non-finite values at rows {rows}")
     if M.shape[1] == 0:
         return _design(None, None, intercept, k)
     X = np.column_stack([np.ones(k), M]) if intercept else M
@@ -124,27 +140,30 @@ def rma(
     weights: Any = None,
     control: Mapping[str, Any] | None = None,
     slab: Sequence[str] | None = None,
+    data: Any = None,
 ) -> RMAResult:
     """Fit a fixed/equal- or random-effects model or meta-regression, as metafor's `rma()`.
 
-    `method`: EE (= FE), DL, HE, HS, SJ, ML, REML, EB, PM. `test`: z, t or knha. `mods`: an array
-    (k × q) or a mapping name → values, named by `mod_names`. `subgroup`: one label per study.
-    `control`: {"tau2": value} fixes τ² instead of estimating it.
-    Studies with missing values are an error (remove them first); so are vi <= 0.
+    `method`: EE (= FE), DL, HE, HS, SJ, ML, REML, EB, PM, DLIT, SJIT, PMM or GENQ (which needs
+    `weights`, its generalized-Q weights). `test`: z, t or knha. `mods`: an array (k × q) or a mapping
+    name → values, named by `mod_names`, or a formula on `data` ("~ dose + technique": text columns are
+    categorical with R's treatment coding, see `strigil.meta.formula`). `subgroup`: one label per study.
+    `yi`, `vi`, `weights`, `slab` and `subgroup` may name columns of `data`. `control`: {"tau2": value}
+    fixes τ² instead of estimating it.
+    Studies with a missing or non-finite yi, vi, weight or moderator are left out, as metafor does, and
+    listed in `RMAResult.omitted`; vi <= 0 is an error.
     """
-    y = _as_vector("yi", yi)
-    v = _as_vector("vi", vi)
+    y = _as_vector("yi", _named("yi", yi, data))
+    v = _as_vector("vi", _named("vi", vi, data))
     if y.shape != v.shape:
         raise ValueError(f"yi has {y.shape[0]} values but vi has {v.shape[0]}")
-    k = y.shape[0]
-    if k == 0:
+    k_all = y.shape[0]
+    if k_all == 0:
         raise ValueError("no studies: yi and vi are empty")
-    if np.any(v <= 0):
-        rows = np.flatnonzero(v <= 0)[:5].tolist()
-        raise ValueError(f"vi must be > 0 (a sampling variance); rows {rows} are not")
     meth = method.upper()
-    if meth not in ESTIMATORS:
-        raise ValueError(f"method {method!r} is not supported; allowed: {', '.join(ESTIMATORS)}")
+    if meth not in ESTIMATORS + WEIGHTED_ESTIMATORS:
+        allowed = ", ".join(ESTIMATORS + WEIGHTED_ESTIMATORS)
+        raise ValueError(f"method {method!r} is not supported; allowed: {allowed}")
     if test not in TESTS:
         raise ValueError(f"test {test!r} is not supported; allowed: {', '.join(TESTS)}")
     if not 0 < level < 100:
@@ -158,19 +177,60 @@ def rma(
             tau2_fixed = float(control["tau2"])
             if not (math.isfinite(tau2_fixed) and tau2_fixed >= 0):
                 raise ValueError(f"control tau2 must be a finite number >= 0; got {control['tau2']!r}")
+    keep = np.isfinite(y) & np.isfinite(v)
     w_user = None
     if weights is not None:
-        w_user = _as_vector("weights", weights)
-        if w_user.shape != y.shape or np.any(w_user <= 0):
+        w_user = _as_vector("weights", _named("weights", weights, data))
+        if w_user.shape != y.shape:
+            raise ValueError(f"weights has {w_user.shape[0]} values for k={k_all} studies")
+        keep &= np.isfinite(w_user)
+    elif meth == "GENQ":
+        raise ValueError("method GENQ needs weights (the weights of its generalized Q statistic)")
+    if isinstance(mods, str):
+        from strigil.meta.formula import formula_design
+
+        if data is None:
+            raise ValueError(f"the moderator formula {mods!r} needs data")
+        design = formula_design(mods, data)
+        if design.X.shape[0] != k_all:
+            raise ValueError(f"the data have {design.X.shape[0]} rows for k={k_all} studies")
+        M = design.X[:, 1:] if design.intercept else design.X
+        mod_names = design.names[1:] if design.intercept else design.names
+        mods, intercept = M, design.intercept
+    M_all = _moderator_matrix(mods, k_all)
+    if M_all is not None:
+        keep &= np.all(np.isfinite(M_all), axis=1)
+    omitted = tuple(int(i) for i in np.flatnonzero(~keep))
+    if not keep.any():
+        raise ValueError(f"no study is left: all {k_all} have a missing or non-finite yi, vi, weight or "
+                         "moderator")
+    y, v = y[keep], v[keep]
+    k = y.shape[0]
+    if np.any(v <= 0):
+        rows = np.flatnonzero(keep)[np.flatnonzero(v <= 0)][:5].tolist()
+        raise ValueError(f"vi must be > 0 (a sampling variance); rows {rows} are not")
+    if w_user is not None:
+        w_user = w_user[keep]
+        if np.any(w_user <= 0):
             raise ValueError("weights must be positive, one per study")
-    X, names = _design(mods, mod_names, intercept, k)
+    X, names = _design(None if M_all is None else M_all[keep], mod_names, intercept, k, mods)
     if X is not None and X.shape[1] > k:
         raise ValueError(f"{X.shape[1]} coefficients cannot be estimated from k={k} studies")
+    slab = _named("slab", slab, data)
     labels = tuple(str(s) for s in slab) if slab is not None else None
-    if labels is not None and len(labels) != k:
-        raise ValueError(f"slab has {len(labels)} labels for k={k} studies")
-    return _fit_checked(y, v, X, names, intercept=intercept, method=meth, test=test, level=level,
-                        weights=w_user, tau2_fixed=tau2_fixed, slab=labels, subgroup=subgroup)
+    if labels is not None:
+        if len(labels) != k_all:
+            raise ValueError(f"slab has {len(labels)} labels for k={k_all} studies")
+        labels = tuple(labels[i] for i in np.flatnonzero(keep))
+    subgroup = _named("subgroup", subgroup, data)
+    if subgroup is not None:
+        groups = list(subgroup)
+        if len(groups) != k_all:
+            raise ValueError(f"subgroup has {len(groups)} labels for k={k_all} studies")
+        subgroup = [groups[i] for i in np.flatnonzero(keep)]
+    res = _fit_checked(y, v, X, names, intercept=intercept, method=meth, test=test, level=level,
+                       weights=w_user, tau2_fixed=tau2_fixed, slab=labels, subgroup=subgroup)
+    return replace(res, omitted=omitted) if omitted else res
 
 
 @finite_arithmetic("the model fit")
@@ -223,7 +283,7 @@ def fit_design(
     if k == 1:
         tau2, tau2_se, converged = (0.0 if tau2_fixed is None else tau2_fixed), math.nan, True
     else:
-        est = estimate_tau2_unchecked(method, ymc, v, X, tau2_fixed=tau2_fixed)
+        est = estimate_tau2_unchecked(method, ymc, v, X, tau2_fixed=tau2_fixed, weights=weights)
         tau2, tau2_se, converged = float(est.tau2), float(est.se), bool(est.converged)
     w = 1.0 / (v + tau2)
     Xd = np.ones((k, 1)) if X is None else X
@@ -379,12 +439,26 @@ def _pseudo_r2(y: _Array, v: _Array, X: _Array, b: _Array, tau2: float, method: 
         adj = 1 - (1 - r2) * (k - 1) / (k - p)
         return max(0.0, 100 * adj)
     try:
-        tau2_re = float(estimate_tau2_unchecked(method, ymc, v, None).tau2)
+        tau2_re = float(estimate_tau2_unchecked(method, ymc, v, None, weights=weights).tau2)
     except ValueError:
         return math.nan
     if tau2_re == 0:
         return 0.0
     return max(0.0, 100 * (tau2_re - tau2) / tau2_re)
+
+
+def between_subgroups(estimates: Sequence[float], ses: Sequence[float]) -> tuple[float, int, float, float]:
+    """Test for subgroup differences: Q = Σ (θ̂ᵍ − θ̄)²/SEᵍ² with θ̄ the inverse-variance mean of the
+    subgroup estimates, its df (groups − 1), p-value and I² = max(0, (Q − df)/Q) (Borenstein &
+    Higgins, 2013, Prev Sci 14:134; RevMan's "test for subgroup differences"); NaN without two
+    subgroups with positive finite standard errors."""
+    est, se = np.asarray(estimates, dtype=float), np.asarray(ses, dtype=float)
+    df = max(est.size - 1, 0)
+    if df < 1 or not (np.all(np.isfinite(se)) and np.all(se > 0)):
+        return math.nan, df, math.nan, math.nan
+    w = 1 / se**2
+    Q = float(w @ (est - float(w @ est) / float(w.sum())) ** 2)
+    return Q, df, float(special.chdtrc(df, Q)), max(0.0, 100 * (Q - df) / Q) if Q > 0 else 0.0
 
 
 def _with_subgroups(res: RMAResult, y: _Array, v: _Array, subgroup: Any, method: str, test: str,
@@ -402,16 +476,5 @@ def _with_subgroups(res: RMAResult, y: _Array, v: _Array, subgroup: Any, method:
                        slab=sub_slab)
         c = r.beta[0]
         groups.append(Subgroup(name, r.k, c.estimate, c.se, c.ci_lb, c.ci_ub, r.tau2, r.I2, r))
-    est = np.array([g.estimate for g in groups])
-    var = np.array([g.se**2 for g in groups])
-    if len(groups) > 1 and np.all(var > 0) and np.all(np.isfinite(var)):
-        wg = 1 / var
-        mean = float(wg @ est) / float(wg.sum())
-        qb = float(wg @ (est - mean) ** 2)
-        qb_df = len(groups) - 1
-        qb_p = float(special.chdtrc(qb_df, qb))
-    else:
-        qb, qb_df, qb_p = math.nan, len(groups) - 1, math.nan
-    from dataclasses import replace
-
+    qb, qb_df, qb_p, _ = between_subgroups([g.estimate for g in groups], [g.se for g in groups])
     return replace(res, subgroups=tuple(groups), Q_between=qb, Q_between_df=qb_df, Q_between_p=qb_p)

@@ -9,7 +9,7 @@ p×p matrices X'WⁿX.
 
 References: DerSimonian & Laird (1986); Hedges (1983); Hunter & Schmidt (2004); Sidik & Jonkman
 (2005); Paule & Mandel (1982); Morris (1983) for EB; Viechtbauer (2005) for ML/REML and the standard
-errors; Viechtbauer (2007) for the Q-profile interval.
+errors; Viechtbauer (2007) for the Q-profile interval. DLIT, SJIT, PMM and GENQ: `tau2_iterated`.
 
 Every function accepts `y` and `v` of shape (k,) or, without moderators (`X is None`), (k, m) for m
 independent meta-analyses at once; sums run over axis 0. The public ones refuse data too extreme for
@@ -32,6 +32,7 @@ __all__ = [
     "ESTIMATORS",
     "OVERFLOWED",
     "TOO_EXTREME",
+    "WEIGHTED_ESTIMATORS",
     "Tau2Estimate",
     "estimate_tau2",
     "estimate_tau2_unchecked",
@@ -42,7 +43,9 @@ __all__ = [
 
 _Array = NDArray[np.float64]
 
-ESTIMATORS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
+ESTIMATORS = ("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM", "DLIT", "SJIT", "PMM")
+# estimators that need user weights (rma's `weights`), so not in the batch engine
+WEIGHTED_ESTIMATORS = ("GENQ",)
 
 # relative convergence tolerance of the iterative estimators (metafor's default threshold is 1e-5)
 _TOL = 1e-12
@@ -293,18 +296,21 @@ def estimate_tau2_unchecked(
     *,
     tau2_fixed: float | None = None,
     fe: _Terms | None = None,
+    weights: Array | None = None,
 ) -> Tau2Estimate:
     """Estimate τ² with metafor's `method` (EE/FE give 0); `y` should be mean-centred as in metafor.
 
     With `tau2_fixed` the value is taken as given (its standard error is still computed). `fe` may
-    pass the terms at τ² = 0 when the caller has them already. No guard against overflow here:
+    pass the terms at τ² = 0 when the caller has them already; `weights` are GENQ's. DLIT, SJIT, PMM
+    and GENQ are computed in `strigil.meta.tau2_iterated`. No guard against overflow here:
     `estimate_tau2` is this function under `finite_arithmetic`.
     """
     k = y.shape[0]
     p = _p(X)
     m = method.upper()
-    if m not in ESTIMATORS:
-        raise ValueError(f"method {method!r} is not supported; allowed: {', '.join(ESTIMATORS)}")
+    if m not in ESTIMATORS + WEIGHTED_ESTIMATORS:
+        allowed = ", ".join(ESTIMATORS + WEIGHTED_ESTIMATORS)
+        raise ValueError(f"method {method!r} is not supported; allowed: {allowed}")
     nan = np.full(y.shape[1:], np.nan) if y.ndim > 1 else np.nan
     if m in ("EE", "FE"):
         return Tau2Estimate(np.zeros(y.shape[1:]) if y.ndim > 1 else 0.0, nan, True, 0)
@@ -317,6 +323,10 @@ def estimate_tau2_unchecked(
     converged: Any = True
     if fe is None:
         fe = _terms(y, v, X, 0.0)
+    if m in ("DLIT", "SJIT", "PMM", "GENQ"):
+        from strigil.meta.tau2_iterated import estimate_iterated
+
+        return estimate_iterated(m, y, v, X, tau2_fixed=tau2_fixed, fe=fe, weights=weights)
     if m in ("DL", "HS"):
         if tau2_fixed is not None:
             tau2 = tau2_fixed

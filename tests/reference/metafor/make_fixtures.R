@@ -21,49 +21,9 @@ CI_CTRL <- list(tol = 1e-12, maxiter = 10000)
 METHODS <- c("EE", "FE", "DL", "HE", "HS", "SJ", "ML", "REML", "EB", "PM")
 TESTS <- c("z", "t", "knha")
 
-# ---------------------------------------------------------------- JSON writing (17 digits)
-fmt1 <- function(x) {
-  if (is.na(x) && !is.nan(x)) return("\"NA\"")
-  if (is.nan(x)) return("\"NaN\"")
-  if (is.infinite(x)) return(if (x > 0) "\"Inf\"" else "\"-Inf\"")
-  trimws(formatC(x, digits = 17, format = "g"))
-}
-# A numeric vector, always written as a JSON array.
-vec <- function(x) {
-  if (is.null(x)) return(NULL)
-  x <- as.numeric(x)
-  structure(paste0("[", paste(vapply(x, fmt1, ""), collapse = ","), "]"), class = "json")
-}
-# A numeric scalar (NULL or zero length -> null).
-num <- function(x) {
-  if (is.null(x) || length(x) == 0) return(NULL)
-  structure(fmt1(as.numeric(x)[1]), class = "json")
-}
-write_json_file <- function(obj, name) {
-  txt <- toJSON(obj, auto_unbox = TRUE, null = "null", na = "string", json_verbatim = TRUE,
-                pretty = FALSE, digits = NA)
-  writeLines(txt, file.path(out_dir, name))
-  cat("wrote", name, "\n")
-}
-META <- list(
-  metafor = as.character(packageVersion("metafor")),
-  metadat = as.character(packageVersion("metadat")),
-  R = R.version.string,
-  generated = format(Sys.time(), "%Y-%m-%dT%H:%M:%SZ", tz = "UTC"),
-  control = CTRL, confint_control = CI_CTRL
-)
-
-# Run an expression, keeping its warnings; an error becomes list(ok = FALSE, error = message).
-capture <- function(expr) {
-  warns <- character(0)
-  value <- withCallingHandlers(
-    tryCatch(expr, error = function(e) structure(list(msg = conditionMessage(e)), class = "fail")),
-    warning = function(w) {
-      warns <<- c(warns, conditionMessage(w))
-      invokeRestart("muffleWarning")
-    })
-  list(value = value, warnings = I(unique(warns)), failed = inherits(value, "fail"))
-}
+# JSON writing (17 digits), capture() of errors and warnings, meta_block(): json_helpers.R
+source(file.path(out_dir, "json_helpers.R"))
+META <- meta_block(list(control = CTRL, confint_control = CI_CTRL))
 
 # ---------------------------------------------------------------- data sets
 datasets <- list()
