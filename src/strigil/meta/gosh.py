@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 
     from strigil.meta.result import RMAResult
 
-__all__ = ["Gosh", "gosh"]
+__all__ = ["Gosh", "GoshPlot", "gosh"]
 
 _Array = NDArray[np.float64]
 

@@ -32,7 +32,7 @@ from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.rma import critical_value
 from strigil.meta.tables_result import TablesResult
 
-__all__ = ["MEASURES", "MHBatch", "rma_mh", "rma_mh_batch"]
+__all__ = ["MEASURES", "MHBatch", "heterogeneity", "rma_mh", "rma_mh_batch"]
 
 _Array = NDArray[np.float64]
 _Cells = tuple[_Array, _Array, _Array, _Array]  # ai, bi, ci, di or x1i, t1i, x2i, t2i

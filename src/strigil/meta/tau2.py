@@ -296,7 +296,7 @@ def estimate_tau2_unchecked(
     *,
     tau2_fixed: float | None = None,
     fe: _Terms | None = None,
-    weights: Array | None = None,
+    weights: _Array | None = None,
 ) -> Tau2Estimate:
     """Estimate τ² with metafor's `method` (EE/FE give 0); `y` should be mean-centred as in metafor.
 
