@@ -18,18 +18,24 @@ import typer
 from strigil.cli.toolkit import errors, fail
 
 __all__ = [
+    "bubble_command",
+    "counts_command",
     "diagnose_command",
     "escalc_command",
     "fit_command",
     "forest_command",
     "funnel_command",
+    "gosh_command",
     "meta_app",
+    "radial_command",
     "register",
+    "residuals_command",
 ]
 
 meta_app = typer.Typer(
     name="meta",
-    help="Meta-analysis: effect sizes (escalc), random/fixed-effects models and meta-regression (fit).",
+    help="Meta-analysis: effect sizes (escalc), random/fixed-effects models and meta-regression (fit), "
+         "2×2 and count tables (counts).",
     no_args_is_help=True,
 )
 
@@ -110,9 +116,13 @@ def fit_command(
     file: Path = typer.Argument(..., help="CSV file with one row per study."),
     yi: str = typer.Option("yi", help="Column with the effect sizes."),
     vi: str = typer.Option("vi", help="Column with the sampling variances."),
-    method: str = typer.Option("REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM."),
+    method: str = typer.Option(
+        "REML", help="τ² estimator: EE, FE, DL, HE, HS, SJ, ML, REML, EB, PM, DLIT, SJIT, PMM."),
     test: str = typer.Option("z", help="z, t or knha (Hartung–Knapp–Sidik–Jonkman)."),
     mods: str | None = typer.Option(None, help="Comma-separated moderator columns (meta-regression)."),
+    formula: str | None = typer.Option(
+        None, help="Moderators as a formula on the columns, e.g. '~ dose + technique' (text columns are "
+                   "categorical, first level the reference, as R); instead of --mods."),
     subgroup: str | None = typer.Option(
         None, help="Column with subgroup labels: each subgroup is fitted on its own (its own τ²) and the "
                    "between-subgroup Q compares their estimates with weights 1/SE² (df = groups − 1)."),
@@ -122,7 +132,9 @@ def fit_command(
 ) -> None:
     """Fit a fixed/random-effects model or meta-regression (metafor's rma)."""
     mod_names = [m.strip() for m in mods.split(",") if m.strip()] if mods else []
-    res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names)
+    if formula and mod_names:
+        fail("--formula and --mods both give moderators; use one")
+    res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names, formula)
     doc = res.to_json()
     if as_json:
         typer.echo(json.dumps(doc))
@@ -174,15 +186,15 @@ def _table(file: Path) -> Any:
         return read_table(file)
 
 
-def _fit(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
-         subgroup: str | None, level: float, mods: list[str] | None = None) -> Any:
+def _fit(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None, subgroup: str | None,
+         level: float, mods: list[str] | None = None, formula: str | None = None) -> Any:
     """Read a CSV and fit the model; rows with missing values are left out with a note on stderr."""
     from strigil.services.meta_analysis import fit_table
 
     table = _table(file)
     with errors():
         fitted = fit_table(table, yi=yi, vi=vi, yi_label="--yi", vi_label="--vi", method=method, test=test,
-                           level=level, mods=mods or (), subgroup=subgroup, slab=slab)
+                           level=level, mods=mods or (), subgroup=subgroup, slab=slab, formula=formula)
     if fitted.left_out:
         typer.echo(f"note: {len(fitted.left_out)} row(s) with missing values left out "
                    f"(lines {fitted.left_out})", err=True)
@@ -289,3 +301,147 @@ def diagnose_command(
         flagged = [s for s, f in zip(inf["slab"], inf["inf"], strict=True) if f]
         lines.append("Influential: " + (", ".join(flagged) if flagged else "none"))
     typer.echo("\n".join(lines))
+
+
+# ---- 2×2 and count tables; more plots and residuals ----------------------------------------------
+
+
+@meta_app.command("counts")
+def counts_command(
+    file: Path = typer.Argument(..., help="CSV: ai, bi, ci, di (or ai, n1i, ci, n2i) or x1i, t1i, x2i, t2i."),
+    model: str = typer.Option("MH", help="MH (Mantel–Haenszel), PETO (Peto's odds ratio) or GLMM "
+                                         "(binomial-normal / Poisson-normal random effects)."),
+    measure: str = typer.Option("OR", help="OR, RR, RD (2×2 tables) or IRR, IRD (person-time)."),
+    slab: str | None = typer.Option(None, help="Column with study labels."),
+    subgroup: str | None = typer.Option(None, help="Column with subgroup labels (forest plot blocks)."),
+    level: float = typer.Option(95.0, help="Confidence level in percent."),
+    forest: Path | None = typer.Option(None, help="Write the forest plot (RevMan layout) here."),
+    labbe: Path | None = typer.Option(None, help="Write the L'Abbé plot here."),
+    groups: str = typer.Option("Group 1,Group 2", help="Names of the two arms, comma-separated."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Pool 2×2 or person-time tables: Mantel–Haenszel (with CMH, Breslow–Day, Tarone tests), Peto, or a
+    GLMM. Tables with a missing count, or without events in either arm, are left out and counted."""
+    from strigil.meta.revman import forest_revman
+    from strigil.meta.study_plots import labbe as labbe_plot
+    from strigil.services.count_meta_analysis import fit_counts
+
+    table = _table(file)
+    with errors():
+        fitted = fit_counts(table, model=model, measure=measure, level=level, slab=slab, subgroup=subgroup)
+    res = fitted.result
+    names = tuple(g.strip() for g in groups.split(","))
+    if len(names) != 2:
+        fail(f"--groups {groups!r}: give two names, comma-separated")
+    if forest is not None:
+        plot = forest_revman(res, subgroups=fitted.subgroups or None, groups=(names[0], names[1]))
+        _save_plot(plot, forest)
+    if labbe is not None:
+        _save_plot(labbe_plot(res), labbe)
+    doc = res.to_json()
+    if as_json:
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    beta = doc["beta"][0] if "beta" in doc else doc
+    ratio = doc.get("exp")
+    lines = [f"{doc.get('method') or doc['model']} {doc['measure']}: k = {doc['k']} "
+             f"({doc['k_omitted']} left out for missing counts, {doc['k_double_zero']} without events in "
+             "either arm)",
+             f"estimate {_fmt(beta['estimate'])} (SE {_fmt(beta['se'])}), "
+             f"{doc['level']:g}% CI {_fmt(beta['ci_lb'])} to {_fmt(beta['ci_ub'])}"]
+    if ratio:
+        lines.append(f"ratio {_fmt(ratio['estimate'])} [{_fmt(ratio['ci_lb'])}, {_fmt(ratio['ci_ub'])}]")
+    if "Q" in doc:
+        lines.append(f"Q({doc['Q_df']}) = {_fmt(doc['Q'])}, p = {_fmt(doc['Q_p'])}; "
+                     f"I^2 = {_fmt(doc['I2'], 1)}%")
+        for name, test in doc["tests"].items():
+            lines.append(f"{name}: {_fmt(test['stat'])}, p = {_fmt(test['p'])}")
+    else:
+        lines.append(f"tau^2 = {_fmt(doc['tau2'])}; LRT({doc['QE_df']}) = {_fmt(doc['QE_LRT'])}, "
+                     f"p = {_fmt(doc['QE_LRT_p'])}")
+        lines += [f"note: {n}" for n in doc["notes"]]
+    typer.echo("\n".join(lines))
+
+
+@meta_app.command("bubble")
+def bubble_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file; .svg, .png or .pdf picks the format."),
+    mods: str = typer.Option(..., help="Comma-separated moderator columns; the first is on the x axis."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator."),
+    show_pi: bool = typer.Option(False, "--pi", help="Also draw the prediction band."),
+) -> None:
+    """Bubble plot of a meta-regression: effects against a moderator, point area by weight, fitted line."""
+    from strigil.meta.study_plots import regplot
+
+    names = [m.strip() for m in mods.split(",") if m.strip()]
+    res = _fit(file, yi, vi, method, "z", None, None, 95.0, names)
+    try:
+        _save_plot(regplot(res, names[0], show_pi=show_pi), out)
+    except ValueError as exc:
+        fail(f"--mods: {exc}")
+
+
+@meta_app.command("radial")
+def radial_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file; .svg, .png or .pdf picks the format."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator."),
+) -> None:
+    """Radial (Galbraith) plot."""
+    from strigil.meta.study_plots import radial
+
+    _save_plot(radial(_fit(file, yi, vi, method, "z", None, None, 95.0)), out)
+
+
+@meta_app.command("gosh")
+def gosh_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    out: Path = typer.Option(..., "--out", "-o", help="Image file; .svg, .png or .pdf picks the format."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("EE", help="The model refitted to every subset (metafor's default: EE)."),
+    max_subsets: int = typer.Option(1_000_000, help="Above this many subsets, a random sample of them."),
+    seed: int = typer.Option(1, help="Seed of that sample."),
+) -> None:
+    """GOSH plot: the model refitted to every subset of the studies, estimate against I²."""
+    from strigil.meta.gosh import gosh
+
+    res = _fit(file, yi, vi, method, "z", None, None, 95.0)
+    try:
+        result = gosh(res, max_subsets=max_subsets, seed=seed)
+    except ValueError as exc:
+        fail(str(exc))
+    _save_plot(result.plot(), out)
+
+
+@meta_app.command("residuals")
+def residuals_command(
+    file: Path = typer.Argument(..., help="CSV file with one row per study."),
+    yi: str = typer.Option("yi", help="Column with the effect sizes."),
+    vi: str = typer.Option("vi", help="Column with the sampling variances."),
+    method: str = typer.Option("REML", help="τ² estimator."),
+    mods: str | None = typer.Option(None, help="Comma-separated moderator columns."),
+    slab: str | None = typer.Option(None, help="Column with study labels."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+) -> None:
+    """Raw, standardized and studentized residuals and hat values, one line per study."""
+    from strigil.meta.residuals import hatvalues, rstandard, rstudent
+
+    names = [m.strip() for m in mods.split(",") if m.strip()] if mods else []
+    res = _fit(file, yi, vi, method, "z", slab, None, 95.0, names)
+    try:
+        std, stu, hat = rstandard(res), rstudent(res), hatvalues(res)
+    except ValueError as exc:
+        fail(str(exc))
+    if as_json:
+        doc = {"rstandard": std.to_json(), "rstudent": stu.to_json(), "hat": [float(h) for h in hat]}
+        typer.echo(json.dumps(doc, allow_nan=False))
+        return
+    typer.echo(f"{'study':20}{'resid':>10}{'rstandard':>11}{'rstudent':>10}{'hat':>8}")
+    for i, label in enumerate(std.slab):
+        typer.echo(f"{label[:20]:20}{std.resid[i]:10.4f}{std.z[i]:11.4f}{stu.z[i]:10.4f}{hat[i]:8.4f}")

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+    from strigil.meta.glmm import GLMMResult
     from strigil.meta.result import RMAResult
+    from strigil.meta.tables_result import TablesResult
     from strigil.meta.trimfill import TrimFill
 
 __all__ = ["FORMATS", "ForestPlot", "ForestRow", "FunnelPlot", "forest", "funnel"]
@@ -283,30 +285,29 @@ class FunnelPlot:
 _SHADES = ("#ffffff", "#e3e3e3", "#c6c6c6", "#a8a8a8")
 
 
-def funnel(res: RMAResult, *, contours: tuple[float, ...] = (90.0, 95.0, 99.0), refline: float = 0.0,
-           fill: TrimFill | None = None, xlab: str = "Observed outcome") -> FunnelPlot:
+def funnel(res: RMAResult | TablesResult | GLMMResult, *, contours: tuple[float, ...] = (90.0, 95.0, 99.0),
+           refline: float = 0.0, fill: TrimFill | None = None, xlab: str = "Observed outcome") -> FunnelPlot:
     """Contour-enhanced funnel plot (Peters et al., 2008, J Clin Epidemiol 61:991): effects against
     their standard errors (0 at the top) over regions of two-sided significance around `refline`,
-    with the pooled estimate and its pseudo-confidence funnel; trim-and-fill studies as open dots."""
+    with the pooled estimate and its pseudo-confidence funnel; trim-and-fill studies as open dots.
+    For Mantel–Haenszel, Peto and GLMM results the studies are their per-study effects (escalc's)."""
     from matplotlib.figure import Figure
     from matplotlib.patches import Patch
 
-    if res.moderators:
-        raise ValueError("funnel() draws models without moderators")
+    yi, vi, est, level = _funnel_points(res)
     levels = tuple(sorted(float(c) for c in contours))
     if any(not 0 < c < 100 for c in levels) or len(levels) > 3:
         raise ValueError(f"contours must be up to three levels strictly between 0 and 100; got {contours!r}")
-    sei = np.sqrt(res.vi)
+    sei = np.sqrt(vi)
     f_y = np.array(fill.fill_yi if fill is not None else (), dtype=float)
     f_se = np.sqrt(np.array(fill.fill_vi if fill is not None else (), dtype=float))
-    est = res.beta[0].estimate
     top = float(max(sei.max(), f_se.max() if f_se.size else 0.0)) * 1.08
     se_grid = np.linspace(0.0, top, 200)
     fig = Figure(figsize=(7.0, 5.6))
     ax = fig.add_subplot(1, 1, 1)
     zs = [_z(c) for c in levels]
     reach = max(zs) * top * 1.1
-    spread = max(float(np.max(np.abs(res.yi - refline))),
+    spread = max(float(np.max(np.abs(yi - refline))),
                  float(np.max(np.abs(f_y - refline))) if f_y.size else 0.0, reach)
     ax.set_facecolor(_SHADES[len(zs)])
     handles = []
@@ -319,11 +320,11 @@ def funnel(res: RMAResult, *, contours: tuple[float, ...] = (90.0, 95.0, 99.0), 
         text = f"p > {hi_p:.2f}" if j == 0 else (f"p < {lo_p:.2f}" if j == len(levels) else
                                                  f"{hi_p:.2f} < p < {lo_p:.2f}")
         handles.append(Patch(facecolor=shade, edgecolor="#666666", linewidth=0.5, label=text))
-    z_model = _z(res.level)
+    z_model = _z(level)
     ax.plot(est - z_model * se_grid, se_grid, color=_INK, linestyle="--", linewidth=0.9)
     ax.plot(est + z_model * se_grid, se_grid, color=_INK, linestyle="--", linewidth=0.9)
     ax.axvline(est, color=_INK, linewidth=1)
-    ax.plot(res.yi, sei, "o", color=_ACCENT, markeredgecolor=_INK, markersize=6, label="studies")
+    ax.plot(yi, sei, "o", color=_ACCENT, markeredgecolor=_INK, markersize=6, label="studies")
     if f_y.size:
         ax.plot(f_y, f_se, "o", markerfacecolor="white", markeredgecolor=_FILL, markeredgewidth=1.6,
                 markersize=6, label="filled (trim-and-fill)")
@@ -333,4 +334,20 @@ def funnel(res: RMAResult, *, contours: tuple[float, ...] = (90.0, 95.0, 99.0), 
     ax.set_ylabel("Standard error")
     ax.legend(handles=handles + ax.get_legend_handles_labels()[0], loc="lower right", fontsize=8,
               framealpha=0.95)
-    return FunnelPlot(res.yi.copy(), sei, f_y, f_se, est, levels, refline, fig)
+    return FunnelPlot(yi.copy(), sei, f_y, f_se, est, levels, refline, fig)
+
+
+def _funnel_points(res: RMAResult | TablesResult | GLMMResult) -> tuple[_Array, _Array, float, float]:
+    """The studies' effects and variances (those with both), the pooled estimate and the level."""
+    from strigil.meta.tables_result import TablesResult
+
+    if isinstance(res, TablesResult):
+        est = res.estimate
+    else:
+        if len(res.beta) != 1:
+            raise ValueError("funnel() draws models without moderators")
+        est = res.beta[0].estimate
+    ok = np.isfinite(res.yi) & np.isfinite(res.vi)
+    if not ok.any():
+        raise ValueError("funnel() needs at least one study with an effect and a variance")
+    return res.yi[ok], res.vi[ok], float(est), float(res.level)

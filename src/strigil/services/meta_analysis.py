@@ -37,6 +37,7 @@ __all__ = [
     "fit_table",
     "parse_table",
     "read_table",
+    "svg_of",
 ]
 
 # "given" = the file already has yi and vi; otherwise escalc computes them from metafor's columns.
@@ -164,8 +165,11 @@ def fit_table(
     mods: Sequence[str] = (),
     subgroup: str | None = None,
     slab: str | None = None,
+    formula: str | None = None,
 ) -> FittedTable:
-    """Fit metafor's rma to a table: rows missing the effect, variance or a moderator are left out."""
+    """Fit metafor's rma to a table: rows missing the effect, variance or a moderator are left out.
+    `formula` ("~ dose + technique") gives the moderators as a model formula on the table's columns
+    (text columns categorical, R's coding) instead of `mods`."""
     import numpy as np
 
     from strigil.meta.rma import rma
@@ -186,11 +190,15 @@ def fit_table(
     idx = np.flatnonzero(keep)
     if idx.size == 0:
         raise MetaInputError("file: no row has both an effect size and its variance")
+    data = None
+    if formula:
+        data = {name: [_value(table.rows[i].get(name)) for i in idx] for name in table.header}
     try:
         result = rma(
             y[idx],
             v[idx],
-            mods={n: c[idx] for n, c in moderators.items()} if moderators else None,
+            mods=formula if formula else ({n: c[idx] for n, c in moderators.items()} if moderators else None),
+            data=data,
             method=method,
             test=test,
             level=level,
@@ -204,7 +212,20 @@ def fit_table(
             f"the model cannot be fitted to these numbers ({type(exc).__name__}); check yi and vi for "
             "extreme or mistyped values"
         ) from None
+    if result.omitted:  # rows the formula's variables are missing in
+        keep[idx[list(result.omitted)]] = False
     return FittedTable(result, (np.flatnonzero(~keep) + 2).tolist())
+
+
+def _value(text: str | None) -> Any:
+    """A CSV cell for a formula: a number when it reads as one, None when missing, else the text."""
+    t = (text or "").strip()
+    if t in _MISSING:
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return t
 
 
 @dataclass(frozen=True)
@@ -237,9 +258,14 @@ def fit_csv(
         plot = fitted.result.forest(xlab=xlab)
     except ValueError as exc:
         raise MetaInputError(str(exc)) from None
+    result = fitted.result
+    return MetaFit(result.to_json(), svg_of(plot.figure), result.k, len(fitted.left_out), measure)
+
+
+def svg_of(figure: Any) -> str:
+    """A matplotlib figure as SVG text that can sit inside a page (no XML prolog or doctype)."""
     buffer = io.StringIO()
-    plot.figure.savefig(buffer, format="svg")
+    figure.savefig(buffer, format="svg")
     svg = buffer.getvalue()
-    svg = svg[svg.find("<svg") :]  # drop the XML prolog and doctype so it can sit inside the page
-    return MetaFit(fitted.result.to_json(), svg, fitted.result.k, len(fitted.left_out), measure)
+    return svg[svg.find("<svg") :]
 
