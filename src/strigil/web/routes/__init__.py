@@ -12,6 +12,7 @@ from strigil.web.routes import (
     auth,
     fhir,
     home,
+    meta_counts,
     privacy,
     record_api,
     record_pages,
@@ -35,5 +36,7 @@ ROUTERS: list[APIRouter] = [
     record_api.router,
     analysis.pages,
     analysis.api,
+    meta_counts.pages,
+    meta_counts.api,
     fhir.router,
 ]
