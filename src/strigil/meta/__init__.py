@@ -3,11 +3,15 @@
 `escalc` computes effect sizes, `rma` fits fixed/random-effects models and meta-regressions and
 returns an immutable `RMAResult`; `rma_batch` fits many intercept-only models at once. Sparse binary
 and count outcomes: `rma_mh` (Mantel–Haenszel, many at once with `rma_mh_batch`), `rma_peto` and
-`rma_glmm` (binomial-normal and Poisson-normal mixed models).
+`rma_glmm` (binomial-normal and Poisson-normal mixed models); `to_long`/`to_wide` move between arm-level
+rows and study tables. Residuals, formula moderators, more τ² estimators, GOSH and the RevMan-layout,
+bubble, radial and L'Abbé plots live in their modules (see docs/meta-analysis.md).
 """
 
 from strigil.meta.batch import BatchResult, rma_batch
 from strigil.meta.escalc import EffectSizes, escalc
+from strigil.meta.glmm import GLMMResult, rma_glmm
+from strigil.meta.layout import to_long, to_wide
 from strigil.meta.mantel_haenszel import MHBatch, rma_mh, rma_mh_batch
 from strigil.meta.peto import rma_peto
 from strigil.meta.result import Coefficient, Prediction, RMAResult, Subgroup, Tau2Interval
@@ -18,6 +22,7 @@ __all__ = [
     "BatchResult",
     "Coefficient",
     "EffectSizes",
+    "GLMMResult",
     "MHBatch",
     "Prediction",
     "RMAResult",
@@ -27,7 +32,10 @@ __all__ = [
     "escalc",
     "rma",
     "rma_batch",
+    "rma_glmm",
     "rma_mh",
     "rma_mh_batch",
     "rma_peto",
+    "to_long",
+    "to_wide",
 ]
