@@ -38,6 +38,7 @@ __all__ = [
     "rate_effects",
     "rates",
     "table_effects",
+    "tables_of",
     "two_by_two",
 ]
 
@@ -230,6 +231,19 @@ def rates(xi: Any, ti: Any, *, labels: Sequence[Any] | None = None) -> Rates:
     with np.errstate(invalid="ignore"):
         _refuse(t == 0, lab, "ti is 0: no person-time")
     return Rates(x, t, lab)
+
+
+def tables_of(measure: str, *, ai: Any = None, bi: Any = None, ci: Any = None, di: Any = None,
+              n1i: Any = None, n2i: Any = None, x1i: Any = None, t1i: Any = None, x2i: Any = None,
+              t2i: Any = None, slab: Sequence[Any] | None = None) -> TwoByTwo | PersonTime:
+    """The checked tables a pooling method needs: 2×2 for OR, RR, RD; person-time for IRR, IRD."""
+    if measure in ("OR", "RR", "RD"):
+        if ai is None or ci is None:
+            raise ValueError(f"measure {measure} needs ai and ci with bi and di (or n1i and n2i)")
+        return two_by_two(ai, bi, ci, di, n1i=n1i, n2i=n2i, labels=slab)
+    if x1i is None or t1i is None or x2i is None or t2i is None:
+        raise ValueError(f"measure {measure} needs x1i, t1i, x2i and t2i")
+    return person_time(x1i, t1i, x2i, t2i, labels=slab)
 
 
 # ---------------------------------------------------------------------------------- effect sizes

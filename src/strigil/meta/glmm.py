@@ -408,14 +408,8 @@ def rma_glmm(
         raise ValueError(f"measure {measure!r} is not supported by the GLMMs; allowed: {', '.join(MEASURES)}")
     if not 0 < level < 100:
         raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
-    if key == "OR":
-        if ai is None or ci is None:
-            raise ValueError("measure OR needs ai and ci with bi and di (or n1i and n2i)")
-        table: TwoByTwo | PersonTime = counts.two_by_two(ai, bi, ci, di, n1i=n1i, n2i=n2i, labels=slab)
-    else:
-        if x1i is None or t1i is None or x2i is None or t2i is None:
-            raise ValueError("measure IRR needs x1i, t1i, x2i and t2i")
-        table = counts.person_time(x1i, t1i, x2i, t2i, labels=slab)
+    table = counts.tables_of(key, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, t1i=t1i, x2i=x2i,
+                             t2i=t2i, slab=slab)
     k_all = len(table)
     Xs_all, names = _mods_matrix(mods, k_all)
     missing = table.missing | ~np.all(np.isfinite(Xs_all), axis=1)

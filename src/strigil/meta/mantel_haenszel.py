@@ -28,6 +28,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from strigil.meta import counts
+from strigil.meta.batch import _matrix
 from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.rma import critical_value
 from strigil.meta.tables_result import TablesResult
@@ -190,17 +191,6 @@ def heterogeneity(yi: _Array, vi: _Array, estimate: Any) -> dict[str, Any]:
     return {"k_yi": k_yi, "Q": Q, "Q_df": np.maximum(df, 0), "Q_p": Q_p, "I2": I2, "H2": H2}
 
 
-def _cells(measure: str, ai: Any, bi: Any, ci: Any, di: Any, n1i: Any, n2i: Any, x1i: Any, t1i: Any,
-           x2i: Any, t2i: Any, slab: Sequence[Any] | None) -> TwoByTwo | PersonTime:
-    if measure in ("OR", "RR", "RD"):
-        if ai is None or ci is None:
-            raise ValueError(f"measure {measure} needs ai and ci with bi and di (or n1i and n2i)")
-        return counts.two_by_two(ai, bi, ci, di, n1i=n1i, n2i=n2i, labels=slab)
-    if x1i is None or t1i is None or x2i is None or t2i is None:
-        raise ValueError(f"measure {measure} needs x1i, t1i, x2i and t2i")
-    return counts.person_time(x1i, t1i, x2i, t2i, labels=slab)
-
-
 def _arrays(t: TwoByTwo | PersonTime) -> _Cells:
     return (t.ai, t.bi, t.ci, t.di) if isinstance(t, TwoByTwo) else (t.x1i, t.t1i, t.x2i, t.t2i)
 
@@ -233,7 +223,8 @@ def rma_mh(
     key = _measure(measure)
     if not 0 < level < 100:
         raise ValueError(f"level must lie strictly between 0 and 100; got {level!r}")
-    table = _cells(key, ai, bi, ci, di, n1i, n2i, x1i, t1i, x2i, t2i, slab)
+    table = counts.tables_of(key, ai=ai, bi=bi, ci=ci, di=di, n1i=n1i, n2i=n2i, x1i=x1i, t1i=t1i, x2i=x2i,
+                             t2i=t2i, slab=slab)
     omitted = table.missing
     table = table.subset(~omitted)
     k = len(table)
@@ -315,18 +306,6 @@ class MHBatch:
 
     def __len__(self) -> int:
         return int(self.estimate.shape[0])
-
-
-def _matrix(name: str, values: Any) -> _Array:
-    arr = np.asarray(values, dtype=float)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must have shape (k, m); got {arr.shape}")
-    if not np.all(np.isfinite(arr)):
-        col = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=0))[0])
-        raise ValueError(f"{name} has missing or non-finite counts in analysis (column) {col + 1}")
-    return arr
 
 
 def _check_batch(measure: str, cells: _Cells) -> None:
