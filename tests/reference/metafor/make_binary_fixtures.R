@@ -1,5 +1,6 @@
 # Reference numbers for strigil.meta's sparse binary and count outcomes and everyday tools, computed
-# by R's metafor (Debian r-cran-metafor) with lme4 for the generalized linear mixed models.
+# by R's metafor (Debian r-cran-metafor) with lme4 and glmmTMB for the generalized linear mixed models
+# (Debian r-cran-lme4, r-cran-glmmtmb).
 #
 # Run from the repository root:  Rscript tests/reference/metafor/make_binary_fixtures.R
 # Writes binary.json (2x2 and count tables, escalc measures, rma.mh, rma.peto), glmm.json (rma.glmm)
