@@ -10,6 +10,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, TypeVar
 
+from strigil.catalog._citations import CitationError, load_bibliography
 from strigil.catalog._entries import (
     Condition,
     EdgeType,
@@ -103,7 +104,7 @@ def _thresholds(raw: list[dict[str, Any]], default_kind: str, where: str) -> tup
                     value=None if item.get("value") is None else float(item["value"]),
                     percent=None if item.get("percent") is None else float(item["percent"]),
                     population=str(item["population"]),
-                    source=str(item["source"]),
+                    source=_cited(str(item["source"]), where),
                     note=str(item.get("note", "")),
                     kind=str(item.get("kind", default_kind)),
                     verified=bool(item.get("verified", True)),
@@ -118,6 +119,14 @@ def _thresholds(raw: list[dict[str, Any]], default_kind: str, where: str) -> tup
     return tuple(out)
 
 
+def _cited(field: str, where: str) -> str:
+    """A `source` field (`@key (note); ...`) as the citation text pages show (one formatter for all)."""
+    try:
+        return load_bibliography().render_field(field)
+    except CitationError as exc:
+        raise CatalogError(f"{where}: {exc}") from exc
+
+
 _E = TypeVar("_E", bound=Entry)
 
 
@@ -126,6 +135,7 @@ def _build(cls: type[_E], raw: dict[str, Any], where: str) -> _E:
     for key in ("code", "name", "source"):
         if not str(data.get(key, "")).strip():
             raise CatalogError(f"{where}: entry {data.get('code', '?')!r} has no {key!r}")
+    data["source"] = _cited(str(data["source"]), f"{where}:{data['code']}")
     if cls is Measure:
         data["mcids"] = _thresholds(data.get("mcids", []), "MCID", f"{where}:{data['code']}")
         data["mdcs"] = _thresholds(data.get("mdcs", []), "MDC", f"{where}:{data['code']}")

@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from strigil.catalog import UnknownCode, load_catalog
+from strigil.catalog import UnknownCode, load_bibliography, load_catalog
 from strigil.clinical.adverse import DEFAULT_COURSES, AdverseReport, judge
 from strigil.clinical.checks import problems_from
 from strigil.clinical.vocabulary import Tolerance, allowed
@@ -103,12 +103,14 @@ def load_findings() -> FindingsCatalogue:
     """Read `strigil/catalog/data/findings.toml` once."""
     text = resources.files("strigil.catalog").joinpath("data", "findings.toml").read_text(encoding="utf-8")
     doc = tomllib.loads(text)
+    cite = load_bibliography().render_field  # `source` fields cite the bibliography by key
     alternatives = {
-        code: Alternative(code, str(a["text"]), str(a["source"])) for code, a in doc["alternatives"].items()
+        code: Alternative(code, str(a["text"]), cite(str(a["source"]))) for code, a in doc["alternatives"].items()
     }
     findings: dict[str, Finding] = {}
     for raw in doc["finding"]:
         data: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        data["source"] = cite(str(data["source"]))
         entry = Finding(**data)
         if entry.code in findings:
             raise ValueError(f"findings.toml: duplicate code {entry.code!r}")
