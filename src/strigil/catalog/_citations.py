@@ -1,9 +1,10 @@
 """Citations of the sources themselves: one bibliography, one formatter, one list of hosts allowed on pages.
 
-What users see cites the source itself — authors, title or journal, year, and a DOI, PubMed/PMC, trial-registry,
-standards-body or publisher address where one is known, otherwise no address (the domain reference's "Citing"
-rule). The copies the team read the text in (`read_in`) never leave this module. Practitioner sources (⚠️ in the
-domain reference) carry the label "practitioner opinion" and are for clinician views only.
+What users see cites the source itself: authors, title or journal, year, and a DOI, PubMed/PMC,
+trial-registry, standards-body or publisher address where one is known, otherwise no address (the domain
+reference's "Citing" rule). The copies the team read the text in (`read_in`) never leave this module.
+Practitioner sources (marked ⚠️ in the domain reference) carry the label "practitioner opinion" and are for
+clinician views only.
 
 A catalogue `source` field cites by key: `@key` or `@key (what this source says here)`, several joined by `;`.
 Nothing else may stand in the field, so no reading note can reach a page through it.
@@ -190,7 +191,9 @@ def _check(source: Source, hosts: Mapping[str, HostKind]) -> None:
         if kind is None:
             raise CitationError(f"source {source.key!r}: host of {address} is not in citation_hosts.toml")
         if (kind == "practitioner") != source.practitioner:
-            raise CitationError(f"source {source.key!r}: {address} is a {kind} host for a {source.kind} source")
+            raise CitationError(
+                f"source {source.key!r}: {address} is a {kind} host for a {source.kind} source"
+            )
     if not (source.authors or source.title or source.journal):
         raise CitationError(f"source {source.key!r} names neither authors, title nor journal")
 

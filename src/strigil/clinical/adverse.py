@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from strigil.catalog import load_bibliography
 from strigil.clinical.vocabulary import AdverseKind, Severity, allowed
 
 __all__ = [
@@ -36,13 +37,11 @@ ADVERSE_TYPES: tuple[str, ...] = allowed(AdverseKind)
 SEVERITIES: tuple[str, ...] = allowed(Severity)
 
 HEURISTIC = "configurable heuristic"
-_BAKER_2017 = (
-    "Baker R, Baker J. 'Right Tool for the Job.' Training & Conditioning, 16 Feb 2017: petechiae and "
-    "bruising typically resolve in a few days — domain reference §0"
-)
-_VERIDIANLORE = (
-    "veridianlore.com/blog/iastm-side-effects ⚠️ (popular blog): soreness lasting >24–48 h → space sessions; "
-    "numbness/tingling is a stop/modify signal — domain reference §7"
+_cite = load_bibliography().render_field
+_BAKER_2017 = _cite("@baker2017 (petechiae and bruising typically resolve in a few days)")
+_VERIDIANLORE = _cite(
+    "@veridianlore (soreness lasting more than 24-48 h: space the sessions; numbness or tingling is a stop "
+    "or modify signal)"
 )
 
 
@@ -69,8 +68,8 @@ class ExpectedCourse:
 
 # The numbers are ours (no source fixes them); the sources are the nearest ones the domain reference has.
 DEFAULT_COURSES: Mapping[str, ExpectedCourse] = {
-    "petechiae": ExpectedCourse("petechiae", 5.0, _BAKER_2017 + " ('a few days' read as 5)", True),
-    "bruising": ExpectedCourse("bruising", 5.0, _BAKER_2017 + " ('a few days' read as 5)", True),
+    "petechiae": ExpectedCourse("petechiae", 5.0, "'a few days' read as 5: " + _BAKER_2017, True),
+    "bruising": ExpectedCourse("bruising", 5.0, "'a few days' read as 5: " + _BAKER_2017, True),
     "soreness": ExpectedCourse("soreness", 2.0, _VERIDIANLORE, True),
     "pain_flare": ExpectedCourse("pain_flare", 2.0, "no source; nearest: " + _VERIDIANLORE, True),
     "skin_irritation": ExpectedCourse("skin_irritation", 2.0, "no source gives a window", True),

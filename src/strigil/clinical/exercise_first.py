@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from strigil.catalog import load_catalog
+from strigil.catalog import load_bibliography, load_catalog
 from strigil.clinical.vocabulary import ACTIVE_COMPONENTS, CoIntervention, allowed
 
 __all__ = [
@@ -35,18 +35,17 @@ _IASTM = frozenset({"iastm", "instrument_treatment"})
 # (therapeutic exercise here means strengthening, functional or motor-control work).
 ACTIVE: frozenset[str] = frozenset(ACTIVE_COMPONENTS) | {"therapeutic_exercise"}
 
-SOURCES: tuple[str, ...] = (
-    "Cheatham SW, Lee M, Cain M, Baker R. The efficacy of IASTM: a systematic review. J Can Chiropr "
-    "Assoc 2016;60(3):200–211 — insufficient evidence for IASTM as a standalone treatment "
-    "(domain reference §0, §1.8)",
-    "Undated critical review of IASTM practice in Singapore — manual therapy 'at best adjunctive'; "
-    "choose practitioners who combine IASTM with exercise therapy (domain reference §0)",
-    "Nazari G et al. Arch Phys Med Rehabil 2019;100(9):1726–1751 — adding IASTM to other treatment: "
-    "mostly no clinically important difference (domain reference §1.8)",
-    "Stow R. IJATT 2011;16(3):5–8 — Graston sequence: examination, warm-up, instrument treatment, "
-    "stretching, strengthening, cryotherapy (domain reference §1.7)",
-    "Baker R, Baker J. Training & Conditioning 2017 — use IASTM when appropriate and add other therapies "
-    "when needed (domain reference §0)",
+SOURCES: tuple[str, ...] = tuple(
+    str(c)
+    for c in load_bibliography().cite_field(
+        "@cheatham2016 (insufficient evidence for IASTM as a standalone treatment); "
+        "@critical_review_sg (manual therapy at best adjunctive; choose practitioners who combine IASTM with "
+        "exercise therapy); "
+        "@nazari2019 (adding IASTM to other treatment: mostly no clinically important difference); "
+        "@stow2011 (Graston sequence: examination, warm-up, instrument treatment, stretching, strengthening, "
+        "cryotherapy); "
+        "@baker2017 (use IASTM when appropriate and add other therapies when needed)"
+    )
 )
 
 

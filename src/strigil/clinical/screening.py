@@ -105,7 +105,8 @@ def load_findings() -> FindingsCatalogue:
     doc = tomllib.loads(text)
     cite = load_bibliography().render_field  # `source` fields cite the bibliography by key
     alternatives = {
-        code: Alternative(code, str(a["text"]), cite(str(a["source"]))) for code, a in doc["alternatives"].items()
+        code: Alternative(code, str(a["text"]), cite(str(a["source"])))
+        for code, a in doc["alternatives"].items()
     }
     findings: dict[str, Finding] = {}
     for raw in doc["finding"]:
@@ -182,9 +183,9 @@ class ScreeningResult:
 
 
 _CAVEAT = (
-    "The contraindication catalogue rests on practitioner sources (⚠️): the item list of the "
-    "international expert Delphi (Cheatham SW et al. Healthcare 2025;13(6):642) could not be retrieved "
-    "(❓ unverified). Clinical judgement decides."
+    "The contraindication catalogue rests on practitioner opinion: the item list of the international "
+    "expert Delphi could not be obtained, so no entry claims to be its result. Clinical judgement decides. "
+    "Delphi: " + load_bibliography().render_field("@cheatham2025")
 )
 
 

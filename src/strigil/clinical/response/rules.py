@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from strigil.catalog import Catalog, Measure, UnknownCode, load_catalog
+from strigil.catalog import Catalog, Measure, UnknownCode, load_bibliography, load_catalog
 from strigil.clinical.adverse import (
     DEFAULT_COURSES,
     HEURISTIC,
@@ -135,20 +135,18 @@ class Recommendation:
 
 
 _SRC_RULES = "Strigil's recommendation rules (configurable heuristic)"
-_SRC_RESPONSE = (
-    "Baker RT, Nasypany A et al. patient-response approach (IJATT 2013; IJSPT 2015) and SFMA "
-    "breakout logic: retest after each intervention; continue, modify or move on — domain "
-    "reference §5"
+_cite = load_bibliography().render_field
+_SRC_RESPONSE = _cite(
+    "@baker2013 (patient-response approach: retest after each intervention; continue, modify or move on); "
+    "@baker2015"
 )
-_SRC_KEPT = (
-    "Baker RT, Hansberger BL, Warren L, Nasypany A. IJSPT 2015;10(5):723: add IASTM only if it produces "
-    "maintained improvement; gains counted pre-test to pre-test — domain reference §5"
+_SRC_KEPT = _cite(
+    "@baker2015 (add IASTM only if it produces maintained improvement; gains counted pre-test to pre-test)"
 )
-_SRC_BAKER = "Baker R, Baker J. Training & Conditioning 2017 — domain reference §0"
-_SRC_EXERCISE = (
-    "Critical review of IASTM practice (manual therapy at best adjunctive; a practice moved to "
-    "exercise-based rehabilitation) and Cheatham SW et al. J Can Chiropr Assoc 2016;60(3):200 — domain "
-    "reference §0, §1.8"
+_SRC_BAKER = _cite("@baker2017")
+_SRC_EXERCISE = _cite(
+    "@critical_review_sg (manual therapy at best adjunctive; a practice moved to exercise-based "
+    "rehabilitation); @cheatham2016"
 )
 
 

@@ -12,40 +12,45 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from strigil.catalog import Catalog, Measure, UnknownCode, load_catalog
+from strigil.catalog import Catalog, Measure, UnknownCode, load_bibliography, load_catalog
 from strigil.clinical.adverse import DEFAULT_COURSES
 
 __all__ = ["NEAREST_SOURCES", "SETTING_NAMES", "ResponseSettings", "require_measure"]
 
-# Defaults that no source fixes, with the nearest source (domain reference §5, §8 gap 5).
+# Defaults that no source fixes, with the nearest sources (cited through the one bibliography).
+_cite = load_bibliography().render_field
 NEAREST_SOURCES: Mapping[str, str] = {
     "switch_after_sessions": (
-        "Baker/Nasypany patient-response approach and SFMA: retest after every intervention, move to another "
-        "tool if no change (✅ qualitative, §5); clinics claim Graston responders change by treatment 3–4 "
-        "(myTrain, ProTouch ⚠️, §1.6); no published numeric rule (§8 gap 5)"
+        "Patient-response approach: retest after every intervention and move to another tool if nothing "
+        "changes (qualitative); clinics claim Graston responders change by treatment 3 or 4; no published "
+        "numeric rule. Sources: "
+        + _cite(
+            "@baker2013; @baker2015; @mytrain (positive response by treatment 3 or 4); "
+            "@protouch (relief expected by visit 3 or 4)"
+        )
     ),
     "goal_kept_sessions": (
-        "Baker RT et al. IJSPT 2015;10(5):723 case report: discharged once gains were maintained (✅, §5); "
-        "no numeric rule"
+        "Discharged once gains were maintained; no numeric rule. Source: " + _cite("@baker2015 (case report)")
     ),
     "flag_unresolved_without_dates": (
-        "Baker & Baker 2017: petechiae/bruising resolve in a few days (§0); without dates the elapsed time "
-        "is unknown, so a response still open at a later session is treated as beyond its window "
-        "(conservative)"
+        "Petechiae and bruising resolve in a few days; without dates the elapsed time is unknown, so a "
+        "response still open at a later session is treated as beyond its window (conservative). Source: "
+        + _cite("@baker2017")
     ),
     "adverse_lookback_sessions": (
         "Strigil's decision rules: every follow-up session asks about the previous session's responses; "
         "an earlier, resolved response stays a precaution in screening (prior_* findings) rather than a "
-        "standing referral — no source fixes how long it should steer the recommendation"
+        "standing referral; no source fixes how long it should steer the recommendation"
     ),
     "population": (
-        "MCIDs depend on population, baseline and method (Wright 2012; Wang 2011, §4): without a clinic "
-        "population or an episode condition that the catalogue maps to a studied population, the "
-        "measure's default MCID is used (NPRS: 2 points or 30 % of baseline, Ostelo 2008 consensus)"
+        "MCIDs depend on population, baseline and method: without a clinic population or an episode "
+        "condition that the catalogue maps to a studied population, the measure's default MCID is used "
+        "(NPRS: 2 points or 30 % of baseline, consensus). Sources: "
+        + _cite("@wright2012; @wang2011; @ostelo2008")
     ),
     "within_session_threshold": (
-        "Cook CE et al. Man Ther 2012: a ≥2-point NPRS change within or between sessions by visit 2 was "
-        "associated with outcome (✅, §5): the same bar judges within- and between-session change"
+        "A change of 2 or more NPRS points within or between sessions by visit 2 was associated with "
+        "outcome: the same bar judges within- and between-session change. Source: " + _cite("@cook2012")
     ),
 }
 

@@ -24,15 +24,15 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from strigil.catalog import Catalog, Measure, Threshold, load_catalog
+from strigil.catalog import Catalog, Measure, Threshold, load_bibliography, load_catalog
 
 __all__ = ["BAR_RULE_SOURCE", "ChangeBar", "ChosenThreshold", "change_bar"]
 
 BAR_RULE_SOURCE = (
-    "The larger of the MDC and the MCID: a change within measurement error is not meaningful (NDI "
-    "responsiveness study: the MCID of 7.5 lies within error, the authors advise 10; domain reference §4); "
-    "MCIDs depend on population (Wright 2012); 'value or percent' = the smaller (Ostelo 2008, "
-    "https://doi.org/10.1097/BRS.0b013e31815e3a10)"
+    "The larger of the MDC and the MCID: a change within measurement error is not meaningful (the NDI "
+    "responsiveness study: the MCID of 7.5 lies within error, the authors advise 10); MCIDs depend on "
+    "population; 'value or percent' = the smaller. Sources: "
+    + load_bibliography().render_field("@ndi_responsiveness; @wright2012; @ostelo2008")
 )
 
 
@@ -186,7 +186,7 @@ def _pick(matches: Sequence[Threshold]) -> Threshold:
 def _chosen(t: Threshold, role: Literal["MCID", "MDC"], basis: str) -> ChosenThreshold:
     note = t.note
     if not t.verified:
-        note = (note + "; " if note else "") + "❓ unverified value (domain reference marks it not confirmed)"
+        note = (note + "; " if note else "") + "value not confirmed (unverified)"
     return ChosenThreshold(role, t.kind, t.value, t.percent, t.population, t.source, basis, note, t.verified)
 
 
