@@ -14,7 +14,7 @@ from strigil.evidence.library import read_data_text
 HEADER = (
     "id,citation,source,design,condition,population,outcome,higher_is_better,n_t,mean_t,sd_t,n_c,mean_c,sd_c"
 )
-ROW = "new2024,New 2024,https://example.org/a,rct,chronic_low_back_pain,CLBP,pain,false,20,30,10,20,40,12"
+ROW = "new2024,New 2024,https://doi.org/10.5555/synthetic-a,rct,chronic_low_back_pain,CLBP,pain,false,20,30,10,20,40,12"
 
 
 @pytest.fixture

@@ -71,9 +71,25 @@ def test_publication_bias_needs_ten_studies() -> None:
 
 
 def test_a_single_study_is_not_rated_for_inconsistency_but_is_imprecise() -> None:
-    grade = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0)))
+    grade = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(150,), ci=(-5.0, -1.0)))
     assert grade.downgrades["inconsistency"] == 0 and grade.downgrades["imprecision"] == 1
     assert grade.certainty == "moderate"
+
+
+def test_a_single_small_study_is_very_seriously_imprecise() -> None:
+    # configurable heuristic: one study under 100 participants rates imprecision down two levels
+    small = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0)))
+    assert small.downgrades["imprecision"] == 2 and small.certainty == "low"
+    assert "imprecision: a single study of 30 participants < 100" in small.reasons
+    at_threshold = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(100,), ci=(-5.0, -1.0)))
+    assert at_threshold.downgrades["imprecision"] == 1
+    relaxed = rate(
+        GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0)), GradeRules(single_small_study_n=20)
+    )
+    assert relaxed.downgrades["imprecision"] == 1
+    # two levels is the most one domain takes off, even when the interval also includes no effect
+    crossing = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, 1.0)))
+    assert crossing.downgrades["imprecision"] == 2
 
 
 def test_the_floor_is_very_low() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from strigil.catalog._citations import build_bibliography
 from strigil.evidence.library import LibraryError, build_library, read_data_text
 
 HEADER = ",".join(
@@ -29,22 +30,30 @@ HEADER = ",".join(
 )
 ROW_A = "trial,Trial A,2020,x,pain,post,10,1,1,10,2,1,,,,http://a,table"
 ROW_B = "trial,Trial B,2021,x,pain,post,10,1,1,10,2,1,,,,http://b,table"
-STUDY_A = (
-    '[[study]]\nid = "a"\ncitation = "A"\ndesign = "rct"\npopulation = "p"\nsources = ["http://a"]\n'
-    'csv_study = ["Trial A"]\n'
+STUDY_A = '[[study]]\nid = "a"\ndesign = "rct"\npopulation = "p"\ncsv_study = ["Trial A"]\n'
+STUDY_B = STUDY_A.replace('"a"', '"b"').replace("Trial A", "Trial B")
+# test records, not published studies: the bibliography of this little library
+BIBLIOGRAPHY = build_bibliography(
+    [{"key": key, "kind": "research", "title": f"[Test record {key}]"} for key in ("a", "a2", "b")]
 )
-STUDY_B = STUDY_A.replace('"a"', '"b"').replace("Trial A", "Trial B").replace('"A"', '"B"')
 EMPTY_FLAGS, EMPTY_COMPARISONS, EMPTY_PUBLISHED = "flag = []", "comparison = []", "published = []"
 
 
 def build(
     studies: str, rows: list[str], flags: str = EMPTY_FLAGS, comparisons: str = EMPTY_COMPARISONS
 ) -> None:
-    build_library(studies, "\n".join([HEADER, *rows]), flags, comparisons, EMPTY_PUBLISHED)
+    build_library(studies, "\n".join([HEADER, *rows]), flags, comparisons, EMPTY_PUBLISHED, BIBLIOGRAPHY)
 
 
 def test_a_consistent_pair_of_files_loads() -> None:
     build(STUDY_A + STUDY_B, [ROW_A, ROW_B])
+
+
+def test_a_study_is_cited_from_the_bibliography_and_nowhere_else() -> None:
+    with pytest.raises(LibraryError, match="cite it in bibliography.toml"):
+        build(STUDY_A.replace('design = "rct"', 'citation = "A"\ndesign = "rct"'), [ROW_A])
+    with pytest.raises(LibraryError, match="no source with key 'c'"):
+        build(STUDY_A.replace('id = "a"', 'id = "c"'), [ROW_A])
 
 
 def test_a_row_that_belongs_to_no_study_is_an_error() -> None:

@@ -7,7 +7,8 @@ import re
 
 from strigil.evidence.library import load_library
 from strigil.evidence.patient_summary import build_summary, condition_info
-from strigil.evidence.render import render_html, study_json, summary_json
+from strigil.evidence.reading_level import visible_text
+from strigil.evidence.render import render_clinician_html, render_html, study_json, summary_json
 
 LIBRARY = load_library()
 CONTRACT = ("condition", "outcomes", "published", "unknowns", "expectations", "reading_grade", "sources")
@@ -51,9 +52,11 @@ def test_html_is_self_contained_printable_and_links_every_source() -> None:
     assert html.startswith("<!DOCTYPE html>") and "@media print" in html
     assert "<script" not in html and not re.search(r"<link[^>]+stylesheet", html)
     data = summary_json(summary, LIBRARY)
-    for i, _ in enumerate(data["sources"], 1):
+    for i, _ in enumerate(data["patient_sources"], 1):
         assert f'id="src-{i}"' in html and f'href="#src-{i}"' in html
-    assert "petechiae" in html and "0.60" in html
+    assert "petechiae" in html and "0.60" not in html  # numbers live in the clinician view
+    clinician = render_clinician_html(summary, LIBRARY)
+    assert "0.60" in clinician and "SMD" in clinician and "95% CI" in clinician
 
 
 def test_html_escapes_text_from_imported_studies() -> None:
@@ -63,7 +66,7 @@ def test_html_escapes_text_from_imported_studies() -> None:
     catalog = load_catalog()
     text = (
         "id,citation,source,design,condition,population,outcome,higher_is_better,n_t,mean_t,sd_t,n_c,mean_c,sd_c\n"
-        "evil2024,<i>Evil</i> 2024,https://example.org,rct,neck_pain,neck,pain,false,10,1,1,10,2,1\n"
+        "evil2024,<i>Evil</i> 2024,https://doi.org/10.5555/synthetic-evil,rct,neck_pain,neck,pain,false,10,1,1,10,2,1\n"
     )
     user = parse_user_studies(
         text, catalog.codes("conditions"), catalog.codes("measures"), set(LIBRARY.studies)
@@ -83,7 +86,8 @@ def test_study_json_has_the_contract_keys() -> None:
 
 
 def test_library_page_lists_every_study_with_its_flags() -> None:
-    from strigil.evidence.render import render_library_html
+    from strigil.evidence.reading_level import visible_text
+from strigil.evidence.render import render_library_html
 
     html = render_library_html(LIBRARY)
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
@@ -98,4 +102,6 @@ def test_heuristic_thresholds_are_labelled_in_the_outputs() -> None:
     data = summary_json(summary, LIBRARY)
     assert all("configurable heuristic" in h for h in data["heuristics"])
     assert all("configurable heuristic" in o["grade"]["rules"] for o in data["outcomes"])
-    assert "configurable heuristic" in render_html(summary, LIBRARY)
+    assert "configurable heuristic" in render_html(summary, LIBRARY)  # the bruise window
+    shown = visible_text(render_clinician_html(summary, LIBRARY))
+    assert all(h in shown for h in data["heuristics"])

@@ -18,7 +18,7 @@ HEADER = (
 )
 GOOD = (
     HEADER
-    + "\nnew2024,New A 2024,https://example.org/a,rct,chronic_low_back_pain,CLBP,pain,false,20,30,10,20,40,12,7\n"
+    + "\nnew2024,New A 2024,https://doi.org/10.5555/synthetic-a,rct,chronic_low_back_pain,CLBP,pain,false,20,30,10,20,40,12,7\n"
 )
 
 
@@ -53,7 +53,8 @@ def test_imported_studies_pool_with_the_shipped_ones() -> None:
         (GOOD.replace(",rct,", ",review,"), "column design: value 'review' is not allowed; allowed: "),
         (GOOD.replace(",20,30,10,", ",1,30,10,"), "column n_t: value '1'"),
         (GOOD.replace(",40,12,", ",40,-2,"), "column sd_c: value '-2'"),
-        (GOOD.replace("https://example.org/a", "example.org"), "column source"),
+        (GOOD.replace("https://doi.org/10.5555/synthetic-a", "example.org"), "column source"),
+        (GOOD.replace("https://doi.org/10.5555/synthetic-a", "https://www.scribd.com/doc/1"), "a copy such as"),
         (GOOD.replace(",false,", ",maybe,"), "column higher_is_better: value 'maybe'"),
         (GOOD.replace("new2024", "lee2016"), "belongs to a shipped study"),
         (GOOD.replace(",7\n", ",12\n"), "column pedro: value '12'"),
@@ -74,7 +75,7 @@ def test_all_errors_are_reported_at_once() -> None:
 
 
 def test_rows_of_one_study_must_agree() -> None:
-    second = "new2024,New B 2024,https://example.org/a,rct,chronic_low_back_pain,CLBP,function,true,20,1,1,20,2,1,7\n"
+    second = "new2024,New B 2024,https://doi.org/10.5555/synthetic-a,rct,chronic_low_back_pain,CLBP,function,true,20,1,1,20,2,1,7\n"
     with pytest.raises(UserStudyError, match="differs from row 2"):
         parse(GOOD + second)
     with pytest.raises(UserStudyError, match="appears more than once"):

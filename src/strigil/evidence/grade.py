@@ -26,6 +26,7 @@ class GradeRules:
     i2_serious: float = 50.0  # I² above this (k ≥ 2) → serious inconsistency
     i2_very_serious: float = 75.0  # I² above this → very serious inconsistency
     optimal_information_size: int = 400  # total participants below this → serious imprecision
+    single_small_study_n: int = 100  # one study with fewer participants → very serious imprecision (−2)
     min_k_publication_bias: int = 10  # fewer studies → small-study effects cannot be assessed
     small_study_p: float = 0.10  # small-study (Egger-type) test p below this → rate down
 
@@ -95,14 +96,18 @@ def _indirectness(x: GradeInputs) -> tuple[int, list[str]]:
 def _imprecision(x: GradeInputs, rules: GradeRules) -> tuple[int, list[str]]:
     steps, why = 0, []
     total = sum(x.n)
-    if total < rules.optimal_information_size:
+    if x.k == 1 and total < rules.single_small_study_n:
+        # one small trial: its estimate is fragile and nothing can corroborate it (configurable heuristic)
+        steps += 2
+        why.append(f"imprecision: a single study of {total} participants < {rules.single_small_study_n}")
+    elif total < rules.optimal_information_size:
         steps += 1
         why.append(f"imprecision: {total} participants < {rules.optimal_information_size}")
     lo, hi = x.ci
     if lo <= 0 <= hi:
         steps += 1
         why.append("imprecision: the confidence interval includes no effect")
-    return steps, why
+    return min(steps, 2), why
 
 
 def _publication_bias(x: GradeInputs, rules: GradeRules) -> tuple[int, list[str]]:

@@ -16,6 +16,7 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
+from strigil.catalog import Bibliography, CitationError, load_bibliography
 from strigil.evidence.records import (
     CSV_COLUMNS,
     Comparison,
@@ -181,16 +182,49 @@ def _published(
             if (entry.get("effect"), *entry.get("ci", ())) != printed:
                 raise LibraryError(f"published figure of {rid!r} disagrees with row {row.row}: {printed}")
         fields = {k: v for k, v in entry.items() if k != "match"}
-        if "ci" in fields:
-            fields["ci"] = tuple(fields["ci"])
+        for key in ("ci", "conditions", "applies_to"):
+            if key in fields:
+                fields[key] = tuple(fields[key])
         out.append(PublishedFigure(row=row.row if row else None, **fields))
     return tuple(out)
 
 
+def _cited(entry: Mapping[str, Any], bibliography: Bibliography) -> dict[str, Any]:
+    """A study's citation fields from the bibliography (its id is its key); dose and PEDro sources resolved."""
+    if "citation" in entry or "sources" in entry:
+        raise LibraryError(f"study {entry['id']!r}: cite it in bibliography.toml, not in studies.toml")
+    try:
+        citation = bibliography.cite(entry["id"])
+        source = bibliography.source(entry["id"])
+        dose = dict(entry["dose"]) if "dose" in entry else None
+        if dose and dose.get("source"):
+            dose["source"] = bibliography.render_field(dose["source"])
+    except CitationError as exc:
+        raise LibraryError(f"study {entry['id']!r}: {exc}") from exc
+    fields = {k: v for k, v in entry.items() if k not in ("csv_study", "dose")}
+    if dose is not None:
+        fields["dose"] = dose
+    return {
+        **fields,
+        "citation": citation.text,
+        "address": citation.address,
+        "practitioner": citation.practitioner,
+        # a study known from a review was read in the review's copies
+        "read_in": source.read_in
+        + (bibliography.source(source.reported_in).read_in if source.reported_in else ()),
+    }
+
+
 def build_library(
-    studies_toml: str, trials_csv: str, flags_toml: str, comparisons_toml: str, published_toml: str
+    studies_toml: str,
+    trials_csv: str,
+    flags_toml: str,
+    comparisons_toml: str,
+    published_toml: str,
+    bibliography: Bibliography | None = None,
 ) -> Library:
     """Assemble and cross-check the library from the texts of its five data files (pure)."""
+    bibliography = bibliography or load_bibliography()
     rows = parse_printed_rows(trials_csv)
     entries = tomllib.loads(studies_toml)["study"]
     ids = [e["id"] for e in entries]
@@ -201,9 +235,8 @@ def build_library(
     flags = _flags(tomllib.loads(flags_toml)["flag"], by_study)
     studies = {}
     for entry in entries:
-        fields = {k: v for k, v in entry.items() if k != "csv_study"}
         studies[entry["id"]] = Study(
-            rows=tuple(by_study[entry["id"]]), flags=tuple(flags[entry["id"]]), **fields
+            rows=tuple(by_study[entry["id"]]), flags=tuple(flags[entry["id"]]), **_cited(entry, bibliography)
         )
     return Library(
         studies=studies,

@@ -1,5 +1,9 @@
 """Plain-language summaries for patients, one per condition, every finding tied to its source.
 
+A summary says what the studies compared, how many studies and people there were, how sure we can be (GRADE
+in words), what is not known, why people often feel better whatever the treatment, which studies found no
+difference, when a big effect should not be trusted, what to report and when, and what to ask.
+
 The wording of a finding follows its GRADE certainty (the GRADE Working Group's informative statements:
 high — "leads to", moderate — "probably", low — "may", very low — "we are very unsure"), so no sentence
 claims more than its evidence. Sizes of standardized effects use Cohen's conventional bands (0.2 small,
@@ -8,46 +12,47 @@ claims more than its evidence. Sizes of standardized effects use Cohen's convent
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from strigil.evidence.effect_sizes import StudyEffect, study_effects
 from strigil.evidence.library import Library
+from strigil.evidence.patient_text import (
+    CERTAINTY_WORDS,
+    EXERCISE,
+    EXPECTATIONS,
+    OUTCOME_WORDS,
+    PLAIN_NAMES,
+    QUESTIONS,
+    UNKNOWNS,
+    WHAT_IS,
+    WHY_BETTER,
+    Sentence,
+    report_advice,
+)
 from strigil.evidence.pooling import OutcomeSummary, summarise_condition
 from strigil.evidence.reading_level import reading_grade
 from strigil.evidence.records import PublishedFigure, Study
 
 __all__ = [
-    "EXERCISE",
-    "EXPECTATIONS",
-    "HEDGES",
-    "OUTCOME_WORDS",
-    "PLAIN_NAMES",
-    "QUESTIONS",
+    "NO_NUMBERS_CERTAINTY",
     "ROM_LIMITATION_CONDITIONS",
     "SMALL_STUDY",
-    "UNKNOWNS",
-    "WHAT_IS",
     "ConditionInfo",
     "PatientSummary",
     "Section",
-    "Sentence",
     "build_summary",
     "condition_codes",
     "condition_info",
     "finding_sentence",
 ]
 
-# The words a finding must contain at each certainty (at least one of them).
-HEDGES: Mapping[str, tuple[str, ...]] = {
-    "high": (),
-    "moderate": ("probably",),
-    "low": ("may ", "might "),
-    "very low": ("very unsure", "do not rely"),
-}
-
 # Below this many participants a trial is called "small" in patient text (configurable heuristic).
 SMALL_STUDY = 100
+
+# A condition whose trials give no usable between-group numbers is rated "very low" overall: nothing can be
+# estimated, so nothing can be trusted (configurable heuristic; docs/evidence.md).
+NO_NUMBERS_CERTAINTY = "very low"
 
 # Conditions whose studies enrolled healthy or athletic people with (or without) a movement limit; the
 # reviews' figures for such people apply to them (configurable heuristic grouping).
@@ -55,56 +60,7 @@ ROM_LIMITATION_CONDITIONS = frozenset(
     {"healthy_rom_limitation", "posterior_shoulder_tightness", "hamstring_tightness", "tfl_shortness"}
 )
 
-PLAIN_NAMES: Mapping[str, str] = {
-    "lateral_elbow_tendinopathy": "tennis elbow",
-    "carpal_tunnel_syndrome": "carpal tunnel syndrome",
-    "plantar_heel_pain": "heel pain (plantar fasciitis)",
-    "chronic_ankle_instability": "an ankle that keeps giving way",
-    "thoracic_spine_pain": "upper back pain",
-    "chronic_low_back_pain": "long-term low back pain",
-    "neck_pain": "neck pain",
-    "myofascial_trigger_points": "tight, tender knots in a muscle",
-    "cervicogenic_headache": "headache that comes from the neck",
-    "posterior_shoulder_tightness": "a tight back of the shoulder",
-    "adhesive_capsulitis": "frozen shoulder",
-    "hamstring_tightness": "tight hamstrings",
-    "tfl_shortness": "a tight muscle at the side of the hip",
-    "knee_osteoarthritis": "knee arthritis",
-    "patellofemoral_pain": "pain at the front of the knee",
-    "patellar_tendinopathy": "jumper's knee",
-    "lower_extremity_injury": "a leg injury",
-    "healthy_rom_limitation": "stiff joints in healthy people",
-    "achilles_tendinopathy": "Achilles tendon pain",
-    "rotator_cuff_tendinopathy": "rotator cuff tendon pain",
-    "iliotibial_band_syndrome": "IT band pain",
-    "shin_splints": "shin splints",
-    "de_quervain_tenosynovitis": "De Quervain's (thumb-side wrist pain)",
-    "fibromyalgia": "fibromyalgia",
-    "painful_scar": "a painful scar",
-}
-
-# outcome -> (what a benefit is, what is measured), in plain words
-OUTCOME_WORDS: Mapping[str, tuple[str, str]] = {
-    "pain": ("less pain", "pain"),
-    "function": ("easier daily tasks", "daily tasks"),
-    "lumbar_flexion_rom": ("more bending forward", "bending forward"),
-    "lumbar_extension_rom": ("more bending back", "bending back"),
-    "lateral_bending_right_rom": ("more bending to the right", "bending to the right"),
-    "lateral_bending_left_rom": ("more bending to the left", "bending to the left"),
-    "hip_flexion_rom": ("more hip bending", "hip bending"),
-    "squat_strength": ("more leg strength", "leg strength"),
-    "pressure_pain_threshold": ("less tenderness", "tenderness"),
-}
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """One or two sentences of patient text; a finding names its sources and the certainty it commits to."""
-
-    text: str
-    sources: tuple[str, ...] = ()
-    finding: bool = False
-    certainty: str | None = None
+_LEVELS = ("very low", "low", "moderate", "high")
 
 
 @dataclass(frozen=True)
@@ -128,7 +84,7 @@ class ConditionInfo:
 
 @dataclass(frozen=True)
 class PatientSummary:
-    """Everything a patient page shows for one condition, plus the numbers behind it."""
+    """Everything a patient page shows for one condition, plus the numbers behind it (clinician view)."""
 
     condition: ConditionInfo
     plain_name: str
@@ -137,16 +93,24 @@ class PatientSummary:
     studies: tuple[str, ...]
     unusable: tuple[StudyEffect, ...]
     sections: tuple[Section, ...]
-    reading_grade: float
+    reading_grade: float  # of the sentences alone; the rendered pages measure their own (render.py)
     sources: tuple[Study, ...] = field(default=())
+    participants: int = 0  # people in the condition's trials whose size is known
+    unknown_size: int = 0  # trials whose size is not known
+    certainty: str | None = None  # overall: the best outcome's, or NO_NUMBERS_CERTAINTY; None if untested
+    bruise_days: float = 0.0
 
     def section(self, key: str) -> Section:
         """The section with this key."""
         return next(s for s in self.sections if s.key == key)
 
+    def has_section(self, key: str) -> bool:
+        """True when the summary has a section with this key."""
+        return any(s.key == key for s in self.sections)
+
     @property
     def text(self) -> str:
-        """All patient-facing sentences, as one plain text (what the reading grade measures)."""
+        """All patient-facing sentences, as one plain text."""
         return " ".join(s.text for sec in self.sections for s in sec.sentences)
 
 
@@ -194,15 +158,51 @@ def finding_sentence(outcome: OutcomeSummary) -> Sentence:
     return Sentence(text, outcome.studies, finding=True, certainty=c)
 
 
-def _count_sentence(outcome: OutcomeSummary) -> Sentence:
-    studies = "1 study" if outcome.k == 1 else f"{outcome.k} studies"
-    return Sentence(
-        f"This comes from {studies} with {outcome.n} people in all.", outcome.studies, finding=True
-    )
+def _studies(k: int) -> str:
+    return "1 study" if k == 1 else f"{k} studies"
+
+
+def _people(n: int) -> str:
+    return "1 person" if n == 1 else f"{n} people"
+
+
+def _one_study(study: Study) -> str:
+    """'one study of 30 people' (or 'one study' when its size is not known)."""
+    n = study.total_n
+    return f"one study of {_people(n)}" if n else "one study"
 
 
 def _is_iastm_study(study: Study) -> bool:
     return not study.is_review and study.design != "expert_article"
+
+
+def _compared_sentence(study: Study) -> Sentence:
+    """What one trial compared, in plain words (from its `compared`, `both` and `other` fields)."""
+    which = _one_study(study).capitalize()
+    also = f" Both groups also did {study.both}." if study.both else ""
+    text = {
+        "add_on": f"In {_one_study(study)}, both groups did {study.both}. One group also had IASTM.",
+        "other_treatment": f"{which} compared IASTM with {study.other}.{also}",
+        "sham": f"{which} compared IASTM with {study.other}.{also}",
+        "no_treatment": f"{which} compared IASTM with {study.other}.",
+        "single_group": f"{which} had no other group to compare with. So it cannot show what IASTM did.",
+        "unknown": f"For {_one_study(study)}, we do not know what IASTM was compared with.",
+    }[study.compared]
+    if study.related_technique:
+        text += f" It used {study.related_technique}, an old scraping method like IASTM."
+    return Sentence(text, (study.id,), finding=True)
+
+
+def _compared_section(trials: list[Study], name: str) -> Section:
+    if not trials:
+        return Section("compared", "What the studies compared", (Sentence(f"No study tested IASTM for {name}."),))
+    return Section("compared", "What the studies compared", tuple(_compared_sentence(s) for s in trials))
+
+
+def _count_sentence(outcome: OutcomeSummary) -> Sentence:
+    return Sentence(
+        f"This comes from {_studies(outcome.k)} with {_people(outcome.n)} in all.", outcome.studies, finding=True
+    )
 
 
 def _research_section(
@@ -210,56 +210,37 @@ def _research_section(
 ) -> Section:
     sentences: list[Sentence] = []
     if not trials:
-        sentences.append(
-            Sentence(
-                f"No study in our library tested IASTM for {name}.", (f"catalog:{info.code}",), finding=True
-            )
-        )
-        sentences.append(
-            Sentence(
-                "Some clinics say it helps, but no trial we hold has tested that.",
-                (f"catalog:{info.code}",),
-                finding=True,
-            )
-        )
-        sentences.append(Sentence("So we cannot say if it helps or not."))
+        sentences.append(Sentence(f"No study in our library tested IASTM for {name}."))
+        sentences.append(Sentence("Some clinics say it helps, but no trial we hold has tested that.", (f"catalog:{info.code}",)))
+        sentences.append(Sentence("So we cannot say if it helps or not. How sure are we? We cannot say."))
         return Section("research", "What the research shows", tuple(sentences))
     ids = tuple(s.id for s in trials)
-    count = "1 study" if len(trials) == 1 else f"{len(trials)} studies"
-    sentences.append(Sentence(f"We found {count} of IASTM for {name}.", ids, finding=True))
+    known = sum(s.total_n or 0 for s in trials)
+    unknown = sum(1 for s in trials if not s.total_n)
+    people = f"with {_people(known)} in all" if not unknown else f"with at least {_people(known)}"
+    sentences.append(Sentence(f"We found {_studies(len(trials))} of IASTM for {name}, {people}.", ids, finding=True))
+    if unknown:
+        sentences.append(Sentence(f"We do not know how many people were in {_studies(unknown)}.", ids, finding=True))
     for outcome in outcomes:
         stated, tally = finding_sentence(outcome), _count_sentence(outcome)
-        sure = f"How sure we are: {outcome.certainty}."
-        sentences.append(
-            Sentence(f"{stated.text} {tally.text} {sure}", stated.sources, True, stated.certainty)
-        )
-    related = [s for s in trials if s.related_technique and any(s.id in o.studies for o in outcomes)]
-    for study in related:
-        sentences.append(
-            Sentence(
-                f"One study here used {study.related_technique}, an old scraping method like IASTM, "
-                "not IASTM itself.",
-                (study.id,),
-                finding=True,
-            )
-        )
+        sure = f"How sure are we? {CERTAINTY_WORDS[outcome.certainty]}"
+        sentences.append(Sentence(f"{stated.text} {tally.text} {sure}", stated.sources, True, stated.certainty))
     used = {sid for o in outcomes for sid in o.studies}
     others = tuple(s.id for s in trials if s.id not in used)
     if outcomes and others:
         rest = "The other study" if len(others) == 1 else f"The other {len(others)} studies"
-        sentences.append(
-            Sentence(f"{rest} gave no numbers we could use to measure the effect.", others, finding=True)
-        )
+        sentences.append(Sentence(f"{rest} gave no numbers we could use to measure the effect.", others, finding=True))
     if not outcomes:
         sentences.append(
             Sentence("None of them gave numbers we could use to measure the effect.", ids, finding=True)
         )
+        sure = CERTAINTY_WORDS[NO_NUMBERS_CERTAINTY]
+        sentences.append(Sentence(f"How sure are we? {sure}", ids, finding=True))
     within_only = tuple(s.id for s in trials if s.id not in used and s.rows)
     if within_only:
         sentences.append(
             Sentence(
-                "Some gave only the change within each group, or no measure of spread. "
-                "That cannot show what IASTM itself added.",
+                "Some gave only the change within each group. That cannot show what IASTM itself added.",
                 within_only,
                 finding=True,
             )
@@ -269,122 +250,114 @@ def _research_section(
     return Section("research", "What the research shows", tuple(sentences))
 
 
+def _no_difference_sentence(study: Study) -> Sentence:
+    if study.compared == "add_on":
+        who = f"people who only did {study.both}"
+    else:
+        who = f"people who had {study.other}" if study.other else "the other group"
+    text = f"In {_one_study(study)}, people who had IASTM did no better than {who}."
+    return Sentence(text, (study.id,), finding=True)
+
+
 def _reviews_section(figures: list[PublishedFigure], name: str) -> Section:
     sentences = [Sentence(f.plain, (f.review,), finding=True, certainty=f.plain_certainty) for f in figures]
     if not figures:
         sentences.append(Sentence(f"No review in our library looked at {name}."))
-    if figures:
+    else:
         reviews = tuple(dict.fromkeys(f.review for f in figures if f.effect is not None))
-        sentences.append(
-            Sentence(
-                "We could not check these pooled results with our own studies, because we "
-                "could not get the study data behind them.",
-                reviews,
-                finding=True,
+        if reviews:
+            sentences.append(
+                Sentence(
+                    "We could not check these pooled results with our own studies, because we could not get "
+                    "the study data behind them.",
+                    reviews,
+                    finding=True,
+                )
             )
-        )
     return Section("reviews", "What larger reviews found", tuple(sentences))
 
 
-UNKNOWNS = (
-    Sentence(
-        "No one knows the best dose: how hard to press, how long, how often, or how many visits.",
-        ("baker2017", "seffrin2019"),
-        finding=True,
-    ),
-    Sentence(
-        "No one knows for sure how it works. Ideas such as breaking up scar tissue have not been proven.",
-        ("baker2017", "critical_review_sg"),
-        finding=True,
-    ),
-    Sentence(
-        "In most studies, people also did exercise or other care, so it is hard to tell what IASTM added.",
-        ("critical_review_sg", "cheatham2016"),
-        finding=True,
-    ),
-    Sentence(
-        "Few studies checked for harms. In one review, only 10 of 46 trials did.",
-        ("nazari_update",),
-        finding=True,
-    ),
-)
+def _doubtful_large(trials: list[Study], figures: list[PublishedFigure], library: Library) -> tuple[str, ...]:
+    """Studies and reviews behind a flagged, implausibly large effect shown with this condition."""
+    ids: list[str] = []
+    for figure in figures:
+        review = library.studies[figure.review]
+        if any(fl.doubtful and figure.row in fl.rows and "large" in fl.explanation for fl in review.flags):
+            ids.append(review.id)
+    ids += [s.id for s in trials if any(fl.doubtful and "large" in fl.explanation for fl in s.flags)]
+    return tuple(dict.fromkeys(ids))
 
-EXPECTATIONS = (
-    Sentence(
-        "Your skin may turn red. You may see tiny red dots, called petechiae, or a bruise.",
-        ("baker2017",),
-        finding=True,
-    ),
-    Sentence(
-        "You may feel sore. These signs are common, and they most often fade in a few days.",
-        ("baker2017",),
-        finding=True,
-    ),
-    Sentence(
-        "If it hurts too much, tell your clinician. You can ask for a different kind of care.",
-        ("baker2017",),
-        finding=True,
-    ),
-)
 
-EXERCISE = (
-    Sentence(
-        "Exercise is the main part of care for most muscle and joint problems.",
-        ("critical_review_sg",),
-        finding=True,
-    ),
-    Sentence(
-        "IASTM is at best an add-on to exercise. It does not replace exercise.",
-        ("critical_review_sg", "nazari2019"),
-        finding=True,
-    ),
-)
-
-QUESTIONS = (
-    Sentence("What is the goal of IASTM for me, and how will we check if it works?"),
-    Sentence("Which exercises should I do at home?"),
-    Sentence("How many visits should we try before we stop or change the plan?"),
-    Sentence("What should I do if I get sore or bruised?"),
-    Sentence("What other choices do I have?"),
-    Sentence("What training do you have in this method?", ("critical_review_sg",)),
-)
-
-WHAT_IS = (
-    Sentence(
-        "IASTM is a hands-on treatment. A clinician rubs a smooth tool made of metal or plastic over your "
-        "skin.",
-        ("baker2017",),
-    ),
-    Sentence("The aim is to ease pain and help you move more freely.", ("baker2017",)),
-)
+def _caution_section(doubtful: tuple[str, ...]) -> Section:
+    return Section(
+        "caution",
+        "Take care with big claims",
+        (
+            Sentence(
+                "Some reports show very large gains. Big effects from small or doubtful studies are often "
+                "wrong, so we do not rely on them.",
+                doubtful,
+                finding=True,
+                certainty="very low",
+            ),
+        ),
+    )
 
 
 def _published_for(info: ConditionInfo, library: Library) -> list[PublishedFigure]:
     if info.evidence == "claimed":
         return []
     group = "rom_limitation" if info.code in ROM_LIMITATION_CONDITIONS else "patients"
-    return [f for f in library.published if group in f.applies_to]
+    return [f for f in library.published if group in f.applies_to or info.code in f.conditions]
+
+
+def _overall(outcomes: list[OutcomeSummary], trials: list[Study]) -> str | None:
+    if outcomes:
+        return max((o.certainty for o in outcomes), key=_LEVELS.index)
+    return NO_NUMBERS_CERTAINTY if trials else None
 
 
 def build_summary(
     info: ConditionInfo, library: Library, effects: Iterable[StudyEffect] | None = None
 ) -> PatientSummary:
     """The patient summary for one condition (pure: library and catalogue entry in, summary out)."""
+    from strigil.clinical.adverse import DEFAULT_COURSES
+
     all_effects = study_effects(library) if effects is None else list(effects)
     name = PLAIN_NAMES.get(info.code, info.name.lower())
     trials = [s for s in library.for_condition(info.code) if _is_iastm_study(s)]
     outcomes = summarise_condition(library, info.code, all_effects)
     figures = _published_for(info, library)
     unusable = tuple(e for e in all_effects if not e.usable and e.study in {s.id for s in trials})
-    sections = (
+    certainty = _overall(outcomes, trials)
+    bruise_days = DEFAULT_COURSES["bruising"].window_days  # the decision aid's window: one place
+    no_difference = [s for s in trials if s.result == "no_difference"]
+    doubtful = _doubtful_large(trials, figures, library)
+    parts: list[Section] = [
         Section("what_is", "What is IASTM?", WHAT_IS),
+        _compared_section(trials, name),
         _research_section(info, name, outcomes, trials),
-        _reviews_section(figures, name),
+    ]
+    if no_difference:
+        parts.append(
+            Section(
+                "no_difference",
+                "Studies that found no difference",
+                tuple(_no_difference_sentence(s) for s in no_difference),
+            )
+        )
+    parts.append(_reviews_section(figures, name))
+    if doubtful:
+        parts.append(_caution_section(doubtful))
+    parts += [
+        Section("why_better", "Why people feel better whatever the treatment", WHY_BETTER),
         Section("unknowns", "What is not known", UNKNOWNS),
         Section("expectations", "What to expect", EXPECTATIONS),
+        Section("report", "What to tell your clinician, and when", report_advice(bruise_days)),
         Section("exercise", "Exercise comes first", EXERCISE),
         Section("questions", "Questions to ask your clinician", QUESTIONS),
-    )
+    ]
+    sections = tuple(parts)
     cited = dict.fromkeys(src for sec in sections for s in sec.sentences for src in s.sources)
     sources = tuple(library.studies[sid] for sid in cited if sid in library.studies)
     text = " ".join(s.text for sec in sections for s in sec.sentences)
@@ -398,6 +371,10 @@ def build_summary(
         sections=sections,
         reading_grade=reading_grade(text),
         sources=sources,
+        participants=sum(s.total_n or 0 for s in trials),
+        unknown_size=sum(1 for s in trials if not s.total_n),
+        certainty=certainty,
+        bruise_days=bruise_days,
     )
 
 

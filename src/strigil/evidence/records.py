@@ -162,6 +162,7 @@ class PublishedFigure(_Frozen):
     population: str
     applies_to: tuple[Literal["patients", "rom_limitation"], ...]
     where: str
+    conditions: tuple[str, ...] = ()  # condition codes the figure applies to, beyond `applies_to` groups
     row: int | None = None
     k: int | None = None
     n: int | None = None
@@ -176,7 +177,11 @@ class PublishedFigure(_Frozen):
 
 
 class Study(_Frozen):
-    """A review, trial or background article in the library, with its printed rows and flags."""
+    """A review, trial or background article in the library, with its printed rows and flags.
+
+    `citation` and `address` cite the source itself (from the one bibliography for shipped studies; from the
+    import file for imported ones); `read_in` holds the copies the team read, which are never shown.
+    """
 
     id: str
     citation: str
@@ -185,8 +190,15 @@ class Study(_Frozen):
     year: int | None = None
     condition: str | None = None
     condition_note: str = ""
-    sources: tuple[str, ...] = ()
-    source_note: str = ""
+    address: str | None = None
+    practitioner: bool = False
+    read_in: tuple[str, ...] = ()
+    compared: Literal[
+        "add_on", "other_treatment", "sham", "no_treatment", "single_group", "unknown"
+    ] = "unknown"
+    both: str = ""  # add_on: what both groups did, in plain words
+    other: str = ""  # what the comparison group had, in plain words
+    result: Literal["", "no_difference", "favours_iastm"] = ""  # as the source states it
     arms: tuple[Arm, ...] = ()
     dose: Dose | None = None
     pedro: int | None = Field(default=None, ge=0, le=10)
@@ -203,8 +215,8 @@ class Study(_Frozen):
 
     @property
     def source(self) -> str:
-        """The first source address, or the note saying why there is none."""
-        return self.sources[0] if self.sources else self.source_note
+        """The address shown with the citation ('' when none is known)."""
+        return self.address or ""
 
     @property
     def is_review(self) -> bool:

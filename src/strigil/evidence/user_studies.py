@@ -8,6 +8,8 @@ required  id, citation, source, design, condition, population, outcome, higher_i
 optional  year, pedro, label, measure_code, unit, related_technique, dose_brief_name, dose_minutes,
           dose_sessions, dose_sessions_per_week, dose_weeks
 
+`source` is the study's own address (DOI, PubMed, PMC, trial registry or publisher) on a host listed in
+strigil/catalog/data/citation_hosts.toml: it is shown to patients beside the citation.
 Rows sharing an `id` belong to one study and must agree on the study's columns. Numbers are kept exactly as
 written. `id` must not be a shipped study's id.
 """
@@ -20,6 +22,7 @@ import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
+from strigil.catalog import host_allowed, load_hosts
 from strigil.evidence.records import (
     DESIGNS,
     REVIEW_DESIGNS,
@@ -110,8 +113,13 @@ def _check_row(
         bad("id", "use lower-case letters, digits and _ (e.g. smith2024)")
     elif row["id"] in taken_ids:
         bad("id", "this id belongs to a shipped study; choose another")
-    if not row["source"].startswith(("http://", "https://")):
-        bad("source", "give the web address (http:// or https://) where the numbers were read")
+    if not row["source"].startswith(("http://", "https://")) or not host_allowed(row["source"], patient=True):
+        bad(
+            "source",
+            "give the study's own address: https://doi.org/<doi>, PubMed, PMC, a trial registry or the "
+            "publisher's page (a copy such as a mirror or document-sharing site is not shown to users; "
+            f"allowed hosts: {', '.join(sorted(h for h, k in load_hosts().items() if k != 'practitioner'))})",
+        )
     if row["design"] not in TRIAL_DESIGNS:
         bad("design", f"allowed: {', '.join(TRIAL_DESIGNS)}")
     if row["condition"] not in conditions:
@@ -172,7 +180,7 @@ def _study(sid: str, rows: list[tuple[int, dict[str, str]]]) -> Study:
     return Study(
         id=sid, citation=first["citation"], design=first["design"], population=first["population"],
         year=int(first["year"]) if first.get("year") else None, condition=first["condition"],
-        sources=(first["source"],), arms=(Arm(label="IASTM", role="iastm", n=n_t),
+        address=first["source"], arms=(Arm(label="IASTM", role="iastm", n=n_t),
                                           Arm(label="comparison", role="comparison", n=n_c)),
         dose=dose if dose.brief_name or dose.minutes or dose.sessions else None,
         pedro=int(first["pedro"]) if first.get("pedro") else None,
