@@ -86,8 +86,7 @@ def test_study_json_has_the_contract_keys() -> None:
 
 
 def test_library_page_lists_every_study_with_its_flags() -> None:
-    from strigil.evidence.reading_level import visible_text
-from strigil.evidence.render import render_library_html
+    from strigil.evidence.render import render_library_html
 
     html = render_library_html(LIBRARY)
     assert html.startswith("<!DOCTYPE html>") and "<script" not in html
