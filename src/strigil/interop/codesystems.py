@@ -40,7 +40,7 @@ _PROPERTIES = [
     {
         "code": "verified",
         "type": "boolean",
-        "description": "False where the catalogue marks the entry unverified (❓).",
+        "description": "False where the catalogue marks the entry as not confirmed.",
     },
 ]
 
