@@ -104,11 +104,17 @@ def register(app: typer.Typer) -> None:
         ),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
         no_user: bool = typer.Option(False, "--no-user", help="Leave imported studies out."),
+        as_html: bool = typer.Option(False, "--html", help="Print the library as a printable HTML table."),
     ) -> None:
         """List the studies (reviews, trials, background articles) in the library."""
-        from strigil.evidence.render import study_json
+        from strigil.evidence.render import render_library_html, study_json
 
+        if as_json and as_html:
+            fail("--json and --html: choose one output format")
         library = _library(store, no_user)
+        if as_html:
+            typer.echo(render_library_html(library))
+            return
         if condition is not None:
             _condition(condition)
         studies = [s for s in library.studies.values() if condition is None or s.condition == condition]
@@ -166,21 +172,28 @@ def register(app: typer.Typer) -> None:
     def summary(
         condition: str = typer.Option(..., "--condition", help="A condition code of the clinical catalogue."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-        as_html: bool = typer.Option(False, "--html", help="Print a printable, self-contained HTML page."),
+        as_html: bool = typer.Option(
+            False, "--html", help="Print the patient page: printable, self-contained HTML in plain words."
+        ),
+        clinician: bool = typer.Option(
+            False, "--clinician", help="Print the clinician page: the numbers, GRADE reasons, every source."
+        ),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
         no_user: bool = typer.Option(False, "--no-user", help="Leave imported studies out."),
     ) -> None:
         """The plain-language patient summary of one condition, with pooled numbers and GRADE certainty."""
         from strigil.evidence.patient_summary import build_summary
-        from strigil.evidence.render import render_html, summary_json
+        from strigil.evidence.render import render_clinician_html, render_html, summary_json
 
-        if as_json and as_html:
-            fail("--json and --html: choose one output format")
+        if sum((as_json, as_html, clinician)) > 1:
+            fail("--json, --html and --clinician: choose one output format")
         info = _condition(condition)
         library = _library(store, no_user)
         result = build_summary(info, library)
         if as_html:
             typer.echo(render_html(result, library))
+        elif clinician:
+            typer.echo(render_clinician_html(result, library))
         elif as_json:
             typer.echo(json.dumps(summary_json(result, library), indent=2, ensure_ascii=False))
         else:
@@ -191,9 +204,16 @@ def register(app: typer.Typer) -> None:
         file: Path = typer.Argument(..., help="CSV of studies to add (one row per comparison)."),
         store: Path | None = typer.Option(None, "--store", help=STORE_HELP),
         dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report of what changed as JSON."),
     ) -> None:
-        """Validate a CSV of further studies and add them to the study store; the shipped library stays."""
+        """Add a CSV of further studies to the study store and report what changed (the shipped library stays).
+
+        The report lists, per condition, the pooled estimates, GRADE ratings and patient-summary sentences
+        that the new studies change, from what to what (with --dry-run: what they would change).
+        """
+        from strigil.evidence.changes import compare_libraries
         from strigil.evidence.library import load_library
+        from strigil.evidence.patient_summary import condition_codes, condition_info
         from strigil.evidence.user_studies import OPTIONAL, REQUIRED, UserStudyError, parse_user_studies
 
         if not file.exists():
@@ -218,10 +238,26 @@ def register(app: typer.Typer) -> None:
         writer = csv.DictWriter(out, fieldnames=list(REQUIRED + OPTIONAL), lineterminator="\n")
         writer.writeheader()
         writer.writerows({k.strip(): (v or "").strip() for k, v in r.items() if k} for r in rows)
-        parse_user_studies(out.getvalue(), conditions, measures, shipped)  # the whole store must stay valid
+        whole = parse_user_studies(out.getvalue(), conditions, measures, shipped)  # the store must stay valid
+        before = _library(path, False)
+        after = load_library().merged(whole.studies, whole.comparisons)
+        touched = {s.condition for s in new.studies if s.condition}
+        report = compare_libraries(before, after, [condition_info(c) for c in condition_codes() if c in touched])
         names = ", ".join(s.id for s in new.studies)
+
+        def show_report() -> None:
+            if as_json:
+                typer.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+            else:
+                for line in report.lines():
+                    typer.echo(line)
+
         if dry_run:
-            typer.echo(f"valid: {len(new.studies)} study(ies), {len(new.comparisons)} comparison(s): {names}")
+            typer.echo(
+                f"valid: {len(new.studies)} study(ies), {len(new.comparisons)} comparison(s): {names}",
+                err=as_json,
+            )
+            show_report()
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".user_studies.", suffix=".csv")
@@ -230,8 +266,10 @@ def register(app: typer.Typer) -> None:
         os.replace(tmp, path)  # atomic: the store is either the old file or the new one
         typer.echo(
             f"imported {len(new.studies)} study(ies), {len(new.comparisons)} comparison(s) "
-            f"into {path}: {names}"
+            f"into {path}: {names}",
+            err=as_json,
         )
+        show_report()
 
     @evidence.command("effects")
     def effects(
