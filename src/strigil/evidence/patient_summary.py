@@ -189,7 +189,7 @@ def _compared_sentence(study: Study) -> Sentence:
         "unknown": f"For {_one_study(study)}, we do not know what IASTM was compared with.",
     }[study.compared]
     if study.related_technique:
-        text += f" It used {study.related_technique}, an old scraping method like IASTM."
+        text += f" It tested a related method, not IASTM itself: {study.related_technique}."
     return Sentence(text, (study.id,), finding=True)
 
 
