@@ -86,7 +86,10 @@ def test_a_source_field_holds_only_citations() -> None:
     ("entry", "message"),
     [
         ({"key": "x", "kind": "research", "title": "X", "address": "https://www.scribd.com/doc/1"}, "not in"),
-        ({"key": "x", "kind": "research", "title": "X", "address": "https://www.spine-health.com/x"}, "practitioner"),
+        (
+            {"key": "x", "kind": "research", "title": "X", "address": "https://www.spine-health.com/x"},
+            "practitioner",
+        ),
         ({"key": "x", "kind": "practitioner", "title": "X", "doi": "10.1/x"}, "doi host"),
         ({"key": "x", "kind": "research"}, "neither authors, title nor journal"),
         ({"key": "x", "kind": "research", "title": "X", "reported_in": "nobody"}, "reported_in"),

@@ -85,7 +85,9 @@ def test_why_people_feel_better_whatever_the_treatment(code: str) -> None:
 @pytest.mark.parametrize("code", sorted(BY_CODE))
 def test_what_to_report_and_when(code: str) -> None:
     summary = _summary(code)
-    days = DEFAULT_COURSES["bruising"].window_days  # the decision aid's bruise window, a configurable heuristic
+    days = DEFAULT_COURSES[
+        "bruising"
+    ].window_days  # the decision aid's bruise window, a configurable heuristic
     assert summary.bruise_days == days
     report = _text(summary, "report")
     assert "right away if you feel numbness or tingling" in report
@@ -120,16 +122,21 @@ def test_the_rendered_patient_page_says_it_too(code: str) -> None:
 
 def test_burke_2007_is_the_carpal_tunnel_no_difference_result() -> None:
     text = _text(_summary("carpal_tunnel_syndrome"), "no_difference")
-    assert text == "In one study, people who had IASTM did no better than people who had soft-tissue work by hand."
+    assert (
+        text
+        == "In one study, people who had IASTM did no better than people who had soft-tissue work by hand."
+    )
 
 
 def test_the_low_back_summary_says_both_groups_exercised_in_one_30_person_trial() -> None:
     summary = _summary("chronic_low_back_pain")
     compared = _text(summary, "compared")
-    assert "In one study of 30 people, both groups did the same general exercises. One group also had IASTM." in (
-        compared
+    assert (
+        "In one study of 30 people, both groups did the same general exercises. One group also had IASTM."
+        in (compared)
     )
     research = _text(summary, "research")
-    assert "We are very unsure if IASTM leads to less pain. This comes from 1 study with 30 people in all." in (
-        research
+    assert (
+        "We are very unsure if IASTM leads to less pain. This comes from 1 study with 30 people in all."
+        in (research)
     )

@@ -83,9 +83,8 @@ def test_a_single_small_study_is_very_seriously_imprecise() -> None:
     assert "imprecision: a single study of 30 participants < 100" in small.reasons
     at_threshold = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(100,), ci=(-5.0, -1.0)))
     assert at_threshold.downgrades["imprecision"] == 1
-    relaxed = rate(
-        GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0)), GradeRules(single_small_study_n=20)
-    )
+    one_small = GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, -1.0))
+    relaxed = rate(one_small, GradeRules(single_small_study_n=20))
     assert relaxed.downgrades["imprecision"] == 1
     # two levels is the most one domain takes off, even when the interval also includes no effect
     crossing = rate(GradeInputs(designs=("rct",), pedro=(7,), n=(30,), ci=(-5.0, 1.0)))

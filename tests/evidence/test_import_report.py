@@ -1,5 +1,6 @@
-"""After `strigil evidence import`, a report says which conditions' pooled estimates, GRADE ratings and summaries
-changed, from what to what — tested on a real change: a second low-back-pain trial moves the pooled estimate.
+"""After `strigil evidence import`, a report says which conditions' pooled estimates, GRADE ratings and
+summaries changed, from what to what — tested on a real change: a second low-back-pain trial moves the
+pooled estimate.
 
 The imported rows are synthetic test records (Crossref's test DOI prefix 10.5555), not published studies.
 """
@@ -75,7 +76,9 @@ def test_adding_a_trial_moves_the_pooled_estimate_and_the_report_says_from_what_
     assert any("2 studies of IASTM" in s for s in summary["removed"])
 
     # the same report, read by a person
-    text = runner.invoke(app, ["evidence", "import", str(good), "--dry-run", "--store", str(tmp_path / "x.csv")])
+    text = runner.invoke(
+        app, ["evidence", "import", str(good), "--dry-run", "--store", str(tmp_path / "x.csv")]
+    )
     assert text.exit_code == 0, text.output
     line = next(s for s in text.stdout.splitlines() if s.strip().startswith("pain:"))
     assert f"MD {before.effect:.2f}" in line and f"MD {after.effect:.2f}" in line and "->" in line
@@ -88,9 +91,10 @@ def test_the_grade_rating_change_is_reported() -> None:
     change = report.conditions[0]
     pain = next(o for o in change.outcomes if o.outcome == "pain")
     assert pain.before is not None and pain.after is not None
-    # worked by hand from the GRADE rules: Lee 2016 alone starts high, -1 risk of bias (no PEDro score), -2
-    # imprecision (one trial of 30 people) = very low. With the agreeing 120-person trial: -1 risk of bias (one
-    # study unscored), no inconsistency, -1 imprecision (150 < 400 people; the interval excludes no effect) = low
+    # worked by hand from the GRADE rules: Lee 2016 alone starts high, -1 risk of bias (no PEDro score),
+    # -2 imprecision (one trial of 30 people) = very low. With the agreeing 120-person trial: -1 risk of bias
+    # (one study unscored), no inconsistency, -1 imprecision (150 < 400 people; the interval excludes no
+    # effect) = low
     assert (pain.before.certainty, pain.after.certainty) == ("very low", "low") and pain.certainty_changed
     assert (change.certainty_before, change.certainty_after) == ("very low", "low")
     lines = report.lines()

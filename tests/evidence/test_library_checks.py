@@ -50,7 +50,7 @@ def test_a_consistent_pair_of_files_loads() -> None:
 
 
 def test_a_study_is_cited_from_the_bibliography_and_nowhere_else() -> None:
-    with pytest.raises(LibraryError, match="cite it in bibliography.toml"):
+    with pytest.raises(LibraryError, match=r"cite it in bibliography\.toml"):
         build(STUDY_A.replace('design = "rct"', 'citation = "A"\ndesign = "rct"'), [ROW_A])
     with pytest.raises(LibraryError, match="no source with key 'c'"):
         build(STUDY_A.replace('id = "a"', 'id = "c"'), [ROW_A])

@@ -1,5 +1,6 @@
-"""Reading grade measured honestly: on the visible text of the whole rendered page, each heading, list item and
-table cell a sentence of its own; every patient page at grade 8 or below; each page shows its own figure."""
+"""Reading grade measured honestly: on the visible text of the whole rendered page, each heading, list item
+and table cell a sentence of its own; every patient page at grade 8 or below; each page shows its own
+figure."""
 
 from __future__ import annotations
 
@@ -45,7 +46,8 @@ def test_visible_text_leaves_out_what_a_reader_does_not_see_and_ends_every_block
         "<html><head><title>Hidden title</title><style>p{color:red}</style></head><body>"
         "<h1>Heading</h1><p>One sentence</p><ul><li>first item</li><li>second item.</li></ul>"
         "<table><tr><td>cell one</td><td>cell two</td></tr></table>"
-        "<svg><title>tooltip</title></svg><script>var x = 1;</script><div hidden>not shown</div></body></html>"
+        "<svg><title>tooltip</title></svg><script>var x = 1;</script>"
+        "<div hidden>not shown</div></body></html>"
     )
     assert visible_text(html).split("\n") == [
         "Heading.",
@@ -58,7 +60,10 @@ def test_visible_text_leaves_out_what_a_reader_does_not_see_and_ends_every_block
 
 
 def test_the_page_measure_counts_the_list_items_and_headings() -> None:
-    long_words = "<li>Instrument-assisted mobilization characteristically facilitates neuromuscular reorganization</li>"
+    long_words = (
+        "<li>Instrument-assisted mobilization characteristically facilitates neuromuscular "
+        "reorganization</li>"
+    )
     page = f"<html><body><p>We went out. It was fun.</p><ul>{long_words * 5}</ul></body></html>"
     assert page_grade(page) > reading_grade("We went out. It was fun.") + 5
 

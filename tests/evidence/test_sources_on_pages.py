@@ -65,7 +65,11 @@ def test_tang_2025_is_cited_by_its_doi_not_a_mirror() -> None:
         ("<li>Read at https://www.scribd.com/document/1</li>", False, "not allowed"),
         ("<li>journal not shown in the excerpt read</li>", False, "reading note"),
         ("<li>Baker 2017 — domain reference §0 ✅</li>", False, "reading note"),
-        ('<a href="https://www.chicagosportsdoctors.com/graston-technique/">clinic</a>', True, "practitioner"),
+        (
+            '<a href="https://www.chicagosportsdoctors.com/graston-technique/">clinic</a>',
+            True,
+            "practitioner",
+        ),
         ("<li>Practitioner opinion: a clinic page</li>", True, "practitioner"),
         ("<td>SMD 0.60 (95% CI 0.41 to 0.80)</td>", True, "statistical abbreviation"),
     ],

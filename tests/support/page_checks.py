@@ -1,5 +1,5 @@
-"""Checks on rendered pages that show sources: allowed hosts only, no reading notes, no practitioner source and no
-statistical abbreviation on a patient page.
+"""Checks on rendered pages that show sources: allowed hosts only, no reading notes, no practitioner source
+and no statistical abbreviation on a patient page.
 
 The lists below are the tests' own, written from the domain reference's "Citing" rule, not taken from the code
 under test: a page passes only if what a reader can see and click obeys the rule.

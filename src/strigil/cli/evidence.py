@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
         dry_run: bool = typer.Option(False, "--dry-run", help="Validate only; write nothing."),
         as_json: bool = typer.Option(False, "--json", help="Print the report of what changed as JSON."),
     ) -> None:
-        """Add a CSV of further studies to the study store and report what changed (the shipped library stays).
+        """Add a CSV of further studies to the study store and report what changed.
 
         The report lists, per condition, the pooled estimates, GRADE ratings and patient-summary sentences
         that the new studies change, from what to what (with --dry-run: what they would change).
@@ -242,7 +242,8 @@ def register(app: typer.Typer) -> None:
         before = _library(path, False)
         after = load_library().merged(whole.studies, whole.comparisons)
         touched = {s.condition for s in new.studies if s.condition}
-        report = compare_libraries(before, after, [condition_info(c) for c in condition_codes() if c in touched])
+        infos = [condition_info(c) for c in condition_codes() if c in touched]
+        report = compare_libraries(before, after, infos)
         names = ", ".join(s.id for s in new.studies)
 
         def show_report() -> None:

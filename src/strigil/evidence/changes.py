@@ -1,5 +1,5 @@
-"""What an import changed: for each condition, the pooled estimates, GRADE ratings and patient summaries before
-and after, from what to what.
+"""What an import changed: for each condition, the pooled estimates, GRADE ratings and patient summaries
+before and after, from what to what.
 
 Pure: two libraries in (before and after), a typed report out. `strigil evidence import` prints it.
 """
@@ -163,5 +163,7 @@ def compare_libraries(before: Library, after: Library, conditions: Iterable[Cond
         removed = tuple(t for t in _sentences(old) if t not in _sentences(new))
         gained = tuple(t for t in _sentences(new) if t not in _sentences(old))
         if outcomes or removed or gained or old.certainty != new.certainty:
-            changed.append(ConditionChange(info.code, outcomes, old.certainty, new.certainty, removed, gained))
+            changed.append(
+                ConditionChange(info.code, outcomes, old.certainty, new.certainty, removed, gained)
+            )
     return LibraryChanges(added, tuple(changed))

@@ -190,7 +190,7 @@ def _published(
 
 
 def _cited(entry: Mapping[str, Any], bibliography: Bibliography) -> dict[str, Any]:
-    """A study's citation fields from the bibliography (its id is its key); dose and PEDro sources resolved."""
+    """A study's citation fields from the bibliography (its id is its key), its dose source resolved."""
     if "citation" in entry or "sources" in entry:
         raise LibraryError(f"study {entry['id']!r}: cite it in bibliography.toml, not in studies.toml")
     try:

@@ -195,13 +195,17 @@ def _compared_sentence(study: Study) -> Sentence:
 
 def _compared_section(trials: list[Study], name: str) -> Section:
     if not trials:
-        return Section("compared", "What the studies compared", (Sentence(f"No study tested IASTM for {name}."),))
+        return Section(
+            "compared", "What the studies compared", (Sentence(f"No study tested IASTM for {name}."),)
+        )
     return Section("compared", "What the studies compared", tuple(_compared_sentence(s) for s in trials))
 
 
 def _count_sentence(outcome: OutcomeSummary) -> Sentence:
     return Sentence(
-        f"This comes from {_studies(outcome.k)} with {_people(outcome.n)} in all.", outcome.studies, finding=True
+        f"This comes from {_studies(outcome.k)} with {_people(outcome.n)} in all.",
+        outcome.studies,
+        finding=True,
     )
 
 
@@ -211,25 +215,37 @@ def _research_section(
     sentences: list[Sentence] = []
     if not trials:
         sentences.append(Sentence(f"No study in our library tested IASTM for {name}."))
-        sentences.append(Sentence("Some clinics say it helps, but no trial we hold has tested that.", (f"catalog:{info.code}",)))
+        sentences.append(
+            Sentence(
+                "Some clinics say it helps, but no trial we hold has tested that.", (f"catalog:{info.code}",)
+            )
+        )
         sentences.append(Sentence("So we cannot say if it helps or not. How sure are we? We cannot say."))
         return Section("research", "What the research shows", tuple(sentences))
     ids = tuple(s.id for s in trials)
     known = sum(s.total_n or 0 for s in trials)
     unknown = sum(1 for s in trials if not s.total_n)
     people = f"with {_people(known)} in all" if not unknown else f"with at least {_people(known)}"
-    sentences.append(Sentence(f"We found {_studies(len(trials))} of IASTM for {name}, {people}.", ids, finding=True))
+    sentences.append(
+        Sentence(f"We found {_studies(len(trials))} of IASTM for {name}, {people}.", ids, finding=True)
+    )
     if unknown:
-        sentences.append(Sentence(f"We do not know how many people were in {_studies(unknown)}.", ids, finding=True))
+        sentences.append(
+            Sentence(f"We do not know how many people were in {_studies(unknown)}.", ids, finding=True)
+        )
     for outcome in outcomes:
         stated, tally = finding_sentence(outcome), _count_sentence(outcome)
         sure = f"How sure are we? {CERTAINTY_WORDS[outcome.certainty]}"
-        sentences.append(Sentence(f"{stated.text} {tally.text} {sure}", stated.sources, True, stated.certainty))
+        sentences.append(
+            Sentence(f"{stated.text} {tally.text} {sure}", stated.sources, True, stated.certainty)
+        )
     used = {sid for o in outcomes for sid in o.studies}
     others = tuple(s.id for s in trials if s.id not in used)
     if outcomes and others:
         rest = "The other study" if len(others) == 1 else f"The other {len(others)} studies"
-        sentences.append(Sentence(f"{rest} gave no numbers we could use to measure the effect.", others, finding=True))
+        sentences.append(
+            Sentence(f"{rest} gave no numbers we could use to measure the effect.", others, finding=True)
+        )
     if not outcomes:
         sentences.append(
             Sentence("None of them gave numbers we could use to measure the effect.", ids, finding=True)
