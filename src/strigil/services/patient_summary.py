@@ -14,7 +14,17 @@ from strigil.services.patients import show_patient
 from strigil.services.progress import MeasureSeries, latest_recommendation, progress
 from strigil.services.views import EpisodeView, PatientView
 
-__all__ = ["EpisodePart", "PatientSummaryPage", "evidence_for", "patient_summary"]
+__all__ = [
+    "EVIDENCE_VIEWS",
+    "EpisodePart",
+    "PatientSummaryPage",
+    "evidence_fragment",
+    "evidence_for",
+    "evidence_page",
+    "patient_summary",
+]
+
+EVIDENCE_VIEWS = ("clinician", "patient")
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,7 @@ class EpisodePart:
     progress: list[MeasureSeries]
     recommendation: dict[str, Any] | None
     evidence: dict[str, Any]
+    evidence_html: str = ""  # the patient text of the evidence summary (one markup: strigil.evidence.render)
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,34 @@ def evidence_for(condition: str) -> dict[str, Any]:
     return summary_json(build_summary(condition_info(condition), library), library)
 
 
+@lru_cache(maxsize=64)
+def evidence_fragment(condition: str) -> str:
+    """The patient text of a condition's evidence summary, as an HTML fragment (cached: shipped data)."""
+    from strigil.evidence.patient_summary import build_summary, condition_info
+    from strigil.evidence.render import patient_fragment
+
+    library = _library()
+    return str(patient_fragment(build_summary(condition_info(condition), library), library, level=4))
+
+
+@lru_cache(maxsize=64)
+def evidence_page(condition: str | None, view: str = "clinician") -> str:
+    """The evidence library page (no condition), or a condition's clinician or patient page, as HTML.
+
+    UnknownCode when the condition is not in the catalogue; ValueError for a view other than EVIDENCE_VIEWS.
+    """
+    from strigil.evidence.patient_summary import build_summary, condition_info
+    from strigil.evidence.render import render_clinician_html, render_html, render_library_html
+
+    if view not in EVIDENCE_VIEWS:
+        raise ValueError(f"view {view!r} is not one of {', '.join(EVIDENCE_VIEWS)}")
+    library = _library()
+    if condition is None:
+        return render_library_html(library)
+    summary = build_summary(condition_info(condition), library)
+    return render_html(summary, library) if view == "patient" else render_clinician_html(summary, library)
+
+
 @lru_cache(maxsize=1)
 def _library() -> Any:
     from strigil.evidence.library import load_library
@@ -59,6 +98,12 @@ def patient_summary(db: Session, clinic_id: int, patient_code: str) -> PatientSu
     for summary in patient.episodes:
         view = episode_service.show_episode(db, clinic_id, summary.id)
         parts.append(
-            EpisodePart(view, progress(view), latest_recommendation(view), evidence_for(view.condition))
+            EpisodePart(
+                view,
+                progress(view),
+                latest_recommendation(view),
+                evidence_for(view.condition),
+                evidence_fragment(view.condition),
+            )
         )
     return PatientSummaryPage(patient, parts)

@@ -10,7 +10,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
-__all__ = ["TEMPLATES", "render", "render_error"]
+__all__ = ["TEMPLATES", "render", "render_error", "render_measured"]
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
@@ -35,6 +35,20 @@ def render(
         {"principal": principal, "csrf_token": csrf, **context},
         status_code=status_code,
     )
+
+
+def render_measured(
+    request: Request, name: str, principal: Any = None, **context: Any
+) -> HTMLResponse:
+    """Render a page that shows its own reading grade (`reading_grade` in the template), measured on the
+    page's visible text (strigil.evidence.reading_level)."""
+    from strigil.evidence.reading_level import measured_page
+
+    csrf = getattr(principal, "csrf_token", "") if principal is not None else ""
+    template = TEMPLATES.env.get_template(name)
+    base = {"request": request, "principal": principal, "csrf_token": csrf, **context}
+    html, _ = measured_page(lambda grade: template.render({**base, "reading_grade": grade}))
+    return HTMLResponse(html)
 
 
 _TITLES = {

@@ -31,7 +31,7 @@ from strigil.services.screening import screen_before_session, screen_episode
 from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
-from strigil.web.pages import render
+from strigil.web.pages import render, render_measured
 from strigil.web.routes.record_api import ALERT_WINDOW
 from strigil.web.security import Principal, allow
 from strigil.web.session_form import SessionForm, form_errors, parse_form, read_form, reorder_steps
@@ -373,4 +373,4 @@ def summary_page(request: Request, patient_code: str, db: DB, principal: Clinici
         db, principal.actor, "export", "patient_summary", summary.patient.id, patient_id=summary.patient.id
     )
     charts = [[(s, progress_svg(s)) for s in part.progress] for part in summary.episodes]
-    return render(request, "summary.html", principal, summary=summary, charts=charts)
+    return render_measured(request, "summary.html", principal, summary=summary, charts=charts)
