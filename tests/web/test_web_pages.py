@@ -120,7 +120,7 @@ def test_printable_summary_joins_evidence_and_progress(world: World) -> None:
     assert page.status_code == 200
     assert "What the research shows" in page.text and 'class="progress-chart"' in page.text
     assert "@media print" not in page.text  # print styles come from the stylesheet
-    assert "Reading grade" in page.text
+    assert "This page reads at school grade" in page.text
 
 
 def test_dashboard_shows_alerts_for_unresolved_adverse_responses(world: World) -> None:

@@ -18,8 +18,8 @@ __all__ = [
     "EVIDENCE_VIEWS",
     "EpisodePart",
     "PatientSummaryPage",
-    "evidence_fragment",
     "evidence_for",
+    "evidence_fragment",
     "evidence_page",
     "patient_summary",
 ]

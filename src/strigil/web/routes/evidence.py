@@ -23,11 +23,15 @@ Reader = Annotated[Principal, allow("clinician", "researcher")]
 def evidence(
     principal: Reader,
     condition: Annotated[str | None, Query(description="A condition code; none: the whole library.")] = None,
-    view: Annotated[str, Query(description="clinician (the numbers) or patient (plain words).")] = "clinician",
+    view: Annotated[
+        str, Query(description="clinician (the numbers) or patient (plain words).")
+    ] = "clinician",
 ) -> HTMLResponse:
     """The study library, or one condition's evidence page for clinicians or for patients (printable)."""
     if view not in EVIDENCE_VIEWS:
-        raise HTTPException(status_code=422, detail=f"view: {view!r} is not allowed; use clinician or patient")
+        raise HTTPException(
+            status_code=422, detail=f"view: {view!r} is not allowed; use clinician or patient"
+        )
     try:
         return HTMLResponse(evidence_page(condition or None, view))
     except UnknownCode as exc:
