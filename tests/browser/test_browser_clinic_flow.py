@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_session import sign_in
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
@@ -40,11 +41,7 @@ def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path, 
     page.set_default_timeout(15_000)
 
     # Sign in
-    page.goto(f"{server}/login")
-    page.get_by_label("User name").fill("therapist1")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server}/")
+    sign_in(page, server, password)
     assert page.get_by_role("heading", name="Today's patients").is_visible()
     page.screenshot(path=str(shots / "01-dashboard.png"), full_page=True)
 

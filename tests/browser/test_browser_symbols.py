@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_session import sign_in
 
 from strigil.evidence.library import load_library
 from strigil.evidence.patient_summary import build_summary, condition_codes, condition_info
@@ -104,11 +105,7 @@ def test_every_symbol_on_the_clinic_pages_renders(
     context = browser.new_context(viewport={"width": 1024, "height": 900})
     page = context.new_page()
     page.set_default_timeout(15_000)
-    page.goto(f"{server}/login")
-    page.get_by_label("User name").fill("therapist1")
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{server}/")
+    sign_in(page, server, password)
     problems = {}
     for path in ("/", "/patients/A003/summary", "/evidence", "/evidence?condition=neck_pain"):
         page.goto(f"{server}{path}")
