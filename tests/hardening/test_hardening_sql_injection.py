@@ -26,6 +26,7 @@ ROLE_FOR = {
     "/api/v1/audit": "admin",
     "/patients": "clinician",
     "/api/v1/patients": "clinician",
+    "/evidence": "clinician",
 }
 NOT_FILTERS = {
     ("GET", "/login"),

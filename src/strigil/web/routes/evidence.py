@@ -35,4 +35,4 @@ def evidence(
     try:
         return HTMLResponse(evidence_page(condition or None, view))
     except UnknownCode as exc:
-        raise HTTPException(status_code=404, detail=str(exc)) from None
+        raise HTTPException(status_code=422, detail=f"condition: {exc}") from None
