@@ -1,0 +1,1 @@
+"""strigil.force."""
