@@ -93,11 +93,21 @@ def _filters(fs: float, settings: ForceSettings) -> tuple[Array | None, list[str
     return np.vstack(sections), said, notes
 
 
-def _filtered(sos: Array | None, x: Array) -> Array:
+def _filtered(sos: Array | None, x: Array, fs: float, settings: ForceSettings) -> Array:
+    """Zero-phase filtering with each end padded by the median of its first samples.
+
+    scipy's default padding (the signal reflected through its end sample) turns the noise of that one
+    sample into a step that rings into the start; a constant pad at the local median does not. The pad is
+    three periods of the lowest filter frequency, long enough for the filter to settle.
+    """
     if sos is None:
         return x.astype(np.float64, copy=True)
-    pad = min(3 * (2 * len(sos) + 1), len(x) - 1)
-    return np.asarray(signal.sosfiltfilt(sos, x, padlen=pad), dtype=np.float64)
+    lowest = min([settings.lowpass_hz or np.inf, *settings.mains_hz])
+    pad = min(len(x), max(3 * (2 * len(sos) + 1), round(3 * fs / lowest)))
+    head = np.full(pad, np.median(x[: max(pad // 10, 1)]))
+    tail = np.full(pad, np.median(x[-max(pad // 10, 1) :]))
+    padded = np.concatenate([head, x, tail])
+    return np.asarray(signal.sosfiltfilt(sos, padded, padlen=0)[pad:-pad], dtype=np.float64)
 
 
 def _windows(n: int, fs: float, settings: ForceSettings) -> NDArray[np.int64]:
@@ -151,6 +161,16 @@ def _rest_baseline(y: Array, rest: NDArray[np.bool_], bounds: NDArray[np.int64],
         return None
     level = _window_sums(np.where(rest, y, 0.0), bounds)[enough] / n_rest[enough]
     when = _window_sums(np.where(rest, t, 0.0), bounds)[enough] / n_rest[enough]
+    return _interpolate(t, when, level)
+
+
+def _interpolate(t: Array, when: Array, level: Array) -> Array:
+    """Straight lines between the windows' levels, continued with the end windows' slopes to the ends."""
+    if len(when) >= 2:
+        head = level[0] - (level[1] - level[0]) / (when[1] - when[0]) * (when[0] - t[0])
+        tail = level[-1] + (level[-1] - level[-2]) / (when[-1] - when[-2]) * (t[-1] - when[-1])
+        when = np.concatenate([[t[0]], when, [t[-1]]])
+        level = np.concatenate([[head], level, [tail]])
     return np.asarray(np.interp(t, when, level), dtype=np.float64)
 
 
@@ -168,11 +188,11 @@ def clean(recording: Recording, settings: ForceSettings) -> CleanedSignal:
     fs = recording.sampling_hz
     t = recording.time_s
     sos, said, notes = _filters(fs, settings)
-    y = _filtered(sos, recording.normal_n)
+    y = _filtered(sos, recording.normal_n, fs, settings)
     n = len(y)
     bounds = _windows(n, fs, settings)
     shear = {
-        name: None if raw is None else _filtered(sos, raw)
+        name: None if raw is None else _filtered(sos, raw, fs, settings)
         for name, raw in (("x", recording.shear_x_n), ("y", recording.shear_y_n))
     }
     if settings.baseline == "none":
@@ -189,7 +209,7 @@ def clean(recording: Recording, settings: ForceSettings) -> CleanedSignal:
         tare = float(np.median(y[quiet]))
         baseline = np.full(n, tare)
         rest = _rest_mask(y - baseline, fs, settings)
-        if not rest[quiet].all():
+        if np.ptp(y[quiet]) > settings.onset_n:
             notes.append(
                 f"the first {settings.tare_s:g} s were not at rest (a stroke began there); "
                 "the tare may be wrong"
@@ -225,7 +245,7 @@ def clean(recording: Recording, settings: ForceSettings) -> CleanedSignal:
         baseline_n=baseline,
         shear_x_n=shear["x"],
         shear_y_n=shear["y"],
-        tool_angle_deg=None if angle is None else _filtered(sos, angle),
+        tool_angle_deg=None if angle is None else _filtered(sos, angle, fs, settings),
         rest=rest,
         noise_sd_n=noise,
         sampling_hz=fs,

@@ -2,10 +2,12 @@
 
 Each stroke is a pulse with smooth (sin²) rising and falling edges, a plateau with a slow ripple (the
 force a clinician's hand varies within a stroke) and its own peak. Two-handed work is imitated by letting a
-stroke start while the previous one is still falling (`overlap`), which leaves a valley but no rest. The
+stroke start while the previous one is still falling (`overlap`), early enough that the summed force
+between them falls only to `overlap_valley` of the lower peak: a valley, but no return to rest. The
 noise-free signal is sampled on the recording's grid, and the truth is taken from those samples: a stroke
-runs from its first to its last sample above zero, or, where it overlaps a neighbour, to the minimum of
-the summed force between them; its peak and mean are those of the noise-free samples over that span.
+runs while the force is above the contact level `contact_n` (crossings timed on the straight line between
+samples) or, where it overlaps a neighbour, to the minimum of the summed force between them; its peak,
+impulse and time-weighted mean are those of the noise-free samples over that span.
 Then the sensor's faults are added, each stated in `SyntheticSpec.describe()`: a constant offset (tare),
 linear drift, mains hum and white noise.
 """
@@ -47,7 +49,7 @@ class SyntheticSpec:
     peak_cv: float = 0.2
     rest_s: tuple[float, float] = (0.4, 1.5)
     overlap: float = 0.0
-    overlap_edge: float = 0.4
+    overlap_valley: float = 0.3
     ripple: float = 0.05
     noise_sd_n: float = 0.0
     drift_n_per_min: float = 0.0
@@ -67,10 +69,16 @@ class SyntheticSpec:
             f"peaks {self.peak_n:g} N ± {100 * self.peak_cv:g} % (CV)",
             f"noise SD {self.noise_sd_n:g} N",
             f"drift {self.drift_n_per_min:g} N/min",
-            f"hum {self.hum_n:g} N at {self.hum_hz:g} Hz",
+            f"hum {self.hum_n:g} N at {self.hum_hz:g} Hz"
+            + (
+                " (removed by the device's anti-aliasing filter)"
+                if self.hum_hz >= self.sampling_hz / 2
+                else ""
+            ),
             f"offset {self.offset_n:g} N",
             f"truth at contact above {self.contact_n:g} N",
-            f"overlap {100 * self.overlap:g} % of strokes (edges overlapping {100 * self.overlap_edge:g} %)",
+            f"overlap {100 * self.overlap:g} % of strokes "
+            f"(valley at {100 * self.overlap_valley:g} % of the lower peak)",
         ]
         if self.shear_ratio is not None:
             parts.append(f"shear {self.shear_ratio:g} × normal at {self.shear_direction_deg:g}°")
@@ -118,23 +126,19 @@ def _crossing(t: Array, x: Array, a: int, level: float) -> float:
     return float(t[a] + (t[a + 1] - t[a]) * (level - x[a]) / (x[a + 1] - x[a]))
 
 
-def _true_strokes(
-    t: Array, x: Array, first: NDArray[np.int64], last: NDArray[np.int64], level: float
-) -> TrueStrokes:
+def _true_strokes(t: Array, x: Array, top: NDArray[np.int64], level: float) -> TrueStrokes:
     """Each pulse's span above `level` on the noise-free samples; overlapping pulses part at their minimum.
 
     The force between samples is the straight line through them, so a stroke's times, impulse and
     time-weighted mean do not depend on where the samples happen to fall.
     """
-    n = len(first)
+    n = len(top)
     lo = np.empty(n, dtype=np.int64)  # first sample above the level
     hi = np.empty(n, dtype=np.int64)  # last sample above the level
-    top = np.empty(n, dtype=np.int64)
     on_s, off_s = np.empty(n), np.empty(n)
     on_value, off_value = np.full(n, level), np.full(n, level)
     for k in range(n):
-        top[k] = first[k] + int(np.argmax(x[first[k] : last[k] + 1]))
-        # walk out from the peak to where the force is at or below the level
+        # walk out from the pulse's own peak to where the force is at or below the level
         lo[k] = top[k]
         while x[lo[k] - 1] > level:
             lo[k] -= 1
@@ -164,6 +168,33 @@ def _true_strokes(
     )
 
 
+def _overlap_for_valley(
+    shape: tuple[float, float, float, float],
+    ripple: tuple[float, float, float, float],
+    peak_a: float,
+    peak_b: float,
+    ripple_size: float,
+    valley: float,
+) -> float:
+    """How long stroke b overlaps the end of stroke a for their sum to dip to `valley` × the lower peak."""
+    dur_a, edge_a, dur_b, edge_b = shape
+    grid = np.linspace(0.0, 1.0, 401)
+
+    def dip(lead: float) -> float:
+        t = dur_a - lead + grid * lead  # the overlap, in stroke a's time
+        a = peak_a * _pulse(t, dur_a, edge_a, ripple_size, ripple[0], ripple[1])
+        b = peak_b * _pulse(t - (dur_a - lead), dur_b, edge_b, ripple_size, ripple[2], ripple[3])
+        return float((a + b)[1:-1].min())
+
+    # Longer overlap lifts the valley; bisect between touching edges and the shorter edge's length.
+    goal = valley * min(peak_a, peak_b)
+    low, high = 1e-4, min(edge_a, edge_b)
+    for _ in range(40):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if dip(mid) < goal else (low, mid)
+    return 0.5 * (low + high)
+
+
 def generate_recording(spec: SyntheticSpec | None = None, seed: int = 0) -> SyntheticRecording:
     """Generate a recording from `spec` with a seeded random generator (pure: no I/O)."""
     s = spec or SyntheticSpec()
@@ -187,7 +218,10 @@ def generate_recording(spec: SyntheticSpec | None = None, seed: int = 0) -> Synt
         elif set_of[k] != set_of[k - 1]:
             start[k] = start[k - 1] + duration[k - 1] + s.set_rest_s
         elif overlapping[k]:
-            start[k] = start[k - 1] + duration[k - 1] - s.overlap_edge * min(edge[k - 1], edge[k])
+            shape = (duration[k - 1], edge[k - 1], duration[k], edge[k])
+            ripple = (ripple_freq[k - 1], ripple_phase[k - 1], ripple_freq[k], ripple_phase[k])
+            lead = _overlap_for_valley(shape, ripple, peaks[k - 1], peaks[k], s.ripple, s.overlap_valley)
+            start[k] = start[k - 1] + duration[k - 1] - lead
         else:
             start[k] = start[k - 1] + duration[k - 1] + rests[k]
     end_s = (start[-1] + duration[-1] if n else 0.0) + s.lead_s
@@ -196,17 +230,23 @@ def generate_recording(spec: SyntheticSpec | None = None, seed: int = 0) -> Synt
     clean_n = np.zeros(len(t))
     first = np.searchsorted(t, start, side="right")
     last = np.searchsorted(t, start + duration, side="left") - 1
+    top = np.empty(n, dtype=np.int64)  # each pulse's own highest sample
     for k in range(n):
         span = slice(first[k], last[k] + 1)
-        clean_n[span] += peaks[k] * _pulse(
+        pulse = peaks[k] * _pulse(
             t[span] - start[k], duration[k], edge[k], s.ripple, ripple_freq[k], ripple_phase[k]
         )
-    truth = _true_strokes(t, clean_n, first, last, s.contact_n)
+        clean_n[span] += pulse
+        top[k] = first[k] + int(np.argmax(pulse))
+    truth = _true_strokes(t, clean_n, top, s.contact_n)
+    # A device sampling slower than twice the mains frequency low-passes before it samples (anti-aliasing),
+    # so no hum reaches its samples.
+    hum = s.hum_n if s.hum_hz < fs / 2 else 0.0
     measured = (
         clean_n
         + s.offset_n
         + s.drift_n_per_min * t / 60.0
-        + s.hum_n * np.sin(2 * np.pi * s.hum_hz * t + rng.uniform(0, 2 * np.pi))
+        + hum * np.sin(2 * np.pi * s.hum_hz * t + rng.uniform(0, 2 * np.pi))
         + rng.normal(0.0, s.noise_sd_n, len(t))
     )
     shear_x = shear_y = None
