@@ -53,6 +53,7 @@ AREAS = (
     "meta",
     "evidence",
     "registry",
+    "force",
     "fhir",
     "web",
     "privacy",

@@ -20,7 +20,7 @@ from strigil.force.settings import ForceSettings
 
 __all__ = ["CleanedSignal", "clean"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 # Around each stroke found on the first pass, this much is kept out of the resting samples, so that the
 # feet of the stroke (below the offset threshold) do not lift the baseline.
@@ -44,12 +44,12 @@ class CleanedSignal:
     at rest; `filters` and `notes` say in words what was applied and what could not be.
     """
 
-    time_s: Array
-    normal_n: Array
-    baseline_n: Array
-    shear_x_n: Array | None
-    shear_y_n: Array | None
-    tool_angle_deg: Array | None
+    time_s: _Array
+    normal_n: _Array
+    baseline_n: _Array
+    shear_x_n: _Array | None
+    shear_y_n: _Array | None
+    tool_angle_deg: _Array | None
     rest: NDArray[np.bool_]
     noise_sd_n: float
     sampling_hz: float
@@ -57,9 +57,9 @@ class CleanedSignal:
     notes: tuple[str, ...]
 
 
-def _filters(fs: float, settings: ForceSettings) -> tuple[Array | None, list[str], list[str]]:
+def _filters(fs: float, settings: ForceSettings) -> tuple[_Array | None, list[str], list[str]]:
     nyquist = fs / 2.0
-    sections: list[Array] = []
+    sections: list[_Array] = []
     said: list[str] = []
     notes: list[str] = []
     lowpass = settings.lowpass_hz
@@ -93,7 +93,7 @@ def _filters(fs: float, settings: ForceSettings) -> tuple[Array | None, list[str
     return np.vstack(sections), said, notes
 
 
-def _filtered(sos: Array | None, x: Array, fs: float, settings: ForceSettings) -> Array:
+def _filtered(sos: _Array | None, x: _Array, fs: float, settings: ForceSettings) -> _Array:
     """Zero-phase filtering with each end padded by the median of its first samples.
 
     scipy's default padding (the signal reflected through its end sample) turns the noise of that one
@@ -119,11 +119,11 @@ def _windows(n: int, fs: float, settings: ForceSettings) -> NDArray[np.int64]:
     return bounds
 
 
-def _window_sums(values: Array, bounds: NDArray[np.int64]) -> Array:
+def _window_sums(values: _Array, bounds: NDArray[np.int64]) -> _Array:
     return np.asarray(np.add.reduceat(values, bounds[:-1]), dtype=np.float64)
 
 
-def _first_pass(y: Array, bounds: NDArray[np.int64], t: Array) -> Array:
+def _first_pass(y: _Array, bounds: NDArray[np.int64], t: _Array) -> _Array:
     """Baseline from each window's low quantile, median-smoothed over neighbouring windows."""
     count = len(bounds) - 1
     length = int(bounds[1] - bounds[0])
@@ -142,7 +142,7 @@ def _first_pass(y: Array, bounds: NDArray[np.int64], t: Array) -> Array:
     return np.asarray(np.interp(t, centre, low), dtype=np.float64)
 
 
-def _rest_mask(y: Array, fs: float, settings: ForceSettings) -> NDArray[np.bool_]:
+def _rest_mask(y: _Array, fs: float, settings: ForceSettings) -> NDArray[np.bool_]:
     starts, ends = hysteresis_runs(y, settings.onset_n, settings.offset_n)
     margin = round(_REST_MARGIN_S * fs)
     n = len(y)
@@ -152,7 +152,7 @@ def _rest_mask(y: Array, fs: float, settings: ForceSettings) -> NDArray[np.bool_
     return np.asarray(np.cumsum(edge[:-1], dtype=np.int32) == 0)
 
 
-def _rest_baseline(y: Array, rest: NDArray[np.bool_], bounds: NDArray[np.int64], t: Array) -> Array | None:
+def _rest_baseline(y: _Array, rest: NDArray[np.bool_], bounds: NDArray[np.int64], t: _Array) -> _Array | None:
     """Baseline interpolated between the mean resting force of each window (at the windows' resting times)."""
     n_rest = _window_sums(rest.astype(np.float64), bounds)
     size = np.diff(bounds)
@@ -164,7 +164,7 @@ def _rest_baseline(y: Array, rest: NDArray[np.bool_], bounds: NDArray[np.int64],
     return _interpolate(t, when, level)
 
 
-def _interpolate(t: Array, when: Array, level: Array) -> Array:
+def _interpolate(t: _Array, when: _Array, level: _Array) -> _Array:
     """Straight lines between the windows' levels, continued with the end windows' slopes to the ends."""
     if len(when) >= 2:
         head = level[0] - (level[1] - level[0]) / (when[1] - when[0]) * (when[0] - t[0])
@@ -174,7 +174,7 @@ def _interpolate(t: Array, when: Array, level: Array) -> Array:
     return np.asarray(np.interp(t, when, level), dtype=np.float64)
 
 
-def _robust_sd(values: Array) -> float:
+def _robust_sd(values: _Array) -> float:
     if len(values) < 10:
         return 0.0
     # Every k-th resting sample is plenty for an SD and keeps the median cheap on hour-long recordings.

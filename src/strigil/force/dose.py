@@ -19,7 +19,7 @@ from strigil.force.segment import Segments, reduce_spans
 
 __all__ = ["DoseSummary", "StrokeTable", "stroke_doses", "summarise"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 def _num(x: Any, digits: int = 6) -> float | None:
@@ -41,24 +41,24 @@ class StrokeTable:
     are NaN when the recording had no such channel.
     """
 
-    onset_s: Array
-    offset_s: Array
-    duration_s: Array
-    peak_n: Array
-    peak_time_s: Array
-    mean_n: Array
-    impulse_ns: Array
-    interval_s: Array
+    onset_s: _Array
+    offset_s: _Array
+    duration_s: _Array
+    peak_n: _Array
+    peak_time_s: _Array
+    mean_n: _Array
+    impulse_ns: _Array
+    interval_s: _Array
     set_index: NDArray[np.int64]
     joined: NDArray[np.bool_]
-    shear_ratio: Array
-    shear_direction_deg: Array
-    tool_angle_deg: Array
+    shear_ratio: _Array
+    shear_direction_deg: _Array
+    tool_angle_deg: _Array
 
     def __len__(self) -> int:
         return len(self.onset_s)
 
-    def column(self, metric: str) -> Array:
+    def column(self, metric: str) -> _Array:
         """The per-stroke force named 'peak' or 'mean' (N)."""
         if metric not in ("peak", "mean"):
             raise ValueError(f"metric {metric!r}: allowed 'peak' or 'mean'")
@@ -153,9 +153,9 @@ def stroke_doses(cleaned: CleanedSignal, segments: Segments, set_gap_s: float) -
 
 
 def _first_index_of(
-    x: Array, on: NDArray[np.int64], stop: NDArray[np.int64], peak: Array
+    x: _Array, on: NDArray[np.int64], stop: NDArray[np.int64], peak: _Array
 ) -> NDArray[np.int64]:
-    """Index of the first sample in each [on, stop) equal to its peak."""
+    """_Index of the first sample in each [on, stop) equal to its peak."""
     lengths = stop - on
     owner = np.repeat(np.arange(len(on)), lengths)
     idx = np.repeat(on - (np.cumsum(lengths) - lengths), lengths) + np.arange(int(lengths.sum()))
@@ -203,7 +203,7 @@ class DoseSummary:
         return out
 
 
-def _spread(values: Array) -> tuple[float | None, float | None, float | None]:
+def _spread(values: _Array) -> tuple[float | None, float | None, float | None]:
     if len(values) == 0:
         return None, None, None
     mean = float(values.mean())
@@ -213,7 +213,7 @@ def _spread(values: Array) -> tuple[float | None, float | None, float | None]:
     return mean, sd, (100.0 * sd / mean if mean > 0 else None)
 
 
-def _finite_mean(values: Array) -> float | None:
+def _finite_mean(values: _Array) -> float | None:
     finite = values[np.isfinite(values)]
     return float(finite.mean()) if len(finite) else None
 

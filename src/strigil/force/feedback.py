@@ -17,7 +17,7 @@ from strigil.force.dose import StrokeTable
 from strigil.force.published import PublishedStudy, published_studies, simulant_warning
 from strigil.force.settings import HEURISTIC
 
-__all__ = ["DEFAULT_TOLERANCE_PCT", "Feedback", "Target", "give_feedback", "target_from_earlier"]
+__all__ = ["DEFAULT_TOLERANCE_PCT", "Feedback", "Metric", "Target", "give_feedback", "target_from_earlier"]
 
 Metric = Literal["peak", "mean"]
 

@@ -23,7 +23,7 @@ __all__ = [
     "unit_factor",
 ]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 # Newtons per unit. Gram- and kilogram-force use standard gravity (9.80665 m/s², the CGPM's definition);
 # "g" and "kg" are read as gram- and kilogram-force because a force channel cannot carry a mass.
@@ -69,7 +69,7 @@ def unit_factor(unit: str, kind: str) -> float:
     raise RecordingError(f"{kind} unit {unit!r} is not known; allowed: {allowed}")
 
 
-def _as_float(values: Any, column: str) -> Array:
+def _as_float(values: Any, column: str) -> _Array:
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -79,7 +79,7 @@ def _as_float(values: Any, column: str) -> Array:
     return array
 
 
-def _check_finite(array: Array, column: str) -> None:
+def _check_finite(array: _Array, column: str) -> None:
     bad = ~np.isfinite(array)
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
@@ -96,11 +96,11 @@ class Recording:
     Build it with `Recording.from_arrays`, which checks the values and converts the stated units.
     """
 
-    time_s: Array
-    normal_n: Array
-    shear_x_n: Array | None = None
-    shear_y_n: Array | None = None
-    tool_angle_deg: Array | None = None
+    time_s: _Array
+    normal_n: _Array
+    shear_x_n: _Array | None = None
+    shear_y_n: _Array | None = None
+    tool_angle_deg: _Array | None = None
     source: str = ""
     resampled: bool = False
 
@@ -137,37 +137,41 @@ class Recording:
         tool_angle: Any = None,
         angle_unit: str = "deg",
         source: str = "",
+        labels: dict[str, str] | None = None,
     ) -> Recording:
         """Check a recording's columns and convert them to seconds, newtons and degrees.
 
         Refuses (RecordingError) a missing or non-numeric value, time that does not increase, a gap in
         time, a sampling rate outside 50 Hz–2 kHz and a constant normal force. Slightly irregular sampling
-        (jitter) is put on a regular grid by linear interpolation, and `resampled` says so.
+        (jitter) is put on a regular grid by linear interpolation, and `resampled` says so. `labels` names
+        the file's columns (channel → header) for the messages.
         """
-        t = _as_float(time, "time") * unit_factor(time_unit, "time")
+        channel_names = ("time", "normal", "shear_x", "shear_y", "tool_angle")
+        name = {channel: channel for channel in channel_names} | (labels or {})
+        t = _as_float(time, name["time"]) * unit_factor(time_unit, "time")
         force_factor = unit_factor(force_unit, "force")
-        channels: dict[str, Array | None] = {"normal": _as_float(normal, "normal") * force_factor}
-        for name, values in (("shear_x", shear_x), ("shear_y", shear_y)):
-            channels[name] = None if values is None else _as_float(values, name) * force_factor
+        channels: dict[str, _Array | None] = {"normal": _as_float(normal, name["normal"]) * force_factor}
+        for channel, values in (("shear_x", shear_x), ("shear_y", shear_y)):
+            channels[channel] = None if values is None else _as_float(values, name[channel]) * force_factor
         channels["tool_angle"] = (
             None
             if tool_angle is None
-            else _as_float(tool_angle, "tool_angle") * unit_factor(angle_unit, "angle")
+            else _as_float(tool_angle, name["tool_angle"]) * unit_factor(angle_unit, "angle")
         )
-        for name, values in channels.items():
+        for channel, values in channels.items():
             if values is not None and len(values) != len(t):
-                raise RecordingError(f"column {name!r}: {len(values)} values but {len(t)} times")
+                raise RecordingError(f"column {name[channel]!r}: {len(values)} values but {len(t)} times")
         if len(t) < 10:
             raise RecordingError(f"the recording has {len(t)} samples; at least 10 are needed")
-        _check_finite(t, "time")
-        for name, values in channels.items():
+        _check_finite(t, name["time"])
+        for channel, values in channels.items():
             if values is not None:
-                _check_finite(values, name)
+                _check_finite(values, name[channel])
         step = np.diff(t)
         if (step <= 0).any():
             row = int(np.flatnonzero(step <= 0)[0]) + 2
             raise RecordingError(
-                f"column 'time': does not increase at data row {row} "
+                f"column {name['time']!r}: does not increase at data row {row} "
                 f"({t[row - 1]:g} s after {t[row - 2]:g} s); "
                 "time must be strictly increasing (sort the rows or remove repeated times)"
             )
@@ -175,21 +179,22 @@ class Recording:
         rate = 1.0 / typical
         if not MIN_SAMPLING_HZ * 0.99 <= rate <= MAX_SAMPLING_HZ * 1.01:
             raise RecordingError(
-                f"column 'time': sampling rate {rate:.4g} Hz is outside the {MIN_SAMPLING_HZ:g} Hz–"
+                f"column {name['time']!r}: sampling rate {rate:.4g} Hz is outside the {MIN_SAMPLING_HZ:g} Hz–"
                 f"{MAX_SAMPLING_HZ:g} Hz this analysis is designed for "
                 f"(is the time unit {time_unit!r} right?)"
             )
         if step.max() > _GAP_STEPS * typical:
             row = int(np.argmax(step)) + 2
             raise RecordingError(
-                f"column 'time': a gap of {step.max():.3g} s at data row {row} (t = {t[row - 1]:g} s) while "
+                f"column {name['time']!r}: a gap of {step.max():.3g} s at data row {row} "
+                f"(t = {t[row - 1]:g} s) while "
                 f"samples are {typical:.3g} s apart; analyse the parts before and after the gap separately"
             )
         normal_n = channels["normal"]
         assert normal_n is not None
         if np.ptp(normal_n) == 0.0:
             raise RecordingError(
-                f"column 'normal': the force is constant ({normal_n[0]:g} N throughout); "
+                f"column {name['normal']!r}: the force is constant ({normal_n[0]:g} N throughout); "
                 "nothing was recorded (is the sensor connected, and is this the right column?)"
             )
         resampled = bool(np.ptp(step) > _JITTER * typical)

@@ -28,7 +28,7 @@ from scipy import stats
 
 __all__ = ["BlandAltman", "Icc", "Reliability", "ReliabilityError", "bland_altman", "icc", "reliability"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 class ReliabilityError(ValueError):
@@ -87,8 +87,8 @@ class BlandAltman:
     bias_ci: tuple[float, float]
     lower_loa_ci: tuple[float, float]
     upper_loa_ci: tuple[float, float]
-    means: Array
-    differences: Array
+    means: _Array
+    differences: _Array
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict with the pairs' means and differences."""
@@ -160,7 +160,7 @@ class Reliability:
         }
 
 
-def _scores(values: Any) -> Array:
+def _scores(values: Any) -> _Array:
     y = np.asarray(values, dtype=np.float64)
     if y.ndim != 2:
         raise ReliabilityError(f"scores: expected a table of subjects × sessions, got shape {y.shape}")

@@ -25,8 +25,8 @@ from strigil.force.settings import ForceSettings
 
 __all__ = ["Segments", "hysteresis_runs", "reduce_spans", "segment_strokes", "valley_time"]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.int64]
+_Array = NDArray[np.float64]
+_Index = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -39,12 +39,12 @@ class Segments:
     `truncated` marks a stroke cut by the start or the end of the recording.
     """
 
-    onset: Index
-    offset: Index
-    onset_s: Array
-    offset_s: Array
-    onset_value_n: Array
-    offset_value_n: Array
+    onset: _Index
+    offset: _Index
+    onset_s: _Array
+    offset_s: _Array
+    onset_value_n: _Array
+    offset_value_n: _Array
     joined: NDArray[np.bool_]
     truncated: NDArray[np.bool_]
 
@@ -52,7 +52,7 @@ class Segments:
         return len(self.onset)
 
 
-def reduce_spans(ufunc: np.ufunc, x: Array, starts: Index, ends: Index) -> Array:
+def reduce_spans(ufunc: np.ufunc, x: _Array, starts: _Index, ends: _Index) -> _Array:
     """`ufunc` reduced over each [start, end) of `x` in one vectorised call (sorted, disjoint spans)."""
     if len(starts) == 0:
         return np.zeros(0)
@@ -66,7 +66,7 @@ def reduce_spans(ufunc: np.ufunc, x: Array, starts: Index, ends: Index) -> Array
     return np.asarray(ufunc.reduceat(x, bounds)[0::2], dtype=np.float64)
 
 
-def hysteresis_runs(x: Array, onset: float, offset: float) -> tuple[Index, Index]:
+def hysteresis_runs(x: _Array, onset: float, offset: float) -> tuple[_Index, _Index]:
     """Runs of `x` above `offset` that reach above `onset`, as (starts, ends) with ends exclusive."""
     above = np.empty(len(x) + 2, dtype=np.int8)
     above[0] = above[-1] = 0
@@ -81,7 +81,7 @@ def hysteresis_runs(x: Array, onset: float, offset: float) -> tuple[Index, Index
     return starts[keep], ends[keep]
 
 
-def _merge_gaps(starts: Index, ends: Index, max_gap: int) -> tuple[Index, Index]:
+def _merge_gaps(starts: _Index, ends: _Index, max_gap: int) -> tuple[_Index, _Index]:
     if len(starts) < 2:
         return starts, ends
     new_group = np.concatenate([[True], (starts[1:] - ends[:-1]) >= max_gap])
@@ -91,7 +91,7 @@ def _merge_gaps(starts: Index, ends: Index, max_gap: int) -> tuple[Index, Index]
 
 
 def _split_points(
-    x: Array, starts: Index, ends: Index, settings: ForceSettings, min_len: int
+    x: _Array, starts: _Index, ends: _Index, settings: ForceSettings, min_len: int
 ) -> list[list[int]]:
     """Split points of each segment, deepest valley first (so earlier splits stay valid as parts shrink)."""
     ratio = settings.split_valley_ratio
@@ -124,13 +124,13 @@ def _split_points(
 
 @dataclass(frozen=True)
 class _Edges:
-    onset_s: Array
-    offset_s: Array
-    onset_value: Array
-    offset_value: Array
+    onset_s: _Array
+    offset_s: _Array
+    onset_value: _Array
+    offset_value: _Array
 
 
-def _edges(x: Array, t: Array, starts: Index, ends: Index, level: float) -> _Edges:
+def _edges(x: _Array, t: _Array, starts: _Index, ends: _Index, level: float) -> _Edges:
     """Times where the force crosses `level` at each run's start and end (straight line between samples)."""
     n = len(x)
     onset_s, onset_value = t[starts].copy(), x[starts].copy()
@@ -146,7 +146,7 @@ def _edges(x: Array, t: Array, starts: Index, ends: Index, level: float) -> _Edg
     return _Edges(onset_s, offset_s, onset_value, offset_value)
 
 
-def valley_time(t: Array, x: Array, m: Index) -> tuple[Array, Array, Index]:
+def valley_time(t: _Array, x: _Array, m: _Index) -> tuple[_Array, _Array, _Index]:
     """Where joined strokes part: the vertex of the parabola through the lowest sample m and its neighbours.
 
     Returns the time, the force there on the straight line between samples (so that the impulses of the
@@ -164,7 +164,7 @@ def valley_time(t: Array, x: Array, m: Index) -> tuple[Array, Array, Index]:
     return when, value, left_last.astype(np.int64)
 
 
-def segment_strokes(t: Array, x: Array, settings: ForceSettings) -> Segments:
+def segment_strokes(t: _Array, x: _Array, settings: ForceSettings) -> Segments:
     """Find the strokes in a cleaned normal-force signal `x` (N) on the regular time grid `t` (s)."""
     sampling_hz = (len(t) - 1) / float(t[-1] - t[0])
     starts, ends = hysteresis_runs(x, settings.onset_n, settings.offset_n)

@@ -154,6 +154,7 @@ def settings_from_pairs(
         return ForceSettings.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}" for err in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in exc.errors()
         )
-        raise SettingsError(f"settings: {problems}") from None
+        raise SettingsError(problems) from None

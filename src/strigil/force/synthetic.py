@@ -31,7 +31,7 @@ __all__ = [
     "match_strokes",
 ]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -91,11 +91,11 @@ class SyntheticSpec:
 class TrueStrokes:
     """True strokes from the noise-free sampled force: times (s), peak and mean (N), impulse (N·s)."""
 
-    onset_s: Array
-    offset_s: Array
-    peak_n: Array
-    mean_n: Array
-    impulse_ns: Array
+    onset_s: _Array
+    offset_s: _Array
+    peak_n: _Array
+    mean_n: _Array
+    impulse_ns: _Array
 
     def __len__(self) -> int:
         return len(self.onset_s)
@@ -106,13 +106,13 @@ class SyntheticRecording:
     """A generated recording, its noise-free force, the true strokes, and the spec and seed that made them."""
 
     recording: Recording
-    noise_free_n: Array
+    noise_free_n: _Array
     truth: TrueStrokes
     spec: SyntheticSpec
     seed: int
 
 
-def _pulse(tau: Array, duration: float, edge: float, ripple: float, freq: float, phase: float) -> Array:
+def _pulse(tau: _Array, duration: float, edge: float, ripple: float, freq: float, phase: float) -> _Array:
     """Pulse shape in [0, 1 + ripple]: sin² edges, plateau, a slow ripple; zero outside (0, duration)."""
     inside = (tau > 0) & (tau < duration)
     rise = np.clip(tau / edge, 0.0, 1.0)
@@ -121,12 +121,12 @@ def _pulse(tau: Array, duration: float, edge: float, ripple: float, freq: float,
     return np.where(inside, envelope * (1.0 + ripple * np.sin(2 * np.pi * freq * tau + phase)), 0.0)
 
 
-def _crossing(t: Array, x: Array, a: int, level: float) -> float:
+def _crossing(t: _Array, x: _Array, a: int, level: float) -> float:
     """Time where the straight line from sample a to sample a + 1 crosses `level`."""
     return float(t[a] + (t[a + 1] - t[a]) * (level - x[a]) / (x[a + 1] - x[a]))
 
 
-def _true_strokes(t: Array, x: Array, top: NDArray[np.int64], level: float) -> TrueStrokes:
+def _true_strokes(t: _Array, x: _Array, top: NDArray[np.int64], level: float) -> TrueStrokes:
     """Each pulse's span above `level` on the noise-free samples; overlapping pulses part at their minimum.
 
     The force between samples is the straight line through them, so a stroke's times, impulse and
@@ -296,7 +296,7 @@ class StrokeMatch:
 
 
 def match_strokes(
-    onset_s: Array, offset_s: Array, true_onset_s: Array, true_offset_s: Array, tolerance_s: float = 0.05
+    onset_s: _Array, offset_s: _Array, true_onset_s: _Array, true_offset_s: _Array, tolerance_s: float = 0.05
 ) -> StrokeMatch:
     """Match detected to true strokes in time order, each pair with onset and offset within `tolerance_s`."""
     pairs: list[tuple[int, int]] = []
