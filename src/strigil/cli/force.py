@@ -16,7 +16,7 @@ import typer
 from strigil.cli.toolkit import JsonOpt, errors, fail, new_file, print_json
 
 if TYPE_CHECKING:
-    from strigil.force.feedback import Feedback, Metric, Target
+    from strigil.force.feedback import Feedback
     from strigil.services.force_recordings import Columns, Units
 
 __all__ = [
@@ -74,38 +74,16 @@ def _units(force: str | None, time: str | None, angle: str | None) -> Units:
     return Units(force=force, time=time, angle=angle)
 
 
-def _target(
-    band: str | None, around: float | None, tolerance: float | None, metric: str, earlier: list[Any]
-) -> Target | None:
-    from strigil.force.feedback import DEFAULT_TOLERANCE_PCT, Target, target_from_earlier
-
-    if metric not in ("peak", "mean"):
-        fail(f"--metric {metric!r}: allowed 'peak' or 'mean'")
-    which: Metric = "peak" if metric == "peak" else "mean"
-    chosen = [
-        name
-        for name, given in (("--target", band), ("--target-around", around), ("--earlier", earlier))
-        if given
-    ]
-    if len(chosen) > 1:
-        fail(f"{' and '.join(chosen)}: choose one way to set the target")
-    pct = DEFAULT_TOLERANCE_PCT if tolerance is None else tolerance
+def _band(text: str | None) -> tuple[float | None, float | None]:
+    if text is None:
+        return None, None
+    low, sep, high = text.partition(":")
     try:
-        if band is not None:
-            low, sep, high = band.partition(":")
-            if not sep:
-                fail(f"--target {band!r}: write LOW:HIGH in newtons, e.g. 6:9")
-            return Target.between(float(low), float(high), which)
-        if around is not None:
-            return Target.around(around, pct, which)
-        if earlier:
-            import numpy as np
-
-            values = np.concatenate([a.analysis.strokes.column(which) for a in earlier])
-            return target_from_earlier(values, which, pct)
-    except ValueError as exc:
-        fail(f"target: {exc}")
-    return None
+        if sep:
+            return float(low), float(high)
+    except ValueError:
+        pass
+    fail(f"--target {text!r}: write LOW:HIGH in newtons, e.g. 6:9")
 
 
 def _print_feedback(feedback: Feedback) -> None:
@@ -171,7 +149,7 @@ def analyse_command(
     """Find the strokes of a recording and their dose; compare them with your target if you give one."""
     from strigil.force.plots import stroke_chart, trace_plot
     from strigil.force.settings import settings_from_pairs
-    from strigil.services.force_recordings import analyse_recording
+    from strigil.services.force_recordings import analyse_recording, choose_target
 
     for path, option in ((plot, "--plot"), (chart, "--chart"), (strokes, "--strokes")):
         if path is not None:
@@ -183,7 +161,15 @@ def analyse_command(
         previous = [
             analyse_recording(p, columns=columns, units=units, settings=chosen) for p in earlier or []
         ]
-        goal = _target(target, target_around, tolerance, metric, previous)
+        low, high = _band(target)
+        goal = choose_target(
+            metric,
+            low_n=low,
+            high_n=high,
+            around_n=target_around,
+            tolerance_pct=tolerance,
+            earlier=[p.analysis for p in previous],
+        )
         result = analyse_recording(file, columns=columns, units=units, settings=chosen, target=goal)
     if plot:
         trace_plot(result.analysis, goal).save(plot)

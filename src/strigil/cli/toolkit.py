@@ -64,7 +64,7 @@ def fail_all(messages: Iterable[str]) -> NoReturn:
 def errors() -> Iterator[None]:
     """Turn the expected failures of services and the core into `error:` lines and exit status 2."""
     from strigil.catalog import UnknownCode
-    from strigil.force import RecordingError, ReliabilityError, SettingsError
+    from strigil.force import RecordingError, ReliabilityError, SettingsError, TargetError
     from strigil.services.errors import InvalidInput, RecordError
     from strigil.services.meta_analysis import MetaInputError
 
@@ -72,7 +72,9 @@ def errors() -> Iterator[None]:
         yield
     except InvalidInput as exc:
         fail_all(str(p) for p in exc.problems)
-    except (RecordError, UnknownCode, MetaInputError, RecordingError, SettingsError, ReliabilityError) as exc:
+    except (RecordError, UnknownCode, MetaInputError) as exc:
+        fail(str(exc))
+    except (RecordingError, SettingsError, ReliabilityError, TargetError) as exc:
         fail(str(exc))
 
 

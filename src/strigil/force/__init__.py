@@ -16,7 +16,14 @@
 from strigil.force.analysis import ForceAnalysis, analyse
 from strigil.force.clean import CleanedSignal, clean
 from strigil.force.dose import DoseSummary, StrokeTable, stroke_doses, summarise
-from strigil.force.feedback import DEFAULT_TOLERANCE_PCT, Feedback, Target, give_feedback, target_from_earlier
+from strigil.force.feedback import (
+    DEFAULT_TOLERANCE_PCT,
+    Feedback,
+    Target,
+    TargetError,
+    give_feedback,
+    target_from_earlier,
+)
 from strigil.force.plots import ForcePlot, stroke_chart, trace_plot
 from strigil.force.published import PublishedFigure, PublishedStudy, published_studies, simulant_warning
 from strigil.force.recording import FORCE_UNITS, TIME_UNITS, Recording, RecordingError, unit_factor
@@ -72,6 +79,7 @@ __all__ = [
     "SyntheticRecording",
     "SyntheticSpec",
     "Target",
+    "TargetError",
     "TrueStrokes",
     "analyse",
     "bland_altman",

@@ -17,13 +17,25 @@ from strigil.force.dose import StrokeTable
 from strigil.force.published import PublishedStudy, published_studies, simulant_warning
 from strigil.force.settings import HEURISTIC
 
-__all__ = ["DEFAULT_TOLERANCE_PCT", "Feedback", "Metric", "Target", "give_feedback", "target_from_earlier"]
+__all__ = [
+    "DEFAULT_TOLERANCE_PCT",
+    "Feedback",
+    "Metric",
+    "Target",
+    "TargetError",
+    "give_feedback",
+    "target_from_earlier",
+]
 
 Metric = Literal["peak", "mean"]
 
 # Width of a target band around a chosen force when the clinician gives only its centre: ± this percent.
 # No study fixes it (a configurable heuristic).
 DEFAULT_TOLERANCE_PCT = 15.0
+
+
+class TargetError(ValueError):
+    """A target that cannot be used; the message says what is allowed."""
 
 
 @dataclass(frozen=True)
@@ -37,9 +49,9 @@ class Target:
 
     def __post_init__(self) -> None:
         if self.metric not in ("peak", "mean"):
-            raise ValueError(f"target metric {self.metric!r}: allowed 'peak' or 'mean'")
+            raise TargetError(f"target metric {self.metric!r}: allowed 'peak' or 'mean'")
         if not 0 < self.low_n <= self.high_n:
-            raise ValueError(f"target {self.low_n:g}–{self.high_n:g} N: need 0 < low ≤ high")
+            raise TargetError(f"target {self.low_n:g}–{self.high_n:g} N: need 0 < low ≤ high")
 
     @classmethod
     def between(cls, low_n: float, high_n: float, metric: Metric = "peak") -> Target:
@@ -52,7 +64,7 @@ class Target:
     ) -> Target:
         """A band of ± `tolerance_pct` around a force the clinician chose."""
         if not 0 <= tolerance_pct < 100:
-            raise ValueError(f"tolerance_pct {tolerance_pct:g}: allowed 0 to below 100")
+            raise TargetError(f"tolerance {tolerance_pct:g} %: allowed 0 to below 100")
         low, high = centre_n * (1 - tolerance_pct / 100), centre_n * (1 + tolerance_pct / 100)
         basis = f"set by the clinician: {centre_n:g} N ± {tolerance_pct:g} %"
         if tolerance_pct == DEFAULT_TOLERANCE_PCT:
@@ -73,7 +85,7 @@ def target_from_earlier(
     values = np.asarray(earlier, dtype=np.float64)
     values = values[np.isfinite(values)]
     if len(values) == 0:
-        raise ValueError("earlier strokes: none to build a target from")
+        raise TargetError("earlier strokes: none to build a target from")
     centre = float(values.mean())
     base = Target.around(centre, tolerance_pct, metric)
     basis = (

@@ -99,11 +99,15 @@ def trace_plot(
     times, values = _envelope(t[window], x[window])
     ax.plot(times, values, color=_INK, lw=0.7, label="normal force (cleaned)")
     ax.plot(s.peak_time_s[shown], s.peak_n[shown], "v", color=_STROKE, ms=4, label="stroke peaks")
+    # Strokes that followed without a return to rest share a boundary: mark where they were split.
+    split = s.onset_s[shown & s.joined]
+    if len(split):
+        ax.vlines(split, 0, top, colors=_STROKE, linestyles="dashed", lw=0.8, label="split (no rest between)")
     ax.set_xlim(lo, hi)
     ax.set_xlabel("time (s)")
     ax.set_ylabel("normal force (N)")
     ax.set_title(f"{int(shown.sum())} strokes detected", loc="left", fontsize=10)
-    ax.legend(loc="upper right", fontsize=8, frameon=False, ncols=2)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncols=5)
     fig.tight_layout()
     return ForcePlot(fig, int(shown.sum()))
 
@@ -137,12 +141,15 @@ def stroke_chart(analysis: ForceAnalysis, target: Target | None = None) -> Force
         )
         if target.metric == "mean":
             ax.plot(number, s.peak_n, "o", color=_STROKE, ms=3.5, label="peak force")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("stroke")
     ax.set_ylabel("force (N)")
     ax.set_ylim(bottom=0)
     if len(s):
         ax.set_xlim(0.5, len(s) + 0.5)
     ax.set_title(f"{len(s)} strokes", loc="left", fontsize=10)
-    ax.legend(loc="upper right", fontsize=8, frameon=False, ncols=3)
+    ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False, ncols=4)
     fig.tight_layout()
     return ForcePlot(fig, len(s))

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from strigil.force.analysis import ForceAnalysis
-    from strigil.force.feedback import Feedback, Target
+    from strigil.force.feedback import Feedback, Metric, Target
     from strigil.force.reliability import Reliability
     from strigil.force.settings import ForceSettings
 
@@ -40,6 +40,7 @@ __all__ = [
     "RecordingAnalysis",
     "Units",
     "analyse_recording",
+    "choose_target",
     "read_recording",
     "read_scores",
     "reliability_of_table",
@@ -251,6 +252,47 @@ def analyse_recording(
 
     result = analyse(read_recording(source, name, columns, units), settings)
     return RecordingAnalysis(result, None if target is None else give_feedback(result.strokes, target))
+
+
+def choose_target(
+    metric: str = "peak",
+    *,
+    low_n: float | None = None,
+    high_n: float | None = None,
+    around_n: float | None = None,
+    tolerance_pct: float | None = None,
+    earlier: Sequence[ForceAnalysis] = (),
+) -> Target | None:
+    """The clinician's target from one of: a band (low and high), a force ± tolerance, earlier recordings."""
+    from strigil.force.feedback import DEFAULT_TOLERANCE_PCT, Target, TargetError, target_from_earlier
+
+    if metric not in ("peak", "mean"):
+        raise TargetError(f"metric {metric!r}: allowed 'peak' or 'mean'")
+    which: Metric = "peak" if metric == "peak" else "mean"
+    ways = [
+        name
+        for name, given in (
+            ("a band", low_n is not None or high_n is not None),
+            ("a force ± tolerance", around_n is not None),
+            ("earlier recordings", bool(earlier)),
+        )
+        if given
+    ]
+    if len(ways) > 1:
+        raise TargetError(f"target: {' and '.join(ways)} given; choose one way to set the target")
+    pct = DEFAULT_TOLERANCE_PCT if tolerance_pct is None else tolerance_pct
+    if low_n is not None or high_n is not None:
+        if low_n is None or high_n is None:
+            raise TargetError("target: a band needs both its low and its high force")
+        return Target.between(low_n, high_n, which)
+    if around_n is not None:
+        return Target.around(around_n, pct, which)
+    if earlier:
+        import numpy as np
+
+        values = np.concatenate([a.strokes.column(which) for a in earlier])
+        return target_from_earlier(values, which, pct)
+    return None
 
 
 def read_scores(source: Path | bytes, name: str = "", id_column: str | None = None) -> tuple[list[str], Any]:

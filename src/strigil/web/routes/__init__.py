@@ -12,6 +12,7 @@ from strigil.web.routes import (
     auth,
     evidence,
     fhir,
+    force,
     home,
     meta_counts,
     privacy,
@@ -40,5 +41,7 @@ ROUTERS: list[APIRouter] = [
     analysis.api,
     meta_counts.pages,
     meta_counts.api,
+    force.pages,
+    force.api,
     fhir.router,
 ]
