@@ -39,6 +39,7 @@ def test_analyse_prints_the_dose_and_the_feedback(recording: Path, tmp_path: Pat
     assert "of 10 strokes above your target (peak force 7.0–9.0 N)" in out
     assert "for context only (not a target)" in out and "J Athl Train 2023;58(1):60" in out
     assert "skin simulant" in out
+    assert "For the record (a dose step's measured_force, beside force_n):" in out
     assert "10 strokes detected" in trace.read_text()
     assert len(strokes.read_text().splitlines()) == 11
     truth = json.loads((tmp_path / "t.json").read_text())
@@ -55,6 +56,10 @@ def test_analyse_json_and_a_target_from_earlier_sessions(recording: Path, tmp_pa
     assert doc["feedback"]["target"]["metric"] == "mean"
     assert doc["feedback"]["target"]["basis"].startswith("your earlier sessions: average mean force")
     assert {s["name"] for s in doc["settings"]} >= {"onset_n", "offset_n", "lowpass_hz", "split_valley_ratio"}
+    # The summary a dose step of the record carries beside force_n.
+    summary = doc["measured_force"]
+    assert summary["stroke_count"] == 10 and summary["recording"] == "rec.csv"
+    assert summary["mean_n"] == round(doc["session"]["mean_n"], 3)
 
 
 def _csv(times: list[int], force: list[str]) -> str:

@@ -11,7 +11,15 @@ from hypothesis import strategies as st
 from strigil.catalog import load_catalog
 from strigil.clinical.episode import Consent, EpisodePlan
 from strigil.clinical.people import Clinic, Clinician, Patient, Training
-from strigil.clinical.session import AdverseResponse, DoseStep, FollowUp, Measurement, SessionRecord, WarmUp
+from strigil.clinical.session import (
+    AdverseResponse,
+    DoseStep,
+    FollowUp,
+    MeasuredForce,
+    Measurement,
+    SessionRecord,
+    WarmUp,
+)
 from strigil.clinical.vocabulary import (
     AdverseKind,
     ClinicianDecision,
@@ -76,6 +84,21 @@ def dose_steps(draw: st.DrawFn) -> DoseStep:
         stroke_count=draw(st.none() | st.integers(1, 5000)),
         patient_position=draw(st.none() | text),
         active_movement=draw(st.none() | text),
+        measured_force=draw(st.none() | measured_forces()),
+    )
+
+
+@st.composite
+def measured_forces(draw: st.DrawFn) -> MeasuredForce:
+    mean = draw(st.floats(0.5, 100, allow_nan=False).map(lambda f: round(f, 3)))
+    cv = st.none() | st.floats(0, 80, allow_nan=False).map(lambda f: round(f, 2))
+    return MeasuredForce(
+        recording=draw(text.filter(bool)),
+        stroke_count=draw(st.integers(1, 5000)),
+        mean_n=mean,
+        peak_n=round(mean * draw(st.floats(1.0, 2.0)), 3),
+        mean_cv_pct=draw(cv),
+        peak_cv_pct=draw(cv),
     )
 
 

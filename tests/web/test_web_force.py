@@ -43,6 +43,7 @@ def test_the_page_shows_strokes_feedback_pictures_and_context(world: World) -> N
     assert 'id="force-sets"' in text
     assert "skin simulant" in text and "J Sport Rehabil 2024;33(8):687–694" in text
     assert "Butterworth low-pass 10 Hz" in text
+    assert 'id="force-record"' in text and "&#34;stroke_count&#34;: 12" in text
 
 
 def test_the_page_keeps_the_form_and_names_the_problem(world: World) -> None:

@@ -186,6 +186,11 @@ def analyse_command(
         typer.echo(f"  {s.scope}: {s.n_strokes} strokes, peak {s.peak_n:.2f} N{cv}, mean {s.mean_n:.2f} N")
     if result.feedback is not None:
         _print_feedback(result.feedback)
+    summary = result.to_json()["measured_force"]
+    if summary is not None:
+        typer.echo("")
+        typer.echo("For the record (a dose step's measured_force, beside force_n):")
+        typer.echo(json.dumps(summary, ensure_ascii=False))
 
 
 @force_app.command("reliability")

@@ -201,7 +201,17 @@ def _print_fit(out: dict[str, Any]) -> None:
 
 
 # Numeric columns of the record's long table (strigil.services.export.CSV_COLUMNS); the rest are text.
-_DB_NUMERIC = ("birth_year", "session", "days_since_onset", "minutes", "n_steps", "value")
+_DB_NUMERIC = (
+    "birth_year",
+    "session",
+    "days_since_onset",
+    "minutes",
+    "n_steps",
+    "value",
+    "measured_force_n",
+    "measured_peak_n",
+    "measured_strokes",
+)
 
 
 def _columns_from_db(

@@ -35,9 +35,11 @@ from strigil.clinical.vocabulary import (
 
 __all__ = [
     "DOSE_STEP_FIELDS",
+    "MEASURED_FORCE_FIELDS",
     "AdverseResponse",
     "DoseStep",
     "FollowUp",
+    "MeasuredForce",
     "Measurement",
     "SessionRecord",
     "WarmUp",
@@ -53,6 +55,28 @@ class WarmUp(_Part):
 
     kind: WarmUpKind
     minutes: float = Field(gt=0, le=60)
+
+
+class MeasuredForce(_Part):
+    """The force a device measured during a dose step: a summary of one recording's strokes.
+
+    Made by `strigil force analyse` (and the measured-dose page) from a force-plate or instrumented-tool
+    recording: the number of complete strokes, the average over strokes of each stroke's mean and peak
+    normal force, and their coefficients of variation across strokes (none with a single stroke).
+    """
+
+    recording: str = Field(min_length=1, max_length=200, description="the recording: file name or reference")
+    stroke_count: int = Field(ge=1, le=100_000, description="complete strokes found in the recording")
+    mean_n: float = Field(gt=0, le=200, description="average of the strokes' mean normal force, newtons")
+    peak_n: float = Field(gt=0, le=200, description="average of the strokes' peak normal force, newtons")
+    mean_cv_pct: float | None = Field(default=None, ge=0, le=1000, description="CV of strokes' mean force, %")
+    peak_cv_pct: float | None = Field(default=None, ge=0, le=1000, description="CV of strokes' peak force, %")
+
+    @model_validator(mode="after")
+    def _peak_not_below_mean(self) -> MeasuredForce:
+        if self.peak_n < self.mean_n:
+            raise ValueError(f"peak_n {self.peak_n:g} N is below mean_n {self.mean_n:g} N; a peak cannot be")
+        return self
 
 
 class DoseStep(_Part):
@@ -71,6 +95,9 @@ class DoseStep(_Part):
     stroke_count: int | None = Field(default=None, ge=1, le=5000)
     patient_position: str | None = Field(default=None, max_length=200)
     active_movement: str | None = Field(default=None, max_length=200, description="movement during the step")
+    measured_force: MeasuredForce | None = Field(
+        default=None, description="summary of a force recording made during the step, beside force_n"
+    )
 
 
 
@@ -89,8 +116,10 @@ class DoseStep(_Part):
         return self
 
 
-# What one dose step records, in the model's order: the one list the store, the demo and the web form share.
-DOSE_STEP_FIELDS: tuple[str, ...] = tuple(DoseStep.model_fields)
+# What one dose step records as plain values, in the model's order: the one list the store, the demo and the
+# web form share. The measured-force summary is a part of its own, stored in the columns named below.
+DOSE_STEP_FIELDS: tuple[str, ...] = tuple(f for f in DoseStep.model_fields if f != "measured_force")
+MEASURED_FORCE_FIELDS: tuple[str, ...] = tuple(MeasuredForce.model_fields)
 
 
 class FollowUp(_Part):

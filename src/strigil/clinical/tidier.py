@@ -103,6 +103,13 @@ def render_tidier(episode: Mapping[str, Any], clinic_name: str = "") -> list[Tid
     def step_text(st: Mapping[str, Any]) -> str:
         angle = f" at {st['angle_deg']:g}°" if st.get("angle_deg") is not None else ""
         force = f", {st['force_n']:g} N" if st.get("force_n") is not None else ""
+        if st.get("measured_force"):
+            m = st["measured_force"]
+            cv = f", CV {m['peak_cv_pct']:.0f} %" if m.get("peak_cv_pct") is not None else ""
+            force += (
+                f", measured {m['mean_n']:.1f} N mean and {m['peak_n']:.1f} N peak force over "
+                f"{m['stroke_count']} strokes{cv}"
+            )
         move = f", with {st['active_movement']}" if st.get("active_movement") else ""
         pos = f", {st['patient_position']}" if st.get("patient_position") else ""
         return (

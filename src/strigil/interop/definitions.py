@@ -77,7 +77,8 @@ DOSE_STEP = ExtensionDefinition(
     "IASTM dose step",
     "One step of an IASTM session's dose, in the order applied: where (body site and side), with "
     "what (instrument, edge), how (stroke type, angle, direction relative to the fibres, pressure or "
-    "force), how long (seconds, optional stroke count) and in which position or active movement. "
+    "force), how long (seconds, optional stroke count) and in which position or active movement; when a "
+    "force recording was made, its summary (strokes, mean and peak force and their variation). "
     "Repeats once per step on the session's Procedure.",
     "Procedure",
     parts=(
@@ -101,6 +102,12 @@ DOSE_STEP = ExtensionDefinition(
         Part("strokeCount", "integer", False, "Number of strokes, if counted"),
         Part("position", "string", False, "Patient position during the step"),
         Part("activeMovement", "string", False, "Active movement the patient performed during the step"),
+        Part("measuredRecording", "string", False, "Force recording summarised here (file or reference)"),
+        Part("measuredStrokeCount", "integer", False, "Complete strokes found in the force recording"),
+        Part("measuredMeanForce", "Quantity", False, "Average of the strokes' mean normal force (UCUM 'N')"),
+        Part("measuredPeakForce", "Quantity", False, "Average of the strokes' peak normal force (UCUM 'N')"),
+        Part("measuredMeanForceCv", "Quantity", False, "CV across strokes of their mean force (UCUM '%')"),
+        Part("measuredPeakForceCv", "Quantity", False, "CV across strokes of their peak force (UCUM '%')"),
     ),
     repeats=True,
 )

@@ -183,6 +183,27 @@ def _quantity_value(value: Any, unit: str, where: str) -> float:
     return float(value["value"])
 
 
+def _measured_force(v: dict[str, Any], where: str) -> dict[str, Any] | None:
+    """A dose step's measured-force summary from its parts (None when the step carries none)."""
+    if "measuredRecording" not in v:
+        extra = [k for k in v if k.startswith("measured")]
+        if extra:
+            raise _Reject(where, f"dose-step {', '.join(extra)} given without measuredRecording")
+        return None
+
+    def cv(name: str) -> float | None:
+        return _quantity_value(v[name], "%", where) if name in v else None
+
+    return {
+        "recording": v["measuredRecording"],
+        "stroke_count": v.get("measuredStrokeCount"),
+        "mean_n": _quantity_value(v["measuredMeanForce"], "N", where) if "measuredMeanForce" in v else None,
+        "peak_n": _quantity_value(v["measuredPeakForce"], "N", where) if "measuredPeakForce" in v else None,
+        "mean_cv_pct": cv("measuredMeanForceCv"),
+        "peak_cv_pct": cv("measuredPeakForceCv"),
+    }
+
+
 class _NativeReader:
     """Rebuilds dossiers from the Strigil resources of one bundle."""
 
@@ -243,6 +264,7 @@ class _NativeReader:
             stroke_count=v.get("strokeCount"),
             patient_position=v.get("position"),
             active_movement=v.get("activeMovement"),
+            measured_force=_measured_force(v, where),
         )
         return int(v["order"]), step
 

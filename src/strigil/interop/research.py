@@ -37,8 +37,8 @@ _Row = dict[str, Any]
 # Strata with fewer than MIN_PATIENTS patients are left out of the effect file (the disclosure rule the web
 # app's researcher view follows too), and a pre-post correlation needs several pairs.
 
-_INT = ("birth_year", "episode", "session", "days_since_onset", "n_steps")
-_FLOAT = ("minutes", "value")
+_INT = ("birth_year", "episode", "session", "days_since_onset", "n_steps", "measured_strokes")
+_FLOAT = ("minutes", "value", "measured_force_n", "measured_peak_n")
 _DATE = ("onset_date", "opened_on", "session_date", "taken_on")
 
 
@@ -282,6 +282,8 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
     notes = {
         "phase": "from onset and opening dates; cut-offs are a configurable heuristic",
         "value": "in the measure's unit (see column unit)",
+        "measured_force_n": "average mean normal force of the session's measured strokes, N",
+        "measured_peak_n": "average peak normal force of the session's measured strokes, N",
     }
     fields: list[_Row] = [
         {

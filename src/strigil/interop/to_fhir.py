@@ -16,7 +16,7 @@ from typing import Any
 
 from strigil.catalog import Catalog, load_catalog
 from strigil.clinical.people import Clinic, Clinician, Patient
-from strigil.clinical.session import AdverseResponse, DoseStep, Measurement
+from strigil.clinical.session import AdverseResponse, DoseStep, MeasuredForce, Measurement
 from strigil.interop.codesystems import SIDE_NAMES, sided_site_code, vocabulary_display
 from strigil.interop.definitions import (
     ADVERSE_CONTEXT,
@@ -211,8 +211,23 @@ def _dose_step(catalog: Catalog, order: int, step: DoseStep) -> dict[str, Any]:
             "strokeCount": step.stroke_count,
             "position": step.patient_position,
             "activeMovement": step.active_movement,
+            **_measured_force(step.measured_force),
         },
     )
+
+
+def _measured_force(summary: MeasuredForce | None) -> dict[str, Any]:
+    """The dose step's measured-force parts (none without a summary)."""
+    if summary is None:
+        return {}
+    return {
+        "measuredRecording": summary.recording,
+        "measuredStrokeCount": summary.stroke_count,
+        "measuredMeanForce": _quantity(summary.mean_n, "N"),
+        "measuredPeakForce": _quantity(summary.peak_n, "N"),
+        "measuredMeanForceCv": None if summary.mean_cv_pct is None else _quantity(summary.mean_cv_pct, "%"),
+        "measuredPeakForceCv": None if summary.peak_cv_pct is None else _quantity(summary.peak_cv_pct, "%"),
+    }
 
 
 def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> _Resource:

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from strigil.clinical.session import DOSE_STEP_FIELDS
+from strigil.clinical.session import DOSE_STEP_FIELDS, MEASURED_FORCE_FIELDS
 from strigil.services.demo_plan import (
     ADVERSE,
     CLINICIANS,
@@ -78,6 +78,8 @@ def build_demo(db: Any, n_patients: int, seed: int, *, progress: Callable[[int],
     return clinic.id
 
 
+# The dose step's measured-force summary (none in the demo: its steps record pressure in words).
+_MEASURED_COLUMNS = tuple(f"measured_{f}" for f in MEASURED_FORCE_FIELDS)
 # Columns written by the bulk path, per table (every column of the table, in the migration's order).
 _COLUMNS: dict[str, tuple[str, ...]] = {
     "patients": ("id", "clinic_id", "code", "birth_year", "sex", "version", "created_at"),
@@ -122,7 +124,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "created_at",
         "created_by",
     ),
-    "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS),
+    "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS, *_MEASURED_COLUMNS),
     "measurements": ("id", "episode_id", "session_id", "measure", "value", "timing", "taken_on", "version"),
     "adverse_responses": (
         "id",
@@ -308,7 +310,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             **stamped,
             "created_by": "demo",
         },
-        "dose_steps": {"force_n": None, "stroke_count": None},
+        "dose_steps": {"force_n": None, "stroke_count": None, **dict.fromkeys(_MEASURED_COLUMNS)},
         "measurements": {"version": 1},
         "adverse_responses": {"note": None, "version": 1},
     }

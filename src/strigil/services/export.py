@@ -52,7 +52,13 @@ CSV_COLUMNS = (
     "taken_on",
     "recommendation",
     "clinician_decision",
+    "measured_force_n",
+    "measured_peak_n",
+    "measured_strokes",
 )
+# The measured-force columns summarise the session's dose steps that carry a force recording: the mean and
+# peak normal force averaged over all their strokes (each step weighted by its stroke count), and the
+# number of strokes; empty for a session without a measured force.
 
 
 def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
@@ -63,6 +69,9 @@ def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
             DoseStepRow.session_id,
             func.sum(DoseStepRow.duration_s).label("seconds"),
             func.count().label("n_steps"),
+            func.sum(DoseStepRow.measured_stroke_count).label("strokes"),
+            func.sum(DoseStepRow.measured_mean_n * DoseStepRow.measured_stroke_count).label("mean_sum"),
+            func.sum(DoseStepRow.measured_peak_n * DoseStepRow.measured_stroke_count).label("peak_sum"),
         )
         .group_by(DoseStepRow.session_id)
         .subquery()
@@ -92,6 +101,9 @@ def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
             MeasurementRow.taken_on,
             SessionRow.recommendation,
             SessionRow.clinician_decision,
+            dose.c.strokes,
+            dose.c.mean_sum,
+            dose.c.peak_sum,
         )
         .join(EpisodeRow, EpisodeRow.id == MeasurementRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
@@ -125,6 +137,9 @@ def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
         taken_on,
         recommendation,
         decision,
+        strokes,
+        mean_sum,
+        peak_sum,
     ) in db.execute(stmt).yield_per(5000):
         m = measures.get(measure)
         yield {
@@ -155,6 +170,9 @@ def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
             "taken_on": taken_on.isoformat(),
             "recommendation": (recommendation or {}).get("recommendation") or "",
             "clinician_decision": decision or "",
+            "measured_force_n": round(mean_sum / strokes, 4) if strokes else "",
+            "measured_peak_n": round(peak_sum / strokes, 4) if strokes else "",
+            "measured_strokes": strokes or "",
         }
 
 

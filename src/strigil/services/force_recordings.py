@@ -28,6 +28,7 @@ from strigil.force.recording import (
 if TYPE_CHECKING:
     import numpy as np
 
+    from strigil.clinical.session import MeasuredForce
     from strigil.force.analysis import ForceAnalysis
     from strigil.force.feedback import Feedback, Metric, Target
     from strigil.force.reliability import Reliability
@@ -41,6 +42,7 @@ __all__ = [
     "Units",
     "analyse_recording",
     "choose_target",
+    "measured_force_summary",
     "read_recording",
     "read_scores",
     "reliability_of_table",
@@ -222,6 +224,27 @@ def read_recording(
     )
 
 
+def measured_force_summary(analysis: ForceAnalysis) -> MeasuredForce | None:
+    """The summary a dose step carries (`DoseStep.measured_force`); None when no complete stroke was found."""
+    from strigil.clinical.session import MeasuredForce
+
+    s = analysis.session
+    if s.n_strokes == 0 or s.mean_n is None or s.peak_n is None:
+        return None
+
+    def rounded(value: float | None, digits: int) -> float | None:
+        return None if value is None else round(value, digits)
+
+    return MeasuredForce(
+        recording=(analysis.source or "force recording")[:200],
+        stroke_count=s.n_strokes,
+        mean_n=round(s.mean_n, 3),
+        peak_n=round(s.peak_n, 3),
+        mean_cv_pct=rounded(s.mean_cv_pct, 2),
+        peak_cv_pct=rounded(s.peak_cv_pct, 2),
+    )
+
+
 @dataclass(frozen=True)
 class RecordingAnalysis:
     """A recording's measured dose, and the feedback against a target when one was given."""
@@ -230,10 +253,13 @@ class RecordingAnalysis:
     feedback: Feedback | None
 
     def to_json(self) -> dict[str, Any]:
-        """The analysis's JSON with `feedback` (null without a target)."""
+        """The analysis's JSON with `feedback` (null without a target) and `measured_force`, the summary a
+        dose step of the record carries (null without a complete stroke)."""
+        summary = measured_force_summary(self.analysis)
         return {
             **self.analysis.to_json(),
             "feedback": None if self.feedback is None else self.feedback.to_json(),
+            "measured_force": None if summary is None else summary.model_dump(),
         }
 
 

@@ -85,6 +85,7 @@ class DoseStepView:
     stroke_count: int | None
     patient_position: str | None
     active_movement: str | None
+    measured_force: dict[str, Any] | None = None  # clinical.session.MeasuredForce's fields, if measured
 
 
 @dataclass(frozen=True)

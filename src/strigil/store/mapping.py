@@ -17,6 +17,7 @@ from strigil.clinical.episode import Consent, EpisodePlan
 from strigil.clinical.people import Clinician, Patient, Training
 from strigil.clinical.session import (
     DOSE_STEP_FIELDS,
+    MEASURED_FORCE_FIELDS,
     AdverseResponse,
     DoseStep,
     FollowUp,
@@ -136,13 +137,22 @@ def episode_plan_from(row: Any) -> EpisodePlan:
 
 
 def step_columns(step: DoseStep) -> dict[str, Any]:
-    """A dose step's stored columns (without session_id and position)."""
-    return step.model_dump()
+    """A dose step's stored columns (without session_id and position); its measured force as `measured_*`."""
+    summary = step.measured_force
+    return {
+        **step.model_dump(exclude={"measured_force"}),
+        **{f"measured_{f}": None if summary is None else getattr(summary, f) for f in MEASURED_FORCE_FIELDS},
+    }
 
 
 def step_fields(row: Any) -> dict[str, Any]:
     """A stored dose step's values under the domain object's field names."""
-    return {f: getattr(row, f) for f in DOSE_STEP_FIELDS}
+    fields = {f: getattr(row, f) for f in DOSE_STEP_FIELDS}
+    has_summary = getattr(row, "measured_recording", None) is not None
+    fields["measured_force"] = (
+        {f: getattr(row, f"measured_{f}") for f in MEASURED_FORCE_FIELDS} if has_summary else None
+    )
+    return fields
 
 
 def step_from(row: Any) -> DoseStep:

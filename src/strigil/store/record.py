@@ -168,6 +168,13 @@ class DoseStepRow(Base):
     stroke_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
     patient_position: Mapped[str | None] = mapped_column(String(200), nullable=True)
     active_movement: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # The measured-force summary (clinical.session.MeasuredForce), all null when the step has none.
+    measured_recording: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    measured_stroke_count: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    measured_mean_n: Mapped[float | None] = mapped_column(Float, nullable=True)
+    measured_peak_n: Mapped[float | None] = mapped_column(Float, nullable=True)
+    measured_mean_cv_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
+    measured_peak_cv_pct: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class MeasurementRow(Base):

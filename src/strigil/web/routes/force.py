@@ -6,6 +6,7 @@ takes); the page shows the trace, the per-stroke chart, the numbers and the publ
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
@@ -29,6 +30,7 @@ from strigil.services.force_recordings import (
     Units,
     analyse_recording,
     choose_target,
+    measured_force_summary,
 )
 from strigil.web.database import UnitOfWorkRoute
 from strigil.web.pages import render
@@ -117,6 +119,11 @@ def _pictures(result: RecordingAnalysis) -> dict[str, str]:
     }
 
 
+def _summary_text(result: RecordingAnalysis) -> str:
+    summary = measured_force_summary(result.analysis)
+    return "" if summary is None else json.dumps({"measured_force": summary.model_dump()}, indent=1)
+
+
 async def _run(upload: UploadFile, form: ForceForm) -> tuple[RecordingAnalysis, dict[str, str]]:
     data = await _bytes(upload)
     name = upload.filename or "upload.csv"
@@ -161,7 +168,16 @@ async def force_page_analyse(
         result, pictures = await _run(file, form)
     except _PROBLEMS as exc:
         return _page(request, principal, form, status_code=422, result=None, error=str(exc))
-    return _page(request, principal, form, result=result, error=None, filename=file.filename, **pictures)
+    return _page(
+        request,
+        principal,
+        form,
+        result=result,
+        error=None,
+        filename=file.filename,
+        measured_force=_summary_text(result),
+        **pictures,
+    )
 
 
 @api.post("/force/analyse")
