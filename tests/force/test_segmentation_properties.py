@@ -15,11 +15,13 @@ from strigil.force import SyntheticSpec, analyse, generate_recording, match_stro
 
 RATES = (50.0, 100.0, 200.0, 250.0, 500.0, 1000.0, 2000.0)
 
-# The sensor faults of the realistic case, stated: white noise SD 0.02–0.15 N per sample, linear drift up
-# to ±1 N per minute, mains hum up to 0.5 N at 50 or 60 Hz, a tare offset up to ±5 N, and up to 60 % of
-# strokes overlapping the previous one (two-handed work, valley at 30 % of the lower peak).
+# The sensor faults of the realistic case, stated: white noise of SD 0.02–0.3 N at 1 kHz, band-limited by
+# the device to half its sampling rate (its anti-aliasing filter, which also keeps out mains hum above that;
+# so SD × √(rate / 1 kHz) per sample: 0.0045–0.067 N at 50 Hz, up to 0.42 N at 2 kHz), linear drift up to
+# ±1 N per minute, mains hum up to 0.5 N at 50 or 60 Hz, a tare offset up to ±5 N, and up to 60 % of strokes
+# overlapping the previous one (two-handed work, valley at 30 % of the lower peak).
+NOISE_AT_1KHZ = st.floats(0.02, 0.3)
 REALISTIC = {
-    "noise_sd_n": st.floats(0.02, 0.15),
     "drift_n_per_min": st.floats(-1.0, 1.0),
     "hum_n": st.floats(0.0, 0.5),
     "hum_hz": st.sampled_from([50.0, 60.0]),
@@ -29,9 +31,12 @@ REALISTIC = {
 
 @st.composite
 def recordings(draw: st.DrawFn, realistic: bool) -> SyntheticSpec:
+    rate = draw(st.sampled_from(RATES))
     faults = {name: draw(strategy) for name, strategy in REALISTIC.items()} if realistic else {}
+    if realistic:
+        faults["noise_sd_n"] = draw(NOISE_AT_1KHZ) * (rate / 1000.0) ** 0.5
     return SyntheticSpec(
-        sampling_hz=draw(st.sampled_from(RATES)),
+        sampling_hz=rate,
         n_strokes=draw(st.integers(3, 30)),
         n_sets=draw(st.integers(1, 3)),
         overlap=draw(st.floats(0.0, 0.6)),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 
 import pytest
 from record_factories import clinic_with_episode, session_doc, step_doc
 from sqlalchemy import inspect, text
 
 from strigil.clinical.session import DoseStep, MeasuredForce
+from strigil.clinical.tidier import render_tidier
 from strigil.force import SyntheticSpec, analyse, generate_recording
 from strigil.services.episodes import show_episode
 from strigil.services.export import write_csv
@@ -48,6 +50,10 @@ def test_a_step_carries_its_summary_beside_force_n(db: Database) -> None:
     assert second["measured_force"] is None
     steps = view.sessions[0].steps
     assert steps[0].measured_force == SUMMARY.model_dump() and steps[1].measured_force is None
+    procedures = next(i for i in render_tidier(asdict(view), "Main clinic") if i.name == "What (procedures)")
+    assert f"measured {SUMMARY.mean_n:.1f} N mean and {SUMMARY.peak_n:.1f} N peak force over 12 strokes" in (
+        procedures.text
+    )
     out = io.StringIO()
     with db.unit_of_work() as s:
         write_csv(s, clinic_id, out)
