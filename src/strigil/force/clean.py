@@ -12,7 +12,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import signal
 
 from strigil.force.recording import Recording, RecordingError
 from strigil.force.segment import hysteresis_runs
@@ -58,6 +57,9 @@ class CleanedSignal:
 
 
 def _filters(fs: float, settings: ForceSettings) -> tuple[_Array | None, list[str], list[str]]:
+    # scipy.signal takes longer to import than the analysis of an hour's recording: load it when needed.
+    from scipy import signal
+
     nyquist = fs / 2.0
     sections: list[_Array] = []
     said: list[str] = []
@@ -102,6 +104,8 @@ def _filtered(sos: _Array | None, x: _Array, fs: float, settings: ForceSettings)
     """
     if sos is None:
         return x.astype(np.float64, copy=True)
+    from scipy import signal
+
     lowest = min([settings.lowpass_hz or np.inf, *settings.mains_hz])
     pad = min(len(x), max(3 * (2 * len(sos) + 1), round(3 * fs / lowest)))
     head = np.full(pad, np.median(x[: max(pad // 10, 1)]))

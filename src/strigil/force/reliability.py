@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
+from scipy import special
 
 __all__ = ["BlandAltman", "Icc", "Reliability", "ReliabilityError", "bland_altman", "icc", "reliability"]
 
@@ -195,15 +195,15 @@ def icc(scores: Any, level: float = 0.95) -> tuple[tuple[Icc, ...], dict[str, fl
     icc3 = (msb - mse) / (msb + (k - 1) * mse)
     f1, d1n, d1d = msb / msw, n - 1, n * (k - 1)
     f3, d3n, d3d = msb / mse, n - 1, (n - 1) * (k - 1)
-    p1, p3 = float(stats.f.sf(f1, d1n, d1d)), float(stats.f.sf(f3, d3n, d3d))
+    p1, p3 = float(special.fdtrc(d1n, d1d, f1)), float(special.fdtrc(d3n, d3d, f3))
 
-    f1l, f1u = f1 / stats.f.ppf(q, d1n, d1d), f1 * stats.f.ppf(q, d1d, d1n)
-    f3l, f3u = f3 / stats.f.ppf(q, d3n, d3d), f3 * stats.f.ppf(q, d3d, d3n)
+    f1l, f1u = f1 / special.fdtri(d1n, d1d, q), f1 * special.fdtri(d1d, d1n, q)
+    f3l, f3u = f3 / special.fdtri(d3n, d3d, q), f3 * special.fdtri(d3d, d3n, q)
     # ICC(2,1): the interval with Satterthwaite's degrees of freedom (McGraw & Wong 1996, Table 7).
     fj = msj / mse
     a = n * (1 + (k - 1) * icc2) - k * icc2
     v = (k - 1) * (n - 1) * (k * icc2 * fj + a) ** 2 / ((n - 1) * k**2 * icc2**2 * fj**2 + a**2)
-    fu, fl = stats.f.ppf(q, n - 1, v), stats.f.ppf(q, v, n - 1)
+    fu, fl = special.fdtri(n - 1, v, q), special.fdtri(v, n - 1, q)
     l2 = n * (msb - fu * mse) / (fu * (k * msj + (k * n - k - n) * mse) + n * msb)
     u2 = n * (fl * msb - mse) / (k * msj + (k * n - k - n) * mse + n * fl * msb)
 
@@ -245,8 +245,8 @@ def bland_altman(first: Any, second: Any, level: float = 0.95) -> BlandAltman:
     d = b - a
     bias = float(d.mean())
     sd = float(d.std(ddof=1))
-    z = float(stats.norm.ppf(0.5 + level / 2))
-    t = float(stats.t.ppf(0.5 + level / 2, n - 1))
+    z = float(special.ndtri(0.5 + level / 2))
+    t = float(special.stdtrit(n - 1, 0.5 + level / 2))
     se_bias = sd / math.sqrt(n)
     se_loa = sd * math.sqrt(3.0 / n)
     lower, upper = bias - z * sd, bias + z * sd
@@ -275,7 +275,7 @@ def reliability(scores: Any, sessions: list[str] | None = None, level: float = 0
     estimates, mean_squares = icc(y, level)
     sem = math.sqrt(mean_squares["MSE"])
     # Smallest real difference between two measurements of one subject: z · √2 · SEM (Weir 2005).
-    mdc = float(stats.norm.ppf(0.5 + level / 2)) * math.sqrt(2.0) * sem
+    mdc = float(special.ndtri(0.5 + level / 2)) * math.sqrt(2.0) * sem
     pairs = tuple(
         (names[j], names[j + 1], bland_altman(y[:, j], y[:, j + 1], level)) for j in range(k - 1) if n >= 3
     )
