@@ -34,13 +34,13 @@ from strigil.services.force_recordings import (
 )
 from strigil.web.database import UnitOfWorkRoute
 from strigil.web.pages import render
-from strigil.web.security import Principal, allow
+from strigil.web.routes.analysis import Analyst
+from strigil.web.security import Principal
 
 __all__ = ["ForceForm", "api", "force_analyse", "force_page", "force_page_analyse", "pages"]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 api = APIRouter(prefix="/api/v1", tags=["force"], route_class=UnitOfWorkRoute)
-Analyst = Annotated[Principal, allow("clinician", "researcher")]
 _PROBLEMS = (RecordingError, SettingsError, TargetError)
 
 
