@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlparse
 
 import numpy as np
 import pytest
 
+from strigil.catalog import host_allowed
 from strigil.force import (
     DEFAULT_TOLERANCE_PCT,
     SyntheticSpec,
@@ -65,10 +65,13 @@ def test_published_forces_are_context_with_sources_and_the_simulant_warning() ->
     assert "average peak normal force about 8.9 N" in figures
     assert "clinician averages of peak force from 3.0 to 11.6 N" in figures
     assert "coefficient of variation of mean force 15–35 %" in figures
-    # Users see the sources themselves: a DOI, PubMed Central or the publisher's page, never a copy.
-    allowed = {"doi.org", "pmc.ncbi.nlm.nih.gov", "meridian.allenpress.com"}
-    for study in published_studies():
-        assert not study.url or urlparse(study.url).hostname in allowed, study.url
+    # Users see the sources themselves, cited from the one bibliography: never the copy the team read.
+    studies = {s.id: s for s in published_studies()}
+    assert studies["one-handed-reliability-2022"].url == "https://doi.org/10.1123/jsr.2021-0216"
+    assert studies["two-handed-consistency-2024"].url == ""  # only an abstract aggregator's copy was read
+    assert studies["two-handed-consistency-2024"].citation.startswith("Baker RT, Martonick NJP")
+    for study in studies.values():
+        assert not study.url or host_allowed(study.url, patient=True), study.url
 
 
 def test_the_trace_shows_every_stroke_and_the_chart_every_verdict() -> None:

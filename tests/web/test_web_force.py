@@ -41,7 +41,7 @@ def test_the_page_shows_strokes_feedback_pictures_and_context(world: World) -> N
     assert f"{int((peaks > 9).sum())} of 12 strokes above your target (peak force 7.0–9.0 N)" in text
     assert 'id="force-trace"' in text and 'id="force-chart"' in text and text.count("<svg") == 2
     assert 'id="force-sets"' in text
-    assert "skin simulant" in text and "J Sport Rehabil 2024;33(8):687–694" in text
+    assert "skin simulant" in text and "J Sport Rehabil 2024;33(8):687-694" in text
     assert "Butterworth low-pass 10 Hz" in text
     assert 'id="force-record"' in text and "&#34;stroke_count&#34;: 12" in text
 

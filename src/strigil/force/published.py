@@ -1,5 +1,7 @@
 """Published IASTM force measurements, read from the package's data file, with their sources and warning.
 
+Each study cites its source from the one bibliography (`strigil.catalog.load_bibliography`).
+
 They are context for a clinician's own strokes: what trained clinicians applied in laboratory simulations
 (domain reference §1.2). Strigil never presents them as a correct dose.
 """
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+from strigil.catalog import Bibliography, load_bibliography
 
 __all__ = ["PublishedFigure", "PublishedStudy", "published_studies", "simulant_warning"]
 
@@ -73,19 +77,22 @@ def _figure(raw: dict[str, Any]) -> PublishedFigure:
 
 
 def published_studies() -> tuple[PublishedStudy, ...]:
-    """The published force studies, in the data file's order."""
-    return tuple(
-        PublishedStudy(
-            id=s["id"],
-            label=s["label"],
-            setting=s["setting"],
-            sample=s["sample"],
-            citation=s["citation"],
-            url=s.get("url", ""),
-            finding=s["finding"],
-            figures=tuple(_figure(f) for f in s.get("figure", [])),
-        )
-        for s in _data()["study"]
+    """The published force studies, in the data file's order, each cited from the bibliography."""
+    bibliography = load_bibliography()
+    return tuple(_study(s, bibliography) for s in _data()["study"])
+
+
+def _study(raw: dict[str, Any], bibliography: Bibliography) -> PublishedStudy:
+    (cited,) = bibliography.cite_field(raw["source"])
+    return PublishedStudy(
+        id=raw["id"],
+        label=raw["label"],
+        setting=raw["setting"],
+        sample=raw["sample"],
+        citation=cited.text,
+        url=cited.address or "",
+        finding=raw["finding"],
+        figures=tuple(_figure(f) for f in raw.get("figure", [])),
     )
 
 
