@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from page_checks import page_problems
 from web_world import World
 
 from strigil.force import SyntheticSpec, generate_recording
@@ -44,6 +45,8 @@ def test_the_page_shows_strokes_feedback_pictures_and_context(world: World) -> N
     assert "skin simulant" in text and "J Sport Rehabil 2024;33(8):687-694" in text
     assert "Butterworth low-pass 10 Hz" in text
     assert 'id="force-record"' in text and "&#34;stroke_count&#34;: 12" in text
+    # The citing rules of every page with sources: allowed hosts only, no reading notes.
+    assert page_problems(text, patient=False) == []
 
 
 def test_the_page_keeps_the_form_and_names_the_problem(world: World) -> None:

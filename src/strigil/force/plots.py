@@ -45,7 +45,9 @@ class ForcePlot:
 
         buffer = io.StringIO()
         with rc_context({"svg.fonttype": "none", "svg.hashsalt": "strigil"}):
-            self.figure.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+            # No date, and no creator line with matplotlib's address: a page shows only its sources' hosts.
+            metadata = {"Date": None, "Creator": None}
+            self.figure.savefig(buffer, format="svg", bbox_inches="tight", metadata=metadata)
         return buffer.getvalue()
 
     def save(self, path: str | Path, dpi: int = 150) -> Path:
