@@ -276,6 +276,30 @@ class RMAResult:
 
         return permutest(self, *args, **kwargs)
 
+    def fitstats(self, method: str | None = None) -> Any:
+        """Log-likelihood, deviance, AIC, BIC, AICc (strigil.meta.likelihood.fitstats)."""
+        from strigil.meta.likelihood import fitstats
+
+        return fitstats(self, method)
+
+    def anova(self, *args: Any, **kwargs: Any) -> Any:
+        """Wald or likelihood-ratio tests (strigil.meta.anova.anova)."""
+        from strigil.meta.anova import anova
+
+        return anova(self, *args, **kwargs)
+
+    def robust(self, *args: Any, **kwargs: Any) -> Any:
+        """Cluster-robust inference (strigil.meta.robust.robust)."""
+        from strigil.meta.robust import robust
+
+        return robust(self, *args, **kwargs)
+
+    def blup(self, *args: Any, **kwargs: Any) -> Any:
+        """Best linear unbiased predictions of the true effects (strigil.meta.blup.blup)."""
+        from strigil.meta.blup import blup
+
+        return blup(self, *args, **kwargs)
+
     def forest(self, *args: Any, **kwargs: Any) -> Any:
         """Forest plot (strigil.meta.plots.forest)."""
         from strigil.meta.plots import forest
