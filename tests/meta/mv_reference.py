@@ -7,10 +7,10 @@ from functools import cache
 from typing import Any
 
 import numpy as np
+from metafor_reference import load, number, numbers
 
 from strigil.meta import BlockCovariance, RMAMVResult, rma, rma_mv
 from strigil.meta.result import RMAResult
-from metafor_reference import load, number, numbers
 
 
 def cases(name: str) -> list[dict[str, Any]]:

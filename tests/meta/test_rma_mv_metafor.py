@@ -77,7 +77,8 @@ def test_fit_statistics_under_ml_and_reml(case: dict[str, Any]) -> None:
     for method in ("ML", "REML"):
         got = res.fitstats(method)
         for key in ("ll", "dev", "AIC", "BIC", "AICc"):
-            value = {"ll": got.logLik, "dev": got.deviance, "AIC": got.AIC, "BIC": got.BIC, "AICc": got.AICc}[key]
+            value = {"ll": got.logLik, "dev": got.deviance, "AIC": got.AIC, "BIC": got.BIC,
+                     "AICc": got.AICc}[key]
             assert_close(value, fs[method][key], f"{case['id']}: {method} {key}")
     assert res.logLik == res.fitstats(case["method"]).logLik
 

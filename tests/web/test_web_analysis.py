@@ -108,3 +108,63 @@ def test_small_groups_are_withheld_without_a_count(world: World) -> None:
     body = researcher.get("/api/v1/research/outcomes").json()
     assert body["withheld"] is True
     assert all(g["condition"] != "neck_pain" for g in body["groups"])
+
+
+KONST = "study,district,yi,vi\n" + "\n".join(
+    # dat.konstantopoulos2011 (metafor), districts 11, 12, 18 and 27
+    f"S{i},{d},{y},{v}"
+    for i, (d, y, v) in enumerate(
+        [
+            (11, -0.18, 0.118), (11, -0.22, 0.118), (11, 0.23, 0.144), (11, -0.30, 0.144),
+            (12, 0.13, 0.014), (12, -0.26, 0.014), (12, 0.19, 0.015), (12, 0.32, 0.024),
+            (18, 0.45, 0.023), (18, 0.38, 0.043), (18, 0.29, 0.012),
+            (27, 0.16, 0.020), (27, 0.65, 0.004), (27, 0.36, 0.004), (27, 0.60, 0.007),
+        ],
+        start=1,
+    )
+)
+
+
+def test_meta_fit_api_pools_several_effects_per_trial_with_robust_tests(world: World) -> None:
+    from strigil.meta import rma_mv, robust
+
+    client, csrf = world.client("researcher")
+    response = client.post(
+        "/api/v1/meta/fit",
+        files={"file": ("k.csv", KONST, "text/csv")},
+        data={"trial": "district", "robust": "true"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    rows = [line.split(",") for line in KONST.splitlines()[1:]]
+    direct = rma_mv([float(r[2]) for r in rows], [float(r[3]) for r in rows], random="~ 1 | district/effect",
+                    data={"district": [r[1] for r in rows], "effect": list(range(len(rows)))})
+    assert body["model"] == "rma.mv" and body["k"] == 15 and body["forest_svg"] == ""
+    assert [c["name"] for c in body["sigma2"]] == ["district", "district/effect"]
+    assert body["sigma2"][0]["estimate"] == direct.sigma2[0].estimate
+    rob = robust(direct, [r[1] for r in rows])
+    assert body["robust"]["clusters"] == 4 and body["robust"]["beta"][0]["df"] == rob.df[0]
+
+
+def test_meta_page_shows_the_multilevel_result_and_says_what_is_wrong(world: World) -> None:
+    client, csrf = world.client("clinician")
+    page = client.post(
+        "/meta",
+        files={"file": ("k.csv", KONST, "text/csv")},
+        data={"trial": "district", "robust": "true", "csrf_token": csrf},
+    )
+    assert page.status_code == 200
+    assert 'id="robust-result"' in page.text and "σ² between levels of district" in page.text
+    bad = client.post(
+        "/meta",
+        files={"file": ("k.csv", KONST, "text/csv")},
+        data={"trial": "hospital", "csrf_token": csrf},
+    )
+    assert bad.status_code == 422 and "trial column: &#39;hospital&#39; is not a column" in bad.text
+    dl = client.post(
+        "/meta",
+        files={"file": ("k.csv", KONST, "text/csv")},
+        data={"trial": "district", "method": "DL", "csrf_token": csrf},
+    )
+    assert dl.status_code == 422 and "fitted by REML or ML" in dl.text

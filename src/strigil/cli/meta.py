@@ -129,11 +129,36 @@ def fit_command(
     slab: str | None = typer.Option(None, help="Column with study labels."),
     level: float = typer.Option(95.0, help="Confidence level in percent."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object (the contract)."),
+    random: list[str] | None = typer.Option(
+        None, "--random",
+        help="Random term in metafor's notation, e.g. '~ 1 | trial/effect' (effects within trials) or "
+             "'~ outcome | trial' (correlated outcomes); repeat for several. Fits a multilevel/multivariate "
+             "model (rma.mv; --method REML or ML, --test z or t)."),
+    struct: str = typer.Option(
+        "CS", "--struct", help="Structure of an '~ inner | outer' term: CS, HCS, UN, AR, HAR, ID or DIAG."),
+    V: Path | None = typer.Option(
+        None, "--V", help="CSV file with the k x k sampling covariance matrix of the rows (no header, "
+                          "rows and columns in data order)."),
+    rho: float | None = typer.Option(
+        None, "--rho", help="Sampling errors of different effects of one trial correlate by RHO (metafor's "
+                            "vcalc); the trial is the --robust column, else the outermost --random group."),
+    robust: str | None = typer.Option(
+        None, "--robust", help="Column with trial labels: cluster-robust CR2 tests with Satterthwaite df "
+                               "and the HTZ test (clubSandwich)."),
 ) -> None:
-    """Fit a fixed/random-effects model or meta-regression (metafor's rma)."""
+    """Fit a fixed/random-effects model or meta-regression (metafor's rma), or with --random, --V, --rho or
+    --robust a model of dependent effects (rma.mv) with cluster-robust tests."""
     mod_names = [m.strip() for m in mods.split(",") if m.strip()] if mods else []
     if formula and mod_names:
         fail("--formula and --mods both give moderators; use one")
+    if random or V is not None or rho is not None or robust is not None:
+        if subgroup is not None or formula:
+            fail("--subgroup and --formula do not combine with --random, --V, --rho or --robust (give "
+                 "moderators with --mods)")
+        doc = _fit_dependent(file, yi=yi, vi=vi, method=method, test=test, level=level, mods=mod_names,
+                             slab=slab, random=random or [], struct=struct, V=V, rho=rho, robust=robust)
+        typer.echo(json.dumps(doc, allow_nan=False) if as_json else _summary_dependent(doc))
+        return
     res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names, formula)
     doc = res.to_json()
     if as_json:
@@ -144,6 +169,14 @@ def fit_command(
 
 def _fmt(x: Any, digits: int = 4) -> str:
     return "NA" if x is None else f"{x:.{digits}f}"
+
+
+def _coefficient_table(beta: list[dict[str, Any]], dist: str, with_df: bool = False) -> list[str]:
+    """The coefficients as metafor prints them: a header line and one line each."""
+    heads = ("estimate", "se", dist + "val", *(("df",) if with_df else ()), "pval", "ci.lb", "ci.ub")
+    keys = ("estimate", "se", "stat", *(("df",) if with_df else ()), "p", "ci_lb", "ci_ub")
+    return [f"{'':12}" + "".join(f"{h:>10}" for h in heads),
+            *(f"{b['name'][:12]:12}" + "".join(f"{_fmt(b[k]):>10}" for k in keys) for b in beta)]
 
 
 def _summary(doc: dict[str, Any]) -> str:
@@ -160,11 +193,7 @@ def _summary(doc: dict[str, Any]) -> str:
         ddf = f", {doc['QM_ddf']}" if doc["QM_ddf"] is not None else ""
         lines.append(f"QM({doc['QM_df']}{ddf}) = {_fmt(doc['QM'])}, p = {_fmt(doc['QM_p'])}; "
                      f"R^2 = {_fmt(doc['R2'], 2)}%")
-    heads = ("estimate", "se", doc["dist"] + "val", "pval", "ci.lb", "ci.ub")
-    lines += ["", f"{'':12}" + "".join(f"{h:>10}" for h in heads)]
-    for b in doc["beta"]:
-        lines.append(f"{b['name'][:12]:12}" + "".join(f"{_fmt(b[f]):>10}" for f in
-                                                      ("estimate", "se", "stat", "p", "ci_lb", "ci_ub")))
+    lines += ["", *_coefficient_table(doc["beta"], doc["dist"])]
     if doc["pi_lb"] is not None:
         lines.append(f"\nprediction interval: {_fmt(doc['pi_lb'])} to {_fmt(doc['pi_ub'])}")
     for s in doc.get("subgroups") or []:
@@ -199,6 +228,56 @@ def _fit(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
         typer.echo(f"note: {len(fitted.left_out)} row(s) with missing values left out "
                    f"(lines {fitted.left_out})", err=True)
     return fitted.result
+
+
+def _fit_dependent(file: Path, *, yi: str, vi: str, method: str, test: str, level: float, mods: list[str],
+                   slab: str | None, random: list[str], struct: str, V: Path | None, rho: float | None,
+                   robust: str | None) -> dict[str, Any]:
+    """Read a CSV (and the --V file) and fit the model of dependent effects; rows with missing values are
+    left out with a note on stderr."""
+    from strigil.services.dependent_effects import fit_dependent_table, read_covariance
+
+    table = _table(file)
+    with errors():
+        matrix = read_covariance(V, len(table.rows)) if V is not None else None
+        fitted = fit_dependent_table(table, yi=yi, vi=vi, yi_label="--yi", vi_label="--vi", method=method,
+                                     test=test, level=level, mods=mods, slab=slab, random=random,
+                                     struct=struct, V=matrix, rho=rho, robust=robust)
+    if fitted.left_out:
+        typer.echo(f"note: {len(fitted.left_out)} row(s) with missing values left out "
+                   f"(lines {fitted.left_out})", err=True)
+    return fitted.pooling.to_json()
+
+
+def _summary_dependent(doc: dict[str, Any]) -> str:
+    """A short plain-text report of a multilevel/multivariate model, in the order metafor prints it."""
+    lines: list[str] = []
+    if doc.get("model") == "rma.mv":
+        lines.append(f"Multivariate meta-analysis model (k = {doc['k']}; method: {doc['method']}; "
+                     f"V: {doc['sampling_covariance']})")
+        for c in doc["sigma2"]:
+            lines.append(f"sigma^2 [{c['name']}] = {_fmt(c['estimate'])} ({c['nlevels']} levels)"
+                         + (" fixed" if c["fixed"] else ""))
+        if doc["tau2"]:
+            lines.append(f"{doc['struct']} structure of {doc['inner']} within {doc['outer']}:")
+            lines += [f"  tau^2 [{c['name']}] = {_fmt(c['estimate'])}" for c in doc["tau2"]]
+            lines += [f"  rho [{c['name']}] = {_fmt(c['estimate'])}" for c in doc["rho"]]
+        lines.append(f"QE({doc['QE_df']}) = {_fmt(doc['QE'])}, p = {_fmt(doc['QE_p'])}")
+        lines.append(f"logLik = {_fmt(doc['logLik'])}, AIC = {_fmt(doc['AIC'])}, BIC = {_fmt(doc['BIC'])}, "
+                     f"AICc = {_fmt(doc['AICc'])}")
+    else:
+        lines.append(f"Random-effects model (k = {doc['k']}; method: {doc['method']}); "
+                     f"tau^2 = {_fmt(doc['tau2'])}")
+    lines += ["", *_coefficient_table(doc["beta"], doc["dist"])]
+    rob = doc.get("robust")
+    if rob:
+        lines += ["", f"Cluster-robust ({rob['type']}, {rob['clusters']} clusters of {rob['cluster']}; "
+                      f"{rob['test']} df):", *_coefficient_table(rob["beta"], "t", with_df=True)]
+        qm = rob["QM"]
+        df2 = "inf" if qm["df_denom"] is None else f"{qm['df_denom']:.2f}"
+        lines.append(f"{qm['test']}: F({qm['df_num']}, {df2}) = {_fmt(qm['Fstat'])}, p = {_fmt(qm['p'])}")
+    lines += [f"note: {note}" for note in doc.get("notes") or []]
+    return "\n".join(lines)
 
 
 def _save_plot(plot: Any, out: Path) -> None:

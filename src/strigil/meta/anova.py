@@ -73,7 +73,8 @@ class LikelihoodRatioTest:
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
-        return {"test": "LRT", "method": self.method, "full": self.full.to_json(), "reduced": self.reduced.to_json(),
+        return {"test": "LRT", "method": self.method, "full": self.full.to_json(),
+                "reduced": self.reduced.to_json(),
                 "LRT": _num(self.LRT), "df": self.df, "p": _num(self.p), "QE_full": _num(self.QE_full),
                 "QE_reduced": _num(self.QE_reduced)}
 
@@ -110,7 +111,8 @@ def wald(model: Model, L: Any, rhs: Any = None, *, labels: Sequence[str] | None 
     p = len(names)
     Lm = np.atleast_2d(np.asarray(L, dtype=float))
     if Lm.ndim != 2 or Lm.shape[1] != p:
-        raise ValueError(f"L must have {p} column(s), one per coefficient ({', '.join(names)}); got shape {Lm.shape}")
+        raise ValueError(f"L must have {p} column(s), one per coefficient ({', '.join(names)}); "
+                         f"got shape {Lm.shape}")
     m = Lm.shape[0]
     c = np.zeros(m) if rhs is None else np.broadcast_to(np.asarray(rhs, dtype=float), (m,)).copy()
     b = np.array([x.estimate for x in model.beta])
@@ -133,12 +135,14 @@ def wald(model: Model, L: Any, rhs: Any = None, *, labels: Sequence[str] | None 
         else:
             QM /= m
             QM_p = float(special.fdtrc(m, df, QM)) if df > 0 else math.nan
-    hyp = tuple(labels) if labels is not None else tuple(_describe(row, names, ci) for row, ci in zip(Lm, c, strict=True))
+    hyp = tuple(labels) if labels is not None else tuple(
+        _describe(row, names, ci) for row, ci in zip(Lm, c, strict=True))
     return WaldTest(hyp, QM, m, df, QM_p, est, se, stat, pval)
 
 
 def _describe(row: Array, names: list[str], rhs: float) -> str:
-    terms = [f"{'' if w == 1 else '-' if w == -1 else f'{w:g}*'}{n}" for w, n in zip(row, names, strict=True) if w != 0]
+    terms = [f"{'' if w == 1 else '-' if w == -1 else f'{w:g}*'}{n}"
+             for w, n in zip(row, names, strict=True) if w != 0]
     return " + ".join(terms).replace("+ -", "- ") + f" = {rhs:g}"
 
 
@@ -148,7 +152,8 @@ def anova(model: Model, other: Model | None = None, *, btt: Sequence[int | str] 
     or linear combinations `L`), or with `other` a likelihood-ratio test of the nested models."""
     if other is not None:
         if btt is not None or L is not None:
-            raise ValueError("give either a second model (likelihood-ratio test) or btt/L (Wald test), not both")
+            raise ValueError("give either a second model (likelihood-ratio test) or btt/L (Wald test), "
+                             "not both")
         return likelihood_ratio(model, other)
     if L is not None:
         if btt is not None:
@@ -156,8 +161,7 @@ def anova(model: Model, other: Model | None = None, *, btt: Sequence[int | str] 
         return wald(model, L, rhs)
     if btt is None:
         names = [c.name for c in model.beta]
-        default = list(range(1, len(names))) if model.intercept and len(names) > 1 else list(range(len(names)))
-        btt = default
+        btt = list(range(1, len(names))) if model.intercept and len(names) > 1 else list(range(len(names)))
     rows = coefficient_rows(model, btt)
     test = wald(model, rows, rhs)
     return test
@@ -178,10 +182,12 @@ def likelihood_ratio(model: Model, other: Model) -> LikelihoodRatioTest:
     """Likelihood-ratio test of two nested models fitted to the same effects (the one with more
     parameters is the full model)."""
     if type(model) is not type(other):
-        raise ValueError("a likelihood-ratio test compares two models of the same kind (rma with rma, rma_mv with rma_mv)")
+        raise ValueError("a likelihood-ratio test compares two models of the same kind (rma with rma, "
+                         "rma_mv with rma_mv)")
     fs_a, fs_b = _fitstats(model), _fitstats(other)
     if fs_a.parms == fs_b.parms:
-        raise ValueError("the models have the same number of parameters; a likelihood-ratio test needs nested models")
+        raise ValueError("the models have the same number of parameters; a likelihood-ratio test needs "
+                         "nested models")
     full, reduced = (model, other) if fs_a.parms > fs_b.parms else (other, model)
     if not _same_data(full, reduced):
         raise ValueError("the two models were not fitted to the same effects and sampling (co)variances")
@@ -190,13 +196,14 @@ def likelihood_ratio(model: Model, other: Model) -> LikelihoodRatioTest:
     if mf in ee and mr not in ee:
         raise ValueError("the full model is a fixed-effects and the reduced a random-effects model")
     if {mf, mr} == {"ML", "REML"}:
-        raise ValueError(f"one model uses ML and the other REML estimation ({mf} vs {mr}); fit both the same way")
+        raise ValueError(f"one model uses ML and the other REML estimation ({mf} vs {mr}); "
+                         "fit both the same way")
     for m in (mf, mr):
         if m not in ("EE", "FE", "ML", "REML"):
             raise ValueError(f"likelihood-ratio tests need ML or REML fits; one model uses {m}")
     if "REML" in (mf, mr) and (full.X.shape != reduced.X.shape or not np.array_equal(full.X, reduced.X)):
-        raise ValueError("restricted likelihoods (REML) of models with different fixed effects are not comparable; "
-                         "refit both models with method='ML'")
+        raise ValueError("restricted likelihoods (REML) of models with different fixed effects are not "
+                         "comparable; refit both models with method='ML'")
     which = "REML" if "REML" in (mf, mr) else "ML"
     f, r = _fitstats(full, which), _fitstats(reduced, which)
     lrt = max(0.0, r.deviance - f.deviance)

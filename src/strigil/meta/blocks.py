@@ -41,7 +41,8 @@ class BlockCovariance:
         seen = np.zeros(k, dtype=bool)
         for idx, block in zip(r, b, strict=True):
             if block.shape != (idx.size, idx.size):
-                raise ValueError(f"a block of {idx.size} rows needs a {idx.size} × {idx.size} matrix; got {block.shape}")
+                raise ValueError(f"a block of {idx.size} rows needs a {idx.size} × {idx.size} matrix; "
+                                 f"got {block.shape}")
             if np.any(seen[idx]):
                 raise ValueError("blocks of a block-diagonal matrix must not share rows")
             seen[idx] = True
@@ -168,7 +169,7 @@ class BlockLayout:
         return cls(k, block, position, tuple(groups), n_blocks)
 
     def scatter(self, i: Index, j: Index, v: Array) -> list[Array]:
-        """Entries (i, j, v) of a matrix whose blocks lie within this layout's, as stacked blocks per group."""
+        """Entries (i, j, v) of a matrix whose blocks lie within this layout's, stacked per group."""
         out = [np.zeros((g.rows.shape[0], g.size, g.size)) for g in self.groups]
         group_of_block = np.empty(self.n_blocks, dtype=np.intp)
         slot_of_block = np.empty(self.n_blocks, dtype=np.intp)

@@ -87,7 +87,8 @@ def ranef(res: RMAMVResult, level: float | None = None) -> dict[str, RandomEffec
             var[codes] = s2 - s2 * s2 * _quad_p(res, g, Z)
         pred[np.abs(pred) < 100 * _EPS] = 0.0
         se = np.sqrt(np.maximum(var, 0.0))
-        out[factor.name] = RandomEffects(factor.name, factor.levels, pred, se, pred - crit * se, pred + crit * se)
+        out[factor.name] = RandomEffects(factor.name, factor.levels, pred, se, pred - crit * se,
+                                         pred + crit * se)
     io = res.spec.inner_outer
     if io is not None and model.structure is not None:
         G = model.structure.matrices(tau2, rho)[0]

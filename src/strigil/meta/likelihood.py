@@ -64,7 +64,7 @@ def criteria(method: str, ll: float, deviance: float, parms: int, n: int) -> Fit
 
 
 def fitstats(res: RMAResult, method: str | None = None) -> FitStatistics:
-    """Fit statistics of an `rma` fit under ML or REML; by default REML for REML fits, else ML (as metafor)."""
+    """Fit statistics of an `rma` fit under ML or REML; by default REML for REML fits, else ML."""
     which = (method or ("REML" if res.method == "REML" else "ML")).upper()
     if which not in ("ML", "REML"):
         raise ValueError(f"method {method!r}: fit statistics exist under 'ML' or 'REML'")

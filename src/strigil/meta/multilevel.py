@@ -150,7 +150,8 @@ class Evaluation:
     @property
     def ll_reml(self) -> float:
         """Restricted log-likelihood at θ (metafor's, with the +½ log|X'X| term)."""
-        return -0.5 * ((self.k - self.p) * _LOG2PI - self.logdet_xx + self.logdet_m + self.logdet_xwx + self.rss)
+        return -0.5 * ((self.k - self.p) * _LOG2PI - self.logdet_xx + self.logdet_m + self.logdet_xwx
+                       + self.rss)
 
 
 def _sym_inverse(M: Array) -> tuple[Array, Array] | None:
@@ -171,9 +172,11 @@ def evaluate(model: MarginalModel, theta: Array, free: Index, order: int = 2) ->
     None where M(θ) is not positive definite (or, for UN, G is not positive semi-definite)."""
     gm = model.g_matrices(theta)
     G = None if gm is None else gm[0]
-    if G is not None and model.structure is not None and model.structure.struct == "UN" and model.structure.m > 1:
-        if np.linalg.eigvalsh(G).min() < -1e-12 * max(1.0, float(np.abs(G).max())):
-            return None
+    st = model.structure
+    # UN: G itself must stay positive semi-definite (metafor keeps it so by a Cholesky parametrisation)
+    if (G is not None and st is not None and st.struct == "UN" and st.m > 1
+            and np.linalg.eigvalsh(G).min() < -1e-12 * max(1.0, float(np.abs(G).max()))):
+        return None
     Ms = model.marginal(theta, G)
     p = model.X.shape[1]
     k = model.y.shape[0]
@@ -260,7 +263,8 @@ def _derivatives(model: MarginalModel, ev: Evaluation,
         R = [np.matmul(Ai, WX) for Ai in A]  # W Ṁ W X
         for i in range(q):
             for j in range(i + 1):
-                val = 0.5 * float(np.einsum("bij,bji->", A[i], A[j])) - float(np.einsum("bi,bi->", a[i], Wa[j]))
+                val = (0.5 * float(np.einsum("bij,bji->", A[i], A[j]))
+                       - float(np.einsum("bi,bi->", a[i], Wa[j])))
                 if reml:
                     cross[i, j] += np.einsum("bsp,bsq->pq", np.matmul(Md[i], WX), R[j])
                 key = (int(max(free[i], free[j])) - ns, int(min(free[i], free[j])) - ns)
@@ -272,10 +276,8 @@ def _derivatives(model: MarginalModel, ev: Evaluation,
                         # + ½ tr(H X'WM̈WX) from −½ tr(PM̈)
                         val += 0.5 * float(np.trace(H @ np.einsum("bsp,bst,btq->pq", WX, m2, WX)))
                 hess_acc[i, j] += val
-    if reml:
-        grad = -0.5 * (tr_wm - np.einsum("pq,kqp->k", H, F)) + 0.5 * umu
-    else:
-        grad = -0.5 * tr_wm + 0.5 * umu
+    tr_p = tr_wm - np.einsum("pq,kqp->k", H, F) if reml else tr_wm  # tr(PṀ) under REML, tr(WṀ) under ML
+    grad = -0.5 * tr_p + 0.5 * umu
     if order < 2:
         return grad, None
     hess = np.zeros((q, q))
@@ -284,7 +286,8 @@ def _derivatives(model: MarginalModel, ev: Evaluation,
         for j in range(i + 1):
             val = hess_acc[i, j] + float(xwa[i] @ H @ xwa[j])  # −a'Pa = −a'Wa + (X'Wa)'H(X'Wa)
             if reml:
-                val += 0.5 * (-2.0 * float(np.trace(H @ cross[i, j])) + float(np.einsum("pq,qp->", HF[i], HF[j])))
+                val += 0.5 * (-2.0 * float(np.trace(H @ cross[i, j]))
+                              + float(np.einsum("pq,qp->", HF[i], HF[j])))
             hess[i, j] = hess[j, i] = val
     return grad, hess
 
@@ -306,7 +309,8 @@ def maximise(model: MarginalModel, theta0: Array, free: Index, *, maxiter: int =
     theta[free[is_var | is_log]] = np.maximum(theta[free[is_var | is_log]], 0.0)
     ev = evaluate(model, theta, free, order=2)
     if ev is None:
-        raise ValueError("the model's marginal covariance matrix is not positive definite at the starting values")
+        raise ValueError("the model's marginal covariance matrix is not positive definite at the "
+                         "starting values")
     if free.size == 0:
         return Maximum(ev, True, 0)
     vscale = max(float(np.mean([np.mean(np.diagonal(v, axis1=1, axis2=2)) for v in model.V])), 1e-300)

@@ -142,7 +142,7 @@ def refit(res: RMAMVResult, *, sigma2: Any = None, tau2: Any = None, rho: Any = 
         if given is None:
             continue
         idx = [c[3] for c in comps if c[0] == comp]
-        vals = [given] * len(idx) if np.isscalar(given) else list(given)
+        vals: list[Any] = [given] * len(idx) if np.isscalar(given) else list(given)
         if len(vals) != len(idx):
             raise ValueError(f"{comp} has {len(vals)} values but the model has {len(idx)} such component(s)")
         for i, v in zip(idx, vals, strict=True):

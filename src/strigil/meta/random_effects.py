@@ -28,7 +28,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["STRUCTS", "Factor", "InnerOuter", "RandomSpec", "covariance_structure", "parse_random"]
+__all__ = [
+    "STRUCTS",
+    "Factor",
+    "InnerOuter",
+    "RandomSpec",
+    "covariance_structure",
+    "outermost_group",
+    "parse_random",
+    "term_columns",
+]
 
 Array = NDArray[np.float64]
 Index = NDArray[np.intp]
@@ -72,23 +81,22 @@ class RandomSpec:
     formulas: tuple[str, ...]
 
 
-def _key(value: Any) -> tuple[int, float | str]:
-    if isinstance(value, (bool, np.bool_)):
-        return (0, float(value))
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return (0, float(value))
-    text = str(value).strip()
+def _label(value: float) -> str:
+    """A numeric level as R prints it in a factor label ('11', '2.5')."""
+    return str(int(value)) if math.isfinite(value) and float(value).is_integer() else repr(float(value))
+
+
+def _levels(values: list[Any]) -> tuple[Index, list[str]]:
+    """Each value's level index and the level labels, sorted as R's factor(): numerically when every
+    value is a number, else as text."""
     try:
-        return (0, float(text))
-    except ValueError:
-        return (1, text)
-
-
-def _label(value: Any) -> str:
-    kind, key = _key(value)
-    if kind == 0 and isinstance(key, float) and math.isfinite(key) and key.is_integer():
-        return str(int(key))
-    return str(value).strip() if kind == 1 else repr(key) if isinstance(key, float) else str(key)
+        numeric = np.asarray(values, dtype=float)  # numbers, or text that reads as numbers
+    except (TypeError, ValueError):
+        text = np.array([str(v).strip() for v in values])
+        uniq, inverse = np.unique(text, return_inverse=True)
+        return inverse.astype(np.intp).ravel(), [str(u) for u in uniq]
+    uniq_n, inverse = np.unique(numeric, return_inverse=True)
+    return inverse.astype(np.intp).ravel(), [_label(u) for u in uniq_n]
 
 
 def _missing(value: Any) -> bool:
@@ -107,7 +115,12 @@ def _column(data: Mapping[str, Sequence[Any]], name: str, k: int, formula: str) 
     values = list(data[name])
     if len(values) != k:
         raise ValueError(f"column {name!r} has {len(values)} values for {k} effects")
-    bad = [i for i, v in enumerate(values) if _missing(v)]
+    try:
+        as_numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        bad = [i for i, v in enumerate(values) if _missing(v)]
+    else:
+        bad = np.flatnonzero(~np.isfinite(as_numbers)).tolist()
     if bad:
         raise ValueError(f"column {name!r} (random term {formula!r}) has missing values at rows {bad[:5]}")
     return values
@@ -115,21 +128,48 @@ def _column(data: Mapping[str, Sequence[Any]], name: str, k: int, formula: str) 
 
 def _factor(name: str, columns: list[list[Any]]) -> Factor:
     """A factor from one column, or the interaction of several (nesting), levels in R's lex order."""
-    keys = list(zip(*[[_key(v) for v in col] for col in columns], strict=True))
-    labels = list(zip(*[[_label(v) for v in col] for col in columns], strict=True))
-    # numbers before text within a column; interaction levels sort by the first column, then the next
-    order = sorted(set(keys))
-    index = {key: i for i, key in enumerate(order)}
-    label_of = {}
-    for key, lab in zip(keys, labels, strict=True):
-        label_of.setdefault(key, "/".join(lab))
-    codes = np.fromiter((index[key] for key in keys), dtype=np.intp, count=len(keys))
-    return Factor(name, tuple(label_of[key] for key in order), codes)
+    coded = [_levels(col) for col in columns]
+    if len(coded) == 1:
+        codes, labels = coded[0]
+        return Factor(name, tuple(labels), codes)
+    stacked = np.column_stack([c for c, _ in coded])
+    uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    labels = tuple("/".join(coded[j][1][u[j]] for j in range(len(coded))) for u in uniq)
+    return Factor(name, labels, inverse.astype(np.intp).ravel())
 
 
 def _inner_name(text: str) -> str:
     m = _FACTOR_CALL.match(text.strip())
     return (m.group("name") if m else text).strip()
+
+
+def outermost_group(random: str | Sequence[str]) -> str | None:
+    """The column that groups effects at the top of the first random term ('trial' in '~ 1 | trial/effect'
+    and in '~ outcome | trial'), or None when there is no term."""
+    terms = [random] if isinstance(random, str) else list(random)
+    if not terms:
+        return None
+    m = _TERM.match(terms[0])
+    if not m:
+        raise ValueError(f"random term {terms[0]!r} is not of the form '~ 1 | group', '~ 1 | outer/inner' "
+                         "or '~ inner | outer'")
+    return m.group("outer").split("/")[0].strip()
+
+
+def term_columns(random: str | Sequence[str]) -> list[str]:
+    """The data columns the random terms name, in order of first mention ('~ outcome | trial' -> outcome,
+    trial; '~ 1 | group/trial' -> group, trial)."""
+    names: list[str] = []
+    for term in [random] if isinstance(random, str) else list(random):
+        m = _TERM.match(term)
+        if not m:
+            raise ValueError(f"random term {term!r} is not of the form '~ 1 | group', '~ 1 | outer/inner' "
+                             "or '~ inner | outer'")
+        inner = _inner_name(m.group("inner"))
+        if inner != "1":
+            names.append(inner)
+        names += [n.strip() for n in m.group("outer").split("/")]
+    return list(dict.fromkeys(names))
 
 
 def parse_random(random: str | Sequence[str], data: Mapping[str, Sequence[Any]] | None, k: int,
@@ -260,7 +300,7 @@ class CovarianceStructure:
 
 
 def covariance_structure(term: InnerOuter) -> CovarianceStructure:
-    """The G-matrix parametrisation of an `~ inner | outer` term (which ρ are free is decided by the caller)."""
+    """The G-matrix parametrisation of an `~ inner | outer` term (the caller decides which ρ are free)."""
     m = term.inner.nlevels
     s = term.struct
     n_tau = m if s in _HETERO else 1

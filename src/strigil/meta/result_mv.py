@@ -170,7 +170,8 @@ class RMAMVResult:
             if mods.ndim != 2 or mods.shape[1] != q:
                 raise ValueError(f"newmods must have {q} column(s); got shape {mods.shape}")
             use_int = self.intercept if intercept is None else intercept
-            Xn = np.column_stack([np.full(mods.shape[0], 1.0 if use_int else 0.0), mods]) if self.intercept else mods
+            Xn = (np.column_stack([np.full(mods.shape[0], 1.0 if use_int else 0.0), mods])
+                  if self.intercept else mods)
         b = self.coefficients
         pred = Xn @ b
         se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", Xn, self.vb, Xn), 0.0))
@@ -211,7 +212,7 @@ class RMAMVResult:
         return profile_confint(self, level=level)
 
     def anova(self, other: RMAMVResult | None = None, **kwargs: Any) -> WaldTest | LikelihoodRatioTest:
-        """Wald test of coefficients/contrasts, or a likelihood-ratio test against `other` (strigil.meta.anova)."""
+        """Wald test of coefficients or contrasts, or a likelihood-ratio test against `other`."""
         from strigil.meta.anova import anova
 
         return anova(self, other, **kwargs)

@@ -41,7 +41,7 @@ def _fixed_values(name: str, given: Any, n: int) -> list[float | None]:
     """User-fixed components: None (all estimated), a number (all fixed) or a list with None = estimate."""
     if given is None:
         return [None] * n
-    vals = [given] * n if np.isscalar(given) else list(given)
+    vals: list[Any] = [given] * n if np.isscalar(given) else list(given)
     if len(vals) != n:
         raise ValueError(f"{name} has {len(vals)} values but the model has {n} such component(s)")
     out: list[float | None] = []
@@ -113,7 +113,7 @@ def rma_mv(
     if labels is not None and len(labels) != k:
         raise ValueError(f"slab has {len(labels)} labels for k={k} effects")
     spec = parse_random(random, data, k, struct) if random is not None else RandomSpec((), None, ())
-    return _fit(y, X, names, intercept and Xd is not None or Xd is None, (vi, vj, vv), spec, meth, test,
+    return _fit(y, X, names, (intercept and Xd is not None) or Xd is None, (vi, vj, vv), spec, meth, test,
                 level, sigma2, tau2, rho, labels)
 
 
@@ -127,13 +127,14 @@ def _check_symmetric(i: Index, j: Index, v: Array, k: int) -> None:
 def _fit(y: Array, X: Array, names: tuple[str, ...], has_intercept: bool, V: tuple[Index, Index, Array],
          spec: RandomSpec, method: str, test: str, level: float, sigma2: Any, tau2: Any, rho: Any,
          slab: tuple[str, ...] | None) -> RMAMVResult:
-    k, p = X.shape
+    k = X.shape[0]
     notes: list[str] = []
     io = spec.inner_outer
     for f in spec.sigma2:
         if f.nlevels < 2:
             raise ValueError(f"the random term for {f.name!r} needs at least two levels; all {k} effects "
-                             f"share the level {f.levels[0]!r} (one trial cannot show between-trial variation)")
+                             f"share the level {f.levels[0]!r} (one trial cannot show between-trial "
+                             "variation)")
     if io is not None and io.outer.nlevels < 2:
         raise ValueError(f"the random term {io.formula!r} needs at least two levels of {io.outer.name!r}; "
                          f"all {k} effects share {io.outer.levels[0]!r}")
@@ -211,7 +212,8 @@ def _identifiable_rho(io: Any, structure: Any, fixed: list[float | None], off: i
         for c in range(structure.n_rho):
             if fixed[off + c] is None:
                 fixed[off + c] = 0.0
-        why = "has a single level" if single_inner else "never occurs twice within one level of the outer factor"
+        why = ("has a single level" if single_inner
+               else "never occurs twice within one level of the outer factor")
         notes.append(f"rho fixed at 0: the inner factor {io.inner.name!r} {why}")
         return
     if structure.struct == "UN":
@@ -224,8 +226,8 @@ def _identifiable_rho(io: Any, structure: Any, fixed: list[float | None], off: i
         for c, (i, j) in enumerate(structure.rho_pairs):
             if not together[i, j] and fixed[off + c] is None:
                 fixed[off + c] = 0.0
-                notes.append(f"rho of {io.inner.levels[i]!r} and {io.inner.levels[j]!r} fixed at 0: they never "
-                             "occur together within one level of the outer factor")
+                notes.append(f"rho of {io.inner.levels[i]!r} and {io.inner.levels[j]!r} fixed at 0: "
+                             "they never occur together within one level of the outer factor")
 
 
 def _start(model: MarginalModel, fixed: list[float | None], ns: int, n_tau: int, n_rho: int) -> Array:
@@ -294,8 +296,8 @@ def _result(model: MarginalModel, spec: RandomSpec, ev: Any, theta: Array, free:
         else:
             rho_names = ["rho"]
         if st.n_rho:
-            comps_r = tuple(VarianceComponent(rho_names[c], float(rho[c]), not is_free[ns + st.n_tau + c], None)
-                            for c in range(st.n_rho))
+            comps_r = tuple(VarianceComponent(rho_names[c], float(rho[c]), not is_free[ns + st.n_tau + c],
+                                              None) for c in range(st.n_rho))
         else:  # ID and DIAG: uncorrelated by definition
             comps_r = (VarianceComponent("rho", 0.0, True, None),)
     return RMAMVResult(
@@ -303,7 +305,8 @@ def _result(model: MarginalModel, spec: RandomSpec, ev: Any, theta: Array, free:
         beta=tuple(coefs), vb=vb, sigma2=comps_s, tau2=comps_t, rho=comps_r,
         struct=None if io is None else io.struct, inner=None if io is None else io.inner.name,
         outer=None if io is None else io.outer.name, inner_levels=() if io is None else io.inner.levels,
-        G=G, QE=float(QE), QE_df=QE_df, QE_p=QE_p, QM=QM, QM_df=len(btt), QM_ddf=df, QM_p=QM_p, btt=tuple(btt),
+        G=G, QE=float(QE), QE_df=QE_df, QE_p=QE_p, QM=QM, QM_df=len(btt), QM_ddf=df, QM_p=QM_p,
+        btt=tuple(btt),
         fit_ml=ml, fit_reml=reml, parms=parms, converged=converged, iterations=iterations, notes=notes,
         random=spec.formulas, intercept=has_intercept, slab=setup.slab, yi=model.y, X=model.X,
         spec=spec, model=model, evaluation=ev, theta=theta, free=free, setup=setup,

@@ -98,7 +98,8 @@ class _Sandwich:
         return D, Z, zMz, D.sum(axis=0) - zMz.sum(axis=0)
 
     def cross(self, D: Array, Z: Array, zMz: Array, a: int, b: int, c: int, d: int) -> float:
-        """Σᵢⱼ P[a,b,i,j] P[c,d,i,j] for P[a,b,i,j] = δᵢⱼ Dⱼ[a,b] − z_{a,i}'M z_{b,j}, without the J × J array."""
+        """Σᵢⱼ P[a,b,i,j] P[c,d,i,j] for P[a,b,i,j] = δᵢⱼ Dⱼ[a,b] − z_{a,i}'M z_{b,j}, without any
+        J × J array."""
         T_bd = np.einsum("jp,jr->pr", Z[:, b, :], Z[:, d, :])
         T_ca = np.einsum("jp,jr->pr", Z[:, c, :], Z[:, a, :])
         return float(D[:, a, b] @ D[:, c, d] - D[:, a, b] @ zMz[:, c, d] - D[:, c, d] @ zMz[:, a, b]
@@ -162,17 +163,20 @@ class RobustResult:
                      for i, (e, s, d) in enumerate(zip(est, se, dfs, strict=True)))
 
     def wald_test(self, constraints: Any, test: str | None = None) -> RobustWald:
-        """Robust Wald test of Cβ = 0: `constraints` a q × p matrix, or coefficient names/0-based positions."""
+        """Robust Wald test of Cβ = 0: `constraints` a q × p matrix, or coefficient names or 0-based
+        positions."""
         C = self._matrix(constraints)
         return _wald(self.parts, self.vcov, C, test or self.wald_test_name)
 
     def _matrix(self, spec: Any) -> Array:
         p = len(self.parts.names)
-        if isinstance(spec, (list, tuple)) and spec and all(isinstance(s, (str, int, np.integer)) for s in spec):
+        if (isinstance(spec, (list, tuple)) and spec
+                and all(isinstance(s, (str, int, np.integer)) for s in spec)):
             names = list(self.parts.names)
             idx = [names.index(s) if isinstance(s, str) and s in names else s for s in spec]
             if any(isinstance(i, str) or not 0 <= int(i) < p for i in idx):
-                raise ValueError(f"constraints name unknown coefficients {spec}; coefficients are {', '.join(names)}")
+                raise ValueError(f"constraints name unknown coefficients {spec}; coefficients are "
+                                 f"{', '.join(names)}")
             return np.eye(p)[[int(i) for i in idx]]
         C = np.atleast_2d(np.asarray(spec, dtype=float))
         if C.ndim != 2 or C.shape[1] != p:
@@ -265,9 +269,11 @@ def _working_covariance(model: Model) -> tuple[Index, Index, Array, Array, Array
             ii.append(np.repeat(g.rows, g.size, axis=1).ravel())
             jj.append(np.tile(g.rows, (1, g.size)).ravel())
             vv.append(M.ravel())
-        return (np.concatenate(ii), np.concatenate(jj), np.concatenate(vv), model.X, model.yi, model.coefficients)
+        return (np.concatenate(ii), np.concatenate(jj), np.concatenate(vv), model.X, model.yi,
+                model.coefficients)
     if model.weights is not None:
-        raise ValueError("cluster-robust inference here needs inverse-variance weights (a model without user weights)")
+        raise ValueError("cluster-robust inference here needs inverse-variance weights (a model without "
+                         "user weights)")
     tau2 = 0.0 if model.method in ("EE", "FE") else model.tau2
     idx = np.arange(model.k, dtype=np.intp)
     b = np.array([c.estimate for c in model.beta])
@@ -284,7 +290,7 @@ def sandwich(model: Model, cluster: Any, type: str = "CR2") -> _Sandwich:
     J = int(codes.max()) + 1
     if J < 2:
         raise ValueError("cluster-robust inference needs at least two clusters; all effects are in one")
-    if J <= p:
+    if p >= J:
         raise ValueError(f"the number of clusters ({J}) must exceed the number of coefficients ({p})")
     if np.any(codes[ti] != codes[tj]):
         raise ValueError("the clusters must nest the model: effects that covary (same trial, correlated "
@@ -298,7 +304,7 @@ def sandwich(model: Model, cluster: Any, type: str = "CR2") -> _Sandwich:
         XW = np.einsum("jsp,jst->jpt", Xg, W)
         XWXs += np.einsum("jpt,jtq->pq", XW, Xg)
         pieces.append((g, Th, W, Xg, XW))
-    M = np.linalg.inv(XWXs)
+    M = np.asarray(np.linalg.inv(XWXs), dtype=float)
     e = y - X @ beta
     for g, Th, _W, Xg, XW in pieces:
         if type == "CR2":

@@ -53,7 +53,8 @@ def _numbers(name: str, values: Any, k: int) -> Array:
     if arr.shape != (k,):
         raise ValueError(f"{name} must have one number per effect ({k}); got shape {arr.shape}")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} has missing or non-finite values at rows {np.flatnonzero(~np.isfinite(arr))[:5].tolist()}")
+        rows = np.flatnonzero(~np.isfinite(arr))[:5].tolist()
+        raise ValueError(f"{name} has missing or non-finite values at rows {rows}")
     return arr
 
 
@@ -100,7 +101,8 @@ def vcalc(
     r_obs, r_type = 0.0, 0.0
     if obs is not None and type is not None:
         if np.isscalar(rho) or rho is None or len(rho) != 2:  # type: ignore[arg-type]
-            raise ValueError("with obs and type both given, rho is a pair (within-construct, between-construct)")
+            raise ValueError("with obs and type both given, rho is a pair (within-construct, "
+                             "between-construct)")
         r_obs, r_type = _correlation("rho[0]", rho[0]), _correlation("rho[1]", rho[1])  # type: ignore[index]
     elif obs is not None:
         r_obs = _correlation("rho", rho)

@@ -27,6 +27,7 @@ __all__ = [
     "MAX_BYTES",
     "MEASURES",
     "METHODS",
+    "STRUCTS",
     "TESTS",
     "FittedTable",
     "MetaFit",
@@ -43,6 +44,8 @@ __all__ = [
 # "given" = the file already has yi and vi; otherwise escalc computes them from metafor's columns.
 MEASURES = ("given", "SMD", "MD", "ROM", "SMDH", "MC", "SMCC", "SMCR", "RR", "OR", "RD", "ZCOR", "COR")
 LABEL_COLUMNS = ("slab", "study", "author", "label")
+# structures the page offers for several outcomes per trial (metafor's struct; CS the default)
+STRUCTS = ("CS", "HCS", "UN", "AR", "DIAG")
 MAX_BYTES = 2_000_000
 _MISSING = ("", "NA", "NaN", "nan")
 
@@ -247,12 +250,22 @@ def fit_csv(
     test: str = "z",
     level: float = 95.0,
     xlab: str = "Observed outcome",
+    trial: str = "",
+    outcome: str = "",
+    struct: str = "CS",
+    rho: str = "",
+    robust: bool = False,
 ) -> MetaFit:
-    """Fit an uploaded table of studies and draw its forest plot (the meta-analysis page's one action)."""
+    """Fit an uploaded table of studies and draw its forest plot (the meta-analysis page's one action);
+    with a trial column, a model of several effects per trial (no forest plot)."""
     if len(text.encode()) > MAX_BYTES:
         raise MetaInputError(f"file: larger than {MAX_BYTES // 1_000_000} MB; upload one table of studies")
     table = parse_table(text)
     found = next((c for c in LABEL_COLUMNS if c in table.header), None)
+    if trial.strip() or outcome.strip() or robust or rho.strip():
+        return _fit_dependent(table, measure=measure, method=method, test=test, level=level, slab=found,
+                              trial=trial.strip(), outcome=outcome.strip(), struct=struct, rho=rho.strip(),
+                              robust=robust)
     fitted = fit_table(table, measure=measure, method=method, test=test, level=level, slab=found)
     try:
         plot = fitted.result.forest(xlab=xlab)
@@ -269,3 +282,43 @@ def svg_of(figure: Any) -> str:
     svg = buffer.getvalue()
     return svg[svg.find("<svg") :]
 
+
+
+def _fit_dependent(table: StudyTable, *, measure: str, method: str, test: str, level: float, slab: str | None,
+                   trial: str, outcome: str, struct: str, rho: str, robust: bool) -> MetaFit:
+    """Several effects per trial: effects within trials (~ 1 | trial/effect), or outcomes correlated
+    within trials (~ outcome | trial, struct), with CR2 tests clustered by trial when asked for."""
+    from strigil.services.dependent_effects import fit_dependent_table
+
+    if not trial:
+        raise MetaInputError("trial column: needed for several effects per trial, a correlation rho or "
+                             "robust tests (name the column that says which trial each row comes from)")
+    for label, name in (("trial column", trial), ("outcome column", outcome)):
+        if name:
+            table.require(name, label)
+        if any(ch in name for ch in "~|/"):
+            raise MetaInputError(f"{label}: {name!r} contains ~, | or /; rename the column")
+    if struct not in STRUCTS:
+        raise MetaInputError(f"struct: {struct!r} is not allowed; choose one of {', '.join(STRUCTS)}")
+    if method not in ("REML", "ML"):
+        raise MetaInputError(f"method: several effects per trial are fitted by REML or ML, not {method}")
+    if test not in ("z", "t"):
+        raise MetaInputError(f"test: several effects per trial are tested with z or t, not {test}")
+    r = None
+    if rho:
+        try:
+            r = float(rho)
+        except ValueError:
+            raise MetaInputError(f"rho: {rho!r} is not a number (a correlation between -1 and 1)") from None
+    if outcome:
+        random = [f"~ {outcome} | {trial}"]
+    else:
+        effect = next(n for n in ("effect", "effect_row", "effect_row_") if n not in table.header)
+        table = StudyTable([*table.header, effect],
+                           [{**row, effect: str(i + 1)} for i, row in enumerate(table.rows)])
+        random = [f"~ 1 | {trial}/{effect}"]
+    fitted = fit_dependent_table(table, measure=measure, method=method, test=test, level=level, slab=slab,
+                                 random=random, struct=struct, rho=r, robust=trial if robust else None,
+                                 robust_label="trial column")
+    model = fitted.pooling.model
+    return MetaFit(fitted.pooling.to_json(), "", model.k, len(fitted.left_out), measure)

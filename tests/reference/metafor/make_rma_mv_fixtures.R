@@ -27,6 +27,15 @@ META <- list(
   confint_control = list(tol = 1e-10)
 )
 
+# rma(): tight convergence (as make_fixtures.R) so that differences come from the algorithm
+CTRL_UNI <- list(threshold = 1e-12, maxiter = 10000, stepadj = 0.5, tol = 1e-12)
+rma_t <- function(...) {
+  cl <- match.call()
+  cl[[1]] <- quote(rma)
+  cl$control <- CTRL_UNI
+  eval(cl, parent.frame())
+}
+
 # ---------------------------------------------------------------- sampling covariances
 # A block-diagonal V as its blocks: rows (0-based, into the data) and the block itself.
 v_blocks <- function(V, cluster) {
@@ -380,12 +389,12 @@ add_robust("assink/study", list(kind = "rma_mv", case = "assink/reml/~1|study/es
 add_robust("bcg_mv/trial", list(kind = "rma_mv", case = "bcg/reml/~1|trial/ablat"),
            fits[["bcg/reml/~1|trial/ablat"]], bcg$trial, list(matrix(c(0, 1), 1)))
 # rma.uni fits of the BCG trials: each trial its own cluster, and the 3 allocation schemes as clusters
-bcg_uni <- rma(yi, vi, mods = ~ ablat, data = bcg)
+bcg_uni <- rma_t(yi, vi, mods = ~ ablat, data = bcg)
 add_robust("bcg_uni/ablat/trial",
            list(kind = "rma", yi = vec(bcg$yi), vi = vec(bcg$vi), X = mat(cbind(bcg$ablat)),
                 mod_names = chr("ablat"), method = "REML"),
            bcg_uni, bcg$trial, list(matrix(c(0, 1), 1), diag(2)))
-bcg_int <- rma(yi, vi, data = bcg, method = "DL")
+bcg_int <- rma_t(yi, vi, data = bcg, method = "DL")
 add_robust("bcg_uni/int/DL/alloc",
            list(kind = "rma", yi = vec(bcg$yi), vi = vec(bcg$vi), X = NULL, mod_names = NULL, method = "DL"),
            bcg_int, bcg$alloc, list(matrix(1, 1, 1)))
@@ -444,18 +453,18 @@ add_extra <- function(id, res, mods, extra = list()) {
   invisible(res)
 }
 for (m in c("EE", "DL", "HE", "PM", "ML", "REML")) {
-  r0 <- add_extra(paste0("bcg/", m, "/int"), rma(yi, vi, data = bcg, method = m), NULL)
-  r1 <- rma(yi, vi, mods = bcg_X, data = bcg, method = m)
+  r0 <- add_extra(paste0("bcg/", m, "/int"), rma_t(yi, vi, data = bcg, method = m), NULL)
+  r1 <- rma_t(yi, vi, mods = bcg_X, data = bcg, method = m)
   ex <- list(wald = list(record_wald(r1, btt = 2), record_wald(r1, L = rbind(c(1, 20), c(1, 40)))))
   if (m %in% c("ML", "EE")) ex$lrt <- list(record_lrt(r1, r0, paste0("bcg/", m, "/int")))
   add_extra(paste0("bcg/", m, "/ablat"), r1, bcg_X, ex)
 }
-add_extra("bcg/REML/knha/ablat", rma(yi, vi, mods = bcg_X, data = bcg, test = "knha"), bcg_X,
-          list(wald = list(record_wald(rma(yi, vi, mods = bcg_X, data = bcg, test = "knha"), L = c(1, 30)))))
-r_fix <- add_extra("bcg/REML/tau2_0.1", rma(yi, vi, data = bcg, tau2 = 0.1), NULL)
-r_reml <- rma(yi, vi, data = bcg)
+add_extra("bcg/REML/knha/ablat", rma_t(yi, vi, mods = bcg_X, data = bcg, test = "knha"), bcg_X,
+          list(wald = list(record_wald(rma_t(yi, vi, mods = bcg_X, data = bcg, test = "knha"), L = c(1, 30)))))
+r_fix <- add_extra("bcg/REML/tau2_0.1", rma_t(yi, vi, data = bcg, tau2 = 0.1), NULL)
+r_reml <- rma_t(yi, vi, data = bcg)
 add_extra("bcg/REML/int/lrt_tau2", r_reml, NULL, list(lrt = list(record_lrt(r_reml, r_fix, "bcg/REML/tau2_0.1"))))
-add_extra("bcg/REML/weights", rma(yi, vi, data = bcg, weights = 1 / (vi + 0.1)), NULL)
+add_extra("bcg/REML/weights", rma_t(yi, vi, data = bcg, weights = 1 / (vi + 0.1)), NULL)
 
 write_fixture(list(meta = META, cases = mv_cases), file.path(out_dir, "rma_mv.json"))
 write_fixture(list(meta = META, cases = robust_cases), file.path(out_dir, "robust.json"))

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 
 from strigil.services import audit as audit_service
 from strigil.services.clinic_outcomes import MIN_GROUP, clinic_outcomes
-from strigil.services.meta_analysis import MEASURES, METHODS, TESTS, MetaInputError, fit_csv
+from strigil.services.meta_analysis import MEASURES, METHODS, STRUCTS, TESTS, MetaInputError, fit_csv
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -47,10 +47,17 @@ async def meta_fit(
     measure: Annotated[str, Form()] = "given",
     method: Annotated[str, Form()] = "REML",
     test: Annotated[str, Form()] = "z",
+    trial: Annotated[str, Form(description="column naming each row's trial (several effects a trial)")] = "",
+    outcome: Annotated[str, Form(description="column naming each row's outcome (correlated outcomes)")] = "",
+    struct: Annotated[str, Form()] = "CS",
+    rho: Annotated[str, Form(description="assumed correlation of sampling errors within a trial")] = "",
+    robust: Annotated[bool, Form(description="cluster-robust (CR2) tests by trial")] = False,
 ) -> dict[str, Any]:
-    """Fit a meta-analysis to an uploaded CSV: numbers as `strigil meta fit --json`, plus the forest SVG."""
+    """Fit a meta-analysis to an uploaded CSV: numbers as `strigil meta fit --json`, plus the forest SVG
+    (empty for a model of several effects per trial)."""
     try:
-        fit = fit_csv(await _text(file), measure=measure, method=method, test=test)
+        fit = fit_csv(await _text(file), measure=measure, method=method, test=test, trial=trial,
+                      outcome=outcome, struct=struct, rho=rho, robust=robust)
     except MetaInputError as exc:
         raise HTTPException(status_code=422, detail=str(exc)) from None
     return {**fit.result, "left_out": fit.left_out, "forest_svg": fit.forest_svg}
@@ -68,7 +75,9 @@ def meta_page(request: Request, principal: Analyst) -> Response:
         measures=MEASURES,
         methods=METHODS,
         tests=TESTS,
-        chosen={"measure": "given", "method": "REML", "test": "z"},
+        structs=STRUCTS,
+        chosen={"measure": "given", "method": "REML", "test": "z", "trial": "", "outcome": "", "struct": "CS",
+                "rho": "", "robust": False},
     )
 
 
@@ -80,11 +89,18 @@ async def meta_page_fit(
     measure: Annotated[str, Form()] = "given",
     method: Annotated[str, Form()] = "REML",
     test: Annotated[str, Form()] = "z",
+    trial: Annotated[str, Form()] = "",
+    outcome: Annotated[str, Form()] = "",
+    struct: Annotated[str, Form()] = "CS",
+    rho: Annotated[str, Form()] = "",
+    robust: Annotated[bool, Form()] = False,
 ) -> Response:
     """Fit the uploaded file and show the forest plot and numbers (or say what is wrong with the file)."""
-    chosen = {"measure": measure, "method": method, "test": test}
+    chosen = {"measure": measure, "method": method, "test": test, "trial": trial, "outcome": outcome,
+              "struct": struct, "rho": rho, "robust": robust}
     try:
-        fit = fit_csv(await _text(file), measure=measure, method=method, test=test)
+        fit = fit_csv(await _text(file), measure=measure, method=method, test=test, trial=trial,
+                      outcome=outcome, struct=struct, rho=rho, robust=robust)
     except MetaInputError as exc:
         return render(
             request,
@@ -96,6 +112,7 @@ async def meta_page_fit(
             measures=MEASURES,
             methods=METHODS,
             tests=TESTS,
+            structs=STRUCTS,
             chosen=chosen,
         )
     return render(
@@ -107,6 +124,7 @@ async def meta_page_fit(
         measures=MEASURES,
         methods=METHODS,
         tests=TESTS,
+        structs=STRUCTS,
         chosen=chosen,
         filename=file.filename,
     )
