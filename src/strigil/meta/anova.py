@@ -19,17 +19,13 @@ from numpy.typing import NDArray
 from scipy import special
 
 from strigil.meta.likelihood import FitStatistics
-from strigil.meta.result import RMAResult
+from strigil.meta.result import RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
 
 __all__ = ["LikelihoodRatioTest", "WaldTest", "anova", "coefficient_rows"]
 
 Array = NDArray[np.float64]
 Model = RMAResult | RMAMVResult
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True, eq=False)

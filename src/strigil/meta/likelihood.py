@@ -43,11 +43,10 @@ class FitStatistics:
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict (null where a value does not exist)."""
-        def num(x: float) -> float | None:
-            return x if math.isfinite(x) else None
+        from strigil.meta.result import _num
 
-        return {"method": self.method, "logLik": num(self.logLik), "deviance": num(self.deviance),
-                "AIC": num(self.AIC), "BIC": num(self.BIC), "AICc": num(self.AICc), "parms": self.parms,
+        return {"method": self.method, "logLik": _num(self.logLik), "deviance": _num(self.deviance),
+                "AIC": _num(self.AIC), "BIC": _num(self.BIC), "AICc": _num(self.AICc), "parms": self.parms,
                 "nobs": self.nobs}
 
     def __repr__(self) -> str:

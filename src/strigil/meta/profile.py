@@ -42,11 +42,10 @@ class ComponentInterval:
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
-        def num(x: float) -> float | None:
-            return x if math.isfinite(x) else None
+        from strigil.meta.result import _num
 
         return {"component": self.component, "position": self.position, "name": self.name,
-                "estimate": num(self.estimate), "ci_lb": num(self.ci_lb), "ci_ub": num(self.ci_ub),
+                "estimate": _num(self.estimate), "ci_lb": _num(self.ci_lb), "ci_ub": _num(self.ci_ub),
                 "level": self.level, "lb_at_bound": self.lb_at_bound, "ub_at_bound": self.ub_at_bound}
 
 

@@ -130,8 +130,8 @@ def _factor(name: str, columns: list[list[Any]]) -> Factor:
     """A factor from one column, or the interaction of several (nesting), levels in R's lex order."""
     coded = [_levels(col) for col in columns]
     if len(coded) == 1:
-        codes, labels = coded[0]
-        return Factor(name, tuple(labels), codes)
+        codes, single = coded[0]
+        return Factor(name, tuple(single), codes)
     stacked = np.column_stack([c for c, _ in coded])
     uniq, inverse = np.unique(stacked, axis=0, return_inverse=True)
     labels = tuple("/".join(coded[j][1][u[j]] for j in range(len(coded))) for u in uniq)

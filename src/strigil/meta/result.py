@@ -27,6 +27,12 @@ class Coefficient:
     ci_lb: float
     ci_ub: float
 
+    def to_json(self) -> dict[str, Any]:
+        """Plain-JSON dict (null where a value does not exist)."""
+        return {"name": self.name, "estimate": _num(self.estimate), "se": _num(self.se),
+                "stat": _num(self.stat), "p": _num(self.p), "ci_lb": _num(self.ci_lb),
+                "ci_ub": _num(self.ci_ub)}
+
 
 @dataclass(frozen=True)
 class Subgroup:

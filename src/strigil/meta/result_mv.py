@@ -10,7 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from strigil.meta.likelihood import FitStatistics
-from strigil.meta.result import Coefficient, Prediction
+from strigil.meta.result import Coefficient, Prediction, _num
 
 if TYPE_CHECKING:
     from strigil.meta.anova import LikelihoodRatioTest, WaldTest
@@ -24,17 +24,6 @@ if TYPE_CHECKING:
 __all__ = ["RMAMVResult", "VarianceComponent"]
 
 Array = NDArray[np.float64]
-
-
-def _num(x: Any) -> Any:
-    if x is None:
-        return None
-    if isinstance(x, (bool, np.bool_)):
-        return bool(x)
-    if isinstance(x, (int, np.integer)):
-        return int(x)
-    value = float(x)
-    return value if math.isfinite(value) else None
 
 
 @dataclass(frozen=True)
@@ -262,11 +251,7 @@ class RMAMVResult:
             "sigma2": [c.to_json() for c in self.sigma2],
             "tau2": [c.to_json() for c in self.tau2],
             "rho": [c.to_json() for c in self.rho],
-            "beta": [
-                {"name": c.name, "estimate": _num(c.estimate), "se": _num(c.se), "stat": _num(c.stat),
-                 "p": _num(c.p), "ci_lb": _num(c.ci_lb), "ci_ub": _num(c.ci_ub)}
-                for c in self.beta
-            ],
+            "beta": [c.to_json() for c in self.beta],
             "QE": _num(self.QE),
             "QE_df": self.QE_df,
             "QE_p": _num(self.QE_p),

@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from strigil.meta.blocks import BlockLayout
-from strigil.meta.result import Coefficient, RMAResult
+from strigil.meta.result import Coefficient, RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
 
 __all__ = ["COEF_TESTS", "VCOV_TYPES", "WALD_TESTS", "RobustResult", "RobustWald", "robust"]
@@ -42,10 +42,6 @@ Model = RMAResult | RMAMVResult
 VCOV_TYPES = ("CR0", "CR1", "CR1p", "CR1S", "CR2")
 COEF_TESTS = ("z", "naive-t", "naive-tp", "Satterthwaite")
 WALD_TESTS = ("chi-sq", "Naive-F", "Naive-Fp", "HTZ")
-
-
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
 
 
 @dataclass(frozen=True)
@@ -200,9 +196,7 @@ class RobustResult:
         return {
             "type": self.type, "test": self.test, "wald_test": self.wald_test_name,
             "clusters": self.n_clusters, "level": self.level,
-            "beta": [{"name": c.name, "estimate": _num(c.estimate), "se": _num(c.se), "stat": _num(c.stat),
-                      "df": _num(d), "p": _num(c.p), "ci_lb": _num(c.ci_lb), "ci_ub": _num(c.ci_ub)}
-                     for c, d in zip(self.beta, self.df, strict=True)],
+            "beta": [{**c.to_json(), "df": _num(d)} for c, d in zip(self.beta, self.df, strict=True)],
             "QM": self.QM.to_json(),
             "vcov": [[_num(x) for x in row] for row in self.vcov],
         }

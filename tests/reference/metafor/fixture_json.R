@@ -1,6 +1,7 @@
 # JSON writing for the metafor fixture scripts (conventions in README.md): numbers with 17
 # significant digits, R's non-finite values as the strings "NA", "NaN", "Inf", "-Inf", vectors
-# always as arrays, matrices row-major as arrays of rows. Sourced by make_rma_mv_fixtures.R.
+# always as arrays, matrices row-major as arrays of rows. Sourced by make_fixtures.R and
+# make_rma_mv_fixtures.R.
 
 suppressPackageStartupMessages(library(jsonlite))
 
