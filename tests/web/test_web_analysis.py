@@ -168,3 +168,29 @@ def test_meta_page_shows_the_multilevel_result_and_says_what_is_wrong(world: Wor
         data={"trial": "district", "method": "DL", "csrf_token": csrf},
     )
     assert dl.status_code == 422 and "fitted by REML or ML" in dl.text
+
+
+def test_meta_fit_api_fits_outcomes_correlated_within_trials(world: World) -> None:
+    from strigil.meta import rma_mv, vcalc
+
+    # dat.berkey1998 (metafor): probing depth (PD) and attachment level (AL) in five trials
+    rows = [(1, "PD", 0.47, 0.0075), (1, "AL", -0.32, 0.0077), (2, "PD", 0.20, 0.0057),
+            (2, "AL", -0.60, 0.0008), (3, "PD", 0.40, 0.0021), (3, "AL", -0.12, 0.0014),
+            (4, "PD", 0.26, 0.0029), (4, "AL", -0.31, 0.0015), (5, "PD", 0.56, 0.0148),
+            (5, "AL", -0.39, 0.0304)]
+    text = "trial,outcome,yi,vi\n" + "\n".join(",".join(str(x) for x in r) for r in rows)
+    client, csrf = world.client("researcher")
+    response = client.post(
+        "/api/v1/meta/fit",
+        files={"file": ("berkey.csv", text, "text/csv")},
+        data={"trial": "trial", "outcome": "outcome", "struct": "CS", "rho": "0.4"},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    V = vcalc([r[3] for r in rows], [r[0] for r in rows], obs=list(range(10)), rho=0.4)
+    direct = rma_mv([r[2] for r in rows], V, random="~ outcome | trial", struct="CS",
+                    data={"trial": [r[0] for r in rows], "outcome": [r[1] for r in rows]})
+    assert body["struct"] == "CS" and body["sampling_covariance"] == "rho=0.4 within trial"
+    assert body["tau2"][0]["estimate"] == direct.tau2[0].estimate
+    assert body["rho"][0]["estimate"] == direct.rho[0].estimate
