@@ -123,9 +123,9 @@ def test_text_output_names_the_components_and_the_robust_test(tmp_path: Path) ->
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--random", "~ 1 | hospital"], "--random: no column 'hospital'"),
+    (["--random", "~ 1 | hospital"], "--random 'hospital': no such column; columns are yi, vi, district"),
     (["--random", "~ 1 district"], "is not of the form"),
-    (["--robust", "clinic"], "--robust: no column 'clinic'"),
+    (["--robust", "clinic"], "--robust 'clinic': no such column"),
     (["--rho", "0.5"], "rho needs the trials"),
     (["--random", "~ 1 | district/school", "--method", "DL"], "method 'DL' is not supported for rma_mv"),
     (["--random", "~ 1 | district/school", "--rho", "1.5"], r"rho must be a correlation in \[-1, 1\]"),

@@ -161,7 +161,7 @@ def test_meta_page_shows_the_multilevel_result_and_says_what_is_wrong(world: Wor
         files={"file": ("k.csv", KONST, "text/csv")},
         data={"trial": "hospital", "csrf_token": csrf},
     )
-    assert bad.status_code == 422 and "trial column: &#39;hospital&#39; is not a column" in bad.text
+    assert bad.status_code == 422 and "trial column &#39;hospital&#39;: no such column" in bad.text
     dl = client.post(
         "/meta",
         files={"file": ("k.csv", KONST, "text/csv")},

@@ -22,10 +22,10 @@ from strigil.meta.likelihood import FitStatistics
 from strigil.meta.result import RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
 
-__all__ = ["LikelihoodRatioTest", "WaldTest", "anova", "coefficient_rows"]
+__all__ = ["LikelihoodRatioTest", "WaldTest", "anova", "coefficient_rows", "likelihood_ratio", "wald"]
 
-Array = NDArray[np.float64]
-Model = RMAResult | RMAMVResult
+_Array = NDArray[np.float64]
+_Model = RMAResult | RMAMVResult
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,10 +37,10 @@ class WaldTest:
     QM_df: int
     QM_ddf: int | None
     QM_p: float
-    estimate: Array
-    se: Array
-    stat: Array
-    p: Array
+    estimate: _Array
+    se: _Array
+    stat: _Array
+    p: _Array
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
@@ -78,7 +78,7 @@ class LikelihoodRatioTest:
         return f"LikelihoodRatioTest({self.method}: LRT = {self.LRT:.4f}, df = {self.df}, p = {self.p:.4g})"
 
 
-def coefficient_rows(model: Model, btt: Sequence[int | str]) -> Array:
+def coefficient_rows(model: _Model, btt: Sequence[int | str]) -> _Array:
     """Rows of the identity selecting coefficients by name or 0-based position."""
     names = [c.name for c in model.beta]
     idx = []
@@ -97,11 +97,11 @@ def coefficient_rows(model: Model, btt: Sequence[int | str]) -> Array:
     return np.eye(len(names))[idx]
 
 
-def _df(model: Model) -> int | None:
+def _df(model: _Model) -> int | None:
     return model.df if model.test in ("t", "knha") else None
 
 
-def wald(model: Model, L: Any, rhs: Any = None, *, labels: Sequence[str] | None = None) -> WaldTest:
+def wald(model: _Model, L: Any, rhs: Any = None, *, labels: Sequence[str] | None = None) -> WaldTest:
     """Wald test of Lβ = rhs (rows of L are linear combinations of the coefficients)."""
     names = [c.name for c in model.beta]
     p = len(names)
@@ -136,14 +136,14 @@ def wald(model: Model, L: Any, rhs: Any = None, *, labels: Sequence[str] | None 
     return WaldTest(hyp, QM, m, df, QM_p, est, se, stat, pval)
 
 
-def _describe(row: Array, names: list[str], rhs: float) -> str:
+def _describe(row: _Array, names: list[str], rhs: float) -> str:
     terms = [f"{'' if w == 1 else '-' if w == -1 else f'{w:g}*'}{n}"
              for w, n in zip(row, names, strict=True) if w != 0]
     return " + ".join(terms).replace("+ -", "- ") + f" = {rhs:g}"
 
 
-def anova(model: Model, other: Model | None = None, *, btt: Sequence[int | str] | None = None, L: Any = None,
-          rhs: Any = None) -> WaldTest | LikelihoodRatioTest:
+def anova(model: _Model, other: _Model | None = None, *, btt: Sequence[int | str] | None = None,
+          L: Any = None, rhs: Any = None) -> WaldTest | LikelihoodRatioTest:
     """A Wald test (coefficients `btt` by name or 0-based position — default all but the intercept —
     or linear combinations `L`), or with `other` a likelihood-ratio test of the nested models."""
     if other is not None:
@@ -163,7 +163,7 @@ def anova(model: Model, other: Model | None = None, *, btt: Sequence[int | str] 
     return test
 
 
-def _same_data(a: Model, b: Model) -> bool:
+def _same_data(a: _Model, b: _Model) -> bool:
     if not np.array_equal(a.yi, b.yi):
         return False
     if isinstance(a, RMAResult) and isinstance(b, RMAResult):
@@ -174,7 +174,7 @@ def _same_data(a: Model, b: Model) -> bool:
     return False
 
 
-def likelihood_ratio(model: Model, other: Model) -> LikelihoodRatioTest:
+def likelihood_ratio(model: _Model, other: _Model) -> LikelihoodRatioTest:
     """Likelihood-ratio test of two nested models fitted to the same effects (the one with more
     parameters is the full model)."""
     if type(model) is not type(other):
@@ -209,7 +209,7 @@ def likelihood_ratio(model: Model, other: Model) -> LikelihoodRatioTest:
     return LikelihoodRatioTest(which, f, r, lrt, df, float(special.chdtrc(df, lrt)), qe_f, qe_r)
 
 
-def _fitstats(model: Model, method: str | None = None) -> FitStatistics:
+def _fitstats(model: _Model, method: str | None = None) -> FitStatistics:
     if isinstance(model, RMAMVResult):
         return model.fitstats(method)
     from strigil.meta.likelihood import fitstats

@@ -20,8 +20,8 @@ from scipy.sparse import csgraph
 
 __all__ = ["BlockCovariance", "BlockGroup", "BlockLayout", "coo_of", "not_positive_definite"]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.intp]
+_Array = NDArray[np.float64]
+_Index = NDArray[np.intp]
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,8 +30,8 @@ class BlockCovariance:
     block b (in data order) and `blocks[b]` its matrix. Use it wherever a sampling covariance V goes."""
 
     k: int
-    rows: tuple[Index, ...]
-    blocks: tuple[Array, ...]
+    rows: tuple[_Index, ...]
+    blocks: tuple[_Array, ...]
 
     @classmethod
     def from_blocks(cls, k: int, rows: Sequence[Any], blocks: Sequence[Any]) -> BlockCovariance:
@@ -48,21 +48,21 @@ class BlockCovariance:
             seen[idx] = True
         return cls(k, r, b)
 
-    def to_dense(self) -> Array:
+    def to_dense(self) -> _Array:
         """The full k × k matrix (for small k: inspection, export)."""
         out = np.zeros((self.k, self.k))
         for idx, block in zip(self.rows, self.blocks, strict=True):
             out[np.ix_(idx, idx)] = block
         return out
 
-    def diagonal(self) -> Array:
+    def diagonal(self) -> _Array:
         """The variances (the matrix's diagonal)."""
         out = np.zeros(self.k)
         for idx, block in zip(self.rows, self.blocks, strict=True):
             out[idx] = np.diag(block)
         return out
 
-    def subset(self, keep: Index) -> BlockCovariance:
+    def subset(self, keep: _Index) -> BlockCovariance:
         """The matrix of the rows `keep` (in that order), as when studies with missing values are left out."""
         new_pos = np.full(self.k, -1, dtype=np.intp)
         new_pos[keep] = np.arange(keep.size)
@@ -75,7 +75,7 @@ class BlockCovariance:
         return BlockCovariance(int(keep.size), tuple(rows), tuple(blocks))
 
 
-def coo_of(V: Any, k: int) -> tuple[Index, Index, Array]:
+def coo_of(V: Any, k: int) -> tuple[_Index, _Index, _Array]:
     """The nonzero entries (row, column, value) of a sampling covariance given as variances (k,),
     a k × k array, a scipy sparse matrix or a `BlockCovariance`."""
     if isinstance(V, BlockCovariance):
@@ -108,10 +108,10 @@ class BlockGroup:
     """All blocks of one size s, stacked: `rows` is (blocks, s), the data rows of each block."""
 
     size: int
-    rows: Index
-    block_ids: Index
+    rows: _Index
+    block_ids: _Index
 
-    def stack(self, x: Array) -> Array:
+    def stack(self, x: _Array) -> _Array:
         """Rows of a vector (k,) or matrix (k, m) gathered into (blocks, s) or (blocks, s, m)."""
         return np.asarray(x[self.rows])
 
@@ -121,13 +121,13 @@ class BlockLayout:
     """The partition of the k effects into independent blocks, grouped by block size."""
 
     k: int
-    block_of_row: Index
-    position_of_row: Index
+    block_of_row: _Index
+    position_of_row: _Index
     groups: tuple[BlockGroup, ...]
     n_blocks: int
 
     @classmethod
-    def connect(cls, k: int, pairs: tuple[Index, Index], memberships: Sequence[Index]) -> BlockLayout:
+    def connect(cls, k: int, pairs: tuple[_Index, _Index], memberships: Sequence[_Index]) -> BlockLayout:
         """Blocks = connected groups of rows: rows linked by a nonzero covariance (`pairs`) or sharing a
         level of any grouping factor (`memberships`, one integer code per row each)."""
         i, j = pairs
@@ -168,7 +168,7 @@ class BlockLayout:
             groups.append(BlockGroup(int(s), rows.astype(np.intp), ids))
         return cls(k, block, position, tuple(groups), n_blocks)
 
-    def scatter(self, i: Index, j: Index, v: Array) -> list[Array]:
+    def scatter(self, i: _Index, j: _Index, v: _Array) -> list[_Array]:
         """Entries (i, j, v) of a matrix whose blocks lie within this layout's, stacked per group."""
         out = [np.zeros((g.rows.shape[0], g.size, g.size)) for g in self.groups]
         group_of_block = np.empty(self.n_blocks, dtype=np.intp)
@@ -186,7 +186,7 @@ class BlockLayout:
                                 self.position_of_row[j[sel]]), v[sel])
         return out
 
-    def same_level(self, codes: Index) -> list[Array]:
+    def same_level(self, codes: _Index) -> list[_Array]:
         """For a grouping factor (one code per row): stacked 0/1 blocks, 1 where two effects share a level."""
         out = []
         for g in self.groups:
@@ -195,7 +195,7 @@ class BlockLayout:
         return out
 
 
-def not_positive_definite(stack: Array) -> Index:
+def not_positive_definite(stack: _Array) -> _Index:
     """Indices of the blocks in a (blocks, s, s) stack that are not positive definite."""
     ev = np.linalg.eigvalsh(stack)
     scale = np.maximum(np.abs(ev).max(axis=1), np.finfo(float).tiny)

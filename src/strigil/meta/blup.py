@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RandomEffects", "blup", "ranef"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 _EPS = float(np.finfo(float).eps)
 
 
@@ -31,14 +31,14 @@ class RandomEffects:
 
     term: str
     levels: tuple[str, ...]
-    pred: Array
-    se: Array
-    pi_lb: Array
-    pi_ub: Array
+    pred: _Array
+    se: _Array
+    pi_lb: _Array
+    pi_ub: _Array
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists."""
-        def lst(a: Array) -> list[float | None]:
+        def lst(a: _Array) -> list[float | None]:
             return [float(x) if np.isfinite(x) else None for x in a]
 
         return {"term": self.term, "levels": list(self.levels), "pred": lst(self.pred), "se": lst(self.se),
@@ -54,7 +54,7 @@ def _crit(level: float, df: int | None) -> float:
     return critical_value(level, df)
 
 
-def _quad_p(res: RMAMVResult, g: int, A: Array) -> Array:
+def _quad_p(res: RMAMVResult, g: int, A: _Array) -> _Array:
     """For stacked columns A (blocks, s, n) of one block group: diag(A'PA) as (blocks, n)."""
     ev = res.evaluation
     W, WX = ev.W[g], ev.WX[g]

@@ -32,10 +32,10 @@ from scipy import sparse
 from strigil.meta.blocks import BlockLayout
 from strigil.meta.random_effects import CovarianceStructure
 
-__all__ = ["Evaluation", "MarginalModel", "maximise"]
+__all__ = ["Evaluation", "MarginalModel", "Maximum", "evaluate", "maximise", "zero_tiny"]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.intp]
+_Array = NDArray[np.float64]
+_Index = NDArray[np.intp]
 _LOG2PI = math.log(2 * math.pi)
 _ZERO = 10 * np.finfo(float).eps  # metafor reports variance components this small as 0
 
@@ -44,19 +44,19 @@ _ZERO = 10 * np.finfo(float).eps  # metafor reports variance components this sma
 class MarginalModel:
     """Data and covariance structure of one model, stacked block group by block group."""
 
-    y: Array
-    X: Array
+    y: _Array
+    X: _Array
     layout: BlockLayout
-    V: list[Array]
-    S: list[list[Array]]  # S[l][g]: 0/1 blocks of σ² component l
-    inner: list[Index] | None  # per group: (blocks, s) inner-level codes
-    outer: list[Array] | None  # per group: (blocks, s, s) 1 where two effects share the outer level
+    V: list[_Array]
+    S: list[list[_Array]]  # S[l][g]: 0/1 blocks of σ² component l
+    inner: list[_Index] | None  # per group: (blocks, s) inner-level codes
+    outer: list[_Array] | None  # per group: (blocks, s, s) 1 where two effects share the outer level
     structure: CovarianceStructure | None
     reml: bool
     logdet_xx: float
     V_matrix: sparse.csr_matrix  # the sampling covariance as given (for comparing nested models)
-    ys: list[Array] = field(init=False)
-    Xs: list[Array] = field(init=False)
+    ys: list[_Array] = field(init=False)
+    Xs: list[_Array] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ys", [g.stack(self.y) for g in self.layout.groups])
@@ -87,27 +87,27 @@ class MarginalModel:
         return MarginalModel(self.y, self.X, self.layout, self.V, self.S, self.inner, self.outer,
                              self.structure, reml, self.logdet_xx, self.V_matrix)
 
-    def split(self, theta: Array) -> tuple[Array, Array, Array]:
+    def split(self, theta: _Array) -> tuple[_Array, _Array, _Array]:
         """θ as (σ², τ², ρ)."""
         ns = self.n_sigma2
         s = self.structure
         nt = 0 if s is None else s.n_tau
         return theta[:ns], theta[ns:ns + nt], theta[ns + nt:]
 
-    def _gather(self, g: int, A: Array) -> Array:
+    def _gather(self, g: int, A: _Array) -> _Array:
         """An m × m matrix over inner levels placed into group g's blocks (zero across outer levels)."""
         assert self.inner is not None and self.outer is not None
         ii = self.inner[g]
         return A[ii[:, :, None], ii[:, None, :]] * self.outer[g]
 
-    def g_matrices(self, theta: Array) -> tuple[Array, list[Array], dict[tuple[int, int], Array]] | None:
+    def g_matrices(self, theta: _Array) -> tuple[_Array, list[_Array], dict[tuple[int, int], _Array]] | None:
         """G with its derivatives, or None for a model without an `~ inner | outer` term."""
         if self.structure is None:
             return None
         _, tau2, rho = self.split(theta)
         return self.structure.matrices(tau2, rho)
 
-    def marginal(self, theta: Array, G: Array | None) -> list[Array]:
+    def marginal(self, theta: _Array, G: _Array | None) -> list[_Array]:
         """M(θ), block group by block group."""
         sigma2, _, _ = self.split(theta)
         out = []
@@ -126,15 +126,15 @@ class MarginalModel:
 class Evaluation:
     """The likelihood at one θ, with what the fit and its diagnostics need."""
 
-    theta: Array
+    theta: _Array
     ll: float
-    grad: Array | None
-    hess: Array | None
-    beta: Array
-    vb: Array  # (X'WX)⁻¹
-    W: list[Array]
-    WX: list[Array]
-    u: list[Array]  # W r per group
+    grad: _Array | None
+    hess: _Array | None
+    beta: _Array
+    vb: _Array  # (X'WX)⁻¹
+    W: list[_Array]
+    WX: list[_Array]
+    u: list[_Array]  # W r per group
     logdet_m: float
     logdet_xwx: float
     rss: float
@@ -154,7 +154,7 @@ class Evaluation:
                        + self.rss)
 
 
-def _sym_inverse(M: Array) -> tuple[Array, Array] | None:
+def _sym_inverse(M: _Array) -> tuple[_Array, _Array] | None:
     """Inverse and log-determinant of a stack of symmetric positive definite blocks; None if one is not."""
     try:
         L = np.linalg.cholesky(M)
@@ -167,7 +167,7 @@ def _sym_inverse(M: Array) -> tuple[Array, Array] | None:
     return np.matmul(np.swapaxes(Li, 1, 2), Li), 2.0 * np.log(diag).sum()
 
 
-def evaluate(model: MarginalModel, theta: Array, free: Index, order: int = 2) -> Evaluation | None:
+def evaluate(model: MarginalModel, theta: _Array, free: _Index, order: int = 2) -> Evaluation | None:
     """ℓ at θ and, for order ≥ 1, its gradient (and for order 2 its Hessian) in the free parameters;
     None where M(θ) is not positive definite (or, for UN, G is not positive semi-definite)."""
     gm = model.g_matrices(theta)
@@ -218,14 +218,14 @@ def evaluate(model: MarginalModel, theta: Array, free: Index, order: int = 2) ->
     return _with(base, ll, grad, hess)
 
 
-def _with(ev: Evaluation, ll: float, grad: Array | None, hess: Array | None) -> Evaluation:
+def _with(ev: Evaluation, ll: float, grad: _Array | None, hess: _Array | None) -> Evaluation:
     return Evaluation(ev.theta, ll, grad, hess, ev.beta, ev.vb, ev.W, ev.WX, ev.u, ev.logdet_m, ev.logdet_xwx,
                       ev.rss, ev.k, ev.p, ev.logdet_xx)
 
 
 def _derivatives(model: MarginalModel, ev: Evaluation,
-                 gm: tuple[Array, list[Array], dict[tuple[int, int], Array]] | None,
-                 free: Index, order: int) -> tuple[Array, Array | None]:
+                 gm: tuple[_Array, list[_Array], dict[tuple[int, int], _Array]] | None,
+                 free: _Index, order: int) -> tuple[_Array, _Array | None]:
     """Gradient and observed Hessian of ℓ in the free parameters, accumulated block group by group."""
     ns = model.n_sigma2
     q = free.size
@@ -241,7 +241,7 @@ def _derivatives(model: MarginalModel, ev: Evaluation,
     second = {} if gm is None else gm[2]
     first = [] if gm is None else gm[1]
 
-    def mdot(g: int, kk: int) -> Array:
+    def mdot(g: int, kk: int) -> _Array:
         if kk < ns:
             return model.S[kk][g]
         return model._gather(g, first[kk - ns])
@@ -301,7 +301,7 @@ class Maximum:
     iterations: int
 
 
-def maximise(model: MarginalModel, theta0: Array, free: Index, *, maxiter: int = 200) -> Maximum:
+def maximise(model: MarginalModel, theta0: _Array, free: _Index, *, maxiter: int = 200) -> Maximum:
     """Maximise ℓ over the free parameters from θ₀ (the others stay at their θ₀ values)."""
     kinds = np.array(model.kinds())[free] if free.size else np.empty(0, dtype=str)
     is_var, is_log = kinds == "var", kinds == "lvar"
@@ -375,7 +375,7 @@ def maximise(model: MarginalModel, theta0: Array, free: Index, *, maxiter: int =
     return Maximum(ev, False, maxiter)
 
 
-def zero_tiny(theta: Array, kinds: list[str]) -> Array:
+def zero_tiny(theta: _Array, kinds: list[str]) -> _Array:
     """Variance components at most 10 machine epsilons set to exactly 0 (metafor's rule)."""
     out = theta.copy()
     for i, kind in enumerate(kinds):

@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 __all__ = [
     "STRUCTS",
+    "CovarianceStructure",
     "Factor",
     "InnerOuter",
     "RandomSpec",
@@ -39,8 +40,8 @@ __all__ = [
     "term_columns",
 ]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.intp]
+_Array = NDArray[np.float64]
+_Index = NDArray[np.intp]
 
 STRUCTS = ("CS", "HCS", "UN", "AR", "HAR", "ID", "DIAG")
 _HETERO = {"HCS", "UN", "HAR", "DIAG"}
@@ -54,7 +55,7 @@ class Factor:
 
     name: str
     levels: tuple[str, ...]
-    codes: Index
+    codes: _Index
 
     @property
     def nlevels(self) -> int:
@@ -86,7 +87,7 @@ def _label(value: float) -> str:
     return str(int(value)) if math.isfinite(value) and float(value).is_integer() else repr(float(value))
 
 
-def _levels(values: list[Any]) -> tuple[Index, list[str]]:
+def _levels(values: list[Any]) -> tuple[_Index, list[str]]:
     """Each value's level index and the level labels, sorted as R's factor(): numerically when every
     value is a number, else as text."""
     try:
@@ -224,7 +225,7 @@ class CovarianceStructure:
     n_rho: int
     rho_pairs: tuple[tuple[int, int], ...]
 
-    def _scale(self, tau2: Array) -> tuple[Array, list[Array], dict[tuple[int, int], Array]]:
+    def _scale(self, tau2: _Array) -> tuple[_Array, list[_Array], dict[tuple[int, int], _Array]]:
         """p = s_i s_j with s_i = √τ²_(i), and its derivatives in τ²."""
         m = self.m
         if self.n_tau == 1:
@@ -255,7 +256,7 @@ class CovarianceStructure:
                 d2[(a, b)] = f
         return p, d1, d2
 
-    def _correlation(self, rho: Array) -> tuple[Array, list[Array], dict[int, Array]]:
+    def _correlation(self, rho: _Array) -> tuple[_Array, list[_Array], dict[int, _Array]]:
         """C(ρ) with unit diagonal, its derivatives and (AR) second derivatives in each ρ."""
         m = self.m
         if self.struct in ("ID", "DIAG"):
@@ -283,13 +284,14 @@ class CovarianceStructure:
             return [[pair] for pair in self.rho_pairs]
         return [list(self.rho_pairs)]
 
-    def matrices(self, tau2: Array, rho: Array) -> tuple[Array, list[Array], dict[tuple[int, int], Array]]:
+    def matrices(self, tau2: _Array, rho: _Array
+                 ) -> tuple[_Array, list[_Array], dict[tuple[int, int], _Array]]:
         """G, [∂G/∂θ_a] and {(a, b): ∂²G/∂θ_a∂θ_b} (b ≤ a; absent pairs are zero), θ = (τ², ρ)."""
         p, dp, d2p = self._scale(tau2)
         c, dc, d2c = self._correlation(rho)
         G = p * c
         first = [d * c for d in dp] + [p * d for d in dc]
-        second: dict[tuple[int, int], Array] = {key: val * c for key, val in d2p.items()}
+        second: dict[tuple[int, int], _Array] = {key: val * c for key, val in d2p.items()}
         nt = self.n_tau
         for a, d in enumerate(dp):
             for ci, e in enumerate(dc):

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 __all__ = ["RMAMVResult", "VarianceComponent"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ class RMAMVResult:
     df: int | None
     level: float
     beta: tuple[Coefficient, ...]
-    vb: Array
+    vb: _Array
     sigma2: tuple[VarianceComponent, ...]
     tau2: tuple[VarianceComponent, ...]
     rho: tuple[VarianceComponent, ...]
@@ -67,7 +67,7 @@ class RMAMVResult:
     inner: str | None
     outer: str | None
     inner_levels: tuple[str, ...]
-    G: Array | None
+    G: _Array | None
     QE: float
     QE_df: int
     QE_p: float
@@ -85,12 +85,12 @@ class RMAMVResult:
     random: tuple[str, ...]
     intercept: bool
     slab: tuple[str, ...] | None
-    yi: Array = field(repr=False)
-    X: Array = field(repr=False)
+    yi: _Array = field(repr=False)
+    X: _Array = field(repr=False)
     spec: RandomSpec = field(repr=False)
     model: MarginalModel = field(repr=False)
     evaluation: Evaluation = field(repr=False)
-    theta: Array = field(repr=False)
+    theta: _Array = field(repr=False)
     free: NDArray[np.intp] = field(repr=False)
     setup: Setup = field(repr=False)
 
@@ -129,7 +129,7 @@ class RMAMVResult:
         return self.fitstats().AICc
 
     @property
-    def coefficients(self) -> Array:
+    def coefficients(self) -> _Array:
         """The estimates β̂ as an array."""
         return np.array([c.estimate for c in self.beta])
 

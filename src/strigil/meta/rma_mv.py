@@ -30,8 +30,8 @@ from strigil.meta.rma import TESTS, _as_vector, _design, _omnibus, _p_value, cri
 
 __all__ = ["METHODS", "Setup", "estimate", "rma_mv"]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.intp]
+_Array = NDArray[np.float64]
+_Index = NDArray[np.intp]
 
 METHODS = ("REML", "ML")
 _TESTS_MV = ("z", "t")
@@ -117,14 +117,14 @@ def rma_mv(
                 level, sigma2, tau2, rho, labels)
 
 
-def _check_symmetric(i: Index, j: Index, v: Array, k: int) -> None:
+def _check_symmetric(i: _Index, j: _Index, v: _Array, k: int) -> None:
     m = sparse.coo_matrix((v, (i, j)), shape=(k, k)).tocsr()
     diff = abs(m - m.T)
     if diff.nnz and diff.max() > 1e-10 * max(1.0, float(np.abs(v).max())):
         raise ValueError("V must be a symmetric matrix")
 
 
-def _fit(y: Array, X: Array, names: tuple[str, ...], has_intercept: bool, V: tuple[Index, Index, Array],
+def _fit(y: _Array, X: _Array, names: tuple[str, ...], has_intercept: bool, V: tuple[_Index, _Index, _Array],
          spec: RandomSpec, method: str, test: str, level: float, sigma2: Any, tau2: Any, rho: Any,
          slab: tuple[str, ...] | None) -> RMAMVResult:
     k = X.shape[0]
@@ -187,7 +187,7 @@ class Setup:
     notes: tuple[str, ...]
 
 
-def estimate(model: MarginalModel, spec: RandomSpec, fixed: Sequence[float | None], theta0: Array,
+def estimate(model: MarginalModel, spec: RandomSpec, fixed: Sequence[float | None], theta0: _Array,
              setup: Setup) -> RMAMVResult:
     """Maximise the (restricted) likelihood over the components not fixed and assemble the result."""
     free = np.array([i for i, v in enumerate(fixed) if v is None], dtype=np.intp)
@@ -230,7 +230,7 @@ def _identifiable_rho(io: Any, structure: Any, fixed: list[float | None], off: i
                              "they never occur together within one level of the outer factor")
 
 
-def _start(model: MarginalModel, fixed: list[float | None], ns: int, n_tau: int, n_rho: int) -> Array:
+def _start(model: MarginalModel, fixed: list[float | None], ns: int, n_tau: int, n_rho: int) -> _Array:
     """metafor's starting values: the residual variance of the fixed-effects fit beyond the sampling
     variance, split evenly across the components; correlations 0.5."""
     theta = np.zeros(len(fixed))
@@ -250,7 +250,7 @@ def _start(model: MarginalModel, fixed: list[float | None], ns: int, n_tau: int,
     return theta
 
 
-def _result(model: MarginalModel, spec: RandomSpec, ev: Any, theta: Array, free: Index, setup: Setup,
+def _result(model: MarginalModel, spec: RandomSpec, ev: Any, theta: _Array, free: _Index, setup: Setup,
             notes: tuple[str, ...], converged: bool, iterations: int) -> RMAMVResult:
     k, p = model.X.shape
     names, has_intercept, test, level = setup.names, setup.intercept, setup.test, setup.level

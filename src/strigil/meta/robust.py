@@ -33,11 +33,11 @@ from strigil.meta.blocks import BlockLayout
 from strigil.meta.result import Coefficient, RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
 
-__all__ = ["COEF_TESTS", "VCOV_TYPES", "WALD_TESTS", "RobustResult", "RobustWald", "robust"]
+__all__ = ["COEF_TESTS", "VCOV_TYPES", "WALD_TESTS", "RobustResult", "RobustWald", "robust", "sandwich"]
 
-Array = NDArray[np.float64]
-Index = NDArray[np.intp]
-Model = RMAResult | RMAMVResult
+_Array = NDArray[np.float64]
+_Index = NDArray[np.intp]
+_Model = RMAResult | RMAMVResult
 
 VCOV_TYPES = ("CR0", "CR1", "CR1p", "CR1S", "CR2")
 COEF_TESTS = ("z", "naive-t", "naive-tp", "Satterthwaite")
@@ -66,17 +66,17 @@ class RobustWald:
 class _Sandwich:
     """Per-cluster pieces of the sandwich, stacked by cluster size."""
 
-    M: Array  # (X'WX)⁻¹
-    beta: Array
+    M: _Array  # (X'WX)⁻¹
+    beta: _Array
     names: tuple[str, ...]
     J: int
     k: int
-    F: list[Array]  # M Xⱼ'WⱼAⱼ: (clusters, p, s)
-    Theta: list[Array]  # (clusters, s, s)
-    K: list[Array]  # M Xⱼ'WⱼAⱼXⱼ: (clusters, p, p)
-    u: list[Array]  # M Xⱼ'WⱼAⱼeⱼ: (clusters, p), the clusters' contributions to β̂ − β
+    F: list[_Array]  # M Xⱼ'WⱼAⱼ: (clusters, p, s)
+    Theta: list[_Array]  # (clusters, s, s)
+    K: list[_Array]  # M Xⱼ'WⱼAⱼXⱼ: (clusters, p, p)
+    u: list[_Array]  # M Xⱼ'WⱼAⱼeⱼ: (clusters, p), the clusters' contributions to β̂ − β
 
-    def vcov(self) -> Array:
+    def vcov(self) -> _Array:
         """V^CR."""
         p = self.M.shape[0]
         out = np.zeros((p, p))
@@ -84,7 +84,7 @@ class _Sandwich:
             out += u.T @ u
         return out
 
-    def moments(self, C: Array) -> tuple[Array, Array, Array, Array]:
+    def moments(self, C: _Array) -> tuple[_Array, _Array, _Array, _Array]:
         """For contrasts C (q × p): per cluster D = C FΘF'C' (J, q, q), Z = C K (J, q, p), zMz = Z M Z'
         (J, q, q), and Ω = E[C V^CR C'] under the working model."""
         D = np.concatenate([np.einsum("ap,jps,jst,jbt->jab", C, F, T, np.einsum("bq,jqt->jbt", C, F))
@@ -93,7 +93,7 @@ class _Sandwich:
         zMz = np.einsum("jap,pq,jbq->jab", Z, self.M, Z)
         return D, Z, zMz, D.sum(axis=0) - zMz.sum(axis=0)
 
-    def cross(self, D: Array, Z: Array, zMz: Array, a: int, b: int, c: int, d: int) -> float:
+    def cross(self, D: _Array, Z: _Array, zMz: _Array, a: int, b: int, c: int, d: int) -> float:
         """Σᵢⱼ P[a,b,i,j] P[c,d,i,j] for P[a,b,i,j] = δᵢⱼ Dⱼ[a,b] − z_{a,i}'M z_{b,j}, without any
         J × J array."""
         T_bd = np.einsum("jp,jr->pr", Z[:, b, :], Z[:, d, :])
@@ -101,7 +101,7 @@ class _Sandwich:
         return float(D[:, a, b] @ D[:, c, d] - D[:, a, b] @ zMz[:, c, d] - D[:, c, d] @ zMz[:, a, b]
                      + np.trace(self.M @ T_bd @ self.M @ T_ca))
 
-    def satterthwaite(self, C: Array) -> Array:
+    def satterthwaite(self, C: _Array) -> _Array:
         """Satterthwaite degrees of freedom of each row of C."""
         out = np.empty(C.shape[0])
         for r in range(C.shape[0]):
@@ -110,7 +110,7 @@ class _Sandwich:
             out[r] = 2.0 * float(omega[0, 0]) ** 2 / var if var > 0 else math.nan
         return out
 
-    def hotelling_df(self, C: Array) -> float:
+    def hotelling_df(self, C: _Array) -> float:
         """ν of the approximate Hotelling T² test 'HTZ' (Pustejovsky & Tipton, 2018, eq. 15)."""
         q = C.shape[0]
         _, _, _, omega = self.moments(C)
@@ -137,7 +137,7 @@ class RobustResult:
     wald_test_name: str
     n_clusters: int
     level: float
-    vcov: Array
+    vcov: _Array
     beta: tuple[Coefficient, ...]
     df: tuple[float, ...]
     QM: RobustWald
@@ -164,7 +164,7 @@ class RobustResult:
         C = self._matrix(constraints)
         return _wald(self.parts, self.vcov, C, test or self.wald_test_name)
 
-    def _matrix(self, spec: Any) -> Array:
+    def _matrix(self, spec: Any) -> _Array:
         p = len(self.parts.names)
         if (isinstance(spec, (list, tuple)) and spec
                 and all(isinstance(s, (str, int, np.integer)) for s in spec)):
@@ -179,7 +179,7 @@ class RobustResult:
             raise ValueError(f"constraints need {p} column(s), one per coefficient; got shape {C.shape}")
         return C
 
-    def _contrast(self, C: Array, test: str) -> tuple[Array, Array, Array]:
+    def _contrast(self, C: _Array, test: str) -> tuple[_Array, _Array, _Array]:
         if test not in COEF_TESTS:
             raise ValueError(f"test {test!r} is not supported; allowed: {', '.join(COEF_TESTS)}")
         est = C @ self.parts.beta
@@ -220,7 +220,7 @@ def _coefficient(name: str, est: float, se: float, df: float, level: float) -> C
     return Coefficient(name, float(est), float(se), float(stat), p, est - crit * se, est + crit * se)
 
 
-def _wald(parts: _Sandwich, vcov: Array, C: Array, test: str) -> RobustWald:
+def _wald(parts: _Sandwich, vcov: _Array, C: _Array, test: str) -> RobustWald:
     if test not in WALD_TESTS:
         raise ValueError(f"Wald test {test!r} is not supported; allowed: {', '.join(WALD_TESTS)}")
     q, p = C.shape
@@ -240,7 +240,7 @@ def _wald(parts: _Sandwich, vcov: Array, C: Array, test: str) -> RobustWald:
     return RobustWald(test, Q, F, delta, q, ddf, float(special.fdtrc(q, ddf, F)) if ddf > 0 else math.nan)
 
 
-def _labels(cluster: Any, k: int) -> Index:
+def _labels(cluster: Any, k: int) -> _Index:
     values = list(cluster)
     if len(values) != k:
         raise ValueError(f"cluster has {len(values)} labels for k={k} effects")
@@ -252,7 +252,7 @@ def _labels(cluster: Any, k: int) -> Index:
     return codes.astype(np.intp)
 
 
-def _working_covariance(model: Model) -> tuple[Index, Index, Array, Array, Array, Array]:
+def _working_covariance(model: _Model) -> tuple[_Index, _Index, _Array, _Array, _Array, _Array]:
     """(rows, columns, values) of the model's marginal covariance, with X, y and β̂."""
     if isinstance(model, RMAMVResult):
         mm = model.model
@@ -274,7 +274,7 @@ def _working_covariance(model: Model) -> tuple[Index, Index, Array, Array, Array
     return idx, idx.copy(), model.vi + tau2, model.X, model.yi, b
 
 
-def sandwich(model: Model, cluster: Any, type: str = "CR2") -> _Sandwich:
+def sandwich(model: _Model, cluster: Any, type: str = "CR2") -> _Sandwich:
     """The per-cluster pieces of the robust covariance of `model`'s coefficients."""
     if type not in VCOV_TYPES:
         raise ValueError(f"type {type!r} is not supported; allowed: {', '.join(VCOV_TYPES)}")
@@ -321,7 +321,7 @@ def sandwich(model: Model, cluster: Any, type: str = "CR2") -> _Sandwich:
     return _Sandwich(M, beta, names, J, k, Fs, Thetas, Ks, us)
 
 
-def robust(model: Model, cluster: Any, *, type: str = "CR2", test: str = "Satterthwaite",
+def robust(model: _Model, cluster: Any, *, type: str = "CR2", test: str = "Satterthwaite",
            wald_test: str = "HTZ", level: float | None = None) -> RobustResult:
     """Cluster-robust variance, tests and intervals of a fitted `rma` or `rma_mv` model.
 
@@ -351,7 +351,7 @@ def robust(model: Model, cluster: Any, *, type: str = "CR2", test: str = "Satter
     return RobustResult(type, test, wald_test, J, lvl, vcov, coefs, tuple(float(d) for d in df), QM, parts)
 
 
-def _btt(model: Model) -> Sequence[int]:
+def _btt(model: _Model) -> Sequence[int]:
     """All coefficients but the intercept (the intercept alone in an intercept-only model, as metafor)."""
     p = len(model.beta)
     return list(range(1, p)) if (model.intercept and p > 1) else list(range(p))

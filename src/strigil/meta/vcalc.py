@@ -35,7 +35,7 @@ from strigil.meta.blocks import BlockCovariance, not_positive_definite
 
 __all__ = ["vcalc"]
 
-Array = NDArray[np.float64]
+_Array = NDArray[np.float64]
 
 
 def _labels(name: str, values: Any, k: int) -> list[str]:
@@ -48,7 +48,7 @@ def _labels(name: str, values: Any, k: int) -> list[str]:
     return [str(v) for v in vals]
 
 
-def _numbers(name: str, values: Any, k: int) -> Array:
+def _numbers(name: str, values: Any, k: int) -> _Array:
     arr = np.asarray(values, dtype=float)
     if arr.shape != (k,):
         raise ValueError(f"{name} must have one number per effect ({k}); got shape {arr.shape}")
@@ -143,8 +143,8 @@ def vcalc(
     return BlockCovariance(k, tuple(rows), tuple(blocks))
 
 
-def _block(idx: NDArray[np.intp], ob: list[str], ty: list[str], r_obs: float, r_type: float, t1: Array,
-           t2: Array, g1: list[str], g2: list[str], a1: Array, a2: Array, phi: float) -> Array:
+def _block(idx: NDArray[np.intp], ob: list[str], ty: list[str], r_obs: float, r_type: float, t1: _Array,
+           t2: _Array, g1: list[str], g2: list[str], a1: _Array, a2: _Array, phi: float) -> _Array:
     """The correlation matrix of one cluster's effects."""
     o = np.array([ob[i] for i in idx])
     t = np.array([ty[i] for i in idx])
@@ -156,7 +156,7 @@ def _block(idx: NDArray[np.intp], ob: list[str], ty: list[str], r_obs: float, r_
     h2 = np.array([g2[i] for i in idx])
     w1, w2 = a1[idx], a2[idx]
 
-    def term(ga: NDArray[Any], gb: NDArray[Any], ta: Array, tb: Array, wa: Array, wb: Array) -> Array:
+    def term(ga: NDArray[Any], gb: NDArray[Any], ta: _Array, tb: _Array, wa: _Array, wb: _Array) -> _Array:
         lag = np.abs(ta[:, None] - tb[None, :])
         auto = np.where(lag == 0, 1.0, phi ** lag)
         return (ga[:, None] == gb[None, :]) * auto / np.sqrt(np.outer(wa, wb))

@@ -126,6 +126,7 @@ def fit_dependent_table(
     V: Any = None,
     rho: float | None = None,
     robust: str | None = None,
+    random_label: str = "--random",
     robust_label: str = "--robust",
 ) -> FittedDependent:
     """`pool_dependent_effects` on a table: rows missing an effect, variance, moderator or grouping label
@@ -140,7 +141,7 @@ def fit_dependent_table(
     except ValueError as exc:
         raise MetaInputError(str(exc)) from None
     for name in grouping:
-        table.require(name, "random term column")
+        table.require(name, random_label)
     if robust is not None:
         table.require(robust, robust_label)
     names = list(dict.fromkeys([*grouping, *([robust] if robust else [])]))

@@ -319,6 +319,6 @@ def _fit_dependent(table: StudyTable, *, measure: str, method: str, test: str, l
         random = [f"~ 1 | {trial}/{effect}"]
     fitted = fit_dependent_table(table, measure=measure, method=method, test=test, level=level, slab=slab,
                                  random=random, struct=struct, rho=r, robust=trial if robust else None,
-                                 robust_label="trial column")
+                                 random_label="column", robust_label="trial column")
     model = fitted.pooling.model
     return MetaFit(fitted.pooling.to_json(), "", model.k, len(fitted.left_out), measure)
