@@ -175,3 +175,28 @@ def test_the_cs_form_of_the_three_level_model_is_the_same_model() -> None:
     assert cs.rho[0].estimate == pytest.approx(s1 / (s1 + s2), rel=1e-8)
     assert cs.logLik == pytest.approx(nested.logLik, rel=1e-12)
     assert number(cs.beta[0].estimate) == pytest.approx(nested.beta[0].estimate, rel=1e-8)
+
+
+def test_refit_with_a_component_fixed_equals_metafors_fit_with_it_fixed() -> None:
+    case = next(c for c in CASES if c["id"] == "konst/reml/~1|district/school/sigma2_2_fixed")
+    refitted = mv_fit("konst/reml/~1|district/school").refit(sigma2=[None, 0.03])
+    assert_close([c.estimate for c in refitted.sigma2], case["fit"]["sigma2"], "sigma2")
+    assert [c.fixed for c in refitted.sigma2] == [False, True]
+    assert_close(refitted.logLik, case["fit"]["fit_stats"]["REML"]["ll"], "logLik")
+    as_ml = mv_fit("konst/reml/~1|district/school").refit(method="ML")
+    want = next(c for c in CASES if c["id"] == "konst/ml/~1|district/school")["fit"]
+    assert_close([c.estimate for c in as_ml.sigma2], want["sigma2"], "ML sigma2")
+
+
+def test_results_print_short_and_serialise_to_plain_json() -> None:
+    import json
+
+    res = mv_fit("berkey/reml/~outcome|trial/UN")
+    text = repr(res)
+    assert text.startswith("RMAMVResult(k=10, p=2, method=REML, UN: tau2=(") and "\n" not in text
+    doc = json.loads(json.dumps(res.to_json(), allow_nan=False))
+    assert doc["model"] == "rma.mv" and [c["name"] for c in doc["tau2"]] == ["AL", "PD"]
+    assert doc["rho"][0]["name"] == "PD,AL"
+    rob = res.robust([1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    assert repr(rob).startswith("RobustResult(CR2, 5 clusters, Satterthwaite: outcomeAL=")
+    assert json.loads(json.dumps(rob.to_json(), allow_nan=False))["clusters"] == 5

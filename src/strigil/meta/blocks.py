@@ -48,6 +48,10 @@ class BlockCovariance:
             seen[idx] = True
         return cls(k, r, b)
 
+    def __repr__(self) -> str:
+        sizes = [idx.size for idx in self.rows]
+        return f"BlockCovariance(k={self.k}, {len(sizes)} blocks of 1 to {max(sizes, default=0)} effects)"
+
     def to_dense(self) -> _Array:
         """The full k × k matrix (for small k: inspection, export)."""
         out = np.zeros((self.k, self.k))
