@@ -84,3 +84,11 @@ def test_lrt_needs_the_same_effects() -> None:
     spec["yi"] = list(np.array(numbers(spec["yi"])) + 0.1)
     with pytest.raises(ValueError, match="same effects"):
         anova(fit_uni(spec), a)
+
+
+def test_the_rma_json_carries_the_fit_statistics_of_its_method() -> None:
+    case = FITS["bcg/REML/ablat"]
+    doc = fit_uni(case).to_json()
+    want = case["fit_stats"]["REML"]
+    assert_close([doc["logLik"], doc["deviance"], doc["AIC"], doc["BIC"], doc["AICc"]],
+                 [want["ll"], want["dev"], want["AIC"], want["BIC"], want["AICc"]], "to_json fit statistics")

@@ -318,6 +318,18 @@ class RMAResult:
 
         return funnel(self, *args, **kwargs)
 
+    def _fit_statistics_json(self) -> dict[str, Any]:
+        """logLik, deviance, AIC, BIC, AICc as metafor's fitstats (null where they do not exist)."""
+        from strigil.meta.likelihood import fitstats
+
+        keys = ("logLik", "deviance", "AIC", "BIC", "AICc")
+        try:
+            with np.errstate(all="ignore"):  # extreme data: a statistic that overflows is reported as null
+                fs = fitstats(self)
+        except (ValueError, np.linalg.LinAlgError):
+            return dict.fromkeys(keys)
+        return {key: _num(getattr(fs, key)) for key in keys}
+
     # ---- the JSON contract ---------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
@@ -360,6 +372,7 @@ class RMAResult:
             "R2": _num(self.R2),
             "converged": bool(self.converged),
             "k_omitted": len(self.omitted),
+            **self._fit_statistics_json(),
         }
         if self.subgroups is not None:
             out["subgroups"] = [
