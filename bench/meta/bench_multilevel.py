@@ -1,4 +1,4 @@
-"""Strigil's multilevel model against metafor's rma.mv on the same data, in one run (issue 21).
+"""Strigil's multilevel model against metafor's rma.mv on the same data, in one run.
 
 Target: a three-level model `~ 1 | trial/effect` by REML on 1,000 trials with 5,000 effects (seeded
 generator `multilevel_data.py`) at least 50 times faster than `rma.mv(..., sparse = TRUE)`, with equal
