@@ -210,3 +210,12 @@ def test_vcalc_output_is_a_sampling_covariance_for_rma_mv() -> None:
     assert res.converged and res.k == yi.size
     dense = rma_mv(yi, V.to_dense(), random="~ 1 | trial/effect", data=data)
     assert dense.coefficients == pytest.approx(res.coefficients, rel=1e-10)
+
+
+def test_missing_values_are_refused_naming_the_rows() -> None:
+    data = {"trial": [1, 1, 2, 2]}
+    with pytest.raises(ValueError, match=r"yi has missing or non-finite values at rows \[2\]"):
+        rma_mv([0.1, 0.2, math.nan, 0.3], [0.01] * 4, random="~ 1 | trial", data=data)
+    with pytest.raises(ValueError, match=r"mods has missing or non-finite values at rows \[1\]"):
+        rma_mv([0.1, 0.2, 0.4, 0.3], [0.01] * 4, mods={"x": [1, math.nan, 2, 3]}, random="~ 1 | trial",
+               data=data)

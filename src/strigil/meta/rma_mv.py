@@ -26,7 +26,7 @@ from strigil.meta.multilevel import MarginalModel, evaluate, maximise, zero_tiny
 from strigil.meta.random_effects import RandomSpec, covariance_structure, parse_random
 from strigil.meta.result import Coefficient
 from strigil.meta.result_mv import RMAMVResult, VarianceComponent
-from strigil.meta.rma import TESTS, _as_vector, _design, _omnibus, _p_value, critical_value
+from strigil.meta.rma import TESTS, _as_vector, _design, _moderator_matrix, _omnibus, _p_value, critical_value
 
 __all__ = ["METHODS", "Setup", "estimate", "rma_mv"]
 
@@ -84,6 +84,9 @@ def rma_mv(
     """
     y = _as_vector("yi", yi)
     k = y.shape[0]
+    if not np.all(np.isfinite(y)):
+        rows = np.flatnonzero(~np.isfinite(y))[:5].tolist()
+        raise ValueError(f"yi has missing or non-finite values at rows {rows}; remove those effects first")
     if k < 2:
         raise ValueError(f"a multilevel model needs at least 2 effects; got k={k}")
     meth = method.upper()
@@ -104,7 +107,11 @@ def rma_mv(
         rows = np.flatnonzero(diag <= 0)[:5].tolist()
         raise ValueError(f"V must have positive sampling variances on its diagonal; rows {rows} do not")
     _check_symmetric(vi, vj, vv, k)
-    Xd, names = _design(mods, mod_names, intercept, k)
+    M = _moderator_matrix(mods, k)
+    if M is not None and not np.all(np.isfinite(M)):
+        rows = np.flatnonzero(~np.all(np.isfinite(M), axis=1))[:5].tolist()
+        raise ValueError(f"mods has missing or non-finite values at rows {rows}; remove those effects first")
+    Xd, names = _design(M, mod_names, intercept, k, mods)
     X = np.ones((k, 1)) if Xd is None else Xd
     p = X.shape[1]
     if p >= k:

@@ -21,6 +21,15 @@ num <- function(x) {
   if (is.null(x) || length(x) == 0) return(NULL)
   structure(fmt1(as.numeric(x)[1]), class = "json")
 }
+# A numeric matrix as an array of rows.
+mat <- function(m) {
+  if (is.null(m)) return(NULL)
+  m <- as.matrix(m)
+  rows <- vapply(seq_len(nrow(m)), function(i) as.character(vec(m[i, ])), "")
+  structure(paste0("[", paste(rows, collapse = ","), "]"), class = "json")
+}
+# Character values, always a JSON array.
+chr <- function(x) I(as.character(x))
 write_json_file <- function(obj, name) {
   txt <- toJSON(obj, auto_unbox = TRUE, null = "null", na = "string", json_verbatim = TRUE,
                 pretty = FALSE, digits = NA)

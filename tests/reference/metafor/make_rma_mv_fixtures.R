@@ -13,7 +13,7 @@ suppressPackageStartupMessages({
 
 out_dir <- "tests/reference/metafor"
 if (!dir.exists(out_dir)) stop("run from the repository root")
-source(file.path(out_dir, "fixture_json.R"))
+source(file.path(out_dir, "json_helpers.R"))  # fmt1, vec, num, mat, chr, write_json_file
 
 META <- list(
   metafor = as.character(packageVersion("metafor")),
@@ -466,7 +466,7 @@ r_reml <- rma_t(yi, vi, data = bcg)
 add_extra("bcg/REML/int/lrt_tau2", r_reml, NULL, list(lrt = list(record_lrt(r_reml, r_fix, "bcg/REML/tau2_0.1"))))
 add_extra("bcg/REML/weights", rma_t(yi, vi, data = bcg, weights = 1 / (vi + 0.1)), NULL)
 
-write_fixture(list(meta = META, cases = mv_cases), file.path(out_dir, "rma_mv.json"))
-write_fixture(list(meta = META, cases = robust_cases), file.path(out_dir, "robust.json"))
-write_fixture(list(meta = META, cases = vcalc_cases), file.path(out_dir, "vcalc.json"))
-write_fixture(list(meta = META, cases = extras), file.path(out_dir, "rma_extras.json"))
+write_json_file(list(meta = META, cases = mv_cases), "rma_mv.json")
+write_json_file(list(meta = META, cases = robust_cases), "robust.json")
+write_json_file(list(meta = META, cases = vcalc_cases), "vcalc.json")
+write_json_file(list(meta = META, cases = extras), "rma_extras.json")
