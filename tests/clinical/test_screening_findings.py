@@ -35,3 +35,25 @@ def test_unknown_finding_lists_close_matches() -> None:
     with pytest.raises(UnknownCode) as info:
         FINDINGS.require("anticoagulants")
     assert "anticoagulant_medication" in info.value.suggestions
+
+
+def test_the_neighbour_map_names_real_regions_and_reads_both_ways() -> None:
+    from strigil.clinical.screening import load_neighbours
+
+    near = load_neighbours()
+    assert set(near) == REGIONS, "every region has its neighbours listed (or is listed as one)"
+    for region, others in near.items():
+        assert region not in others and others <= REGIONS
+        assert all(region in near[o] for o in others)
+    assert "upper_arm" in near["shoulder"] and "knee" not in near["shoulder"]
+
+
+def test_items_no_iastm_source_classifies_say_so_and_name_the_nearest_source() -> None:
+    for code in ("suspected_dvt", "fever_or_systemic_infection", "malignancy_at_site"):
+        f = FINDINGS.findings[code]
+        assert f.kind == "contraindication"
+        assert "Conservative choice (configurable heuristic)" in f.source and "nearest" in f.source.lower()
+    assert FINDINGS.findings["suspected_dvt"].referral == "urgent"
+    bleeding = {c for c, f in FINDINGS.findings.items() if f.bleeding_risk}
+    assert bleeding == {"anticoagulant_medication", "bleeding_disorder", "fragile_skin"}
+    assert FINDINGS.findings["cancer"].contraindicated_at_site

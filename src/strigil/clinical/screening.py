@@ -1,8 +1,15 @@
 """Contraindication screening, run at the start of every session (not only at intake).
 
-Input: the patient's findings (codes of the findings catalogue, `catalog/data/findings.toml`), the region to
-treat, earlier adverse responses and tolerance. Output: a verdict — `contraindicated`, `precautions` or
-`clear` — the reasons with their sources and advice, and, when contraindicated, what to do instead.
+Input: the patient's findings (codes of the findings catalogue, `catalog/data/findings.toml`) with where they
+are, the region to treat, earlier adverse responses and tolerance. Output: a verdict — `contraindicated`,
+`precautions` or `clear` — the reasons with their sources and advice, and, when contraindicated, what to do
+instead; `referral` ("urgent": refer the same day) and `consult_required` (stacked precautions) when they
+apply, and the assumptions made (a finding without a region is taken to be at the treated region).
+
+Where a finding is matters: a local finding counts at the treated region, is at least a precaution in a
+neighbouring region (`catalog/data/neighbours.toml`), and is a note further away (an infection elsewhere
+stays a precaution). Three or more findings that call for care, or two or more bleeding-risk findings, set
+`consult_required`. These are the catalogue's conservative choices (configurable heuristics; see its header).
 
 The catalogue rests on practitioner sources (⚠️) because the Cheatham 2025 Delphi item list could not be
 retrieved (❓ unverified; domain reference §2); see the header of findings.toml.
@@ -14,7 +21,7 @@ import difflib
 import math
 import tomllib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
@@ -27,6 +34,8 @@ from strigil.clinical.checks import problems_from
 from strigil.clinical.vocabulary import Tolerance, allowed
 
 __all__ = [
+    "CONSULT_BLEEDING_FINDINGS",
+    "CONSULT_FINDINGS",
     "TOLERANCE",
     "VERDICTS",
     "Alternative",
@@ -38,7 +47,10 @@ __all__ = [
     "ScreenDocument",
     "ScreeningReason",
     "ScreeningResult",
+    "combine_regions",
     "load_findings",
+    "load_neighbours",
+    "parse_screen_document",
     "screen",
     "screen_document",
     "verdict_rank",
@@ -48,6 +60,17 @@ TOLERANCE: tuple[str, ...] = allowed(Tolerance)
 
 # From worst to best; `verdict_rank` orders them so that tests and callers can compare verdicts.
 VERDICTS: tuple[str, ...] = ("contraindicated", "precautions", "clear")
+
+# Stacked precautions: this many findings that call for care, or this many bleeding-risk findings, ask for a
+# consultation first. Configurable heuristics — no source gives a count; the nearest is the catalogue's own
+# advice to consult the physician for anticoagulants and bleeding disorders (domain reference §2).
+CONSULT_FINDINGS = 3
+CONSULT_BLEEDING_FINDINGS = 2
+_STACK_SOURCE = (
+    "Strigil's screening rules: 3 or more findings, or 2 or more bleeding-risk findings, ask for a "
+    "consultation (configurable heuristic; nearest source: consult the physician for anticoagulants and "
+    "bleeding disorders — practitioner sources ⚠️, NCT05698108 — domain reference §2)"
+)
 
 
 def verdict_rank(verdict: str) -> int:
@@ -80,6 +103,10 @@ class Finding:
     classified_by: tuple[str, ...] = ()
     choice: str = ""
     contraindicated_regions: tuple[str, ...] = ()
+    contraindicated_at_site: bool = False  # a systemic precaution that is a contraindication at its site
+    elsewhere: str = ""  # "precaution": a local finding that still counts away from the treated region
+    bleeding_risk: bool = False
+    referral: str = ""  # "urgent": refer the same day
 
 
 @dataclass(frozen=True)
@@ -113,10 +140,24 @@ def load_findings() -> FindingsCatalogue:
         data: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         data["source"] = cite(str(data["source"]))
         entry = Finding(**data)
+        if entry.referral not in ("", "urgent") or entry.elsewhere not in ("", "precaution"):
+            raise ValueError(f"findings.toml: {entry.code}: referral may be 'urgent', elsewhere 'precaution'")
         if entry.code in findings:
             raise ValueError(f"findings.toml: duplicate code {entry.code!r}")
         findings[entry.code] = entry
     return FindingsCatalogue(findings, alternatives)
+
+
+@lru_cache(maxsize=1)
+def load_neighbours() -> Mapping[str, frozenset[str]]:
+    """Which regions border each other (`strigil/catalog/data/neighbours.toml`, made symmetric)."""
+    text = resources.files("strigil.catalog").joinpath("data", "neighbours.toml").read_text(encoding="utf-8")
+    pairs: dict[str, set[str]] = {}
+    for region, others in tomllib.loads(text)["neighbours"].items():
+        for other in others:
+            pairs.setdefault(region, set()).add(other)
+            pairs.setdefault(other, set()).add(region)
+    return {region: frozenset(others) for region, others in pairs.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +207,10 @@ class ScreeningResult:
     alternatives: tuple[Alternative, ...] = ()
     notes: tuple[ScreeningReason, ...] = ()
     caveats: tuple[str, ...] = field(default=())
+    referral: str | None = None  # "urgent": refer the same day
+    consult_required: bool = False  # stacked precautions: consult before treating
+    assumptions: tuple[str, ...] = ()
+    by_region: tuple[tuple[str, str], ...] = ()  # (region, verdict) when several regions were screened
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form, as `strigil screen --json` prints it."""
@@ -179,6 +224,11 @@ class ScreeningResult:
             ],
             "notes": [r.to_json() for r in self.notes],
             "caveats": list(self.caveats),
+            "referral": self.referral,
+            "consult_required": self.consult_required,
+            "consult_source": _STACK_SOURCE if self.consult_required else None,
+            "assumptions": list(self.assumptions),
+            "by_region": [{"region": r, "verdict": v} for r, v in self.by_region],
         }
 
 
@@ -208,7 +258,8 @@ def screen(
 ) -> ScreeningResult:
     """Screen a patient before a session: verdict, reasons with sources, alternatives when contraindicated.
 
-    Local findings count only when at the treated region (a finding without a region is taken to be there);
+    Local findings count at the treated region (a finding without a region is taken to be there, and the
+    output says so), are at least a precaution in a neighbouring region, and are a note further away;
     systemic findings count wherever they are. Unknown codes raise UnknownCode (a ValueError) with the
     closest matches. Sources: findings catalogue (domain reference §2); Baker & Baker 2017 (§0) for
     intolerance and adverse responses. `prior_tolerance` takes the record's per-session tolerance codes;
@@ -216,43 +267,16 @@ def screen(
     """
     cat = catalogue or load_findings()
     _require_region(region, regions)
+    near = load_neighbours().get(region, frozenset())
     reasons: list[ScreeningReason] = []
     notes: list[ScreeningReason] = []
+    assumptions: list[str] = []
     for item in findings:
         at = item if isinstance(item, FindingAt) else FindingAt(item)
         f = cat.require(at.code)
         if at.region is not None:
             _require_region(at.region, regions)
-        here = at.region is None or at.region == region
-        if f.scope == "local" and not here:
-            notes.append(
-                _reason(
-                    f,
-                    "screen.local_elsewhere",
-                    detail=f"recorded at {at.region}; not at the treated region {region}",
-                )
-            )
-        elif f.kind == "precaution" and region in f.contraindicated_regions:
-            reasons.append(
-                _reason(
-                    f,
-                    "screen.region_contraindication",
-                    kind="contraindication",
-                    detail=f"a contraindication over {region} "
-                    f"(regions: {', '.join(f.contraindicated_regions)})",
-                )
-            )
-        elif f.kind == "precaution" and f.contraindicated_regions:
-            reasons.append(
-                _reason(
-                    f,
-                    "screen.region_contraindication",
-                    detail=f"a precaution at {region}; contraindicated over "
-                    f"{', '.join(f.contraindicated_regions)}",
-                )
-            )
-        else:
-            reasons.append(_reason(f, f"screen.{f.kind}"))
+        _place(f, at.region, region, near, reasons, notes, assumptions)
     for i, t in enumerate(prior_tolerance):
         if t not in TOLERANCE:
             raise ValueError(f"prior_tolerance[{i}]: {t!r} is not allowed; allowed: {', '.join(TOLERANCE)}")
@@ -260,7 +284,10 @@ def screen(
     if intolerance or poor:
         detail = f"earlier sessions: {', '.join(poor)}" if poor else "recorded intolerance"
         reasons.append(_reason(cat.require("iastm_intolerance"), "screen.intolerance", detail=detail))
-    reasons.extend(_from_adverse(prior_adverse_responses, cat, adverse_windows))
+    for f, rule, detail, where in _from_adverse(prior_adverse_responses, cat, adverse_windows):
+        if where is not None:
+            _require_region(where, regions)
+        _place(f, where, region, near, reasons, notes, assumptions, rule=rule, detail=detail)
     reasons = _unique(reasons)
     worst = "clear"
     if any(r.kind == "contraindication" for r in reasons):
@@ -277,48 +304,134 @@ def screen(
         if "exercise_based_care" not in codes:
             codes.append("exercise_based_care")  # always an option: exercise is the cornerstone (§0)
         alternatives = tuple(cat.alternatives[c] for c in codes)
-    return ScreeningResult(region, worst, tuple(reasons), alternatives, tuple(notes), (_CAVEAT,))
+    bleeding = sum(cat.require(r.code).bleeding_risk for r in reasons)
+    consult = len(reasons) >= CONSULT_FINDINGS or bleeding >= CONSULT_BLEEDING_FINDINGS
+    urgent = any(cat.require(r.code).referral == "urgent" for r in reasons)
+    return ScreeningResult(
+        region,
+        worst,
+        tuple(reasons),
+        alternatives,
+        tuple(notes),
+        (_CAVEAT,),
+        "urgent" if urgent else None,
+        consult,
+        tuple(dict.fromkeys(assumptions)),
+    )
+
+
+def _place(
+    f: Finding,
+    where: str | None,
+    treated: str,
+    near: Collection[str],
+    reasons: list[ScreeningReason],
+    notes: list[ScreeningReason],
+    assumptions: list[str],
+    *,
+    rule: str | None = None,
+    detail: str = "",
+) -> None:
+    """Add what finding `f`, recorded at `where`, means for a session on `treated`."""
+    here = where is None or where == treated
+    if where is None and (f.scope == "local" or f.contraindicated_at_site):
+        side = "at" if f.scope == "local" else "away from"
+        assumptions.append(
+            f"{f.code} has no recorded region: taken to be {side} the treated region {treated}"
+            + ("" if f.scope == "local" else " (record malignancy_at_site if it is there)")
+        )
+        here = f.scope == "local"
+    extra = f"; {detail}" if detail else ""
+    if f.scope == "local" and not here:
+        if where in near:
+            reasons.append(
+                _reason(
+                    f,
+                    "screen.adjacent_region",
+                    kind="precaution",
+                    detail=f"recorded at {where}, next to the treated region {treated}: keep away from it "
+                    f"and treat with care (conservative choice, configurable heuristic){extra}",
+                )
+            )
+        elif f.elsewhere == "precaution":
+            reasons.append(
+                _reason(
+                    f,
+                    "screen.elsewhere_precaution",
+                    kind="precaution",
+                    detail=f"recorded at {where}, away from the treated region {treated}: check for fever or "
+                    "signs of spread (then record fever_or_systemic_infection); conservative choice, "
+                    f"configurable heuristic{extra}",
+                )
+            )
+        else:
+            notes.append(
+                _reason(
+                    f,
+                    "screen.local_elsewhere",
+                    detail=f"recorded at {where}; not at the treated region {treated}{extra}",
+                )
+            )
+    elif f.contraindicated_at_site and here:
+        reasons.append(
+            _reason(
+                f,
+                "screen.at_site",
+                kind="contraindication",
+                detail=f"recorded at the treated region {treated}: {f.advice}{extra}",
+            )
+        )
+    elif f.contraindicated_at_site and where in near:
+        reasons.append(
+            _reason(
+                f, "screen.adjacent_region", detail=f"recorded at {where}, next to the treated region{extra}"
+            )
+        )
+    elif f.kind == "precaution" and treated in f.contraindicated_regions:
+        reasons.append(
+            _reason(
+                f,
+                "screen.region_contraindication",
+                kind="contraindication",
+                detail=f"a contraindication over {treated} (regions: {', '.join(f.contraindicated_regions)})",
+            )
+        )
+    elif f.kind == "precaution" and f.contraindicated_regions:
+        reasons.append(
+            _reason(
+                f,
+                "screen.region_contraindication",
+                detail=f"a precaution at {treated}; contraindicated over "
+                f"{', '.join(f.contraindicated_regions)}",
+            )
+        )
+    else:
+        reasons.append(_reason(f, rule or f"screen.{f.kind}", detail=detail))
 
 
 def _from_adverse(
     responses: Sequence[AdverseReport], cat: FindingsCatalogue, windows: Mapping[str, float] | None
-) -> list[ScreeningReason]:
-    out: list[ScreeningReason] = []
+) -> list[tuple[Finding, str, str, str | None]]:
+    """What earlier adverse responses mean for screening: (finding, rule, detail, region where it is)."""
+    out: list[tuple[Finding, str, str, str | None]] = []
     for r in responses:
         j = judge(r, windows=windows)
         what = f"{r.severity} {r.type}"
         if r.severity == "severe":
-            out.append(
-                _reason(cat.require("prior_severe_adverse_response"), "screen.prior_severe", detail=what)
-            )
+            out.append((cat.require("prior_severe_adverse_response"), "screen.prior_severe", what, None))
         if r.type == "paresthesia":
-            out.append(_reason(cat.require("prior_paresthesia"), "screen.prior_paresthesia", detail=what))
+            out.append((cat.require("prior_paresthesia"), "screen.prior_paresthesia", what, None))
         if not r.resolved:
-            if r.type == "bruising":
-                # A bruise still present is ecchymosis: do not treat over it (Elite Learning ⚠️, §2).
-                out.append(
-                    _reason(
-                        cat.require("ecchymosis_or_effusion"),
-                        "screen.unresolved_bruise",
-                        detail=f"{what} not yet resolved",
-                    )
-                )
-            else:
-                out.append(
-                    _reason(
-                        cat.require("prior_adverse_response_unresolved"),
-                        "screen.prior_unresolved",
-                        detail=f"{what} not yet resolved",
-                    )
-                )
-        if j.outlasted:
-            out.append(
-                _reason(
-                    cat.require("prior_adverse_response_prolonged"),
-                    "screen.prior_prolonged",
-                    detail="; ".join(j.reasons),
-                )
+            # A bruise still present is ecchymosis: do not treat over it (Elite Learning ⚠️, §2).
+            code, rule = (
+                ("ecchymosis_or_effusion", "screen.unresolved_bruise")
+                if r.type == "bruising"
+                else ("prior_adverse_response_unresolved", "screen.prior_unresolved")
             )
+            out.append((cat.require(code), rule, f"{what} not yet resolved", r.region))
+        if j.outlasted:
+            prolonged = cat.require("prior_adverse_response_prolonged")
+            out.append((prolonged, "screen.prior_prolonged", "; ".join(j.reasons), None))
     return out
 
 
@@ -329,6 +442,34 @@ def _unique(reasons: list[ScreeningReason]) -> list[ScreeningReason]:
         if old is None or (r.kind == "contraindication" and old.kind != "contraindication"):
             seen[r.code] = r
     return list(seen.values())
+
+
+def combine_regions(results: Sequence[ScreeningResult]) -> ScreeningResult:
+    """Several regions screened for one session: the worst verdict, every reason (named by region)."""
+    if len(results) == 1:
+        return results[0]
+    reasons: dict[str, ScreeningReason] = {}
+    for res in results:
+        for r in res.reasons:
+            tagged = replace(r, detail=f"{res.region}: {r.detail}" if r.detail else f"at {res.region}")
+            old = reasons.get(r.code)
+            if old is None or (r.kind == "contraindication" and old.kind != "contraindication"):
+                reasons[r.code] = tagged  # one reason per finding: the worst, named by its region
+    worst = min((res.verdict for res in results), key=verdict_rank)
+    alternatives = {a.code: a for res in results for a in res.alternatives}
+    ordered = sorted(reasons.values(), key=lambda r: r.kind != "contraindication")
+    return ScreeningResult(
+        results[0].region,
+        worst,
+        tuple(ordered),
+        tuple(alternatives.values()),
+        tuple(n for res in results for n in res.notes),
+        results[0].caveats,
+        "urgent" if any(res.referral for res in results) else None,
+        any(res.consult_required for res in results),
+        tuple(dict.fromkeys(a for res in results for a in res.assumptions)),
+        tuple((res.region, res.verdict) for res in results),
+    )
 
 
 def _require_region(code: str, regions: Collection[str] | None) -> None:
@@ -346,7 +487,13 @@ class FindingEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     code: str = Field(description="A findings-catalogue code.")
-    region: str | None = Field(None, description="Where the finding is; omitted: at the treated region.")
+    region: str | None = Field(
+        None,
+        description="Where the finding is; omitted: at the treated region (said in `assumptions`). A local "
+        "finding in a region next to the treated one (the catalogue's neighbour map, "
+        "catalog/data/neighbours.toml) is at least a precaution; further away it is a note (an infection "
+        "stays a precaution).",
+    )
 
 
 class PriorAdverseEntry(BaseModel):
@@ -362,6 +509,9 @@ class PriorAdverseEntry(BaseModel):
     )
     days_since: float | None = Field(
         None, ge=0, description="Days since the session that caused it (optional)."
+    )
+    region: str | None = Field(
+        None, description="Where it is; omitted: at the treated region (an unresolved bruise there blocks)."
     )
 
 
@@ -383,28 +533,60 @@ class ScreenDocument(BaseModel):
         description="Tolerance recorded at earlier sessions (well_tolerated, tolerated_with_modification, "
         "poorly_tolerated, stopped_early); the last two count as intolerance.",
     )
+    regions: list[str] = Field(
+        default_factory=list,
+        description="Further regions to treat in the same session: each is screened, the verdict is the "
+        "worst (output: by_region).",
+    )
+    episode_id: int | None = Field(
+        None,
+        ge=1,
+        description="Store the screening on this episode of the clinic record (`strigil screen --episode "
+        "ID`): the episode's own adverse responses and tolerance are added, and `strigil session record` "
+        "gates the next session on it. Without it nothing is stored.",
+    )
 
 
-def screen_document(doc: Mapping[str, Any]) -> ScreeningResult:
-    """Validate a `strigil screen` JSON document and screen it; ValueError names each bad field."""
+def parse_screen_document(doc: Mapping[str, Any]) -> ScreenDocument:
+    """The `strigil screen` document, validated; ValueError names each bad field."""
     try:
-        parsed = ScreenDocument.model_validate(doc)
+        return ScreenDocument.model_validate(doc)
     except ValidationError as exc:
         raise ValueError("; ".join(str(p) for p in problems_from(exc))) from None
+
+
+def screen_document(
+    doc: Mapping[str, Any] | ScreenDocument,
+    history: Sequence[AdverseReport] = (),
+    history_tolerance: Sequence[str] = (),
+) -> ScreeningResult:
+    """Screen a `strigil screen` document (every region it names); ValueError names each bad field.
+
+    `history` and `history_tolerance` are the episode's own adverse responses and tolerance, added by the
+    record's service when the screening is stored on an episode.
+    """
+    parsed = doc if isinstance(doc, ScreenDocument) else parse_screen_document(doc)
     findings = [FindingAt(f) if isinstance(f, str) else FindingAt(f.code, f.region) for f in parsed.findings]
-    prior = []
+    prior = list(history)
     for i, a in enumerate(parsed.prior_adverse_responses):
         try:
-            prior.append(AdverseReport(a.type, a.severity, a.resolved_days, None, a.days_since))
+            prior.append(AdverseReport(a.type, a.severity, a.resolved_days, None, a.days_since, a.region))
         except ValueError as exc:
             raise ValueError(f"prior_adverse_responses[{i}]: {exc}") from None
-    return screen(
-        parsed.region,
-        findings,
-        prior,
-        parsed.intolerance,
-        prior_tolerance=parsed.prior_tolerance,
-        adverse_windows=_windows(parsed.settings or {}),
+    windows = _windows(parsed.settings or {})
+    regions = list(dict.fromkeys([parsed.region, *parsed.regions]))
+    return combine_regions(
+        [
+            screen(
+                region,
+                findings,
+                prior,
+                parsed.intolerance,
+                prior_tolerance=[*history_tolerance, *parsed.prior_tolerance],
+                adverse_windows=windows,
+            )
+            for region in regions
+        ]
     )
 
 
