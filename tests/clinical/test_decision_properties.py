@@ -52,6 +52,7 @@ adverse_items = st.lists(
         st.sampled_from(["petechiae", "bruising", "soreness", "skin_irritation", "pain_flare", "other"]),
         st.sampled_from(["mild", "moderate", "severe"]),
         st.one_of(st.none(), st.integers(0, 14).map(float)),
+        region=st.one_of(st.none(), st.sampled_from(REGIONS)),
     ),
     max_size=3,
 )
@@ -80,6 +81,9 @@ def test_adding_any_finding_never_makes_the_verdict_milder(
     before = screen(region, findings, prior, intolerance)
     after = screen(region, [*findings, *more], prior, intolerance)
     assert verdict_rank(after.verdict) <= verdict_rank(before.verdict)
+    # nor drops a consultation or an urgent referral the fewer findings asked for
+    assert after.consult_required or not before.consult_required
+    assert after.referral == "urgent" or before.referral != "urgent"
     worse = screen(region, findings, prior, True)
     assert verdict_rank(worse.verdict) <= verdict_rank(before.verdict)
 
@@ -248,3 +252,25 @@ def test_a_change_inside_the_measurement_error_is_never_called_a_gain_or_a_loss(
         limit = None if mdc is None else mdc.units(r.baseline)
         if limit is not None and abs(r.between_change) < limit:
             assert not r.meaningful_between and not r.worse_between
+
+
+@settings(max_examples=200, deadline=None)
+@given(episodes(), st.data())
+def test_no_progress_after_a_severe_reaction_in_the_episode(ep: dict[str, Any], data: st.DataObject) -> None:
+    """Whatever the measures say and however long ago, after a severe reaction the aid never says progress."""
+    session = data.draw(st.integers(1, ep["n"]), label="session")
+    severe = AdverseReport(
+        data.draw(st.sampled_from(["petechiae", "bruising", "soreness", "pain_flare"]), label="type"),
+        "severe",
+        data.draw(st.one_of(st.none(), st.integers(0, 10).map(float)), label="resolved_days"),
+        session,
+    )
+    measures = [SessionMeasurement(c, s, t, float(v)) for (c, s, t), v in sorted(ep["values"].items())]
+    out = recommend(
+        measures,
+        goal=ep["goal"],
+        adverse_responses=[*ep["adverse"], severe],
+        settings=ep["settings"],
+        condition=ep["condition"],
+    )
+    assert out.recommendation != "progress"

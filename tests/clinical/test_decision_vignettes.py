@@ -1,14 +1,18 @@
-"""Every vignette of vignettes.toml, run against the pure rules (screening, response, adverse, exercise)."""
+"""Every vignette of vignettes.toml, run against the pure rules (screening, response, adverse, exercise
+first, the session gates, consent)."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from vignettes import load
 
 from strigil.clinical.adverse import ADVERSE_TYPES, AdverseReport, follow_up_questions, judge
+from strigil.clinical.episode import Consent, consent_problem
 from strigil.clinical.exercise_first import check_exercise_first
+from strigil.clinical.gates import check_session
 from strigil.clinical.response import recommend_document
 from strigil.clinical.screening import screen_document
 
@@ -50,6 +54,15 @@ def test_screen_vignette(v: dict[str, Any]) -> None:
         assert any(expect["advice_mentions"] in r["advice"] for r in out["reasons"])
     if "note_codes" in expect:
         assert [n["code"] for n in out["notes"]] == expect["note_codes"]
+    assert out["referral"] == expect.get("referral")
+    if "consult_required" in expect:
+        assert out["consult_required"] is expect["consult_required"]
+    if "detail_mentions" in expect:
+        assert any(expect["detail_mentions"] in r["detail"] for r in out["reasons"]), out["reasons"]
+    if "assumptions_mention" in expect:
+        assert any(expect["assumptions_mention"] in a for a in out["assumptions"]), out["assumptions"]
+    if "by_region" in expect:
+        assert [[b["region"], b["verdict"]] for b in out["by_region"]] == expect["by_region"]
     for r in out["reasons"]:
         assert r["source"].strip() and r["advice"].strip()
         assert r["kind"] in ("contraindication", "precaution") and r["scope"] in ("local", "systemic")
@@ -138,6 +151,9 @@ def test_follow_up_vignette(v: dict[str, Any]) -> None:
     general = {q.about for q in asked if q.session is None}
     assert (general == set(ADVERSE_TYPES)) is v["expect"]["asks_about_all_types"]
     assert all(q.question.endswith("?") for q in asked)
+    assert not any(" a " in q.question.split(":")[0] and q.question.startswith("The") for q in asked)
+    for words in v["expect"].get("question_mentions", []):
+        assert any(words in q.question for q in asked), [q.question for q in asked]
 
 
 EXERCISE = load("exercise_first")
@@ -157,6 +173,45 @@ def test_exercise_first_vignette(v: dict[str, Any]) -> None:
         assert word in check.message
     if check.applies:
         assert check.sources and "Cheatham" in " ".join(check.sources)
+
+
+GATES = load("gate")
+
+
+@pytest.mark.parametrize("v", GATES, ids=_ids(GATES))
+def test_gate_vignette(v: dict[str, Any]) -> None:
+    i, expect = v["input"], v["expect"]
+    check = check_session(
+        steps=[SimpleNamespace(**s) for s in i["steps"]],
+        planned_iastm=i["planned_iastm"],
+        verdicts=[tuple(x) for x in i["verdicts"]],
+        recommendation=i.get("recommendation"),
+        decision=i.get("decision"),
+        override_reason=i.get("override_reason"),
+        dose_confirmed=i.get("dose_confirmed", False),
+        exercise_delivered=i.get("exercise_delivered"),
+        exercise_not_delivered_reason=i.get("exercise_not_delivered_reason"),
+    )
+    assert check.allowed is expect["allowed"], check.refusals
+    assert sorted({r.rule for r in check.refusals}) == sorted(expect.get("rules", []))
+    if "overridden" in expect:
+        assert len(check.overridden) == expect["overridden"]
+    if "doses" in expect:
+        assert len(check.doses) == expect["doses"]
+        assert all(d.source and d.quality for d in check.doses)
+    for r in check.refusals:
+        assert r.field and r.message
+
+
+CONSENTS = load("consent")
+
+
+@pytest.mark.parametrize("v", CONSENTS, ids=_ids(CONSENTS))
+def test_consent_vignette(v: dict[str, Any]) -> None:
+    problem = consent_problem(Consent.model_validate({"given_on": "2026-03-01", **v["input"]}))
+    assert (problem is None) is v["expect"]["allowed"], problem
+    for word in v["expect"].get("message_mentions", []):
+        assert word in (problem or "")
 
 
 def test_suite_covers_every_verdict_recommendation_and_rule() -> None:
@@ -190,6 +245,10 @@ SCREEN_RULES = {
     "screen.prior_paresthesia",
     "screen.unknown_code",
     "screen.bad_input",
+    "screen.adjacent_region",
+    "screen.elsewhere_precaution",
+    "screen.at_site",
+    "screen.consult_required",
 }
 RESPOND_RULES = {
     "respond.refer_severe_adverse",
@@ -218,6 +277,9 @@ RESPOND_RULES = {
     "respond.condition_bar",
     "respond.mdc_floor",
     "respond.rom_fallback",
+    "respond.no_progress_after_severe",
+    "respond.refer_paresthesia_persists",
+    "respond.adverse_this_session",
 }
 OTHER_RULES = {
     "adverse.expected_course",
@@ -232,6 +294,14 @@ OTHER_RULES = {
     "exercise_first.override_reason",
     "exercise_first.no_iastm",
     "exercise_first.unknown_code",
+    "gate.contraindicated",
+    "gate.refer",
+    "gate.dose_confirmation",
+    "gate.plan_without_iastm",
+    "gate.exercise_delivered",
+    "gate.exercise_not_delivered",
+    "consent.choices",
+    "consent.covers",
 }
 
 
@@ -240,14 +310,19 @@ def test_every_rule_the_code_emits_has_a_vignette() -> None:
     import re
     from pathlib import Path
 
+    import strigil.clinical.gates as gates
     import strigil.clinical.response as response
     import strigil.clinical.screening as screening
 
     emitted: set[str] = set()
-    sources = [Path(screening.__file__ or ""), *Path(response.__file__ or "").parent.glob("*.py")]
+    sources = [
+        Path(screening.__file__ or ""),
+        Path(gates.__file__ or ""),
+        *Path(response.__file__ or "").parent.glob("*.py"),
+    ]
     for path in sources:
         text = path.read_text(encoding="utf-8")
-        emitted |= set(re.findall(r'"((?:screen|respond)\.[a-z_]+)"', text))
+        emitted |= set(re.findall(r'"((?:screen|respond|gate)\.[a-z_]+)"', text))
     emitted |= {"screen.contraindication", "screen.precaution"}  # built as f"screen.{kind}"
     assert len(emitted) > 15
     named = {v["rule"] for v in load()} | {r for v in RESPOND for r in v["expect"].get("rules_include", [])}

@@ -83,7 +83,7 @@ class AdverseReport:
     """One adverse response: type and severity; `resolved_days` None = not (yet) resolved.
 
     `session` is the session after which it appeared (response model); `days_since` how many days ago that
-    session was (screening, when known).
+    session was (screening, when known); `region` where it is (None: taken to be at the treated region).
     """
 
     type: str
@@ -91,6 +91,7 @@ class AdverseReport:
     resolved_days: float | None = None
     session: int | None = None
     days_since: float | None = None
+    region: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in ADVERSE_TYPES:
@@ -218,20 +219,22 @@ class FollowUpQuestion:
     about: str  # an adverse type
     session: int | None  # the session the question refers to (None: general question)
     question: str
+    index: int | None = None  # which of the responses asked about (its position in the input)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {"about": self.about, "session": self.session, "question": self.question}
 
 
+# What to call each type when asking: (in a question "did you notice …?", as the subject of a line).
 _PLAIN = {
-    "petechiae": "small red dots (petechiae)",
-    "bruising": "bruising",
-    "soreness": "soreness",
-    "skin_irritation": "skin irritation",
-    "pain_flare": "a flare-up of pain",
-    "paresthesia": "numbness or tingling",
-    "other": "any other reaction",
+    "petechiae": ("small red dots (petechiae)", "Small red dots (petechiae)"),
+    "bruising": ("bruising", "Bruising"),
+    "soreness": ("soreness", "Soreness"),
+    "skin_irritation": ("skin irritation", "Skin irritation"),
+    "pain_flare": ("a flare-up of pain", "Flare-up of pain"),
+    "paresthesia": ("numbness or tingling", "Numbness or tingling"),
+    "other": ("any other reaction", "Other reaction"),
 }
 
 
@@ -244,7 +247,7 @@ def follow_up_questions(
     reported them (Nazari et al., domain reference §7).
     """
     asked: list[FollowUpQuestion] = []
-    for r in responses:
+    for i, r in enumerate(responses):
         from_previous = r.session == previous_session
         if from_previous or not r.resolved:
             when = f"after session {r.session}" if r.session is not None else "earlier"
@@ -252,7 +255,8 @@ def follow_up_questions(
                 FollowUpQuestion(
                     r.type,
                     r.session,
-                    f"The {_PLAIN[r.type]} noted {when}: has it resolved? If so, after how many days?",
+                    f"{_PLAIN[r.type][1]} noted {when}: has it resolved? If so, on which date?",
+                    i,
                 )
             )
     for kind in ADVERSE_TYPES:
@@ -260,8 +264,8 @@ def follow_up_questions(
             FollowUpQuestion(
                 kind,
                 None,
-                f"Since session {previous_session}, did you notice {_PLAIN[kind]}? "
-                "If so: how severe, and is it gone?",
+                f"Since session {previous_session}, did you notice {_PLAIN[kind][0]}? "
+                "If so: when did it start, how severe was it, and is it gone (since when)?",
             )
         )
     return asked

@@ -2,9 +2,10 @@
 
 An episode whose planned care includes IASTM but no active component — strengthening, functional or
 motor-control work (therapeutic exercise); stretching alone is not enough — is refused unless the clinician
-records a reason. Why: the evidence does not support IASTM as a standalone treatment and most trials
-combine it with exercise (Cheatham 2016 review; the undated critical review, domain reference §0, §1.8);
-adding IASTM to other care mostly gave no clinically important difference (Nazari 2019, §1.8); manual
+records a reason, which follows the override-reason rule of `strigil.clinical.gates` (at least 3 words and
+15 characters: "x" is not a reason). Why: the evidence does not support IASTM as a standalone treatment and
+most trials combine it with exercise (Cheatham 2016 review; the undated critical review, domain reference §0,
+§1.8); adding IASTM to other care mostly gave no clinically important difference (Nazari 2019, §1.8); manual
 therapy is "at best adjunctive" and exercise the cornerstone (critical review, §0); the Graston sequence
 itself ends with stretching *and strengthening* (Stow 2011, §1.7).
 """
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strigil.catalog import load_bibliography, load_catalog
+from strigil.clinical.gates import reason_problem
 from strigil.clinical.vocabulary import ACTIVE_COMPONENTS, CoIntervention, allowed
 
 __all__ = [
@@ -101,7 +103,8 @@ def check_exercise_first(
     """Apply the exercise-first rule to a plan of care (codes of `known_care_codes()`).
 
     `includes_iastm` says whether IASTM is planned; None infers it from the codes ("iastm" or
-    "instrument_treatment"). A blank reason is no reason. Unknown codes raise ValueError with close matches.
+    "instrument_treatment"). A reason shorter than the override-reason rule (`strigil.clinical.gates`) is no
+    reason. Unknown codes raise ValueError with close matches.
     """
     codes = list(planned_care)
     known = known_care_codes()
@@ -133,6 +136,16 @@ def check_exercise_first(
         if "stretching" in codes
         else "add an active component: strengthening, functional or motor-control work"
     )
+    problem = reason_problem(given, "reason") if given else None
+    if given and problem:
+        return ExerciseFirstCheck(
+            False,
+            True,
+            active,
+            False,
+            given,
+            f"Refused: the plan includes IASTM but no exercise, and {problem}. {_WHY}",
+        )
     if given:
         return ExerciseFirstCheck(
             True,

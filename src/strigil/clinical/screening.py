@@ -66,10 +66,10 @@ VERDICTS: tuple[str, ...] = ("contraindicated", "precautions", "clear")
 # advice to consult the physician for anticoagulants and bleeding disorders (domain reference §2).
 CONSULT_FINDINGS = 3
 CONSULT_BLEEDING_FINDINGS = 2
-_STACK_SOURCE = (
-    "Strigil's screening rules: 3 or more findings, or 2 or more bleeding-risk findings, ask for a "
-    "consultation (configurable heuristic; nearest source: consult the physician for anticoagulants and "
-    "bleeding disorders — practitioner sources ⚠️, NCT05698108 — domain reference §2)"
+_STACK_SOURCE = load_bibliography().render_field(
+    "@strigil (configurable heuristic: 3 or more findings, or 2 or more bleeding-risk findings, ask for a "
+    "consultation); @chicago_sports_doctors (relative: anticoagulant medication); @nct05698108 (exclusion: "
+    "haemophilia)"
 )
 
 

@@ -39,8 +39,13 @@ __all__ = [
     "AdverseResponse",
     "DoseStep",
     "FollowUp",
+    "FollowUpAnswers",
     "MeasuredForce",
     "Measurement",
+    "ReactionBetween",
+    "Resolution",
+    "ScreeningStep",
+    "SessionFinding",
     "SessionRecord",
     "WarmUp",
 ]
@@ -162,6 +167,64 @@ class AdverseResponse(_Part):
         return self
 
 
+class SessionFinding(_Part):
+    """A screening finding (findings catalogue code) and where it is (omitted: at the treated region)."""
+
+    code: str = Field(min_length=1, description="a findings-catalogue code, e.g. open_wound")
+    region: RegionCode | None = None
+
+
+class ScreeningStep(_Part):
+    """The screening at the start of the session: confirm the latest one still holds, or screen anew."""
+
+    no_change: bool = Field(
+        default=False, description="the latest screening of the episode still holds (findings unchanged)"
+    )
+    findings: list[SessionFinding] = Field(default_factory=list, description="today's findings")
+    intolerance: bool = False
+
+    @model_validator(mode="after")
+    def _one_or_the_other(self) -> ScreeningStep:
+        if self.no_change and (self.findings or self.intolerance):
+            raise ValueError(
+                "no_change confirms the latest screening; give findings only when screening anew"
+            )
+        return self
+
+
+class ReactionBetween(AdverseResponse):
+    """A reaction reported at this visit that followed an earlier session (by its number)."""
+
+    session: int = Field(ge=1, description="the number of the session it followed")
+
+    def response(self) -> AdverseResponse:
+        """The adverse response itself, to store against the session it followed."""
+        return AdverseResponse.model_validate(self.model_dump(exclude={"session"}))
+
+
+class Resolution(_Part):
+    """The answer "it has resolved, on this date" to a question about a recorded adverse response."""
+
+    adverse_id: int = Field(ge=1, description="the adverse response's id (see `strigil episode show`)")
+    resolved_on: dt.date
+
+
+class FollowUpAnswers(_Part):
+    """The follow-up questions at the start of a follow-up session: asked, and what the patient reported."""
+
+    asked: bool = Field(description="the follow-up questions were asked")
+    reactions: list[ReactionBetween] = Field(
+        default_factory=list, description="reactions since an earlier session; none = nothing noticed"
+    )
+    resolved: list[Resolution] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _answers_need_asking(self) -> FollowUpAnswers:
+        if not self.asked and (self.reactions or self.resolved):
+            raise ValueError("reactions or resolutions are answers: set asked to true")
+        return self
+
+
 class SessionRecord(BaseModel):
     """A whole treatment session as one document (`strigil session record FILE.json`)."""
 
@@ -180,6 +243,27 @@ class SessionRecord(BaseModel):
     clinician_decision: ClinicianDecision | None = None
     decision_reason: str | None = Field(default=None, max_length=1000)
     notes: str | None = Field(default=None, max_length=2000)
+    screening: ScreeningStep | None = Field(
+        default=None,
+        description="the screening at the start of the session; omitted: the episode's latest stored "
+        "screening (`strigil screen --episode`) is used",
+    )
+    follow_up: FollowUpAnswers | None = Field(
+        default=None, description="answers to the follow-up questions about earlier sessions"
+    )
+    override_reason: str | None = Field(
+        default=None,
+        max_length=1000,
+        description="why IASTM goes ahead over a contraindicated screening, or the clinician's decision "
+        "overrides 'refer' (at least 3 words and 15 characters)",
+    )
+    dose_confirmed: bool = Field(
+        default=False, description="the dose is intended although it goes beyond the ranges of the sources"
+    )
+    exercise_delivered: bool | None = Field(
+        default=None, description="the exercise programme was delivered in this session (required)"
+    )
+    exercise_not_delivered_reason: str | None = Field(default=None, max_length=1000)
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionRecord:

@@ -6,9 +6,11 @@ from typing import Literal, get_args
 
 __all__ = [
     "ACTIVE_COMPONENTS",
+    "CONSENT_RISKS",
     "AdverseKind",
     "ClinicianDecision",
     "CoIntervention",
+    "ConsentItem",
     "FibreDirection",
     "FollowUpKind",
     "PressureCategory",
@@ -53,6 +55,23 @@ AdverseKind = Literal[
 ]
 Severity = Literal["mild", "moderate", "severe"]
 Tolerance = Literal["well_tolerated", "tolerated_with_modification", "poorly_tolerated", "stopped_early"]
+# What informed consent explained, as choices: the risks (the adverse responses the domain reference §0, §7
+# names; consent should mention bruising, redness and discoloration — practitioner source ⚠️, §7), the
+# alternatives, the exercise programme IASTM accompanies, and that the evidence is limited.
+ConsentItem = Literal[
+    "bruising",
+    "petechiae",
+    "soreness",
+    "skin_irritation",
+    "pain_flare",
+    "numbness_tingling",
+    "alternatives",
+    "exercise_programme",
+    "limited_evidence",
+]
+CONSENT_RISKS: frozenset[str] = frozenset(
+    {"bruising", "petechiae", "soreness", "skin_irritation", "pain_flare", "numbness_tingling"}
+)
 # The clinician's actual choice after a session (same words as the decision aid's recommendations).
 ClinicianDecision = Literal["refer", "switch", "modify", "continue", "progress", "discharge"]
 

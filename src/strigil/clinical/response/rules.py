@@ -144,6 +144,19 @@ _SRC_KEPT = _cite(
     "@baker2015 (add IASTM only if it produces maintained improvement; gains counted pre-test to pre-test)"
 )
 _SRC_BAKER = _cite("@baker2017")
+_SRC_PARESTHESIA = _cite(
+    "@veridianlore (numbness or tingling is a stop or modify signal); @strigil (the screening catalogue's "
+    "advice: refer while it persists)"
+)
+_SRC_SEVERE = _cite(
+    "@strigil (conservative choice: after a severe reaction the dose is not progressed for the rest of the "
+    "episode); @baker2017 (offer a hypersensitive or intolerant patient another therapy)"
+)
+_SRC_THIS_SESSION = _cite(
+    "@strigil (conservative choice: a reaction after the latest session holds the dose until it has "
+    "resolved if mild, and asks to modify if moderate); @baker2017 (petechiae and bruising typically "
+    "resolve in a few days)"
+)
 _SRC_EXERCISE = _cite(
     "@critical_review_sg (manual therapy at best adjunctive; a practice moved to exercise-based "
     "rehabilitation); @cheatham2016"
@@ -235,14 +248,21 @@ def recommend(
         ("continue", _continue(facts)),
     ]
     chosen, reasons = next((name, rs) for name, rs in tiers if rs)
-    also = (*(x for name, rs in tiers[:-1] if name != chosen for x in rs), *earlier)
+    also = [*(x for name, rs in tiers[:-1] if name != chosen for x in rs), *earlier]
+    # Adverse responses cap what the measures alone would say; the caps do not depend on the measures, so
+    # more improvement still never gives a worse recommendation.
+    capped, cap_reasons, named = _adverse_caps(judged_adverse, latest, chosen)
+    if capped != chosen:
+        also = [*reasons, *also]
+        chosen, reasons = capped, cap_reasons
+    reasons = [*reasons, *(r for r in named if r not in reasons)]
     return Recommendation(
         chosen,
         tuple(reasons),
         responses,
         _heuristics(cfg, judged_adverse, judged),
         judged_adverse,
-        also,
+        tuple(also),
         latest,
         tuple(follow_up_questions(adverse_responses, latest)),
         condition,
@@ -278,7 +298,7 @@ class _Facts:
 
 
 def _refer(f: _Facts, red_flags: Sequence[str]) -> list[Reason]:
-    """A severe adverse response, worsening beyond the bar, or a red flag."""
+    """A severe adverse response, numbness or tingling that persists, worsening beyond the bar, a red flag."""
     out = [
         Reason(
             "respond.refer_severe_adverse",
@@ -287,6 +307,16 @@ def _refer(f: _Facts, red_flags: Sequence[str]) -> list[Reason]:
         )
         for a in f.adverse
         if a.response.severity == "severe"
+    ]
+    out += [
+        Reason(
+            "respond.refer_paresthesia_persists",
+            f"{a.response.severity} numbness or tingling after session {a.response.session} has not "
+            "resolved: refer while it persists",
+            _SRC_PARESTHESIA,
+        )
+        for a in f.adverse
+        if a.response.type == "paresthesia" and not a.response.resolved
     ]
     for r in f.judged:
         if r.worse_between and r.bar is not None:
@@ -449,6 +479,49 @@ def _continue(f: _Facts) -> list[Reason]:
         return [Reason("respond.continue_within", text, _SRC_KEPT)]
     text = "no change can be computed yet (a single pre-test): retest after treatment"
     return [Reason("respond.continue_no_data", text, _SRC_RESPONSE)]
+
+
+def _adverse_caps(
+    adverse: Sequence[AdverseJudgement], latest: int, chosen: str
+) -> tuple[str, list[Reason], list[Reason]]:
+    """The recommendation after the adverse-response caps, the reasons for a cap, the reactions to name.
+
+    After a severe reaction, no "progress" for the rest of the episode; a reaction after the latest session
+    is always named, and caps the recommendation at "continue" (mild) or "modify" (moderate).
+    """
+    cap = len(RECOMMENDATIONS) - 1
+    reasons: list[Reason] = []
+    named: list[Reason] = []
+    for a in adverse:
+        r = a.response
+        if r.severity == "severe" and recommendation_rank(chosen) == recommendation_rank("progress"):
+            cap = min(cap, recommendation_rank("continue"))
+            reasons.append(
+                Reason(
+                    "respond.no_progress_after_severe",
+                    f"severe {r.type} after session {r.session}: the dose is not progressed for the rest of "
+                    "the episode",
+                    _SRC_SEVERE,
+                )
+            )
+        if r.session == latest:
+            word = {"mild": "continue", "moderate": "modify"}.get(r.severity)
+            if word is not None and recommendation_rank(chosen) in (
+                recommendation_rank("continue"),
+                recommendation_rank("progress"),
+            ):
+                cap = min(cap, recommendation_rank(word))
+            state = "resolved" if r.resolved else "not yet resolved"
+            named.append(
+                Reason(
+                    "respond.adverse_this_session",
+                    f"{r.severity} {r.type} after this session ({r.session}), {state}: ask about it at the "
+                    "start of the next session",
+                    _SRC_THIS_SESSION,
+                )
+            )
+    capped = chosen if recommendation_rank(chosen) <= cap else RECOMMENDATIONS[cap]
+    return capped, reasons + named if capped != chosen else [], named
 
 
 def _goal_text(m: Measure, target: float) -> str:
