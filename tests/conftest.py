@@ -32,6 +32,7 @@ from strigil.store.record import (  # noqa: E402
     EpisodeRow,
     MeasurementRow,
     PatientRow,
+    ScreeningRow,
     SessionRow,
 )
 
@@ -42,6 +43,7 @@ TABLES = (
     MeasurementRow,
     DoseStepRow,
     SessionRow,
+    ScreeningRow,
     EpisodeRow,
     PatientRow,
     ClinicianRow,

@@ -46,6 +46,7 @@ def _session_doc() -> dict[str, Any]:
         "steps": [step],
         "measurements": [{"measure": "nprs", "timing": "pre", "value": 5}],
         "tolerance": "well_tolerated",
+        "exercise_delivered": True,
     }
 
 
@@ -61,7 +62,7 @@ def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str,
         "condition": "lateral_elbow_tendinopathy", "region": "elbow", "side": "left",
         "target_tissue": "tendon", "onset_date": "2025-01-01", "opened_on": TODAY, "planned_iastm": True,
         "planned_co_interventions": ["strengthening"],
-        "consent": {"given_on": TODAY, "explained": ["bruising"]},
+        "consent": {"given_on": TODAY, "explained": ["bruising", "alternatives", "exercise_programme"]},
     }  # fmt: skip
     return [
         ("GET", "/api/v1/patients", {}, "patient_list", None),
@@ -78,6 +79,8 @@ def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str,
         ("POST", f"/api/v1/adverse-responses/{adverse}/resolve", {"json": {"resolved_on": TODAY}},
          "adverse_response", patient),
         ("POST", f"/api/v1/episodes/{episode}/screening", {"json": {"findings": []}}, "screening", patient),
+        ("POST", f"/api/v1/episodes/{episode}/screenings", {"json": {"region": "elbow", "findings": []}},
+         "screening", patient),
         ("GET", "/api/v1/dashboard", {}, "dashboard", None),
         ("GET", "/", {}, "dashboard", None),
         ("GET", "/patients", {}, "patient_list", None),

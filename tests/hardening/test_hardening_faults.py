@@ -41,6 +41,7 @@ def session_doc() -> dict[str, Any]:
         "steps": [STEP, {**STEP, "stroke": "strum"}],
         "measurements": [{"measure": "nprs", "timing": "pre", "value": 5}],
         "tolerance": "well_tolerated",
+        "exercise_delivered": True,
     }
 
 

@@ -82,7 +82,11 @@ def _plant(world: Any) -> dict[str, Any]:
         "planned_iastm": True,
         "planned_co_interventions": ["strengthening"],
         "goals": [payload("goal")],
-        "consent": {"given_on": TODAY.isoformat(), "explained": [payload("consent")]},
+        "consent": {
+            "given_on": TODAY.isoformat(),
+            "explained": ["bruising", "alternatives", "exercise_programme"],
+            "note": payload("consent"),
+        },
     }
     opened = client.post(f"/api/v1/patients/{code}/episodes", json=plan, headers=headers)
     assert opened.status_code == 201, opened.text
@@ -118,6 +122,7 @@ def _plant(world: Any) -> dict[str, Any]:
             }
         ],
         "tolerance": "well_tolerated",
+        "exercise_delivered": True,
         "decision_reason": payload("decision_reason"),
         "notes": payload("notes"),
     }

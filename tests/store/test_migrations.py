@@ -24,6 +24,7 @@ RECORD_TABLES = {
     "measurements",
     "adverse_responses",
     "amendments",
+    "screenings",
 }
 
 

@@ -23,20 +23,22 @@ RECORD_TABLES = (
     "measurements",
     "adverse_responses",
     "amendments",
+    "screenings",
 )
 
 
 class Clinic:
-    """Runs `strigil` in-process against a temporary clinic database."""
+    """Runs `strigil` in-process against a temporary clinic database (SQLite in `home`, or `url`)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, url: str = "") -> None:
         self.home = home
+        self.url = url
         self.runner = CliRunner()
         self.db_path = home / "clinic.sqlite"
 
     def run(self, *args: str) -> Result:
         return self.runner.invoke(
-            app, list(args), env={"STRIGIL_HOME": str(self.home), "STRIGIL_DATABASE_URL": ""}
+            app, list(args), env={"STRIGIL_HOME": str(self.home), "STRIGIL_DATABASE_URL": self.url}
         )
 
     def ok(self, *args: str) -> Result:
@@ -52,6 +54,18 @@ class Clinic:
     def fingerprint(self) -> str:
         """A digest of every record table's rows: equal fingerprints mean nothing was written."""
         digest = hashlib.sha256()
+        if self.url:
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(self.url)
+            try:
+                with engine.connect() as conn:
+                    for table in RECORD_TABLES:
+                        for row in conn.execute(text(f"SELECT * FROM {table} ORDER BY id")):
+                            digest.update(repr(tuple(row)).encode())
+            finally:
+                engine.dispose()
+            return digest.hexdigest()
         with closing(sqlite3.connect(self.db_path)) as conn:
             for table in RECORD_TABLES:
                 for row in conn.execute(f"SELECT * FROM {table} ORDER BY id"):
@@ -81,14 +95,15 @@ def session_doc(**changes: Any) -> dict[str, Any]:
             {"measure": "nprs", "value": 4, "timing": "post"},
         ],
         "tolerance": "well_tolerated",
+        "exercise_delivered": True,
     }
     doc.update(changes)
     return doc
 
 
-def make_clinic(home: Path) -> Clinic:
+def make_clinic(home: Path, url: str = "") -> Clinic:
     """A clinic with clinician 'ana', patient 'P001' and open episode 1 (lateral elbow tendinopathy)."""
-    c = Clinic(home)
+    c = Clinic(home, url)
     c.ok("init", "--name", "Test clinic")
     c.ok(
         "clinician",
@@ -131,6 +146,10 @@ def make_clinic(home: Path) -> Clinic:
         "bruising",
         "--explained",
         "petechiae",
+        "--explained",
+        "alternatives",
+        "--explained",
+        "exercise_programme",
         "--goal",
         "grip without pain",
     )

@@ -28,7 +28,10 @@ def episode_doc(**changes: Any) -> dict[str, Any]:
         "opened_on": "2026-03-02",
         "goals": ["walk 30 min without pain"],
         "planned_co_interventions": ["stretching", "strengthening"],
-        "consent": {"given_on": "2026-03-02", "explained": ["bruising", "petechiae", "soreness"]},
+        "consent": {
+            "given_on": "2026-03-02",
+            "explained": ["bruising", "petechiae", "soreness", "alternatives", "exercise_programme"],
+        },
     }
     doc.update(changes)
     return doc
@@ -71,6 +74,7 @@ def session_doc(episode_id: int, **changes: Any) -> dict[str, Any]:
         "adverse_responses": [{"kind": "petechiae", "severity": "mild", "onset_on": "2026-03-02"}],
         "tolerance": "well_tolerated",
         "clinician_decision": "continue",
+        "exercise_delivered": True,
     }
     doc.update(changes)
     if "adverse_responses" not in changes:

@@ -10,6 +10,8 @@ from strigil.services import clinics, episodes, outcomes, patients, sessions
 from strigil.store.database import migrate
 
 TODAY = dt.date.today()
+# Informed consent to IASTM names a risk, the alternatives and the exercise programme (as choices).
+CONSENT = ["petechiae", "bruising", "alternatives", "exercise_programme"]
 
 
 def create_schema(engine: Engine) -> None:
@@ -39,6 +41,7 @@ def session_doc(episode_id: int, clinician: str, date: dt.date, pre: float, post
             {"measure": "nprs", "timing": "post", "value": post},
         ],
         "tolerance": "well_tolerated",
+        "exercise_delivered": True,
     }
 
 
@@ -76,7 +79,7 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
                 "opened_on": opened.isoformat(),
                 "planned_iastm": True,
                 "planned_co_interventions": ["strengthening"],
-                "consent": {"given_on": opened.isoformat(), "explained": ["petechiae", "bruising"]},
+                "consent": {"given_on": opened.isoformat(), "explained": CONSENT},
             },
         )
         recorded = sessions.record_session(db, clinic.id, session_doc(episode.id, clinician, opened, 6, 4))
@@ -86,7 +89,12 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
         db,
         clinic.id,
         first_episode,
-        {"kind": "bruising", "severity": "mild", "onset_on": (TODAY - dt.timedelta(days=14)).isoformat()},
+        {
+            "kind": "bruising",
+            "severity": "mild",
+            "onset_on": (TODAY - dt.timedelta(days=14)).isoformat(),
+            "region": "shoulder",  # away from the treated elbow: later sessions there stay possible
+        },
         session_id=first_session,
     )
     return {

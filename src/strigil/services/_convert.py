@@ -14,6 +14,7 @@ from strigil.services.views import (
     DoseStepView,
     EpisodeView,
     MeasurementView,
+    ScreeningView,
     SessionView,
 )
 from strigil.store.mapping import adverse_fields, measurement_fields, step_fields
@@ -24,10 +25,18 @@ from strigil.store.record import (
     EpisodeRow,
     MeasurementRow,
     PatientRow,
+    ScreeningRow,
     SessionRow,
 )
 
-__all__ = ["adverse_view", "clinician_view", "episode_view", "measurement_view", "step_view"]
+__all__ = [
+    "adverse_view",
+    "clinician_view",
+    "episode_view",
+    "measurement_view",
+    "screening_view",
+    "step_view",
+]
 
 
 def clinician_view(row: ClinicianRow) -> ClinicianView:
@@ -46,6 +55,22 @@ def measurement_view(row: MeasurementRow) -> MeasurementView:
 
 def adverse_view(row: AdverseResponseRow) -> AdverseView:
     return AdverseView(row.id, row.session_id, version=row.version, **adverse_fields(row))
+
+
+def screening_view(row: ScreeningRow) -> ScreeningView:
+    return ScreeningView(
+        row.id,
+        row.episode_id,
+        row.screened_on,
+        tuple(row.findings),
+        row.intolerance,
+        tuple(row.regions),
+        row.verdict,
+        dict(row.result),
+        row.confirms_id,
+        row.recorded_by,
+        row.recorded_at,
+    )
 
 
 def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> EpisodeView:
@@ -94,9 +119,21 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
             decision_reason=s.decision_reason,
             notes=s.notes,
             version=s.version,
+            screening=s.screening,
+            override_reason=s.override_reason,
+            dose_confirmed=bool(s.dose_confirmed),
+            follow_up_asked=s.follow_up_asked,
+            exercise_delivered=s.exercise_delivered,
+            exercise_not_delivered_reason=s.exercise_not_delivered_reason,
         )
         for s in sessions
     )
+    latest = db.scalars(
+        select(ScreeningRow)
+        .where(ScreeningRow.episode_id == episode.id)
+        .order_by(ScreeningRow.id.desc())
+        .limit(1)
+    ).first()
     return EpisodeView(
         id=episode.id,
         clinic_id=patient.clinic_id,
@@ -122,4 +159,6 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
         measurements=tuple(measurement_view(m) for m in measurements),
         adverse_responses=tuple(adverse_view(a) for a in adverse),
         clinicians=tuple(clinician_view(c) for c in clinicians.values()),
+        latest_screening=None if latest is None else screening_view(latest),
+        consent_note=episode.consent_note,
     )

@@ -9,17 +9,19 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import case, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
-from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, SessionRow
+from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, ScreeningRow, SessionRow
 
 __all__ = [
     "ATTENTION",
     "Alert",
+    "SafetyCounts",
     "TodayRow",
     "clinic_alerts",
     "prior_adverse",
+    "safety_counts",
     "today_patients",
 ]
 
@@ -57,7 +59,7 @@ class TodayRow:
 class Alert:
     """Something on the dashboard that needs a look: kind, patient, episode and a short text."""
 
-    kind: str  # adverse, recommendation
+    kind: str  # adverse, recommendation, screening
     patient_code: str
     episode_id: int
     text: str
@@ -128,6 +130,28 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             .order_by(SessionRow.date.desc(), SessionRow.id.desc())
             .limit(limit)
         ).all()
+    later_screening = aliased(ScreeningRow)
+    for code, eid, on, result in db.execute(
+        select(PatientRow.code, EpisodeRow.id, ScreeningRow.screened_on, ScreeningRow.result)
+        .join(EpisodeRow, EpisodeRow.id == ScreeningRow.episode_id)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(
+            ScreeningRow.verdict == "contraindicated",
+            ScreeningRow.screened_on >= since,
+            _in_clinic_unindexed(db, clinic_id),
+            EpisodeRow.closed_on.is_(None),
+            # only the episode's latest screening counts: a later one that clears it clears the alert
+            ~exists().where(
+                later_screening.episode_id == ScreeningRow.episode_id, later_screening.id > ScreeningRow.id
+            ),
+        )
+        .order_by(ScreeningRow.screened_on.desc(), ScreeningRow.id.desc())
+        .limit(limit)
+    ):
+        reasons = "; ".join(r.get("name", "") for r in result.get("reasons", [])[:2])
+        urgent = " — refer the same day" if result.get("referral") == "urgent" else ""
+        text = f"screened {on}: contraindicated ({reasons}){urgent}"
+        alerts.append(Alert("screening", code, eid, text, "contraindicated"))
     newest.sort(key=lambda r: (r[0], r[1]), reverse=True)  # by date, then by id
     for _date, _id, code, eid, rec in newest[:limit]:
         reasons = "; ".join(r.get("text", "") for r in rec.get("reasons", [])[:2])
@@ -161,3 +185,37 @@ def prior_adverse(
     ):
         out[eid].append((kind, severity, onset, resolved))
     return out
+
+
+@dataclass(frozen=True)
+class SafetyCounts:
+    """The safety gates over the clinic's sessions since a date: overrides, and follow-up completeness."""
+
+    since: dt.date
+    sessions: int
+    overrides: int  # sessions recorded with an override reason (over a contraindication or a 'refer')
+    follow_up_sessions: int  # sessions after an episode's first
+    follow_up_asked: int  # of those, sessions whose follow-up questions were asked and answered
+
+    @property
+    def follow_up_completeness(self) -> float | None:
+        """Follow-up sessions with the questions answered ÷ follow-up sessions (None without any)."""
+        return self.follow_up_asked / self.follow_up_sessions if self.follow_up_sessions else None
+
+
+def safety_counts(db: Session, clinic_id: int, *, since: dt.date) -> SafetyCounts:
+    """Overrides and follow-up completeness of the clinic's sessions dated `since` or later (one query)."""
+    follow_up = SessionRow.number > 1
+    row = db.execute(
+        select(
+            func.count(),
+            func.coalesce(func.sum(case((SessionRow.override_reason.is_not(None), 1), else_=0)), 0),
+            func.coalesce(func.sum(case((follow_up, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((follow_up & SessionRow.follow_up_asked.is_(True), 1), else_=0)), 0),
+        )
+        .select_from(SessionRow)
+        .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(_in_clinic_unindexed(db, clinic_id), SessionRow.date >= since)
+    ).one()
+    return SafetyCounts(since, int(row[0]), int(row[1]), int(row[2]), int(row[3]))

@@ -70,9 +70,12 @@ def build_demo(db: Any, n_patients: int, seed: int, *, progress: Callable[[int],
                         "sex": ("female", "male")[chunk.sex[i]],
                     },
                 )
-                ep = episodes.open_episode(s, clinic.id, chunk.code(i), chunk.episode_document(i), by="demo")
+                ep = episodes.open_episode(
+                    s, clinic.id, chunk.code(i), chunk.episode_document(i), by="demo", at_the_table=False
+                )
                 for doc in chunk.session_documents(i, ep.id):
-                    sessions.record_session(s, clinic.id, doc, by="demo")
+                    # a generated history, recorded as it "happened" (gates kept with each session)
+                    sessions.record_session(s, clinic.id, doc, by="demo", at_the_table=False)
             if progress:
                 progress(1)
     return clinic.id
@@ -100,6 +103,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "exercise_first_reason",
         "consent_on",
         "consent_explained",
+        "consent_note",
         "version",
         "created_at",
         "created_by",
@@ -120,6 +124,14 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "clinician_decision",
         "decision_reason",
         "notes",
+        "screening_id",
+        "screening",
+        "override_reason",
+        "dose_confirmed",
+        "follow_up",
+        "follow_up_asked",
+        "exercise_delivered",
+        "exercise_not_delivered_reason",
         "version",
         "created_at",
         "created_by",
@@ -280,7 +292,8 @@ def _end_sqlite_load(conn: Any, indexes: list[str], *, fresh: bool) -> None:
 
 
 _GOALS = json_text(["reduce pain with daily activity", "return to usual activity"])
-_EXPLAINED = json_text(["bruising", "petechiae", "soreness"])
+_EXPLAINED = json_text(["bruising", "petechiae", "soreness", "alternatives", "exercise_programme"])
+_ASKED = json_text({"asked": True})  # the demo asks the follow-up questions at every follow-up session
 
 
 def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
@@ -299,6 +312,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "planned_iastm": True,
             "exercise_first_reason": None,
             "consent_explained": _EXPLAINED,
+            "consent_note": None,
             **stamped,
             "created_by": "demo",
         },
@@ -307,6 +321,12 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "recommended": None,
             "decision_reason": None,
             "notes": None,
+            "screening_id": None,
+            "screening": None,
+            "override_reason": None,
+            "dose_confirmed": False,
+            "exercise_delivered": True,  # the demo's plans always hold exercise, delivered after the IASTM
+            "exercise_not_delivered_reason": None,
             **stamped,
             "created_by": "demo",
         },
@@ -414,6 +434,8 @@ def _rows(
             lookup([followed_text[care] for care in chunk.care], s_patient),
             lookup(TOLERANCES, chunk.s_tolerance),
             lookup(DECISIONS, chunk.s_decision),
+            lookup((None, _ASKED), (chunk.s_number > 1).astype(np.int64)),  # follow_up
+            lookup((None, True), (chunk.s_number > 1).astype(np.int64)),  # follow_up_asked
             strict=True,
         )
     )

@@ -237,7 +237,10 @@ class DemoChunk:
             "opened_on": opened,
             "goals": ["reduce pain with daily activity", "return to usual activity"],
             "planned_co_interventions": list(self.care[i]),
-            "consent": {"given_on": opened, "explained": ["bruising", "petechiae", "soreness"]},
+            "consent": {
+                "given_on": opened,
+                "explained": ["bruising", "petechiae", "soreness", "alternatives", "exercise_programme"],
+            },
         }
 
     def session_documents(self, i: int, episode_id: int) -> Iterator[dict[str, Any]]:
@@ -280,6 +283,8 @@ class DemoChunk:
                 "adverse_responses": adverse,
                 "tolerance": TOLERANCES[self.s_tolerance[s]],
                 "clinician_decision": DECISIONS[self.s_decision[s]],
+                "follow_up": {"asked": True} if self.s_number[s] > 1 else None,
+                "exercise_delivered": True,  # the plan's exercise follows the instrument work
             }
 
     def _step(self, t: int, i: int) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Episodes of care: open (with the exercise-first rule), close, show."""
+"""Episodes of care: open (with the exercise-first rule and informed consent), amend the plan, close, show."""
 
 from __future__ import annotations
 
@@ -9,31 +9,46 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from strigil.clinical.episode import EpisodePlan
+from strigil.clinical.episode import EpisodePlan, consent_problem
+from strigil.clinical.gates import reason_problem
 from strigil.services._convert import episode_view
+from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
 from strigil.services.patients import find_patient
 from strigil.services.views import EpisodeView
-from strigil.store.mapping import episode_columns
+from strigil.store.mapping import episode_columns, episode_plan_from
 from strigil.store.record import EpisodeRow, PatientRow
 
-__all__ = ["close_episode", "find_episode", "open_episode", "show_episode"]
+__all__ = ["amend_plan", "close_episode", "find_episode", "open_episode", "show_episode"]
 
 
 def open_episode(
-    db: Session, clinic_id: int, patient_code: str, plan: dict[str, Any] | EpisodePlan, *, by: str = ""
+    db: Session,
+    clinic_id: int,
+    patient_code: str,
+    plan: dict[str, Any] | EpisodePlan,
+    *,
+    by: str = "",
+    at_the_table: bool = True,
 ) -> EpisodeView:
-    """Open an episode of care; IASTM without an active exercise component needs a recorded reason."""
+    """Open an episode of care; IASTM without an active exercise component needs a recorded reason, and
+    IASTM needs informed consent that names the risks, the alternatives and the exercise programme.
+
+    `at_the_table=False` (an import of another system's record) keeps a consent recorded in free text.
+    """
     try:
         episode = plan if isinstance(plan, EpisodePlan) else EpisodePlan.model_validate(plan)
     except ValidationError as exc:
         raise from_validation(exc) from None
-    problem = exercise_first_problem(
-        episode.planned_iastm, list(episode.planned_co_interventions), episode.exercise_first_reason
-    )
-    if problem:
-        raise Refused(f"exercise first: {problem}")
+    _plan_rules(episode, consent=at_the_table)
+    if episode.consent is not None and episode.consent.given_on > episode.opened_on:
+        # a plan that adds IASTM later brings its own consent (`amend_plan`); a new one is consented first
+        raise invalid(
+            "consent.given_on",
+            episode.consent.given_on.isoformat(),
+            f"must be on or before opened_on {episode.opened_on}",
+        )
     patient = find_patient(db, clinic_id, patient_code)
     row = EpisodeRow(patient_id=patient.id, created_by=by, **episode_columns(episode))
     db.add(row)
@@ -77,3 +92,69 @@ def close_episode(
     episode.closed_on, episode.close_reason = closed_on, reason.strip()
     db.flush()
     return episode_view(db, episode, patient)
+
+
+def amend_plan(
+    db: Session,
+    clinic_id: int,
+    episode_id: int,
+    *,
+    planned_iastm: bool,
+    co_interventions: list[str],
+    exercise_first_reason: str | None,
+    consent: dict[str, Any] | None,
+    reason: str,
+    by: str,
+) -> EpisodeView:
+    """Amend an episode's plan of care (e.g. add IASTM): the earlier plan is kept with who, when and why.
+
+    The new plan follows the same rules as a new one (exercise first, informed consent); the reason for the
+    change follows the override-reason rule (`strigil.clinical.gates`).
+    """
+    episode, patient = find_episode(db, clinic_id, episode_id)
+    if episode.closed_on is not None:
+        raise Refused(f"episode {episode_id} was closed on {episode.closed_on}; its plan is final")
+    why = reason_problem(reason, "reason")
+    if why:
+        raise invalid("reason", reason, why.split(": ", 1)[1])
+    current = episode_plan_from(episode).model_dump(mode="json")
+    try:
+        plan = EpisodePlan.model_validate(
+            {
+                **current,
+                "planned_iastm": planned_iastm,
+                "planned_co_interventions": co_interventions,
+                "exercise_first_reason": exercise_first_reason,
+                "consent": consent if consent is not None else current["consent"],
+            }
+        )
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    _plan_rules(plan, consent=True)
+    keep_previous(
+        db,
+        "episode",
+        episode.id,
+        episode.version,
+        current,
+        by=by,
+        reason=reason.strip(),
+    )
+    for column, value in episode_columns(plan).items():
+        setattr(episode, column, value)
+    episode.version += 1
+    db.flush()
+    return episode_view(db, episode, patient)
+
+
+def _plan_rules(plan: EpisodePlan, *, consent: bool) -> None:
+    """Exercise first, and (with `consent`) informed consent named as choices, for a new or amended plan."""
+    problem = exercise_first_problem(
+        plan.planned_iastm, list(plan.planned_co_interventions), plan.exercise_first_reason
+    )
+    if problem:
+        raise Refused(f"exercise first: {problem}")
+    if consent and plan.planned_iastm and (bad := consent_problem(plan.consent)):
+        if plan.consent is None:
+            raise invalid("consent", None, bad)
+        raise invalid("consent.explained", list(plan.consent.explained), bad)

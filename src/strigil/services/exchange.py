@@ -227,13 +227,18 @@ def _write_episode(
             f"{plan.side} opened {plan.opened_on} (episode {same}) — not imported again"
         )
         return
-    opened = open_episode(db, clinic_id, patient_code, plan, by=by)
+    opened = open_episode(db, clinic_id, patient_code, plan, by=by, at_the_table=False)
     report.episodes_created += 1
     episode_id = opened.id
     today = max([dt.date.today(), *(s.record.date for s in episode.sessions)])
     for entry in episode.sessions:
         record_session(
-            db, clinic_id, entry.record.model_copy(update={"episode_id": episode_id}), by=by, today=today
+            db,
+            clinic_id,
+            entry.record.model_copy(update={"episode_id": episode_id}),
+            by=by,
+            today=today,
+            at_the_table=False,  # another system's history, recorded as it happened
         )
         report.sessions_created += 1
     for dated in episode.measurements:

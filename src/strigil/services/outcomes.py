@@ -21,14 +21,26 @@ from strigil.store.record import AdverseResponseRow, EpisodeRow, PatientRow, Ses
 __all__ = ["add_adverse_response", "add_measurement", "resolve_adverse_response"]
 
 
-def _session_of(db: Session, episode_id: int, session_id: int | None) -> SessionRow | None:
-    if session_id is None:
+def _session_of(
+    db: Session, episode_id: int, session_id: int | None, number: int | None = None
+) -> SessionRow | None:
+    if session_id is None and number is None:
         return None
-    row = db.scalar(
-        select(SessionRow).where(SessionRow.id == session_id, SessionRow.episode_id == episode_id)
-    )
+    if session_id is not None and number is not None:
+        raise invalid("session", number, "give the session's number or its id, not both")
+    found = SessionRow.id == session_id if number is None else SessionRow.number == number
+    row = db.scalar(select(SessionRow).where(found, SessionRow.episode_id == episode_id))
     if row is None:
-        raise invalid("session_id", session_id, f"not a session of episode {episode_id}")
+        known = ", ".join(
+            str(n)
+            for n in db.scalars(
+                select(SessionRow.number)
+                .where(SessionRow.episode_id == episode_id)
+                .order_by(SessionRow.number)
+            )
+        )
+        field, value = ("session_id", session_id) if number is None else ("session", number)
+        raise invalid(field, value, f"not a session of episode {episode_id}; its sessions: {known or 'none'}")
     return row
 
 
@@ -71,15 +83,22 @@ def add_measurement(
 
 
 def add_adverse_response(
-    db: Session, clinic_id: int, episode_id: int, data: dict[str, Any], *, session_id: int | None = None
+    db: Session,
+    clinic_id: int,
+    episode_id: int,
+    data: dict[str, Any],
+    *,
+    session_id: int | None = None,
+    session_number: int | None = None,
 ) -> AdverseView:
-    """Record an adverse response (e.g. reported at the next visit)."""
+    """Record an adverse response (e.g. reported at the next visit) against the session it followed, given
+    by its number in the episode (or its id), with its real onset and resolution dates."""
     try:
         a = AdverseResponse.model_validate(data)
     except ValidationError as exc:
         raise from_validation(exc) from None
     episode, _ = find_episode(db, clinic_id, episode_id)
-    session = _session_of(db, episode.id, session_id)
+    session = _session_of(db, episode.id, session_id, session_number)
     if session is not None and a.onset_on < session.date:
         raise invalid(
             "onset_on", a.onset_on.isoformat(), f"must be on or after the session date {session.date}"

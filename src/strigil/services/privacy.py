@@ -27,6 +27,7 @@ from strigil.store.record import (
     EpisodeRow,
     MeasurementRow,
     PatientRow,
+    ScreeningRow,
     SessionRow,
 )
 
@@ -107,6 +108,7 @@ def export_patient(db: Session, clinic_id: int, code: str, actor: Actor) -> dict
         "dose_steps": _rows(db, DoseStepRow, DoseStepRow.session_id, owned.sessions),
         "measurements": _rows(db, MeasurementRow, MeasurementRow.id, owned.measurements),
         "adverse_responses": _rows(db, AdverseResponseRow, AdverseResponseRow.id, owned.adverse),
+        "screenings": _rows(db, ScreeningRow, ScreeningRow.episode_id, owned.episodes),
         "amendments": [_row(r) for r in db.scalars(select(AmendmentRow).where(owned.amendment_filter()))],
         "audit_events": [_row(e) for e in audit],
     }
@@ -186,6 +188,7 @@ def erase_patient(
             delete(AdverseResponseRow).where(AdverseResponseRow.episode_id.in_(owned.episodes)),
         )
         remove("treatment_sessions", delete(SessionRow).where(SessionRow.episode_id.in_(owned.episodes)))
+        remove("screenings", delete(ScreeningRow).where(ScreeningRow.episode_id.in_(owned.episodes)))
         remove("episodes", delete(EpisodeRow).where(EpisodeRow.id.in_(owned.episodes)))
     patient_id = owned.patient.id
     db.expunge(owned.patient)

@@ -1,4 +1,12 @@
-"""Treatment sessions: record a whole session in one transaction; correct it by amendment."""
+"""Treatment sessions: record a whole session in one transaction, through the safety gates; correct it by
+amendment.
+
+At the table (the command line, the API, the web form) a session passes the gates of
+`strigil.clinical.gates` — the screening of every treated region, the override reason, the dose
+confirmation, the plan of care, exercise delivered — or is refused with every reason and nothing is written.
+A history brought in from another system (`at_the_table=False`: the exchange import, the demo clinic) is
+recorded as it happened; its gates are still worked out and kept with each session.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +18,16 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.orm import Session
 
-from strigil.clinical.session import SessionRecord
+from strigil.clinical.adverse import AdverseReport
+from strigil.clinical.checks import FieldProblem
+from strigil.clinical.gates import GateCheck, check_session
+from strigil.clinical.session import AdverseResponse, ScreeningStep, SessionFinding, SessionRecord
 from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import recommendation_for
 from strigil.services.episodes import find_episode
-from strigil.services.errors import NotFound, Refused, from_validation, invalid
+from strigil.services.errors import InvalidInput, NotFound, Refused, from_validation, invalid
+from strigil.services.outcomes import resolve_adverse_response
+from strigil.services.screening import SessionScreening, session_screening, store_session_screening
 from strigil.store.base import Base
 from strigil.store.mapping import (
     adverse_columns,
@@ -34,7 +47,14 @@ from strigil.store.record import (
 )
 from strigil.store.types import now_utc
 
-__all__ = ["RecordedSession", "amend_session", "parse_session", "record_session", "session_document"]
+__all__ = [
+    "GateRefused",
+    "RecordedSession",
+    "amend_session",
+    "parse_session",
+    "record_session",
+    "session_document",
+]
 
 
 # The write path's statements, built once at import: building a Core statement (operator coercion, cache key)
@@ -45,6 +65,8 @@ _EPISODE_CHECK = (
         EpisodeRow.opened_on,
         EpisodeRow.closed_on,
         EpisodeRow.condition,
+        EpisodeRow.planned_iastm,
+        EpisodeRow.region,
         select(ClinicianRow.id)
         .where(ClinicianRow.clinic_id == bindparam("clinic_id"), ClinicianRow.code == bindparam("clinician"))
         .scalar_subquery(),
@@ -75,6 +97,7 @@ _EPISODE_ADVERSE = (
         AdverseResponseRow.severity,
         AdverseResponseRow.onset_on,
         AdverseResponseRow.resolved_on,
+        AdverseResponseRow.id,
     )
     .join(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
     .where(AdverseResponseRow.episode_id == bindparam("episode_id"))
@@ -105,6 +128,16 @@ class RecordedSession:
     number: int
     recommendation: dict[str, Any] | None
     version: int = 1
+    screening: dict[str, Any] | None = None  # the screening it was gated on, with the gates' outcome
+
+
+class GateRefused(InvalidInput):
+    """A session the safety gates refuse: every refusal as a field problem, the gates' outcome attached."""
+
+    def __init__(self, problems: list[FieldProblem], gates: GateCheck, screening: dict[str, Any]) -> None:
+        self.gates = gates
+        self.screening = screening
+        super().__init__(problems)
 
 
 def parse_session(doc: dict[str, Any] | SessionRecord) -> SessionRecord:
@@ -124,6 +157,8 @@ class _Target:
     episode_id: int
     clinician_id: int
     condition: str  # the decision aid judges with the condition's population (MCID and MDC)
+    planned_iastm: bool
+    region: str
 
 
 def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *, today: dt.date) -> _Target:
@@ -140,7 +175,7 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise NotFound(
             f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
         )
-    opened_on, closed_on, condition, clinician_id = found
+    opened_on, closed_on, condition, planned_iastm, region, clinician_id = found
     if closed_on is not None:
         raise Refused(
             f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
@@ -158,7 +193,7 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise invalid(
             "clinician", record.clinician, f"not a clinician of this clinic; allowed: {', '.join(known)}"
         )
-    return _Target(record.episode_id, clinician_id, condition)
+    return _Target(record.episode_id, clinician_id, condition, planned_iastm, region)
 
 
 def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
@@ -195,8 +230,11 @@ def _children(db: Session, session_id: int, episode_id: int, record: SessionReco
         )
 
 
-def _history(db: Session, target: _Target, record: SessionRecord) -> tuple[int, dict[str, Any]]:
-    """This session's number, and the episode so far plus this session as a `strigil respond` document."""
+def _history(
+    db: Session, target: _Target, record: SessionRecord, follow_up: _FollowUp | None = None
+) -> tuple[int, dict[str, Any]]:
+    """This session's number, and the episode so far plus this session (and the reactions and resolutions
+    its follow-up answers report) as a `strigil respond` document."""
     episode_id = target.episode_id
     conn = db.connection()
     # Every session of the episode (for the next number) with its pre/post measurements, in one query.
@@ -215,14 +253,25 @@ def _history(db: Session, target: _Target, record: SessionRecord) -> tuple[int, 
     ]
     if any(m.timing in ("pre", "post") for m in record.measurements):
         dates[number] = record.date
+    resolved_now = {} if follow_up is None else dict(follow_up.resolutions)
     adverse_docs = [
         {
             "session": n,
             "type": kind,
             "severity": sev,
-            "resolved_days": None if resolved is None else float((resolved - onset).days),
+            "resolved_days": None
+            if (done := resolved or resolved_now.get(aid)) is None
+            else float((done - onset).days),
         }
-        for n, kind, sev, onset, resolved in adverse
+        for n, kind, sev, onset, resolved, aid in adverse
+    ] + [
+        {
+            "session": n,
+            "type": a.kind,
+            "severity": a.severity,
+            "resolved_days": None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days),
+        }
+        for _, n, a in (() if follow_up is None else follow_up.reactions)
     ] + [
         {
             "session": number,
@@ -240,6 +289,116 @@ def _history(db: Session, target: _Target, record: SessionRecord) -> tuple[int, 
     }
 
 
+@dataclass(frozen=True)
+class _FollowUp:
+    """What a session's follow-up answers report: reactions after earlier sessions, and resolutions."""
+
+    reactions: tuple[tuple[int, int, AdverseResponse], ...]  # (session id, session number, reaction)
+    resolutions: tuple[tuple[int, dt.date], ...]  # (adverse response id, resolved on)
+
+
+def _follow_up(db: Session, target: _Target, record: SessionRecord) -> _FollowUp:
+    """Check the follow-up answers against the episode: earlier sessions, real dates, open responses."""
+    answers = record.follow_up
+    if answers is None:
+        return _FollowUp((), ())
+    earlier = {
+        n: (sid, date)
+        for sid, n, date in db.execute(
+            select(SessionRow.id, SessionRow.number, SessionRow.date).where(
+                SessionRow.episode_id == target.episode_id
+            )
+        )
+    }
+    problems: list[FieldProblem] = []
+    reactions = []
+    for i, r in enumerate(answers.reactions):
+        where = f"follow_up.reactions[{i}]"
+        if r.session not in earlier:
+            known = ", ".join(str(n) for n in sorted(earlier)) or "none yet"
+            problems.append(
+                FieldProblem(
+                    f"{where}.session", r.session, f"not a session of this episode; sessions: {known}"
+                )
+            )
+            continue
+        session_id, date = earlier[r.session]
+        if not date <= r.onset_on <= record.date:
+            problems.append(
+                FieldProblem(
+                    f"{where}.onset_on",
+                    r.onset_on.isoformat(),
+                    f"a reaction after session {r.session} began between {date} and this visit "
+                    f"({record.date})",
+                )
+            )
+        if r.resolved_on is not None and r.resolved_on > record.date:
+            problems.append(
+                FieldProblem(
+                    f"{where}.resolved_on", r.resolved_on.isoformat(), "must not be after this visit"
+                )
+            )
+        reactions.append((session_id, r.session, r.response()))
+    open_ids = {
+        aid: onset
+        for aid, onset in db.execute(
+            select(AdverseResponseRow.id, AdverseResponseRow.onset_on).where(
+                AdverseResponseRow.episode_id == target.episode_id, AdverseResponseRow.resolved_on.is_(None)
+            )
+        )
+    }
+    resolutions = []
+    for i, res in enumerate(answers.resolved):
+        where = f"follow_up.resolved[{i}]"
+        if res.adverse_id not in open_ids:
+            problems.append(
+                FieldProblem(
+                    f"{where}.adverse_id",
+                    res.adverse_id,
+                    "not an unresolved adverse response of this episode",
+                )
+            )
+        elif not open_ids[res.adverse_id] <= res.resolved_on <= record.date:
+            problems.append(
+                FieldProblem(
+                    f"{where}.resolved_on",
+                    res.resolved_on.isoformat(),
+                    f"must be between its onset ({open_ids[res.adverse_id]}) and this visit ({record.date})",
+                )
+            )
+        else:
+            resolutions.append((res.adverse_id, res.resolved_on))
+    if problems:
+        raise InvalidInput(problems)
+    return _FollowUp(tuple(reactions), tuple(resolutions))
+
+
+def _gate(
+    record: SessionRecord,
+    target: _Target,
+    screening: SessionScreening,
+    recommended: str | None,
+) -> GateCheck:
+    return check_session(
+        steps=record.steps,
+        planned_iastm=target.planned_iastm,
+        verdicts=screening.verdicts(),
+        referral=screening.result.referral,
+        consult_required=screening.result.consult_required,
+        recommendation=recommended,
+        decision=record.clinician_decision,
+        override_reason=record.override_reason,
+        dose_confirmed=record.dose_confirmed,
+        exercise_delivered=record.exercise_delivered,
+        exercise_not_delivered_reason=record.exercise_not_delivered_reason,
+    )
+
+
+def _refuse(gates: GateCheck, copy: dict[str, Any]) -> GateRefused:
+    problems = [FieldProblem(r.field, None, f"{r.message} [{r.rule}]") for r in gates.refusals]
+    return GateRefused(problems, gates, copy)
+
+
 def record_session(
     db: Session,
     clinic_id: int,
@@ -247,16 +406,37 @@ def record_session(
     *,
     by: str = "",
     today: dt.date | None = None,
+    at_the_table: bool = True,
 ) -> RecordedSession:
-    """Record a whole session (steps, measures, adverse responses) and the decision aid's recommendation."""
+    """Record a whole session (steps, measures, adverse responses, follow-up answers) through the safety
+    gates, with the screening it was gated on and the decision aid's recommendation.
+
+    A refusal raises GateRefused (every reason, field by field) before anything is written.
+    """
     record = parse_session(doc)
+    on = today or dt.date.today()
     conn = db.connection()
     # Lock first, so the episode check (open? whose?) and the numbering both read what the previous writer
     # committed: a concurrent close cannot slip between the check and the insert either.
     conn.execute(_LOCK_EPISODE, {"episode_id": record.episode_id})
-    target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
-    number, history = _history(db, target, record)
+    target = _check_against_episode(db, clinic_id, record, today=on)
+    follow_up = _follow_up(db, target, record)
+    number, history = _history(db, target, record, follow_up)
+    reported = [
+        AdverseReport(a.kind, a.severity, _days(a), n, float((record.date - a.onset_on).days), a.region)
+        for _, n, a in follow_up.reactions
+    ]
+    regions = [s.region for s in record.steps] or [target.region]
+    screening = session_screening(
+        db, target.episode_id, regions, record.screening, today=record.date, reported=reported
+    )
     recommendation = recommendation_for(history)
+    recommended = recommendation["recommendation"] if recommendation else None
+    gates = _gate(record, target, screening, recommended)
+    if gates.refusals and at_the_table:
+        raise _refuse(gates, screening.to_json(None))
+    screening_id = store_session_screening(db, target.episode_id, screening, on=record.date, by=by)
+    copy = {**screening.to_json(screening_id), "gates": gates.to_json(), "at_the_table": at_the_table}
     session_id = conn.execute(
         _INSERT_SESSION,
         {
@@ -264,15 +444,38 @@ def record_session(
             "clinician_id": target.clinician_id,
             "number": number,
             **session_columns(record),
+            "screening_id": screening_id,
+            "screening": copy,
             "recommendation": recommendation,
-            "recommended": recommendation["recommendation"] if recommendation else None,
+            "recommended": recommended,
             "version": 1,
             "created_at": now_utc(),
             "created_by": by,
         },
     ).scalar_one()
     _children(db, session_id, target.episode_id, record)
-    return RecordedSession(session_id, target.episode_id, number, recommendation)
+    if follow_up.reactions:
+        conn.execute(
+            _INSERT_ADVERSE,
+            [
+                {"episode_id": target.episode_id, "session_id": sid, "version": 1, **adverse_columns(a)}
+                for sid, _, a in follow_up.reactions
+            ],
+        )
+    for adverse_id, resolved_on in follow_up.resolutions:
+        resolve_adverse_response(
+            db,
+            clinic_id,
+            adverse_id,
+            resolved_on,
+            by=by or "follow-up",
+            reason=f"resolution reported at session {number}'s follow-up questions",
+        )
+    return RecordedSession(session_id, target.episode_id, number, recommendation, screening=copy)
+
+
+def _days(a: AdverseResponse) -> float | None:
+    return None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days)
 
 
 def session_document(db: Session, session_id: int) -> dict[str, Any]:
@@ -305,7 +508,10 @@ def amend_session(
     reason: str,
     today: dt.date | None = None,
 ) -> RecordedSession:
-    """Correct a recorded session: the earlier version is kept in `amendments` with who, when and why."""
+    """Correct a recorded session: the earlier version is kept in `amendments` with who, when and why.
+
+    The corrected session passes the same gates, against the findings of the screening it was gated on.
+    """
     record = parse_session(doc)
     row = db.get(SessionRow, session_id)
     if row is None:
@@ -319,6 +525,27 @@ def amend_session(
             f"to another episode; it belongs to episode {row.episode_id}",
         )
     target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
+    if record.follow_up is not None and (record.follow_up.reactions or record.follow_up.resolved):
+        raise invalid(
+            "follow_up",
+            "reactions/resolved",
+            "follow-up answers are applied when the session is recorded; record a later reaction against "
+            "its own session (`strigil adverse add --session N`) or resolve it (`strigil adverse resolve`)",
+        )
+    copy = row.screening or {}
+    step = (
+        ScreeningStep(
+            findings=[SessionFinding(code=f["code"], region=f.get("region")) for f in copy["findings"]],
+            intolerance=bool(copy.get("intolerance")),
+        )
+        if copy.get("findings") is not None
+        else None
+    )
+    regions = [s.region for s in record.steps] or [target.region]
+    screening = session_screening(db, target.episode_id, regions, step, today=record.date)
+    gates = _gate(record, target, screening, row.recommended)
+    if gates.refusals:
+        raise _refuse(gates, screening.to_json(row.screening_id))
     keep_previous(
         db,
         "session",
@@ -334,6 +561,7 @@ def amend_session(
     row.clinician_id = target.clinician_id
     for column, value in session_columns(record).items():
         setattr(row, column, value)
+    row.screening = {**screening.to_json(row.screening_id), "gates": gates.to_json(), "at_the_table": True}
     row.version += 1
     db.flush()
     _children(db, row.id, target.episode_id, record)

@@ -15,6 +15,7 @@ __all__ = [
     "EpisodeView",
     "MeasurementView",
     "PatientView",
+    "ScreeningView",
     "SessionView",
 ]
 
@@ -138,11 +139,42 @@ class SessionView:
     decision_reason: str | None
     notes: str | None
     version: int
+    screening: dict[str, Any] | None = None  # the screening the session was gated on (a copy)
+    override_reason: str | None = None
+    dose_confirmed: bool = False
+    follow_up_asked: bool | None = None  # None: not recorded
+    exercise_delivered: bool | None = None
+    exercise_not_delivered_reason: str | None = None
 
     @property
     def iastm_seconds(self) -> int:
         """Total duration of instrument work in this session."""
         return sum(s.duration_s for s in self.steps)
+
+
+@dataclass(frozen=True)
+class ScreeningView:
+    """A screening stored on an episode: findings (code, region), regions screened, verdict and reasons."""
+
+    id: int
+    episode_id: int
+    screened_on: dt.date
+    findings: tuple[dict[str, Any], ...]
+    intolerance: bool
+    regions: tuple[str, ...]
+    verdict: str
+    result: dict[str, Any]
+    confirms_id: int | None
+    recorded_by: str
+    recorded_at: dt.datetime
+
+    @property
+    def findings_text(self) -> str:
+        """The findings in words: code and region ("no findings" when there are none)."""
+        return (
+            ", ".join(f["code"] + (f" at {f['region']}" if f.get("region") else "") for f in self.findings)
+            or "no findings"
+        )
 
 
 @dataclass(frozen=True)
@@ -173,3 +205,5 @@ class EpisodeView:
     measurements: tuple[MeasurementView, ...] = ()
     adverse_responses: tuple[AdverseView, ...] = ()
     clinicians: tuple[ClinicianView, ...] = field(default=())
+    latest_screening: ScreeningView | None = None
+    consent_note: str | None = None

@@ -108,13 +108,16 @@ def episode_columns(plan: EpisodePlan) -> dict[str, Any]:
         "exercise_first_reason": plan.exercise_first_reason,
         "consent_on": plan.consent.given_on if plan.consent else None,
         "consent_explained": list(plan.consent.explained) if plan.consent else [],
+        "consent_note": plan.consent.note if plan.consent else None,
     }
 
 
 def episode_plan_from(row: Any) -> EpisodePlan:
     """A stored episode's plan as the domain object."""
     consent = (
-        Consent(given_on=row.consent_on, explained=list(row.consent_explained)) if row.consent_on else None
+        Consent(given_on=row.consent_on, explained=list(row.consent_explained), note=row.consent_note)
+        if row.consent_on
+        else None
     )
     return EpisodePlan.model_validate(
         {
@@ -194,7 +197,9 @@ def adverse_from(row: Any) -> AdverseResponse:
 
 
 def session_columns(record: SessionRecord) -> dict[str, Any]:
-    """A session's own stored columns (without ids, number, clinician and the decision aid's judgement)."""
+    """A session's own stored columns (without ids, number, clinician, the decision aid's judgement and the
+    screening it was gated on, which the session's service adds)."""
+    follow_up = record.follow_up
     return {
         "date": record.date,
         "warm_up_kind": record.warm_up.kind if record.warm_up else None,
@@ -205,6 +210,13 @@ def session_columns(record: SessionRecord) -> dict[str, Any]:
         "clinician_decision": record.clinician_decision,
         "decision_reason": record.decision_reason,
         "notes": record.notes,
+        "override_reason": record.override_reason,
+        "dose_confirmed": record.dose_confirmed,
+        # the answers; the reactions reported go to the sessions they followed, as adverse responses
+        "follow_up": None if follow_up is None else {"asked": follow_up.asked},
+        "follow_up_asked": None if follow_up is None else follow_up.asked,
+        "exercise_delivered": record.exercise_delivered,
+        "exercise_not_delivered_reason": record.exercise_not_delivered_reason,
     }
 
 
@@ -225,6 +237,11 @@ def _session_fields(
         "clinician_decision": row.clinician_decision,
         "decision_reason": row.decision_reason,
         "notes": row.notes,
+        "override_reason": row.override_reason,
+        "dose_confirmed": bool(row.dose_confirmed),
+        "follow_up": None if row.follow_up_asked is None else {"asked": row.follow_up_asked},
+        "exercise_delivered": row.exercise_delivered,
+        "exercise_not_delivered_reason": row.exercise_not_delivered_reason,
     }
 
 

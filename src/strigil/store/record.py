@@ -36,6 +36,7 @@ __all__ = [
     "EpisodeRow",
     "MeasurementRow",
     "PatientRow",
+    "ScreeningRow",
     "SessionRow",
 ]
 
@@ -103,6 +104,7 @@ class EpisodeRow(Base):
     exercise_first_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     consent_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     consent_explained: Mapped[list[str]] = mapped_column(JSON, default=list)
+    consent_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
     created_by: Mapped[str] = mapped_column(String(64), default="")
@@ -137,6 +139,16 @@ class SessionRow(Base):
     clinician_decision: Mapped[str | None] = mapped_column(String(16), nullable=True)
     decision_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The safety gates: the screening the session was gated on (a copy, and the stored screening it came
+    # from), what an override reason let go ahead, the dose confirmation, the follow-up answers, exercise.
+    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id"), nullable=True)
+    screening: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    dose_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    follow_up: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
+    follow_up_asked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    exercise_delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    exercise_not_delivered_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
     created_by: Mapped[str] = mapped_column(String(64), default="")
@@ -144,6 +156,30 @@ class SessionRow(Base):
     steps: Mapped[list[DoseStepRow]] = relationship(
         order_by="DoseStepRow.position", cascade="all, delete-orphan", lazy="selectin"
     )
+
+
+class ScreeningRow(Base):
+    """A screening stored on an episode: findings with their regions, the regions screened, the verdict,
+    its reasons, who screened and when. A session is gated on the episode's latest one."""
+
+    __tablename__ = "screenings"
+    # the episode's latest screening; the dashboard's contraindicated screenings of the last weeks
+    __table_args__ = (
+        Index("ix_screenings_episode_id", "episode_id", "id"),
+        Index("ix_screenings_verdict_screened_on", "verdict", "screened_on"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
+    screened_on: Mapped[dt.date] = mapped_column(Date)
+    findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{code, region}]
+    intolerance: Mapped[bool] = mapped_column(Boolean, default=False)
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    verdict: Mapped[str] = mapped_column(String(16))
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # the screening as `strigil screen --json` prints it
+    confirms_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id"), nullable=True)  # "no change"
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    recorded_by: Mapped[str] = mapped_column(String(64), default="")
 
 
 class DoseStepRow(Base):
