@@ -56,6 +56,9 @@ def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path, 
 
     # Record a session with two dose steps and pain before/after
     page.get_by_role("link", name="Record a session").click()
+    page.get_by_label("Screen now").check()  # the screening step comes first
+    page.get_by_label("Asked: nothing new noticed").check()  # then the follow-up questions
+    page.get_by_label("Delivered in this session").check()
     page.select_option("#clinician", "c1")
     page.select_option("#step-0-instrument", "graston_set")
     page.select_option("#step-0-stroke", "sweep")

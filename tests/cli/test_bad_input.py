@@ -38,6 +38,10 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
         "2026-02-01",
         "--explained",
         "bruising",
+        "--explained",
+        "alternatives",
+        "--explained",
+        "exercise_programme",
     )
     c.ok("episode", "close", "2", "--on", "2026-02-20", "--reason", "discharged")
     yield c
@@ -59,7 +63,8 @@ def _episode(*extra: str, **override: str) -> list[str]:
     for k, v in opts.items():
         if v:
             args += [k, v]
-    return [*args, "--care", "strengthening", "--explained", "bruising", *extra]
+    consent = ["--explained", "bruising", "--explained", "alternatives", "--explained", "exercise_programme"]
+    return [*args, "--care", "strengthening", *consent, *extra]
 
 
 def _session(c: Clinic, **changes: Any) -> list[str]:

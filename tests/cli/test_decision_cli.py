@@ -189,7 +189,9 @@ def test_respond_text_names_the_bar_its_population_and_source_and_the_questions(
     assert "bar 2.3 points (MCID, lateral elbow tendinopathy" in result.stdout
     assert "MDC90 1.4 points" in result.stdout
     assert "ask at the start of session 2:" in result.stdout
-    assert "? The small red dots (petechiae) noted after session 1" in result.stdout
+    assert "? Small red dots (petechiae) noted after session 1: has it resolved? If so, on which date?" in (
+        result.stdout
+    )
 
 
 def test_schema_publishes_the_condition_and_the_output(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from web_schema import CONSENT
 from web_world import World
 
 BCG = "study,yi,vi\n" + "\n".join(
@@ -100,7 +101,7 @@ def test_small_groups_are_withheld_without_a_count(world: World) -> None:
             "opened_on": "2026-02-01",
             "planned_iastm": True,
             "planned_co_interventions": ["strengthening"],
-            "consent": {"given_on": "2026-02-01", "explained": ["x"]},
+            "consent": {"given_on": "2026-02-01", "explained": CONSENT},
         },
         headers={"X-CSRF-Token": csrf},
     )

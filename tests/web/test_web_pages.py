@@ -7,7 +7,7 @@ import re
 from web_schema import TODAY
 from web_world import World
 
-from strigil.web.session_form import SessionForm, parse_form, reorder_steps
+from strigil.web.session_form import SessionForm, missing_choices, parse_form, reorder_steps
 
 
 def _form(episode_id: int, csrf: str, **overrides: str) -> dict[str, str]:
@@ -19,6 +19,9 @@ def _form(episode_id: int, csrf: str, **overrides: str) -> dict[str, str]:
         "m-0-measure": "nprs",
         "m-0-pre": "5",
         "m-0-post": "2",
+        "screening_choice": "screen",
+        "follow_up_choice": "none",
+        "exercise_delivered": "yes",
     }
     for i, (stroke, direction) in enumerate((("sweep", "along"), ("strum", "across"))):
         data.update(
@@ -61,6 +64,52 @@ def test_parse_form_builds_the_session_document() -> None:
     assert doc["measurements"] == [{"measure": "nprs", "timing": "pre", "value": 6.0}]
     assert doc["followed_by"] == [{"kind": "stretching"}]
     assert where["steps[0].angle_deg"] == "step-0-angle_deg" and where["measurements[0].value"] == "m-0-pre"
+
+
+def test_parse_form_builds_the_screening_follow_up_and_adverse_parts() -> None:
+    form = SessionForm(
+        {
+            "date": "2026-03-09",
+            "screening_choice": "screen",
+            "intolerance": "yes",
+            "follow_up_choice": "reported",
+            "exercise_delivered": "no",
+            "exercise_not_delivered_reason": "ran out of time",
+            "override_reason": "physician agreed to proximal work",
+        },
+        [],
+        [],
+        [],
+        ["open_wound"],
+        [{"code": "lymphedema", "region": "upper_arm"}, {"code": "", "region": ""}],
+        [{"kind": "", "severity": "", "onset_on": "", "resolved_on": "", "region": ""},
+         {"kind": "petechiae", "severity": "", "onset_on": "2026-03-09", "resolved_on": "", "region": ""}],
+        [{"session": "1", "kind": "bruising", "severity": "mild", "onset_on": "2026-03-03",
+          "resolved_on": "2026-03-06", "region": ""}],
+        {"4": "2026-03-05", "5": ""},
+    )
+    doc, where = parse_form(form, 7)
+    assert doc["screening"] == {
+        "findings": [{"code": "open_wound"}, {"code": "lymphedema", "region": "upper_arm"}],
+        "intolerance": True,
+    }
+    # several responses, each with its own dates; no severity is filled in for the clinician
+    assert doc["adverse_responses"] == [{"kind": "petechiae", "onset_on": "2026-03-09"}]
+    assert where["adverse_responses[0].severity"] == "a-1-severity"
+    assert doc["follow_up"] == {
+        "asked": True,
+        "reactions": [
+            {"session": 1, "kind": "bruising", "severity": "mild", "onset_on": "2026-03-03",
+             "resolved_on": "2026-03-06"}
+        ],
+        "resolved": [{"adverse_id": 4, "resolved_on": "2026-03-05"}],
+    }
+    assert where["follow_up.reactions[0].onset_on"] == "fu-0-onset_on"
+    assert doc["exercise_delivered"] is False and doc["override_reason"].startswith("physician")
+    assert missing_choices(SessionForm(), follow_up_session=True).keys() == {
+        "screening_choice",
+        "follow_up_choice",
+    }
 
 
 def test_htmx_step_block_adds_and_reorders(world: World) -> None:

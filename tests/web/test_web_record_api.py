@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from web_schema import TODAY, session_doc
+from web_schema import CONSENT, TODAY, session_doc
 from web_world import World
 
 from strigil.services import audit as audit_service
@@ -67,7 +67,7 @@ def test_episode_open_show_close(world: World) -> None:
         "opened_on": TODAY.isoformat(),
         "planned_iastm": True,
         "planned_co_interventions": ["stretching"],
-        "consent": {"given_on": TODAY.isoformat(), "explained": ["bruising"]},
+        "consent": {"given_on": TODAY.isoformat(), "explained": CONSENT},
     }
     refused = client.post("/api/v1/patients/A001/episodes", json=plan, headers={"X-CSRF-Token": csrf})
     assert refused.status_code == 409 and "exercise first" in refused.json()["detail"]

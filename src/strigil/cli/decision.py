@@ -1,8 +1,8 @@
-"""Decision-support commands: `strigil screen FILE.json` and `strigil respond FILE.json`.
+"""Decision-support commands: `strigil screen FILE.json [--episode ID]` and `strigil respond FILE.json`.
 
-Thin shell: read the JSON document, hand it to the pure rules in `strigil.clinical`, print the result.
-Bad input prints `error: ...` (field, value, what is allowed) to stderr and exits with status 2; nothing is
-written anywhere.
+Thin shell: read the JSON document, hand it to the pure rules in `strigil.clinical` (or, with `--episode`,
+to the record's screening service, which stores it on the episode), print the result. Bad input prints
+`error: ...` (field, value, what is allowed) to stderr and exits with status 2; nothing is written.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from strigil.cli import register_schema
-from strigil.cli.toolkit import fail, read_json
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, fail, read_json, unit_of_work
 
 __all__ = [
     "register",
@@ -37,23 +37,51 @@ def screen_command(
         ..., help="JSON document: region, findings, prior_adverse_responses, intolerance."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
+    episode: int | None = typer.Option(
+        None,
+        "--episode",
+        help="Store the screening on this episode (with its own adverse responses); the next session "
+        "is gated on it.",
+    ),
+    by: str = typer.Option("", "--by", help="Who screened (with --episode)."),
+    clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Screen a patient for contraindications and precautions before a session."""
     from strigil.clinical.screening import screen_document
 
-    result = _run(screen_document, file)
-    out = result.to_json()
+    doc = read_json(file, object_only=True)
+    target = doc.get("episode_id") if episode is None else episode
+    if episode is not None and doc.get("episode_id") not in (None, episode):
+        fail(f"--episode: {episode} but the document names episode_id {doc['episode_id']}; give one")
+    if target is None:
+        result = _run(screen_document, file)
+        out = result.to_json()
+    else:
+        from strigil.services.screening import record_screening
+
+        with unit_of_work() as s:
+            stored, result = record_screening(s, clinic_id(s, clinic), int(target), doc, by=by)
+        out = {**result.to_json(), "episode_id": stored.episode_id, "screening_id": stored.id}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
     typer.echo(f"verdict: {out['verdict']} (region {out['region']})")
+    if out.get("screening_id"):
+        typer.echo(f"  stored as screening {out['screening_id']} of episode {out['episode_id']}")
+    if out["referral"]:
+        typer.echo(f"  referral: {out['referral']} — refer the same day")
+    if out["consult_required"]:
+        typer.echo(f"  consult required: {out['consult_source']}")
     for r in out["reasons"]:
-        typer.echo(f"  - {r['kind']} ({r['scope']}): {r['name']} — {r['advice']}")
+        detail = f" ({r['detail']})" if r["detail"] else ""
+        typer.echo(f"  - {r['kind']} ({r['scope']}): {r['name']}{detail} — {r['advice']}")
         typer.echo(f"    source: {r['source']}")
     for a in out["alternatives_detail"]:
         typer.echo(f"  instead: {a['text']}")
     for n in out["notes"]:
         typer.echo(f"  note: {n['name']}: {n['detail']}")
+    for a in out["assumptions"]:
+        typer.echo(f"  assumed: {a}")
     for c in out["caveats"]:
         typer.echo(f"  caveat: {c}")
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from strigil.services.views import EpisodeView
 
 __all__ = [
+    "episode_amend_plan",
     "episode_app",
     "episode_close",
     "episode_open",
@@ -23,7 +24,9 @@ __all__ = [
     "register",
 ]
 
-episode_app = typer.Typer(help="Episodes of care: open, close, show, tidier.", no_args_is_help=True)
+episode_app = typer.Typer(
+    help="Episodes of care: open, amend the plan, close, show, tidier.", no_args_is_help=True
+)
 
 
 @episode_app.command("open")
@@ -46,7 +49,15 @@ def episode_open(
         str | None, typer.Option("--consent-date", help="Date of informed consent.")
     ] = None,
     explained: Annotated[
-        list[str] | None, typer.Option(help="What consent explained (repeatable), e.g. bruising.")
+        list[str] | None,
+        typer.Option(
+            help="What consent explained (repeatable), as choices: a risk (bruising, petechiae, soreness, "
+            "skin_irritation, pain_flare, numbness_tingling), alternatives, exercise_programme, "
+            "limited_evidence."
+        ),
+    ] = None,
+    consent_note: Annotated[
+        str | None, typer.Option("--consent-note", help="Anything else consent explained, in words.")
     ] = None,
     no_iastm: Annotated[bool, typer.Option("--no-iastm", help="No IASTM is planned.")] = False,
     reason: Annotated[
@@ -69,7 +80,9 @@ def episode_open(
         "planned_iastm": not no_iastm,
         "planned_co_interventions": care or [],
         "exercise_first_reason": reason,
-        "consent": {"given_on": consent_date, "explained": explained or []} if consent_date else None,
+        "consent": {"given_on": consent_date, "explained": explained or [], "note": consent_note}
+        if consent_date
+        else None,
     }
     with unit_of_work() as s:
         view = open_episode(s, clinic_id(s, clinic), patient, plan, by=by)
@@ -77,6 +90,50 @@ def episode_open(
         f"episode {view.id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
         "configurable heuristic)"
     )
+
+
+@episode_app.command("amend-plan")
+def episode_amend_plan(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    reason: Annotated[str, typer.Option(help="Why the plan changes (at least 3 words and 15 characters).")],
+    by: Annotated[str, typer.Option(help="Who amends the plan.")],
+    iastm: Annotated[
+        bool | None, typer.Option("--iastm/--no-iastm", help="Whether IASTM is planned (default: as now).")
+    ] = None,
+    care: Annotated[
+        list[str] | None,
+        typer.Option(help="Planned co-intervention (repeatable); replaces the list when given."),
+    ] = None,
+    exercise_first_reason: Annotated[
+        str | None,
+        typer.Option("--exercise-first-reason", help="Why IASTM without an active exercise component."),
+    ] = None,
+    consent_date: Annotated[
+        str | None, typer.Option("--consent-date", help="Date of a new informed consent.")
+    ] = None,
+    explained: Annotated[
+        list[str] | None, typer.Option(help="What the new consent explained (repeatable choices).")
+    ] = None,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Amend the plan of care (e.g. add IASTM with its consent); the earlier plan is kept with the reason."""
+    from strigil.services.episodes import amend_plan, show_episode
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        now = show_episode(s, cid, episode_id)
+        view = amend_plan(
+            s,
+            cid,
+            episode_id,
+            planned_iastm=now.planned_iastm if iastm is None else iastm,
+            co_interventions=list(now.planned_co_interventions) if care is None else care,
+            exercise_first_reason=exercise_first_reason,
+            consent={"given_on": consent_date, "explained": explained or []} if consent_date else None,
+            reason=reason,
+            by=by,
+        )
+    typer.echo(f"episode {view.id}: plan amended (now version {view.version}); {_planned_care(view)}")
 
 
 @episode_app.command("close")
@@ -153,10 +210,19 @@ def print_episode(view: EpisodeView) -> None:
         + (f"; closed {view.closed_on}: {view.close_reason}" if view.closed_on else "")
     )
     console.print(
-        f"Planned care: IASTM with {', '.join(view.planned_co_interventions) or 'nothing else'}; "
-        f"consent {view.consent_on or 'not recorded'}"
+        f"Planned care: {_planned_care(view)}; consent {view.consent_on or 'not recorded'}"
         + (f" (explained: {', '.join(view.consent_explained)})" if view.consent_explained else "")
+        + (f"; note: {view.consent_note}" if view.consent_note else "")
     )
+    if view.exercise_first_reason:
+        console.print(f"Exercise-first exception, as recorded: {view.exercise_first_reason}")
+    latest = view.latest_screening
+    if latest is not None:
+        console.print(
+            f"Latest screening ({latest.screened_on}): {latest.verdict} — {latest.findings_text}"
+            + ("; consult required" if latest.result.get("consult_required") else "")
+            + ("; urgent referral" if latest.result.get("referral") else "")
+        )
     table = Table(title="Sessions and progress (measures pre→post IASTM; (between sessions))")
     for column in (
         "#",
@@ -167,6 +233,9 @@ def print_episode(view: EpisodeView) -> None:
         "measures",
         "adverse",
         "tolerance",
+        "screening",
+        "exercise",
+        "follow-up asked",
         "decision aid",
         "clinician decided",
     ):
@@ -179,13 +248,42 @@ def print_episode(view: EpisodeView) -> None:
             f"{s.iastm_seconds / 60:.1f} min",
             ", ".join(st.stroke for st in s.steps) or "—",
             _measures_text(s.measurements),
-            ", ".join(f"{a.kind} ({a.severity})" for a in s.adverse_responses) or "—",
+            ", ".join(f"{a.kind} ({a.severity}) [{a.id}]" for a in s.adverse_responses) or "—",
             s.tolerance or "—",
+            (s.screening or {}).get("verdict") or "—",
+            _exercise_text(s),
+            {True: "yes", False: "no", None: "—"}[s.follow_up_asked] if s.number > 1 else "—",
             (s.recommendation or {}).get("recommendation") or "—",
-            s.clinician_decision or "—",
+            (s.clinician_decision or "—")
+            + (f" (override: {s.override_reason})" if s.override_reason else ""),
         )
     console.print(table)
     _print_change(console, view)
+    _print_questions(console, view)
+
+
+def _planned_care(view: EpisodeView) -> str:
+    """The plan as recorded: IASTM only when planned, the co-interventions as they are."""
+    care = ", ".join(view.planned_co_interventions) or "no co-intervention"
+    return f"IASTM with {care}" if view.planned_iastm else f"no IASTM; {care}"
+
+
+def _exercise_text(session: Any) -> str:
+    if session.exercise_delivered is None:
+        return "—"
+    if session.exercise_delivered:
+        return "delivered"
+    return f"not delivered: {session.exercise_not_delivered_reason}"
+
+
+def _print_questions(console: Any, view: EpisodeView) -> None:
+    from strigil.services.follow_up import questions_for_next_session
+
+    questions = questions_for_next_session(view)
+    if questions and view.closed_on is None:
+        console.print(f"Ask at the start of session {len(view.sessions) + 1}:")
+        for q in questions:
+            console.print(f"  ? {q.question}" + (f" [adverse_id {q.adverse_id}]" if q.adverse_id else ""))
 
 
 def _measures_text(measurements: Any) -> str:

@@ -61,11 +61,13 @@ def adverse_add(
     onset: Annotated[str, typer.Option(help="Onset date YYYY-MM-DD.")],
     resolved: Annotated[str | None, typer.Option(help="Resolution date YYYY-MM-DD.")] = None,
     region: Annotated[str | None, typer.Option(help="Body region code.")] = None,
-    session: Annotated[int | None, typer.Option(help="Session id it followed.")] = None,
+    session: Annotated[
+        int | None, typer.Option(help="Number of the session it followed (1, 2, … in the episode).")
+    ] = None,
     note: Annotated[str | None, typer.Option(help="Free-text note.")] = None,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
-    """Record an adverse response."""
+    """Record an adverse response against the session it followed, with its real onset (and resolution)."""
     from strigil.services.outcomes import add_adverse_response
 
     data = {
@@ -77,7 +79,7 @@ def adverse_add(
         "note": note,
     }
     with unit_of_work() as s:
-        a = add_adverse_response(s, clinic_id(s, clinic), episode, data, session_id=session)
+        a = add_adverse_response(s, clinic_id(s, clinic), episode, data, session_number=session)
     typer.echo(f"adverse response {a.id} recorded: {a.kind} ({a.severity})")
 
 

@@ -1,4 +1,9 @@
-"""Treatment sessions: `strigil session record|amend` from a JSON document (`strigil schema session`)."""
+"""Treatment sessions: `strigil session prepare|record|amend` (documents: `strigil schema session`).
+
+`prepare` prints what to do at the start of the next session — the latest screening and the follow-up
+questions; `record` passes the safety gates (or prints every reason it is refused, writing nothing) and prints
+the screening it was gated on, any override, the recommendation and the questions for the session after.
+"""
 
 from __future__ import annotations
 
@@ -14,12 +19,47 @@ __all__ = [
     "register",
     "session_amend",
     "session_app",
+    "session_prepare",
     "session_record",
 ]
 
 session_app = typer.Typer(
-    help="Treatment sessions: record a whole session from JSON; amend it.", no_args_is_help=True
+    help="Treatment sessions: prepare the next one; record a whole session from JSON; amend it.",
+    no_args_is_help=True,
 )
+
+
+@session_app.command("prepare")
+def session_prepare(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """The start of the next session: the latest screening to confirm or redo, and the questions to ask."""
+    from strigil.services.episodes import show_episode
+    from strigil.services.follow_up import questions_for_next_session
+
+    with unit_of_work() as s:
+        view = show_episode(s, clinic_id(s, clinic), episode_id)
+    number = len(view.sessions) + 1
+    typer.echo(f"session {number} of episode {view.id} ({view.patient_code})")
+    latest = view.latest_screening
+    if latest is None:
+        typer.echo(
+            "screening: none recorded — screen now (`strigil screen FILE --episode ID`, or \"screening\" in "
+            "the session document)"
+        )
+    else:
+        typer.echo(
+            f"screening of {latest.screened_on}: {latest.verdict} ({latest.findings_text}); confirm with "
+            '"screening": {"no_change": true} or screen anew'
+        )
+    questions = questions_for_next_session(view)
+    if questions:
+        typer.echo('ask first (record the answers under "follow_up": asked, reactions, resolved):')
+        for q in questions:
+            ref = f"  [adverse_id {q.adverse_id}]" if q.adverse_id else ""
+            typer.echo(f"  ? {q.question}{ref}")
+    typer.echo('and say whether the exercise programme was delivered ("exercise_delivered").')
 
 
 @session_app.command("record")
@@ -34,11 +74,28 @@ def session_record(
     doc = read_json(file, schema="session", object_only=True)
     with unit_of_work() as s:
         saved = record_session(s, clinic_id(s, clinic), doc, by=by)
-    rec = (saved.recommendation or {}).get("recommendation")
+    rec = saved.recommendation or {}
     typer.echo(
         f"session {saved.id} recorded (episode {saved.episode_id}, session {saved.number})"
-        + (f"; decision aid suggests: {rec}" if rec else "")
+        + (f"; decision aid suggests: {rec['recommendation']}" if rec.get("recommendation") else "")
     )
+    screening = saved.screening or {}
+    if screening:
+        typer.echo(f"  screening: {screening['verdict']} ({screening['source']})")
+        gates = screening.get("gates", {})
+        for what in gates.get("overridden", []):
+            typer.echo(f"  override: {what} — reason: {doc.get('override_reason')}")
+        for dose in gates.get("doses", []):
+            typer.echo(f"  dose: {dose['text']}")
+        for note in gates.get("notes", []):
+            typer.echo(f"  note: {note}")
+    if rec.get("advice"):
+        typer.echo(f"  plan: {rec['advice']}")
+    questions = rec.get("follow_up_questions", [])
+    if questions:
+        typer.echo(f"  ask at the start of session {saved.number + 1}:")
+        for q in questions:
+            typer.echo(f"    ? {q['question']}")
 
 
 @session_app.command("amend")

@@ -1,7 +1,9 @@
 """The session form: HTML form fields <-> the session document the record's service takes.
 
-Pure functions. Field names are flat (`step-0-stroke`, `m-1-post`) so the form works without
-JavaScript; HTMX only re-renders the dose-step block when a step is added, removed or moved.
+Pure functions. Field names are flat (`step-0-stroke`, `m-1-post`, `a-0-severity`) so the form works without
+JavaScript; HTMX only re-renders the dose-step block when a step is added, removed or moved. The form opens
+with the screening step (confirm "no change" or screen now) and, at a follow-up session, the follow-up
+questions; several adverse responses each carry their own onset, resolution and severity (no default).
 """
 
 from __future__ import annotations
@@ -14,10 +16,16 @@ from typing import Any
 from strigil.clinical.session import DOSE_STEP_FIELDS
 
 __all__ = [
+    "ADVERSE_FIELDS",
+    "ADVERSE_ROWS",
+    "ELSEWHERE_ROWS",
     "MEASURE_ROWS",
+    "REACTION_FIELDS",
+    "REACTION_ROWS",
     "STEP_FIELDS",
     "SessionForm",
     "form_errors",
+    "missing_choices",
     "parse_form",
     "read_form",
     "reorder_steps",
@@ -26,6 +34,11 @@ __all__ = [
 STEP_FIELDS = DOSE_STEP_FIELDS
 _NUMBERS = {"angle_deg": float, "force_n": float, "duration_s": int, "stroke_count": int}
 MEASURE_ROWS = 3
+ADVERSE_ROWS = 3  # adverse responses after this session
+REACTION_ROWS = 3  # reactions reported at the follow-up questions, after an earlier session
+ELSEWHERE_ROWS = 2  # findings recorded at another region
+ADVERSE_FIELDS = ("kind", "severity", "onset_on", "resolved_on", "region")
+REACTION_FIELDS = ("session", *ADVERSE_FIELDS)
 
 
 @dataclass
@@ -36,6 +49,11 @@ class SessionForm:
     steps: list[dict[str, str]] = field(default_factory=list)
     measures: list[dict[str, str]] = field(default_factory=list)
     followed_by: list[str] = field(default_factory=list)
+    findings: list[str] = field(default_factory=list)  # at the treated region
+    elsewhere: list[dict[str, str]] = field(default_factory=list)  # {code, region}
+    adverse: list[dict[str, str]] = field(default_factory=list)
+    reactions: list[dict[str, str]] = field(default_factory=list)
+    resolved: dict[str, str] = field(default_factory=dict)  # adverse id -> resolution date
 
     def value(self, name: str, default: str = "") -> str:
         """A top-level field's text."""
@@ -79,10 +97,38 @@ def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
         "clinician_decision",
         "decision_reason",
         "notes",
-        "adverse_kind",
-        "adverse_severity",
+        "screening_choice",
+        "intolerance",
+        "follow_up_choice",
+        "exercise_delivered",
+        "exercise_not_delivered_reason",
+        "override_reason",
+        "dose_confirmed",
     )
-    return SessionForm({n: _get(form, n) for n in names}, steps, measures, followed)
+    getlist = getattr(form, "getlist", None)
+    findings = [str(v) for v in getlist("finding")] if getlist else []
+    return SessionForm(
+        {n: _get(form, n) for n in names},
+        steps,
+        measures,
+        followed,
+        findings,
+        [{k: _get(form, f"elsewhere-{i}-{k}") for k in ("code", "region")} for i in range(ELSEWHERE_ROWS)],
+        [{k: _get(form, f"a-{i}-{k}") for k in ADVERSE_FIELDS} for i in range(ADVERSE_ROWS)],
+        [{k: _get(form, f"fu-{i}-{k}") for k in REACTION_FIELDS} for i in range(REACTION_ROWS)],
+        {m.group(1): _get(form, key) for key in form if (m := re.fullmatch(r"resolved-(\d+)", key))},
+    )
+
+
+def missing_choices(session_form: SessionForm, *, follow_up_session: bool) -> dict[str, str]:
+    """The choices the form asks for before anything is sent: the screening step and, at a follow-up
+    session, whether the follow-up questions were asked."""
+    out = {}
+    if session_form.value("screening_choice") not in ("no_change", "screen"):
+        out["screening_choice"] = "screen first: confirm no change since the last screening, or screen now"
+    if follow_up_session and session_form.value("follow_up_choice") not in ("none", "reported", "not_asked"):
+        out["follow_up_choice"] = "say whether the follow-up questions were asked, and what was reported"
+    return out
 
 
 def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, Any], dict[str, str]]:
@@ -127,23 +173,80 @@ def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, An
             )
     doc["measurements"] = measurements
     doc["followed_by"] = [{"kind": k} for k in session_form.followed_by]
-    if v("adverse_kind"):
-        doc["adverse_responses"] = [
-            {"kind": v("adverse_kind"), "severity": v("adverse_severity") or "mild", "onset_on": v("date")}
-        ]
-        where.update(
-            {
-                "adverse_responses[0].kind": "adverse_kind",
-                "adverse_responses[0].severity": "adverse_severity",
-                "adverse_responses[0]": "adverse_kind",
-            }
-        )
-    for name in ("tolerance", "clinician_decision", "decision_reason", "notes"):
+    doc["adverse_responses"] = _rows(session_form.adverse, "a", "adverse_responses", ADVERSE_FIELDS, where)
+    _screening(session_form, doc, where)
+    _follow_up(session_form, doc, where)
+    for name in ("tolerance", "clinician_decision", "decision_reason", "notes", "override_reason"):
         if v(name):
             doc[name] = v(name)
-            where[name] = name
-    where.setdefault("tolerance", "tolerance")
+        where[name] = name
+    if v("exercise_delivered") in ("yes", "no"):
+        doc["exercise_delivered"] = v("exercise_delivered") == "yes"
+    if v("exercise_not_delivered_reason"):
+        doc["exercise_not_delivered_reason"] = v("exercise_not_delivered_reason")
+    doc["dose_confirmed"] = v("dose_confirmed") == "yes"
+    where.update(
+        exercise_delivered="exercise_delivered",
+        exercise_not_delivered_reason="exercise_not_delivered_reason",
+        dose_confirmed="dose_confirmed",
+        steps="step-0-stroke",
+        screening="screening_choice",
+        follow_up="follow_up_choice",
+    )
     return doc, where
+
+
+def _rows(
+    rows: list[dict[str, str]], prefix: str, name: str, fields: tuple[str, ...], where: dict[str, str]
+) -> list[dict[str, Any]]:
+    """Filled rows (a kind chosen) as documents; each field's place in the form for the error messages."""
+    out: list[dict[str, Any]] = []
+    for row, values in enumerate(rows):
+        if not values.get("kind"):
+            continue
+        i = len(out)
+        out.append({k: (_int(values[k]) if k == "session" else values[k]) for k in fields if values.get(k)})
+        where[f"{name}[{i}]"] = f"{prefix}-{row}-kind"
+        for k in fields:
+            where[f"{name}[{i}].{k}"] = f"{prefix}-{row}-{k}"
+    return out
+
+
+def _int(text: str) -> Any:
+    return int(text) if text.isdigit() else text
+
+
+def _screening(session_form: SessionForm, doc: dict[str, Any], where: dict[str, str]) -> None:
+    choice = session_form.value("screening_choice")
+    if choice == "no_change":
+        doc["screening"] = {"no_change": True}
+    elif choice == "screen":
+        findings: list[dict[str, Any]] = [{"code": c} for c in session_form.findings]
+        for row, e in enumerate(session_form.elsewhere):
+            if e.get("code"):
+                where[f"screening.findings[{len(findings)}].region"] = f"elsewhere-{row}-region"
+                findings.append({"code": e["code"], "region": e.get("region") or None})
+        doc["screening"] = {"findings": findings, "intolerance": session_form.value("intolerance") == "yes"}
+    where["screening.findings"] = "screening_choice"
+
+
+def _follow_up(session_form: SessionForm, doc: dict[str, Any], where: dict[str, str]) -> None:
+    choice = session_form.value("follow_up_choice")
+    if choice not in ("none", "reported", "not_asked"):
+        return
+    answers: dict[str, Any] = {"asked": choice != "not_asked"}
+    if choice == "reported":
+        answers["reactions"] = _rows(
+            session_form.reactions, "fu", "follow_up.reactions", REACTION_FIELDS, where
+        )
+    if choice != "not_asked":
+        resolved: list[dict[str, Any]] = []
+        for adverse_id, date in session_form.resolved.items():
+            if date:
+                where[f"follow_up.resolved[{len(resolved)}].resolved_on"] = f"resolved-{adverse_id}"
+                resolved.append({"adverse_id": int(adverse_id), "resolved_on": date})
+        answers["resolved"] = resolved
+    doc["follow_up"] = answers
 
 
 def form_errors(problems: list[Any], where: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

@@ -18,7 +18,7 @@ from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services.progress import latest_recommendation, progress
-from strigil.services.screening import screen_episode
+from strigil.services.screening import record_screening, screen_episode
 from strigil.web.api_errors import MAX_ID, Id, Page
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
@@ -44,6 +44,7 @@ __all__ = [
     "screening",
     "show_episode",
     "show_patient",
+    "store_screening",
 ]
 
 router = APIRouter(prefix="/api/v1", tags=["clinical record"], route_class=UnitOfWorkRoute)
@@ -262,11 +263,34 @@ def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -
     return dict(result.to_json())
 
 
+@router.post("/episodes/{episode_id}/screenings", status_code=201)
+def store_screening(
+    episode_id: Id,
+    db: DB,
+    principal: Clinician,
+    document: Annotated[
+        dict[str, Any],
+        Body(description="a screening as `strigil schema screen`; stored on the episode, which gates the "
+             "next session on it"),
+    ],
+) -> dict[str, Any]:
+    """Screen and store the screening on the episode (with its own adverse responses and tolerance)."""
+    _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
+    stored, result = record_screening(db, principal.clinic_id, episode_id, document, by=principal.username)
+    audit_service.record(db, principal.actor, "create", "screening", stored.id, patient_id=patient.id)
+    return {**result.to_json(), "episode_id": episode_id, "screening_id": stored.id}
+
+
 @router.get("/dashboard")
 def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
     """Today's patients and the alerts of my clinic."""
     today = dt.date.today()
     rows = dashboard_service.today_patients(db, principal.clinic_id, today)
     alerts = dashboard_service.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    safety = dashboard_service.safety_counts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     audit_service.record(db, principal.actor, "read", "dashboard", "")
-    return {"today": [_plain(r) for r in rows], "alerts": [_plain(a) for a in alerts]}
+    return {
+        "today": [_plain(r) for r in rows],
+        "alerts": [_plain(a) for a in alerts],
+        "safety": {**_plain(safety), "follow_up_completeness": safety.follow_up_completeness},
+    }

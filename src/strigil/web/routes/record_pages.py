@@ -25,16 +25,29 @@ from strigil.services import clinics, patients, sessions
 from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
 from strigil.services.errors import InvalidInput, RecordError
+from strigil.services.follow_up import questions_for_next_session
 from strigil.services.patient_summary import patient_summary
 from strigil.services.progress import latest_recommendation, progress
-from strigil.services.screening import screen_before_session, screen_episode
+from strigil.services.screening import finding_choices, screen_before_session, screen_episode
 from strigil.web.api_errors import Id, Page
 from strigil.web.charts import progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render, render_measured
 from strigil.web.routes.record_api import ALERT_WINDOW
 from strigil.web.security import Principal, allow
-from strigil.web.session_form import SessionForm, form_errors, parse_form, read_form, reorder_steps
+from strigil.web.session_form import (
+    ADVERSE_FIELDS,
+    ADVERSE_ROWS,
+    ELSEWHERE_ROWS,
+    REACTION_FIELDS,
+    REACTION_ROWS,
+    SessionForm,
+    form_errors,
+    missing_choices,
+    parse_form,
+    read_form,
+    reorder_steps,
+)
 
 __all__ = [
     "Clinician",
@@ -82,6 +95,7 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
     today = dt.date.today()
     rows = dashboard_service.today_patients(db, principal.clinic_id, today)
     alerts = dashboard_service.clinic_alerts(db, principal.clinic_id, since=today - ALERT_WINDOW)
+    safety = dashboard_service.safety_counts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     adverse = dashboard_service.prior_adverse(db, [row.episode_id for row in rows])
     screenings = []
     for row in rows:
@@ -91,7 +105,14 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
                 screenings.append((row, result))
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return render(
-        request, "dashboard.html", principal, today=today, rows=rows, alerts=alerts, screenings=screenings
+        request,
+        "dashboard.html",
+        principal,
+        today=today,
+        rows=rows,
+        alerts=alerts,
+        screenings=screenings,
+        safety=safety,
     )
 
 
@@ -210,8 +231,6 @@ def episode_page(request: Request, episode_id: Id, db: DB, principal: Clinician)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
     charts = [(s, progress_svg(s)) for s in progress(view)]
-    from strigil.clinical.screening import load_findings
-
     return render(
         request,
         "episode.html",
@@ -219,7 +238,7 @@ def episode_page(request: Request, episode_id: Id, db: DB, principal: Clinician)
         episode=view,
         charts=charts,
         recommendation=latest_recommendation(view),
-        findings=load_findings(),
+        findings=finding_choices(),
         **_choices(),
     )
 
@@ -284,6 +303,9 @@ def _session_form_page(
         errors=errors or {},
         general=general or [],
         clinicians=clinicians,
+        latest_screening=view.latest_screening,
+        questions=questions_for_next_session(view),
+        findings=finding_choices(),
         **_choices(),
     )
 
@@ -302,6 +324,9 @@ def new_session_page(request: Request, episode_id: Id, db: DB, principal: Clinic
         values={"date": dt.date.today().isoformat(), "clinician": clinician, "tolerance": "well_tolerated"},
         steps=[_blank_step(view)],
         measures=[{"measure": "nprs", "pre": "", "post": ""}] + [{"measure": "", "pre": "", "post": ""}] * 2,
+        elsewhere=[{"code": "", "region": ""} for _ in range(ELSEWHERE_ROWS)],
+        adverse=[dict.fromkeys(ADVERSE_FIELDS, "") for _ in range(ADVERSE_ROWS)],
+        reactions=[dict.fromkeys(REACTION_FIELDS, "") for _ in range(REACTION_ROWS)],
     )
     return _session_form_page(request, db, principal, view, form)
 
@@ -349,6 +374,9 @@ async def record_session_page(request: Request, episode_id: Id, db: DB, principa
     raw = await request.form()
     followed = [str(v) for v in raw.getlist("followed_by")]
     form = read_form(raw, followed)
+    missing = missing_choices(form, follow_up_session=bool(view.sessions))
+    if missing:
+        return _session_form_page(request, db, principal, view, form, errors=missing, status=422)
     doc, where = parse_form(form, episode_id)
     try:
         recorded = sessions.record_session(db, principal.clinic_id, doc, by=principal.username)
