@@ -141,7 +141,8 @@ class SessionRow(Base):
     notes: Mapped[str | None] = mapped_column(Text, nullable=True)
     # The safety gates: the screening the session was gated on (a copy, and the stored screening it came
     # from), what an override reason let go ahead, the dose confirmation, the follow-up answers, exercise.
-    screening_id: Mapped[int | None] = mapped_column(ForeignKey("screenings.id"), nullable=True)
+    # the stored screening it was gated on (a plain id, not a key: see migration 0116_safety_gates)
+    screening_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     screening: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     override_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     dose_confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -3,10 +3,13 @@ on, the override reason, the dose confirmation, the follow-up answers and whethe
 an episode's consent keeps a note beside its coded items.
 
 Existing sessions get NULL for what was not recorded then (follow-up answers, exercise delivered) and
-dose_confirmed false.
+dose_confirmed false. Columns are added and dropped in place (SQLite's ALTER TABLE ... ADD/DROP COLUMN, 3.35+):
+rebuilding treatment_sessions would drop a table that dose steps, measurements and adverse responses
+reference, which SQLite refuses with foreign keys on. A session's `screening_id` is therefore a plain column
+(its screening copy is in `screening`), not a foreign key.
 
 Revision ID: 0116_safety_gates
-Revises: 0102_session_recommended
+Revises: 0125_force_summary
 Create Date: 2026-11-24
 """
 
@@ -18,7 +21,7 @@ from alembic import op
 from strigil.store.types import UTCTimestamp
 
 revision = "0116_safety_gates"
-down_revision = "0102_session_recommended"
+down_revision = "0125_force_summary"
 branch_labels = None
 depends_on = None
 
@@ -45,40 +48,32 @@ def upgrade() -> None:
     )
     op.create_index("ix_screenings_episode_id", "screenings", ["episode_id", "id"])
     op.create_index("ix_screenings_verdict_screened_on", "screenings", ["verdict", "screened_on"])
-    with op.batch_alter_table("episodes") as table:
-        table.add_column(sa.Column("consent_note", sa.Text(), nullable=True))
-    with op.batch_alter_table("treatment_sessions") as table:
-        table.add_column(sa.Column("screening_id", sa.Integer(), nullable=True))
-        table.add_column(sa.Column("screening", sa.JSON(), nullable=True))
-        table.add_column(sa.Column("override_reason", sa.Text(), nullable=True))
-        table.add_column(
-            sa.Column("dose_confirmed", sa.Boolean(), nullable=False, server_default=sa.text("false"))
-        )
-        table.add_column(sa.Column("follow_up", sa.JSON(), nullable=True))
-        table.add_column(sa.Column("follow_up_asked", sa.Boolean(), nullable=True))
-        table.add_column(sa.Column("exercise_delivered", sa.Boolean(), nullable=True))
-        table.add_column(sa.Column("exercise_not_delivered_reason", sa.Text(), nullable=True))
-        table.create_foreign_key(
-            "fk_treatment_sessions_screening_id_screenings", "screenings", ["screening_id"], ["id"]
-        )
+    op.add_column("episodes", sa.Column("consent_note", sa.Text(), nullable=True))
+    for column in _SESSION_COLUMNS:
+        op.add_column("treatment_sessions", column)
+
+
+_SESSION_COLUMNS = (
+    sa.Column("screening_id", sa.Integer(), nullable=True),
+    sa.Column("screening", sa.JSON(), nullable=True),
+    sa.Column("override_reason", sa.Text(), nullable=True),
+    sa.Column("dose_confirmed", sa.Boolean(), nullable=False, server_default=sa.text("false")),
+    sa.Column("follow_up", sa.JSON(), nullable=True),
+    sa.Column("follow_up_asked", sa.Boolean(), nullable=True),
+    sa.Column("exercise_delivered", sa.Boolean(), nullable=True),
+    sa.Column("exercise_not_delivered_reason", sa.Text(), nullable=True),
+)
+
+
+def _drop(table: str, column: str) -> None:
+    # In place on both databases (SQLite 3.35+ drops a column that no index or key uses).
+    op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("treatment_sessions") as table:
-        table.drop_constraint("fk_treatment_sessions_screening_id_screenings", type_="foreignkey")
-        for column in (
-            "exercise_not_delivered_reason",
-            "exercise_delivered",
-            "follow_up_asked",
-            "follow_up",
-            "dose_confirmed",
-            "override_reason",
-            "screening",
-            "screening_id",
-        ):
-            table.drop_column(column)
-    with op.batch_alter_table("episodes") as table:
-        table.drop_column("consent_note")
+    for column in reversed(_SESSION_COLUMNS):
+        _drop("treatment_sessions", column.name)
+    _drop("episodes", "consent_note")
     op.drop_index("ix_screenings_verdict_screened_on", table_name="screenings")
     op.drop_index("ix_screenings_episode_id", table_name="screenings")
     op.drop_table("screenings")
