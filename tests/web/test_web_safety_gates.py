@@ -84,3 +84,25 @@ def test_the_dashboard_page_shows_overrides_and_follow_up_completeness(gate_worl
     page = client.get("/").text
     assert '<strong id="override-count">0</strong>' in page
     assert '<strong id="follow-up-completeness">100 %</strong>' in page
+
+
+def test_opening_an_episode_on_the_page_records_consent_as_choices(world: World) -> None:
+    client, csrf = world.client("clinician")
+    form = {
+        "csrf_token": csrf,
+        "condition": "lateral_elbow_tendinopathy",
+        "region": "elbow",
+        "side": "left",
+        "target_tissue": "tendon",
+        "co": "strengthening",
+        "planned_iastm": "yes",
+    }
+    refused = client.post("/patients/A001/episodes", data=form)
+    assert refused.status_code == 422 and "consent" in refused.text
+    risks_only = client.post("/patients/A001/episodes", data={**form, "explained": ["bruising"]})
+    assert risks_only.status_code == 422 and "alternatives" in risks_only.text
+    explained = ["bruising", "alternatives", "exercise_programme"]
+    opened = client.post("/patients/A001/episodes", data={**form, "explained": explained})
+    assert opened.status_code == 303, opened.text
+    no_iastm = {k: v for k, v in form.items() if k != "planned_iastm"}
+    assert client.post("/patients/A001/episodes", data=no_iastm).status_code == 303  # no IASTM, no consent

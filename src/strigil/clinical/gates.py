@@ -61,7 +61,7 @@ class DoseRange:
 
     seconds: int  # the upper end of the range
     source: str
-    quality: str  # ✅ read in the source; ⚠️ practitioner opinion
+    quality: str  # "research" (read in the source) or "practitioner opinion"
     confirm: bool  # beyond it, the session asks for confirmation
 
 
@@ -73,10 +73,10 @@ DOSE_RANGES: tuple[DoseRange, ...] = (
     DoseRange(
         300,
         _cite("@cheatham2021 (practice survey of 853 clinicians: 1 to 5 min per lesion or location)"),
-        "✅",
+        "research",
         True,
     ),
-    DoseRange(60, _cite("@spine_health_expect (30 to 60 s per area)"), "⚠️", False),
+    DoseRange(60, _cite("@spine_health_expect (30 to 60 s per area)"), "practitioner opinion", False),
 )
 # A whole session: the survey reports a mean of 14.46 ± 14.70 min, no upper limit; mean + 1 SD ≈ 29 min,
 # rounded to 30, asks for confirmation — a configurable heuristic.
@@ -115,7 +115,7 @@ class DoseFinding:
         ask = "confirm the dose" if self.needs_confirmation else "noted"
         return (
             f"{self.area}: {self.seconds / 60:g} min of IASTM, beyond {self.limit_seconds / 60:g} min "
-            f"({self.quality} {self.source}) — {ask}"
+            f"({self.source}) — {ask}"
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -158,7 +158,12 @@ def dose_findings(steps: Iterable[_Step]) -> list[DoseFinding]:
     if total > SESSION_MINUTES_CONFIRM * 60:
         out.append(
             DoseFinding(
-                "the whole session", total, SESSION_MINUTES_CONFIRM * 60, _SESSION_SOURCE, "heuristic", True
+                "the whole session",
+                total,
+                SESSION_MINUTES_CONFIRM * 60,
+                _SESSION_SOURCE,
+                "configurable heuristic",
+                True,
             )
         )
     return out

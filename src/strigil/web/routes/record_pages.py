@@ -12,6 +12,7 @@ from strigil.catalog import load_catalog
 from strigil.clinical.vocabulary import (
     AdverseKind,
     ClinicianDecision,
+    ConsentItem,
     FibreDirection,
     FollowUpKind,
     PressureCategory,
@@ -87,6 +88,7 @@ def _choices() -> dict[str, Any]:
         "severities": allowed(Severity),
         "tolerances": allowed(Tolerance),
         "decisions": allowed(ClinicianDecision),
+        "consent_items": allowed(ConsentItem),
     }
 
 
@@ -189,8 +191,10 @@ def open_episode_page(
     co: Annotated[list[str] | None, Form()] = None,
     exercise_first_reason: Annotated[str, Form()] = "",
     goal: Annotated[str, Form()] = "",
+    planned_iastm: Annotated[str, Form()] = "",
+    explained: Annotated[list[str] | None, Form()] = None,
 ) -> Response:
-    """Open an episode from the patient page (consent recorded today for petechiae, bruising, soreness)."""
+    """Open an episode from the patient page (consent given today, with what was explained as choices)."""
     view = patients.show_patient(db, principal.clinic_id, patient_code)
     today = dt.date.today().isoformat()
     plan = {
@@ -201,10 +205,10 @@ def open_episode_page(
         "onset_date": onset_date or today,
         "opened_on": today,
         "goals": [goal] if goal else [],
-        "planned_iastm": True,
+        "planned_iastm": planned_iastm == "yes",
         "planned_co_interventions": co or [],
         "exercise_first_reason": exercise_first_reason or None,
-        "consent": {"given_on": today, "explained": ["petechiae", "bruising", "soreness"]},
+        "consent": {"given_on": today, "explained": explained} if explained else None,
     }
     try:
         episode = episode_service.open_episode(

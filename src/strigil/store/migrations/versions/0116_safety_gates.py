@@ -3,8 +3,8 @@ on, the override reason, the dose confirmation, the follow-up answers and whethe
 an episode's consent keeps a note beside its coded items.
 
 Existing sessions get NULL for what was not recorded then (follow-up answers, exercise delivered) and
-dose_confirmed false. Columns are added and dropped in place (SQLite's ALTER TABLE ... ADD/DROP COLUMN, 3.35+):
-rebuilding treatment_sessions would drop a table that dose steps, measurements and adverse responses
+dose_confirmed false. Columns are added and dropped in place (SQLite's ALTER TABLE ... ADD/DROP COLUMN,
+3.35+): rebuilding treatment_sessions would drop a table that dose steps, measurements and adverse responses
 reference, which SQLite refuses with foreign keys on. A session's `screening_id` is therefore a plain column
 (its screening copy is in `screening`), not a foreign key.
 
@@ -14,6 +14,8 @@ Create Date: 2026-11-24
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
@@ -53,7 +55,7 @@ def upgrade() -> None:
         op.add_column("treatment_sessions", column)
 
 
-_SESSION_COLUMNS = (
+_SESSION_COLUMNS: tuple[sa.Column[Any], ...] = (
     sa.Column("screening_id", sa.Integer(), nullable=True),
     sa.Column("screening", sa.JSON(), nullable=True),
     sa.Column("override_reason", sa.Text(), nullable=True),
