@@ -17,7 +17,7 @@ import pytest
 import strigil
 
 SRC = Path(strigil.__file__).resolve().parent
-CORE = ("catalog", "clinical", "evidence", "force", "interop", "meta", "registry")
+CORE = ("catalog", "clinical", "display", "evidence", "force", "interop", "meta", "registry")
 PACKAGES = tuple(sorted(p.name for p in SRC.iterdir() if (p / "__init__.py").is_file()))
 SHELLS = (
     "strigil.store",

@@ -57,7 +57,8 @@ def test_counts_glmm_text_report(tables_csv):
     assert result.exit_code == 0, result.output
     ref = rma_glmm(**_cells())
     assert f"{ref.beta[0].estimate:.4f}" in result.stdout and "tau^2" in result.stdout
-    assert "1 without events in either arm" in result.stdout
+    assert "1 table(s) without events in either arm left out of the model" in result.stdout
+    assert result.stdout.strip() == str(ref.summary()).strip()
 
 
 def test_counts_name_the_bad_row(tmp_path):

@@ -160,11 +160,10 @@ def fit_command(
         typer.echo(json.dumps(doc, allow_nan=False) if as_json else _summary_dependent(doc))
         return
     res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names, formula)
-    doc = res.to_json()
     if as_json:
-        typer.echo(json.dumps(doc))
+        typer.echo(json.dumps(res.to_json()))
     else:
-        typer.echo(_summary(doc))
+        typer.echo(str(res.summary()))
 
 
 def _fmt(x: Any, digits: int = 4) -> str:
@@ -177,32 +176,6 @@ def _coefficient_table(beta: list[dict[str, Any]], dist: str, with_df: bool = Fa
     keys = ("estimate", "se", "stat", *(("df",) if with_df else ()), "p", "ci_lb", "ci_ub")
     return [f"{'':12}" + "".join(f"{h:>10}" for h in heads),
             *(f"{b['name'][:12]:12}" + "".join(f"{_fmt(b[k]):>10}" for k in keys) for b in beta)]
-
-
-def _summary(doc: dict[str, Any]) -> str:
-    """A short plain-text report in the order metafor prints it."""
-    kind = "Equal-effects" if doc["method"] in ("EE", "FE") else "Random-effects"
-    lines = [f"{kind} model (k = {doc['k']}; method: {doc['method']}; test: {doc['test']})", ""]
-    if doc["method"] not in ("EE", "FE"):
-        ci = doc["tau2_ci"] or [None, None]
-        lines.append(f"tau^2 = {_fmt(doc['tau2'])} (SE = {_fmt(doc['tau2_se'])}; "
-                     f"{doc['level']:g}% CI {_fmt(ci[0])} to {_fmt(ci[1])})")
-    lines.append(f"I^2 = {_fmt(doc['I2'], 2)}%   H^2 = {_fmt(doc['H2'], 2)}")
-    lines.append(f"Q({doc['Q_df']}) = {_fmt(doc['Q'])}, p = {_fmt(doc['Q_p'])}")
-    if doc["R2"] is not None:
-        ddf = f", {doc['QM_ddf']}" if doc["QM_ddf"] is not None else ""
-        lines.append(f"QM({doc['QM_df']}{ddf}) = {_fmt(doc['QM'])}, p = {_fmt(doc['QM_p'])}; "
-                     f"R^2 = {_fmt(doc['R2'], 2)}%")
-    lines += ["", *_coefficient_table(doc["beta"], doc["dist"])]
-    if doc["pi_lb"] is not None:
-        lines.append(f"\nprediction interval: {_fmt(doc['pi_lb'])} to {_fmt(doc['pi_ub'])}")
-    for s in doc.get("subgroups") or []:
-        lines.append(f"subgroup {s['name']} (k = {s['k']}): {_fmt(s['estimate'])} "
-                     f"[{_fmt(s['ci_lb'])}, {_fmt(s['ci_ub'])}], tau^2 = {_fmt(s['tau2'])}")
-    if doc.get("subgroups"):
-        lines.append(f"test between subgroups: Q({doc['Q_between_df']}) = {_fmt(doc['Q_between'])}, "
-                     f"p = {_fmt(doc['Q_between_p'])}")
-    return "\n".join(lines)
 
 
 # ---- diagnostics and plots (forest, funnel, diagnose) -------------------------------------------
@@ -421,25 +394,7 @@ def counts_command(
     if as_json:
         typer.echo(json.dumps(doc, allow_nan=False))
         return
-    beta = doc["beta"][0] if "beta" in doc else doc
-    ratio = doc.get("exp")
-    lines = [f"{doc.get('method') or doc['model']} {doc['measure']}: k = {doc['k']} "
-             f"({doc['k_omitted']} left out for missing counts, {doc['k_double_zero']} without events in "
-             "either arm)",
-             f"estimate {_fmt(beta['estimate'])} (SE {_fmt(beta['se'])}), "
-             f"{doc['level']:g}% CI {_fmt(beta['ci_lb'])} to {_fmt(beta['ci_ub'])}"]
-    if ratio:
-        lines.append(f"ratio {_fmt(ratio['estimate'])} [{_fmt(ratio['ci_lb'])}, {_fmt(ratio['ci_ub'])}]")
-    if "Q" in doc:
-        lines.append(f"Q({doc['Q_df']}) = {_fmt(doc['Q'])}, p = {_fmt(doc['Q_p'])}; "
-                     f"I^2 = {_fmt(doc['I2'], 1)}%")
-        for name, test in doc["tests"].items():
-            lines.append(f"{name}: {_fmt(test['stat'])}, p = {_fmt(test['p'])}")
-    else:
-        lines.append(f"tau^2 = {_fmt(doc['tau2'])}; LRT({doc['QE_df']}) = {_fmt(doc['QE_LRT'])}, "
-                     f"p = {_fmt(doc['QE_LRT_p'])}")
-        lines += [f"note: {n}" for n in doc["notes"]]
-    typer.echo("\n".join(lines))
+    typer.echo(str(res.summary()))
 
 
 @meta_app.command("bubble")

@@ -7,12 +7,13 @@ that column alone (same estimators and formulas, see `strigil.meta.rma`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.rma import TESTS, critical_value
 from strigil.meta.tau2 import (
     ESTIMATORS,
@@ -23,13 +24,16 @@ from strigil.meta.tau2 import (
     finite_arithmetic,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
 __all__ = ["BatchResult", "rma_batch"]
 
 _Array = NDArray[np.float64]
 
 
-@dataclass(frozen=True, eq=False)
-class BatchResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class BatchResult(Presentable):
     """Per-column results of `rma_batch`, each an array of shape (m,)."""
 
     method: str
@@ -55,6 +59,21 @@ class BatchResult:
 
     def __len__(self) -> int:
         return int(self.tau2.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per analysis (column of the input): estimate, se, test, intervals, τ², Q, I², H²."""
+        from strigil.display import frame
+
+        cols = ("estimate", "se", "stat", "p", "ci_lb", "ci_ub", "pi_lb", "pi_ub", "tau2", "tau2_se", "Q",
+                "Q_p", "I2", "H2", "converged")
+        return frame({c: getattr(self, c) for c in cols})
+
+    def summary(self) -> Summary:
+        """The spread of the estimates, τ², I² and p-values over the analyses."""
+        from strigil.meta.printing import batch_summary
+
+        return batch_summary(self)
+
 
 
 def _matrix(name: str, values: Any) -> _Array:

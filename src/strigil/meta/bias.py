@@ -13,9 +13,12 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.rma import critical_value, fit_design
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = [
@@ -37,8 +40,8 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-@dataclass(frozen=True)
-class RegTest:
+@dataclass(frozen=True, repr=False)
+class RegTest(Presentable):
     """Result of Egger's regression test: the test of the predictor's coefficient and the limit
     estimate (the intercept: the effect expected for a study of infinite precision)."""
 
@@ -54,6 +57,20 @@ class RegTest:
     b: tuple[float, ...]
     se: tuple[float, ...]
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the test statistic, p-value and limit estimate with its interval."""
+        from strigil.display import frame
+
+        return frame({"model": [self.model], "predictor": [self.predictor], "stat": [self.zval],
+                      "df": [self.dfs], "p": [self.pval], "est": [self.est], "ci_lb": [self.ci_lb],
+                      "ci_ub": [self.ci_ub]})
+
+    def summary(self) -> Summary:
+        """metafor's `print(regtest(res))`."""
+        from strigil.meta.printing import regtest_summary
+
+        return regtest_summary(self)
+
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict with metafor's names (`zval` is a t statistic when `dfs` is set)."""
         return {
@@ -65,13 +82,25 @@ class RegTest:
         }
 
 
-@dataclass(frozen=True)
-class RankTest:
+@dataclass(frozen=True, repr=False)
+class RankTest(Presentable):
     """Result of Begg's rank correlation test: Kendall's tau between standardized effects and variances."""
 
     tau: float
     pval: float
     exact: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: Kendall's tau and its p-value."""
+        from strigil.display import frame
+
+        return frame({"tau": [self.tau], "p": [self.pval], "exact": [self.exact]})
+
+    def summary(self) -> Summary:
+        """metafor's `print(ranktest(res))`."""
+        from strigil.meta.printing import ranktest_summary
+
+        return ranktest_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict with metafor's names."""

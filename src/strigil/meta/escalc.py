@@ -18,13 +18,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta import counts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MEASURES", "EffectSizes", "escalc"]
 
@@ -68,8 +72,8 @@ MEASURES: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True)
-class EffectSizes:
+@dataclass(frozen=True, repr=False)
+class EffectSizes(Presentable):
     """Effect sizes `yi` with sampling variances `vi`, plus the input rows they came from."""
 
     measure: str
@@ -84,6 +88,20 @@ class EffectSizes:
     def sei(self) -> _FloatArray:
         """Standard errors, sqrt(vi)."""
         return np.sqrt(self.vi)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The input rows with `yi` and `vi` appended (metafor's escalc data frame)."""
+        from strigil.display import frame
+
+        cols: dict[str, Any] = {n: v for n, v in self.rows.items() if n not in ("yi", "vi")}
+        cols.update(yi=self.yi, vi=self.vi)
+        return frame(cols)
+
+    def summary(self) -> Summary:
+        """The effect sizes as metafor prints an escalc data frame."""
+        from strigil.meta.printing import table_summary
+
+        return table_summary(f"Effect sizes ({self.measure}; {len(self)} rows)", self.to_frame())
 
     def to_rows(self) -> list[dict[str, Any]]:
         """The input rows with `yi` and `vi` appended (NaN where a value cannot be computed)."""

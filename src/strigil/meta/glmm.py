@@ -25,17 +25,21 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import optimize, special
 
+from strigil.display import Presentable, Summary
 from strigil.meta import counts
 from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.result import Coefficient, _num
 from strigil.meta.rma import critical_value
 from strigil.meta.tau2 import _terms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MEASURES", "GLMMResult", "rma_glmm"]
 
@@ -308,8 +312,8 @@ def _glm_start(m: _Model) -> _Array:
 # ---------------------------------------------------------------------------------------- result
 
 
-@dataclass(frozen=True, eq=False)
-class GLMMResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class GLMMResult(Presentable):
     """A binomial-normal (OR) or Poisson-normal (IRR) random-effects model ("UM.RS", method ML).
 
     `beta` are the log ratio (`intrcpt`) and moderator coefficients; `tau2` is the variance of the
@@ -346,6 +350,19 @@ class GLMMResult:
     slab: tuple[str, ...]
     tables: TwoByTwo | PersonTime
     notes: tuple[str, ...] = ()
+
+    def summary(self) -> Summary:
+        """metafor's `print(rma.glmm(..., model = "UM.RS"))`."""
+        from strigil.meta.printing import glmm_summary
+
+        return glmm_summary(self)
+
+    def to_frame(self, part: str = "coefficients") -> pd.DataFrame:
+        """A DataFrame of the coefficients, the studies or the model statistics (`part` = "coefficients",
+        "studies", "model")."""
+        from strigil.meta.frames import glmm_frame
+
+        return glmm_frame(self, part)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict; without moderators also the ratio (exp of the intercept) and its interval."""

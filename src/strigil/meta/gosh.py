@@ -17,10 +17,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import InlineFigure, Presentable, Summary
 from strigil.meta.batch import rma_batch
 from strigil.meta.plots import _ACCENT, _save
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from strigil.meta.result import RMAResult
@@ -30,8 +32,8 @@ __all__ = ["Gosh", "GoshPlot", "gosh"]
 _Array = NDArray[np.float64]
 
 
-@dataclass(frozen=True, eq=False)
-class Gosh:
+@dataclass(frozen=True, eq=False, repr=False)
+class Gosh(Presentable):
     """One row per subset: which studies it holds (`incl`, subsets × k) and its fit (estimate, Q, I², H²,
     τ²). `exhaustive` says whether every subset was fitted (else a random sample was)."""
 
@@ -47,6 +49,20 @@ class Gosh:
 
     def __len__(self) -> int:
         return int(self.estimate.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per subset: estimate, Q, I², H², τ² and one boolean column per study (included)."""
+        from strigil.display import frame
+
+        cols: dict[str, Any] = {c: getattr(self, c) for c in ("estimate", "Q", "I2", "H2", "tau2")}
+        cols.update({f"study_{j + 1}": self.incl[:, j] for j in range(self.k)})
+        return frame(cols)
+
+    def summary(self) -> Summary:
+        """How many subsets were fitted and the spread of their estimates and I²."""
+        from strigil.meta.printing import gosh_summary
+
+        return gosh_summary(self)
 
     def plot(self, *, xlab: str = "Pooled estimate") -> GoshPlot:
         """Pooled estimate against I² for every subset, with both margins as histograms."""
@@ -81,7 +97,7 @@ class Gosh:
 
 
 @dataclass(frozen=True, eq=False)
-class GoshPlot:
+class GoshPlot(InlineFigure):
     """The drawn GOSH plot and the subsets behind it."""
 
     gosh: Gosh
@@ -90,6 +106,8 @@ class GoshPlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
+
 
 
 def _subsets(k: int, max_subsets: int, seed: int) -> tuple[NDArray[np.bool_], bool]:

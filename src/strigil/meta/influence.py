@@ -11,10 +11,13 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.residuals import _hat_matrix
 from strigil.meta.rma import fit_design
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = ["Baujat", "Influence", "StudySequence", "baujat", "deletion_residuals", "influence", "leave1out",
@@ -28,8 +31,8 @@ def _list(x: _Array) -> list[float | None]:
     return [float(v) if math.isfinite(v) else None for v in np.asarray(x, dtype=float)]
 
 
-@dataclass(frozen=True, eq=False)
-class StudySequence:
+@dataclass(frozen=True, eq=False, repr=False)
+class StudySequence(Presentable):
     """One pooled result per row: after omitting study i (leave-one-out) or after adding studies
     1…i (cumulative). Field names follow metafor (`zval` holds t statistics under t/knha tests)."""
 
@@ -45,6 +48,19 @@ class StudySequence:
     tau2: _Array
     I2: _Array
     H2: _Array
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study: the refitted estimate, its test and interval, Q, τ², I², H²."""
+        from strigil.display import frame
+
+        cols = ("estimate", "se", "zval", "pval", "ci_lb", "ci_ub", "Q", "Qp", "tau2", "I2", "H2")
+        return frame({c: getattr(self, c) for c in cols}, self.slab, "study")
+
+    def summary(self) -> Summary:
+        """The table metafor prints for `leave1out` / `cumul`."""
+        from strigil.meta.printing import table_summary
+
+        return table_summary(f"Refitted models, one per row ({len(self.slab)})", self.to_frame())
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists (null where a fit was impossible)."""
@@ -146,8 +162,8 @@ def _model_weights(res: RMAResult) -> _Array:
     return 1 / (res.vi + res.tau2) if res.weights is None else res.weights
 
 
-@dataclass(frozen=True, eq=False)
-class Influence:
+@dataclass(frozen=True, eq=False, repr=False)
+class Influence(Presentable):
     """Case-deletion diagnostics per study (Viechtbauer & Cheung, 2010): externally standardized
     residuals, DFFITS, Cook's distance, covariance ratio, τ² and Q without the study, hat value,
     weight (%), DFBETAS per coefficient, and metafor's flag of influential studies."""
@@ -163,6 +179,25 @@ class Influence:
     weight: _Array
     dfbs: dict[str, _Array]
     inf: tuple[bool, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study, metafor's columns (`cook.d` → `cook_d`), DFBETAS as `dfbs_<coefficient>`."""
+        from strigil.display import frame
+
+        cols = {c: getattr(self, c) for c in ("rstudent", "dffits", "cook_d", "cov_r", "tau2_del", "QE_del",
+                                               "hat", "weight")}
+        cols.update({f"dfbs_{name}": values for name, values in self.dfbs.items()})
+        cols["inf"] = list(self.inf)
+        return frame(cols, self.slab, "study")
+
+    def summary(self) -> Summary:
+        """The influence table (metafor's `print(influence(res))`); influential studies marked in `inf`."""
+        from strigil.meta.printing import table_summary
+
+        flagged = [s for s, f in zip(self.slab, self.inf, strict=True) if f]
+        note = "Influential: " + (", ".join(flagged) if flagged else "none")
+        title = f"Influence diagnostics ({len(self.slab)} studies)"
+        return table_summary(title, self.to_frame(), notes=[note])
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists, names as metafor (`cook.d` → `cook_d`)."""
@@ -250,14 +285,26 @@ def influence(res: RMAResult) -> Influence:
                      {name: dfbs[:, j] for j, name in enumerate(names)}, tuple(bool(f) for f in flag))
 
 
-@dataclass(frozen=True, eq=False)
-class Baujat:
+@dataclass(frozen=True, eq=False, repr=False)
+class Baujat(Presentable):
     """Baujat plot data (Baujat et al., 2002, Stat Med 21:2641): each study's contribution to the
     heterogeneity (`x`, squared Pearson residual) and its influence on the pooled result (`y`)."""
 
     slab: tuple[str, ...]
     x: _Array
     y: _Array
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study: x (contribution to Q) and y (influence on the estimate)."""
+        from strigil.display import frame
+
+        return frame({"x": self.x, "y": self.y}, self.slab, "study")
+
+    def summary(self) -> Summary:
+        """The Baujat coordinates, one line per study."""
+        from strigil.meta.printing import table_summary
+
+        return table_summary(f"Baujat plot coordinates ({len(self.slab)} studies)", self.to_frame())
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists."""

@@ -21,17 +21,21 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta import counts
 from strigil.meta.batch import _matrix
 from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.rma import critical_value
 from strigil.meta.tables_result import TablesResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["MEASURES", "MHBatch", "heterogeneity", "rma_mh", "rma_mh_batch"]
 
@@ -278,8 +282,8 @@ def _no_estimate(measure: str) -> str:
     return "the Mantel–Haenszel estimate does not exist for these tables"
 
 
-@dataclass(frozen=True, eq=False)
-class MHBatch:
+@dataclass(frozen=True, eq=False, repr=False)
+class MHBatch(Presentable):
     """`rma_mh_batch` results, one entry per meta-analysis (arrays of shape (m,)); NaN where an
     analysis has no estimate (see `rma_mh`). Tests that do not exist for the measure are None."""
 
@@ -306,6 +310,24 @@ class MHBatch:
 
     def __len__(self) -> int:
         return int(self.estimate.shape[0])
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per analysis: estimate, se, z, p, interval, Q, I², H² and the tests that exist."""
+        from strigil.display import frame
+
+        names = ("estimate", "se", "z", "p", "ci_lb", "ci_ub", "k_yi", "Q", "Q_p", "I2", "H2")
+        cols: dict[str, Any] = {c: getattr(self, c) for c in names}
+        for name in ("cmh", "cmh_p", "breslow_day", "breslow_day_p", "tarone", "tarone_p"):
+            if getattr(self, name) is not None:
+                cols[name] = getattr(self, name)
+        return frame(cols)
+
+    def summary(self) -> Summary:
+        """The spread of the estimates, Q, I² and p-values over the analyses."""
+        from strigil.meta.printing import mh_batch_summary
+
+        return mh_batch_summary(self)
+
 
 
 def _check_batch(measure: str, cells: _Cells) -> None:

@@ -11,10 +11,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
 from strigil.meta.batch import rma_batch
 from strigil.meta.rma import fit_design
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = ["PermutationTest", "permutest"]
@@ -31,8 +34,8 @@ def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-@dataclass(frozen=True)
-class PermutationTest:
+@dataclass(frozen=True, repr=False)
+class PermutationTest(Presentable):
     """Permutation p-values per coefficient (`pval`) and for the omnibus test (`QMp`).
 
     `exact` tells whether every distinct sign flip (intercept-only model) or ordering of the
@@ -46,6 +49,18 @@ class PermutationTest:
     exact: bool
     iter: int
     seed: int | None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: its permutation p-value."""
+        from strigil.display import frame
+
+        return frame({"p": list(self.pval)}, self.names, "term")
+
+    def summary(self) -> Summary:
+        """The permutation p-values of the coefficients and of the omnibus test."""
+        from strigil.meta.printing import permutest_summary
+
+        return permutest_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict with metafor's names."""

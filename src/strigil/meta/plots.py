@@ -17,6 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import InlineFigure
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -80,7 +82,7 @@ class ForestRow:
 
 
 @dataclass(frozen=True, eq=False)
-class ForestPlot:
+class ForestPlot(InlineFigure):
     """A drawn forest plot: its rows (top to bottom), the prediction interval and the figure."""
 
     rows: tuple[ForestRow, ...]
@@ -91,6 +93,7 @@ class ForestPlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """The plot's content as plain JSON (what is drawn, not how)."""
@@ -257,7 +260,7 @@ def _draw_forest(ax: Axes, ax_lab: Axes, ax_num: Axes, rows: list[ForestRow], ys
 
 
 @dataclass(frozen=True, eq=False)
-class FunnelPlot:
+class FunnelPlot(InlineFigure):
     """A drawn funnel plot: the studies (effect, standard error), the filled studies of a
     trim-and-fill (if given), the pooled estimate, the significance contours and the figure."""
 
@@ -273,6 +276,7 @@ class FunnelPlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """The plot's content as plain JSON."""

@@ -16,7 +16,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = ["RESIDUAL_TYPES", "Residuals", "hatvalues", "residuals", "rstandard", "rstudent"]
@@ -26,14 +30,26 @@ _EPS = float(np.finfo(float).eps)
 RESIDUAL_TYPES = ("response", "pearson", "rstandard", "rstudent")
 
 
-@dataclass(frozen=True, eq=False)
-class Residuals:
+@dataclass(frozen=True, eq=False, repr=False)
+class Residuals(Presentable):
     """Residuals `resid` with their standard errors `se` and `z` = resid / se, one per study."""
 
     slab: tuple[str, ...]
     resid: _Array
     se: _Array
     z: _Array
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per study: resid, se, z."""
+        from strigil.display import frame
+
+        return frame({"resid": self.resid, "se": self.se, "z": self.z}, self.slab, "study")
+
+    def summary(self) -> Summary:
+        """The residuals as metafor's `print(rstandard(res))` lists them."""
+        from strigil.meta.printing import table_summary
+
+        return table_summary(f"Residuals ({len(self.slab)} studies)", self.to_frame())
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists (null where a value does not exist)."""

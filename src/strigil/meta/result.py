@@ -5,10 +5,20 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from strigil.display import Presentable, Summary
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from strigil.meta.bias import RankTest, RegTest
+    from strigil.meta.influence import Baujat, Influence, StudySequence
+    from strigil.meta.permutation import PermutationTest
+    from strigil.meta.trimfill import TrimFill
 
 __all__ = ["Coefficient", "Prediction", "RMAResult", "Subgroup", "Tau2Interval"]
 
@@ -49,8 +59,8 @@ class Subgroup:
     result: RMAResult
 
 
-@dataclass(frozen=True)
-class Prediction:
+@dataclass(frozen=True, repr=False)
+class Prediction(Presentable):
     """Predicted (average) effects with confidence and prediction intervals (metafor's `predict`)."""
 
     pred: _Array
@@ -60,9 +70,22 @@ class Prediction:
     pi_lb: _Array
     pi_ub: _Array
 
+    def to_frame(self) -> pd.DataFrame:
+        """One row per prediction: pred, se, ci_lb, ci_ub, pi_lb, pi_ub."""
+        from strigil.display import frame
 
-@dataclass(frozen=True)
-class Tau2Interval:
+        return frame({n: getattr(self, n) for n in ("pred", "se", "ci_lb", "ci_ub", "pi_lb", "pi_ub")})
+
+    def summary(self) -> Summary:
+        """The predictions as metafor's `print(predict(...))` lists them."""
+        from strigil.meta.printing import table_summary
+
+        n = len(self.pred)
+        return table_summary(f"Predicted effect{'s' if n > 1 else ''} ({n})", self.to_frame())
+
+
+@dataclass(frozen=True, repr=False)
+class Tau2Interval(Presentable):
     """Q-profile confidence intervals for τ², τ, I² and H² (metafor's `confint`), as (estimate, lb, ub)."""
 
     level: float
@@ -70,6 +93,20 @@ class Tau2Interval:
     tau: tuple[float, float, float]
     I2: tuple[float, float, float]
     H2: tuple[float, float, float]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per quantity (tau2, tau, I2, H2): estimate, ci_lb, ci_ub."""
+        from strigil.display import frame
+
+        rows = (self.tau2, self.tau, self.I2, self.H2)
+        return frame({"estimate": [r[0] for r in rows], "ci_lb": [r[1] for r in rows],
+                      "ci_ub": [r[2] for r in rows]}, ["tau2", "tau", "I2", "H2"], "quantity")
+
+    def summary(self) -> Summary:
+        """metafor's `print(confint(res))`."""
+        from strigil.meta.printing import tau2_interval_summary
+
+        return tau2_interval_summary(self)
 
 
 def _num(x: Any) -> Any:
@@ -84,8 +121,8 @@ def _num(x: Any) -> Any:
     return value if math.isfinite(value) else None
 
 
-@dataclass(frozen=True, eq=False)
-class RMAResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RMAResult(Presentable):
     """A fitted random/fixed-effects model or meta-regression, in metafor's vocabulary.
 
     `tau2_ci` (the Q-profile interval) is computed on first access, so fitting stays cheap.
@@ -234,53 +271,77 @@ class RMAResult:
 
     # ---- diagnostics and plots live in their own modules ----------------------------------------
 
-    def leave1out(self, *args: Any, **kwargs: Any) -> Any:
-        """Leave-one-out estimates (strigil.meta.influence.leave1out)."""
+    def leave1out(self) -> StudySequence:
+        """Leave-one-out estimates: the model refitted without each study in turn (metafor's `leave1out`)."""
         from strigil.meta.influence import leave1out
 
-        return leave1out(self, *args, **kwargs)
+        return leave1out(self)
 
-    def influence(self, *args: Any, **kwargs: Any) -> Any:
-        """Influence diagnostics (strigil.meta.influence.influence)."""
+    def influence(self) -> Influence:
+        """Case-deletion diagnostics per study (Viechtbauer & Cheung, 2010; metafor's `influence`):
+        studentized residuals, DFFITS, Cook's distance, covariance ratio, τ² and Q without the study, hat
+        values, weights, DFBETAS and the flag of influential studies."""
         from strigil.meta.influence import influence
 
-        return influence(self, *args, **kwargs)
+        return influence(self)
 
-    def baujat(self, *args: Any, **kwargs: Any) -> Any:
-        """Baujat plot data (strigil.meta.influence.baujat)."""
+    def baujat(self) -> Baujat:
+        """Baujat plot coordinates (Baujat et al., 2002): each study's contribution to Q and its influence
+        on the pooled estimate (metafor's `baujat`)."""
         from strigil.meta.influence import baujat
 
-        return baujat(self, *args, **kwargs)
+        return baujat(self)
 
-    def cumul(self, *args: Any, **kwargs: Any) -> Any:
-        """Cumulative meta-analysis (strigil.meta.cumulative.cumul)."""
+    def cumul(self, order: Any = None) -> StudySequence:
+        """Cumulative meta-analysis: the model refitted as studies are added one at a time (metafor's
+        `cumul`).
+
+        order: the order to add studies in — a sequence of sort keys, one per study (e.g. the year), or
+            None for the order of the data.
+        """
         from strigil.meta.cumulative import cumul
 
-        return cumul(self, *args, **kwargs)
+        return cumul(self, order)
 
-    def regtest(self, *args: Any, **kwargs: Any) -> Any:
-        """Egger's regression test (strigil.meta.bias.regtest)."""
+    def regtest(self, model: str = "rma", predictor: str = "sei") -> RegTest:
+        """Egger's regression test for funnel-plot asymmetry (Egger et al., 1997; metafor's `regtest`).
+
+        model: "rma" (a meta-regression with the model's τ² estimator) or "lm" (weighted regression with
+            multiplicative dispersion, Egger's original test).
+        predictor: "sei" (standard error), "vi" (variance), "ni", "ninv", "sqrtni" or "sqrtninv".
+        """
         from strigil.meta.bias import regtest
 
-        return regtest(self, *args, **kwargs)
+        return regtest(self, model, predictor)
 
-    def ranktest(self, *args: Any, **kwargs: Any) -> Any:
-        """Begg's rank correlation test (strigil.meta.bias.ranktest)."""
+    def ranktest(self) -> RankTest:
+        """Begg and Mazumdar's rank correlation test for funnel-plot asymmetry (Begg & Mazumdar, 1994;
+        metafor's `ranktest`): Kendall's tau of standardized effects and their variances."""
         from strigil.meta.bias import ranktest
 
-        return ranktest(self, *args, **kwargs)
+        return ranktest(self)
 
-    def trimfill(self, *args: Any, **kwargs: Any) -> Any:
-        """Trim-and-fill (strigil.meta.trimfill.trimfill)."""
+    def trimfill(self, side: str | None = None, estimator: str = "L0") -> TrimFill:
+        """Duval and Tweedie's trim-and-fill (Duval & Tweedie, 2000; metafor's `trimfill`).
+
+        side: "left" or "right", where studies are missing; None picks it from Egger's slope.
+        estimator: "L0" or "R0", the estimator of the number of missing studies.
+        """
         from strigil.meta.trimfill import trimfill
 
-        return trimfill(self, *args, **kwargs)
+        return trimfill(self, side, estimator)
 
-    def permutest(self, *args: Any, **kwargs: Any) -> Any:
-        """Permutation tests (strigil.meta.permutation.permutest)."""
+    def permutest(self, iter: int = 1000, exact: bool = False, seed: int | None = None) -> PermutationTest:
+        """Permutation tests of the coefficients and the omnibus test (Follmann & Proschan, 1999; metafor's
+        `permutest`).
+
+        iter: the number of random permutations when not all are enumerated.
+        exact: enumerate every distinct permutation (or sign flip), however many.
+        seed: the seed of the random permutations (None: a fresh random seed).
+        """
         from strigil.meta.permutation import permutest
 
-        return permutest(self, *args, **kwargs)
+        return permutest(self, iter, exact, seed)
 
     def fitstats(self, method: str | None = None) -> Any:
         """Log-likelihood, deviance, AIC, BIC, AICc (strigil.meta.likelihood.fitstats)."""
@@ -329,6 +390,21 @@ class RMAResult:
         except (ValueError, np.linalg.LinAlgError):
             return dict.fromkeys(keys)
         return {key: _num(getattr(fs, key)) for key in keys}
+
+    # ---- presentation (strigil.meta.printing, strigil.meta.frames) --------------------------------
+
+    def summary(self) -> Summary:
+        """What metafor prints for this model: heterogeneity, tests and the coefficient table."""
+        from strigil.meta.printing import rma_summary
+
+        return rma_summary(self)
+
+    def to_frame(self, part: str = "coefficients") -> pd.DataFrame:
+        """A pandas DataFrame of the coefficients, the studies (yi, vi, interval, weight), the model
+        statistics (one row) or the subgroups: `part` = "coefficients", "studies", "model", "subgroups"."""
+        from strigil.meta.frames import rma_frame
+
+        return rma_frame(self, part)
 
     # ---- the JSON contract ---------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import InlineFigure
 from strigil.meta.glmm import GLMMResult
 from strigil.meta.plots import _ACCENT, _INK, _save, _z
 from strigil.meta.result import RMAResult
@@ -50,7 +51,7 @@ class RevManRow:
 
 
 @dataclass(frozen=True, eq=False)
-class RevManForest:
+class RevManForest(InlineFigure):
     """The drawn forest plot: its column titles, its rows top to bottom, and the figure."""
 
     columns: tuple[str, ...]
@@ -61,6 +62,7 @@ class RevManForest:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """What is drawn, as plain JSON (estimates on the analysis scale, e.g. log odds ratios)."""

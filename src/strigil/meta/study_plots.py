@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import InlineFigure
 from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.plots import _ACCENT, _INK, _save, _z
 from strigil.meta.tables_result import TablesResult
@@ -47,7 +48,7 @@ def _point_sizes(weights: _Array, lo: float = 0.5, hi: float = 3.0) -> _Array:
 
 
 @dataclass(frozen=True, eq=False)
-class BubblePlot:
+class BubblePlot(InlineFigure):
     """A meta-regression's bubble plot: studies (moderator `x`, effect `yi`, point size `psize` by
     weight), the regression line `pred` over `grid` with its confidence (and prediction) band."""
 
@@ -66,6 +67,7 @@ class BubblePlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """The plot's content as plain JSON."""
@@ -126,7 +128,7 @@ def regplot(res: RMAResult, mod: str | None = None, *, show_pi: bool = False, po
 
 
 @dataclass(frozen=True, eq=False)
-class RadialPlot:
+class RadialPlot(InlineFigure):
     """A radial (Galbraith) plot: x = 1/√(vᵢ + τ²), y = yᵢ/√(vᵢ + τ²); the pooled estimate is the slope
     of the line through the origin, and ±z stays a band of two-sided significance around it."""
 
@@ -140,6 +142,7 @@ class RadialPlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """The plot's content as plain JSON."""
@@ -182,7 +185,7 @@ _LABBE_MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
 
 
 @dataclass(frozen=True, eq=False)
-class LabbePlot:
+class LabbePlot(InlineFigure):
     """A L'Abbé plot: each study's outcome in group 2 (`x`) against group 1 (`y`) on the measure's
     scale (log odds, log risk, risk, log rate, rate), point size by weight, with the line of no effect
     (y = x) and the line of the pooled effect."""
@@ -197,6 +200,7 @@ class LabbePlot:
     def save(self, path: str | Path, dpi: int = 150) -> Path:
         """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
         return _save(self.figure, path, dpi)
+
 
     def to_json(self) -> dict[str, Any]:
         """The plot's content as plain JSON."""

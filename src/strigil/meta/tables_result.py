@@ -10,10 +10,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
 from strigil.meta.counts import PersonTime, TwoByTwo
 from strigil.meta.result import _num
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.residuals import Residuals
 
 __all__ = ["RATIO_MEASURES", "TablesResult"]
@@ -23,8 +26,8 @@ _Array = NDArray[np.float64]
 RATIO_MEASURES = ("OR", "RR", "IRR", "PETO")
 
 
-@dataclass(frozen=True, eq=False)
-class TablesResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class TablesResult(Presentable):
     """A Mantel–Haenszel (`method="MH"`) or Peto (`"PETO"`) common-effect meta-analysis.
 
     `k` tables enter the pooled estimate (tables with a missing count are left out and counted in
@@ -86,6 +89,19 @@ class TablesResult:
         resid[np.abs(resid) < 100 * np.finfo(float).eps] = 0.0
         se = np.sqrt(self.vi[keep])
         return Residuals(tuple(s for s, k in zip(self.slab, keep, strict=True) if k), resid, se, resid / se)
+
+    def summary(self) -> Summary:
+        """metafor's `print(rma.mh(...))` or `print(rma.peto(...))`."""
+        from strigil.meta.printing import tables_summary
+
+        return tables_summary(self)
+
+    def to_frame(self, part: str = "coefficients") -> pd.DataFrame:
+        """A DataFrame of the pooled estimate ("coefficients", with the ratio for log measures), the
+        studies ("studies") or the tests ("tests": Q, CMH, Breslow–Day, Tarone)."""
+        from strigil.meta.frames import tables_frame
+
+        return tables_frame(self, part)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict; ratio measures also give the exponentiated estimate and interval."""

@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
 from strigil.meta.rma import fit_design
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = [
@@ -33,8 +36,8 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
-@dataclass(frozen=True, eq=False)
-class TrimFill:
+@dataclass(frozen=True, eq=False, repr=False)
+class TrimFill(Presentable):
     """Trim-and-fill result: the estimated number of missing studies `k0` (with its SE and, for R0,
     a p-value), the side they are missing from, the imputed studies and the model refitted to the
     observed plus imputed studies (`fit`; the original model when k0 = 0)."""
@@ -52,6 +55,19 @@ class TrimFill:
     def estimate(self) -> float:
         """The pooled estimate after filling."""
         return self.fit.beta[0].estimate
+
+    def to_frame(self) -> pd.DataFrame:
+        """The imputed studies, one row each (yi, vi)."""
+        from strigil.display import frame
+
+        return frame({"yi": list(self.fill_yi), "vi": list(self.fill_vi)},
+                     [f"Filled {i + 1}" for i in range(len(self.fill_yi))], "study")
+
+    def summary(self) -> Summary:
+        """metafor's `print(trimfill(res))`: the missing studies, then the model refitted with them."""
+        from strigil.meta.printing import trimfill_summary
+
+        return trimfill_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict: metafor's names plus the refitted model's estimate and interval."""
