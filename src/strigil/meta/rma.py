@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.meta.escalc import EffectSizes
 from strigil.meta.result import Coefficient, RMAResult, Subgroup
 from strigil.meta.tau2 import (
     ESTIMATORS,
@@ -127,8 +128,8 @@ def _design(
 
 
 def rma(
-    yi: Any,
-    vi: Any,
+    yi: Any = "yi",
+    vi: Any = "vi",
     *,
     mods: Any = None,
     mod_names: Sequence[str] | None = None,
@@ -139,20 +140,41 @@ def rma(
     subgroup: Any = None,
     weights: Any = None,
     control: Mapping[str, Any] | None = None,
-    slab: Sequence[str] | None = None,
+    slab: Any = None,
     data: Any = None,
 ) -> RMAResult:
     """Fit a fixed/equal- or random-effects model or meta-regression, as metafor's `rma()`.
 
-    `method`: EE (= FE), DL, HE, HS, SJ, ML, REML, EB, PM, DLIT, SJIT, PMM or GENQ (which needs
-    `weights`, its generalized-Q weights). `test`: z, t or knha. `mods`: an array (k × q) or a mapping
-    name → values, named by `mod_names`, or a formula on `data` ("~ dose + technique": text columns are
-    categorical with R's treatment coding, see `strigil.meta.formula`). `subgroup`: one label per study.
-    `yi`, `vi`, `weights`, `slab` and `subgroup` may name columns of `data`. `control`: {"tau2": value}
-    fixes τ² instead of estimating it.
     Studies with a missing or non-finite yi, vi, weight or moderator are left out, as metafor does, and
     listed in `RMAResult.omitted`; vi <= 0 is an error.
+
+    Parameters:
+        yi: the effect sizes — values, the name of a column of `data` (default "yi"), or the result of
+            `escalc` (its yi and vi; its rows are the data for column names and formulas).
+        vi: their sampling variances — values or a column name (default "vi").
+        mods: moderators (meta-regression): a formula on `data` ("~ dose + technique"; text columns are
+            categorical with R's treatment coding, see `strigil.meta.formula`), a k × q array, or a mapping
+            name → values.
+        mod_names: names of the columns of an array `mods`.
+        intercept: include the intercept (as metafor's default).
+        method: the τ² estimator — EE (= FE), DL, HE, HS, SJ, ML, REML, EB, PM, DLIT, SJIT, PMM, or GENQ
+            (which needs `weights`, the weights of its generalized Q).
+        test: "z", "t" or "knha" (Hartung–Knapp–Sidik–Jonkman).
+        level: the confidence level in percent.
+        subgroup: one label per study (or a column name): each subgroup is also fitted on its own.
+        weights: user weights (or a column name) instead of 1/(vᵢ + τ²).
+        control: {"tau2": value} fixes τ² instead of estimating it.
+        slab: study labels (or a column name).
+        data: a pandas DataFrame or a mapping column → values that the names above refer to.
+
+    Returns the fitted `RMAResult`: `summary()` prints what metafor prints, `to_frame()` tabulates it.
     """
+    if isinstance(yi, EffectSizes):
+        if not (isinstance(vi, str) and vi == "vi"):
+            raise ValueError("vi comes with the escalc result; do not give it as well")
+        if data is None:
+            data = {**yi.rows, "yi": list(yi.yi), "vi": list(yi.vi)}
+        yi, vi = yi.yi, yi.vi
     y = _as_vector("yi", _named("yi", yi, data))
     v = _as_vector("vi", _named("vi", vi, data))
     if y.shape != v.shape:
