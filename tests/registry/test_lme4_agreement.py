@@ -10,7 +10,7 @@ from strigil.registry.growth_model import fit_growth_model
 
 from .conftest import REFERENCE, load_data, load_fixture
 
-FIXTURES = sorted(p.name for p in REFERENCE.glob("*.json"))
+FIXTURES = sorted(p.name for p in REFERENCE.glob("*.json") if p.name != "anova.json")
 RTOL = 1e-5
 
 

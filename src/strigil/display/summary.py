@@ -60,7 +60,7 @@ class Presentable:
         printer.text(repr(self) if cycle else self.summary().text)
 
 
-def frame(columns: Mapping[str, Sequence[Any] | Any], index: Sequence[Any] | None = None,
+def frame(columns: Mapping[str, Sequence[Any] | Any], index: Sequence[Any] | Any = None,
           index_name: str | None = None) -> pd.DataFrame:
     """A DataFrame from named columns (pandas is imported only when a table is asked for)."""
     import pandas as pd

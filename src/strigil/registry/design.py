@@ -26,6 +26,8 @@ __all__ = [
     "codes_of",
     "fixed_design",
     "formula_variables",
+    "is_numeric",
+    "labelled_codes",
     "parse_random",
     "random_design",
     "term_values",
@@ -80,6 +82,22 @@ def codes_of(col: Column) -> tuple[np.ndarray, int]:
     return codes.astype(np.intp), len(levels)
 
 
+def labelled_codes(col: Column) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Integer codes 0..k-1 of a grouping column and the text of each level that occurs (sorted)."""
+    if isinstance(col, Coded):
+        codes, _ = codes_of(col)
+        texts = col.level_texts()
+        present = np.flatnonzero(np.bincount(col.codes[col.codes >= 0], minlength=len(texts)) > 0)
+        return codes, tuple(texts[int(i)] for i in present)
+    levels, codes = np.unique(np.asarray(col), return_inverse=True)
+    return codes.astype(np.intp), tuple(str(v) for v in levels)
+
+
+def is_numeric(col: Column) -> bool:
+    """True for a numeric column (a coded or text column is categorical)."""
+    return _is_numeric(col)
+
+
 def _is_numeric(col: Column) -> bool:
     return not isinstance(col, Coded) and np.asarray(col).dtype.kind in "fiub"
 
@@ -113,7 +131,7 @@ def parse_random(spec: str) -> RandomTerm:
             f"random={spec!r}: expected one term of the form 'terms | group', e.g. '1 + session | patient'"
         )
     lhs, group = (s.strip() for s in text.split("|"))
-    if not _NAME.match(group):
+    if not all(_NAME.match(part) for part in group.split(":")):
         raise ValueError(f"random={spec!r}: the group {group!r} must be a column name")
     intercept = True
     terms: list[str] = []

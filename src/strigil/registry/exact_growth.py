@@ -23,10 +23,11 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import Presentable, Summary
 from strigil.registry.crossproducts import Crossproducts, crossproducts
 from strigil.registry.design import (
     Coded,
@@ -42,6 +43,9 @@ from strigil.registry.disclosure import MIN_PATIENTS, small_column_groups
 from strigil.registry.formula import read_simple_formula
 from strigil.registry.mixed_model import DeviancePieces, MixedModelFit, deviance_pieces, fit_from_pieces
 from strigil.registry.newton_rounds import newton_in_rounds
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "EXCHANGE_FORMAT",
@@ -329,8 +333,8 @@ def answer_request(clinic: PreparedClinic, request: Mapping[str, Any]) -> dict[s
     raise ValueError(f"request kind={kind!r}; expected 'enrol' or 'pieces'")
 
 
-@dataclass(frozen=True)
-class ExactGrowthFit:
+@dataclass(frozen=True, repr=False)
+class ExactGrowthFit(Presentable):
     """The pooled growth model: the fit of every participating clinic's rows, and who took part."""
 
     fit: MixedModelFit
@@ -338,6 +342,16 @@ class ExactGrowthFit:
     excluded: Mapping[str, str]  # site -> the rule it fails
     rounds: int
     n_messages: int
+
+    def to_frame(self, part: str = "fixed") -> pd.DataFrame:
+        """The pooled model's fixed effects ("fixed") or variance components ("random")."""
+        return self.fit.to_frame(part)
+
+    def summary(self) -> Summary:
+        """Who took part, then the pooled model as lme4 prints it."""
+        from strigil.registry.printing import exact_growth_summary
+
+        return exact_growth_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form: the `registry fit --json` fields plus who took part."""

@@ -16,15 +16,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import Presentable, Summary
 from strigil.registry.design import Column, values_of
 from strigil.registry.disclosure import count_allowed, small_column_groups
 from strigil.registry.exact_growth import Ask, ClinicDataError, request_id
 from strigil.registry.federated import MIN_PATIENTS
 from strigil.registry.time_to_improvement import ImprovementTable, Mcid, sessions_to_improvement
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "SURVIVAL_FORMAT",
@@ -303,8 +307,8 @@ def _by_site(answers: Sequence[Mapping[str, Any]], req: Mapping[str, Any]) -> di
     return out
 
 
-@dataclass(frozen=True)
-class ExactCoxFit:
+@dataclass(frozen=True, repr=False)
+class ExactCoxFit(Presentable):
     """Cox model stratified by clinic, fitted to every participating clinic's patients."""
 
     names: tuple[str, ...]
@@ -317,6 +321,20 @@ class ExactCoxFit:
     n_events: int
     rounds: int
     converged: bool
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per covariate: coefficient, SE, hazard ratio of improving with its Wald 95% interval."""
+        from strigil.display import frame
+
+        rows = self.to_json()["terms"]
+        cols = ("coef", "se", "hazard_ratio", "ci_lb", "ci_ub")
+        return frame({c: [r[c] for r in rows] for c in cols}, list(self.names), "term")
+
+    def summary(self) -> Summary:
+        """Hazard ratios of the clinic-stratified Cox model and who took part."""
+        from strigil.registry.printing import exact_cox_summary
+
+        return exact_cox_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form (hazard ratios of improving with Wald 95% intervals)."""
@@ -405,8 +423,8 @@ def fit_exact_cox(spec: ImprovementSpec, ask: Ask, max_rounds: int = 50) -> Exac
     )
 
 
-@dataclass(frozen=True)
-class PooledCurve:
+@dataclass(frozen=True, repr=False)
+class PooledCurve(Presentable):
     """Pooled Kaplan–Meier share improved at the start of each pooled band, with 95% bands."""
 
     times: np.ndarray  # start of each pooled band; the share improved counts the band's improvements
@@ -420,6 +438,20 @@ class PooledCurve:
     excluded: Mapping[str, str]
     coarsened: bool
     note: str
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per pooled band: share improved with its 95% band, at risk and improvements."""
+        from strigil.display import frame
+
+        return frame({"improved": self.improved, "lower": self.lower, "upper": self.upper,
+                      "band_start": self.band_starts, "at_risk": self.at_risk, "events": self.events},
+                     self.times, "sessions")
+
+    def summary(self) -> Summary:
+        """The pooled share improved by band."""
+        from strigil.registry.printing import pooled_curve_summary
+
+        return pooled_curve_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form."""

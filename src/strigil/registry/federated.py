@@ -17,13 +17,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import Presentable, Summary
 from strigil.registry.design import Column, codes_of, values_of
 from strigil.registry.disclosure import MIN_PATIENTS
 from strigil.registry.mixed_model import MixedModelFit
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "MIN_PATIENTS",
@@ -167,8 +171,8 @@ class PooledCoefficient:
     k: int  # number of clinics that reported it
 
 
-@dataclass(frozen=True)
-class PooledResult:
+@dataclass(frozen=True, repr=False)
+class PooledResult(Presentable):
     """Two-stage pooled estimates across clinics."""
 
     coefficients: tuple[PooledCoefficient, ...]
@@ -178,6 +182,20 @@ class PooledResult:
     sites: tuple[str, ...]
     n_obs: int
     n_patients: int
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: the random-effects pooled estimate, SE, interval, τ² and clinics."""
+        from strigil.display import frame
+
+        cols = ("estimate", "se", "ci_lb", "ci_ub", "tau2", "k")
+        return frame({c: [getattr(x, c) for x in self.coefficients] for c in cols},
+                     [x.name for x in self.coefficients], "term")
+
+    def summary(self) -> Summary:
+        """The pooled coefficients across clinics."""
+        from strigil.registry.printing import pooled_result_summary
+
+        return pooled_result_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form."""

@@ -8,7 +8,7 @@ crossed with patients (the solver handles both; see `strigil.registry.mixed_mode
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -16,9 +16,10 @@ from strigil.registry.design import (
     Coded,
     Column,
     RandomTerm,
-    codes_of,
     fixed_design,
     formula_variables,
+    is_numeric,
+    labelled_codes,
     parse_random,
     random_design,
 )
@@ -74,9 +75,9 @@ def complete_rows(columns: Mapping[str, Column], names: Sequence[str]) -> dict[s
     return {name: columns[name] if keep.all() else take_rows(columns[name], keep) for name in names}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GrowthDesign:
-    """The matrices of a growth model over complete rows."""
+    """The matrices of a growth model over complete rows, and what is needed to predict for new rows."""
 
     X: np.ndarray
     y: np.ndarray
@@ -86,6 +87,12 @@ class GrowthDesign:
     fixed_names: tuple[str, ...]
     terms: tuple[RandomTerm, ...]
     rows: np.ndarray  # which input rows are complete and used
+    formula: str = ""
+    response: str = ""
+    group_levels: tuple[str, ...] = ()  # the text of each patient code
+    clinic_levels: tuple[str, ...] = ()
+    # the levels of each text column of the fixed effects (new data may hold no others)
+    categories: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def growth_design(columns: Mapping[str, Column], formula: str, random: Sequence[str]) -> GrowthDesign:
@@ -108,22 +115,31 @@ def growth_design(columns: Mapping[str, Column], formula: str, random: Sequence[
     if not rows.any():
         raise ValueError("no complete rows: every row misses at least one of the model's columns")
     fd = fixed_design(formula, data)
+    groups, group_levels = labelled_codes(data[terms[0].group])
+    clinics, clinic_levels = labelled_codes(data[terms[1].group]) if len(terms) == 2 else (None, ())
+    _, used = formula_variables(formula)
+    categories = {v: labelled_codes(data[v])[1] for v in used if v in data and not is_numeric(data[v])}
     return GrowthDesign(
         X=fd.X,
         y=fd.y,
         Z=random_design(terms[0], data),
-        groups=codes_of(data[terms[0].group])[0],
-        clinics=codes_of(data[terms[1].group])[0] if len(terms) == 2 else None,
+        groups=groups,
+        clinics=clinics,
         fixed_names=fd.names,
         terms=terms,
         rows=rows,
+        formula=formula,
+        response=fd.response,
+        group_levels=group_levels,
+        clinic_levels=clinic_levels,
+        categories=categories,
     )
 
 
 def fit_design(design: GrowthDesign, reml: bool = True) -> MixedModelFit:
     """Fit a prepared growth design by REML or ML."""
     terms = design.terms
-    return fit_mixed_model(
+    fit = fit_mixed_model(
         design.X,
         design.y,
         design.Z,
@@ -135,6 +151,7 @@ def fit_design(design: GrowthDesign, reml: bool = True) -> MixedModelFit:
         clinic_name=terms[1].group if len(terms) == 2 else "clinic",
         reml=reml,
     )
+    return replace(fit, design=design)
 
 
 def fit_growth_model(

@@ -19,12 +19,22 @@ Structure used here:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import Presentable, Summary
 from strigil.registry.crossproducts import Crossproducts, crossproducts
 from strigil.registry.optimise import Optimum, newton_minimise, quasi_newton_minimise
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from strigil.registry.growth_model import GrowthDesign
+    from strigil.registry.likelihood import LikelihoodRatioTests
+    from strigil.registry.profile import Intervals
+    from strigil.registry.random_effects import RandomEffects
 
 __all__ = [
     "PILOT_GROUPS",
@@ -315,9 +325,15 @@ def profiled_deviance(theta: np.ndarray, cp: Crossproducts, reml: bool = True) -
     return _factorise(np.asarray(theta, dtype=float), cp, reml).deviance
 
 
-@dataclass(frozen=True)
-class MixedModelFit:
-    """A fitted linear mixed model; field names follow the `strigil registry fit --json` contract."""
+@dataclass(frozen=True, repr=False)
+class MixedModelFit(Presentable):
+    """A fitted linear mixed model; field names follow the `strigil registry fit --json` contract.
+
+    In lme4's vocabulary: `fixef` (named coefficients), `ranef()` (BLUPs with conditional variances),
+    `predict()`, `confint()` (Wald or profile), `logLik`, `AIC`, `BIC` and `anova()` (likelihood-ratio tests
+    of nested fits). Those that need the rows (`ranef`, `predict`, profile intervals, `anova` of REML fits)
+    work on fits made from data (`lmer`, `fit_growth_model`), not on fits pooled from clinic aggregates.
+    """
 
     fixed_names: tuple[str, ...]
     beta: np.ndarray
@@ -332,11 +348,101 @@ class MixedModelFit:
     n_groups: dict[str, int]
     converged: bool
     n_evaluations: int
+    # the rows the model was fitted to (None for a fit pooled from clinic aggregates)
+    design: GrowthDesign | None = field(default=None, compare=False)
 
     @property
     def se(self) -> np.ndarray:
         """Standard errors of the fixed effects."""
         return np.sqrt(np.diag(self.vcov))
+
+    @property
+    def fixef(self) -> dict[str, float]:
+        """The fixed effects by name (lme4's `fixef`)."""
+        return {n: float(b) for n, b in zip(self.fixed_names, self.beta, strict=True)}
+
+    @property
+    def npar(self) -> int:
+        """Number of parameters: fixed effects, variance components (θ) and the residual variance."""
+        return len(self.fixed_names) + len(self.theta) + 1
+
+    @property
+    def logLik(self) -> float:
+        """The (restricted, for REML fits) log-likelihood, −objective/2 (lme4's `logLik`)."""
+        return -self.objective / 2
+
+    @property
+    def AIC(self) -> float:
+        """Akaike's information criterion, −2 logLik + 2 npar (REML criterion for REML fits, as lme4)."""
+        return self.objective + 2 * self.npar
+
+    @property
+    def BIC(self) -> float:
+        """The Bayesian information criterion, −2 logLik + log(n) npar (as lme4)."""
+        return self.objective + float(np.log(self.n_obs)) * self.npar
+
+    def ranef(self) -> RandomEffects:
+        """The random effects (conditional modes, BLUPs) of every group with their conditional variances
+        given the estimates (lme4's `ranef(fit, condVar = TRUE)`)."""
+        from strigil.registry.random_effects import ranef
+
+        return ranef(self)
+
+    def predict(
+        self, newdata: Any = None, *, random: bool = True, allow_new_levels: bool = False
+    ) -> np.ndarray:
+        """Predicted outcomes (lme4's `predict`).
+
+        newdata: rows to predict for (a data frame or mapping column → values with the model's columns);
+            None gives the fitted values of the rows the model was fitted to.
+        random: include the patient's (and clinic's) random effects; False gives the population-level
+            prediction Xβ (lme4's `re.form = NA`).
+        allow_new_levels: a patient (or clinic) the model has not seen is predicted with random effects 0;
+            without it, such a row is an error (as lme4).
+        """
+        from strigil.registry.prediction import predict
+
+        return predict(self, newdata, random=random, allow_new_levels=allow_new_levels)
+
+    def confint(self, method: str = "Wald", level: float = 95.0) -> Intervals:
+        """Confidence intervals (lme4's `confint`).
+
+        method: "Wald" (fixed effects, β ± z SE) or "profile" (likelihood-profile intervals of the standard
+            deviations, correlations, σ and the fixed effects: where the signed root of the deviance change
+            crosses the normal quantile).
+        level: the confidence level in percent.
+        """
+        from strigil.registry.profile import confint
+
+        return confint(self, method, level)
+
+    def anova(self, *others: MixedModelFit) -> LikelihoodRatioTests:
+        """Likelihood-ratio tests of this fit against nested fits of the same rows (lme4's `anova`); REML fits
+        are refitted by ML first, as lme4 does."""
+        from strigil.registry.likelihood import anova
+
+        return anova(self, *others)
+
+    def refit(self, reml: bool) -> MixedModelFit:
+        """The same model fitted by REML or by maximum likelihood."""
+        from strigil.registry.growth_model import fit_design
+
+        if self.design is None:
+            raise ValueError("this fit was pooled from clinic aggregates; refitting needs the rows")
+        return fit_design(self.design, reml=reml)
+
+    def summary(self) -> Summary:
+        """What lme4 prints for `summary(fit)`: criterion, scaled residuals, random effects, fixed effects."""
+        from strigil.registry.printing import mixed_model_summary
+
+        return mixed_model_summary(self)
+
+    def to_frame(self, part: str = "fixed") -> pd.DataFrame:
+        """A DataFrame of the fixed effects (estimate, se, t, Wald interval) or of the variance components
+        (`part` = "random": group, term, variance, sd, and correlations)."""
+        from strigil.registry.printing import mixed_model_frame
+
+        return mixed_model_frame(self, part)
 
     def to_json(self) -> dict[str, object]:
         """The JSON shape of `strigil registry fit --json`."""

@@ -12,12 +12,16 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from strigil.clinical.response import ChangeBar
+from strigil.display import Presentable, Summary
 from strigil.registry.design import Column, codes_of, values_of
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CoxModel",
@@ -88,8 +92,8 @@ def catalogue_mcid(measure: str, condition: str | None = None) -> Mcid:
     )
 
 
-@dataclass(frozen=True)
-class ImprovementTable:
+@dataclass(frozen=True, repr=False)
+class ImprovementTable(Presentable):
     """One row per patient with at least one session after baseline."""
 
     sessions: np.ndarray  # sessions after baseline until improvement (event) or last session (censored)
@@ -97,6 +101,18 @@ class ImprovementTable:
     covariates: dict[str, np.ndarray]  # patient-level values (from the patient's baseline row)
     mcid: Mcid
     n_without_follow_up: int  # patients with a baseline only, left out
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per patient: sessions, improved, and the covariates."""
+        from strigil.display import frame
+
+        return frame({"sessions": self.sessions, "improved": self.improved, **self.covariates})
+
+    def summary(self) -> Summary:
+        """How many patients improved, by which bar."""
+        from strigil.registry.printing import improvement_table_summary
+
+        return improvement_table_summary(self)
 
 
 def sessions_to_improvement(
@@ -147,9 +163,13 @@ def sessions_to_improvement(
     )
 
 
-@dataclass(frozen=True)
-class ImprovementCurve:
-    """Kaplan–Meier estimate of the share of patients improved by each session, for one group."""
+@dataclass(frozen=True, repr=False)
+class ImprovementCurve(Presentable):
+    """Kaplan–Meier estimate of the share of patients improved by each session, for one group.
+
+    `fitter` is lifelines' fitted `KaplanMeierFitter` (for its plots and tables); warnings lifelines raised
+    while fitting are kept in `notes`.
+    """
 
     group: str
     sessions: np.ndarray
@@ -158,6 +178,21 @@ class ImprovementCurve:
     upper: np.ndarray
     n_patients: int
     median_sessions: float | None  # sessions until half improved (None if not reached)
+    notes: tuple[str, ...] = ()
+    fitter: Any = field(default=None, compare=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per session: share improved with its 95% band."""
+        from strigil.display import frame
+
+        return frame({"improved": self.improved, "lower": self.lower, "upper": self.upper}, self.sessions,
+                     "sessions")
+
+    def summary(self) -> Summary:
+        """The share improved by session, with the median number of sessions."""
+        from strigil.registry.printing import improvement_curve_summary
+
+        return improvement_curve_summary(self)
 
 
 def kaplan_meier(table: ImprovementTable, by: str | None = None) -> list[ImprovementCurve]:
@@ -171,8 +206,8 @@ def kaplan_meier(table: ImprovementTable, by: str | None = None) -> list[Improve
     for level in sorted(set(labels.tolist()), key=_natural):
         rows = labels == level
         kmf = KaplanMeierFitter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             kmf.fit(table.sessions[rows], table.improved[rows], label=level)
         sf = kmf.survival_function_.iloc[:, 0].to_numpy()
         ci = kmf.confidence_interval_survival_function_.to_numpy()
@@ -186,9 +221,16 @@ def kaplan_meier(table: ImprovementTable, by: str | None = None) -> list[Improve
                 upper=1.0 - ci[:, 0],
                 n_patients=int(rows.sum()),
                 median_sessions=median if np.isfinite(median) else None,
+                notes=_notes(caught),
+                fitter=kmf,
             )
         )
     return curves
+
+
+def _notes(caught: Sequence[warnings.WarningMessage]) -> tuple[str, ...]:
+    """The first line of each distinct warning lifelines raised (kept on the result, not re-emitted)."""
+    return tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught))
 
 
 def _natural(text: str) -> tuple[int, float | str]:
@@ -209,15 +251,34 @@ class CoxTerm:
     p: float
 
 
-@dataclass(frozen=True)
-class CoxModel:
-    """A fitted Cox proportional-hazards model of sessions to improvement."""
+@dataclass(frozen=True, repr=False)
+class CoxModel(Presentable):
+    """A fitted Cox proportional-hazards model of sessions to improvement.
+
+    `fitter` is lifelines' fitted `CoxPHFitter` (its `summary`, `check_assumptions`, plots); warnings
+    lifelines raised while fitting are kept in `notes`.
+    """
 
     terms: tuple[CoxTerm, ...]
     n_patients: int
     n_improved: int
     concordance: float
     notes: tuple[str, ...] = field(default=())
+    fitter: Any = field(default=None, compare=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per covariate: hazard ratio of improving, 95% interval, p."""
+        from strigil.display import frame
+
+        cols = ("hazard_ratio", "ci_lb", "ci_ub", "p")
+        return frame({c: [getattr(t, c) for t in self.terms] for c in cols}, [t.name for t in self.terms],
+                     "term")
+
+    def summary(self) -> Summary:
+        """Hazard ratios with intervals, concordance and lifelines' notes."""
+        from strigil.registry.printing import cox_summary
+
+        return cox_summary(self)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form."""
@@ -271,5 +332,6 @@ def cox_model(table: ImprovementTable, covariates: Sequence[str]) -> CoxModel:
         n_patients=len(df),
         n_improved=int(table.improved.sum()),
         concordance=float(cph.concordance_index_),
-        notes=tuple(dict.fromkeys(str(w.message).splitlines()[0] for w in caught)),
+        notes=_notes(caught),
+        fitter=cph,
     )
