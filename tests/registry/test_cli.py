@@ -167,3 +167,35 @@ def test_csv_types_guessed_from_the_head_fall_back_when_wrong(
     assert cols["grade"].level_texts()[-1] == "high"
     np.testing.assert_array_equal(cols["pain"][:3], [5.5, 4.5, 3.5])
     assert isinstance(cols["patient"], Coded) and len(cols["patient"]) == 41
+
+
+def test_fit_takes_the_whole_model_in_lme4_syntax() -> None:
+    path = str(REFERENCE / "registry_t.csv")
+    code, by_option, _ = run("fit", path, "--formula", FORMULA, "--random", "1 + session | patient",
+                             "--random", "1 | clinic", "--json")
+    assert code == 0
+    code, by_formula, _ = run("fit", path, "--formula", f"{FORMULA} + (1 + session | patient) + (1 | clinic)",
+                              "--json")
+    assert code == 0
+    assert json.loads(by_formula) == json.loads(by_option)
+    code, _, err = run("fit", path, "--formula", f"{FORMULA} + (1 | patient)", "--random", "1 | patient")
+    assert code == 2 and "leave out --random" in err
+    code, _, err = run("fit", path, "--formula", f"{FORMULA} + (1 + session || patient)")
+    assert code == 2 and "uncorrelated" in err
+    code, _, err = run("fit", path, "--formula", FORMULA)
+    assert code == 2 and "--random" in err
+
+
+def test_fit_prints_the_results_own_summary() -> None:
+    import pandas as pd
+
+    from strigil.registry.lmer import lmer
+
+    path = REFERENCE / "registry_t.csv"
+    code, out, _ = run("fit", str(path), "--formula", f"{FORMULA} + (1 + session | patient)")
+    assert code == 0
+    fit = lmer(f"{FORMULA} + (1 + session | patient)", pd.read_csv(path))
+    # the same numbers as the Python result prints (read through the CLI's own CSV reader)
+    assert out.splitlines()[0] == "Linear mixed model fit by REML"
+    assert f"REML criterion at convergence: {fit.objective:.1f}" in out
+    assert "Random effects:" in out and "Fixed effects:" in out and "session:minutes" in out

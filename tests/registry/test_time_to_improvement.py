@@ -7,6 +7,7 @@ import pytest
 
 from strigil.registry.generator import RegistryTruth, generate_registry
 from strigil.registry.time_to_improvement import (
+    ImprovementTable,
     Mcid,
     catalogue_mcid,
     cox_model,
@@ -94,3 +95,37 @@ def test_a_patient_whose_change_stays_inside_the_mdc_never_counts_as_improved() 
     }
     t = sessions_to_improvement(cols, outcome="pain", mcid=catalogue_mcid("nprs"))
     np.testing.assert_array_equal(t.improved, [False, True])
+
+
+def _separated_table() -> ImprovementTable:
+    # every patient with minutes = 4 improves, none with minutes = 1: the Cox coefficient has no finite
+    # maximum and lifelines warns about it
+    sessions = np.array([1.0, 2, 3, 2, 3, 4, 2, 3])
+    improved = np.array([True, True, True, True, False, False, False, False])
+    return ImprovementTable(sessions=sessions, improved=improved,
+                            covariates={"minutes": np.array([4.0, 4, 4, 4, 1, 1, 1, 1])}, mcid=NPRS_2,
+                            n_without_follow_up=0)
+
+
+def test_cox_keeps_lifelines_fitter_and_its_warnings_as_notes() -> None:
+    from lifelines import CoxPHFitter
+
+    # warnings are errors in the test suite: one re-emitted by cox_model would fail here
+    model = cox_model(_separated_table(), ["minutes"])
+    assert isinstance(model.fitter, CoxPHFitter)
+    assert model.fitter.params_.index.tolist() == ["minutes"]
+    assert model.notes and any("converge" in n.lower() or "separation" in n.lower() for n in model.notes)
+    assert "note:" in str(model.summary())
+    assert model.to_frame().loc["minutes", "hazard_ratio"] == model.terms[0].hazard_ratio
+
+
+def test_kaplan_meier_keeps_lifelines_fitter() -> None:
+    from lifelines import KaplanMeierFitter
+
+    (curve,) = kaplan_meier(_separated_table())
+    assert isinstance(curve.fitter, KaplanMeierFitter)
+    np.testing.assert_allclose(1 - curve.fitter.survival_function_.iloc[:, 0].to_numpy(), curve.improved)
+    assert curve.notes == ()
+    table = curve.to_frame()
+    np.testing.assert_array_equal(table.index, curve.sessions)
+    assert "Kaplan-Meier" in str(curve.summary())

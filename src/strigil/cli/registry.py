@@ -161,7 +161,18 @@ def _fit(
     timing: str = "pre",
 ) -> None:
     from strigil.registry.growth_model import fit_growth_model, needed_columns
+    from strigil.registry.lmer import split_formula
 
+    if "|" in formula:
+        if random:
+            fail("--formula already holds the random terms (lme4's syntax); leave out --random")
+        try:
+            formula, random = split_formula(formula)
+        except ValueError as exc:
+            fail(str(exc))
+    elif not random:
+        fail("--random: give the patient term, e.g. '1 + session | patient' (or write it in --formula, "
+             "'pain ~ session + (1 + session | patient)')")
     try:
         names = needed_columns(formula, random)
     except ValueError as exc:
@@ -177,27 +188,10 @@ def _fit(
         fit = fit_growth_model(columns, formula, random, reml=reml)
     except ValueError as exc:
         fail(str(exc))
-    out = fit.to_json()
     if as_json:
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(fit.to_json()))
         return
-    _print_fit(out)
-
-
-def _print_fit(out: dict[str, Any]) -> None:
-    crit = out["criterion"]
-    typer.echo(f"Linear mixed model fit by {crit}; n_obs = {out['n_obs']}; groups: {out['n_groups']}")
-    typer.echo(f"{crit} criterion (-2 log-likelihood): {out['objective']:.4f}; converged: {out['converged']}")
-    typer.echo("Fixed effects:")
-    for name, est in out["fixed"].items():
-        typer.echo(f"  {name:<28} {est: .6g}  (SE {out['se'][name]:.4g})")
-    typer.echo("Random effects (SD):")
-    for group, sds in out["random_sd"].items():
-        for term, sd in sds.items():
-            typer.echo(f"  {group:<10} {term:<16} {sd:.4g}")
-        for pair, r in out["random_corr"][group].items():
-            typer.echo(f"  {group:<10} corr {pair:<11} {r:.3f}")
-    typer.echo(f"  residual SD {out['sigma']:.4g}")
+    typer.echo(str(fit.summary()))
 
 
 # Numeric columns of the record's long table (strigil.services.export.CSV_COLUMNS); the rest are text.
@@ -423,14 +417,10 @@ def _exact_pool(
         return
     except ValueError as exc:
         fail(str(exc))
-    out = fit.to_json()
     if as_json:
-        typer.echo(json.dumps(out))
+        typer.echo(json.dumps(fit.to_json()))
         return
-    typer.echo(
-        f"Exact pooled fit of {', '.join(out['sites'])} ({out['rounds']} rounds); excluded: {out['excluded']}"
-    )
-    _print_fit(out)
+    typer.echo(str(fit.summary()))
 
 
 def _report(
@@ -545,10 +535,13 @@ def register(app: typer.Typer) -> None:
     def fit(
         file: Path | None = typer.Argument(None, help="Analysis-ready long CSV (one row per measurement)."),
         formula: str = typer.Option(
-            ..., "--formula", help="Fixed effects, e.g. 'pain ~ session + session:minutes'."
+            ...,
+            "--formula",
+            help="Fixed effects, e.g. 'pain ~ session + session:minutes', or the whole model in lme4's "
+            "syntax, 'pain ~ session + (1 + session | patient)' (then no --random).",
         ),
         random: list[str] = typer.Option(
-            ..., "--random", help="Random term 'terms | group'; repeat once for '1 | clinic'."
+            [], "--random", help="Random term 'terms | group'; repeat once for '1 | clinic'."
         ),
         reml: bool = typer.Option(True, "--reml/--ml", help="REML (default) or maximum likelihood."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),

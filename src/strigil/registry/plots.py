@@ -1,19 +1,38 @@
-"""Plots of the registry analyses as SVG text (matplotlib; no files written): dose–response, improvement."""
+"""Plots of the registry analyses: dose–response, improvement, per-clinic dose terms.
+
+Each is drawn on a matplotlib `Figure` detached from pyplot (`strigil.display.new_figure`): it shows itself in
+a notebook, the HTML report inlines its SVG text, and neither changes the matplotlib backend.
+"""
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from strigil.display import InlineFigure, figure_svg, new_figure
 from strigil.registry.clinic_doses import ClinicDose
 from strigil.registry.design import Coded, Column, term_values
 from strigil.registry.mixed_model import MixedModelFit
 from strigil.registry.time_to_improvement import ImprovementCurve
 
-__all__ = ["DoseCurve", "clinic_dose_svg", "dose_response_curves", "dose_response_svg", "improvement_svg"]
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "DoseCurve",
+    "RegistryPlot",
+    "clinic_dose_plot",
+    "clinic_dose_svg",
+    "dose_response_curves",
+    "dose_response_plot",
+    "dose_response_svg",
+    "improvement_plot",
+    "improvement_svg",
+]
 
 
 @dataclass(frozen=True)
@@ -73,24 +92,27 @@ def dose_response_curves(
     return curves
 
 
-def _svg(fig: object) -> str:
-    import matplotlib.pyplot as plt
+@dataclass(frozen=True, eq=False)
+class RegistryPlot(InlineFigure):
+    """A drawn registry plot: shows itself in a notebook; `svg()` gives the text the HTML report inlines."""
 
-    buf = io.StringIO()
-    fig.savefig(buf, format="svg", bbox_inches="tight")  # type: ignore[attr-defined]
-    plt.close(fig)  # type: ignore[arg-type]
-    text = buf.getvalue()
-    return text[text.index("<svg") :]
+    figure: Figure
+
+    def svg(self) -> str:
+        """The plot as SVG text."""
+        return figure_svg(self.figure)
+
+    def save(self, path: str | Path, dpi: int = 150) -> Path:
+        """Write the plot; the extension (.svg, .png, .pdf) picks the format."""
+        out = Path(path)
+        self.figure.savefig(out, dpi=dpi, bbox_inches="tight")
+        return out
 
 
-def dose_response_svg(curves: Sequence[DoseCurve], *, time: str, dose: str, outcome: str) -> str:
-    """Dose–response curves with their 95% bands, as inline SVG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+def dose_response_plot(curves: Sequence[DoseCurve], *, time: str, dose: str, outcome: str) -> RegistryPlot:
+    """Dose–response curves with their 95% bands."""
+    fig = new_figure(6.4, 4.0)
+    ax = fig.subplots()
     for c in curves:
         (line,) = ax.plot(c.times, c.mean, label=f"{dose} = {c.dose:g}")
         ax.fill_between(c.times, c.lower, c.upper, color=line.get_color(), alpha=0.15)
@@ -98,17 +120,18 @@ def dose_response_svg(curves: Sequence[DoseCurve], *, time: str, dose: str, outc
     ax.set_ylabel(f"predicted mean {outcome}")
     ax.set_title(f"{outcome} over {time} by {dose} (95% confidence bands)")
     ax.legend(frameon=False)
-    return _svg(fig)
+    return RegistryPlot(fig)
 
 
-def improvement_svg(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> str:
-    """Kaplan–Meier curves of the share of patients improved by the MCID, as inline SVG."""
-    import matplotlib
+def dose_response_svg(curves: Sequence[DoseCurve], *, time: str, dose: str, outcome: str) -> str:
+    """Dose–response curves with their 95% bands, as inline SVG."""
+    return dose_response_plot(curves, time=time, dose=dose, outcome=outcome).svg()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+def improvement_plot(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> RegistryPlot:
+    """Kaplan–Meier curves of the share of patients improved by the MCID."""
+    fig = new_figure(6.4, 4.0)
+    ax = fig.subplots()
     for c in curves:
         (line,) = ax.step(c.sessions, c.improved, where="post", label=f"{c.group} (n={c.n_patients})")
         ax.fill_between(c.sessions, c.lower, c.upper, step="post", color=line.get_color(), alpha=0.12)
@@ -117,18 +140,19 @@ def improvement_svg(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> s
     ax.set_ylim(0, 1)
     ax.set_title(f"Time to meaningful improvement ({mcid_label})")
     ax.legend(frameon=False, fontsize="small")
-    return _svg(fig)
+    return RegistryPlot(fig)
 
 
-def clinic_dose_svg(rows: Sequence[ClinicDose], *, outcome: str) -> str:
-    """Forest plot of a dose term per clinic and pooled (95% intervals), as inline SVG."""
-    import matplotlib
+def improvement_svg(curves: Sequence[ImprovementCurve], *, mcid_label: str) -> str:
+    """Kaplan–Meier curves of the share of patients improved by the MCID, as inline SVG."""
+    return improvement_plot(curves, mcid_label=mcid_label).svg()
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+def clinic_dose_plot(rows: Sequence[ClinicDose], *, outcome: str) -> RegistryPlot:
+    """Forest plot of a dose term per clinic and pooled (95% intervals)."""
     shown = [r for r in rows if r.term]
-    fig, ax = plt.subplots(figsize=(6.4, 0.45 * len(shown) + 1.2))
+    fig = new_figure(6.4, 0.45 * len(shown) + 1.2)
+    ax = fig.subplots()
     for i, r in enumerate(reversed(shown)):
         pooled = r.clinic == "pooled"
         ax.errorbar(
@@ -143,4 +167,9 @@ def clinic_dose_svg(rows: Sequence[ClinicDose], *, outcome: str) -> str:
     ax.axvline(0.0, color="grey", lw=0.8, ls=":")
     ax.set_xlabel(f"change in {outcome} per unit of the term (95% CI)")
     ax.set_title("Dose term per clinic and pooled")
-    return _svg(fig)
+    return RegistryPlot(fig)
+
+
+def clinic_dose_svg(rows: Sequence[ClinicDose], *, outcome: str) -> str:
+    """Forest plot of a dose term per clinic and pooled (95% intervals), as inline SVG."""
+    return clinic_dose_plot(rows, outcome=outcome).svg()
