@@ -45,6 +45,9 @@ class InlineFigure:
 
     figure: Any
 
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__}: shown inline in a notebook; .save(path) writes it>"
+
     def _repr_svg_(self) -> str:
         return figure_svg(self.figure)
 

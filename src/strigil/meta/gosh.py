@@ -96,7 +96,7 @@ class Gosh(Presentable):
                 "Q": lst(self.Q), "I2": lst(self.I2), "H2": lst(self.H2), "tau2": lst(self.tau2)}
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class GoshPlot(InlineFigure):
     """The drawn GOSH plot and the subsets behind it."""
 

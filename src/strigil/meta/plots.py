@@ -81,7 +81,7 @@ class ForestRow:
     note: str = ""
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class ForestPlot(InlineFigure):
     """A drawn forest plot: its rows (top to bottom), the prediction interval and the figure."""
 
@@ -259,7 +259,7 @@ def _draw_forest(ax: Axes, ax_lab: Axes, ax_num: Axes, rows: list[ForestRow], ys
 # ------------------------------------------------------------------------------------- funnel
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class FunnelPlot(InlineFigure):
     """A drawn funnel plot: the studies (effect, standard error), the filled studies of a
     trim-and-fill (if given), the pooled estimate, the significance contours and the figure."""

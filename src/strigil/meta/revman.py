@@ -50,7 +50,7 @@ class RevManRow:
     weight: float | None = None
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RevManForest(InlineFigure):
     """The drawn forest plot: its column titles, its rows top to bottom, and the figure."""
 

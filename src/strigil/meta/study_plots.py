@@ -47,7 +47,7 @@ def _point_sizes(weights: _Array, lo: float = 0.5, hi: float = 3.0) -> _Array:
 # ------------------------------------------------------------------------------------------- bubble
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class BubblePlot(InlineFigure):
     """A meta-regression's bubble plot: studies (moderator `x`, effect `yi`, point size `psize` by
     weight), the regression line `pred` over `grid` with its confidence (and prediction) band."""
@@ -127,7 +127,7 @@ def regplot(res: RMAResult, mod: str | None = None, *, show_pi: bool = False, po
 # ------------------------------------------------------------------------------------------- radial
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RadialPlot(InlineFigure):
     """A radial (Galbraith) plot: x = 1/√(vᵢ + τ²), y = yᵢ/√(vᵢ + τ²); the pooled estimate is the slope
     of the line through the origin, and ±z stays a band of two-sided significance around it."""
@@ -184,7 +184,7 @@ def radial(res: RMAResult, *, xlab: str = "x = 1 / √(vᵢ + τ²)",
 _LABBE_MEASURES = ("OR", "RR", "RD", "IRR", "IRD")
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class LabbePlot(InlineFigure):
     """A L'Abbé plot: each study's outcome in group 2 (`x`) against group 1 (`y`) on the measure's
     scale (log odds, log risk, risk, log rate, rate), point size by weight, with the line of no effect

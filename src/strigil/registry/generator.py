@@ -9,6 +9,7 @@ visits are missing at random, and the dose (`minutes` of IASTM per session) vari
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -78,6 +79,12 @@ class SyntheticRegistry:
     def n_rows(self) -> int:
         """Number of measurement rows."""
         return len(self.columns["pain"])
+
+    def to_frame(self) -> Any:
+        """The long table as a pandas DataFrame (one row per measurement)."""
+        import pandas as pd
+
+        return pd.DataFrame(self.columns)
 
 
 def _noise(rng: np.random.Generator, kind: str, sd: float, size: int) -> np.ndarray:

@@ -92,7 +92,7 @@ def dose_response_curves(
     return curves
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class RegistryPlot(InlineFigure):
     """A drawn registry plot: shows itself in a notebook; `svg()` gives the text the HTML report inlines."""
 
