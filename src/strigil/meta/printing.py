@@ -133,12 +133,9 @@ def _omnibus_lines(res: RMAResult) -> list[str]:
     return [f"Test of Moderators ({which}):", stat, ""]
 
 
-def rma_summary(res: RMAResult, fit_statistics: Sequence[tuple[str, float]] = ()) -> Summary:
-    """metafor's `print(rma(...))`; `fit_statistics` (logLik, deviance, AIC, …) print below the title,
-    as metafor's `summary()` prints them."""
+def rma_summary(res: RMAResult) -> Summary:
+    """metafor's `print(rma(...))`."""
     lines = [_rma_title(res), ""]
-    if fit_statistics:
-        lines += [*_columns([n for n, _ in fit_statistics], [[fmt(v) for _, v in fit_statistics]], None), ""]
     tau2_l, tau_l, i2_l, h2_l, r2_l = _heterogeneity_labels(res.moderators)
     if res.method not in ("EE", "FE"):
         what = "specified" if res.tau2_fixed else "estimated"

@@ -1,5 +1,7 @@
 """strigil.registry — practice-based evidence from the clinic registry.
 
+- `lmer` (lmer): the same models written as in lme4, `lmer("pain ~ dose * session + (1 + session | patient)",
+  data)`, with `summary()`, `fixef`, `ranef()`, `predict()`, `confint()`, `logLik`/`AIC`/`BIC` and `anova()`.
 - `fit_growth_model` (growth_model): linear mixed-effects growth models, Strigil's own solver
   (`mixed_model`, validated against lme4), random intercept and slope per patient, optionally a random
   intercept per clinic (nested or crossed).
@@ -18,7 +20,11 @@ from strigil.registry.exact_survival import ImprovementSpec, fit_exact_cox, pool
 from strigil.registry.federated import PooledResult, SiteTooSmall, fit_site_summary, pool_sites
 from strigil.registry.generator import RegistryTruth, SyntheticRegistry, generate_registry
 from strigil.registry.growth_model import fit_growth_model, growth_design
+from strigil.registry.likelihood import LikelihoodRatioTests
+from strigil.registry.lmer import lmer
 from strigil.registry.mixed_model import MixedModelFit, fit_mixed_model
+from strigil.registry.profile import Intervals
+from strigil.registry.random_effects import RandomEffects
 from strigil.registry.time_to_improvement import (
     Mcid,
     catalogue_mcid,
@@ -31,9 +37,12 @@ __all__ = [
     "MIN_PATIENTS",
     "GrowthModelSpec",
     "ImprovementSpec",
+    "Intervals",
+    "LikelihoodRatioTests",
     "Mcid",
     "MixedModelFit",
     "PooledResult",
+    "RandomEffects",
     "RegistryTruth",
     "SiteTooSmall",
     "SyntheticRegistry",
@@ -47,6 +56,7 @@ __all__ = [
     "generate_registry",
     "growth_design",
     "kaplan_meier",
+    "lmer",
     "pool_kaplan_meier",
     "pool_sites",
     "sessions_to_improvement",

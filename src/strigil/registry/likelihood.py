@@ -66,16 +66,6 @@ class LikelihoodRatioTests(Presentable):
         return anova_summary(self)
 
 
-def _formula(fit: MixedModelFit) -> str:
-    d = fit.design
-    if d is None:
-        return "model"
-    terms = " + ".join(
-        f"({' + '.join('1' if t == 'Intercept' else t for t in r.terms)} | {r.group})" for r in d.terms
-    )
-    return f"{d.formula} + {terms}"
-
-
 def anova(*fits: MixedModelFit) -> LikelihoodRatioTests:
     """Likelihood-ratio tests of nested models fitted to the same rows, in order of their parameters."""
     if len(fits) < 2:
@@ -102,7 +92,7 @@ def anova(*fits: MixedModelFit) -> LikelihoodRatioTests:
         df.append(k)
         p.append(float(stats.chi2.sf(stat, k)) if k > 0 else None)
     return LikelihoodRatioTests(
-        names=tuple(_formula(fits[i]) for i in order),
+        names=tuple(fits[i].formula or f"model {i + 1}" for i in order),
         npar=tuple(m.npar for m in models),
         AIC=tuple(m.AIC for m in models),
         BIC=tuple(m.BIC for m in models),

@@ -357,6 +357,17 @@ class MixedModelFit(Presentable):
         return np.sqrt(np.diag(self.vcov))
 
     @property
+    def formula(self) -> str:
+        """The model in lme4's one-formula syntax ("" for a fit pooled from clinic aggregates)."""
+        d = self.design
+        if d is None:
+            return ""
+        random = " + ".join(
+            f"({' + '.join('1' if t == 'Intercept' else t for t in r.terms)} | {r.group})" for r in d.terms
+        )
+        return f"{d.formula} + {random}"
+
+    @property
     def fixef(self) -> dict[str, float]:
         """The fixed effects by name (lme4's `fixef`)."""
         return {n: float(b) for n, b in zip(self.fixed_names, self.beta, strict=True)}

@@ -6,6 +6,7 @@ beyond the scaled residuals lme4 prints (residuals over σ) and Wald intervals f
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -70,16 +71,6 @@ def _table(
     return lines
 
 
-def _formula(fit: MixedModelFit) -> str:
-    d = fit.design
-    if d is None:
-        return ""
-    random = " + ".join(
-        f"({' + '.join('1' if t == 'Intercept' else t for t in r.terms)} | {r.group})" for r in d.terms
-    )
-    return f"{d.formula} + {random}"
-
-
 def _random_lines(fit: MixedModelFit) -> list[str]:
     rows: list[tuple[str, str, float, float, list[float]]] = []
     for group, terms in fit.random_terms.items():
@@ -113,7 +104,7 @@ def mixed_model_summary(fit: MixedModelFit) -> Summary:
     """lme4's `print(summary(fit), correlation = FALSE)`."""
     how = "REML" if fit.reml else "maximum likelihood"
     lines = [f"Linear mixed model fit by {how}"]
-    formula = _formula(fit)
+    formula = fit.formula
     if formula:
         lines.append(f"Formula: {formula}")
     lines.append("")
@@ -286,9 +277,11 @@ def improvement_curve_summary(c: ImprovementCurve) -> Summary:
 def improvement_table_summary(t: ImprovementTable) -> Summary:
     """How many patients improved and after how many sessions."""
     n, k = len(t.sessions), int(np.sum(t.improved))
+    # the citation itself, not the address of the copy it was read in (the reference's "Citing" rule)
+    source = re.sub(r" — https?://\S+", "", t.mcid.source)
     lines = [
         f"Sessions to improvement: {n} patients, {k} improved by at least {t.mcid.value:g} "
-        f"({t.mcid.source})",
+        f"({source})",
         f"{t.n_without_follow_up} patient(s) without a session after baseline left out",
     ]
     return Summary("\n".join(lines))
