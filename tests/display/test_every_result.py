@@ -24,43 +24,58 @@ from strigil.display import Presentable, Summary
 
 NOT_RESULTS = {
     # parts of a result, shown by the result they belong to
-    "Coefficient": "a row of RMAResult/GLMMResult",
-    "Subgroup": "a row of RMAResult",
-    "ForestRow": "a row of ForestPlot",
-    "RevManRow": "a row of RevManForest",
-    "CoxTerm": "a row of CoxModel",
-    "PooledCoefficient": "a row of PooledResult",
-    "GroupEffects": "one group of RandomEffects",
-    "ClinicDose": "a row of the registry report",
-    "DoseCurve": "the data of a dose-response plot",
-    "Tau2Estimate": "an estimator's internal answer, shown through RMAResult",
+    "meta.Coefficient": "a row of RMAResult/GLMMResult",
+    "meta.Subgroup": "a row of RMAResult",
+    "meta.ForestRow": "a row of ForestPlot",
+    "meta.RevManRow": "a row of RevManForest",
+    "registry.CoxTerm": "a row of CoxModel",
+    "registry.PooledCoefficient": "a row of PooledResult",
+    "registry.GroupEffects": "one group of RandomEffects",
+    "registry.ClinicDose": "a row of the registry report",
+    "registry.DoseCurve": "the data of a dose-response plot",
+    "meta.Tau2Estimate": "an estimator's internal answer, shown through RMAResult",
+    "meta.VarianceComponent": "a row of RMAMVResult",
+    # the multilevel engine's inputs and machinery
+    "meta.BlockCovariance": "an input (sampling covariance)",
+    "meta.BlockGroup": "engine",
+    "meta.BlockLayout": "engine",
+    "meta.CovarianceStructure": "engine",
+    "meta.Evaluation": "engine",
+    "meta.Factor": "a grouping column",
+    "meta.InnerOuter": "a parsed term",
+    "meta.MarginalModel": "engine",
+    "meta.Maximum": "optimiser",
+    "meta.RandomSpec": "parsed terms",
+    "meta.Setup": "engine",
     # inputs, designs and machinery
-    "TwoByTwo": "input tables",
-    "PersonTime": "input tables",
-    "Proportions": "input",
-    "Rates": "input",
-    "Design": "a formula's design matrix",
-    "Crossproducts": "solver sums",
-    "DeviancePieces": "solver sums",
-    "Coded": "a coded column",
-    "FixedDesign": "a design matrix",
-    "RandomTerm": "a parsed term",
-    "GrowthDesign": "a design matrix",
-    "GrowthModelSpec": "a request's input",
-    "ImprovementSpec": "input",
-    "PreparedClinic": "a clinic's private rows",
-    "SimpleFormula": "a parsed formula",
-    "Optimum": "optimiser",
-    "Mcid": "an input threshold",
-    "RegistryTruth": "the input of the generator",
-    "SyntheticRegistry": "a data set (to_frame gives the table)",
-    "RegistryReport": "the HTML report's input",
+    "meta.TwoByTwo": "input tables",
+    "meta.PersonTime": "input tables",
+    "meta.Proportions": "input",
+    "meta.Rates": "input",
+    "meta.Design": "a formula's design matrix",
+    "registry.Crossproducts": "solver sums",
+    "registry.DeviancePieces": "solver sums",
+    "registry.Coded": "a coded column",
+    "registry.FixedDesign": "a design matrix",
+    "registry.RandomTerm": "a parsed term",
+    "registry.GrowthDesign": "a design matrix",
+    "registry.GrowthModelSpec": "a request's input",
+    "registry.ImprovementSpec": "input",
+    "registry.PreparedClinic": "a clinic's private rows",
+    "registry.SimpleFormula": "a parsed formula",
+    "registry.Optimum": "optimiser",
+    "registry.Mcid": "an input threshold",
+    "registry.RegistryTruth": "the input of the generator",
+    "registry.SyntheticRegistry": "a data set (to_frame gives the table)",
+    "registry.RegistryReport": "the HTML report's input",
 }
 
 
 def _public_dataclasses() -> dict[str, type]:
+    """Every public dataclass, keyed "meta.Name" or "registry.Name" (both packages have a RandomEffects)."""
     found: dict[str, type] = {}
     for package in (strigil.meta, strigil.registry):
+        short = package.__name__.split(".")[-1]
         for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
             module = importlib.import_module(info.name)
             for name in getattr(module, "__all__", []):
@@ -70,7 +85,7 @@ def _public_dataclasses() -> dict[str, type]:
                     and dataclasses.is_dataclass(obj)
                     and obj.__module__ == module.__name__
                 ):
-                    found[name] = obj
+                    found[f"{short}.{name}"] = obj
     return found
 
 
@@ -87,6 +102,87 @@ BCG = {
     "ci": [11, 29, 11, 248, 47, 372, 10, 499, 45, 65, 141, 3, 29],
     "di": [128, 274, 209, 12619, 5761, 1079, 619, 87892, 7232, 1600, 27197, 2338, 17825],
 }
+
+
+# schools within districts (Konstantopoulos 2011, as shipped with metafor), the first 4 districts
+SCHOOLS = {
+    "yi": [
+        -0.18,
+        -0.22,
+        0.23,
+        -0.3,
+        0.13,
+        -0.26,
+        0.19,
+        0.32,
+        0.45,
+        0.38,
+        0.29,
+        0.38,
+        -0.16,
+        0.65,
+        0.36,
+        0.6,
+        -0.02,
+        0.33,
+        0.58,
+    ],
+    "vi": [
+        0.118,
+        0.118,
+        0.144,
+        0.144,
+        0.014,
+        0.014,
+        0.015,
+        0.024,
+        0.023,
+        0.043,
+        0.012,
+        0.020,
+        0.004,
+        0.013,
+        0.011,
+        0.011,
+        0.011,
+        0.010,
+        0.007,
+    ],
+    "district": [11] * 4 + [12] * 4 + [18] * 3 + [27] * 8,
+    "school": [1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 1, 2, 3, 4, 5, 6, 7, 8],
+    "year": [
+        1976,
+        1976,
+        1976,
+        1976,
+        1989,
+        1989,
+        1989,
+        1989,
+        1994,
+        1994,
+        1994,
+        1976,
+        1976,
+        1976,
+        1976,
+        1976,
+        1976,
+        1976,
+        1976,
+    ],
+}
+
+
+def _schools(method: str = "REML", year: bool = False) -> Any:
+    return strigil.meta.rma_mv(
+        SCHOOLS["yi"],
+        SCHOOLS["vi"],
+        mods={"year": SCHOOLS["year"]} if year else None,
+        random="~ 1 | district/school",
+        method=method,
+        data={"district": SCHOOLS["district"], "school": SCHOOLS["school"]},
+    )
 
 
 def _rma() -> Any:
@@ -172,46 +268,58 @@ def _exact_growth() -> Any:
 
 
 BUILD: dict[str, Callable[[], Any]] = {
-    "RMAResult": _rma,
-    "Prediction": lambda: _rma().predict(),
-    "Tau2Interval": lambda: _rma().confint(),
-    "StudySequence": lambda: _rma().leave1out(),
-    "Influence": lambda: _rma().influence(),
-    "Baujat": lambda: _rma().baujat(),
-    "RegTest": lambda: _rma().regtest(),
-    "RankTest": lambda: _rma().ranktest(),
-    "TrimFill": lambda: _rma().trimfill(),
-    "PermutationTest": lambda: _rma().permutest(iter=50, seed=1),
-    "Residuals": lambda: __import__("strigil.meta.residuals", fromlist=["rstandard"]).rstandard(_rma()),
-    "Gosh": lambda: __import__("strigil.meta.gosh", fromlist=["gosh"]).gosh(_rma().refit(np.arange(6))),
-    "TablesResult": lambda: strigil.meta.rma_mh(**BCG),
-    "GLMMResult": lambda: strigil.meta.rma_glmm(**{k: v[:6] for k, v in BCG.items()}),
-    "BatchResult": lambda: strigil.meta.rma_batch(
+    "meta.RMAResult": _rma,
+    "meta.Prediction": lambda: _rma().predict(),
+    "meta.Tau2Interval": lambda: _rma().confint(),
+    "meta.StudySequence": lambda: _rma().leave1out(),
+    "meta.Influence": lambda: _rma().influence(),
+    "meta.Baujat": lambda: _rma().baujat(),
+    "meta.RegTest": lambda: _rma().regtest(),
+    "meta.RankTest": lambda: _rma().ranktest(),
+    "meta.TrimFill": lambda: _rma().trimfill(),
+    "meta.PermutationTest": lambda: _rma().permutest(iter=50, seed=1),
+    "meta.Residuals": lambda: __import__("strigil.meta.residuals", fromlist=["rstandard"]).rstandard(
+        _rma()
+    ),
+    "meta.Gosh": lambda: __import__("strigil.meta.gosh", fromlist=["gosh"]).gosh(
+        _rma().refit(np.arange(6))
+    ),
+    "meta.TablesResult": lambda: strigil.meta.rma_mh(**BCG),
+    "meta.GLMMResult": lambda: strigil.meta.rma_glmm(**{k: v[:6] for k, v in BCG.items()}),
+    "meta.BatchResult": lambda: strigil.meta.rma_batch(
         np.random.default_rng(1).normal(size=(8, 5)), np.full((8, 5), 0.1)
     ),
-    "MHBatch": lambda: strigil.meta.rma_mh_batch(
+    "meta.MHBatch": lambda: strigil.meta.rma_mh_batch(
         **{k: np.array(v)[:, None].repeat(3, axis=1) for k, v in BCG.items()}
     ),
-    "EffectSizes": lambda: strigil.meta.escalc("RR", BCG),
-    "MixedModelFit": _lmer,
-    "RandomEffects": lambda: _lmer().ranef(),
-    "Intervals": lambda: _lmer().confint(),
-    "LikelihoodRatioTests": lambda: _lmer().anova(
+    "meta.EffectSizes": lambda: strigil.meta.escalc("RR", BCG),
+    "meta.RMAMVResult": _schools,
+    "meta.FitStatistics": lambda: _rma().fitstats(),
+    "meta.WaldTest": lambda: _schools(year=True).anova(btt=["year"]),
+    "meta.LikelihoodRatioTest": lambda: _schools("ML", year=True).anova(_schools("ML")),
+    "meta.RobustResult": lambda: _schools().robust(SCHOOLS["district"]),
+    "meta.RobustWald": lambda: _schools(year=True).robust(SCHOOLS["district"]).QM,
+    "meta.RandomEffects": lambda: _rma().blup(),
+    "meta.ComponentInterval": lambda: _schools().confint()[0],
+    "registry.MixedModelFit": _lmer,
+    "registry.RandomEffects": lambda: _lmer().ranef(),
+    "registry.Intervals": lambda: _lmer().confint(),
+    "registry.LikelihoodRatioTests": lambda: _lmer().anova(
         __import__("strigil.registry.lmer", fromlist=["lmer"]).lmer(
             "pain ~ session + (1 + session | patient)", _registry()
         )
     ),
-    "CoxModel": lambda: __import__("strigil.registry", fromlist=["cox_model"]).cox_model(
+    "registry.CoxModel": lambda: __import__("strigil.registry", fromlist=["cox_model"]).cox_model(
         _improvement(), ["minutes"]
     ),
-    "ImprovementCurve": lambda: __import__("strigil.registry", fromlist=["kaplan_meier"]).kaplan_meier(
-        _improvement()
-    )[0],
-    "ImprovementTable": _improvement,
-    "PooledResult": _pooled_result,
-    "ExactGrowthFit": _exact_growth,
-    "ExactCoxFit": _exact_cox,
-    "PooledCurve": _pooled_curve,
+    "registry.ImprovementCurve": lambda: __import__(
+        "strigil.registry", fromlist=["kaplan_meier"]
+    ).kaplan_meier(_improvement())[0],
+    "registry.ImprovementTable": _improvement,
+    "registry.PooledResult": _pooled_result,
+    "registry.ExactGrowthFit": _exact_growth,
+    "registry.ExactCoxFit": _exact_cox,
+    "registry.PooledCurve": _pooled_curve,
 }
 
 
@@ -220,7 +328,7 @@ def test_every_public_dataclass_is_a_result_a_plot_or_named_as_neither() -> None
     assert set(BUILD) == set(RESULTS), (
         f"results without an instance here: {sorted(set(RESULTS) - set(BUILD))}"
     )
-    assert len(RESULTS) >= 28 and len(PLOTS) >= 7
+    assert len(RESULTS) >= 36 and len(PLOTS) >= 7
 
 
 @pytest.mark.parametrize("name", RESULTS)
@@ -240,7 +348,10 @@ def test_result_has_summary_table_and_html(name: str) -> None:
     html = result._repr_html_()
     assert html.startswith("<pre") and summary.title.split()[0] in html
     short = repr(result)
-    assert short.startswith(f"<{name}: ") and len(short) < 200 and "array(" not in short
+    # the short repr of Presentable ("<Name: title>") or the result's own one-line repr
+    bare = name.split(".")[1]
+    assert short.startswith((f"<{bare}: ", f"{bare}(")) and "\n" not in short
+    assert len(short) < 250 and "array(" not in short
 
 
 @pytest.mark.parametrize("name", PLOTS)

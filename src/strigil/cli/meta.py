@@ -155,9 +155,9 @@ def fit_command(
         if subgroup is not None or formula:
             fail("--subgroup and --formula do not combine with --random, --V, --rho or --robust (give "
                  "moderators with --mods)")
-        doc = _fit_dependent(file, yi=yi, vi=vi, method=method, test=test, level=level, mods=mod_names,
-                             slab=slab, random=random or [], struct=struct, V=V, rho=rho, robust=robust)
-        typer.echo(json.dumps(doc, allow_nan=False) if as_json else _summary_dependent(doc))
+        pooling = _fit_dependent(file, yi=yi, vi=vi, method=method, test=test, level=level, mods=mod_names,
+                                 slab=slab, random=random or [], struct=struct, V=V, rho=rho, robust=robust)
+        typer.echo(json.dumps(pooling.to_json(), allow_nan=False) if as_json else _dependent_summary(pooling))
         return
     res = _fit(file, yi, vi, method, test, slab, subgroup, level, mod_names, formula)
     if as_json:
@@ -168,14 +168,6 @@ def fit_command(
 
 def _fmt(x: Any, digits: int = 4) -> str:
     return "NA" if x is None else f"{x:.{digits}f}"
-
-
-def _coefficient_table(beta: list[dict[str, Any]], dist: str, with_df: bool = False) -> list[str]:
-    """The coefficients as metafor prints them: a header line and one line each."""
-    heads = ("estimate", "se", dist + "val", *(("df",) if with_df else ()), "pval", "ci.lb", "ci.ub")
-    keys = ("estimate", "se", "stat", *(("df",) if with_df else ()), "p", "ci_lb", "ci_ub")
-    return [f"{'':12}" + "".join(f"{h:>10}" for h in heads),
-            *(f"{b['name'][:12]:12}" + "".join(f"{_fmt(b[k]):>10}" for k in keys) for b in beta)]
 
 
 # ---- diagnostics and plots (forest, funnel, diagnose) -------------------------------------------
@@ -205,9 +197,9 @@ def _fit(file: Path, yi: str, vi: str, method: str, test: str, slab: str | None,
 
 def _fit_dependent(file: Path, *, yi: str, vi: str, method: str, test: str, level: float, mods: list[str],
                    slab: str | None, random: list[str], struct: str, V: Path | None, rho: float | None,
-                   robust: str | None) -> dict[str, Any]:
-    """Read a CSV (and the --V file) and fit the model of dependent effects; rows with missing values are
-    left out with a note on stderr."""
+                   robust: str | None) -> Any:
+    """Read a CSV (and the --V file) and fit the model of dependent effects (a `DependentPooling`); rows
+    with missing values are left out with a note on stderr."""
     from strigil.services.dependent_effects import fit_dependent_table, read_covariance
 
     table = _table(file)
@@ -219,38 +211,17 @@ def _fit_dependent(file: Path, *, yi: str, vi: str, method: str, test: str, leve
     if fitted.left_out:
         typer.echo(f"note: {len(fitted.left_out)} row(s) with missing values left out "
                    f"(lines {fitted.left_out})", err=True)
-    return fitted.pooling.to_json()
+    return fitted.pooling
 
 
-def _summary_dependent(doc: dict[str, Any]) -> str:
-    """A short plain-text report of a multilevel/multivariate model, in the order metafor prints it."""
-    lines: list[str] = []
-    if doc.get("model") == "rma.mv":
-        lines.append(f"Multivariate meta-analysis model (k = {doc['k']}; method: {doc['method']}; "
-                     f"V: {doc['sampling_covariance']})")
-        for c in doc["sigma2"]:
-            lines.append(f"sigma^2 [{c['name']}] = {_fmt(c['estimate'])} ({c['nlevels']} levels)"
-                         + (" fixed" if c["fixed"] else ""))
-        if doc["tau2"]:
-            lines.append(f"{doc['struct']} structure of {doc['inner']} within {doc['outer']}:")
-            lines += [f"  tau^2 [{c['name']}] = {_fmt(c['estimate'])}" for c in doc["tau2"]]
-            lines += [f"  rho [{c['name']}] = {_fmt(c['estimate'])}" for c in doc["rho"]]
-        lines.append(f"QE({doc['QE_df']}) = {_fmt(doc['QE'])}, p = {_fmt(doc['QE_p'])}")
-        lines.append(f"logLik = {_fmt(doc['logLik'])}, AIC = {_fmt(doc['AIC'])}, BIC = {_fmt(doc['BIC'])}, "
-                     f"AICc = {_fmt(doc['AICc'])}")
-    else:
-        lines.append(f"Random-effects model (k = {doc['k']}; method: {doc['method']}); "
-                     f"tau^2 = {_fmt(doc['tau2'])}")
-    lines += ["", *_coefficient_table(doc["beta"], doc["dist"])]
-    rob = doc.get("robust")
-    if rob:
-        lines += ["", f"Cluster-robust ({rob['type']}, {rob['clusters']} clusters of {rob['cluster']}; "
-                      f"{rob['test']} df):", *_coefficient_table(rob["beta"], "t", with_df=True)]
-        qm = rob["QM"]
-        df2 = "inf" if qm["df_denom"] is None else f"{qm['df_denom']:.2f}"
-        lines.append(f"{qm['test']}: F({qm['df_num']}, {df2}) = {_fmt(qm['Fstat'])}, p = {_fmt(qm['p'])}")
-    lines += [f"note: {note}" for note in doc.get("notes") or []]
-    return "\n".join(lines)
+def _dependent_summary(pooling: Any) -> str:
+    """The printout of the fitted model, or with --robust the cluster-robust printout and its Wald test
+    (the results' own summaries, as metafor prints them), and where V came from."""
+    parts = [str(pooling.model.summary() if pooling.robust is None else pooling.robust.summary())]
+    if pooling.robust is not None:
+        parts.append(str(pooling.robust.QM.summary()))
+    parts.append(f"Sampling covariance: {pooling.sampling_covariance}")
+    return "\n\n".join(parts)
 
 
 def _save_plot(plot: Any, out: Path) -> None:

@@ -11,16 +11,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.likelihood import FitStatistics
 from strigil.meta.result import RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["LikelihoodRatioTest", "WaldTest", "anova", "coefficient_rows", "likelihood_ratio", "wald"]
 
@@ -28,8 +32,8 @@ _Array = NDArray[np.float64]
 _Model = RMAResult | RMAMVResult
 
 
-@dataclass(frozen=True, eq=False)
-class WaldTest:
+@dataclass(frozen=True, eq=False, repr=False)
+class WaldTest(Presentable):
     """An omnibus Wald test of hypotheses Lβ = rhs, with each row's own test (for contrasts)."""
 
     hypotheses: tuple[str, ...]
@@ -41,6 +45,20 @@ class WaldTest:
     se: _Array
     stat: _Array
     p: _Array
+    btt: tuple[int, ...] | None = None  # 1-based positions of the coefficients tested (None: contrasts)
+
+    def summary(self) -> Summary:
+        """metafor's `print(anova(res, btt = ...))`."""
+        from strigil.meta.printing import wald_summary
+
+        return wald_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per hypothesis: estimate, se, statistic, p."""
+        from strigil.display import frame
+
+        cols = {"estimate": self.estimate, "se": self.se, "stat": self.stat, "p": self.p}
+        return frame(cols, self.hypotheses, "hypothesis")
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
@@ -54,8 +72,8 @@ class WaldTest:
         return f"WaldTest(QM({self.QM_df}{ddf}) = {self.QM:.4f}, p = {self.QM_p:.4g})"
 
 
-@dataclass(frozen=True)
-class LikelihoodRatioTest:
+@dataclass(frozen=True, repr=False)
+class LikelihoodRatioTest(Presentable):
     """A likelihood-ratio test of a reduced against a full model (same data and method)."""
 
     method: str
@@ -66,6 +84,22 @@ class LikelihoodRatioTest:
     p: float
     QE_full: float
     QE_reduced: float
+
+    def summary(self) -> Summary:
+        """metafor's `print(anova(full, reduced))`."""
+        from strigil.meta.printing import lrt_summary
+
+        return lrt_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Two rows (full, reduced): df, AIC, BIC, AICc, logLik, LRT, p, QE."""
+        from strigil.display import frame
+
+        f, r = self.full, self.reduced
+        return frame({"df": [f.parms, r.parms], "AIC": [f.AIC, r.AIC], "BIC": [f.BIC, r.BIC],
+                      "AICc": [f.AICc, r.AICc], "logLik": [f.logLik, r.logLik], "LRT": [None, self.LRT],
+                      "p": [None, self.p], "QE": [self.QE_full, self.QE_reduced]},
+                     ["Full", "Reduced"], "model")
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
@@ -160,7 +194,7 @@ def anova(model: _Model, other: _Model | None = None, *, btt: Sequence[int | str
         btt = list(range(1, len(names))) if model.intercept and len(names) > 1 else list(range(len(names)))
     rows = coefficient_rows(model, btt)
     test = wald(model, rows, rhs)
-    return test
+    return replace(test, btt=tuple(int(np.flatnonzero(r)[0]) + 1 for r in rows))
 
 
 def _same_data(a: _Model, b: _Model) -> bool:

@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
     from strigil.meta.result_mv import RMAMVResult
 
@@ -25,8 +29,8 @@ _Array = NDArray[np.float64]
 _EPS = float(np.finfo(float).eps)
 
 
-@dataclass(frozen=True, eq=False)
-class RandomEffects:
+@dataclass(frozen=True, eq=False, repr=False)
+class RandomEffects(Presentable):
     """Predicted random effects (or true effects), one per level, with SE and prediction interval."""
 
     term: str
@@ -35,6 +39,19 @@ class RandomEffects:
     se: _Array
     pi_lb: _Array
     pi_ub: _Array
+
+    def summary(self) -> Summary:
+        """The predictions with their SEs and prediction intervals, as metafor prints `ranef`/`blup`."""
+        from strigil.meta.printing import table_summary
+
+        return table_summary(f"Random effects: {self.term} ({len(self.levels)} levels)", self.to_frame())
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per level: pred, se, pi_lb, pi_ub."""
+        from strigil.display import frame
+
+        cols = {"pred": self.pred, "se": self.se, "pi_lb": self.pi_lb, "pi_ub": self.pi_ub}
+        return frame(cols, self.levels, "level")
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict of lists."""

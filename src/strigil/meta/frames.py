@@ -19,9 +19,11 @@ if TYPE_CHECKING:
 
     from strigil.meta.glmm import GLMMResult
     from strigil.meta.result import Coefficient, RMAResult
+    from strigil.meta.result_mv import RMAMVResult
     from strigil.meta.tables_result import TablesResult
 
-__all__ = ["RMA_PARTS", "coefficient_frame", "glmm_frame", "model_frame", "rma_frame", "study_frame",
+__all__ = ["RMA_PARTS", "coefficient_frame", "components_frame", "glmm_frame", "model_frame", "rma_frame",
+           "study_frame",
            "tables_frame"]
 
 RMA_PARTS = ("coefficients", "studies", "model", "subgroups")
@@ -102,3 +104,12 @@ def glmm_frame(res: GLMMResult, part: str) -> pd.DataFrame:
                             "QE_LRT_p": res.QE_LRT_p, "QE_df": res.QE_df, "logLik": res.logLik,
                             "converged": res.converged})
     raise ValueError(f"part {part!r} is not one of coefficients, studies, model")
+
+
+def components_frame(res: RMAMVResult) -> pd.DataFrame:
+    """The variance components of an `rma_mv` fit: one row each for σ², τ² and ρ."""
+    rows = [*(("sigma2", c) for c in res.sigma2), *(("tau2", c) for c in res.tau2),
+            *(("rho", c) for c in res.rho)]
+    return frame({"component": [k for k, _ in rows], "name": [c.name for _, c in rows],
+                  "estimate": [c.estimate for _, c in rows], "fixed": [c.fixed for _, c in rows],
+                  "nlevels": [c.nlevels for _, c in rows]})

@@ -20,7 +20,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from strigil.display import Presentable, Summary
+
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result import RMAResult
 
 __all__ = ["FitStatistics", "criteria", "fitstats"]
@@ -28,8 +32,8 @@ __all__ = ["FitStatistics", "criteria", "fitstats"]
 _LOG2PI = math.log(2 * math.pi)
 
 
-@dataclass(frozen=True)
-class FitStatistics:
+@dataclass(frozen=True, repr=False)
+class FitStatistics(Presentable):
     """Log-likelihood, deviance, AIC, BIC and AICc under ML or REML, as metafor's `fitstats`."""
 
     method: str
@@ -40,6 +44,18 @@ class FitStatistics:
     AICc: float
     parms: int
     nobs: int
+
+    def summary(self) -> Summary:
+        """metafor's `print(fitstats(res))`."""
+        from strigil.meta.printing import fitstats_summary
+
+        return fitstats_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: logLik, deviance, AIC, BIC, AICc, parameters and observations."""
+        from strigil.display import frame
+
+        return frame({k: [v] for k, v in self.to_json().items()})
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict (null where a value does not exist)."""

@@ -12,18 +12,25 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from strigil.display import Summary
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from strigil.meta.anova import LikelihoodRatioTest, WaldTest
     from strigil.meta.batch import BatchResult
     from strigil.meta.bias import RankTest, RegTest
     from strigil.meta.glmm import GLMMResult
     from strigil.meta.gosh import Gosh
+    from strigil.meta.likelihood import FitStatistics
     from strigil.meta.mantel_haenszel import MHBatch
     from strigil.meta.permutation import PermutationTest
+    from strigil.meta.profile import ComponentInterval
     from strigil.meta.result import Coefficient, RMAResult, Tau2Interval
+    from strigil.meta.result_mv import RMAMVResult, VarianceComponent
+    from strigil.meta.robust import RobustResult, RobustWald
     from strigil.meta.tables_result import TablesResult
     from strigil.meta.trimfill import TrimFill
 
@@ -31,19 +38,26 @@ __all__ = [
     "SIGNIF_LEGEND",
     "batch_summary",
     "coefficient_lines",
+    "component_interval_summary",
+    "fitstats_summary",
     "fmt",
     "fmt_p",
     "glmm_summary",
     "gosh_summary",
+    "lrt_summary",
     "mh_batch_summary",
     "permutest_summary",
     "ranktest_summary",
     "regtest_summary",
+    "rma_mv_summary",
     "rma_summary",
+    "robust_summary",
+    "robust_wald_summary",
     "table_summary",
     "tables_summary",
     "tau2_interval_summary",
     "trimfill_summary",
+    "wald_summary",
 ]
 
 SIGNIF_LEGEND = "Signif. codes:  0 ‘***’ 0.001 ‘**’ 0.01 ‘*’ 0.05 ‘.’ 0.1 ‘ ’ 1"
@@ -134,8 +148,12 @@ def _omnibus_lines(res: RMAResult) -> list[str]:
 
 
 def rma_summary(res: RMAResult) -> Summary:
-    """metafor's `print(rma(...))`."""
+    """metafor's `summary(rma(...))`: the printout with the fit statistics under the title."""
     lines = [_rma_title(res), ""]
+    stats = _fit_statistics(res)
+    if stats is not None:
+        names = ("logLik", "deviance", "AIC", "BIC", "AICc")
+        lines += [*_columns(list(names), [[fmt(getattr(stats, n)) for n in names]], None), ""]
     tau2_l, tau_l, i2_l, h2_l, r2_l = _heterogeneity_labels(res.moderators)
     if res.method not in ("EE", "FE"):
         what = "specified" if res.tau2_fixed else "estimated"
@@ -168,6 +186,16 @@ def rma_summary(res: RMAResult) -> Summary:
         lines += ["", f"{len(res.omitted)} stud{'y' if len(res.omitted) == 1 else 'ies'} with missing values "
                       "omitted from model fitting."]
     return Summary("\n".join(lines))
+
+
+def _fit_statistics(res: RMAResult) -> FitStatistics | None:
+    """The fit statistics where they exist (not for estimators without a likelihood, e.g. DL)."""
+    try:
+        with np.errstate(all="ignore"):
+            stats = res.fitstats()
+    except (ValueError, np.linalg.LinAlgError):
+        return None
+    return stats if all(math.isfinite(getattr(stats, n)) for n in ("logLik", "deviance")) else None
 
 
 def _exp_lines(measure: str, estimate: float, lb: float, ub: float) -> list[str]:
@@ -347,4 +375,193 @@ def mh_batch_summary(b: MHBatch) -> Summary:
              *_columns(["min", "median", "max"], rows, ["estimate", "se", "Q", "I^2", "pval"])]
     if missing:
         lines += ["", f"{missing} analyses without an estimate (NaN)."]
+    return Summary("\n".join(lines))
+
+
+# ---- multilevel and multivariate models (rma.mv), robust inference, tests, fit statistics ---------------
+
+
+def _component_rows(components: Sequence[VarianceComponent], prefix: str, count: str,
+                    last: str, labels: Sequence[str], counts: Sequence[int] | None = None) -> list[str]:
+    counted = counts if counts is not None else [c.nlevels for c in components]
+    rows = [[fmt(c.estimate), fmt(math.sqrt(c.estimate)) if c.estimate >= 0 else "NA",
+             "" if n is None else str(n), "yes" if c.fixed else "no", label]
+            for c, n, label in zip(components, counted, labels, strict=True)]
+    names = [f"{prefix}.{i + 1}" if len(components) > 1 else prefix for i in range(len(components))]
+    return _columns(["estim", "sqrt", count, "fixed", last], rows, names)
+
+
+def _inner_outer_lines(res: RMAMVResult) -> list[str]:
+    io = res.spec.inner_outer
+    assert io is not None
+    inner, outer = io.inner, io.outer
+    width = max(len(outer.name), len(inner.name))
+    lines = [f"outer factor: {outer.name.ljust(width)} (nlvls = {outer.nlevels})",
+             f"inner factor: {inner.name.ljust(width)} (nlvls = {inner.nlevels})", ""]
+    levels = list(res.inner_levels)
+    per_level = len(res.tau2) == len(levels)
+    # k.lvl: how many effects each inner level has
+    k_lvl = np.bincount(inner.codes, minlength=len(levels)).tolist() if per_level else [res.k] * len(res.tau2)
+    labels = levels if per_level else [""] * len(res.tau2)
+    lines += _component_rows(res.tau2, "tau^2", "k.lvl", "level", labels, k_lvl)
+    if not res.rho:
+        return lines
+    if len(res.rho) == 1 and len(levels) != 2:
+        return [*lines, *_columns(["estim", "", "", "fixed", ""], [[fmt(res.rho[0].estimate), "", "",
+                                  "yes" if res.rho[0].fixed else "no", ""]], ["rho"])]
+    # the correlation matrix (lower triangle) and, beside it, in how many outer levels two inner levels
+    # occur together (upper triangle) and whether each correlation was fixed (lower triangle), as metafor
+    n = len(levels)
+    together = np.zeros((n, n), dtype=int)
+    for o in range(outer.nlevels):
+        present = np.unique(inner.codes[outer.codes == o])
+        together[np.ix_(present, present)] += 1
+    R = np.eye(n)
+    fixed = np.zeros((n, n), dtype=bool)
+    k = 0
+    for j in range(n):
+        for i in range(j + 1, n):
+            c = res.rho[k] if len(res.rho) > 1 else res.rho[0]
+            R[i, j] = R[j, i] = c.estimate
+            fixed[i, j] = c.fixed
+            k += 1
+    rows = []
+    for i in range(n):
+        left = [fmt(R[i, j]) if j < i else "1" if j == i else "" for j in range(n)]
+        right = ["-" if j == i else str(together[i, j]) if j > i else ("yes" if fixed[i, j] else "no")
+                 for j in range(n)]
+        rows.append([*left, *right])
+    left_w = [max(len(f"rho.{lv}"), *(len(r[j]) for r in rows)) for j, lv in enumerate(levels)]
+    lines.append("")
+    head = " " * max(len(lv) for lv in levels)
+    lines.append(head + "  " + "  ".join(f"rho.{lv}".rjust(w) for lv, w in zip(levels, left_w, strict=True))
+                 + "  " + "  ".join(levels))
+    for lv, r in zip(levels, rows, strict=True):
+        lines.append(lv.ljust(len(head)) + "  " + "  ".join(c.rjust(w) for c, w in zip(r[:n], left_w,
+                                                                                        strict=True))
+                     + "  " + "  ".join(c.rjust(len(lvl)) for c, lvl in zip(r[n:], levels, strict=True)))
+    return lines
+
+
+def _mv_header(res: RMAMVResult) -> list[str]:
+    lines = [f"Multivariate Meta-Analysis Model (k = {res.k}; method: {res.method})", ""]
+    if res.sigma2 or res.tau2:
+        lines += ["Variance Components:", ""]
+    if res.sigma2:
+        factors = [f.name for f in res.spec.sigma2]
+        lines += _component_rows(res.sigma2, "sigma^2", "nlvls", "factor", factors)
+        if res.tau2:
+            lines.append("")
+    if res.tau2:
+        lines += _inner_outer_lines(res)
+    q = "QE" if res.QE_df != res.k - 1 or not res.intercept or res.p > 1 else "Q"
+    lines += ["", f"Test for {'Residual ' if q == 'QE' else ''}Heterogeneity:",
+              f"{q}(df = {res.QE_df}) = {fmt(res.QE)}, p-val {fmt_p(res.QE_p, equals=True)}", ""]
+    return lines
+
+
+def _moderator_lines(btt: Sequence[int], QM: float, QM_df: int, QM_ddf: int | None, QM_p: float) -> list[str]:
+    positions = [b + 1 for b in btt]
+    consecutive = positions == list(range(positions[0], positions[0] + len(positions)))
+    which = (f"coefficient {positions[0]}" if len(positions) == 1 else
+             f"coefficients {positions[0]}:{positions[-1]}" if consecutive else
+             f"coefficients {','.join(str(x) for x in positions)}")
+    stat = (f"QM(df = {QM_df}) = {fmt(QM)}" if QM_ddf is None else
+            f"F(df1 = {QM_df}, df2 = {QM_ddf}) = {fmt(QM)}")
+    return [f"Test of Moderators ({which}):", f"{stat}, p-val {fmt_p(QM_p, equals=True)}", ""]
+
+
+def rma_mv_summary(res: RMAMVResult) -> Summary:
+    """metafor's `print(rma.mv(...))`."""
+    lines = _mv_header(res)
+    if not (res.intercept and res.p == 1):
+        lines += _moderator_lines(res.btt, res.QM, res.QM_df, res.QM_ddf, res.QM_p)
+    df = res.df if res.test != "z" else None
+    lines += ["Model Results:", "", *coefficient_lines(res.beta, res.dist, df), *_signif_footer()]
+    lines += [f"note: {n}" for n in res.notes]
+    return Summary("\n".join(lines))
+
+
+def robust_summary(rob: RobustResult) -> Summary:
+    """metafor's `print(robust(res, cluster, clubSandwich = TRUE))`: the model, the clusters and the
+    coefficients with cluster-robust standard errors, t tests and intervals."""
+    lines: list[str] = []
+    model = rob.model
+    if model is not None:
+        if hasattr(model, "sigma2"):
+            lines += _mv_header(model)
+        else:
+            lines += [*rma_summary(model).text.split("Model Results:")[0].rstrip("\n").splitlines(), ""]
+    sizes = rob.cluster_sizes
+    lines += [f"Number of estimates:   {int(sum(sizes))}", f"Number of clusters:    {rob.n_clusters}",
+              f"Estimates per cluster: {min(sizes)}-{max(sizes)} (mean: {np.mean(sizes):.2f}, "
+              f"median: {np.median(sizes):g})", ""]
+    if model is not None and not (model.intercept and len(model.beta) == 1):
+        q = rob.QM
+        lines += [f"Test of Moderators ({'coefficient' if q.df_num == 1 else 'coefficients'} "
+                  f"{_btt_text(model)}):¹",
+                  f"F(df1 = {q.df_num}, df2 = {fmt(q.df_denom, 2)}) = {fmt(q.Fstat)}, p-val "
+                  f"{fmt_p(q.p, equals=True)}", ""]
+    heads = ["estimate", "se¹", "tval¹", "df¹", "pval¹", "ci.lb¹", "ci.ub¹", ""]
+    rows = [[fmt(c.estimate), fmt(c.se), fmt(c.stat), fmt(d, 2), fmt_p(c.p), fmt(c.ci_lb), fmt(c.ci_ub),
+             _stars(c.p)] for c, d in zip(rob.beta, rob.df, strict=True)]
+    lines += ["Model Results:", "", *_columns(heads, rows, [c.name for c in rob.beta] if len(rob.beta) > 1
+                                                    else None), *_signif_footer(), "",
+              f"1) results based on cluster-robust inference (var-cov estimator: {rob.type},",
+              f"   approx t-test and confidence interval, df: {rob.test} approx)"]
+    return Summary("\n".join(lines))
+
+
+def _btt_text(model: Any) -> str:
+    p = len(model.beta)
+    first = 2 if model.intercept else 1
+    return str(first) if p - first + 1 == 1 else f"{first}:{p}"
+
+
+def robust_wald_summary(t: RobustWald) -> Summary:
+    """A cluster-robust Wald test: F (or χ²) with its degrees of freedom."""
+    ddf = "inf" if not math.isfinite(t.df_denom) else fmt(t.df_denom, 2)
+    return Summary(f"Cluster-robust Wald test ({t.test})\n\nF(df1 = {t.df_num}, df2 = {ddf}) = "
+                   f"{fmt(t.Fstat)}, p-val {fmt_p(t.p, equals=True)}")
+
+
+def wald_summary(t: WaldTest) -> Summary:
+    """metafor's `print(anova(res, btt = ...))` (or of a test of linear contrasts, `anova(res, X = L)`)."""
+    if t.btt is not None:
+        return Summary("\n".join(_moderator_lines([b - 1 for b in t.btt], t.QM, t.QM_df, t.QM_ddf, t.QM_p)
+                                 ).rstrip("\n"))
+    rows = [[fmt(e), fmt(s), fmt(z), fmt_p(p)]
+            for e, s, z, p in zip(t.estimate, t.se, t.stat, t.p, strict=True)]
+    lines = ["Hypotheses:", *(f"{i + 1}: {h}" for i, h in enumerate(t.hypotheses)), "", "Results:",
+             *_columns(["estimate", "se", "zval" if t.QM_ddf is None else "tval", "pval"], rows,
+                       [f"{i + 1}:" for i in range(len(rows))]), ""]
+    lines += _moderator_lines(list(range(len(rows))), t.QM, t.QM_df, t.QM_ddf, t.QM_p)[1:2]
+    return Summary("\n".join(lines))
+
+
+def lrt_summary(t: LikelihoodRatioTest) -> Summary:
+    """metafor's `print(anova(full, reduced))`."""
+    heads = ["df", "AIC", "BIC", "AICc", "logLik", "LRT", "pval", "QE"]
+    full = [str(t.full.parms), fmt(t.full.AIC), fmt(t.full.BIC), fmt(t.full.AICc), fmt(t.full.logLik), "", "",
+            fmt(t.QE_full)]
+    reduced = [str(t.reduced.parms), fmt(t.reduced.AIC), fmt(t.reduced.BIC), fmt(t.reduced.AICc),
+               fmt(t.reduced.logLik), fmt(t.LRT), fmt_p(t.p), fmt(t.QE_reduced)]
+    return Summary("\n".join(_columns(heads, [full, reduced], ["Full", "Reduced"])))
+
+
+def fitstats_summary(f: FitStatistics) -> Summary:
+    """metafor's `print(fitstats(res))`."""
+    rows = [("logLik:", f.logLik), ("deviance:", f.deviance), ("AIC:", f.AIC), ("BIC:", f.BIC),
+            ("AICc:", f.AICc)]
+    return Summary("\n".join(_columns([f.method], [[f"{v:.7g}"] for _, v in rows], [n for n, _ in rows])))
+
+
+def component_interval_summary(ci: ComponentInterval) -> Summary:
+    """One profile-likelihood interval, as a row of metafor's `print(confint(rma.mv(...)))`."""
+    name = f"{ci.component}.{ci.position}"
+    lines = [f"Profile-likelihood {ci.level:g}% interval of {name} ({ci.name})", "",
+             *_columns(["estimate", "ci.lb", "ci.ub"], [[fmt(ci.estimate), fmt(ci.ci_lb), fmt(ci.ci_ub)]],
+                       [name])]
+    if ci.lb_at_bound or ci.ub_at_bound:
+        lines.append("note: a bound lies at the edge of the parameter space")
     return Summary("\n".join(lines))

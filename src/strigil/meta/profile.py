@@ -17,16 +17,19 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import optimize, special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.multilevel import maximise
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.result_mv import RMAMVResult
 
 __all__ = ["ComponentInterval", "profile_confint", "refit"]
 
 
-@dataclass(frozen=True)
-class ComponentInterval:
+@dataclass(frozen=True, repr=False)
+class ComponentInterval(Presentable):
     """A profile-likelihood interval for one component (`component` is 'sigma2', 'tau2' or 'rho',
     `position` its 1-based index as metafor numbers them, `name` its factor or level)."""
 
@@ -39,6 +42,18 @@ class ComponentInterval:
     level: float
     lb_at_bound: bool
     ub_at_bound: bool
+
+    def summary(self) -> Summary:
+        """The interval as a row of metafor's `print(confint(rma.mv(...)))`."""
+        from strigil.meta.printing import component_interval_summary
+
+        return component_interval_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the component, its estimate and interval."""
+        from strigil.display import frame
+
+        return frame({k: [v] for k, v in self.to_json().items()})
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""

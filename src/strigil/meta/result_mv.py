@@ -9,10 +9,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numpy.typing import NDArray
 
+from strigil.display import Presentable, Summary
 from strigil.meta.likelihood import FitStatistics
 from strigil.meta.result import Coefficient, Prediction, _num
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from strigil.meta.anova import LikelihoodRatioTest, WaldTest
     from strigil.meta.blup import RandomEffects
     from strigil.meta.multilevel import Evaluation, MarginalModel
@@ -42,8 +45,8 @@ class VarianceComponent:
                 "nlevels": self.nlevels}
 
 
-@dataclass(frozen=True, eq=False)
-class RMAMVResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RMAMVResult(Presentable):
     """A fitted multilevel or multivariate model (metafor's `rma.mv`).
 
     `sigma2`: one component per `~ 1 | …` level; `tau2`, `rho`: the `~ inner | outer` term's G
@@ -231,6 +234,23 @@ class RMAMVResult:
         first = self.beta[0]
         return (f"RMAMVResult(k={self.k}, p={self.p}, method={self.method}, {comps or 'no random effects'}; "
                 f"{first.name}={first.estimate:.4g} (SE {first.se:.4g}))")
+
+    def summary(self) -> Summary:
+        """What metafor prints for this model: variance components, tests and the coefficient table."""
+        from strigil.meta.printing import rma_mv_summary
+
+        return rma_mv_summary(self)
+
+    def to_frame(self, part: str = "coefficients") -> pd.DataFrame:
+        """A DataFrame of the coefficients (default) or of the variance components ("components": σ², τ²
+        and ρ with their estimates, whether fixed and their number of levels)."""
+        from strigil.meta.frames import coefficient_frame, components_frame
+
+        if part == "coefficients":
+            return coefficient_frame(self.beta)
+        if part == "components":
+            return components_frame(self)
+        raise ValueError(f"part {part!r} is not one of coefficients, components")
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict with the contract's names; null where a quantity does not exist."""

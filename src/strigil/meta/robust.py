@@ -23,15 +23,19 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import special
 
+from strigil.display import Presentable, Summary
 from strigil.meta.blocks import BlockLayout
 from strigil.meta.result import Coefficient, RMAResult, _num
 from strigil.meta.result_mv import RMAMVResult
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["COEF_TESTS", "VCOV_TYPES", "WALD_TESTS", "RobustResult", "RobustWald", "robust", "sandwich"]
 
@@ -44,8 +48,8 @@ COEF_TESTS = ("z", "naive-t", "naive-tp", "Satterthwaite")
 WALD_TESTS = ("chi-sq", "Naive-F", "Naive-Fp", "HTZ")
 
 
-@dataclass(frozen=True)
-class RobustWald:
+@dataclass(frozen=True, repr=False)
+class RobustWald(Presentable):
     """A cluster-robust Wald test of q constraints: F = δ Q/q on (q, df_denom) degrees of freedom."""
 
     test: str
@@ -55,6 +59,18 @@ class RobustWald:
     df_num: int
     df_denom: float
     p: float
+
+    def summary(self) -> Summary:
+        """The test as metafor prints it."""
+        from strigil.meta.printing import robust_wald_summary
+
+        return robust_wald_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the test's statistic, degrees of freedom and p-value."""
+        from strigil.display import frame
+
+        return frame({k: [v] for k, v in self.to_json().items()})
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict (df_denom null when infinite, for the χ² test)."""
@@ -124,8 +140,8 @@ class _Sandwich:
         return q * (q + 1) / total
 
 
-@dataclass(frozen=True, eq=False)
-class RobustResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class RobustResult(Presentable):
     """Cluster-robust tests and intervals for a fitted model (metafor's `robust(..., clubSandwich=TRUE)`).
 
     `beta` holds the robust SEs, t statistics, degrees of freedom (`df`) and intervals per coefficient;
@@ -142,6 +158,12 @@ class RobustResult:
     df: tuple[float, ...]
     QM: RobustWald
     parts: _Sandwich = field(repr=False)
+    model: Any = field(default=None, repr=False)  # the fitted model the inference is for
+
+    @property
+    def cluster_sizes(self) -> list[int]:
+        """The number of estimates in each cluster."""
+        return [int(t.shape[1]) for stack in self.parts.Theta for t in stack]
 
     def coef_test(self, test: str | None = None) -> tuple[tuple[Coefficient, float], ...]:
         """Each coefficient's robust test under `test` (z, naive-t, naive-tp, Satterthwaite), with its df."""
@@ -190,6 +212,18 @@ class RobustResult:
         if df is None:
             df = self.parts.satterthwaite(C)
         return est, se, df
+
+    def summary(self) -> Summary:
+        """metafor's printout of `robust(res, cluster, clubSandwich = TRUE)`."""
+        from strigil.meta.printing import robust_summary
+
+        return robust_summary(self)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per coefficient: estimate, robust SE, t, Satterthwaite df, p and interval."""
+        from strigil.meta.frames import coefficient_frame
+
+        return coefficient_frame(self.beta).assign(df=list(self.df))
 
     def to_json(self) -> dict[str, Any]:
         """Plain-JSON dict."""
@@ -348,7 +382,8 @@ def robust(model: _Model, cluster: Any, *, type: str = "CR2", test: str = "Satte
     coefs = tuple(_coefficient(n, e, s, d, lvl) for n, e, s, d in zip(parts.names, est, se, df, strict=True))
     btt = _btt(model)
     QM = _wald(parts, vcov, C[btt], wald_test)
-    return RobustResult(type, test, wald_test, J, lvl, vcov, coefs, tuple(float(d) for d in df), QM, parts)
+    return RobustResult(type, test, wald_test, J, lvl, vcov, coefs, tuple(float(d) for d in df), QM, parts,
+                        model)
 
 
 def _btt(model: _Model) -> Sequence[int]:

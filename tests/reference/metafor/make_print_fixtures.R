@@ -1,6 +1,7 @@
 # What metafor prints: the console output of print() for fitted models and diagnostics, with the data
 # behind each case, so that strigil's summaries can be compared with metafor's line by line.
-# R packages: metafor (Debian r-cran-metafor, with metadat), lme4 (for rma.glmm), jsonlite.
+# R packages: metafor (Debian r-cran-metafor, with metadat), lme4 (for rma.glmm), clubSandwich (for
+# robust), jsonlite.
 #
 # Run from the repository root:  Rscript tests/reference/metafor/make_print_fixtures.R
 # Writes printed.json next to this script. Layout: README.md in this folder ("printed.json").
@@ -54,5 +55,33 @@ add("glmm/OR", "rma.glmm(ai, bi, ci, di, measure='OR', model='UM.RS')",
     rma.glmm(ai = tpos, bi = tneg, ci = cpos, di = cneg, data = bcg, measure = "OR", model = "UM.RS",
              control = glmm_ctrl),
     "glmm")
+
+add("summary/rma/REML", "summary(rma(yi, vi))", summary(res), "rma")
+add("fitstats/rma/REML", "fitstats(rma(yi, vi))", fitstats(res), "fitstats")
+
+# multilevel: schools within districts (Konstantopoulos 2011); multivariate: two outcomes per trial (Berkey
+# et al. 1998) with the sampling covariances of each trial; metafor's default convergence settings (the
+# printout has 4 decimals)
+kon <- dat.konstantopoulos2011
+ml <- rma.mv(yi, vi, random = ~ 1 | district/school, data = kon)
+ml_year <- rma.mv(yi, vi, mods = ~ year, random = ~ 1 | district/school, data = kon)
+ml_ml <- rma.mv(yi, vi, mods = ~ year, random = ~ 1 | district/school, data = kon, method = "ML")
+ml_ml0 <- rma.mv(yi, vi, random = ~ 1 | district/school, data = kon, method = "ML")
+add("mv/multilevel", "rma.mv(yi, vi, random = ~ 1 | district/school)", ml, "rma.mv")
+add("mv/multilevel/year", "rma.mv(yi, vi, mods = ~ year, random = ~ 1 | district/school)", ml_year, "rma.mv")
+add("mv/anova/wald", "anova(rma.mv(yi, vi, mods = ~ year, random = ~ 1 | district/school), btt = 2)",
+    anova(ml_year, btt = 2), "wald")
+add("mv/anova/lrt", "anova(full, reduced) (ML)", anova(ml_ml, ml_ml0), "lrt")
+add("mv/robust", "robust(rma.mv(...), cluster = district, clubSandwich = TRUE)",
+    robust(ml, cluster = kon$district, clubSandwich = TRUE), "robust")
+bk <- dat.berkey1998
+V <- bldiag(lapply(split(bk[, c("v1i", "v2i")], bk$trial), as.matrix))
+mv <- rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | trial, struct = "UN", data = bk)
+add("mv/multivariate/UN", "rma.mv(yi, V, mods = ~ outcome - 1, random = ~ outcome | trial, struct = 'UN')",
+    mv, "rma.mv")
+data$konstantopoulos <- list(yi = vec(kon$yi), vi = vec(kon$vi), district = vec(kon$district),
+                             school = vec(kon$school), year = vec(kon$year))
+data$berkey <- list(yi = vec(bk$yi), v1i = vec(bk$v1i), v2i = vec(bk$v2i), trial = vec(bk$trial),
+                    outcome = I(as.character(bk$outcome)))
 
 write_json_file(list(meta = meta_block(), data = data, cases = cases), "printed.json")
