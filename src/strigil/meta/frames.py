@@ -1,7 +1,8 @@
 """Meta-analysis results as pandas DataFrames (`to_frame()`): coefficients, studies, diagnostics.
 
 Column names follow metafor (`ci.lb` → `ci_lb`), one row per coefficient, study or analysis; study
-labels are the index. Nothing here computes a statistic beyond the study-level intervals yᵢ ± z √vᵢ.
+labels are the index. Nothing here computes a statistic beyond the study-level intervals yᵢ ± z √vᵢ (and, for
+a GLMM, the inverse-variance weights 1/(vᵢ + τ²) of its escalc effects, as metafor's `weights()`).
 """
 
 from __future__ import annotations
