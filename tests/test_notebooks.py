@@ -39,9 +39,9 @@ def execute(path: Path, jupyter_path: Path) -> tuple[object, float]:
     os.environ["JUPYTER_PATH"] = str(_kernel_home(jupyter_path))
     nb = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(
-        nb, kernel_name=KERNEL, timeout=300, resources={"metadata": {"path": str(path.parent)}}
-    ).execute()
+    # no timings in the stored notebooks: re-running them changes only what the code prints
+    resources = {"metadata": {"path": str(path.parent)}}
+    NotebookClient(nb, kernel_name=KERNEL, timeout=300, record_timing=False, resources=resources).execute()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return nb, time.perf_counter() - start
 
