@@ -34,6 +34,7 @@ def main() -> None:
     from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
 
     from strigil.network import prepare_growth_model
+    from strigil.registry.exact_growth import GrowthModelSpec, prepare_clinic
     from strigil.registry.generator import RegistryTruth, generate_registry
     from strigil.registry.growth_model import fit_growth_model
 
@@ -49,6 +50,16 @@ def main() -> None:
     }
     frames = [pd.DataFrame({k: v[reg["clinic"] == c] for k, v in reg.items()}) for c in names]
     print(f"{len(reg['pain'])} rows, {args.clinics} clinics")
+    # The exact exchange shares only patients in visit patterns that are disclosable cells; the single-database
+    # fit it must equal is the fit of those rows (the preprocessing's own selection, untimed here).
+    spec = GrowthModelSpec.from_json(model)
+    shared_parts = []
+    for c in names:
+        rows = np.flatnonzero(reg["clinic"] == c)
+        shared_parts.append(rows[prepare_clinic({k: v[rows] for k, v in reg.items()}, spec).shared_rows])
+    shared = np.concatenate(shared_parts)
+    print(f"{len(reg['pain']) - len(shared)} rows withheld (patients in visit patterns of fewer than 5)")
+    reg = {k: v[shared] for k, v in reg.items()}
     single, federated, single_cpu, federated_cpu = [], [], [], []
     for _ in range(args.runs):
         t0, c0 = time.perf_counter(), time.process_time()

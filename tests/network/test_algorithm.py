@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
+from clinic_network import NETWORK_FORMULA, network_columns, network_levels, shareable_network_rows
 from vantage6.algorithm.decorator import algorithm_client  # noqa: F401  (imported first: vantage6's import order)
 from vantage6.algorithm.tools.mock_client import MockAlgorithmClient
 
@@ -73,14 +73,16 @@ def _prepared(frames: dict[str, pd.DataFrame]) -> list[pd.DataFrame]:
         os.environ["FUNCTION_ACTION"] = ""
 
 
-def test_exact_growth_model_on_four_simulated_clinics_equals_the_all_rows_fit() -> None:
+def test_exact_growth_model_on_four_simulated_clinics_equals_the_shareable_rows_fit() -> None:
     frames = _frames()
     prepared = _prepared(frames)
     assert prepared_from_frame(prepared[0]).site == "north"
     out = _run_central(prepared, "exact_growth_model", {"model": MODEL})
     assert out["excluded"] == {"tiny": "fewer than 5 patients"}
     clinics = network_columns()
-    single = fit_growth_model(all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT])
+    single = fit_growth_model(
+        shareable_network_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT]
+    )
     b = single.to_json()
     for name, value in b["fixed"].items():
         assert out["fixed"][name] == pytest.approx(value, abs=1e-6, rel=1e-6)

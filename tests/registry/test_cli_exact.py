@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
-from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
+from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels, shareable_network_rows
 from typer.testing import CliRunner
 
 from strigil.cli import app
@@ -23,7 +23,7 @@ def run(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_files_exchanged_round_by_round_give_the_all_rows_fit(tmp_path: Path) -> None:
+def test_files_exchanged_round_by_round_give_the_shareable_rows_fit(tmp_path: Path) -> None:
     clinics = network_columns()
     for name, cols in clinics.items():
         pacsv.write_csv(
@@ -59,7 +59,9 @@ def test_files_exchanged_round_by_round_give_the_all_rows_fit(tmp_path: Path) ->
         )
     result = json.loads(text)
     assert result["excluded"] == {"tiny": "fewer than 5 patients"}
-    single = fit_growth_model(all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT])
+    single = fit_growth_model(
+        shareable_network_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT]
+    )
     assert np.allclose([result["fixed"][n] for n in single.fixed_names], single.beta, atol=1e-6)
     # The answers on disk hold no patient code and no outcome value of any row.
     text_on_disk = " ".join(p.read_text() for p in out.glob("answer-*.json"))

@@ -1,4 +1,5 @@
-"""Exact pooled growth model: equal to the single-database fit of the participating clinics' rows."""
+"""Exact pooled growth model: equal to the single-database fit of the participating clinics' shareable rows,
+and no answer (alone or together with the others) discloses a group of fewer than 5 patients."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from typing import Any
 
 import numpy as np
 import pytest
-from clinic_network import NETWORK_FORMULA, all_rows, network_columns, network_levels
+from clinic_network import (
+    NETWORK_FORMULA,
+    network_columns,
+    network_levels,
+    shareable_network_rows,
+    shareable_rows,
+    visit_pattern_cells,
+)
 
 from strigil.registry.disclosure import small_column_groups
 from strigil.registry.exact_growth import (
@@ -43,15 +51,16 @@ def _network(clinics: dict[str, dict[str, Any]], spec: GrowthModelSpec, log: lis
 
 
 @pytest.mark.parametrize("reml", [True, False])
-def test_pooled_fit_equals_the_fit_of_all_participating_rows(
+def test_pooled_fit_equals_the_fit_of_all_shareable_rows(
     clinics: dict[str, dict[str, Any]], reml: bool
 ) -> None:
     log: list[dict[str, Any]] = []
     pooled = fit_exact_growth(_spec(reml), _network(clinics, _spec(reml), log))
     assert pooled.excluded == {"tiny": "fewer than 5 patients"}
     assert pooled.sites == ("north", "south", "west")
+    assert pooled.withheld == ("north", "south", "west")
     single = fit_growth_model(
-        all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT], reml=reml
+        shareable_network_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT], reml=reml
     )
     a, b = pooled.fit.to_json(), single.to_json()
     assert list(a["fixed"]) == list(b["fixed"])
@@ -82,7 +91,9 @@ def test_excluded_reference_clinic_moves_the_reference_as_the_single_database_fi
     spec = GrowthModelSpec(NETWORK_FORMULA, PATIENT, levels=levels)
     pooled = fit_exact_growth(spec, _network(network, spec, []))
     assert pooled.excluded == {"aaa-small": "fewer than 5 patients"}
-    single = fit_growth_model(all_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT])
+    single = fit_growth_model(
+        shareable_network_rows(clinics, ["north", "south", "west"]), NETWORK_FORMULA, [PATIENT]
+    )
     assert pooled.fit.fixed_names == single.fixed_names
     assert np.allclose(pooled.fit.beta, single.beta, atol=1e-6)
 
@@ -109,9 +120,14 @@ def test_no_message_holds_a_value_computed_from_fewer_than_5_patients(
     network = {**clinics, "west": rare}
     log: list[dict[str, Any]] = []
     pooled = fit_exact_growth(_spec(), _network(network, _spec(), log))
-    assert set(pooled.excluded) == {"tiny", "west"}
-    assert "phase[T.chronic]" in pooled.excluded["west"]
+    # West either stays out or shares none of the three: they are a cell of 1-4 in every visit pattern.
+    if "west" in pooled.excluded:
+        assert "phase" in pooled.excluded["west"] or "visit patterns" in pooled.excluded["west"]
+    else:
+        enrolled = next(m for m in log if m["site"] == "west" and m["kind"] == "enrol")
+        assert enrolled["levels_present"]["phase"] == ["acute"]
     assert log, "the network exchanged no message"
+    own = NETWORK_FORMULA.replace(" + clinic", "")
     numeric_keys = {"n_patients", "n_obs", "names", "levels_present", "points"}
     for message in log:
         site = message["site"]
@@ -119,13 +135,20 @@ def test_no_message_holds_a_value_computed_from_fewer_than_5_patients(
             # An excluded clinic sends no number at all.
             assert not numeric_keys & set(message), message
             # ... and states the rule it fails, never the count behind it.
-            assert message["reason"] == "fewer than 5 patients" or message["reason"].startswith(
+            assert message["reason"] in (
+                "fewer than 5 patients",
+                "fewer than 5 patients in visit patterns it may share",
+            ) or message["reason"].startswith(
                 "between 1 and 4 patients have a nonzero (or a zero) value of"
             ), message
             continue
-        counts = _patients_behind(network[site], _spec())
+        shared = shareable_rows(network[site], own, PATIENT)
+        counts = _patients_behind(shared, _spec())
         assert min(counts) >= 5, (site, counts)
         assert message["n_patients"] == counts[0] >= 5
+        # The answers at many θ reveal sums per visit pattern: each pattern is a cell of its own.
+        for cell in visit_pattern_cells(shared, own, PATIENT):
+            assert min(cell) >= 5, (site, cell)
         # Every number in the message is a sum over all of the clinic's patients (no per-patient list).
         for point in message.get("points", []):
             assert set(point) == {"logdet", "reduced", "d_logdet", "d_reduced"}
@@ -167,3 +190,42 @@ def test_an_answer_for_another_model_is_refused(clinics: dict[str, dict[str, Any
     request = {"format": "strigil-exact-growth/1", "kind": "enrol", "model": other.to_json(), "id": "x"}
     with pytest.raises(ValueError, match="another model"):
         answer_request(clinic, request)
+
+
+def test_the_answers_of_one_fit_cannot_be_solved_for_a_small_visit_pattern(
+    clinics: dict[str, dict[str, Any]],
+) -> None:
+    # A researcher's review recovered, from one ordinary fit's answers, the count of every visit pattern (and
+    # then one patient's record) by solving logdet(θ) = Σ_g n_g log|Λᵀ G_g Λ + I| over candidate patterns.
+    import itertools
+
+    from scipy.optimize import nnls
+
+    prepared = {name: prepare_clinic(rows, _spec()) for name, rows in clinics.items()}
+    thetas: list[np.ndarray] = []
+    answers: list[float] = []
+
+    def ask(request: dict[str, Any]) -> list[dict[str, Any]]:
+        out = [answer_request(c, request) for c in prepared.values()]
+        if request["kind"] == "pieces":
+            south = next(a for a in out if a["site"] == "south")
+            thetas.extend(np.asarray(th) for th in request["theta"])
+            answers.extend(point["logdet"] for point in south["points"])
+        return out
+
+    fit_exact_growth(_spec(), ask)
+    assert len(thetas) > 20
+
+    def logdet(th: np.ndarray, visits: tuple[int, ...]) -> float:
+        s = np.asarray(visits, dtype=float)
+        G = np.array([[len(s), s.sum()], [s.sum(), (s * s).sum()]])
+        L = np.array([[th[0], 0.0], [th[1], th[2]]])
+        return float(np.linalg.slogdet(L.T @ G @ L + np.eye(2))[1])
+
+    last = int(np.max(clinics["south"]["session"]))
+    candidates = [(0, *c) for r in range(last + 1) for c in itertools.combinations(range(1, last + 1), r)]
+    A = np.array([[logdet(th, c) for c in candidates] for th in thetas])
+    counts, _ = nnls(A, np.asarray(answers), maxiter=5000)
+    recovered = counts[counts > 0.5]
+    assert len(recovered) >= 1
+    assert recovered.min() >= 5 - 1e-6, sorted(recovered)

@@ -59,6 +59,7 @@ def prepared_to_frame(clinic: PreparedClinic) -> Any:
         "names": list(clinic.names),
         "n_patients": clinic.n_patients,
         "levels_present": {k: list(v) for k, v in clinic.levels_present.items()},
+        "withheld_patients": clinic.withheld_patients,
         "scalars": scalars if cp is not None else None,
     }
     return pd.DataFrame({"clinic": [json.dumps(meta)], "state": [buffer.getvalue()]})
@@ -83,4 +84,5 @@ def prepared_from_frame(frame: Any) -> PreparedClinic:
         crossproducts=cp,
         n_patients=int(meta["n_patients"]),
         levels_present={k: tuple(v) for k, v in meta["levels_present"].items()},
+        withheld_patients=int(meta.get("withheld_patients", 0)),
     )

@@ -177,6 +177,10 @@ class PreparedClinic:
     crossproducts: Crossproducts | None = None
     n_patients: int = 0
     levels_present: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Patients withheld because their visit pattern is a small cell, and the input rows that are shared
+    # (both stay at the clinic; the answers say only whether any patient was withheld).
+    withheld_patients: int = 0
+    shared_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.intp))
 
     @property
     def participates(self) -> bool:
@@ -265,14 +269,21 @@ def prepare_clinic(
         if values is None:
             raise ClinicDataError(f"clinic {name!r}: cannot form the model's column {nm!r} from its data")
         X[:, j] = values
-    small = small_column_groups(X, names, groups, spec.min_patients)
-    for v in present:
-        # The reference level has no column of its own, but its patients' sums follow from the totals.
-        text = np.asarray(values_of(data[v])).astype(str)
-        for lv in present[v]:
-            n = len(np.unique(groups[text == lv]))
-            if n < spec.min_patients:
-                small.append(f"{v}={lv}")
+    texts = {v: np.asarray(values_of(data[v])).astype(str) for v in present}
+    Z = random_design(term, data)
+    shared = _shared_patients(X, names, groups, Z, texts, spec.min_patients)
+    withheld = int(n_patients - shared.sum())
+    rows = shared[groups]
+    X, Z, groups = X[rows], Z[rows], groups[rows]
+    texts = {v: t[rows] for v, t in texts.items()}
+    y = np.asarray(data[spec.response], dtype=float)[rows]
+    groups, n_patients = np.unique(groups, return_inverse=True)[1].astype(np.intp), int(shared.sum())
+    local_rows = np.flatnonzero(keep)[rows]
+    if n_patients < spec.min_patients:
+        return PreparedClinic(
+            name, spec, f"fewer than {spec.min_patients} patients in visit patterns it may share"
+        )
+    small = _small_cells(X, names, groups, texts, spec.min_patients)
     if small:
         return PreparedClinic(
             name,
@@ -280,8 +291,6 @@ def prepare_clinic(
             f"between 1 and {spec.min_patients - 1} patients have a nonzero (or a zero) value of "
             f"{', '.join(small)}",
         )
-    y = np.asarray(data[spec.response], dtype=float)
-    Z = random_design(term, data)
     return PreparedClinic(
         site=name,
         spec=spec,
@@ -289,8 +298,67 @@ def prepare_clinic(
         names=names,
         crossproducts=crossproducts(X, y, Z, groups),
         n_patients=n_patients,
-        levels_present=present,
+        levels_present={v: tuple(sorted(set(texts[v].tolist()))) for v in present},
+        withheld_patients=withheld,
+        shared_rows=local_rows,
     )
+
+
+def _small_cells(
+    X: np.ndarray,
+    names: Sequence[str],
+    groups: np.ndarray,
+    texts: Mapping[str, np.ndarray],
+    min_patients: int,
+) -> list[str]:
+    """The columns and text levels whose group of patients numbers 1 to `min_patients` − 1."""
+    small = small_column_groups(X, names, groups, min_patients)
+    for v, text in texts.items():
+        # The reference level has no column of its own, but its patients' sums follow from the totals.
+        for lv in sorted(set(text.tolist())):
+            if len(np.unique(groups[text == lv])) < min_patients:
+                small.append(f"{v}={lv}")
+    return small
+
+
+def _shared_patients(
+    X: np.ndarray,
+    names: Sequence[str],
+    groups: np.ndarray,
+    Z: np.ndarray,
+    texts: Mapping[str, np.ndarray],
+    min_patients: int,
+) -> np.ndarray:
+    """Which patients a clinic may share: those whose visit pattern is a cell it may disclose.
+
+    The answers are functions of θ whose dependence on the data runs through per-pattern sums (patients with
+    the same ZᵢᵀZᵢ share Aᵢ and Mᵢ): answers at enough θ points can be solved for each pattern's count and its
+    sums Σ BᵢᵀBᵢ, even on the Newton path alone (a researcher's review did so with the ~50 points of one
+    ordinary fit). So every visit pattern is itself a cell: it must hold at least `min_patients` patients, and
+    within it no column or text level may single out 1 to `min_patients` − 1 of them. Patients in other
+    patterns are withheld from the exchange; the fit is then exactly the fit of the shared patients' rows.
+    """
+    n = int(groups.max()) + 1 if len(groups) else 0
+    q = Z.shape[1]
+    ztz = np.empty((n, q * (q + 1) // 2))
+    col = 0
+    for i in range(q):
+        for j in range(i + 1):
+            ztz[:, col] = np.bincount(groups, Z[:, i] * Z[:, j], minlength=n)
+            col += 1
+    _, pattern = np.unique(ztz, axis=0, return_inverse=True)
+    pattern = np.asarray(pattern).reshape(-1)
+    size = np.bincount(pattern)
+    shared = np.zeros(n, dtype=bool)
+    # Rows sorted by their patient's pattern: each pattern's rows are one slice.
+    order = np.argsort(pattern[groups], kind="stable")
+    bounds = np.searchsorted(pattern[groups][order], np.arange(len(size) + 1))
+    for k in np.flatnonzero(size >= min_patients):
+        rows = order[bounds[k] : bounds[k + 1]]
+        local = np.unique(groups[rows], return_inverse=True)[1]
+        if not _small_cells(X[rows], names, local, {v: t[rows] for v, t in texts.items()}, min_patients):
+            shared[pattern == k] = True
+    return shared
 
 
 def request_id(request: Mapping[str, Any]) -> str:
@@ -323,7 +391,12 @@ def answer_request(clinic: PreparedClinic, request: Mapping[str, Any]) -> dict[s
     cp = clinic.crossproducts
     common = {**head, "participates": True, "n_patients": clinic.n_patients, "n_obs": cp.n_obs}
     if kind == "enrol":
-        return {**common, "names": list(clinic.names), "levels_present": dict(clinic.levels_present)}
+        return {
+            **common,
+            "names": list(clinic.names),
+            "levels_present": dict(clinic.levels_present),
+            "withheld_rare_patterns": clinic.withheld_patients > 0,
+        }
     if kind == "pieces":
         points = [
             _pieces_json(deviance_pieces(np.asarray(th, dtype=float), cp, gradient=True))
@@ -342,6 +415,7 @@ class ExactGrowthFit(Presentable):
     excluded: Mapping[str, str]  # site -> the rule it fails
     rounds: int
     n_messages: int
+    withheld: tuple[str, ...] = ()  # clinics that withheld patients whose visit pattern is a small cell
 
     def to_frame(self, part: str = "fixed") -> pd.DataFrame:
         """The pooled model's fixed effects ("fixed") or variance components ("random")."""
@@ -361,8 +435,10 @@ class ExactGrowthFit(Presentable):
             "excluded": dict(self.excluded),
             "rounds": self.rounds,
             "n_messages": self.n_messages,
+            "withheld_rare_patterns": list(self.withheld),
             "method": "exact federated (RE)ML: per-clinic sums at each θ, added centrally; equals the fit of "
-            "all participating clinics' rows with clinic as a fixed effect",
+            "the participating clinics' shared rows (patients in visit patterns of at least min_patients) "
+            "with clinic as a fixed effect",
         }
 
 
@@ -392,7 +468,7 @@ def _answers_by_site(answers: Sequence[Mapping[str, Any]], req: Mapping[str, Any
 
 
 def fit_exact_growth(spec: GrowthModelSpec, ask: Ask) -> ExactGrowthFit:
-    """Fit the growth model to all participating clinics' rows through `ask` (one call per round)."""
+    """Fit the growth model to the participating clinics' shared rows through `ask` (one call per round)."""
     enrol = _request(spec, "enrol")
     enrolled = _answers_by_site(ask(enrol), enrol)
     excluded = {s: str(a["reason"]) for s, a in enrolled.items() if not a["participates"]}
@@ -459,4 +535,5 @@ def fit_exact_growth(spec: GrowthModelSpec, ask: Ask) -> ExactGrowthFit:
         excluded=excluded,
         rounds=opt.n_evaluations + 1,
         n_messages=n_messages,
+        withheld=tuple(s for s in sites if enrolled[s].get("withheld_rare_patterns")),
     )

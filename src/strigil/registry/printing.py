@@ -310,6 +310,11 @@ def exact_growth_summary(r: ExactGrowthFit) -> Summary:
         f"({r.rounds} rounds, {r.n_messages} messages)"
     ]
     head += [f"excluded {site}: {why}" for site, why in r.excluded.items()]
+    if r.withheld:
+        head.append(
+            f"withheld at {', '.join(r.withheld)}: patients whose visit pattern is shared by too few "
+            "patients to disclose (the fit is that of the shared rows)"
+        )
     return Summary("\n".join([*head, "", mixed_model_summary(r.fit).text]))
 
 
