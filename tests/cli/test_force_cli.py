@@ -113,6 +113,34 @@ def test_reliability_command(tmp_path: Path) -> None:
     assert code == 2 and err.startswith("error: scores: missing value for subject row 1, session column 2")
 
 
+@pytest.mark.parametrize(
+    ("rows", "undefined", "reason"),
+    [
+        ("1,5,5\n2,6,6\n3,7,7\n", "(95 % CI undefined)", "no residual variation"),
+        ("5,6\n5,6\n5,6\n", "ICC(3,1) = undefined", "no variation between subjects"),
+        ("5,6\n6,5\n5,6\n", "ICC(2,1) = -2.000 (95 % CI undefined)", "no variation between subjects"),
+    ],
+    ids=["perfect-consistency", "constant-session-shift", "no-between-subject-variance"],
+)
+def test_reliability_of_degenerate_tables_reports_undefined_iccs(
+    tmp_path: Path, rows: str, undefined: str, reason: str
+) -> None:
+    path = tmp_path / "days.csv"
+    path.write_text(("a,b,c\n" if rows.count(",") == 6 else "a,b\n") + rows)
+    code, out, err = _run("reliability", str(path))
+    assert (code, err) == (0, "")
+    assert undefined in out and f"Note: {reason}" in out
+    code, out, _ = _run("reliability", str(path), "--json")
+    doc = json.loads(out)  # strict JSON: no NaN or Infinity
+    assert code == 0 and any(reason in note for note in doc["notes"])
+    assert "NaN" not in out and "Infinity" not in out
+
+
+def test_simulate_help_shows_the_units_of_the_columns() -> None:
+    result = RUNNER.invoke(app, ["force", "simulate", "--help"], env={"COLUMNS": "200"})
+    assert "'time [s]', 'normal [N]'" in result.stdout
+
+
 def test_settings_and_ranges_say_what_they_are() -> None:
     code, out, _ = _run("settings")
     assert code == 0 and "onset_n = 1 N" in out and "configurable heuristic" in out

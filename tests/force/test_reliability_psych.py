@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -80,3 +81,55 @@ def test_json_names_psych_rows_and_keeps_null_for_missing_numbers() -> None:
     assert [r["psych_name"] for r in out["icc"]] == ["ICC1", "ICC2", "ICC3", "ICC1k", "ICC2k", "ICC3k"]
     assert out["bland_altman"][0]["first"] == "session 1"
     assert "ICC(2,1)" in result.summary() and "limits of agreement" in result.summary()
+
+
+# Degenerate tables: psych::ICC returns NaN or infinite values there (IEEE arithmetic); Strigil gives the
+# same numbers, reports the ones that do not exist as undefined (null in JSON) and says why.
+PERFECT_SHIFT = [[1.0, 5.0, 5.0], [2.0, 6.0, 6.0], [3.0, 7.0, 7.0]]  # no residual, subjects differ
+CONSTANT_SHIFT = [[5.0, 6.0]] * 3  # no residual and no between-subject variation
+NO_BETWEEN = [[5.0, 6.0], [6.0, 5.0], [5.0, 6.0]]  # every subject's average is the same
+
+
+def test_no_residual_variation_gives_icc3_of_one_and_undefined_intervals() -> None:
+    result = reliability(PERFECT_SHIFT)
+    icc3, icc2 = result.get("ICC(3,1)"), result.get("ICC(2,1)")
+    assert icc3.value == 1.0 and math.isinf(icc3.f) and icc3.p == 0.0
+    # With MSE = 0, ICC(2,1) = MSB / (MSB + k·MSJ/n), here k = n = 3.
+    ms = result.mean_squares
+    assert ms["MSE"] == 0.0
+    assert icc2.value == pytest.approx(ms["MSB"] / (ms["MSB"] + 3 * ms["MSJ"] / 3), rel=1e-12)
+    assert result.sem == 0.0 and result.mdc == 0.0
+    text = result.summary()
+    assert "ICC(3,1) = 1.000 (95 % CI undefined)" in text
+    assert "no residual variation" in text
+    doc = result.to_json()
+    row = next(r for r in doc["icc"] if r["kind"] == "ICC(3,1)")
+    assert row["value"] == 1.0 and row["F"] is None and row["lower"] is None
+    assert any("no residual variation" in note for note in doc["notes"])
+
+
+def test_constant_shift_and_no_between_subject_variance_report_undefined_iccs() -> None:
+    shift = reliability(CONSTANT_SHIFT)
+    assert math.isnan(shift.get("ICC(3,1)").value)  # 0/0, as psych gives NaN
+    assert shift.get("ICC(2,1)").value == 0.0
+    assert "ICC(3,1) = undefined" in shift.summary()
+    assert len(shift.to_json()["notes"]) == 2
+    flat = reliability(NO_BETWEEN)
+    assert flat.mean_squares["MSB"] == 0.0
+    assert flat.get("ICC(3,1)").value == pytest.approx(-1.0)  # (0 − MSE) / ((k − 1)·MSE) with k = 2
+    assert math.isinf(flat.get("ICC(3,k)").value)  # (0 − MSE) / 0
+    assert flat.to_json()["icc"][5]["value"] is None
+    assert "no variation between subjects" in flat.summary()
+
+
+def test_a_table_of_equal_scores_says_so() -> None:
+    result = reliability([[4.0, 4.0], [4.0, 4.0], [4.0, 4.0]])
+    assert result.notes == (
+        "every score in the table is the same: there is no variation, so no ICC is defined",
+    )
+    assert "ICC(2,1) = undefined" in result.summary()
+
+
+def test_an_ordinary_table_has_no_notes() -> None:
+    result = reliability(_scores(CASES[0]))
+    assert result.notes == () and "Note:" not in result.summary()

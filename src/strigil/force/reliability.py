@@ -39,6 +39,10 @@ def _num(x: float | None) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def _shown(x: float) -> str:
+    return f"{x:.3f}" if math.isfinite(x) else "undefined"
+
+
 @dataclass(frozen=True)
 class Icc:
     """One intraclass correlation with its F test and confidence interval (psych::ICC's row)."""
@@ -120,6 +124,7 @@ class Reliability:
     mdc: float
     level: float
     bland_altman: tuple[tuple[str, str, BlandAltman], ...]
+    notes: tuple[str, ...] = ()  # why an ICC, F test or interval is undefined for this table
 
     def get(self, kind: str) -> Icc:
         """The ICC named `kind` ('ICC(2,1)', 'ICC(3,1)', ... or psych's 'ICC2', 'ICC3', ...)."""
@@ -134,7 +139,13 @@ class Reliability:
         lines = [f"{self.n_subjects} subjects × {self.k_sessions} sessions"]
         for kind in ("ICC(2,1)", "ICC(3,1)"):
             e = self.get(kind)
-            lines.append(f"{kind} = {e.value:.3f} ({pct} CI {e.lower:.3f} to {e.upper:.3f}); {e.meaning}")
+            value = _shown(e.value)
+            interval = (
+                f"{pct} CI {_shown(e.lower)} to {_shown(e.upper)}"
+                if math.isfinite(e.lower) and math.isfinite(e.upper)
+                else f"{pct} CI undefined"
+            )
+            lines.append(f"{kind} = {value} ({interval}); {e.meaning}")
         lines.append(
             f"SEM = {self.sem:.3g} (same unit as the scores); smallest real difference {self.mdc:.3g}"
         )
@@ -143,6 +154,7 @@ class Reliability:
                 f"Bland–Altman {second} − {first}: bias {ba.bias:.3g}, limits of agreement "
                 f"{ba.lower_loa:.3g} to {ba.upper_loa:.3g}"
             )
+        lines.extend(f"Note: {note}." for note in self.notes)
         return "\n".join(lines)
 
     def to_json(self) -> dict[str, Any]:
@@ -157,6 +169,7 @@ class Reliability:
             "sem": _num(self.sem),
             "mdc": _num(self.mdc),
             "bland_altman": [{"first": a, "second": b, **ba.to_json()} for a, b, ba in self.bland_altman],
+            "notes": list(self.notes),
         }
 
 
@@ -176,8 +189,31 @@ def _scores(values: Any) -> _Array:
     return y
 
 
+def _degenerate(mean_squares: dict[str, float]) -> tuple[str, ...]:
+    """Why some ICCs, F tests or intervals do not exist for this table (empty when all do)."""
+    if all(mean_squares[name] == 0.0 for name in ("MSB", "MSJ", "MSE")):
+        return ("every score in the table is the same: there is no variation, so no ICC is defined",)
+    notes = []
+    if mean_squares["MSB"] == 0.0:
+        notes.append(
+            "no variation between subjects (every subject has the same average score): an ICC is the share "
+            "of variation that lies between subjects, so the ICCs that divide by it are undefined"
+        )
+    if mean_squares["MSE"] == 0.0:
+        notes.append(
+            "no residual variation (each subject's scores change by exactly the same amount from session to "
+            "session): the F statistics are infinite and the intervals that need the residual are undefined"
+        )
+    return tuple(notes)
+
+
 def icc(scores: Any, level: float = 0.95) -> tuple[tuple[Icc, ...], dict[str, float]]:
-    """The six Shrout–Fleiss ICCs of an n × k table with F tests and `level` intervals; the mean squares."""
+    """The six Shrout–Fleiss ICCs of an n × k table with F tests and `level` intervals; the mean squares.
+
+    Degenerate tables (no variation between subjects, no residual variation, all scores equal) give what
+    psych::ICC gives: IEEE arithmetic, so an ICC, F or bound that divides by zero is infinite or NaN
+    (`_degenerate` says why; `reliability` reports those as undefined, never raises).
+    """
     y = _scores(scores)
     n, k = y.shape
     grand = y.mean()
@@ -185,9 +221,22 @@ def icc(scores: Any, level: float = 0.95) -> tuple[tuple[Icc, ...], dict[str, fl
     ss_cols = n * float(((y.mean(axis=0) - grand) ** 2).sum())
     ss_total = float(((y - grand) ** 2).sum())
     ss_error = ss_total - ss_rows - ss_cols
+    # Sums of squares that are zero in exact arithmetic come out as rounding residue (even slightly
+    # negative); below this share of the total they are zero.
+    tiny = 1e-12 * ss_total
+    ss_rows, ss_error = (0.0 if v <= tiny else v for v in (ss_rows, ss_error))
     df_rows, df_cols, df_error = n - 1, k - 1, (n - 1) * (k - 1)
-    msb, msj, mse = ss_rows / df_rows, ss_cols / df_cols, ss_error / df_error
-    msw = (ss_cols + ss_error) / (df_cols + df_error)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return _icc_rows(n, k, ss_rows, ss_cols, ss_error, df_rows, df_cols, df_error, level)
+
+
+def _icc_rows(
+    n: int, k: int, ss_rows: float, ss_cols: float, ss_error: float,
+    df_rows: int, df_cols: int, df_error: int, level: float,
+) -> tuple[tuple[Icc, ...], dict[str, float]]:  # fmt: skip
+    f64 = np.float64
+    msb, msj, mse = f64(ss_rows) / df_rows, f64(ss_cols) / df_cols, f64(ss_error) / df_error
+    msw = (f64(ss_cols) + ss_error) / (df_cols + df_error)
     q = 1.0 - (1.0 - level) / 2.0
 
     icc1 = (msb - msw) / (msb + (k - 1) * msw)
@@ -228,7 +277,7 @@ def icc(scores: Any, level: float = 0.95) -> tuple[tuple[Icc, ...], dict[str, fl
         Icc(kind, name, meaning, float(val), float(f), float(df1), float(df2), p, float(lo), float(hi))
         for kind, name, meaning, val, f, df1, df2, p, lo, hi in rows
     )
-    return estimates, {"MSB": msb, "MSJ": msj, "MSE": mse, "MSW": msw}
+    return estimates, {"MSB": float(msb), "MSJ": float(msj), "MSE": float(mse), "MSW": float(msw)}
 
 
 def bland_altman(first: Any, second: Any, level: float = 0.95) -> BlandAltman:
@@ -289,4 +338,5 @@ def reliability(scores: Any, sessions: list[str] | None = None, level: float = 0
         mdc=mdc,
         level=level,
         bland_altman=pairs,
+        notes=_degenerate(mean_squares),
     )
