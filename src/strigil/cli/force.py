@@ -220,7 +220,7 @@ def reliability_command(
 @force_app.command("simulate")
 def simulate_command(
     output: Annotated[
-        Path, typer.Argument(help="CSV (or .parquet) file to write: 'time [s]', 'normal [N]'.")
+        Path, typer.Argument(help="CSV (or .parquet) file to write: 'time \\[s]', 'normal \\[N]'.")
     ],
     seed: Annotated[int, typer.Option(help="Seed of the random generator.")] = 0,
     strokes: Annotated[int, typer.Option(help="Number of strokes.")] = 20,
