@@ -50,8 +50,10 @@ def test_trials_and_people(code: str) -> None:
         assert f"with {v['people']} people in all" in research
     elif v["people"]:
         assert f"with at least {v['people']} people" in research
-    if v["unknown"]:
         assert f"We do not know how many people were in {v['unknown']} stud" in research
+    else:  # no trial gives its size: said plainly, never "at least 0 people"
+        assert "We do not know how many people took part." in research
+        assert "at least 0" not in research
 
 
 @pytest.mark.parametrize("code", sorted(BY_CODE))

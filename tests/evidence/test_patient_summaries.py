@@ -18,6 +18,7 @@ from strigil.evidence.patient_summary import (
 from strigil.evidence.patient_text import HEDGES
 from strigil.evidence.pooling import pool_effects
 from strigil.evidence.reading_level import MAX_GRADE, reading_grade
+from strigil.evidence.render import render_clinician_html, render_html
 
 LIBRARY = load_library()
 SUMMARIES = {code: build_summary(condition_info(code), LIBRARY) for code in condition_codes()}
@@ -154,3 +155,28 @@ def test_the_finding_wording_follows_the_certainty(certainty: str, words: str) -
 
 def test_summary_type() -> None:
     assert isinstance(SUMMARIES["neck_pain"], PatientSummary)
+
+
+UNKNOWN_SIZE_ONLY = [
+    "carpal_tunnel_syndrome",
+    "patellar_tendinopathy",
+    "patellofemoral_pain",
+    "plantar_heel_pain",
+    "tfl_shortness",
+]
+NO_PEOPLE = re.compile(r"at least 0\b|\b0 people\b", re.IGNORECASE)
+
+
+@pytest.mark.parametrize("code", sorted(SUMMARIES))
+def test_no_summary_counts_zero_people(code: str) -> None:
+    summary = SUMMARIES[code]
+    for page in (summary.text, render_html(summary, LIBRARY), render_clinician_html(summary, LIBRARY)):
+        assert not NO_PEOPLE.search(page), NO_PEOPLE.search(page)
+
+
+@pytest.mark.parametrize("code", UNKNOWN_SIZE_ONLY)
+def test_trials_of_unknown_size_say_so_plainly(code: str) -> None:
+    summary = SUMMARIES[code]
+    assert summary.studies and summary.participants == 0  # the library gives no trial's size here
+    assert "We do not know how many people took part." in summary.section("research").sentences[0].text
+    assert "participants: not known (no trial gives its size)" in render_clinician_html(summary, LIBRARY)

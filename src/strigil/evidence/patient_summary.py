@@ -202,11 +202,8 @@ def _compared_section(trials: list[Study], name: str) -> Section:
 
 
 def _count_sentence(outcome: OutcomeSummary) -> Sentence:
-    return Sentence(
-        f"This comes from {_studies(outcome.k)} with {_people(outcome.n)} in all.",
-        outcome.studies,
-        finding=True,
-    )
+    people = f"with {_people(outcome.n)} in all" if outcome.n else "whose size we do not know"
+    return Sentence(f"This comes from {_studies(outcome.k)} {people}.", outcome.studies, finding=True)
 
 
 def _research_section(
@@ -225,11 +222,15 @@ def _research_section(
     ids = tuple(s.id for s in trials)
     known = sum(s.total_n or 0 for s in trials)
     unknown = sum(1 for s in trials if not s.total_n)
-    people = f"with {_people(known)} in all" if not unknown else f"with at least {_people(known)}"
-    sentences.append(
-        Sentence(f"We found {_studies(len(trials))} of IASTM for {name}, {people}.", ids, finding=True)
-    )
-    if unknown:
+    found = f"We found {_studies(len(trials))} of IASTM for {name}"
+    if not unknown:
+        sentences.append(Sentence(f"{found}, with {_people(known)} in all.", ids, finding=True))
+    elif not known:  # no trial gives its size: say so plainly, never "at least 0 people"
+        sentences.append(
+            Sentence(f"{found}. We do not know how many people took part.", ids, finding=True)
+        )
+    else:
+        sentences.append(Sentence(f"{found}, with at least {_people(known)}.", ids, finding=True))
         sentences.append(
             Sentence(f"We do not know how many people were in {_studies(unknown)}.", ids, finding=True)
         )
