@@ -84,3 +84,68 @@ def test_rows_of_one_study_must_agree() -> None:
 
 def test_the_header_helper_lists_every_column() -> None:
     assert user_csv_header().startswith("id,citation,source") and "dose_minutes" in user_csv_header()
+
+
+WITH_COMPARISON = GOOD.replace(",pedro", ",pedro,compared,both,other,result").replace(
+    ",7\n", ",7,{compared},{both},{other},{result}\n"
+)
+
+
+def _with(compared: str = "", both: str = "", other: str = "", result: str = "") -> str:
+    return WITH_COMPARISON.format(compared=compared, both=both, other=other, result=result)
+
+
+def test_an_imported_study_can_say_what_it_compared_and_that_it_found_no_difference() -> None:
+    from strigil.evidence.patient_summary import build_summary, condition_info
+
+    user = parse(_with("add_on", "the same home exercises", "", "no_difference"))
+    (study,) = user.studies
+    assert (study.compared, study.both, study.result) == (
+        "add_on",
+        "the same home exercises",
+        "no_difference",
+    )
+    merged = load_library().merged(user.studies, user.comparisons)
+    summary = build_summary(condition_info("chronic_low_back_pain"), merged)
+    (compared,) = [s for s in summary.section("compared").sentences if s.sources == ("new2024",)]
+    assert compared.text == (
+        "In one study of 40 people, both groups did the same home exercises. One group also had IASTM."
+    )
+    no_difference = " ".join(s.text for s in summary.section("no_difference").sentences)
+    assert (
+        "people who had IASTM did no better than people who only did the same home exercises" in no_difference
+    )
+    other = parse(_with("other_treatment", "", "static stretching")).studies[0]
+    assert (other.compared, other.other, other.result) == ("other_treatment", "static stretching", "")
+
+
+def test_without_the_columns_an_imported_study_is_of_unknown_comparison() -> None:
+    (study,) = parse(GOOD).studies
+    assert study.compared == "unknown" and study.result == ""
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"compared": "placebo"}, "column compared: value 'placebo' is not allowed; allowed: add_on"),
+        ({"compared": "add_on"}, "column both: missing value; with compared add_on"),
+        ({"compared": "sham"}, "column other: missing value; with compared sham"),
+        ({"other": "stretching"}, "column compared: missing value; both and other need compared"),
+        ({"result": "better"}, "column result: value 'better' is not allowed; allowed: no_difference"),
+        ({"compared": "add_on", "both": "x" * 201}, "column both: 201 characters"),
+    ],
+)
+def test_bad_comparison_columns_give_clear_errors(fields: dict[str, str], message: str) -> None:
+    with pytest.raises(UserStudyError) as caught:
+        parse(_with(**fields))
+    assert any(message in e for e in caught.value.errors), caught.value.errors
+
+
+def test_the_row_schema_publishes_the_comparison_columns() -> None:
+    from strigil.evidence.user_studies import row_schema
+
+    properties = row_schema()["properties"]
+    assert isinstance(properties, dict)
+    assert properties["compared"]["enum"] == ["", "add_on", "other_treatment", "sham", "no_treatment"]
+    assert properties["result"]["enum"] == ["", "no_difference", "favours_iastm"]
+    assert "compared" in user_csv_header()

@@ -6,7 +6,12 @@ library is never touched. Columns (header names exact; order free):
 required  id, citation, source, design, condition, population, outcome, higher_is_better,
           n_t, mean_t, sd_t, n_c, mean_c, sd_c
 optional  year, pedro, label, measure_code, unit, related_technique, dose_brief_name, dose_minutes,
-          dose_sessions, dose_sessions_per_week, dose_weeks
+          dose_sessions, dose_sessions_per_week, dose_weeks, compared, both, other, result
+
+`compared` says what the trial compared (add_on: both groups had the same care, one also IASTM — `both`
+names that care; other_treatment, sham, no_treatment — `other` names what the comparison group had);
+`result` is the trial's own conclusion (no_difference or favours_iastm). Left empty, the patient summary
+says it does not know what IASTM was compared with.
 
 `source` is the study's own address (DOI, PubMed, PMC, trial registry or publisher) on a host listed in
 strigil/catalog/data/citation_hosts.toml: it is shown to patients beside the citation.
@@ -21,6 +26,7 @@ import io
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from typing import Any, cast
 
 from strigil.catalog import host_allowed, load_hosts
 from strigil.evidence.records import (
@@ -35,8 +41,10 @@ from strigil.evidence.records import (
 )
 
 __all__ = [
+    "COMPARED",
     "OPTIONAL",
     "REQUIRED",
+    "RESULTS",
     "STUDY_COLUMNS",
     "TRIAL_DESIGNS",
     "USER_ROW_OFFSET",
@@ -53,8 +61,12 @@ REQUIRED = (
 )  # fmt: skip
 OPTIONAL = (
     "year", "pedro", "label", "measure_code", "unit", "related_technique", "dose_brief_name", "dose_minutes",
-    "dose_sessions", "dose_sessions_per_week", "dose_weeks",
+    "dose_sessions", "dose_sessions_per_week", "dose_weeks", "compared", "both", "other", "result",
 )  # fmt: skip
+# What a user trial may have compared (a two-arm trial: never single_group) and what it concluded.
+COMPARED = ("add_on", "other_treatment", "sham", "no_treatment")
+RESULTS = ("no_difference", "favours_iastm")
+_PLAIN_MAX = 200  # characters of a plain-words description (both, other)
 STUDY_COLUMNS = (
     "citation",
     "source",
@@ -69,6 +81,10 @@ STUDY_COLUMNS = (
     "dose_sessions",
     "dose_sessions_per_week",
     "dose_weeks",
+    "compared",
+    "both",
+    "other",
+    "result",
 )
 TRIAL_DESIGNS = sorted(DESIGNS - REVIEW_DESIGNS - {"expert_article", "single_arm_study", "case_series"})
 USER_ROW_OFFSET = 100_000  # user rows are numbered apart from the shipped file's rows
@@ -143,6 +159,42 @@ def _check_row(
         bad("pedro", "a whole number from 0 to 10 (the published PEDro score)")
     if row.get("measure_code") and row["measure_code"] not in measures:
         bad("measure_code", "use a measure code of the clinical catalogue, or leave it empty")
+    errors += _check_comparison(i, row)
+    return errors
+
+
+def _check_comparison(i: int, row: Mapping[str, str]) -> list[str]:
+    """`compared`, `both`, `other` and `result`: the words the patient summary uses for the trial."""
+    errors = []
+    compared, both, other = row.get("compared", ""), row.get("both", ""), row.get("other", "")
+    if compared and compared not in COMPARED:
+        errors.append(
+            f"row {i}, column compared: value {compared!r} is not allowed; allowed: {', '.join(COMPARED)} "
+            "(or leave it empty when not known)"
+        )
+    if compared == "add_on" and not both:
+        errors.append(
+            f"row {i}, column both: missing value; with compared add_on, say in plain words what both groups "
+            "did (e.g. 'the same home exercises')"
+        )
+    if compared in ("other_treatment", "sham", "no_treatment") and not other:
+        errors.append(
+            f"row {i}, column other: missing value; with compared {compared}, say in plain words what the "
+            "comparison group had (e.g. 'stretching', 'a sham treatment', 'no treatment')"
+        )
+    if (both or other) and not compared:
+        errors.append(f"row {i}, column compared: missing value; both and other need compared")
+    for column, value in (("both", both), ("other", other)):
+        if len(value) > _PLAIN_MAX:
+            errors.append(
+                f"row {i}, column {column}: {len(value)} characters; at most {_PLAIN_MAX} plain words"
+            )
+    result = row.get("result", "")
+    if result and result not in RESULTS:
+        errors.append(
+            f"row {i}, column result: value {result!r} is not allowed; allowed: {', '.join(RESULTS)} "
+            "(as the trial concluded; or leave it empty)"
+        )
     return errors
 
 
@@ -185,6 +237,8 @@ def _study(sid: str, rows: list[tuple[int, dict[str, str]]]) -> Study:
         dose=dose if dose.brief_name or dose.minutes or dose.sessions else None,
         pedro=int(first["pedro"]) if first.get("pedro") else None,
         related_technique=first.get("related_technique", ""), origin="user", rows=printed,
+        compared=cast(Any, first.get("compared") or "unknown"), both=first.get("both", ""),
+        other=first.get("other", ""), result=cast(Any, first.get("result", "")),
     )  # fmt: skip
 
 
@@ -256,6 +310,10 @@ def row_schema() -> dict[str, object]:
     properties["higher_is_better"] = {"type": "string", "enum": sorted(_BOOL)}
     properties["id"] = {"type": "string", "pattern": _ID.pattern}
     properties["source"] = {"type": "string", "pattern": "^https?://"}
+    properties["compared"] = {"type": "string", "enum": ["", *COMPARED]}
+    properties["result"] = {"type": "string", "enum": ["", *RESULTS]}
+    for name in ("both", "other"):
+        properties[name] = {"type": "string", "maxLength": _PLAIN_MAX}
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "strigil evidence import: one CSV row (one between-group comparison)",
