@@ -109,3 +109,24 @@ def test_nothing_changed_says_so() -> None:
     assert report.conditions == () and report.lines() == [
         "no condition's pooled estimates, GRADE ratings or summaries changed"
     ]
+
+
+def test_a_change_of_measure_is_one_from_to_line() -> None:
+    # A trial without a unit joins the 30-person Lee 2016 trial (mm): the pooled pain estimate becomes an SMD.
+    text = (
+        "id,citation,source,design,condition,population,outcome,higher_is_better,"
+        "n_t,mean_t,sd_t,n_c,mean_c,sd_c\n"
+        "synthetic2031,Synthetic trial 2031,https://doi.org/10.5555/synthetic-unitless,rct,"
+        "chronic_low_back_pain,adults,pain,false,60,30,10,60,45,12\n"
+    )
+    catalog = load_catalog()
+    user = parse_user_studies(
+        text, catalog.codes("conditions"), catalog.codes("measures"), set(load_library().studies)
+    )
+    merged = load_library().merged(user.studies, user.comparisons)
+    report = compare_libraries(load_library(), merged, [condition_info("chronic_low_back_pain")])
+    (pain,) = [o for o in report.conditions[0].outcomes if o.outcome == "pain"]
+    assert pain.before is not None and pain.after is not None
+    assert (pain.before.measure, pain.after.measure) == ("MD", "SMD")
+    (line,) = [s for s in report.lines() if s.strip().startswith("pain:")]
+    assert "MD -19.10" in line and "-> SMD" in line and "no estimate" not in line

@@ -142,11 +142,23 @@ def _outcome_changes(before: PatientSummary, after: PatientSummary) -> tuple[Out
         return {(o.outcome, o.measure, o.unit): Estimate.of(o) for o in s.outcomes}
 
     old, new = keyed(before), keyed(after)
-    changes = []
+    changes: list[OutcomeChange] = []
     for key in dict.fromkeys([*old, *new]):
         if old.get(key) != new.get(key):
             changes.append(OutcomeChange(key[0], old.get(key), new.get(key)))
-    return tuple(changes)
+    # An estimate whose measure or unit changed (MD -> SMD when a trial on another scale joins) is one
+    # change "from -> to", not one estimate gone and another new: pair them per outcome, in order.
+    out: list[OutcomeChange] = []
+    for change in changes:
+        if change.before is None:
+            at = next(
+                (i for i, o in enumerate(out) if o.outcome == change.outcome and o.after is None), None
+            )
+            if at is not None:
+                out[at] = OutcomeChange(change.outcome, out[at].before, change.after)
+                continue
+        out.append(change)
+    return tuple(out)
 
 
 def _sentences(summary: PatientSummary) -> list[str]:
