@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -135,3 +136,14 @@ def test_effects_command_and_show_json_carry_the_effect_sizes(runner: CliRunner)
     assert text.exit_code == 0 and "not usable" in text.stdout
     shown = json.loads(runner.invoke(app, ["evidence", "show", "kivlan2015", "--json"]).stdout)
     assert [e["MD"] for e in shown["effects"]] == [21.0, 16.0]
+
+
+def test_summary_text_keeps_the_numbers_in_a_block_for_clinicians(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["evidence", "summary", "--condition", "chronic_low_back_pain"])
+    assert result.exit_code == 0, result.output
+    patient, _, clinician = result.stdout.partition("FOR CLINICIANS: THE NUMBERS BEHIND THIS SUMMARY")
+    assert clinician, "the numbers have a labelled block"
+    assert "MD -19.10" in clinician and "k=1 n=30" in clinician
+    assert not re.search(r"\bMD\b|\bSMD\b|k=\d|n=\d", patient)
+    for line in result.stdout.splitlines():  # a source without an address has no dangling dash
+        assert not line.rstrip().endswith("—"), line

@@ -78,13 +78,22 @@ def _text_summary(data: dict[str, Any]) -> str:
             refs = "".join(f"[{numbers[src]}]" for src in s["sources"])
             lines.append(f"  {s['text']} {refs}".rstrip())
         lines.append("")
-    for o in data["outcomes"]:
-        lines.append(
-            f"  {o['label']}: {o['measure']} {o['effect']:.2f} ({o['ci'][0]:.2f} to {o['ci'][1]:.2f}) "
-            f"k={o['k']} n={o['n']} certainty={o['certainty']}"
-        )
     lines.append("SOURCES")
-    lines += [f"  [{i}] {src['citation']} — {src['source']}" for i, src in enumerate(data["sources"], 1)]
+    for i, src in enumerate(data["sources"], 1):
+        address = f" — {src['source']}" if src["source"] else ""
+        label = " (practitioner opinion)" if src["practitioner_opinion"] else ""
+        lines.append(f"  [{i}] {src['citation']}{address}{label}")
+    if data["outcomes"]:  # the statistics stay out of the patient's reading, in a block of their own
+        lines += ["", "FOR CLINICIANS: THE NUMBERS BEHIND THIS SUMMARY"]
+        lines.append(
+            "  (MD mean difference, SMD standardised mean difference, IASTM minus comparison, with the 95 % "
+            "confidence interval; k trials, n people)"
+        )
+        for o in data["outcomes"]:
+            lines.append(
+                f"  {o['label']}: {o['measure']} {o['effect']:.2f} ({o['ci'][0]:.2f} to {o['ci'][1]:.2f}) "
+                f"k={o['k']} n={o['n']} certainty={o['certainty']}"
+            )
     return "\n".join(lines)
 
 
