@@ -15,7 +15,7 @@ import pytest
 from metafor_reference import assert_close, number, numbers
 from mv_reference import case_ids, cases, matrix, mv_fit
 
-from strigil.meta import anova
+from strigil.meta import anova, fitstats
 
 CASES = cases("rma_mv")
 IDS = case_ids("rma_mv")
@@ -80,7 +80,9 @@ def test_fit_statistics_under_ml_and_reml(case: dict[str, Any]) -> None:
             value = {"ll": got.logLik, "dev": got.deviance, "AIC": got.AIC, "BIC": got.BIC,
                      "AICc": got.AICc}[key]
             assert_close(value, fs[method][key], f"{case['id']}: {method} {key}")
+        assert fitstats(res, method) == got  # the module function, as for rma fits
     assert res.logLik == res.fitstats(case["method"]).logLik
+    assert fitstats(res) == res.fitstats()
 
 
 PROFILED = [c for c in CASES if c.get("confint")]

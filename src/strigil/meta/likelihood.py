@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from strigil.meta.result import RMAResult
+    from strigil.meta.result_mv import RMAMVResult
 
 __all__ = ["FitStatistics", "criteria", "fitstats"]
 
@@ -78,8 +79,15 @@ def criteria(method: str, ll: float, deviance: float, parms: int, n: int) -> Fit
     return FitStatistics(method, ll, deviance, -2 * ll + 2 * parms, bic, aicc, parms, n)
 
 
-def fitstats(res: RMAResult, method: str | None = None) -> FitStatistics:
-    """Fit statistics of an `rma` fit under ML or REML; by default REML for REML fits, else ML."""
+def fitstats(res: RMAResult | RMAMVResult, method: str | None = None) -> FitStatistics:
+    """Fit statistics of an `rma` or `rma_mv` fit under ML or REML; by default REML for REML fits, else ML.
+
+    An `rma_mv` fit keeps both sets from its fit (the same as `res.fitstats(method)`).
+    """
+    from strigil.meta.result_mv import RMAMVResult
+
+    if isinstance(res, RMAMVResult):
+        return res.fitstats(method)
     which = (method or ("REML" if res.method == "REML" else "ML")).upper()
     if which not in ("ML", "REML"):
         raise ValueError(f"method {method!r}: fit statistics exist under 'ML' or 'REML'")
