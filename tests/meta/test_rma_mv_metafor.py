@@ -202,3 +202,25 @@ def test_results_print_short_and_serialise_to_plain_json() -> None:
     rob = res.robust([1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
     assert repr(rob).startswith("RobustResult(CR2, 5 clusters, Satterthwaite: outcomeAL=")
     assert json.loads(json.dumps(rob.to_json(), allow_nan=False))["clusters"] == 5
+
+
+def test_a_data_frame_and_column_names_fit_the_same_model() -> None:
+    import pandas as pd
+
+    from strigil.meta import rma_mv
+
+    case = next(c for c in CASES if c["id"] == "konst/reml/~1|district/school")
+    frame = pd.DataFrame({"yi": numbers(case["yi"]), "vi": numbers(case["vi"]), **case["columns"]})
+    f = case["fit"]
+    by_name = rma_mv("yi", "vi", random="~ 1 | district/school", data=frame)
+    by_series = rma_mv(frame.yi, frame.vi, random="~ 1 | district/school", data=frame)
+    for res in (by_name, by_series):
+        assert_close([c.estimate for c in res.beta], f["b"], "b")
+        assert_close([c.se for c in res.beta], f["se"], "se")
+        assert_close([c.estimate for c in res.sigma2], f["sigma2"], "sigma2")
+        assert_close(fitstats(res).logLik, f["fit_stats"]["REML"]["ll"], "logLik")
+    labelled = rma_mv("yi", "vi", random="~ 1 | district", data=frame.assign(study=frame.school.astype(str)),
+                      slab="study")
+    assert labelled.slab is not None and labelled.slab[:2] == ("1", "2")
+    with pytest.raises(ValueError, match="'effect' is not a column of the data"):
+        rma_mv("effect", "vi", random="~ 1 | district", data=frame)

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["Design", "column", "formula_design"]
+__all__ = ["Design", "column", "columns_of", "formula_design"]
 
 _FloatArray = NDArray[np.float64]
 _LEVEL = re.compile(r"\[(?:T\.)?([^\]]*)\]")
@@ -45,6 +45,16 @@ def _frame(data: Any) -> Any:
     if isinstance(data, Mapping):
         return pd.DataFrame({str(k): list(v) for k, v in data.items()})
     raise ValueError("data must be a mapping of column name to values or a data frame")
+
+
+def columns_of(data: Any) -> dict[str, list[Any]] | None:
+    """`data` (a pandas DataFrame or a mapping column → values) as a plain dict of lists; None stays None."""
+    if data is None:
+        return None
+    if isinstance(data, Mapping):  # kept as given (columns of unequal length are the caller's to report)
+        return {str(name): list(values) for name, values in data.items()}
+    frame = _frame(data)
+    return {str(name): frame[name].tolist() for name in frame.columns}
 
 
 def column(data: Any, name: str) -> list[Any]:

@@ -177,7 +177,7 @@ def parse_random(random: str | Sequence[str], data: Mapping[str, Sequence[Any]] 
                  struct: str = "CS") -> RandomSpec:
     """Parse metafor-style random terms: '~ 1 | a', '~ 1 | a/b', '~ inner | outer' (one at most)."""
     terms = [random] if isinstance(random, str) else list(random)
-    cols = data or {}
+    cols = {} if data is None else data  # never the truth value of a data frame
     sigma2: list[Factor] = []
     inner_outer: InnerOuter | None = None
     for formula in terms:

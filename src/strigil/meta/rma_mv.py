@@ -12,7 +12,7 @@ random term the model is the multivariate fixed-effects model. Estimation by REM
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,12 +21,22 @@ from numpy.typing import NDArray
 from scipy import sparse, special
 
 from strigil.meta.blocks import BlockLayout, coo_of, not_positive_definite
+from strigil.meta.formula import column, columns_of
 from strigil.meta.likelihood import criteria
 from strigil.meta.multilevel import MarginalModel, evaluate, maximise, zero_tiny
 from strigil.meta.random_effects import RandomSpec, covariance_structure, parse_random
 from strigil.meta.result import Coefficient
 from strigil.meta.result_mv import RMAMVResult, VarianceComponent
-from strigil.meta.rma import TESTS, _as_vector, _design, _moderator_matrix, _omnibus, _p_value, critical_value
+from strigil.meta.rma import (
+    TESTS,
+    _as_vector,
+    _design,
+    _moderator_matrix,
+    _named,
+    _omnibus,
+    _p_value,
+    critical_value,
+)
 
 __all__ = ["METHODS", "Setup", "estimate", "rma_mv"]
 
@@ -65,14 +75,14 @@ def rma_mv(
     intercept: bool = True,
     random: str | Sequence[str] | None = None,
     struct: str = "CS",
-    data: Mapping[str, Sequence[Any]] | None = None,
+    data: Any = None,
     method: str = "REML",
     test: str = "z",
     level: float = 95.0,
     sigma2: Any = None,
     tau2: Any = None,
     rho: Any = None,
-    slab: Sequence[str] | None = None,
+    slab: Sequence[str] | str | None = None,
 ) -> RMAMVResult:
     """Fit a multilevel/multivariate meta-analytic model, as metafor's `rma.mv`.
 
@@ -80,8 +90,14 @@ def rma_mv(
     `random`: one or more of '~ 1 | trial', '~ 1 | group/trial/effect', '~ outcome | trial' naming
     columns of `data`. `struct`: CS, HCS, UN, AR, HAR, ID or DIAG for the '~ inner | outer' term.
     `sigma2`, `tau2`, `rho`: fix components (a number, or a list with None where estimated).
+    `data`: a pandas DataFrame or a mapping column → values; with it, `yi`, `V` (variances) and `slab`
+    may be column names, as in `rma`.
     Konstantopoulos (2011); Berkey et al. (1998); Viechtbauer (2010).
     """
+    data = columns_of(data)
+    yi, slab = _named("yi", yi, data), _named("slab", slab, data)
+    if isinstance(V, str):
+        V = np.asarray(column(data, V), dtype=float)
     y = _as_vector("yi", yi)
     k = y.shape[0]
     if not np.all(np.isfinite(y)):
