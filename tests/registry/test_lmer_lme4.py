@@ -182,6 +182,17 @@ def test_a_model_the_solver_does_not_fit_is_refused(formula: str, message: str) 
         lmer(formula, data)
 
 
+def test_a_random_slope_written_as_an_expression_gets_the_right_reason() -> None:
+    data = pd.read_csv(REFERENCE / "sleepstudy.csv")
+    formula = "Reaction ~ Days + (1 + Days + I(Days^2) | Subject)"
+    assert split_formula(formula) == ("Reaction ~ Days", ["1 + Days + I(Days^2) | Subject"])
+    assert split_formula("y ~ I(a + b) + (1 | g) + x") == ("y ~ I(a + b) + x", ["1 | g"])
+    with pytest.raises(ValueError, match=r"term 'I\(Days\^2\)' is not allowed; a random slope is a numeric"):
+        lmer(formula, data)
+    squared = lmer("Reaction ~ Days + (1 + Days + Days2 | Subject)", data.assign(Days2=data.Days**2))
+    assert squared.design is not None and squared.design.terms[0].terms == ("Intercept", "Days", "Days2")
+
+
 def test_a_fit_without_rows_says_what_it_cannot_do(case: Any) -> None:
     from dataclasses import replace
 

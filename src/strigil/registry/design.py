@@ -147,7 +147,9 @@ def parse_random(spec: str) -> RandomTerm:
             terms.append(part)
         else:
             raise ValueError(
-                f"random={spec!r}: term {part!r} is not allowed; use numeric column names, 1 or 0"
+                f"random={spec!r}: term {part!r} is not allowed; a random slope is a numeric column name "
+                "(1 or 0 for the intercept). Compute an expression as a column of the data first, e.g. "
+                "data['x2'] = data['x'] ** 2 for I(x^2), and name that column"
             )
     out = (("Intercept",) if intercept else ()) + tuple(dict.fromkeys(terms))
     if not out:

@@ -29,7 +29,6 @@ from strigil.registry.prediction import data_columns
 
 __all__ = ["lmer", "split_formula"]
 
-_TERM = re.compile(r"\(([^()]*\|[^()]*)\)")
 _NAME = r"[A-Za-z_][A-Za-z0-9_.]*"
 _SUPPORTED = (
     "the solver fits one random term per patient (any numeric columns, e.g. (1 + session | patient)) "
@@ -57,12 +56,35 @@ def _expand(term: str, formula: str) -> list[tuple[str, str]]:
     raise ValueError(f"formula {formula!r}: the grouping {group!r} is not a column, a:b or a/b")
 
 
+def _random_spans(formula: str) -> list[tuple[int, int]]:
+    """Where the parenthesised random terms are: '(' … ')' holding a '|' outside any inner parentheses,
+    and not a function's argument list (so `(1 + I(Days^2) | Subject)` is one term, `I(a | b)` none)."""
+    spans: list[tuple[int, int]] = []
+    opened: list[int] = []
+    for j, ch in enumerate(formula):
+        if ch == "(":
+            opened.append(j)
+        elif ch == ")" and opened:
+            i = opened.pop()
+            inner, depth, bar = formula[i + 1 : j], 0, False
+            for c in inner:
+                depth += (c == "(") - (c == ")")
+                bar = bar or (c == "|" and depth == 0)
+            called = re.search(r"[A-Za-z0-9_.]\s*$", formula[:i]) is not None
+            if bar and not called:
+                spans.append((i, j + 1))
+    return spans
+
+
 def split_formula(formula: str) -> tuple[str, list[str]]:
     """The fixed-effects formula and the random terms ('terms | group') of an lme4 formula."""
-    terms = [t for t in _TERM.findall(formula)]
+    spans = _random_spans(formula)
+    terms = [formula[i + 1 : j - 1] for i, j in spans]
     if not terms:
         raise ValueError(f"formula {formula!r} has no random term such as (1 + session | patient)")
-    fixed = _TERM.sub(" ", formula)
+    fixed = formula
+    for i, j in reversed(spans):
+        fixed = fixed[:i] + " " + fixed[j:]
     fixed = re.sub(r"\+\s*(?=\+|$)", "", re.sub(r"\s+", " ", fixed)).strip()
     fixed = re.sub(r"~\s*\+", "~", fixed).rstrip("+ ").strip()
     if fixed.endswith("~"):
