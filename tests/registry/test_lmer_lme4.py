@@ -193,6 +193,19 @@ def test_a_random_slope_written_as_an_expression_gets_the_right_reason() -> None
     assert squared.design is not None and squared.design.terms[0].terms == ("Intercept", "Days", "Days2")
 
 
+@pytest.mark.parametrize(
+    "formula", ["Reaction ~ Days + (1 | g)", "Reaction ~ Days + (Days | Subject) + (1 | g)"]
+)
+def test_a_grouping_factor_with_one_level_is_refused(formula: str) -> None:
+    data = pd.read_csv(REFERENCE / "sleepstudy.csv").assign(g="clinic A")
+    with pytest.raises(ValueError, match=r"grouping factor 'g' has 1 level \('clinic A'\) in the 180"):
+        lmer(formula, data)
+    with pytest.raises(ValueError, match="at least two groups"):
+        fit_growth_model(
+            {k: data[k].to_numpy() for k in data.columns}, "Reaction ~ Days", ["Days | g"]
+        )
+
+
 def test_a_fit_without_rows_says_what_it_cannot_do(case: Any) -> None:
     from dataclasses import replace
 

@@ -136,8 +136,24 @@ def growth_design(columns: Mapping[str, Column], formula: str, random: Sequence[
     )
 
 
+def _check_levels(design: GrowthDesign) -> None:
+    """Refuse a grouping factor with a single level: its variance cannot be told apart from the residual."""
+    levels = [(design.terms[0].group, design.group_levels)]
+    if len(design.terms) == 2:
+        levels.append((design.terms[1].group, design.clinic_levels))
+    for group, present in levels:
+        if len(present) < 2:
+            only = f" ({present[0]!r})" if present else ""
+            raise ValueError(
+                f"grouping factor {group!r} has {len(present)} level{only} in the {len(design.y)} complete "
+                f"rows; a random effect needs at least two groups to estimate its variance (leave out the "
+                f"random term of {group!r}, or add data from more groups)"
+            )
+
+
 def fit_design(design: GrowthDesign, reml: bool = True) -> MixedModelFit:
-    """Fit a prepared growth design by REML or ML."""
+    """Fit a prepared growth design by REML or ML (a grouping factor needs at least two levels)."""
+    _check_levels(design)
     terms = design.terms
     fit = fit_mixed_model(
         design.X,
