@@ -10,8 +10,9 @@ intercept of a second grouping factor (a clinic) nested in or crossed with it, s
 - plus `(1 | clinic)`: nested or crossed, the solver tells which from the data;
 - `(1 | clinic/patient)` = `(1 | clinic) + (1 | patient:clinic)`: patients numbered within clinics.
 
-Anything else (uncorrelated terms `||`, random slopes for the second factor, three or more terms) is refused
-with the reason.
+Anything else (uncorrelated terms `||`, random slopes for the second factor, three or more terms, an
+expression such as `I(session^2)` as a random slope, a grouping factor with a single level) is refused with
+the reason.
 """
 
 from __future__ import annotations
