@@ -352,6 +352,8 @@ def test_result_has_summary_table_and_html(name: str) -> None:
     bare = name.split(".")[1]
     assert short.startswith((f"<{bare}: ", f"{bare}(")) and "\n" not in short
     assert len(short) < 250 and "array(" not in short
+    # print(result) shows the whole report with its numbers, not the one-line repr
+    assert str(result) == summary.text
 
 
 @pytest.mark.parametrize("name", PLOTS)

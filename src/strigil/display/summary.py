@@ -35,7 +35,8 @@ class Summary:
 
 
 class Presentable:
-    """A result with a printed summary: a one-line `repr` and an HTML repr come from it.
+    """A result with a printed summary: `print()` / `str()` give it whole; a one-line `repr` and an HTML
+    repr come from it.
 
     A subclass implements `summary()` and `to_frame()`; dataclasses that use this set `repr=False` so that
     the short repr is kept (a repr of every array is no help in a notebook).
@@ -51,6 +52,10 @@ class Presentable:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__}: {self.summary().title}>"
+
+    def __str__(self) -> str:
+        # print(result) shows the whole report with its numbers, as R's print() does; repr stays one line
+        return self.summary().text
 
     def _repr_html_(self) -> str:
         return self.summary()._repr_html_()
