@@ -129,3 +129,26 @@ def test_kaplan_meier_keeps_lifelines_fitter() -> None:
     table = curve.to_frame()
     np.testing.assert_array_equal(table.index, curve.sessions)
     assert "Kaplan-Meier" in str(curve.summary())
+
+
+def test_a_constant_covariate_is_refused_by_name() -> None:
+    base = _separated_table()
+    for constant in (np.ones(8), np.array(["clinic A"] * 8)):
+        table = ImprovementTable(
+            sessions=base.sessions, improved=base.improved,
+            covariates={**base.covariates, "const": constant}, mcid=NPRS_2, n_without_follow_up=0,
+        )  # fmt: skip
+        with pytest.raises(ValueError, match=r"covariate 'const' has the same value \((1\.0|clinic A)\) for "
+                           "every one of the 8 patients"):  # fmt: skip
+            cox_model(table, ["minutes", "const"])
+
+
+def test_a_cox_model_that_cannot_converge_says_why_in_plain_words() -> None:
+    rng = np.random.default_rng(1)
+    minutes = rng.normal(3.0, 1.0, 40)
+    table = ImprovementTable(
+        sessions=rng.integers(1, 8, 40).astype(float), improved=rng.random(40) < 0.6,
+        covariates={"minutes": minutes, "minutes_again": minutes.copy()}, mcid=NPRS_2, n_without_follow_up=0,
+    )  # fmt: skip
+    with pytest.raises(ValueError, match=r"the Cox model on 'minutes', 'minutes_again' did not converge"):
+        cox_model(table, ["minutes", "minutes_again"])

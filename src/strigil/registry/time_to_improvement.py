@@ -299,12 +299,20 @@ def cox_model(table: ImprovementTable, covariates: Sequence[str]) -> CoxModel:
     """
     import pandas as pd
     from lifelines import CoxPHFitter
+    from lifelines.exceptions import ConvergenceError
 
     frame: dict[str, Any] = {"sessions": table.sessions, "improved": table.improved.astype(int)}
     for c in covariates:
         if c not in table.covariates:
             raise ValueError(f"covariate {c!r} is not in the table; available: {sorted(table.covariates)}")
         v = table.covariates[c]
+        distinct = set(np.asarray(v).astype(str).tolist())
+        if len(distinct) < 2:
+            value = f" ({next(iter(distinct))})" if distinct else ""
+            raise ValueError(
+                f"covariate {c!r} has the same value{value} for every one of the {len(table.sessions)} "
+                "patients, so a Cox model cannot estimate its effect; leave it out"
+            )
         if np.asarray(v).dtype.kind in "fiub":
             frame[c] = np.asarray(v, dtype=float)
         else:
@@ -315,7 +323,14 @@ def cox_model(table: ImprovementTable, covariates: Sequence[str]) -> CoxModel:
     cph = CoxPHFitter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        cph.fit(df, duration_col="sessions", event_col="improved")
+        try:
+            cph.fit(df, duration_col="sessions", event_col="improved")
+        except ConvergenceError as exc:
+            raise ValueError(
+                f"the Cox model on {', '.join(map(repr, covariates))} did not converge: a covariate may be "
+                "(nearly) constant, duplicate another, or separate the patients who improved from those who "
+                f"did not (lifelines: {str(exc).splitlines()[0]})"
+            ) from None
     s = cph.summary
     terms = tuple(
         CoxTerm(
