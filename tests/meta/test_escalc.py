@@ -183,3 +183,24 @@ def test_columns_may_name_fields_of_data_and_rows_are_kept():
 def test_bad_input_is_a_clear_error(kwargs, message):
     with pytest.raises(ValueError, match=message):
         escalc(**kwargs)
+
+
+def test_escalc_takes_study_labels_and_rma_keeps_them() -> None:
+    import pandas as pd
+
+    from strigil.meta import escalc, rma
+
+    table = pd.DataFrame(
+        {"trial": ["Aronson", "Ferguson", "Rosenthal"], "ai": [4, 6, 3], "bi": [119, 300, 228],
+         "ci": [11, 29, 11], "di": [128, 274, 209]}
+    )  # fmt: skip
+    by_column = escalc("RR", table, slab="trial")
+    by_values = escalc("RR", ai=table.ai, bi=table.bi, ci=table.ci, di=table.di, slab=list(table.trial))
+    assert by_column.slab == by_values.slab == ("Aronson", "Ferguson", "Rosenthal")
+    assert list(by_column.to_frame().index) == ["Aronson", "Ferguson", "Rosenthal"]
+    assert rma(by_column).slab == ("Aronson", "Ferguson", "Rosenthal")
+    assert rma(by_column, slab=["a", "b", "c"]).slab == ("a", "b", "c")
+    with pytest.raises(ValueError, match="slab has 2 labels for 3 rows"):
+        escalc("RR", table, slab=["x", "y"])
+    with pytest.raises(ValueError, match="slab 'study' names a column, but data has no such column"):
+        escalc("RR", table, slab="study")

@@ -80,6 +80,7 @@ class EffectSizes(Presentable):
     yi: _FloatArray
     vi: _FloatArray
     rows: dict[str, list[Any]] = field(default_factory=dict)
+    slab: tuple[str, ...] | None = None  # study labels (metafor's slab): the rows' names, passed on to rma
 
     def __len__(self) -> int:
         return int(self.yi.shape[0])
@@ -95,7 +96,7 @@ class EffectSizes(Presentable):
 
         cols: dict[str, Any] = {n: v for n, v in self.rows.items() if n not in ("yi", "vi")}
         cols.update(yi=self.yi, vi=self.vi)
-        return frame(cols)
+        return frame(cols, index=self.slab, index_name="study" if self.slab is not None else None)
 
     def summary(self) -> Summary:
         """The effect sizes as metafor prints an escalc data frame."""
@@ -312,6 +313,7 @@ def escalc(
     drop00: bool = False,
     vtype: str = "LS",
     correct: bool = True,
+    slab: Any = None,
     **columns: Any,
 ) -> EffectSizes:
     """Compute effect sizes `yi` and sampling variances `vi` as metafor's `escalc()` does.
@@ -324,7 +326,8 @@ def escalc(
     reported ratio such as an OR or RR). Count measures take metafor's `add` (default 1/2; 0 for PAS
     and PFT), `to` ("only0", "all", "if0all", "none") and `drop00`; `vtype="UB"` gives PR its unbiased
     variance; `correct=False` leaves out the small-sample (SMD family) and second-order (ROM, ROMC)
-    bias corrections.
+    bias corrections. `slab`: study labels (a sequence, or a column name of `data`), kept on the result
+    as the rows' names and used by `rma(escalc(...))`.
     """
     key = measure.upper()
     if key not in MEASURES:
@@ -373,7 +376,24 @@ def escalc(
     rows = _rows_of(data) if data is not None else {n: cols[n].tolist() for n in cols}
     if rows and any(len(v) != len(yi) for v in rows.values()):
         rows = {n: cols[n].tolist() for n in cols}
-    return EffectSizes(measure=key, yi=np.asarray(yi, dtype=float), vi=np.asarray(vi, dtype=float), rows=rows)
+    labels = _labels(slab, data, len(yi))
+    return EffectSizes(
+        measure=key, yi=np.asarray(yi, dtype=float), vi=np.asarray(vi, dtype=float), rows=rows, slab=labels
+    )
+
+
+def _labels(slab: Any, data: Any, k: int) -> tuple[str, ...] | None:
+    """Study labels from a sequence or a column of `data`, one per row."""
+    if slab is None:
+        return None
+    if isinstance(slab, str):
+        if not _has(data, slab):
+            raise ValueError(f"slab {slab!r} names a column, but data has no such column")
+        slab = data[slab]
+    labels = tuple(str(s) for s in slab)
+    if len(labels) != k:
+        raise ValueError(f"slab has {len(labels)} labels for {k} rows")
+    return labels
 
 
 def _has(data: Any, name: str) -> bool:

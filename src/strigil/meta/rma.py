@@ -164,7 +164,7 @@ def rma(
         subgroup: one label per study (or a column name): each subgroup is also fitted on its own.
         weights: user weights (or a column name) instead of 1/(vᵢ + τ²).
         control: {"tau2": value} fixes τ² instead of estimating it.
-        slab: study labels (or a column name).
+        slab: study labels (or a column name); with an `escalc` result, its labels unless given here.
         data: a pandas DataFrame or a mapping column → values that the names above refer to.
 
     Returns the fitted `RMAResult`: `summary()` prints what metafor prints, `to_frame()` tabulates it.
@@ -174,6 +174,8 @@ def rma(
             raise ValueError("vi comes with the escalc result; do not give it as well")
         if data is None:
             data = {**yi.rows, "yi": list(yi.yi), "vi": list(yi.vi)}
+        if slab is None:
+            slab = yi.slab
         yi, vi = yi.yi, yi.vi
     y = _as_vector("yi", _named("yi", yi, data))
     v = _as_vector("vi", _named("vi", vi, data))
