@@ -125,6 +125,22 @@ def test_report_has_plots_numbers_and_limitations(tmp_path: Path) -> None:
     assert "session:minutes" in page
 
 
+def test_a_model_without_the_dose_gives_a_report_without_curves_saying_why(tmp_path: Path) -> None:
+    csv = tmp_path / "reg.csv"
+    run("generate", str(csv), "--clinics", "2", "--patients-per-clinic", "30", "--seed", "4")
+    html = tmp_path / "report.html"
+    code, out, err = run(
+        "report", str(csv), "--formula", "pain ~ session + phase", "--random", "1 + session | patient",
+        "--out", str(html), "--measure", "nprs",
+    )  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out)["converged"] is True
+    page = html.read_text()
+    assert page.count("<svg") == 1  # time to improvement only
+    assert "No dose–response curves: the model formula does not use the dose column &#x27;minutes" in page
+    assert "The curves show the model" not in page
+
+
 def test_report_needs_an_mcid(tmp_path: Path) -> None:
     code, _, err = run(
         "report",

@@ -448,6 +448,7 @@ def _report(
         dose_response_curves,
         dose_response_svg,
         improvement_svg,
+        why_no_dose_curves,
     )
     from strigil.registry.report import RegistryReport, render_report
     from strigil.registry.time_to_improvement import (
@@ -483,7 +484,8 @@ def _report(
         design = growth_design(columns, formula, random)
         fit = fit_design(design, reml=reml)
         data = {k: v for k, v in columns.items() if k in names}
-        curves = dose_response_curves(fit, data, time=time, dose=dose)
+        no_curves = why_no_dose_curves(list(data), time=time, dose=dose)
+        curves = [] if no_curves else dose_response_curves(fit, data, time=time, dose=dose)
         patient = random[0].split("|")[1].strip()
         table = sessions_to_improvement(
             columns,
@@ -509,7 +511,8 @@ def _report(
         dose=dose,
         time=time,
         outcome=outcome,
-        dose_svg=dose_response_svg(curves, time=time, dose=dose, outcome=outcome),
+        dose_svg=dose_response_svg(curves, time=time, dose=dose, outcome=outcome) if curves else "",
+        dose_curves_note=no_curves,
         mcid=threshold,
         improvement_curves=km,
         improvement_svg=improvement_svg(km, mcid_label=f"change ≥ {threshold.value:g}"),

@@ -32,6 +32,7 @@ __all__ = [
     "dose_response_svg",
     "improvement_plot",
     "improvement_svg",
+    "why_no_dose_curves",
 ]
 
 
@@ -46,6 +47,20 @@ class DoseCurve:
     upper: np.ndarray
 
 
+def why_no_dose_curves(model_columns: Sequence[str], *, time: str, dose: str) -> str:
+    """Why a model cannot give dose-response curves ('' when it can): its formula must use both the dose
+    and the time column, or every curve would be the same flat line."""
+    missing = [f"the {role} column {name!r}" for role, name in (("dose", dose), ("time", time))
+               if name not in model_columns]  # fmt: skip
+    if not missing:
+        return ""
+    return (
+        f"No dose–response curves: the model formula does not use {' or '.join(missing)}, so it says nothing "
+        f"about how the outcome changes with {dose} over {time}. Add it to the formula (e.g. "
+        f"'… + {time} + {time}:{dose}') or name other columns with --dose / --time."
+    )
+
+
 def dose_response_curves(
     fit: MixedModelFit,
     data: Mapping[str, Column],
@@ -57,7 +72,11 @@ def dose_response_curves(
     """Predicted mean outcome by `time` at several `dose` values, other covariates at 0 or reference level.
 
     The band is Xβ ± 1.96·√(x V xᵀ) from the fixed effects' covariance (the mean, not a patient's course).
+    `data` must hold the `time` and `dose` columns (see `why_no_dose_curves`).
     """
+    reason = why_no_dose_curves(list(data), time=time, dose=dose)
+    if reason:
+        raise ValueError(reason)
     t_max = float(np.nanmax(np.asarray(data[time], dtype=float)))
     times = np.linspace(0.0, t_max, 25)
     dose_values = np.asarray(data[dose], dtype=float)

@@ -55,6 +55,7 @@ class RegistryReport:
     generated: str
     clinic_doses: Sequence[ClinicDose] = ()  # per clinic and pooled (empty: no clinic column given)
     clinic_dose_svg: str = ""
+    dose_curves_note: str = ""  # why there are no dose-response curves (then dose_svg is empty)
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -90,6 +91,15 @@ def render_report(r: RegistryReport) -> str:
     """The report as one HTML document (SVG plots inline, no external resources)."""
     fit = r.fit
     out = fit.to_json()
+    curves_text = (
+        f'<strong class="note">{html.escape(r.dose_curves_note)}</strong>'
+        if r.dose_curves_note
+        else (
+            f"The curves show the model's mean {html.escape(r.outcome)} for several values of "
+            f"{html.escape(r.dose)} with the other covariates at zero or their reference level; the bands "
+            "are 95% confidence intervals of that mean, not the range of individual patients."
+        )
+    )
     fixed_rows = []
     for name, b, se in zip(fit.fixed_names, fit.beta, fit.se, strict=True):
         fixed_rows.append([name, _fmt(b), _fmt(se), f"{_fmt(b - 1.96 * se)} to {_fmt(b + 1.96 * se)}"])
@@ -147,9 +157,7 @@ Generated {html.escape(r.generated)}.</p>
 <h2>Dose–response: {html.escape(r.outcome)} over {html.escape(r.time)}</h2>
 <p>Linear mixed-effects model fitted by {out["criterion"]} with Strigil's solver (validated against lme4):
 <code>{html.escape(r.formula)}</code> with random effects <code>{random_terms}</code>;
-converged: {fit.converged}. The curves show the model's mean {html.escape(r.outcome)} for several values of
-{html.escape(r.dose)} with the other covariates at zero or their reference level; the bands are 95% confidence
-intervals of that mean, not the range of individual patients.</p>
+converged: {fit.converged}. {curves_text}</p>
 {r.dose_svg}
 {_clinic_section(r)}
 <h3>Fixed effects</h3>
