@@ -87,6 +87,23 @@ def test_a_clinic_with_another_coding_gets_an_error_naming_it(tmp_path: Path) ->
     assert err.startswith("error: clinic 'south': column 'phase' has level(s) ['ACUTE', 'CHRONIC']")
 
 
+def test_a_clinic_whose_file_lacks_a_model_column_gets_an_error_naming_both(tmp_path: Path) -> None:
+    cols = {k: v for k, v in network_columns()["south"].items() if k != "phase"}
+    pacsv.write_csv(pa.table({k: pa.array(np.asarray(v)) for k, v in cols.items()}), tmp_path / "south.csv")
+    request = {
+        "format": "strigil-exact-growth/1",
+        "kind": "enrol",
+        "model": {"formula": NETWORK_FORMULA, "random": PATIENT, "levels": network_levels()},
+        "id": "abc",
+    }
+    (tmp_path / "req.json").write_text(json.dumps(request))
+    code, _, err = run(
+        "site-summary", str(tmp_path / "south.csv"), "--exact", "--request", str(tmp_path / "req.json")
+    )
+    assert code == 2
+    assert err.startswith("error: clinic 'south': its data have no column 'phase', which the network's model")
+
+
 def test_report_shows_the_dose_term_per_clinic_and_pooled_and_what_a_registry_cannot_show(
     tmp_path: Path,
 ) -> None:

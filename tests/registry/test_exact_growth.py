@@ -166,7 +166,7 @@ def test_small_column_groups_finds_a_group_of_three() -> None:
 def test_a_clinic_with_another_variable_set_or_coding_is_named(clinics: dict[str, dict[str, Any]]) -> None:
     spec = _spec()
     renamed = {("exercise_minutes" if k == "exercise" else k): v for k, v in clinics["south"].items()}
-    with pytest.raises(ClinicDataError, match=r"clinic 'south': column\(s\) exercise missing"):
+    with pytest.raises(ClinicDataError, match=r"clinic 'south': its data have no column 'exercise', which"):
         prepare_clinic(renamed, spec)
     recoded = dict(clinics["south"])
     recoded["phase"] = np.where(recoded["phase"] == "acute", "Acute", "Chronic")

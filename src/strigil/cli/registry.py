@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SNIFF_BYTES",
+    "header_of",
     "read_columns",
     "register",
 ]
@@ -91,6 +92,17 @@ def _sniffed_types(path: Path, names: list[str] | None) -> dict[str, Any]:
         elif pa.types.is_string(field.type) or pa.types.is_large_string(field.type):
             types[field.name] = pa.dictionary(pa.int32(), pa.string())
     return types
+
+
+def header_of(path: Path) -> list[str]:
+    """The column names of a CSV file's first line (empty when the file cannot be read)."""
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as fh:
+            return [name.strip() for name in next(csv.reader(fh), [])]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return []
 
 
 def read_columns(path: Path, names: list[str] | None = None) -> dict[str, Column]:
@@ -373,9 +385,13 @@ def _exact_answer(file: Path, request_file: Path, site: str | None, out_dir: Pat
         spec = GrowthModelSpec.from_json(request["model"])
     except (KeyError, ValueError) as exc:
         fail(f"--request: {str(request_file)!r} is not a request of the exact exchange: {exc}")
-    # The clinic's name comes from --site, or else from the data's site column.
+    # The clinic's name comes from --site, or else from the data's site column. Only the columns the file
+    # has are read: a missing one is reported by prepare_clinic, naming the clinic.
     wanted = [*spec.variables, *([] if site else [spec.site_column])]
-    columns = read_columns(file, list(dict.fromkeys(wanted)))
+    if not file.is_file():
+        fail(f"FILE={str(file)!r}: no such file")
+    present = set(header_of(file))
+    columns = read_columns(file, [c for c in dict.fromkeys(wanted) if c in present])
     try:
         answer = answer_request(prepare_clinic(columns, spec, site), request)
     except ValueError as exc:

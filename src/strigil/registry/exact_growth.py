@@ -226,8 +226,8 @@ def prepare_clinic(
     missing = [v for v in wanted if v not in columns]
     if missing:
         raise ClinicDataError(
-            f"clinic {name!r}: column(s) {', '.join(missing)} missing; the network's model reads "
-            f"{', '.join(wanted)}"
+            f"clinic {name!r}: its data have no column {' or '.join(map(repr, missing))}, which the "
+            f"network's model uses (it reads {', '.join(wanted)}); add the column or agree on another model"
         )
     term = parse_random(spec.random)
     present: dict[str, tuple[str, ...]] = {}
