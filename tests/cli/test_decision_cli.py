@@ -221,3 +221,19 @@ def test_installed_command_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["recommendation"] == "continue"
     assert list(home.iterdir()) == []
+
+
+def test_respond_text_says_when_the_rom_bar_is_a_fallback(tmp_path: Path) -> None:
+    doc = {
+        "measures": [
+            {"measure": "rom_deg", "session": s, "timing": "pre", "value": v}
+            for s, v in ((1, 100), (2, 110), (3, 125))
+        ]
+    }
+    text = _invoke(tmp_path, "respond", doc)
+    assert text.exit_code == 0, text.output
+    (line,) = [line for line in text.stdout.splitlines() if line.strip().startswith("rom_deg:")]
+    assert "fallback: no joint or motion recorded with the measurement" in line
+    assert "within not measured, between 25;" in line  # no 'None' printed
+    note = json.loads(_invoke(tmp_path, "respond", doc, "--json").stdout)["measures"][0]["note"]
+    assert note.startswith("fallback:")  # the JSON said so already; the text now agrees

@@ -104,9 +104,10 @@ def respond_command(
     typer.echo(f"  plan: {out['advice']}")
     for m, measure in zip(out["measures"], result.measures, strict=True):
         bar = measure.bar.describe(measure.baseline) if measure.bar else "not judged"
-        typer.echo(
-            f"  {m['measure']}: within {m['within_change']}, between {m['between_change']}; bar {bar}"
+        within, between = (
+            "not measured" if v is None else f"{v:g}" for v in (m["within_change"], m["between_change"])
         )
+        typer.echo(f"  {m['measure']}: within {within}, between {between}; bar {bar}")
     for h in out["heuristics"]:
         typer.echo(f"  {h['setting']} = {h['value']} ({h['label']})")
     if out["follow_up_questions"]:

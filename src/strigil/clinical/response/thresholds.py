@@ -122,6 +122,8 @@ class ChangeBar:
         other = self.mdc(baseline) if by.role != "MDC" else self.mcid
         if other is not None and (units := other.units(baseline)) is not None:
             text += f"; {other.kind} {_num(units)} {self.unit} ({other.population})"
+        if by.basis in self.notes:  # a fallback says so wherever the bar is shown, as the JSON notes do
+            text += f" — {by.basis if by.basis.startswith('fallback') else 'fallback: ' + by.basis}"
         return text
 
     def to_json(self, baseline: float) -> dict[str, Any]:
