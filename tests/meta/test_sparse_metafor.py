@@ -105,6 +105,10 @@ def test_no_events_anywhere_is_an_error_not_a_number():
          r"row 2 \(B\): group 1 has no participants"),
         ({"x1i": [1, 2], "t1i": [10.0, 12.0], "x2i": [1, 1], "t2i": [9.0, 0.0], "measure": "IRR"},
          r"row 2 \(B\): group 2 has no person-time"),
+        ({"x1i": [1, 2], "t1i": [10.0, -12.0], "x2i": [1, 1], "t2i": [9.0, 8.0], "measure": "IRR"},
+         r"row 2 \(B\): t1i is negative \(-12\); person-time cannot be negative$"),
+        ({"ai": [3, -1], "n1i": [10, 10], "ci": [2, 2], "n2i": [10, 10]},
+         r"ai is negative \(-1\); a count of people or events cannot be negative$"),
     ],
 )
 def test_bad_tables_name_the_row(kwargs, message):

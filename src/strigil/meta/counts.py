@@ -74,10 +74,15 @@ def _refuse(bad: NDArray[np.bool_], labels: Sequence[str] | None, what: str, **v
         raise ValueError(f"{_row(i, labels)}: {what.format(**at)}{tail}")
 
 
+_PERSON_TIME = ("t1i", "t2i", "ti")  # person-time columns (time at risk), not counts
+
+
 def _counts(names: Sequence[str], arrays: Sequence[_FloatArray], labels: Sequence[str] | None) -> None:
     for name, arr in zip(names, arrays, strict=True):
+        kind = "person-time" if name in _PERSON_TIME else "a count of people or events"
         with np.errstate(invalid="ignore"):
-            _refuse(arr < 0, labels, "{n} is negative ({a:g}); counts cannot be", n=name, a=arr)
+            _refuse(arr < 0, labels, "{n} is negative ({a:g}); {kind} cannot be negative", n=name, a=arr,
+                    kind=kind)  # fmt: skip
             _refuse(np.isinf(arr), labels, "{n} is infinite", n=name)
 
 
