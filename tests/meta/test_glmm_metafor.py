@@ -132,3 +132,16 @@ def test_studies_without_events_are_dropped_and_counted(fits):
     assert doc["k_double_zero"] == 3 and doc["exp"]["estimate"] == pytest.approx(np.exp(res.beta[0].estimate))
     with pytest.raises(ValueError, match="no events in either arm"):
         rma_glmm(ai=[0, 0], n1i=[10, 12], ci=[0, 0], n2i=[11, 9])
+
+
+def test_the_coefficient_table_carries_the_ratio_scale_like_the_tables_frame(fits):
+    from strigil.meta import rma_mh
+
+    case = next(c for c in CASES if c["table"] == "bcg" and c["measure"] == "OR" and not c["mods"])
+    res = _ours(case, fits)
+    table = res.to_frame()
+    for column in ("estimate", "ci_lb", "ci_ub"):
+        assert table[f"exp_{column}"].iloc[0] == pytest.approx(res.to_json()["exp"][column], rel=1e-12)
+    assert_close(table["exp_estimate"].iloc[0], float(np.exp(case["fit"]["b"][0])), "exp b", rel=REL)
+    mh = rma_mh(**{c: v for c, v in _cells("bcg").items() if c in CELLS}, measure="OR").to_frame()
+    assert {"exp_estimate", "exp_ci_lb", "exp_ci_ub"} <= set(table.columns) & set(mh.columns)

@@ -93,9 +93,13 @@ def tables_frame(res: TablesResult, part: str) -> pd.DataFrame:
 
 
 def glmm_frame(res: GLMMResult, part: str) -> pd.DataFrame:
-    """`GLMMResult.to_frame(part)`."""
+    """`GLMMResult.to_frame(part)`; the coefficients carry the ratio scale (exp) as the tables' frame does:
+    every GLMM measure (OR, IRR) is a log ratio."""
     if part == "coefficients":
-        return coefficient_frame(res.beta)
+        out = coefficient_frame(res.beta)
+        for column in ("estimate", "ci_lb", "ci_ub"):
+            out[f"exp_{column}"] = np.exp(out[column].to_numpy(dtype=float))
+        return out
     if part == "studies":
         w = 1 / (res.vi + res.tau2)
         return study_frame(res.slab, res.yi, res.vi, 100 * w / np.nansum(w), res.level)
