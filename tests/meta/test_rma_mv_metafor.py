@@ -224,3 +224,19 @@ def test_a_data_frame_and_column_names_fit_the_same_model() -> None:
     assert labelled.slab is not None and labelled.slab[:2] == ("1", "2")
     with pytest.raises(ValueError, match="'effect' is not a column of the data"):
         rma_mv("effect", "vi", random="~ 1 | district", data=frame)
+
+
+def test_moderators_as_a_formula_on_the_data_as_in_rma() -> None:
+    import pandas as pd
+    from mv_reference import sampling_covariance
+
+    from strigil.meta import rma_mv
+
+    case = next(c for c in CASES if c["id"] == "berkey/reml/~outcome|trial/UN")
+    frame = pd.DataFrame(case["columns"])
+    res = rma_mv(numbers(case["yi"]), sampling_covariance(case), mods="~ 0 + outcome",
+                 random="~ outcome | trial", struct="UN", data=frame)  # fmt: skip
+    f = case["fit"]
+    assert [c.name for c in res.beta] == f["coef_names"] == ["outcomeAL", "outcomePD"]
+    assert_close([c.estimate for c in res.beta], f["b"], "b")
+    assert_close([c.se for c in res.beta], f["se"], "se")

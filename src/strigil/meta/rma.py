@@ -38,7 +38,7 @@ from strigil.meta.tau2 import (
     finite_arithmetic,
 )
 
-__all__ = ["TESTS", "between_subgroups", "critical_value", "fit_design", "rma"]
+__all__ = ["TESTS", "between_subgroups", "critical_value", "fit_design", "formula_moderators", "rma"]
 
 _Array = NDArray[np.float64]
 
@@ -81,6 +81,21 @@ def _named(name: str, value: Any, data: Any) -> Any:
 
         return column(data, value)
     return value
+
+
+def formula_moderators(formula: str, data: Any, k: int) -> tuple[_Array, tuple[str, ...], bool]:
+    """A moderator formula ("~ dose + technique") on `data`: the matrix without the intercept column, the
+    coefficient names as metafor writes them, and whether the formula keeps an intercept."""
+    from strigil.meta.formula import formula_design
+
+    if data is None:
+        raise ValueError(f"the moderator formula {formula!r} needs data")
+    design = formula_design(formula, data)
+    if design.X.shape[0] != k:
+        raise ValueError(f"the data have {design.X.shape[0]} rows for k={k} studies")
+    M = design.X[:, 1:] if design.intercept else design.X
+    names = design.names[1:] if design.intercept else design.names
+    return M, tuple(names), design.intercept
 
 
 def _moderator_matrix(mods: Any, k: int) -> _Array | None:
@@ -211,16 +226,7 @@ def rma(
     elif meth == "GENQ":
         raise ValueError("method GENQ needs weights (the weights of its generalized Q statistic)")
     if isinstance(mods, str):
-        from strigil.meta.formula import formula_design
-
-        if data is None:
-            raise ValueError(f"the moderator formula {mods!r} needs data")
-        design = formula_design(mods, data)
-        if design.X.shape[0] != k_all:
-            raise ValueError(f"the data have {design.X.shape[0]} rows for k={k_all} studies")
-        M = design.X[:, 1:] if design.intercept else design.X
-        mod_names = design.names[1:] if design.intercept else design.names
-        mods, intercept = M, design.intercept
+        mods, mod_names, intercept = formula_moderators(mods, data, k_all)
     M_all = _moderator_matrix(mods, k_all)
     if M_all is not None:
         keep &= np.all(np.isfinite(M_all), axis=1)

@@ -36,6 +36,7 @@ from strigil.meta.rma import (
     _omnibus,
     _p_value,
     critical_value,
+    formula_moderators,
 )
 
 __all__ = ["METHODS", "Setup", "estimate", "rma_mv"]
@@ -91,7 +92,7 @@ def rma_mv(
     columns of `data`. `struct`: CS, HCS, UN, AR, HAR, ID or DIAG for the '~ inner | outer' term.
     `sigma2`, `tau2`, `rho`: fix components (a number, or a list with None where estimated).
     `data`: a pandas DataFrame or a mapping column → values; with it, `yi`, `V` (variances) and `slab`
-    may be column names, as in `rma`.
+    may be column names and `mods` a formula ("~ year + factor(region)"), as in `rma`.
     Konstantopoulos (2011); Berkey et al. (1998); Viechtbauer (2010).
     """
     data = columns_of(data)
@@ -123,6 +124,8 @@ def rma_mv(
         rows = np.flatnonzero(diag <= 0)[:5].tolist()
         raise ValueError(f"V must have positive sampling variances on its diagonal; rows {rows} do not")
     _check_symmetric(vi, vj, vv, k)
+    if isinstance(mods, str):
+        mods, mod_names, intercept = formula_moderators(mods, data, k)
     M = _moderator_matrix(mods, k)
     if M is not None and not np.all(np.isfinite(M)):
         rows = np.flatnonzero(~np.all(np.isfinite(M), axis=1))[:5].tolist()
