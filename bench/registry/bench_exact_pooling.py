@@ -50,8 +50,8 @@ def main() -> None:
     }
     frames = [pd.DataFrame({k: v[reg["clinic"] == c] for k, v in reg.items()}) for c in names]
     print(f"{len(reg['pain'])} rows, {args.clinics} clinics")
-    # The exact exchange shares only patients in visit patterns that are disclosable cells; the single-database
-    # fit it must equal is the fit of those rows (the preprocessing's own selection, untimed here).
+    # The exact exchange shares only patients in visit patterns that are disclosable cells; the
+    # single-database fit it must equal is the fit of those rows (the preprocessing's selection, untimed).
     spec = GrowthModelSpec.from_json(model)
     shared_parts = []
     for c in names:
