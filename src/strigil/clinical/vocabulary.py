@@ -11,6 +11,7 @@ __all__ = [
     "ClinicianDecision",
     "CoIntervention",
     "ConsentItem",
+    "DischargeReason",
     "FibreDirection",
     "FollowUpKind",
     "PressureCategory",
@@ -74,6 +75,10 @@ CONSENT_RISKS: frozenset[str] = frozenset(
 )
 # The clinician's actual choice after a session (same words as the decision aid's recommendations).
 ClinicianDecision = Literal["refer", "switch", "modify", "continue", "progress", "discharge"]
+# Why an episode of care ends (a discharge summary's coded reason; "other" needs words).
+DischargeReason = Literal[
+    "goals_met", "plateau", "referred_on", "patients_choice", "lost_to_follow_up", "other"
+]
 
 
 def allowed(literal: object) -> tuple[str, ...]:

@@ -54,7 +54,14 @@ def measurement_view(row: MeasurementRow) -> MeasurementView:
 
 
 def adverse_view(row: AdverseResponseRow) -> AdverseView:
-    return AdverseView(row.id, row.session_id, version=row.version, **adverse_fields(row))
+    return AdverseView(
+        row.id,
+        row.session_id,
+        version=row.version,
+        resolved_where=row.resolved_where,
+        resolution_note=row.resolution_note,
+        **adverse_fields(row),
+    )
 
 
 def screening_view(row: ScreeningRow) -> ScreeningView:
@@ -125,6 +132,12 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
             follow_up_asked=s.follow_up_asked,
             exercise_delivered=s.exercise_delivered,
             exercise_not_delivered_reason=s.exercise_not_delivered_reason,
+            signed_at=s.signed_at,
+            signed_by=s.signed_by,
+            addenda=tuple(s.addenda or ()),
+            voided_at=s.voided_at,
+            voided_by=s.voided_by,
+            void_reason=s.void_reason,
         )
         for s in sessions
     )
@@ -161,4 +174,9 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
         clinicians=tuple(clinician_view(c) for c in clinicians.values()),
         latest_screening=None if latest is None else screening_view(latest),
         consent_note=episode.consent_note,
+        discharge_reason=episode.discharge_reason,
+        referrer=episode.referrer,
+        voided_at=episode.voided_at,
+        voided_by=episode.voided_by,
+        void_reason=episode.void_reason,
     )

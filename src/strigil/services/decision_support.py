@@ -7,13 +7,14 @@ adapts them to what a service has in hand (plan fields; the episode history as a
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import datetime as dt
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from strigil.clinical.exercise_first import check_exercise_first
 from strigil.clinical.response import recommend_document
 
-__all__ = ["exercise_first_problem", "recommendation_for"]
+__all__ = ["exercise_first_problem", "recommendation_for", "respond_history"]
 
 
 def exercise_first_problem(
@@ -38,3 +39,38 @@ def recommendation_for(history: dict[str, Any]) -> dict[str, Any] | None:
     except ValueError as exc:
         return {"recommendation": None, "unavailable": str(exc)}
     return result.to_json()
+
+
+def respond_history(
+    condition: str,
+    dates: Mapping[int, dt.date],
+    measures: Iterable[tuple[int, str, str, float]],
+    adverse: Iterable[tuple[int, str, str, dt.date, dt.date | None]],
+) -> dict[str, Any]:
+    """An episode's sessions as the `strigil respond` document the decision aid judges.
+
+    `dates`: session number → date of the sessions that count (void ones left out by the caller);
+    `measures`: (session number, measure, timing, value); `adverse`: (session number, kind, severity, onset,
+    resolved on or None). The one builder behind the recommendation stored at recording and the one shown
+    after the record changed (a resolution, a void).
+    """
+    measured = [
+        {"measure": m, "session": n, "timing": t, "value": v}
+        for n, m, t, v in measures
+        if t in ("pre", "post")
+    ]
+    numbers = {m["session"] for m in measured}
+    return {
+        "condition": condition,
+        "measures": measured,
+        "sessions": [{"session": n, "date": d.isoformat()} for n, d in sorted(dates.items()) if n in numbers],
+        "adverse_responses": [
+            {
+                "session": n,
+                "type": kind,
+                "severity": severity,
+                "resolved_days": None if resolved is None else float((resolved - onset).days),
+            }
+            for n, kind, severity, onset, resolved in adverse
+        ],
+    }

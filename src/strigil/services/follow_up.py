@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from strigil.clinical.adverse import follow_up_questions
-from strigil.services.screening import prior_reports
+from strigil.services.screening import counted_adverse, prior_reports
 from strigil.services.views import EpisodeView
 
 __all__ = ["Question", "questions_for_next_session"]
@@ -36,11 +36,11 @@ def questions_for_next_session(view: EpisodeView, today: dt.date | None = None) 
     """What to ask at the episode's next session (none before its first): every open or recent response,
     then each type of reaction since the latest session. Asked every time: adverse events go unrecorded
     when nobody asks (only 10 of 46 IASTM trials reported them — Nazari et al., domain reference §7)."""
-    if not view.sessions:
+    if not view.counted_sessions:
         return []
-    number_of = {s.id: s.number for s in view.sessions}
+    number_of = {s.id: s.number for s in view.counted_sessions}
     latest = max(number_of.values())
-    responses = list(view.adverse_responses)
+    responses = counted_adverse(view)
     reports = prior_reports(
         [(a.kind, a.severity, a.onset_on, a.resolved_on) for a in responses],
         today or dt.date.today(),

@@ -1,6 +1,6 @@
 """An episode's progress: each measure's values over the sessions with the bar for a meaningful change
 (the response model's one threshold rule, for the episode's condition), and the decision aid's latest
-recommendation."""
+recommendation. Void sessions are left out of both."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from strigil.catalog import load_catalog
 from strigil.clinical.response import change_bar
+from strigil.services.decision_support import recommendation_for, respond_history
 from strigil.services.views import EpisodeView
 
 __all__ = [
@@ -46,11 +47,32 @@ class MeasureSeries:
 
 
 def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
-    """The decision aid's recommendation stored with the latest session (None before any judgement)."""
-    for session in reversed(view.sessions):
-        if session.recommendation and session.recommendation.get("recommendation"):
-            return session.recommendation
-    return None
+    """The decision aid's judgement of the episode as its record stands now (None before any judgement).
+
+    Judged again from the sessions that count, with the same rules that judged each session when it was
+    recorded: an adverse response resolved since, or a session voided since, stops weighing as the decision
+    rules say (`strigil.clinical.response`). Each session keeps the recommendation it was given then.
+    """
+    counted = view.counted_sessions
+    if not any(s.recommendation and s.recommendation.get("recommendation") for s in counted):
+        return None
+    number_of = {s.id: s.number for s in counted}
+    history = respond_history(
+        view.condition,
+        {s.number: s.date for s in counted},
+        [
+            (number_of[m.session_id], m.measure, m.timing, m.value)
+            for m in view.measurements
+            if m.session_id in number_of
+        ],
+        [
+            (number_of[a.session_id], a.kind, a.severity, a.onset_on, a.resolved_on)
+            for a in view.adverse_responses
+            if a.session_id in number_of
+        ],
+    )
+    judged = recommendation_for(history)
+    return judged if judged and judged.get("recommendation") else None
 
 
 def progress(view: EpisodeView) -> list[MeasureSeries]:
@@ -60,7 +82,7 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
     (its first pre-test): the same number the decision aid judges by.
     """
     catalogue = load_catalog()
-    number_of = {s.id: s.number for s in view.sessions}
+    number_of = {s.id: s.number for s in view.counted_sessions}
     by_measure: dict[str, list[Point]] = {}
     for m in view.measurements:
         if m.session_id is None or m.session_id not in number_of:

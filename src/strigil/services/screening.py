@@ -27,13 +27,14 @@ from strigil.clinical.session import ScreeningStep
 from strigil.services._convert import screening_view
 from strigil.services.episodes import find_episode
 from strigil.services.errors import Refused, invalid
-from strigil.services.views import EpisodeView, ScreeningView
+from strigil.services.views import AdverseView, EpisodeView, ScreeningView
 from strigil.store.record import AdverseResponseRow, ScreeningRow, SessionRow
 from strigil.store.types import now_utc
 
 __all__ = [
     "SessionScreening",
     "StoredAdverse",
+    "counted_adverse",
     "episode_history",
     "finding_choices",
     "latest_screening",
@@ -72,6 +73,12 @@ def prior_reports(
     ]
 
 
+def counted_adverse(view: EpisodeView) -> list[AdverseView]:
+    """The episode's adverse responses that count: all but those of a void session."""
+    void = {s.id for s in view.sessions if s.voided}
+    return [a for a in view.adverse_responses if a.session_id not in void]
+
+
 def finding_choices() -> list[Finding]:
     """The findings a clinician can record at screening (the findings catalogue, in its order)."""
     return list(load_findings().findings.values())
@@ -81,12 +88,13 @@ def screen_episode(
     view: EpisodeView, findings: Iterable[str], *, intolerance: bool = False, today: dt.date | None = None
 ) -> ScreeningResult:
     """Screen before a session: the clinician's findings plus the episode's earlier adverse responses."""
-    number_of = {s.id: s.number for s in view.sessions}
-    stored = [(a.kind, a.severity, a.onset_on, a.resolved_on) for a in view.adverse_responses]
-    sessions = [number_of.get(a.session_id or -1) for a in view.adverse_responses]
-    regions = [a.region for a in view.adverse_responses]
+    number_of = {s.id: s.number for s in view.counted_sessions}
+    responses = counted_adverse(view)
+    stored = [(a.kind, a.severity, a.onset_on, a.resolved_on) for a in responses]
+    sessions = [number_of.get(a.session_id or -1) for a in responses]
+    regions = [a.region for a in responses]
     prior = prior_reports(stored, today or dt.date.today(), sessions, regions)
-    tolerance = [s.tolerance for s in view.sessions if s.tolerance]
+    tolerance = [s.tolerance for s in view.counted_sessions if s.tolerance]
     return screen(view.region, list(findings), prior, intolerance, prior_tolerance=tolerance)
 
 
@@ -107,7 +115,8 @@ def episode_history(db: Session, episode_id: int, today: dt.date) -> tuple[list[
             SessionRow.number,
         )
         .outerjoin(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
-        .where(AdverseResponseRow.episode_id == episode_id)
+        # a void session's responses were entered by mistake (outer join: no session is NULL too)
+        .where(AdverseResponseRow.episode_id == episode_id, SessionRow.voided_at.is_(None))
         .order_by(AdverseResponseRow.id)
     ).all()
     reports = prior_reports(
@@ -115,7 +124,11 @@ def episode_history(db: Session, episode_id: int, today: dt.date) -> tuple[list[
     )
     tolerance = db.scalars(
         select(SessionRow.tolerance)
-        .where(SessionRow.episode_id == episode_id, SessionRow.tolerance.is_not(None))
+        .where(
+            SessionRow.episode_id == episode_id,
+            SessionRow.tolerance.is_not(None),
+            SessionRow.voided_at.is_(None),
+        )
         .order_by(SessionRow.number)
     ).all()
     return reports, [t for t in tolerance if t]

@@ -23,7 +23,7 @@ from strigil.clinical.checks import FieldProblem
 from strigil.clinical.gates import GateCheck, check_session
 from strigil.clinical.session import AdverseResponse, ScreeningStep, SessionFinding, SessionRecord
 from strigil.services.amendments import keep_previous
-from strigil.services.decision_support import recommendation_for
+from strigil.services.decision_support import recommendation_for, respond_history
 from strigil.services.episodes import find_episode
 from strigil.services.errors import InvalidInput, NotFound, Refused, from_validation, invalid
 from strigil.services.outcomes import resolve_adverse_response
@@ -67,6 +67,7 @@ _EPISODE_CHECK = (
         EpisodeRow.condition,
         EpisodeRow.planned_iastm,
         EpisodeRow.region,
+        EpisodeRow.voided_at,
         select(ClinicianRow.id)
         .where(ClinicianRow.clinic_id == bindparam("clinic_id"), ClinicianRow.code == bindparam("clinician"))
         .scalar_subquery(),
@@ -82,6 +83,7 @@ _EPISODE_MEASURES = (
         MeasurementRow.measure,
         MeasurementRow.value,
         MeasurementRow.timing,
+        SessionRow.voided_at,
     )
     .outerjoin(
         MeasurementRow,
@@ -100,7 +102,7 @@ _EPISODE_ADVERSE = (
         AdverseResponseRow.id,
     )
     .join(SessionRow, SessionRow.id == AdverseResponseRow.session_id)
-    .where(AdverseResponseRow.episode_id == bindparam("episode_id"))
+    .where(AdverseResponseRow.episode_id == bindparam("episode_id"), SessionRow.voided_at.is_(None))
 )
 # Core inserts on the tables (not the ORM's bulk-insert path, which re-plans every call).
 _TABLES = Base.metadata.tables
@@ -175,7 +177,9 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise NotFound(
             f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
         )
-    opened_on, closed_on, condition, planned_iastm, region, clinician_id = found
+    opened_on, closed_on, condition, planned_iastm, region, voided_at, clinician_id = found
+    if voided_at is not None:
+        raise Refused(f"episode {record.episode_id} is void (entered by mistake); it takes no sessions")
     if closed_on is not None:
         raise Refused(
             f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
@@ -234,59 +238,30 @@ def _history(
     db: Session, target: _Target, record: SessionRecord, follow_up: _FollowUp | None = None
 ) -> tuple[int, dict[str, Any]]:
     """This session's number, and the episode so far plus this session (and the reactions and resolutions
-    its follow-up answers report) as a `strigil respond` document."""
+    its follow-up answers report) as a `strigil respond` document. Void sessions keep their number but are
+    left out of what the decision aid judges."""
     episode_id = target.episode_id
     conn = db.connection()
     # Every session of the episode (for the next number) with its pre/post measurements, in one query.
     rows = conn.execute(_EPISODE_MEASURES, {"episode_id": episode_id}).all()
     number = max((r[0] for r in rows), default=0) + 1
-    measures = [
-        {"measure": m, "session": n, "timing": t, "value": v} for n, _, m, v, t in rows if m is not None
-    ]
-    dates = {n: d for n, d, m, *_ in rows if m is not None}
-    adverse = conn.execute(_EPISODE_ADVERSE, {"episode_id": episode_id}).all()
+    counted = [r for r in rows if r[5] is None]
+    measures = [(n, m, t, v) for n, _, m, v, t, _ in counted if m is not None]
+    dates = {n: d for n, d, *_ in counted}
     # this session, not yet written
-    measures += [
-        {"measure": m.measure, "session": number, "timing": m.timing, "value": m.value}
-        for m in record.measurements
-        if m.timing in ("pre", "post")
-    ]
-    if any(m.timing in ("pre", "post") for m in record.measurements):
-        dates[number] = record.date
+    measures += [(number, m.measure, m.timing, m.value) for m in record.measurements]
+    dates[number] = record.date
     resolved_now = {} if follow_up is None else dict(follow_up.resolutions)
-    adverse_docs = [
-        {
-            "session": n,
-            "type": kind,
-            "severity": sev,
-            "resolved_days": None
-            if (done := resolved or resolved_now.get(aid)) is None
-            else float((done - onset).days),
-        }
-        for n, kind, sev, onset, resolved, aid in adverse
-    ] + [
-        {
-            "session": n,
-            "type": a.kind,
-            "severity": a.severity,
-            "resolved_days": None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days),
-        }
-        for _, n, a in (() if follow_up is None else follow_up.reactions)
-    ] + [
-        {
-            "session": number,
-            "type": a.kind,
-            "severity": a.severity,
-            "resolved_days": None if a.resolved_on is None else float((a.resolved_on - a.onset_on).days),
-        }
-        for a in record.adverse_responses
+    adverse = [
+        (n, kind, sev, onset, resolved or resolved_now.get(aid))
+        for n, kind, sev, onset, resolved, aid in conn.execute(_EPISODE_ADVERSE, {"episode_id": episode_id})
     ]
-    return number, {
-        "condition": target.condition,
-        "measures": measures,
-        "sessions": [{"session": n, "date": d.isoformat()} for n, d in sorted(dates.items())],
-        "adverse_responses": adverse_docs,
-    }
+    adverse += [
+        (n, a.kind, a.severity, a.onset_on, a.resolved_on)
+        for _, n, a in (() if follow_up is None else follow_up.reactions)
+    ]
+    adverse += [(number, a.kind, a.severity, a.onset_on, a.resolved_on) for a in record.adverse_responses]
+    return number, respond_history(target.condition, dates, measures, adverse)
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,8 @@ class AdverseView:
     region: str | None
     note: str | None
     version: int
+    resolved_where: str | None = None  # how the resolution became known (seen in clinic, by phone, ...)
+    resolution_note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,6 +147,17 @@ class SessionView:
     follow_up_asked: bool | None = None  # None: not recorded
     exercise_delivered: bool | None = None
     exercise_not_delivered_reason: str | None = None
+    signed_at: dt.datetime | None = None
+    signed_by: str | None = None  # the clinician's code
+    addenda: tuple[dict[str, Any], ...] = ()  # {on, text, by, at}, in the order added
+    voided_at: dt.datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> bool:
+        """Entered by mistake: kept and shown struck through, left out of analyses and recommendations."""
+        return self.voided_at is not None
 
     @property
     def iastm_seconds(self) -> int:
@@ -207,3 +220,18 @@ class EpisodeView:
     clinicians: tuple[ClinicianView, ...] = field(default=())
     latest_screening: ScreeningView | None = None
     consent_note: str | None = None
+    discharge_reason: str | None = None  # strigil.clinical.vocabulary.DischargeReason
+    referrer: str | None = None
+    voided_at: dt.datetime | None = None
+    voided_by: str | None = None
+    void_reason: str | None = None
+
+    @property
+    def voided(self) -> bool:
+        """Entered by mistake: kept and shown struck through, left out of analyses and exports."""
+        return self.voided_at is not None
+
+    @property
+    def counted_sessions(self) -> tuple[SessionView, ...]:
+        """The sessions that count (not void), in order: what analyses and the decision aid read."""
+        return tuple(s for s in self.sessions if not s.voided)

@@ -105,6 +105,14 @@ class EpisodeRow(Base):
     consent_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     consent_explained: Mapped[list[str]] = mapped_column(JSON, default=list)
     consent_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The discharge: a coded reason (close_reason keeps its words, e.g. what "other" was), and the referring
+    # clinician the discharge letter is addressed to.
+    discharge_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    referrer: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Void: entered by mistake; kept and shown struck through, left out of every analysis and export.
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
     created_by: Mapped[str] = mapped_column(String(64), default="")
@@ -150,6 +158,13 @@ class SessionRow(Base):
     follow_up_asked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     exercise_delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     exercise_not_delivered_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The note's signature (the clinician's code and when), dated addenda added after it, and a void.
+    signed_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
+    signed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    addenda: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+    voided_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
     created_by: Mapped[str] = mapped_column(String(64), default="")
@@ -257,6 +272,9 @@ class AdverseResponseRow(Base):
     resolved_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # how the resolution became known (seen in clinic, reported by phone, ...) and a note on it
+    resolved_where: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
 
