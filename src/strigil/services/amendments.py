@@ -1,4 +1,5 @@
-"""Amendments: a correction keeps the earlier version, who changed it, when and why."""
+"""Amendments and addenda: a correction keeps the earlier version, who changed it, when and why; new
+information that arrives later is a dated addendum beside the original."""
 
 from __future__ import annotations
 
@@ -10,9 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strigil.services.errors import invalid
-from strigil.store.record import AmendmentRow
+from strigil.store.record import AmendmentRow, SessionRow
+from strigil.store.types import now_utc
 
-__all__ = ["AmendmentView", "history", "keep_previous"]
+__all__ = ["ADDENDUM_MAX", "AmendmentView", "add_addendum_to", "history", "keep_previous"]
+
+ADDENDUM_MAX = 2000  # characters of one addendum (a session's notes take as many)
 
 
 def keep_previous(
@@ -54,3 +58,18 @@ def history(db: Session, entity: str, entity_id: int) -> list[AmendmentView]:
         .order_by(AmendmentRow.version)
     )
     return [AmendmentView(r.version, r.previous, r.amended_by, r.amended_at, r.reason) for r in rows]
+
+
+def add_addendum_to(row: SessionRow, on: dt.date, text: str, *, by: str) -> dict[str, Any]:
+    """Append a dated addendum to a session's note (the note itself is untouched); returns the addendum."""
+    words = " ".join(text.split())
+    if not words:
+        raise invalid("text", text, "say what the addendum adds")
+    if len(words) > ADDENDUM_MAX:
+        raise invalid("text", f"{len(words)} characters", f"at most {ADDENDUM_MAX} characters")
+    if on < row.date:
+        raise invalid("on", on.isoformat(), f"must be on or after the session's date {row.date}")
+    addendum = {"on": on.isoformat(), "text": words, "by": by, "at": now_utc().isoformat()}
+    # a new list: the JSON column is saved when the attribute is set, not when a list is changed in place
+    row.addenda = [*(row.addenda or []), addendum]
+    return addendum

@@ -1,5 +1,6 @@
 """What a researcher may see of the clinic's record: outcomes by condition, only for groups of at least
-five patients (smaller groups are withheld without saying how small they are)."""
+five patients (smaller groups are withheld without saying how small they are). Void episodes and sessions
+(entered by mistake) count nowhere."""
 
 from __future__ import annotations
 
@@ -51,8 +52,8 @@ def clinic_outcomes(db: Session, clinic_id: int) -> ResearchView:
             func.count(SessionRow.id),
         )
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .outerjoin(SessionRow, SessionRow.episode_id == EpisodeRow.id)
-        .where(PatientRow.clinic_id == clinic_id)
+        .outerjoin(SessionRow, (SessionRow.episode_id == EpisodeRow.id) & SessionRow.voided_at.is_(None))
+        .where(PatientRow.clinic_id == clinic_id, EpisodeRow.voided_at.is_(None))
         .group_by(EpisodeRow.condition)
     ).all()
     first_last = (
@@ -65,7 +66,12 @@ def clinic_outcomes(db: Session, clinic_id: int) -> ResearchView:
         .join(SessionRow, SessionRow.id == MeasurementRow.session_id)
         .join(EpisodeRow, EpisodeRow.id == MeasurementRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(PatientRow.clinic_id == clinic_id, MeasurementRow.timing == "pre")
+        .where(
+            PatientRow.clinic_id == clinic_id,
+            MeasurementRow.timing == "pre",
+            SessionRow.voided_at.is_(None),
+            EpisodeRow.voided_at.is_(None),
+        )
         .group_by(MeasurementRow.episode_id, MeasurementRow.measure)
         .subquery()
     )
@@ -88,6 +94,7 @@ def clinic_outcomes(db: Session, clinic_id: int) -> ResearchView:
         )
         .where(
             MeasurementRow.timing == "pre",
+            SessionRow.voided_at.is_(None),
             (SessionRow.number == first_last.c.first) | (SessionRow.number == first_last.c.last),
         )
     ).all()

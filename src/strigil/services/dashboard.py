@@ -1,6 +1,7 @@
 """The clinic's dashboard: today's patients and the alerts that need a look.
 
-Every query is filtered by the asking clinic; another clinic's rows never enter a result or a count.
+Every query is filtered by the asking clinic; another clinic's rows never enter a result or a count. Void
+sessions and episodes (entered by mistake) enter none either.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ def _in_clinic_unindexed(db: Session, clinic_id: int) -> Any:
     return PatientRow.clinic_id == clinic_id
 
 
+def _of_void_session() -> Any:
+    """An adverse response recorded with a void session (entered by mistake: it raises no alert)."""
+    void = aliased(SessionRow)
+    return exists().where(void.id == AdverseResponseRow.session_id, void.voided_at.is_not(None))
+
+
 @dataclass(frozen=True)
 class TodayRow:
     """A patient seen (or booked) today, with the episode and session."""
@@ -64,6 +71,7 @@ class Alert:
     episode_id: int
     text: str
     severity: str = ""
+    adverse_id: int | None = None  # the adverse response an "adverse" alert is about (to resolve it)
 
 
 def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:
@@ -72,7 +80,13 @@ def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 
         select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number, EpisodeRow.region)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(_in_clinic_unindexed(db, clinic_id), SessionRow.date == today, EpisodeRow.closed_on.is_(None))
+        .where(
+            _in_clinic_unindexed(db, clinic_id),
+            SessionRow.date == today,
+            EpisodeRow.closed_on.is_(None),
+            SessionRow.voided_at.is_(None),
+            EpisodeRow.voided_at.is_(None),
+        )
         # newest first, straight from the date index (its entries are in id order within a day): a busy
         # day's thousands of sessions are not all joined and sorted to show the latest hundred
         .order_by(SessionRow.date, SessionRow.id.desc())
@@ -95,6 +109,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             AdverseResponseRow.kind,
             AdverseResponseRow.severity,
             AdverseResponseRow.onset_on,
+            AdverseResponseRow.id,
         )
         .join(EpisodeRow, EpisodeRow.id == AdverseResponseRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
@@ -102,14 +117,15 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             _in_clinic_unindexed(db, clinic_id),
             AdverseResponseRow.resolved_on.is_(None),
             EpisodeRow.closed_on.is_(None),
+            EpisodeRow.voided_at.is_(None),
+            ~_of_void_session(),
         )
         .order_by(AdverseResponseRow.onset_on.desc())
         .limit(limit)
     ).all()
-    for code, eid, kind, severity, onset in adverse:
-        alerts.append(
-            Alert("adverse", code, eid, f"{kind.replace('_', ' ')} since {onset}, not resolved", severity)
-        )
+    for code, eid, kind, severity, onset, aid in adverse:
+        text = f"{kind.replace('_', ' ')} since {onset}, not resolved"
+        alerts.append(Alert("adverse", code, eid, text, severity, aid))
     later = aliased(SessionRow)
     newest: list[Any] = []
     # One query per word, each walking the (recommended, date) index newest first and stopping at `limit`:
@@ -124,8 +140,14 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
                 SessionRow.date >= since,
                 _in_clinic_unindexed(db, clinic_id),
                 EpisodeRow.closed_on.is_(None),
+                EpisodeRow.voided_at.is_(None),
+                SessionRow.voided_at.is_(None),
                 # only the episode's latest session counts: a later "continue" clears an earlier "switch"
-                ~exists().where(later.episode_id == SessionRow.episode_id, later.number > SessionRow.number),
+                ~exists().where(
+                    later.episode_id == SessionRow.episode_id,
+                    later.number > SessionRow.number,
+                    later.voided_at.is_(None),
+                ),
             )
             .order_by(SessionRow.date.desc(), SessionRow.id.desc())
             .limit(limit)
@@ -140,6 +162,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             ScreeningRow.screened_on >= since,
             _in_clinic_unindexed(db, clinic_id),
             EpisodeRow.closed_on.is_(None),
+            EpisodeRow.voided_at.is_(None),
             # only the episode's latest screening counts: a later one that clears it clears the alert
             ~exists().where(
                 later_screening.episode_id == ScreeningRow.episode_id, later_screening.id > ScreeningRow.id
@@ -181,7 +204,7 @@ def prior_adverse(
             AdverseResponseRow.severity,
             AdverseResponseRow.onset_on,
             AdverseResponseRow.resolved_on,
-        ).where(AdverseResponseRow.episode_id.in_(episode_ids))
+        ).where(AdverseResponseRow.episode_id.in_(episode_ids), ~_of_void_session())
     ):
         out[eid].append((kind, severity, onset, resolved))
     return out
@@ -216,6 +239,11 @@ def safety_counts(db: Session, clinic_id: int, *, since: dt.date) -> SafetyCount
         .select_from(SessionRow)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-        .where(_in_clinic_unindexed(db, clinic_id), SessionRow.date >= since)
+        .where(
+            _in_clinic_unindexed(db, clinic_id),
+            SessionRow.date >= since,
+            SessionRow.voided_at.is_(None),
+            EpisodeRow.voided_at.is_(None),
+        )
     ).one()
     return SafetyCounts(since, int(row[0]), int(row[1]), int(row[2]), int(row[3]))

@@ -1,4 +1,5 @@
-"""Episodes of care: open (with the exercise-first rule and informed consent), amend the plan, close, show."""
+"""Episodes of care: open (with the exercise-first rule and informed consent), amend the plan, close with a
+coded reason, show."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from strigil.clinical.episode import EpisodePlan, consent_problem
 from strigil.clinical.gates import reason_problem
+from strigil.clinical.vocabulary import DischargeReason, allowed
 from strigil.services._convert import episode_view
 from strigil.services.amendments import keep_previous
 from strigil.services.decision_support import exercise_first_problem
@@ -20,7 +22,26 @@ from strigil.services.views import EpisodeView
 from strigil.store.mapping import episode_columns, episode_plan_from
 from strigil.store.record import EpisodeRow, PatientRow
 
-__all__ = ["amend_plan", "close_episode", "find_episode", "open_episode", "show_episode"]
+__all__ = [
+    "DISCHARGE_REASONS",
+    "amend_plan",
+    "close_episode",
+    "find_episode",
+    "open_episode",
+    "show_episode",
+]
+
+# The coded reasons an episode ends for, in words (strigil.clinical.vocabulary.DischargeReason).
+DISCHARGE_REASONS: dict[str, str] = {
+    "goals_met": "goals met",
+    "plateau": "plateau: no further meaningful change",
+    "referred_on": "referred on",
+    "patients_choice": "the patient's choice",
+    "lost_to_follow_up": "lost to follow-up",
+    "other": "other",
+}
+# the vocabulary's codes, in its order (a code without words here fails at import)
+DISCHARGE_REASONS = {code: DISCHARGE_REASONS[code] for code in allowed(DischargeReason)}
 
 
 def open_episode(
@@ -77,19 +98,45 @@ def show_episode(db: Session, clinic_id: int, episode_id: int) -> EpisodeView:
 
 
 def close_episode(
-    db: Session, clinic_id: int, episode_id: int, closed_on: dt.date, reason: str
+    db: Session,
+    clinic_id: int,
+    episode_id: int,
+    closed_on: dt.date,
+    reason: str,
+    *,
+    text: str | None = None,
+    referrer: str | None = None,
 ) -> EpisodeView:
-    """Close an episode (discharge, referral, ...); a closed episode takes no more sessions."""
+    """Close an episode with a coded reason (`DISCHARGE_REASONS`; "other" needs `text`); a closed episode
+    takes no more sessions. Words that are not a code are kept as the text of "other". `referrer` names the
+    referring clinician the discharge letter is addressed to (None: leave as recorded)."""
     episode, patient = find_episode(db, clinic_id, episode_id)
+    if episode.voided_at is not None:
+        raise Refused(f"episode {episode_id} is void ({episode.void_reason}); it is not discharged")
     if episode.closed_on is not None:
         raise Refused(f"episode {episode_id} was already closed on {episode.closed_on}")
     if closed_on < episode.opened_on:
         raise invalid(
             "closed_on", closed_on.isoformat(), f"must be on or after opened_on {episode.opened_on}"
         )
-    if not reason.strip():
-        raise invalid("reason", reason, "say why the episode is closed (e.g. discharged, referred)")
-    episode.closed_on, episode.close_reason = closed_on, reason.strip()
+    code = reason.strip()
+    words = " ".join((text or "").split())
+    if code not in DISCHARGE_REASONS:
+        code, words = "other", words or " ".join(code.split())
+    if code == "other" and not words:
+        raise invalid(
+            "reason", reason, f"say why the episode is closed; allowed: {', '.join(DISCHARGE_REASONS)}"
+            " (other: with text)"
+        )
+    if len(words) > 500:
+        raise invalid("text", f"{len(words)} characters", "at most 500 characters")
+    episode.closed_on, episode.discharge_reason = closed_on, code
+    named = DISCHARGE_REASONS[code]
+    episode.close_reason = words if code == "other" else named + (f": {words}" if words else "")
+    if referrer is not None:
+        if len(referrer.strip()) > 200:
+            raise invalid("referrer", referrer[:40] + "…", "at most 200 characters")
+        episode.referrer = referrer.strip() or None
     db.flush()
     return episode_view(db, episode, patient)
 

@@ -88,7 +88,8 @@ def patient_dossiers(
     patient_codes: Sequence[str] | None = None,
     episode_ids: Sequence[int] | None = None,
 ) -> Iterator[PatientDossier]:
-    """The clinic's patients (or the named ones, or those of the named episodes) with everything recorded."""
+    """The clinic's patients (or the named ones, or those of the named episodes) with everything recorded
+    that counts: void episodes and sessions (entered by mistake) are left out of the exchange."""
     query = select(PatientRow).where(PatientRow.clinic_id == clinic_id).order_by(PatientRow.id)
     if patient_codes is not None:
         query = query.where(PatientRow.code.in_(patient_codes))
@@ -105,7 +106,9 @@ def patient_dossiers(
     patients = list(db.scalars(query))
     for start in range(0, len(patients), BATCH):
         batch = patients[start : start + BATCH]
-        episode_query = select(EpisodeRow).where(EpisodeRow.patient_id.in_([p.id for p in batch]))
+        episode_query = select(EpisodeRow).where(
+            EpisodeRow.patient_id.in_([p.id for p in batch]), EpisodeRow.voided_at.is_(None)
+        )
         if episode_ids is not None:
             episode_query = episode_query.where(EpisodeRow.id.in_(episode_ids))
         episodes = list(db.scalars(episode_query.order_by(EpisodeRow.id)))
@@ -117,7 +120,7 @@ def patient_dossiers(
         session_rows = list(
             db.scalars(
                 select(SessionRow)
-                .where(SessionRow.episode_id.in_(ids))
+                .where(SessionRow.episode_id.in_(ids), SessionRow.voided_at.is_(None))
                 .order_by(SessionRow.number)
                 .execution_options(populate_existing=False)
             )

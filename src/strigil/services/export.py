@@ -62,7 +62,8 @@ CSV_COLUMNS = (
 
 
 def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
-    """One dict per measurement of the clinic, joined with its patient, episode and session."""
+    """One dict per measurement of the clinic, joined with its patient, episode and session (void episodes
+    and sessions left out)."""
     measures = load_catalog().measures
     dose = (
         select(
@@ -110,7 +111,12 @@ def export_rows(db: Session, clinic_id: int) -> Iterator[dict[str, Any]]:
         .outerjoin(SessionRow, SessionRow.id == MeasurementRow.session_id)
         .outerjoin(ClinicianRow, ClinicianRow.id == SessionRow.clinician_id)
         .outerjoin(dose, dose.c.session_id == SessionRow.id)
-        .where(PatientRow.clinic_id == clinic_id)
+        # void episodes and sessions were entered by mistake (no session: the outer join's NULL counts)
+        .where(
+            PatientRow.clinic_id == clinic_id,
+            EpisodeRow.voided_at.is_(None),
+            SessionRow.voided_at.is_(None),
+        )
         .order_by(PatientRow.code, EpisodeRow.id, MeasurementRow.taken_on, MeasurementRow.id)
     )
     for (

@@ -10,8 +10,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from strigil.clinical.session import AdverseResponse, Measurement
+from strigil.services import audit
 from strigil.services._convert import adverse_view, measurement_view
-from strigil.services.amendments import keep_previous
+from strigil.services.amendments import add_addendum_to, keep_previous
+from strigil.services.audit import Actor
 from strigil.services.episodes import find_episode
 from strigil.services.errors import NotFound, Refused, from_validation, invalid
 from strigil.services.views import AdverseView, MeasurementView
@@ -125,29 +127,55 @@ def resolve_adverse_response(
     *,
     by: str,
     reason: str = "resolution recorded",
+    where: str | None = None,
+    note: str | None = None,
+    actor: Actor | None = None,
+    today: dt.date | None = None,
 ) -> AdverseView:
-    """Record when an adverse response resolved; the unresolved version is kept as an amendment."""
+    """Record when an adverse response resolved, how that became known (`where`: seen in clinic, reported
+    by phone, ...) and a note; the unresolved version is kept as an amendment, and the session it followed
+    gets a dated addendum. A resolved response then weighs on the decision aid only as its rules say (a
+    recent or slow one still counts; `strigil.clinical.response`). With `actor`, the action is audited."""
     found = db.execute(
-        select(AdverseResponseRow)
+        select(AdverseResponseRow, EpisodeRow.patient_id)
         .join(EpisodeRow, EpisodeRow.id == AdverseResponseRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(AdverseResponseRow.id == adverse_id, PatientRow.clinic_id == clinic_id)
-    ).scalar()
+    ).first()
     if found is None:
         raise NotFound(f"no adverse response {adverse_id} in this clinic")
-    if found.resolved_on is not None:
-        raise Refused(f"adverse response {adverse_id} is already resolved ({found.resolved_on})")
-    if resolved_on < found.onset_on:
-        raise invalid("resolved_on", resolved_on.isoformat(), f"must be on or after onset {found.onset_on}")
+    row, patient_id = found
+    if row.resolved_on is not None:
+        raise Refused(f"adverse response {adverse_id} is already resolved ({row.resolved_on})")
+    if resolved_on < row.onset_on:
+        raise invalid("resolved_on", resolved_on.isoformat(), f"must be on or after onset {row.onset_on}")
+    if resolved_on > (today or dt.date.today()):
+        raise invalid("resolved_on", resolved_on.isoformat(), "must not be in the future")
+    where_text = " ".join((where or "").split()) or None
+    note_text = " ".join((note or "").split()) or None
+    if where_text is not None and len(where_text) > 200:
+        raise invalid("where", where_text[:40] + "…", "at most 200 characters")
+    if note_text is not None and len(note_text) > 1000:
+        raise invalid("note", note_text[:40] + "…", "at most 1000 characters")
     keep_previous(
         db,
         "adverse_response",
-        found.id,
-        found.version,
-        adverse_view(found).__dict__ | {"onset_on": found.onset_on.isoformat(), "resolved_on": None},
+        row.id,
+        row.version,
+        adverse_view(row).__dict__ | {"onset_on": row.onset_on.isoformat(), "resolved_on": None},
         by=by,
         reason=reason,
     )
-    found.resolved_on, found.version = resolved_on, found.version + 1
+    row.resolved_on, row.version = resolved_on, row.version + 1
+    row.resolved_where, row.resolution_note = where_text, note_text
+    session = db.get(SessionRow, row.session_id) if row.session_id is not None else None
+    if session is not None:
+        course = f"{row.kind.replace('_', ' ')} (onset {row.onset_on}) resolved on {resolved_on}"
+        extra = "; ".join(t for t in (where_text, note_text) if t)
+        add_addendum_to(session, resolved_on, course + (f" — {extra}" if extra else ""), by=by)
     db.flush()
-    return adverse_view(found)
+    if actor is not None:
+        audit.record(
+            db, actor, "update", "adverse_response", row.id, patient_id=patient_id, detail="resolved"
+        )
+    return adverse_view(row)

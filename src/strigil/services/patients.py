@@ -34,7 +34,7 @@ def _view(db: Session, row: PatientRow, with_episodes: bool) -> PatientView:
         # not grouped over every session of the database first: that took seconds at a million sessions.
         counts = (
             select(func.count(SessionRow.id))
-            .where(SessionRow.episode_id == EpisodeRow.id)
+            .where(SessionRow.episode_id == EpisodeRow.id, SessionRow.voided_at.is_(None))
             .correlate(EpisodeRow)
             .scalar_subquery()
         )
@@ -44,7 +44,9 @@ def _view(db: Session, row: PatientRow, with_episodes: bool) -> PatientView:
             .order_by(EpisodeRow.opened_on, EpisodeRow.id)
         ).all()
         episodes = tuple(
-            EpisodeSummary(e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0)
+            EpisodeSummary(
+                e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0, e.void_reason
+            )
             for e, n in rows
         )
     return PatientView(row.id, row.clinic_id, row.code, row.birth_year, row.sex, row.version, episodes)

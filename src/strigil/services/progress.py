@@ -13,8 +13,10 @@ from strigil.services.decision_support import recommendation_for, respond_histor
 from strigil.services.views import EpisodeView
 
 __all__ = [
+    "MeasureChange",
     "MeasureSeries",
     "Point",
+    "change_over_episode",
     "latest_recommendation",
     "progress",
 ]
@@ -109,6 +111,67 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
                 threshold_kind="" if by is None else by.role,
                 threshold_note="" if bar is None else bar.describe(at),
                 points=points,
+            )
+        )
+    return out
+
+
+@dataclass(frozen=True)
+class MeasureChange:
+    """A measure's change over the episode, from its first to its latest value before IASTM (pre-tests and
+    between sessions), judged against the bar for a meaningful change (`change_bar`)."""
+
+    measure: str
+    name: str
+    unit: str
+    first: float
+    last: float
+    first_session: int
+    last_session: int
+    change: float  # positive = better
+    bar: float | None  # the bar in the measure's units (None: no MCID or MDC known)
+    bar_note: str
+    verdict: str  # "improved", "worse", "within the bar", "not judged"
+
+
+def change_over_episode(view: EpisodeView) -> list[MeasureChange]:
+    """Each measure's change from its first to its latest value before IASTM, against the episode's bar.
+
+    The bar and the judgement are `strigil.clinical.response.change_bar` for the episode's condition (the
+    response model's one threshold rule): a change inside the measurement error is never meaningful.
+    """
+    catalogue = load_catalog()
+    out = []
+    for series in progress(view):
+        kept = [p for p in series.points if p.timing in ("pre", "between")]
+        if len(kept) < 2:
+            continue
+        first, last = kept[0], kept[-1]
+        change = (first.value - last.value) if series.lower_is_better else (last.value - first.value)
+        entry = catalogue.measures[series.measure]
+        bar = change_bar(entry, condition=view.condition, catalog=catalogue)
+        at = 0.0 if entry.kind == "global" else (series.baseline or 0.0)
+        if bar is None or bar.units(at) is None:
+            verdict = "not judged"
+        elif bar.meaningful(change, at):
+            verdict = "improved"
+        elif bar.meaningful(-change, at):
+            verdict = "worse"
+        else:
+            verdict = "within the bar"
+        out.append(
+            MeasureChange(
+                series.measure,
+                series.name,
+                series.unit,
+                first.value,
+                last.value,
+                first.session,
+                last.session,
+                round(change, 6),
+                series.threshold,
+                series.threshold_note or "no MCID or MDC in the catalogue: not judged",
+                verdict,
             )
         )
     return out

@@ -22,7 +22,7 @@ from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.checks import FieldProblem
 from strigil.clinical.gates import GateCheck, check_session
 from strigil.clinical.session import AdverseResponse, ScreeningStep, SessionFinding, SessionRecord
-from strigil.services.amendments import keep_previous
+from strigil.services.amendments import add_addendum_to, keep_previous
 from strigil.services.decision_support import recommendation_for, respond_history
 from strigil.services.episodes import find_episode
 from strigil.services.errors import InvalidInput, NotFound, Refused, from_validation, invalid
@@ -437,6 +437,17 @@ def record_session(
                 for sid, _, a in follow_up.reactions
             ],
         )
+        for sid, _, a in follow_up.reactions:  # the earlier session's note gets a dated addendum
+            earlier = db.get(SessionRow, sid)
+            if earlier is not None:
+                resolved = f", resolved {a.resolved_on}" if a.resolved_on else ""
+                add_addendum_to(
+                    earlier,
+                    record.date,
+                    f"reported at session {number}: {a.severity} {a.kind.replace('_', ' ')} from {a.onset_on}"
+                    + resolved,
+                    by=by or "follow-up",
+                )
     for adverse_id, resolved_on in follow_up.resolutions:
         resolve_adverse_response(
             db,

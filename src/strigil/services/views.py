@@ -52,7 +52,8 @@ class EpisodeSummary:
     side: str
     opened_on: dt.date
     closed_on: dt.date | None
-    sessions: int
+    sessions: int  # sessions that count (not void)
+    void_reason: str | None = None  # set when the episode is void (entered by mistake)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, Integer, String, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+# the table the events' account key refers to, so that the metadata resolves it wherever events are written
+from strigil.store import accounts as _accounts  # noqa: F401
 from strigil.store.base import Base
 from strigil.store.types import UTCTimestamp as UTCDateTime
 from strigil.store.types import now_utc as utcnow
