@@ -73,11 +73,17 @@ def test_the_note_reads_back_everything_recorded(db: Database) -> None:
     assert session.warm_up_kind == "cardiovascular" and session.emollient == "lotion"
     (step,) = session.steps
     assert (step.region, step.side, step.patient_position, step.edge, step.stroke_count, step.force_n) == (
-        "foot_plantar", "left", "prone", "convex", 40, 12.5
+        "foot_plantar",
+        "left",
+        "prone",
+        "convex",
+        40,
+        12.5,
     )
     assert step.active_movement == "ankle dorsiflexion"
     assert [(m.measure, m.timing, m.value) for m in session.measurements] == [
-        ("nprs", "pre", 6), ("nprs", "post", 4)
+        ("nprs", "pre", 6),
+        ("nprs", "post", 4),
     ]
     assert session.adverse_responses[0].kind == "petechiae"
     assert session.tolerance == "tolerated_with_modification"
@@ -86,7 +92,10 @@ def test_the_note_reads_back_everything_recorded(db: Database) -> None:
     assert session.recommendation is not None and session.recommendation["reasons"]
     assert not note.signed and note.amendments == ()
     plain = note.to_json()
-    assert plain["session"]["steps"][0]["patient_position"] == "prone" and plain["session"]["date"] == "2026-03-02"
+    assert (
+        plain["session"]["steps"][0]["patient_position"] == "prone"
+        and plain["session"]["date"] == "2026-03-02"
+    )
 
 
 def test_a_note_is_signed_by_its_own_clinician_once(db: Database) -> None:
@@ -109,8 +118,13 @@ def test_after_signing_a_correction_is_an_amendment_and_new_information_an_adden
         notes.sign_note(s, clinic, saved.id, clinician="ana", actor=_actor(clinic))
     with db.unit_of_work() as s:
         note = notes.amend_note(
-            s, clinic, saved.id, changes={"notes": "corrected words"}, reason="typo in the note",
-            actor=_actor(clinic), today=TODAY,
+            s,
+            clinic,
+            saved.id,
+            changes={"notes": "corrected words"},
+            reason="typo in the note",
+            actor=_actor(clinic),
+            today=TODAY,
         )
     (amendment,) = note.amendments
     assert amendment.reason == "typo in the note" and amendment.amended_by == "ana"
@@ -124,30 +138,66 @@ def test_after_signing_a_correction_is_an_amendment_and_new_information_an_adden
         notes.amend_note(s, clinic, saved.id, changes={"clinician": "bob"}, reason="x y z w", actor=ANA)
     with db.unit_of_work() as s:
         note = notes.add_addendum(
-            s, clinic, saved.id, on=dt.date(2026, 3, 9), text="patient phoned: bruise gone", actor=_actor(clinic),
+            s,
+            clinic,
+            saved.id,
+            on=dt.date(2026, 3, 9),
+            text="patient phoned: bruise gone",
+            actor=_actor(clinic),
             today=TODAY,
         )
     (addendum,) = note.session.addenda
     assert addendum["on"] == "2026-03-09" and addendum["text"] == "patient phoned: bruise gone"
     assert addendum["by"] == "ana"
-    for on, text in ((dt.date(2026, 3, 9), "  "), (dt.date(2026, 3, 1), "before the session"),
-                     (dt.date(2026, 7, 1), "in the future")):
+    for on, text in (
+        (dt.date(2026, 3, 9), "  "),
+        (dt.date(2026, 3, 1), "before the session"),
+        (dt.date(2026, 7, 1), "in the future"),
+    ):
         with pytest.raises(InvalidInput), db.unit_of_work() as s:
             notes.add_addendum(s, clinic, saved.id, on=on, text=text, actor=ANA, today=TODAY)
-    assert _events(db, clinic, "session") == ["note signed", "note amended: typo in the note", "addendum added"]
+    assert _events(db, clinic, "session") == [
+        "note signed",
+        "note amended: typo in the note",
+        "addendum added",
+    ]
 
 
 def test_resolving_an_adverse_response_clears_the_alert_and_stops_it_weighing(db: Database) -> None:
     clinic, episode = clinic_with_episode(db)
-    first = _record(db, clinic, session_doc(episode, adverse_responses=[
-        {"kind": "bruising", "severity": "moderate", "onset_on": "2026-03-02", "region": "foot_plantar"}
-    ]))
+    first = _record(
+        db,
+        clinic,
+        session_doc(
+            episode,
+            adverse_responses=[
+                {
+                    "kind": "bruising",
+                    "severity": "moderate",
+                    "onset_on": "2026-03-02",
+                    "region": "foot_plantar",
+                }
+            ],
+        ),
+    )
     later = dt.date(2026, 3, 30)
-    _record(db, clinic, session_doc(
-        episode, date=later.isoformat(), adverse_responses=[], follow_up={"asked": True},
-        steps=[step_doc(region="lower_leg_posterior")],  # the open bruise is on the foot: treated elsewhere
-        measurements=[{"measure": "nprs", "value": 3, "timing": "pre"}, {"measure": "nprs", "value": 2, "timing": "post"}],
-    ))
+    _record(
+        db,
+        clinic,
+        session_doc(
+            episode,
+            date=later.isoformat(),
+            adverse_responses=[],
+            follow_up={"asked": True},
+            steps=[
+                step_doc(region="lower_leg_posterior")
+            ],  # the open bruise is on the foot: treated elsewhere
+            measurements=[
+                {"measure": "nprs", "value": 3, "timing": "pre"},
+                {"measure": "nprs", "value": 2, "timing": "post"},
+            ],
+        ),
+    )
     with db.unit_of_work() as s:
         view = episodes.show_episode(s, clinic, episode)
         before = latest_recommendation(view)
@@ -159,10 +209,19 @@ def test_resolving_an_adverse_response_clears_the_alert_and_stops_it_weighing(db
     assert adverse_id is not None
     with db.unit_of_work() as s:
         resolved = outcomes.resolve_adverse_response(
-            s, clinic, adverse_id, dt.date(2026, 3, 6), by="ana", where="seen in clinic",
-            note="faded without treatment", actor=_actor(clinic), today=TODAY,
+            s,
+            clinic,
+            adverse_id,
+            dt.date(2026, 3, 6),
+            by="ana",
+            where="seen in clinic",
+            note="faded without treatment",
+            actor=_actor(clinic),
+            today=TODAY,
         )
-    assert resolved.resolved_where == "seen in clinic" and resolved.resolution_note == "faded without treatment"
+    assert (
+        resolved.resolved_where == "seen in clinic" and resolved.resolution_note == "faded without treatment"
+    )
     with db.unit_of_work() as s:
         view = episodes.show_episode(s, clinic, episode)
         after = latest_recommendation(view)
@@ -172,7 +231,9 @@ def test_resolving_an_adverse_response_clears_the_alert_and_stops_it_weighing(db
     assert after is not None and "still unresolved" not in str(after["reasons"])
     assert after["recommendation"] != before["recommendation"]
     assert view.sessions[-1].recommendation == before  # what the aid said at the session is kept
-    assert "resolved on 2026-03-06 — seen in clinic; faded without treatment" in note.session.addenda[0]["text"]
+    assert (
+        "resolved on 2026-03-06 — seen in clinic; faded without treatment" in note.session.addenda[0]["text"]
+    )
     assert _events(db, clinic, "adverse_response") == ["resolved"]
     with pytest.raises(Refused, match="already resolved"), db.unit_of_work() as s:
         outcomes.resolve_adverse_response(s, clinic, adverse_id, dt.date(2026, 3, 7), by="ana")
@@ -181,19 +242,36 @@ def test_resolving_an_adverse_response_clears_the_alert_and_stops_it_weighing(db
 def test_discharge_with_a_coded_reason_and_its_summary(db: Database) -> None:
     clinic, episode = clinic_with_episode(db)
     _record(db, clinic, session_doc(episode))
-    _record(db, clinic, session_doc(
-        episode, date="2026-03-09", adverse_responses=[], follow_up={"asked": True},
-        steps=[step_doc(duration_s=120, stroke_count=50), step_doc(region="lower_leg_posterior", side="left", duration_s=60,
-                                                                   stroke_count=None)],
-        measurements=[{"measure": "nprs", "value": 3, "timing": "pre"}, {"measure": "nprs", "value": 2, "timing": "post"}],
-    ))
+    _record(
+        db,
+        clinic,
+        session_doc(
+            episode,
+            date="2026-03-09",
+            adverse_responses=[],
+            follow_up={"asked": True},
+            steps=[
+                step_doc(duration_s=120, stroke_count=50),
+                step_doc(region="lower_leg_posterior", side="left", duration_s=60, stroke_count=None),
+            ],
+            measurements=[
+                {"measure": "nprs", "value": 3, "timing": "pre"},
+                {"measure": "nprs", "value": 2, "timing": "post"},
+            ],
+        ),
+    )
     with pytest.raises(InvalidInput, match="other: with text"), db.unit_of_work() as s:
         discharge.discharge_episode(s, clinic, episode, on=dt.date(2026, 3, 20), reason="other", actor=ANA)
     with db.unit_of_work() as s:
         summary = discharge.discharge_summary(s, clinic, episode)  # before: so far
         assert summary.closed_on is None
         summary = discharge.discharge_episode(
-            s, clinic, episode, on=dt.date(2026, 3, 20), reason="goals_met", referrer="Dr Rivera, GP",
+            s,
+            clinic,
+            episode,
+            on=dt.date(2026, 3, 20),
+            reason="goals_met",
+            referrer="Dr Rivera, GP",
             actor=_actor(clinic),
         )
     assert summary.reason == "goals_met" and summary.reason_text == "goals met"
@@ -201,8 +279,14 @@ def test_discharge_with_a_coded_reason_and_its_summary(db: Database) -> None:
     assert summary.sessions == 2 and summary.first_session_on == dt.date(2026, 3, 2)
     dose = {(d.region, d.side): d for d in summary.dose}
     assert dose[("foot_plantar", "left")].seconds == 90 + 60 + 120  # session 1's two steps, session 2's one
-    assert dose[("foot_plantar", "left")].strokes == 40 + 40 + 50 and dose[("foot_plantar", "left")].sessions == 2
-    assert dose[("lower_leg_posterior", "left")].seconds == 60 and dose[("lower_leg_posterior", "left")].strokes is None
+    assert (
+        dose[("foot_plantar", "left")].strokes == 40 + 40 + 50
+        and dose[("foot_plantar", "left")].sessions == 2
+    )
+    assert (
+        dose[("lower_leg_posterior", "left")].seconds == 60
+        and dose[("lower_leg_posterior", "left")].strokes is None
+    )
     (nprs,) = summary.changes
     assert (nprs.first, nprs.last, nprs.change) == (6, 3, 3)
     bar = change_bar(load_catalog().measures["nprs"], condition="plantar_heel_pain")
@@ -222,8 +306,13 @@ def test_discharge_with_a_coded_reason_and_its_summary(db: Database) -> None:
         )
         (kept,) = history(s, "episode", episode)
     assert view.closed_on is None and view.discharge_reason is None
-    assert kept.previous["discharge_reason"] == "goals_met" and kept.reason.startswith("reopened: pain came back")
-    assert _events(db, clinic, "episode") == ["discharged: goals_met", "reopened: pain came back after a long walk"]
+    assert kept.previous["discharge_reason"] == "goals_met" and kept.reason.startswith(
+        "reopened: pain came back"
+    )
+    assert _events(db, clinic, "episode") == [
+        "discharged: goals_met",
+        "reopened: pain came back after a long walk",
+    ]
 
 
 def test_closing_with_words_keeps_them_as_other(db: Database) -> None:
@@ -232,18 +321,33 @@ def test_closing_with_words_keeps_them_as_other(db: Database) -> None:
         view = episodes.close_episode(s, clinic, episode, dt.date(2026, 4, 1), "moved to another town")
     assert view.discharge_reason == "other" and view.close_reason == "moved to another town"
     assert tuple(episodes.DISCHARGE_REASONS) == (
-        "goals_met", "plateau", "referred_on", "patients_choice", "lost_to_follow_up", "other"
+        "goals_met",
+        "plateau",
+        "referred_on",
+        "patients_choice",
+        "lost_to_follow_up",
+        "other",
     )
 
 
 def test_a_void_session_is_kept_but_left_out_of_analyses_exports_and_recommendations(db: Database) -> None:
     clinic, episode = clinic_with_episode(db)
     _record(db, clinic, session_doc(episode, adverse_responses=[]))
-    mistake = _record(db, clinic, session_doc(
-        episode, date="2026-03-09", follow_up={"asked": True}, clinician_decision="refer",
-        adverse_responses=[{"kind": "bruising", "severity": "severe", "onset_on": "2026-03-09"}],
-        measurements=[{"measure": "nprs", "value": 9, "timing": "pre"}, {"measure": "nprs", "value": 9, "timing": "post"}],
-    ))
+    mistake = _record(
+        db,
+        clinic,
+        session_doc(
+            episode,
+            date="2026-03-09",
+            follow_up={"asked": True},
+            clinician_decision="refer",
+            adverse_responses=[{"kind": "bruising", "severity": "severe", "onset_on": "2026-03-09"}],
+            measurements=[
+                {"measure": "nprs", "value": 9, "timing": "pre"},
+                {"measure": "nprs", "value": 9, "timing": "post"},
+            ],
+        ),
+    )
 
     def exported() -> str:
         with db.unit_of_work() as s:
@@ -269,12 +373,16 @@ def test_a_void_session_is_kept_but_left_out_of_analyses_exports_and_recommendat
         assert rec is not None and rec["recommendation"] != "refer" and rec["latest_session"] == 1
         (dossier,) = patient_dossiers(s, clinic)
         assert [e.number for e in dossier.episodes[0].sessions] == [1]
-        assert not [a for a in dashboard.clinic_alerts(s, clinic, since=dt.date(2026, 1, 1)) if a.kind == "adverse"]
+        assert not [
+            a for a in dashboard.clinic_alerts(s, clinic, since=dt.date(2026, 1, 1)) if a.kind == "adverse"
+        ]
         with pytest.raises(Refused, match="void"):
             notes.sign_note(s, clinic, mistake.id, clinician="ana", actor=ANA)
     assert ",9.0," not in exported() and ",6.0," in exported()
     # the next session keeps counting after the void one, and the aid judges without it
-    third = _record(db, clinic, session_doc(episode, date="2026-03-16", adverse_responses=[], follow_up={"asked": True}))
+    third = _record(
+        db, clinic, session_doc(episode, date="2026-03-16", adverse_responses=[], follow_up={"asked": True})
+    )
     assert third.number == 3 and third.recommendation is not None
     assert "bruising" not in str(third.recommendation["reasons"])
     assert _events(db, clinic, "session") == [f"void: {REASON}"]
@@ -284,7 +392,9 @@ def test_a_void_episode_takes_no_sessions_and_leaves_every_export(db: Database) 
     clinic, episode = clinic_with_episode(db)
     _record(db, clinic, session_doc(episode))
     with db.unit_of_work() as s:
-        void_episode(s, clinic, episode, reason="tennis elbow opened on the plantar foot", actor=_actor(clinic))
+        void_episode(
+            s, clinic, episode, reason="tennis elbow opened on the plantar foot", actor=_actor(clinic)
+        )
     with pytest.raises(Refused, match="void"), db.unit_of_work() as s:
         sessions.record_session(s, clinic, session_doc(episode, date="2026-03-09"), today=TODAY)
     with db.unit_of_work() as s:
@@ -296,5 +406,7 @@ def test_a_void_episode_takes_no_sessions_and_leaves_every_export(db: Database) 
         view = episodes.show_episode(s, clinic, episode)
         assert view.voided and view.void_reason == "tennis elbow opened on the plantar foot"
         with pytest.raises(Refused, match="void"):
-            discharge.discharge_episode(s, clinic, episode, on=dt.date(2026, 4, 1), reason="plateau", actor=ANA)
+            discharge.discharge_episode(
+                s, clinic, episode, on=dt.date(2026, 4, 1), reason="plateau", actor=ANA
+            )
     assert _events(db, clinic, "episode") == ["void: tennis elbow opened on the plantar foot"]
