@@ -2,7 +2,9 @@
 
 Core packages (`CORE`) are plain data in, plain data out: they never import the database, the services, the
 command line or the web app, nor the libraries those shells are built on — at module level or inside a
-function. Every module declares `__all__`, listing every public name it defines and nothing it lacks.
+function. Web routes are thin: they reach the clinical rules and the store only through the services (an
+import of `strigil.clinical` or `strigil.store` for type annotations, under `if TYPE_CHECKING:`, is all they
+may have). Every module declares `__all__`, listing every public name it defines and nothing it lacks.
 """
 
 from __future__ import annotations
@@ -61,6 +63,75 @@ def test_a_core_package_never_imports_a_shell(package: str) -> None:
 def test_the_boundary_check_sees_an_import_inside_a_function() -> None:
     tree = ast.parse("def f():\n    from strigil.store.record import PatientRow\n")
     assert _imports(tree) == [(2, "strigil.store.record")]
+
+
+ROUTES = SRC / "web" / "routes"
+BEHIND_THE_SERVICES = ("strigil.clinical", "strigil.store")
+
+
+def _type_checking_only(node: ast.AST) -> bool:
+    """An `if TYPE_CHECKING:` block (its imports serve annotations only)."""
+    if not isinstance(node, ast.If):
+        return False
+    test = node.test
+    return (isinstance(test, ast.Name) and test.id == "TYPE_CHECKING") or (
+        isinstance(test, ast.Attribute) and test.attr == "TYPE_CHECKING"
+    )
+
+
+def _runtime_imports(tree: ast.AST) -> list[tuple[int, str]]:
+    """The imports that run (anywhere, also inside functions), leaving out `if TYPE_CHECKING:` blocks."""
+    found: list[tuple[int, str]] = []
+
+    def visit(node: ast.AST) -> None:
+        if _type_checking_only(node):
+            for child in getattr(node, "orelse", []):
+                visit(child)
+            return
+        if isinstance(node, ast.Import):
+            found.extend((node.lineno, alias.name) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return found
+
+
+def _reaches_past_the_services(tree: ast.AST) -> list[tuple[int, str]]:
+    return [
+        (line, module)
+        for line, module in _runtime_imports(tree)
+        if any(module == inner or module.startswith(inner + ".") for inner in BEHIND_THE_SERVICES)
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(ROUTES.glob("*.py")), ids=lambda p: p.name)
+def test_a_web_route_reaches_rules_and_store_only_through_services(path: Path) -> None:
+    offences = _reaches_past_the_services(ast.parse(path.read_text(encoding="utf-8")))
+    where = path.relative_to(SRC)
+    assert not offences, "\n".join(
+        f"{where}:{line} imports {module}: call a service (types only under `if TYPE_CHECKING:`)"
+        for line, module in offences
+    )
+
+
+def test_the_route_check_sees_rules_in_functions_and_lets_types_pass() -> None:
+    code = (
+        "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n"
+        "    from strigil.store.accounts import Account\n"
+        "from strigil.clinical.vocabulary import allowed\n"
+        "def route():\n"
+        "    from strigil.store.record import SessionRow\n"
+        "    import strigil.clinical.gates\n"
+    )
+    assert _reaches_past_the_services(ast.parse(code)) == [
+        (4, "strigil.clinical.vocabulary"),
+        (6, "strigil.store.record"),
+        (7, "strigil.clinical.gates"),
+    ]
 
 
 def test_every_package_is_either_core_or_a_known_shell() -> None:

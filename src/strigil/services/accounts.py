@@ -26,6 +26,7 @@ __all__ = [
     "MAX_FAILURES_PER_USERNAME",
     "MAX_PASSWORD_LENGTH",
     "MIN_PASSWORD_LENGTH",
+    "ROLES",
     "SCOPES",
     "SESSION_LIFETIME",
     "AccountError",
@@ -38,6 +39,7 @@ __all__ = [
     "create_account",
     "deactivate_account",
     "end_login_session",
+    "find_clinic_account",
     "get_account",
     "issue_api_token",
     "list_accounts",
@@ -165,6 +167,12 @@ def get_account(db: Session, username: str) -> Account:
     if account is None:
         raise AccountNotFound(f"username: no account named {username!r}")
     return account
+
+
+def find_clinic_account(db: Session, clinic_id: int, account_id: int) -> Account | None:
+    """The account with this id if it is the clinic's (None otherwise: another clinic's is not found)."""
+    account = db.get(Account, account_id)
+    return account if account is not None and account.clinic_id == clinic_id else None
 
 
 def list_accounts(db: Session, clinic_id: int) -> list[Account]:

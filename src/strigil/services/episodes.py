@@ -130,13 +130,13 @@ def close_episode(
         )
     if len(words) > 500:
         raise invalid("text", f"{len(words)} characters", "at most 500 characters")
+    if referrer is not None and len(referrer.strip()) > 200:
+        raise invalid("referrer", referrer[:40] + "…", "at most 200 characters")
     episode.closed_on, episode.discharge_reason = closed_on, code
     named = DISCHARGE_REASONS[code]
     episode.close_reason = words if code == "other" else named + (f": {words}" if words else "")
     if referrer is not None:
-        if len(referrer.strip()) > 200:
-            raise invalid("referrer", referrer[:40] + "…", "at most 200 characters")
-        episode.referrer = referrer.strip() or None
+        episode.referrer = " ".join(referrer.split()) or None
     db.flush()
     return episode_view(db, episode, patient)
 

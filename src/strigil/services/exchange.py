@@ -58,14 +58,27 @@ from strigil.store.record import (
 __all__ = [
     "BATCH",
     "ImportReport",
+    "clinic_code_of",
     "clinic_header",
     "patient_dossiers",
+    "patient_id_of",
     "read_clinic",
     "write_plan",
     "write_plan_bulk",
 ]
 
 BATCH = 500  # patients read per round of queries
+
+def clinic_code_of(db: Session, clinic_id: int) -> str:
+    """The code of the clinic with this id."""
+    return str(db.scalar(select(ClinicRow.code).where(ClinicRow.id == clinic_id)))
+
+
+def patient_id_of(db: Session, clinic_id: int, code: str) -> int | None:
+    """The id of the clinic's patient with this code (None: unknown here, or another clinic's)."""
+    found = db.scalar(select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, PatientRow.code == code))
+    return None if found is None else int(found)
+
 
 def clinic_header(db: Session, clinic_code: str) -> tuple[int, Clinic, tuple[Clinician, ...]]:
     """The clinic's id, the clinic and all its clinicians."""

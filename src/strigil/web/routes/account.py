@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
-from strigil.store.accounts import Account, ApiToken
 from strigil.web.api_errors import Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
+
+if TYPE_CHECKING:
+    from strigil.store.accounts import Account, ApiToken
 
 __all__ = [
     "EVERYONE",

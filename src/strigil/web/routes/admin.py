@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
@@ -11,11 +11,13 @@ from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
-from strigil.store.accounts import ROLES, Account
 from strigil.web.api_errors import Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
+
+if TYPE_CHECKING:
+    from strigil.store.accounts import Account
 
 __all__ = [
     "AccountOut",
@@ -79,8 +81,8 @@ def _out(a: Account) -> AccountOut:
 
 
 def _own_account(db: DB, principal: Principal, account_id: Id) -> Account:
-    account = db.get(Account, account_id)
-    if account is None or account.clinic_id != principal.clinic_id:
+    account = account_service.find_clinic_account(db, principal.clinic_id, account_id)
+    if account is None:
         raise HTTPException(status_code=404, detail=f"no account {account_id} in your clinic")
     return account
 
@@ -141,7 +143,7 @@ def _accounts_page(
         principal,
         status_code=status,
         accounts=account_service.list_accounts(db, principal.clinic_id),
-        roles=ROLES,
+        roles=account_service.ROLES,
         **extra,
     )
 

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, HTTPException, Query
 from fastapi.responses import JSONResponse
-from sqlalchemy import select
 
 from strigil.services import audit as audit_service
 from strigil.web.database import DB, UnitOfWorkRoute
@@ -42,23 +41,19 @@ def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONRes
     """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
     from strigil.interop.bundle import make_bundle
     from strigil.interop.to_fhir import stream_resources
-    from strigil.services.exchange import clinic_header, patient_dossiers
-    from strigil.store.record import ClinicRow, PatientRow
+    from strigil.services.exchange import clinic_code_of, clinic_header, patient_dossiers, patient_id_of
 
     code = _patient_code(patient_id)
-    row = db.scalar(
-        select(PatientRow).where(PatientRow.clinic_id == principal.clinic_id, PatientRow.code == code)
-    )
-    if row is None:
+    found = patient_id_of(db, principal.clinic_id, code)
+    if found is None:
         # the same answer whether the patient is unknown or belongs to another clinic
         raise HTTPException(status_code=404, detail=f"no patient {patient_id!r} in this clinic")
-    clinic_code = db.scalar(select(ClinicRow.code).where(ClinicRow.id == principal.clinic_id))
-    _, clinic, clinicians = clinic_header(db, str(clinic_code))
+    _, clinic, clinicians = clinic_header(db, clinic_code_of(db, principal.clinic_id))
     dossiers = list(patient_dossiers(db, principal.clinic_id, patient_codes=[code]))
     used = {s.record.clinician for d in dossiers for e in d.episodes for s in e.sessions}
     resources = stream_resources(clinic, [c for c in clinicians if c.code in used], dossiers)
     audit_service.record(
-        db, principal.actor, "export", "fhir_patient", row.id, patient_id=row.id, detail="$everything"
+        db, principal.actor, "export", "fhir_patient", found, patient_id=found, detail="$everything"
     )
     return JSONResponse(make_bundle(resources, "searchset"), media_type=FHIR_JSON)
 
@@ -74,8 +69,7 @@ def post_bundle(
 ) -> JSONResponse:
     """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422)."""
     from strigil.interop.from_fhir import plan_import
-    from strigil.services.exchange import write_plan
-    from strigil.store.record import ClinicRow
+    from strigil.services.exchange import clinic_code_of, write_plan
 
     plan = plan_import(bundle)
     if plan.errors:
@@ -84,7 +78,7 @@ def post_bundle(
         )
         db.commit()  # the refusal is recorded; nothing else was written
         return JSONResponse({"detail": [{"field": p.where, "message": p.message} for p in plan.errors]}, 422)
-    clinic_code = str(db.scalar(select(ClinicRow.code).where(ClinicRow.id == principal.clinic_id)))
+    clinic_code = clinic_code_of(db, principal.clinic_id)
     # whatever clinic the bundle names, it is imported into the caller's own clinic
     report = write_plan(db, plan, by=principal.username, patient_code=patient, clinic_code=clinic_code)
     audit_service.record(

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from strigil.services import audit as audit_service
 from strigil.services import dashboard as dashboard_service
+from strigil.services import discharge as discharge_service
 from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services.progress import latest_recommendation, progress
@@ -29,7 +30,6 @@ __all__ = [
     "CloseIn",
     "MeasurementIn",
     "PatientIn",
-    "ResolveIn",
     "ScreeningIn",
     "add_adverse",
     "add_measurement",
@@ -39,7 +39,6 @@ __all__ = [
     "list_patients",
     "open_episode",
     "record_session",
-    "resolve_adverse",
     "router",
     "screening",
     "show_episode",
@@ -70,10 +69,13 @@ class PatientIn(BaseModel):
 
 
 class CloseIn(BaseModel):
-    """Close an episode."""
+    """Close an episode: a coded reason (goals_met, plateau, referred_on, patients_choice, lost_to_follow_up,
+    other with text; other words are kept as the text of other)."""
 
     closed_on: dt.date
     reason: str
+    text: str | None = Field(default=None, max_length=500)
+    referrer: str | None = Field(default=None, max_length=200)
 
 
 class MeasurementIn(BaseModel):
@@ -84,12 +86,6 @@ class MeasurementIn(BaseModel):
     taken_on: dt.date
     timing: str = "between"
     session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
-
-
-class ResolveIn(BaseModel):
-    """The date an adverse response resolved."""
-
-    resolved_on: dt.date
 
 
 class ScreeningIn(BaseModel):
@@ -163,12 +159,18 @@ def show_episode(episode_id: Id, db: DB, principal: Clinician) -> dict[str, Any]
 
 @router.post("/episodes/{episode_id}/close")
 def close_episode(episode_id: Id, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
-    """Close an episode (discharged, referred, ...)."""
-    view = episode_service.close_episode(db, principal.clinic_id, episode_id, body.closed_on, body.reason)
-    audit_service.record(
-        db, principal.actor, "update", "episode", view.id, patient_id=view.patient_id, detail="closed"
+    """Close an episode with a coded reason (as `POST /episodes/{id}/discharge`); returns the episode."""
+    summary = discharge_service.discharge_episode(
+        db,
+        principal.clinic_id,
+        episode_id,
+        on=body.closed_on,
+        reason=body.reason,
+        text=body.text,
+        referrer=body.referrer,
+        actor=principal.actor,
     )
-    return _plain(view)
+    return _plain(summary.episode)
 
 
 @router.post("/episodes/{episode_id}/sessions", status_code=201)
@@ -224,28 +226,6 @@ def add_adverse(
         raise invalid("session_id", session_id, "must be the id of a session of this episode")
     view = outcomes.add_adverse_response(db, principal.clinic_id, episode_id, body, session_id=session_id)
     audit_service.record(db, principal.actor, "create", "adverse_response", view.id, patient_id=patient.id)
-    return _plain(view)
-
-
-@router.post("/adverse-responses/{adverse_id}/resolve")
-def resolve_adverse(adverse_id: Id, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
-    """Record the date an adverse response resolved (kept as an amendment)."""
-    view = outcomes.resolve_adverse_response(
-        db, principal.clinic_id, adverse_id, body.resolved_on, by=principal.username
-    )
-    from sqlalchemy import select
-
-    from strigil.store.record import AdverseResponseRow, EpisodeRow
-
-    # The audit row names the patient like every other patient-data event (found by the hardening audit walk).
-    patient_id = db.scalar(
-        select(EpisodeRow.patient_id)
-        .join(AdverseResponseRow, AdverseResponseRow.episode_id == EpisodeRow.id)
-        .where(AdverseResponseRow.id == view.id)
-    )
-    audit_service.record(
-        db, principal.actor, "update", "adverse_response", view.id, patient_id=patient_id, detail="resolved"
-    )
     return _plain(view)
 
 

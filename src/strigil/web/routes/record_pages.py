@@ -8,23 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from strigil.catalog import load_catalog
-from strigil.clinical.vocabulary import (
-    AdverseKind,
-    ClinicianDecision,
-    ConsentItem,
-    FibreDirection,
-    FollowUpKind,
-    PressureCategory,
-    Severity,
-    Tolerance,
-    WarmUpKind,
-    allowed,
-)
 from strigil.services import audit as audit_service
 from strigil.services import clinics, patients, sessions
 from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
+from strigil.services.choices import record_choices
 from strigil.services.errors import InvalidInput, RecordError
 from strigil.services.follow_up import questions_for_next_session
 from strigil.services.patient_summary import patient_summary
@@ -71,25 +59,7 @@ Clinician = Annotated[Principal, allow("clinician")]
 
 
 def _choices() -> dict[str, Any]:
-    catalogue = load_catalog()
-    return {
-        "regions": catalogue.regions,
-        "sides": catalogue.sides,
-        "instruments": catalogue.instruments,
-        "edges": catalogue.edge_types,
-        "strokes": catalogue.strokes,
-        "measures": catalogue.measures,
-        "conditions": catalogue.conditions,
-        "directions": allowed(FibreDirection),
-        "pressures": allowed(PressureCategory),
-        "warm_ups": allowed(WarmUpKind),
-        "follow_ups": allowed(FollowUpKind),
-        "adverse_kinds": allowed(AdverseKind),
-        "severities": allowed(Severity),
-        "tolerances": allowed(Tolerance),
-        "decisions": allowed(ClinicianDecision),
-        "consent_items": allowed(ConsentItem),
-    }
+    return record_choices()
 
 
 def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
@@ -243,6 +213,7 @@ def episode_page(request: Request, episode_id: Id, db: DB, principal: Clinician)
         charts=charts,
         recommendation=latest_recommendation(view),
         findings=finding_choices(),
+        today=dt.date.today(),
         **_choices(),
     )
 
