@@ -72,6 +72,7 @@ PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
     "patient_id": lambda w, role, clinic: w.records[clinic]["patient_code"],
     "episode_id": lambda w, role, clinic: w.records[clinic]["episode_id"],
     "adverse_id": lambda w, role, clinic: w.records[clinic]["adverse_id"],
+    "session_id": lambda w, role, clinic: w.records[clinic]["session_id"],
 }
 
 
@@ -92,7 +93,7 @@ def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
 
 
 # Routes with these parameters touch one patient's data: every successful call must leave an audit event.
-PATIENT_PARAMETERS = {"patient_code", "patient_id", "episode_id", "adverse_id"}
+PATIENT_PARAMETERS = {"patient_code", "patient_id", "episode_id", "adverse_id", "session_id"}
 
 
 def guard_params(route: APIRoute) -> list[str]:
@@ -119,6 +120,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "taken_on": TODAY,
     },
     ("POST", "/api/v1/adverse-responses/{adverse_id}/resolve"): {"resolved_on": TODAY},
+    ("POST", "/api/v1/sessions/{session_id}/amendments"): {"changes": {"notes": "m"}, "reason": "matrix"},
+    ("POST", "/api/v1/sessions/{session_id}/addenda"): {"on": TODAY, "text": "matrix"},
+    ("POST", "/api/v1/sessions/{session_id}/void"): {"reason": "the matrix voids this session"},
+    ("POST", "/api/v1/episodes/{episode_id}/discharge"): {"on": TODAY, "reason": "goals_met"},
+    ("POST", "/api/v1/episodes/{episode_id}/reopen"): {"reason": "the matrix reopens this episode"},
+    ("POST", "/api/v1/episodes/{episode_id}/void"): {"reason": "the matrix voids this episode"},
     # Erasure gets a confirmation that does not repeat the code: the admin's answer is 422 and nothing is
     # erased, so the routes that run after it still find clinic 1's patient (the page form posts no fields).
     ("POST", "/api/v1/patients/{patient_code}/erase"): {"confirm": "not-the-code", "reason": "matrix"},

@@ -1,4 +1,5 @@
-"""Episodes of care: `strigil episode open|close|show|tidier`; an episode as rich tables (`print_episode`)."""
+"""Episodes of care: `strigil episode open|amend-plan|close|discharge|summary|reopen|void|show|tidier`; an
+episode as rich tables (`print_episode`)."""
 
 from __future__ import annotations
 
@@ -8,24 +9,46 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date, unit_of_work
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ClinicOpt,
+    cli_actor,
+    clinic_id,
+    parse_date,
+    print_json,
+    unit_of_work,
+)
 
 if TYPE_CHECKING:
+    from strigil.services.discharge import DischargeSummary
     from strigil.services.views import EpisodeView
+
+_REFERRER_HELP = "The referring clinician (the discharge letter's addressee)."
+_REASONS_HELP = (
+    "Why the episode ends: goals_met, plateau, referred_on, patients_choice, lost_to_follow_up, other "
+    "(other needs --text)."
+)
 
 __all__ = [
     "episode_amend_plan",
     "episode_app",
     "episode_close",
+    "episode_discharge",
     "episode_open",
+    "episode_reopen",
     "episode_show",
+    "episode_summary",
     "episode_tidier",
+    "episode_void",
     "print_episode",
+    "print_summary",
     "register",
 ]
 
 episode_app = typer.Typer(
-    help="Episodes of care: open, amend the plan, close, show, tidier.", no_args_is_help=True
+    help="Episodes of care: open, amend the plan, discharge (close) and its summary, reopen, void, show, "
+    "tidier.",
+    no_args_is_help=True,
 )
 
 
@@ -140,15 +163,143 @@ def episode_amend_plan(
 def episode_close(
     episode_id: Annotated[int, typer.Argument(help="Episode id.")],
     on: Annotated[str, typer.Option(help="Closing date YYYY-MM-DD.")],
-    reason: Annotated[str, typer.Option(help="Why (discharged, referred, ...).")],
+    reason: Annotated[str, typer.Option(help=_REASONS_HELP + " Other words are kept as the text of other.")],
+    text: Annotated[str | None, typer.Option(help="The reason in words.")] = None,
+    referrer: Annotated[str | None, typer.Option(help=_REFERRER_HELP)] = None,
+    by: Annotated[str, typer.Option(help="Who discharges.")] = "",
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
-    """Close an episode of care."""
-    from strigil.services.episodes import close_episode
+    """Close (discharge) an episode of care with a coded reason."""
+    from strigil.services.discharge import discharge_episode
 
     with unit_of_work() as s:
-        close_episode(s, clinic_id(s, clinic), episode_id, parse_date(on, "on"), reason)
-    typer.echo(f"episode {episode_id} closed")
+        cid = clinic_id(s, clinic)
+        summary = discharge_episode(
+            s,
+            cid,
+            episode_id,
+            on=parse_date(on, "on"),
+            reason=reason,
+            text=text,
+            referrer=referrer,
+            actor=cli_actor(s, cid, "clinician", by=by),
+        )
+    typer.echo(f"episode {episode_id} closed: {summary.reason_text}")
+
+
+@episode_app.command("discharge")
+def episode_discharge(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    on: Annotated[str, typer.Option(help="Discharge date YYYY-MM-DD.")],
+    reason: Annotated[str, typer.Option(help=_REASONS_HELP)],
+    by: Annotated[str, typer.Option(help="Who discharges.")],
+    text: Annotated[str | None, typer.Option(help="The reason in words (required for other).")] = None,
+    referrer: Annotated[str | None, typer.Option(help=_REFERRER_HELP)] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the discharge summary as JSON.")] = False,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Discharge an episode with a coded reason and print its discharge summary."""
+    from strigil.services.discharge import discharge_episode
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        summary = discharge_episode(
+            s,
+            cid,
+            episode_id,
+            on=parse_date(on, "on"),
+            reason=reason,
+            text=text,
+            referrer=referrer,
+            actor=cli_actor(s, cid, "clinician", by=by),
+        )
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        print_summary(summary)
+
+
+@episode_app.command("summary")
+def episode_summary(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """The discharge summary (so far, while the episode is open): sessions, IASTM dose per area, change per
+    measure against its bar, adverse responses and their course, the reason."""
+    from strigil.services import audit
+    from strigil.services.discharge import discharge_summary
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        summary = discharge_summary(s, cid, episode_id)
+        audit.record(
+            s, cli_actor(s, cid), "read", "episode", episode_id, patient_id=summary.episode.patient_id,
+            detail="discharge summary",
+        )
+    if as_json:
+        print_json(summary.to_json())
+    else:
+        print_summary(summary)
+
+
+@episode_app.command("reopen")
+def episode_reopen(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    reason: Annotated[str, typer.Option(help="Why it is reopened (at least 3 words and 15 characters).")],
+    by: Annotated[str, typer.Option(help="Who reopens it.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Reopen a discharged episode; the discharge is kept as an earlier version with the reason."""
+    from strigil.services.discharge import reopen_episode
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        reopen_episode(s, cid, episode_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
+    typer.echo(f"episode {episode_id} reopened")
+
+
+@episode_app.command("void")
+def episode_void(
+    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    reason: Annotated[str, typer.Option(help="Why it is void (at least 3 words and 15 characters).")],
+    by: Annotated[str, typer.Option(help="Who voids it.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Mark an episode opened by mistake void: kept, takes no sessions, left out of analyses and exports."""
+    from strigil.services.void import void_episode
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        void_episode(s, cid, episode_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
+    typer.echo(f"episode {episode_id} is void: {reason}")
+
+
+def print_summary(summary: DischargeSummary) -> None:
+    """A discharge summary as text."""
+    e = summary.episode
+    typer.echo(f"{summary.clinic} — discharge summary: patient {e.patient_code}, episode {e.id}")
+    if summary.closed_on:
+        typer.echo(f"discharged {summary.closed_on}: {summary.reason} — {summary.reason_text}")
+    else:
+        typer.echo("open: the summary so far")
+    if summary.referrer:
+        typer.echo(f"referrer: {summary.referrer}")
+    span = f" ({summary.first_session_on} to {summary.last_session_on})" if summary.first_session_on else ""
+    typer.echo(f"sessions: {summary.sessions}{span}")
+    for d in summary.dose:
+        strokes = f", {d.strokes} strokes recorded" if d.strokes is not None else ""
+        where = f"{d.region} ({d.side})"
+        typer.echo(f"  dose {where}: {d.seconds} s over {d.steps} steps in {d.sessions} sessions{strokes}")
+    for c in summary.changes:
+        typer.echo(
+            f"  {c.name}: {c.first:g} → {c.last:g} ({c.change:+g} {c.unit}, + = better): {c.verdict}; "
+            f"bar {c.bar_note}"
+        )
+    for a in summary.adverse:
+        typer.echo(f"  adverse: {a.text}")
+    if not summary.adverse:
+        typer.echo("  adverse: none recorded")
 
 
 @episode_app.command("show")
@@ -208,6 +359,7 @@ def print_episode(view: EpisodeView) -> None:
         f"Onset {view.onset_date}, opened {view.opened_on} — {view.phase} phase at opening "
         "(cut-offs: configurable heuristic)"
         + (f"; closed {view.closed_on}: {view.close_reason}" if view.closed_on else "")
+        + (f" [VOID: {view.void_reason}]" if view.voided else "")
     )
     console.print(
         f"Planned care: {_planned_care(view)}; consent {view.consent_on or 'not recorded'}"
@@ -242,7 +394,7 @@ def print_episode(view: EpisodeView) -> None:
         table.add_column(column)
     for s in view.sessions:
         table.add_row(
-            str(s.number),
+            f"{s.number} [VOID: {s.void_reason}]" if s.voided else str(s.number),
             str(s.date),
             s.clinician_code,
             f"{s.iastm_seconds / 60:.1f} min",
@@ -301,17 +453,12 @@ def _measures_text(measurements: Any) -> str:
 
 def _print_change(console: Any, view: EpisodeView) -> None:
     """Each measure's change from its first to its latest value before IASTM, against the episode's bar."""
-    from strigil.services.progress import progress
+    from strigil.services.progress import change_over_episode
 
-    for series in progress(view):
-        kept = [p.value for p in series.points if p.timing in ("pre", "between")]
-        if len(kept) < 2:
-            continue
-        first, last = kept[0], kept[-1]
-        change = (first - last) if series.lower_is_better else (last - first)
-        bar = f"bar {series.threshold_note}" if series.threshold is not None else "no MCID or MDC: not judged"
+    for c in change_over_episode(view):
+        bar = f"bar {c.bar_note}" if c.bar is not None else "no MCID or MDC: not judged"
         console.print(
-            f"{series.name}: {first:g} → {last:g} ({'+' if change >= 0 else ''}{change:g} {series.unit} "
+            f"{c.name}: {c.first:g} → {c.last:g} ({'+' if c.change >= 0 else ''}{c.change:g} {c.unit} "
             f"improvement); {bar}"
         )
     if not view.sessions:

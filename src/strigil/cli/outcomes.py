@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, parse_date, unit_of_work
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, cli_actor, clinic_id, parse_date, unit_of_work
 
 __all__ = [
     "adverse_add",
@@ -88,13 +88,27 @@ def adverse_resolve(
     adverse_id: Annotated[int, typer.Argument(help="Adverse response id.")],
     on: Annotated[str, typer.Option(help="Resolution date YYYY-MM-DD.")],
     by: Annotated[str, typer.Option(help="Who records it.")],
+    where: Annotated[
+        str | None, typer.Option(help="How it became known: seen in clinic, reported by phone, ...")
+    ] = None,
+    note: Annotated[str | None, typer.Option(help="A note on the resolution.")] = None,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
-    """Record when an adverse response resolved (kept as an amendment)."""
+    """Record when an adverse response resolved (kept as an amendment; the note gets an addendum)."""
     from strigil.services.outcomes import resolve_adverse_response
 
     with unit_of_work() as s:
-        resolve_adverse_response(s, clinic_id(s, clinic), adverse_id, parse_date(on, "on"), by=by)
+        cid = clinic_id(s, clinic)
+        resolve_adverse_response(
+            s,
+            cid,
+            adverse_id,
+            parse_date(on, "on"),
+            by=by,
+            where=where,
+            note=note,
+            actor=cli_actor(s, cid, "clinician", by=by),
+        )
     typer.echo(f"adverse response {adverse_id} resolved on {on}")
 
 

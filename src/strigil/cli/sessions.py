@@ -1,4 +1,5 @@
-"""Treatment sessions: `strigil session prepare|record|amend` (documents: `strigil schema session`).
+"""Treatment sessions: `strigil session prepare|record|amend|note|sign|addendum|void` (documents:
+`strigil schema session`).
 
 `prepare` prints what to do at the start of the next session — the latest screening and the follow-up
 questions; `record` passes the safety gates (or prints every reason it is refused, writing nothing) and prints
@@ -13,18 +14,33 @@ from typing import Annotated, Any
 import typer
 
 from strigil.cli import register_schema
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, read_json, unit_of_work
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ClinicOpt,
+    cli_actor,
+    clinic_id,
+    parse_date,
+    print_json,
+    read_json,
+    unit_of_work,
+)
 
 __all__ = [
+    "print_note",
     "register",
+    "session_addendum",
     "session_amend",
     "session_app",
+    "session_note",
     "session_prepare",
     "session_record",
+    "session_sign",
+    "session_void",
 ]
 
 session_app = typer.Typer(
-    help="Treatment sessions: prepare the next one; record a whole session from JSON; amend it.",
+    help="Treatment sessions: prepare the next one; record a whole session from JSON; read its note, sign, "
+    "amend, add to or void it.",
     no_args_is_help=True,
 )
 
@@ -45,7 +61,7 @@ def session_prepare(
     latest = view.latest_screening
     if latest is None:
         typer.echo(
-            "screening: none recorded — screen now (`strigil screen FILE --episode ID`, or \"screening\" in "
+            'screening: none recorded — screen now (`strigil screen FILE --episode ID`, or "screening" in '
             "the session document)"
         )
     else:
@@ -106,13 +122,169 @@ def session_amend(
     reason: Annotated[str, typer.Option(help="Why it is corrected.")],
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
-    """Correct a recorded session; the earlier version is kept with who, when and why."""
-    from strigil.services.sessions import amend_session
+    """Correct a recorded session (an amendment); the earlier version is kept with who, when and why."""
+    from strigil.services.notes import amend_note
 
     doc = read_json(file, schema="session", object_only=True)
     with unit_of_work() as s:
-        saved = amend_session(s, clinic_id(s, clinic), session_id, doc, by=by, reason=reason)
-    typer.echo(f"session {saved.id} amended (now version {saved.version})")
+        cid = clinic_id(s, clinic)
+        note = amend_note(
+            s, cid, session_id, document=doc, reason=reason, actor=cli_actor(s, cid, "clinician", by=by)
+        )
+    changed = ", ".join(c.field for c in note.amendments[-1].changes) or "nothing visible"
+    typer.echo(f"session {note.session.id} amended (now version {note.session.version}); changed: {changed}")
+
+
+@session_app.command("note")
+def session_note(
+    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Read a session's note: everything recorded, its signature, amendments, addenda and void."""
+    from strigil.services import audit
+    from strigil.services.notes import session_note as read_note
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        note = read_note(s, cid, session_id)
+        audit.record(
+            s,
+            cli_actor(s, cid),
+            "read",
+            "session",
+            session_id,
+            patient_id=note.episode.patient_id,
+            detail="note",
+        )
+    if as_json:
+        print_json(note.to_json())
+    else:
+        print_note(note)
+
+
+@session_app.command("sign")
+def session_sign(
+    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    by: Annotated[str, typer.Option(help="The session's clinician (code), who signs.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Sign a session's note as its clinician; afterwards, correct by amendment or add an addendum."""
+    from strigil.services.notes import sign_note
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        note = sign_note(s, cid, session_id, clinician=by, actor=cli_actor(s, cid, "clinician", by=by))
+    typer.echo(f"session {session_id}'s note signed by {note.session.signed_by}")
+
+
+@session_app.command("addendum")
+def session_addendum(
+    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    text: Annotated[
+        str, typer.Option(help="What arrived later (e.g. a reaction reported at the next visit).")
+    ],
+    by: Annotated[str, typer.Option(help="Who adds it.")],
+    on: Annotated[
+        str | None, typer.Option(help="Date of the information YYYY-MM-DD (default: today).")
+    ] = None,
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Add a dated addendum to a session's note (the note stays as recorded)."""
+    import datetime as dt
+
+    from strigil.services.notes import add_addendum
+
+    when = parse_date(on, "on") if on else dt.date.today()
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        add_addendum(s, cid, session_id, on=when, text=text, actor=cli_actor(s, cid, "clinician", by=by))
+    typer.echo(f"addendum of {when} added to session {session_id}'s note")
+
+
+@session_app.command("void")
+def session_void(
+    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    reason: Annotated[str, typer.Option(help="Why it is void (at least 3 words and 15 characters).")],
+    by: Annotated[str, typer.Option(help="Who voids it.")],
+    clinic: ClinicOpt = DEFAULT_CLINIC,
+) -> None:
+    """Mark a session entered by mistake void: kept, but left out of analyses, exports and recommendations."""
+    from strigil.services.void import void_session
+
+    with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
+        void_session(s, cid, session_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
+    typer.echo(f"session {session_id} is void: {reason}")
+
+
+def print_note(note: Any) -> None:
+    """A session's note as text, section by section."""
+    s, e = note.session, note.episode
+    who = f"{note.clinician.name} ({note.clinician.code})" if note.clinician else s.clinician_code
+    lines = [
+        f"{note.clinic} — patient {e.patient_code}, episode {e.id} ({e.condition}, {e.region} {e.side})",
+        f"session {s.number} on {s.date} by {who}"
+        + ("  [VOID: " + (s.void_reason or "") + "]" if s.voided else ""),
+    ]
+    screening = s.screening or {}
+    if screening:
+        found = (
+            ", ".join(
+                f["code"] + (f" at {f['region']}" if f.get("region") else "")
+                for f in screening.get("findings", [])
+            )
+            or "no findings"
+        )
+        lines.append(f"screening: {screening.get('verdict')} ({screening.get('source')}); {found}")
+    if s.override_reason:
+        lines.append(f"override reason: {s.override_reason}")
+    warm = f"{s.warm_up_kind} {s.warm_up_minutes:g} min" if s.warm_up_kind else "none"
+    lines.append(f"warm-up: {warm}; emollient: {s.emollient or 'none'}")
+    for st in s.steps:
+        extra = [
+            f"angle {st.angle_deg:g}°" if st.angle_deg is not None else "",
+            f"{st.force_n:g} N" if st.force_n is not None else "",
+            f"{st.stroke_count} strokes" if st.stroke_count is not None else "",
+            f"position: {st.patient_position}" if st.patient_position else "",
+            f"movement: {st.active_movement}" if st.active_movement else "",
+        ]
+        lines.append(
+            f"  step {st.position}: {st.region} ({st.side}), {st.instrument}"
+            + (f" {st.edge} edge" if st.edge else "")
+            + f", {st.stroke}, {st.direction}, {st.pressure}, {st.duration_s} s"
+            + "".join(f", {x}" for x in extra if x)
+        )
+    for f in s.followed_by:
+        lines.append(f"  then: {f['kind']}" + (f" ({f['detail']})" if f.get("detail") else ""))
+    exercise = {True: "delivered", False: f"not delivered: {s.exercise_not_delivered_reason}", None: "—"}
+    lines.append(f"exercise: {exercise[s.exercise_delivered]}; tolerance: {s.tolerance or '—'}")
+    for m in s.measurements:
+        lines.append(f"  measure: {m.measure} {m.timing} {m.value:g}")
+    for a in s.adverse_responses:
+        state = f"resolved {a.resolved_on}" if a.resolved_on else "not resolved"
+        lines.append(f"  adverse [{a.id}]: {a.severity} {a.kind}, onset {a.onset_on}; {state}")
+    rec = s.recommendation or {}
+    if rec.get("recommendation"):
+        lines.append(f"decision aid: {rec['recommendation']}")
+        lines += [f"  - {r['text']}" for r in rec.get("reasons", [])]
+    lines.append(
+        f"clinician decided: {s.clinician_decision or '—'}"
+        + (f" — {s.decision_reason}" if s.decision_reason else "")
+    )
+    lines.append(f"notes: {s.notes or '—'}")
+    for a in note.amendments:
+        lines.append(
+            f"amendment of version {a.version} by {a.amended_by} on {a.amended_at:%Y-%m-%d}: {a.reason}"
+        )
+        lines += [f"  {c.field}: {c.before} → {c.after}" for c in a.changes]
+    for ad in s.addenda:
+        lines.append(f"addendum {ad['on']} ({ad['by']}): {ad['text']}")
+    lines.append(
+        f"signed by {s.signed_by} on {s.signed_at:%Y-%m-%d %H:%M} UTC" if s.signed_at else "not signed"
+    )
+    for line in lines:
+        typer.echo(line)
 
 
 def _session_schema() -> dict[str, Any]:

@@ -117,13 +117,15 @@ def only_clinic(db: Session, clinic: str | None) -> str:
     return codes[0]
 
 
-def cli_actor(db: Session, clinic: int, role: str = "admin") -> Any:
-    """The audit trail's actor for a command run by this operating-system user."""
+def cli_actor(db: Session, clinic: int, role: str = "admin", *, by: str | None = None) -> Any:
+    """The audit trail's actor for a command run by this operating-system user, or by the person `--by`
+    names (a clinician acting through the command line)."""
     import getpass
 
     from strigil.services.audit import Actor
 
-    return Actor(None, f"cli:{getpass.getuser()}"[:64], role, clinic, "", "cli")
+    who = by.strip() if by and by.strip() else f"cli:{getpass.getuser()}"
+    return Actor(None, who[:64], role, clinic, "", "cli")
 
 
 def parse_date(value: str, field: str) -> dt.date:

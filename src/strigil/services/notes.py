@@ -169,10 +169,16 @@ def _text(value: Any) -> str:
 
 
 def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[Change, ...]:
-    """What changed from one version of the note to the next, field by field (the recommendation, which
-    the decision aid gave at the time, is not the clinician's to change and is left out)."""
-    old = _flat({k: v for k, v in before.items() if k != "recommendation"})
-    new = _flat({k: v for k, v in after.items() if k != "recommendation"})
+    """What changed from one version of the note to the next, field by field. Left out: the recommendation
+    (the decision aid gave it at the time; not the clinician's to change) and an adverse response's
+    resolution, which is recorded on its own (with its own earlier version) and may come after the latest
+    correction."""
+
+    def fields(version: dict[str, Any]) -> dict[str, Any]:
+        flat = _flat({k: v for k, v in version.items() if k != "recommendation"})
+        return {k: v for k, v in flat.items() if not k.endswith(".resolved_on")}
+
+    old, new = fields(before), fields(after)
     fields = list(old) + [k for k in new if k not in old]
     return tuple(
         Change(f.replace("_", " "), _text(old.get(f)), _text(new.get(f)))
