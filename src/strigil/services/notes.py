@@ -174,15 +174,15 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[Change, ...
     resolution, which is recorded on its own (with its own earlier version) and may come after the latest
     correction."""
 
-    def fields(version: dict[str, Any]) -> dict[str, Any]:
+    def recorded(version: dict[str, Any]) -> dict[str, Any]:
         flat = _flat({k: v for k, v in version.items() if k != "recommendation"})
         return {k: v for k, v in flat.items() if not k.endswith(".resolved_on")}
 
-    old, new = fields(before), fields(after)
-    fields = list(old) + [k for k in new if k not in old]
+    old, new = recorded(before), recorded(after)
+    names = list(old) + [k for k in new if k not in old]
     return tuple(
         Change(f.replace("_", " "), _text(old.get(f)), _text(new.get(f)))
-        for f in fields
+        for f in names
         if old.get(f) != new.get(f)
     )
 
