@@ -50,10 +50,48 @@ def _session_doc() -> dict[str, Any]:
     }
 
 
+def _notes_to_walk(world: Any) -> dict[str, int]:
+    """Two sessions clinician1 recorded (its user name is their clinician's code, so it may sign their
+    notes), an open adverse response, and the episodes (and patient) of A002 and A003 to void; made once."""
+    made = getattr(world, "_notes_to_walk", None)
+    if made is not None:
+        return dict(made)
+    from strigil.services import clinics, outcomes, patients, sessions
+
+    rec = world.records[1]
+    episode = int(rec["episode_id"])
+    with world.db() as db:
+        one = {"code": "clinician1", "name": "C One", "profession": "athletic_trainer", "years_experience": 2}
+        clinics.add_clinician(db, 1, one)
+        doc = {**_session_doc(), "episode_id": episode, "clinician": "clinician1"}
+        first = sessions.record_session(db, 1, doc, by="clinician1").id
+        second = sessions.record_session(db, 1, doc, by="clinician1").id
+        open_ = outcomes.add_adverse_response(
+            db, 1, episode, {"kind": "soreness", "severity": "mild", "onset_on": TODAY, "region": "shoulder"}
+        ).id
+        a002 = patients.show_patient(db, 1, "A002")
+        a003 = patients.show_patient(db, 1, "A003")
+        db.commit()
+    made = {
+        "first": first,
+        "second": second,
+        "open": open_,
+        "void_page": a002.episodes[0].id,
+        "void_page_patient": a002.id,
+        "void_api": a003.episodes[0].id,
+        "void_api_patient": a003.id,
+    }
+    world._notes_to_walk = made
+    return dict(made)
+
+
 def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str, int | None]]:
     """(method, url, request kwargs, resource the audit row must name, patient id it must carry)."""
     rec = world.records[1]
     code, episode, adverse = rec["patient_code"], rec["episode_id"], rec["adverse_id"]
+    walk = _notes_to_walk(world)
+    first, second = walk["first"], walk["second"]
+    reason = {"reason": "the audit walk does this"}
     with world.db() as db:
         from strigil.services.patients import find_patient
 
@@ -89,6 +127,38 @@ def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str,
         ("GET", f"/episodes/{episode}/sessions/new", {}, "", patient),
         ("GET", f"/patients/{code}/summary", {}, "", patient),
         ("POST", f"/episodes/{episode}/screening", {"data": {"intolerance": ""}}, "screening", patient),
+        # the session note: read, print, sign, amend, add to, void (pages and API)
+        ("GET", f"/sessions/{first}", {}, "session", patient),
+        ("GET", f"/sessions/{first}/print", {}, "session", patient),
+        ("GET", f"/episodes/{episode}/notes/print", {}, "episode", patient),
+        ("GET", f"/api/v1/sessions/{first}/note", {}, "session", patient),
+        ("POST", f"/sessions/{first}/sign", {"data": {}}, "session", patient),
+        ("POST", f"/sessions/{first}/amend", {"data": {"notes": "walked", "reason": "audit walk"}}, "session",
+         patient),
+        ("POST", f"/sessions/{first}/addenda", {"data": {"text": "walked"}}, "session", patient),
+        ("POST", f"/api/v1/sessions/{second}/sign", {}, "session", patient),
+        ("POST", f"/api/v1/sessions/{second}/amendments",
+         {"json": {"changes": {"notes": "walked"}, "reason": "audit walk"}}, "session", patient),
+        ("POST", f"/api/v1/sessions/{second}/addenda", {"json": {"on": TODAY, "text": "walked"}}, "session",
+         patient),
+        ("POST", f"/api/v1/sessions/{second}/void", {"json": reason}, "session", patient),
+        ("POST", f"/sessions/{first}/void", {"data": reason}, "session", patient),
+        ("POST", f"/adverse-responses/{walk['open']}/resolve", {"data": {"resolved_on": TODAY, "next": "/"}},
+         "adverse_response", patient),
+        # discharge, its summary and letter, reopen; void an episode (pages and API)
+        ("GET", f"/episodes/{episode}/discharge", {}, "episode", patient),
+        ("GET", f"/api/v1/episodes/{episode}/discharge-summary", {}, "episode", patient),
+        ("POST", f"/episodes/{episode}/discharge", {"data": {"on": TODAY, "reason": "goals_met"}}, "episode",
+         patient),
+        ("GET", f"/episodes/{episode}/discharge/letter", {}, "episode", patient),
+        ("POST", f"/episodes/{episode}/reopen", {"data": reason}, "episode", patient),
+        ("POST", f"/api/v1/episodes/{episode}/discharge", {"json": {"on": TODAY, "reason": "plateau"}},
+         "episode", patient),
+        ("POST", f"/api/v1/episodes/{episode}/reopen", {"json": reason}, "episode", patient),
+        ("POST", f"/episodes/{walk['void_page']}/void", {"data": reason}, "episode",
+         walk["void_page_patient"]),
+        ("POST", f"/api/v1/episodes/{walk['void_api']}/void", {"json": reason}, "episode",
+         walk["void_api_patient"]),
         ("POST", f"/api/v1/episodes/{episode}/close", {"json": {"closed_on": TODAY, "reason": "discharged"}},
          "episode", patient),
     ]  # fmt: skip
@@ -143,7 +213,7 @@ def test_every_patient_data_route_is_in_the_audit_walk(world: Any) -> None:
     clinical = {
         (m, p)
         for m, p, _ in iter_routes(app)
-        if any(k in p for k in ("/patients", "/episodes", "/adverse-responses", "/dashboard"))
+        if any(k in p for k in ("/patients", "/episodes", "/adverse-responses", "/dashboard", "/sessions"))
         and p not in ("/episodes/{episode_id}/sessions/steps", "/episodes/{episode_id}/sessions")
     } | {("GET", "/")}
     walked = set()
