@@ -410,3 +410,27 @@ def test_a_void_episode_takes_no_sessions_and_leaves_every_export(db: Database) 
                 s, clinic, episode, on=dt.date(2026, 4, 1), reason="plateau", actor=ANA
             )
     assert _events(db, clinic, "episode") == ["void: tennis elbow opened on the plantar foot"]
+
+
+@pytest.mark.parametrize(
+    ("reason", "text", "code", "words"),
+    [
+        ("goals_met", None, "goals_met", "goals met"),
+        (
+            "plateau",
+            "no change in 4 weeks",
+            "plateau",
+            "plateau: no further meaningful change: no change in 4 weeks",
+        ),
+        ("goals met", None, "goals_met", "goals met"),  # words read back from an export keep their code
+        ("lost to follow-up", None, "lost_to_follow_up", "lost to follow-up"),
+        ("moved to another town", None, "other", "moved to another town"),
+        ("other", "moved away", "other", "moved away"),
+    ],
+)
+def test_a_discharge_reason_keeps_its_code_through_its_words(
+    reason: str, text: str | None, code: str, words: str
+) -> None:
+    found = episodes.discharge_reason_of(reason, text)
+    assert found[0] == code and episodes.discharge_words(*found) == words
+    assert episodes.discharge_reason_of(episodes.discharge_words(*found)) == found  # a round trip

@@ -107,6 +107,11 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "version",
         "created_at",
         "created_by",
+        "discharge_reason",
+        "referrer",
+        "voided_at",
+        "voided_by",
+        "void_reason",
     ),
     "treatment_sessions": (
         "id",
@@ -135,6 +140,12 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "version",
         "created_at",
         "created_by",
+        "signed_at",
+        "signed_by",
+        "addenda",
+        "voided_at",
+        "voided_by",
+        "void_reason",
     ),
     "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS, *_MEASURED_COLUMNS),
     "measurements": ("id", "episode_id", "session_id", "measure", "value", "timing", "taken_on", "version"),
@@ -149,6 +160,8 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "region",
         "note",
         "version",
+        "resolved_where",
+        "resolution_note",
     ),
 }
 
@@ -293,6 +306,7 @@ def _end_sqlite_load(conn: Any, indexes: list[str], *, fresh: bool) -> None:
 
 _GOALS = json_text(["reduce pain with daily activity", "return to usual activity"])
 _EXPLAINED = json_text(["bruising", "petechiae", "soreness", "alternatives", "exercise_programme"])
+_NO_ADDENDA = json_text([])
 _ASKED = json_text({"asked": True})  # the demo asks the follow-up questions at every follow-up session
 
 
@@ -315,6 +329,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "consent_note": None,
             **stamped,
             "created_by": "demo",
+            **dict.fromkeys(("discharge_reason", "referrer", "voided_at", "voided_by", "void_reason")),
         },
         "treatment_sessions": {
             "recommendation": None,
@@ -329,10 +344,12 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "exercise_not_delivered_reason": None,
             **stamped,
             "created_by": "demo",
+            **dict.fromkeys(("signed_at", "signed_by", "voided_at", "voided_by", "void_reason")),
+            "addenda": _NO_ADDENDA,
         },
         "dose_steps": {"force_n": None, "stroke_count": None, **dict.fromkeys(_MEASURED_COLUMNS)},
         "measurements": {"version": 1},
-        "adverse_responses": {"note": None, "version": 1},
+        "adverse_responses": {"note": None, "version": 1, "resolved_where": None, "resolution_note": None},
     }
 
 

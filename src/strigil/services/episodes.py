@@ -26,6 +26,8 @@ __all__ = [
     "DISCHARGE_REASONS",
     "amend_plan",
     "close_episode",
+    "discharge_reason_of",
+    "discharge_words",
     "find_episode",
     "open_episode",
     "show_episode",
@@ -77,6 +79,27 @@ def open_episode(
     return episode_view(db, row, patient)
 
 
+def discharge_reason_of(reason: str, text: str | None = None) -> tuple[str, str]:
+    """The coded reason and the words of a discharge: a code (with `text`); or words — those that name a
+    reason ("goals met", "goals met: back at work", as `discharge_words` writes them) for its code, any others
+    for "other" — so a discharge read back from its words (an import) keeps its code."""
+    given = " ".join(reason.split())
+    words = " ".join((text or "").split())
+    if given in DISCHARGE_REASONS:
+        return given, words
+    for code, named in DISCHARGE_REASONS.items():
+        if code != "other" and (given == named or given.startswith(named + ": ")):
+            return code, given[len(named) + 2 :] if given != named else words
+    return "other", words or given
+
+
+def discharge_words(code: str, words: str) -> str:
+    """A discharge reason in words: the code's name and the words given ("other": the words alone)."""
+    if code == "other":
+        return words
+    return DISCHARGE_REASONS[code] + (f": {words}" if words else "")
+
+
 def find_episode(db: Session, clinic_id: int, episode_id: int) -> tuple[EpisodeRow, PatientRow]:
     """The episode and its patient, if the episode belongs to the clinic."""
     found = db.execute(
@@ -119,10 +142,7 @@ def close_episode(
         raise invalid(
             "closed_on", closed_on.isoformat(), f"must be on or after opened_on {episode.opened_on}"
         )
-    code = reason.strip()
-    words = " ".join((text or "").split())
-    if code not in DISCHARGE_REASONS:
-        code, words = "other", words or " ".join(code.split())
+    code, words = discharge_reason_of(reason, text)
     if code == "other" and not words:
         raise invalid(
             "reason", reason, f"say why the episode is closed; allowed: {', '.join(DISCHARGE_REASONS)}"
@@ -133,8 +153,7 @@ def close_episode(
     if referrer is not None and len(referrer.strip()) > 200:
         raise invalid("referrer", referrer[:40] + "…", "at most 200 characters")
     episode.closed_on, episode.discharge_reason = closed_on, code
-    named = DISCHARGE_REASONS[code]
-    episode.close_reason = words if code == "other" else named + (f": {words}" if words else "")
+    episode.close_reason = discharge_words(code, words)
     if referrer is not None:
         episode.referrer = " ".join(referrer.split()) or None
     db.flush()

@@ -30,6 +30,7 @@ from strigil.interop.dossier import (
     SessionEntry,
 )
 from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
+from strigil.services.episodes import discharge_reason_of
 from strigil.store.mapping import (
     adverse_columns,
     adverse_from,
@@ -491,6 +492,9 @@ def _bulk_episode(
             **episode_columns(plan),
             "closed_on": episode.closed_on,
             "close_reason": episode.close_reason,
+            "discharge_reason": None
+            if episode.closed_on is None
+            else discharge_reason_of(episode.close_reason or "closed (imported)")[0],
             "version": 1,
             "created_at": stamp,
             "created_by": by,

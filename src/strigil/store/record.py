@@ -105,6 +105,10 @@ class EpisodeRow(Base):
     consent_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     consent_explained: Mapped[list[str]] = mapped_column(JSON, default=list)
     consent_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    # (columns added by later migrations, in the order the database has them)
     # The discharge: a coded reason (close_reason keeps its words, e.g. what "other" was), and the referring
     # clinician the discharge letter is addressed to.
     discharge_reason: Mapped[str | None] = mapped_column(String(32), nullable=True)
@@ -113,9 +117,6 @@ class EpisodeRow(Base):
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
     voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
-    created_by: Mapped[str] = mapped_column(String(64), default="")
 
 
 class SessionRow(Base):
@@ -158,6 +159,10 @@ class SessionRow(Base):
     follow_up_asked: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     exercise_delivered: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
     exercise_not_delivered_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    # (columns added by later migrations, in the order the database has them)
     # The note's signature (the clinician's code and when), dated addenda added after it, and a void.
     signed_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
     signed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
@@ -165,9 +170,6 @@ class SessionRow(Base):
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
     voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
-    created_by: Mapped[str] = mapped_column(String(64), default="")
 
     steps: Mapped[list[DoseStepRow]] = relationship(
         order_by="DoseStepRow.position", cascade="all, delete-orphan", lazy="selectin"
@@ -272,10 +274,10 @@ class AdverseResponseRow(Base):
     resolved_on: Mapped[dt.date | None] = mapped_column(Date, nullable=True)
     region: Mapped[str | None] = mapped_column(String(64), nullable=True)
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
     # how the resolution became known (seen in clinic, reported by phone, ...) and a note on it
     resolved_where: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
-    version: Mapped[int] = mapped_column(Integer, default=1)
 
 
 class AmendmentRow(Base):
