@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from live import serving
 from playwright.sync_api import expect
 from sqlalchemy import func, select
@@ -61,6 +62,12 @@ def site(database_url: str) -> Iterator[tuple[str, Any, dict[str, Any]]]:
     with serving(app) as base:
         yield base, engine, records
     engine.dispose()
+
+
+def _accessible(page: Any, where: str) -> None:
+    """axe-core finds no violation on the page as it stands."""
+    results = Axe().run(page)
+    assert results.violations_count == 0, f"{where}: {results.generate_report()}"
 
 
 def _text(page: Any) -> str:
@@ -160,6 +167,7 @@ def test_a_session_and_an_episode_from_start_to_end(
     page.get_by_role("link", name="Note of session 2").click()
     page.wait_for_url(re.compile(r"/sessions/\d+$"))
     session_id = int(page.url.rsplit("/", 1)[1])
+    _accessible(page, "note page")
     note = _text(page)
     for shown in SHOWN:
         assert shown in note, f"note page: {shown!r} missing"
@@ -182,6 +190,7 @@ def test_a_session_and_an_episode_from_start_to_end(
     assert page.locator("form").count() == 0
     assert page.locator(".printed-note").count() == 1
     page.emulate_media(media="screen")
+    _accessible(page, "print view")
 
     # 2. sign; then an amendment and an addendum, both found with the note
     page.goto(f"{base}/sessions/{session_id}")
@@ -202,6 +211,7 @@ def test_a_session_and_an_episode_from_start_to_end(
     page.goto(f"{base}/")
     alerts = page.locator("#alerts-h + ul.alerts")
     expect(alerts).to_contain_text("bruising since")
+    _accessible(page, "dashboard with resolve forms")
     page.locator(f'form[action="/adverse-responses/{bruise}/resolve"]').locator("xpath=..").locator(
         "summary"
     ).click()
@@ -218,11 +228,13 @@ def test_a_session_and_an_episode_from_start_to_end(
 
     # 4. discharge; the summary's numbers against the record
     page.goto(f"{base}/episodes/{episode}")
+    _accessible(page, "episode page")
     page.get_by_role("link", name="Discharge…").click()
     page.get_by_label("goals met").check()
     page.fill("#discharge-referrer", "Dr Rivera, sports medicine")
     page.get_by_role("button", name="Discharge").click()
     page.wait_for_url(f"{base}/episodes/{episode}/discharge")
+    _accessible(page, "discharge summary")
     with engine.connect() as conn:
         seconds = conn.execute(
             select(func.sum(DoseStepRow.duration_s))
@@ -251,6 +263,7 @@ def test_a_session_and_an_episode_from_start_to_end(
     expect(page.locator("#summary-adverse")).to_contain_text("resolved")
     page.get_by_role("link", name="Letter to the referring clinician").click()
     expect(page.locator("#letter-to")).to_have_text("To: Dr Rivera, sports medicine")
+    _accessible(page, "discharge letter")
     expect(page.locator("#summary-sessions")).to_have_text("2 sessions")
 
     # 5. void session 2: kept, struck through, left out of analyses and exports
