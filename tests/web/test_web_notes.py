@@ -328,3 +328,34 @@ def test_an_episode_voided_from_its_page_is_struck_through_and_takes_no_sessions
     )
     assert refused.status_code == 409 and "void" in refused.text
     assert "A000" not in client.get("/api/v1/dashboard").text
+
+
+def test_an_episode_opened_with_its_referrer_addresses_the_letter_to_them(world: World) -> None:
+    client, csrf = world.client("clinician")
+    plan = {
+        "condition": "lateral_elbow_tendinopathy",
+        "region": "elbow",
+        "side": "left",
+        "target_tissue": "tendon",
+        "onset_date": TODAY.isoformat(),
+        "opened_on": TODAY.isoformat(),
+        "planned_iastm": False,
+        "planned_co_interventions": ["strengthening"],
+        "referrer": "Dr Okafor, orthopaedics",
+    }
+    opened = client.post("/api/v1/patients/A001/episodes", json=plan, headers={"X-CSRF-Token": csrf})
+    assert opened.status_code == 201 and opened.json()["referrer"] == "Dr Okafor, orthopaedics"
+    episode = opened.json()["id"]
+    form = client.get(f"/episodes/{episode}/discharge").text
+    assert 'value="Dr Okafor, orthopaedics"' in form  # the discharge form offers the referrer recorded
+    page = client.post(
+        "/patients/A002/episodes",
+        data={
+            **{k: v for k, v in plan.items() if k not in ("planned_co_interventions", "referrer")},
+            "co": "strengthening",
+            "referrer": "Dr Lund",
+            "csrf_token": csrf,
+        },
+    )
+    assert page.status_code == 303
+    assert client.get(page.headers["location"]).text.count("referred by Dr Lund") == 1

@@ -87,6 +87,7 @@ def episode_open(
         str | None, typer.Option(help="Why IASTM without an active exercise component.")
     ] = None,
     by: Annotated[str, typer.Option(help="Who opens the episode.")] = "",
+    referrer: Annotated[str | None, typer.Option(help=_REFERRER_HELP)] = None,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Open an episode of care (IASTM needs an active exercise component, or a recorded reason)."""
@@ -108,7 +109,7 @@ def episode_open(
         else None,
     }
     with unit_of_work() as s:
-        view = open_episode(s, clinic_id(s, clinic), patient, plan, by=by)
+        view = open_episode(s, clinic_id(s, clinic), patient, plan, by=by, referrer=referrer)
     typer.echo(
         f"episode {view.id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
         "configurable heuristic)"

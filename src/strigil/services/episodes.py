@@ -54,11 +54,13 @@ def open_episode(
     *,
     by: str = "",
     at_the_table: bool = True,
+    referrer: str | None = None,
 ) -> EpisodeView:
     """Open an episode of care; IASTM without an active exercise component needs a recorded reason, and
     IASTM needs informed consent that names the risks, the alternatives and the exercise programme.
 
     `at_the_table=False` (an import of another system's record) keeps a consent recorded in free text.
+    `referrer` names the referring clinician (the discharge letter's addressee), if any.
     """
     try:
         episode = plan if isinstance(plan, EpisodePlan) else EpisodePlan.model_validate(plan)
@@ -72,8 +74,11 @@ def open_episode(
             episode.consent.given_on.isoformat(),
             f"must be on or before opened_on {episode.opened_on}",
         )
+    who = " ".join((referrer or "").split()) or None
+    if who is not None and len(who) > 200:
+        raise invalid("referrer", who[:40] + "…", "at most 200 characters")
     patient = find_patient(db, clinic_id, patient_code)
-    row = EpisodeRow(patient_id=patient.id, created_by=by, **episode_columns(episode))
+    row = EpisodeRow(patient_id=patient.id, created_by=by, referrer=who, **episode_columns(episode))
     db.add(row)
     db.flush()
     return episode_view(db, row, patient)

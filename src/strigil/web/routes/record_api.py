@@ -136,11 +136,22 @@ def open_episode(
     patient_code: str,
     db: DB,
     principal: Clinician,
-    plan: Annotated[dict[str, Any], Body(description="an episode plan (condition, region, side, ...)")],
+    plan: Annotated[
+        dict[str, Any],
+        Body(description="an episode plan (condition, region, side, ...) and an optional referrer"),
+    ],
 ) -> dict[str, Any]:
     """Open an episode of care (exercise-first rule applies)."""
     patients.find_patient(db, principal.clinic_id, patient_code)  # another clinic's code: 404 before anything
-    view = episode_service.open_episode(db, principal.clinic_id, patient_code, plan, by=principal.username)
+    referrer = plan.pop("referrer", None)
+    view = episode_service.open_episode(
+        db,
+        principal.clinic_id,
+        patient_code,
+        plan,
+        by=principal.username,
+        referrer=referrer if isinstance(referrer, str) else None,
+    )
     audit_service.record(db, principal.actor, "create", "episode", view.id, patient_id=view.patient_id)
     return _plain(view)
 

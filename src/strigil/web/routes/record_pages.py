@@ -163,6 +163,7 @@ def open_episode_page(
     goal: Annotated[str, Form()] = "",
     planned_iastm: Annotated[str, Form()] = "",
     explained: Annotated[list[str] | None, Form()] = None,
+    referrer: Annotated[str, Form()] = "",
 ) -> Response:
     """Open an episode from the patient page (consent given today, with what was explained as choices)."""
     view = patients.show_patient(db, principal.clinic_id, patient_code)
@@ -182,7 +183,7 @@ def open_episode_page(
     }
     try:
         episode = episode_service.open_episode(
-            db, principal.clinic_id, patient_code, plan, by=principal.username
+            db, principal.clinic_id, patient_code, plan, by=principal.username, referrer=referrer
         )
     except RecordError as exc:
         return render(
