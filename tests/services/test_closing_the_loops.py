@@ -434,3 +434,22 @@ def test_a_discharge_reason_keeps_its_code_through_its_words(
     found = episodes.discharge_reason_of(reason, text)
     assert found[0] == code and episodes.discharge_words(*found) == words
     assert episodes.discharge_reason_of(episodes.discharge_words(*found)) == found  # a round trip
+
+
+def test_a_reaction_reported_at_the_next_visit_is_an_addendum_of_the_earlier_session(db: Database) -> None:
+    clinic, episode = clinic_with_episode(db)
+    first = _record(db, clinic, session_doc(episode, adverse_responses=[]))
+    reaction = {"session": 1, "kind": "soreness", "severity": "mild", "onset_on": "2026-03-03",
+                "resolved_on": "2026-03-05"}  # fmt: skip
+    _record(
+        db,
+        clinic,
+        session_doc(episode, date="2026-03-09", adverse_responses=[],
+                    follow_up={"asked": True, "reactions": [reaction]}),
+    )  # fmt: skip
+    with db.unit_of_work() as s:
+        note = notes.session_note(s, clinic, first.id)
+    (addendum,) = note.session.addenda
+    assert addendum["on"] == "2026-03-09"
+    assert addendum["text"] == "reported at session 2: mild soreness from 2026-03-03, resolved 2026-03-05"
+    assert [a.kind for a in note.session.adverse_responses] == ["soreness"]
