@@ -171,6 +171,7 @@ def test_discharge_summary_reopen_and_void_episode(tmp_path: Path, database_url:
     c.ok("episode", "void", "1", "--reason", "opened for the wrong patient code", "--by", "ana")
     shown = json.loads(c.ok("episode", "show", "1", "--json").stdout)
     assert shown["void_reason"] == "opened for the wrong patient code" and shown["closed_on"] is None
+    assert "VOID (opened for the wrong patient code)" in c.ok("patient", "show", "P001").stdout
     assert c.run("session", "record", c.write_json("s4.json", session_doc(date="2026-03-22"))).exit_code == 2
     assert [d for _, r, d, _ in _audit(c) if r == "episode"] == [
         "discharged: goals_met",

@@ -58,6 +58,8 @@ def patient_show(code: str, clinic: ClinicOpt = DEFAULT_CLINIC) -> None:
     typer.echo(f"patient {p.code}: born {p.birth_year}, {p.sex} (version {p.version})")
     for e in p.episodes:
         state = f"closed {e.closed_on}" if e.closed_on else "open"
+        if e.void_reason:
+            state = f"VOID ({e.void_reason})"
         typer.echo(
             f"  episode {e.id}: {e.condition}, {e.region} {e.side}, opened {e.opened_on}, {state}, "
             f"{e.sessions} sessions"
