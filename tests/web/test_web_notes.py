@@ -142,6 +142,9 @@ def test_sign_amend_and_add_from_the_pages(world: World) -> None:
         data={
             "csrf_token": signer_csrf,
             "notes": "heel raises corrected to wrist curls",
+            "warm_up_kind": "moist_heat",
+            "warm_up_minutes": "8",
+            "exercise_delivered": "yes",
             "reason": "wrong drill",
         },
     )
@@ -154,6 +157,9 @@ def test_sign_amend_and_add_from_the_pages(world: World) -> None:
     page = re.sub(r"\s+", " ", signer.get(f"/sessions/{session_id}").text)
     assert 'why: <span class="amendment-reason">wrong drill</span>' in page
     assert "<td>notes</td><td><del>—</del></td><td>heel raises corrected to wrist curls</td>" in page
+    assert "<td>warm up.kind</td><td><del>—</del></td><td>moist_heat</td>" in page
+    assert "<td>warm up.minutes</td><td><del>—</del></td><td>8.0</td>" in page
+    assert "exercise delivered" not in page.split('id="amendments"')[1].split("</section>")[0]  # unchanged
     assert "patient phoned: no soreness" in page
     empty = signer.post(f"/sessions/{session_id}/addenda", data={"csrf_token": signer_csrf, "text": " "})
     assert empty.status_code == 422 and "say what the addendum adds" in empty.text

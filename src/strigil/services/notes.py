@@ -40,6 +40,7 @@ __all__ = [
 # What a correction from the note's form may change (the whole document goes through `session amend`).
 AMENDABLE = (
     "date",
+    "warm_up",
     "emollient",
     "tolerance",
     "clinician_decision",

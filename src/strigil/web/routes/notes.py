@@ -150,6 +150,13 @@ async def amend_page(request: Request, session_id: Id, db: DB, principal: Clinic
     form = {k: str(v) for k, v in raw.items() if k != "csrf_token"}
     current = note_service.session_note(db, principal.clinic_id, session_id).session
     changes: dict[str, Any] = {}
+    if "warm_up_kind" in form:
+        kind, minutes = form["warm_up_kind"].strip(), form.get("warm_up_minutes", "").strip()
+        if (kind or None, minutes or None) != (
+            current.warm_up_kind,
+            None if current.warm_up_minutes is None else f"{current.warm_up_minutes:g}",
+        ):
+            changes["warm_up"] = {"kind": kind, "minutes": minutes} if kind else None
     for name in note_service.AMENDABLE:
         if name not in form:
             continue
