@@ -191,6 +191,15 @@ def test_a_session_and_an_episode_from_start_to_end(
     assert page.locator(".printed-note").count() == 1
     page.emulate_media(media="screen")
     _accessible(page, "print view")
+    # every note of the episode, one per printed page
+    page.goto(f"{base}/episodes/{episode}/notes/print")
+    page.emulate_media(media="print")
+    breaks = page.eval_on_selector_all(
+        ".printed-note", "notes => notes.map(n => getComputedStyle(n).breakAfter)"
+    )
+    assert breaks == ["page", "auto"]  # a page break after each note but the last
+    assert not page.locator("header.bar").count()
+    page.emulate_media(media="screen")
 
     # 2. sign; then an amendment and an addendum, both found with the note
     page.goto(f"{base}/sessions/{session_id}")
