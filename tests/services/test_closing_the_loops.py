@@ -409,6 +409,9 @@ def test_a_void_episode_takes_no_sessions_and_leaves_every_export(db: Database) 
             discharge.discharge_episode(
                 s, clinic, episode, on=dt.date(2026, 4, 1), reason="plateau", actor=ANA
             )
+        (session,) = view.sessions
+        with pytest.raises(Refused, match=r"episode \d+ is void"):
+            notes.sign_note(s, clinic, session.id, clinician="ana", actor=ANA)
     assert _events(db, clinic, "episode") == ["void: tennis elbow opened on the plantar foot"]
 
 

@@ -22,7 +22,7 @@ from strigil.services.episodes import find_episode, show_episode
 from strigil.services.errors import NotFound, Refused, invalid
 from strigil.services.sessions import amend_session, session_document
 from strigil.services.views import ClinicianView, EpisodeView, SessionView
-from strigil.store.record import ClinicianRow, ClinicRow, PatientRow, SessionRow
+from strigil.store.record import ClinicianRow, ClinicRow, EpisodeRow, PatientRow, SessionRow
 from strigil.store.types import now_utc
 
 __all__ = [
@@ -188,16 +188,20 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[Change, ...
     )
 
 
-def _open(row: SessionRow, what: str) -> None:
+def _open(db: Session, row: SessionRow, what: str) -> None:
+    """A void session's note, or one of a void episode, is final."""
     if row.voided_at is not None:
         raise Refused(f"session {row.id} is void ({row.void_reason}); its note cannot be {what}")
+    episode = db.get(EpisodeRow, row.episode_id)
+    if episode is not None and episode.voided_at is not None:
+        raise Refused(f"episode {episode.id} is void ({episode.void_reason}); its notes cannot be {what}")
 
 
 def sign_note(db: Session, clinic_id: int, session_id: int, *, clinician: str, actor: Actor) -> SessionNote:
     """Sign a session's note. Only the session's own clinician signs it (by clinician code), once; what
     follows is an amendment or an addendum."""
     row, patient = find_session(db, clinic_id, session_id)
-    _open(row, "signed")
+    _open(db, row, "signed")
     if row.signed_at is not None:
         raise Refused(
             f"session {session_id}'s note was signed by {row.signed_by} on {row.signed_at:%Y-%m-%d}; "
@@ -230,7 +234,7 @@ def amend_note(
     """Correct what a session recorded: `changes` to some fields (`AMENDABLE`) or a whole corrected
     `document`; the earlier version is kept with who, when and why, and shown with the note."""
     row, patient = find_session(db, clinic_id, session_id)
-    _open(row, "amended")
+    _open(db, row, "amended")
     if (changes is None) == (document is None):
         raise invalid("changes", None, "give either the changed fields or the whole corrected document")
     if document is None:
@@ -263,7 +267,7 @@ def add_addendum(
     """Add a dated addendum to a session's note: information that arrived later (a reaction reported at the
     next visit, a resolution date); the note as recorded is left as it was."""
     row, patient = find_session(db, clinic_id, session_id)
-    _open(row, "added to")
+    _open(db, row, "added to")
     if on > (today or dt.date.today()):
         raise invalid("on", on.isoformat(), "must not be in the future")
     add_addendum_to(row, on, text, by=actor.username)
