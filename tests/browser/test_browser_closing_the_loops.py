@@ -123,7 +123,7 @@ SHOWN = (
     "Thea Rapist (ther1",
     TODAY.isoformat(),
     "screened at this session",
-    "asked and answered",
+    "asked and answered: nothing new reported",
     "cardiovascular, 6.0 min",
     "emu oil",
     "Elbow (lateral and medial epicondylar region) (right)",

@@ -452,7 +452,35 @@ def test_a_reaction_reported_at_the_next_visit_is_an_addendum_of_the_earlier_ses
     )  # fmt: skip
     with db.unit_of_work() as s:
         note = notes.session_note(s, clinic, first.id)
+        later = episodes.show_episode(s, clinic, episode).sessions[1]
+    assert later.follow_up_reported == (
+        "mild soreness after session 1, from 2026-03-03, resolved 2026-03-05",
+    )
     (addendum,) = note.session.addenda
     assert addendum["on"] == "2026-03-09"
     assert addendum["text"] == "reported at session 2: mild soreness from 2026-03-03, resolved 2026-03-05"
     assert [a.kind for a in note.session.adverse_responses] == ["soreness"]
+
+
+def test_a_resolution_answered_at_a_visit_is_in_that_visit_s_note(db: Database) -> None:
+    clinic, episode = clinic_with_episode(db)
+    first = _record(db, clinic, session_doc(episode))  # petechiae after it, open
+    with db.unit_of_work() as s:
+        (open_,) = notes.session_note(s, clinic, first.id).session.adverse_responses
+    answers = {"asked": True, "resolved": [{"adverse_id": open_.id, "resolved_on": "2026-03-04"}]}
+    second = _record(
+        db, clinic, session_doc(episode, date="2026-03-09", adverse_responses=[], follow_up=answers)
+    )
+    with db.unit_of_work() as s:
+        note = notes.session_note(s, clinic, second.id)
+        earlier = notes.session_note(s, clinic, first.id)
+    assert note.session.follow_up_reported == ("petechiae (onset 2026-03-02) resolved on 2026-03-04",)
+    assert earlier.session.adverse_responses[0].resolved_on == dt.date(2026, 3, 4)
+    assert "resolved on 2026-03-04" in earlier.session.addenda[0]["text"]
+    # a correction of the visit keeps what its answers reported
+    with db.unit_of_work() as s:
+        amended = notes.amend_note(
+            s, clinic, second.id, changes={"notes": "later words"}, reason="notes added later", actor=ANA,
+            today=TODAY,
+        )  # fmt: skip
+    assert amended.session.follow_up_reported == note.session.follow_up_reported

@@ -113,7 +113,7 @@ def test_the_note_page_and_print_view_show_everything_recorded(world: World) -> 
             "patient keeps a pain diary",
             "precautions",
             "screened at this session",
-            "asked and answered",
+            "asked and answered", "nothing new reported",
             "Signature:",
         ):
             assert shown in text, f"{path}: {shown!r} missing"

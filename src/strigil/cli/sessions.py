@@ -239,6 +239,10 @@ def print_note(note: Any) -> None:
         lines.append(f"screening: {screening.get('verdict')} ({screening.get('source')}); {found}")
     if s.override_reason:
         lines.append(f"override reason: {s.override_reason}")
+    if s.number > 1:
+        asked = {True: "asked", False: "not asked", None: "not recorded"}[s.follow_up_asked]
+        answers = "; ".join(s.follow_up_reported) or ("nothing new reported" if s.follow_up_asked else "")
+        lines.append(f"follow-up questions: {asked}" + (f" — {answers}" if answers else ""))
     warm = f"{s.warm_up_kind} {s.warm_up_minutes:g} min" if s.warm_up_kind else "none"
     lines.append(f"warm-up: {warm}; emollient: {s.emollient or 'none'}")
     for st in s.steps:

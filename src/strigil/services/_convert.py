@@ -130,6 +130,7 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
             override_reason=s.override_reason,
             dose_confirmed=bool(s.dose_confirmed),
             follow_up_asked=s.follow_up_asked,
+            follow_up_reported=tuple((s.follow_up or {}).get("reported", ())),
             exercise_delivered=s.exercise_delivered,
             exercise_not_delivered_reason=s.exercise_not_delivered_reason,
             signed_at=s.signed_at,

@@ -412,13 +412,16 @@ def record_session(
         raise _refuse(gates, screening.to_json(None))
     screening_id = store_session_screening(db, target.episode_id, screening, on=record.date, by=by)
     copy = {**screening.to_json(screening_id), "gates": gates.to_json(), "at_the_table": at_the_table}
+    columns = session_columns(record)
+    if columns["follow_up"] is not None:  # what the answers reported, in words, for this session's note
+        columns["follow_up"] = {**columns["follow_up"], "reported": _reported(db, follow_up)}
     session_id = conn.execute(
         _INSERT_SESSION,
         {
             "episode_id": target.episode_id,
             "clinician_id": target.clinician_id,
             "number": number,
-            **session_columns(record),
+            **columns,
             "screening_id": screening_id,
             "screening": copy,
             "recommendation": recommendation,
@@ -458,6 +461,21 @@ def record_session(
             reason=f"resolution reported at session {number}'s follow-up questions",
         )
     return RecordedSession(session_id, target.episode_id, number, recommendation, screening=copy)
+
+
+def _reported(db: Session, follow_up: _FollowUp) -> list[str]:
+    """The follow-up answers in words: each reaction since an earlier session, each resolution."""
+    reported = [
+        f"{a.severity} {a.kind.replace('_', ' ')} after session {n}, from {a.onset_on}"
+        + (f", resolved {a.resolved_on}" if a.resolved_on else "")
+        for _, n, a in follow_up.reactions
+    ]
+    for adverse_id, resolved_on in follow_up.resolutions:
+        row = db.get(AdverseResponseRow, adverse_id)
+        kind = row.kind.replace("_", " ") if row else "adverse response"
+        onset = f" (onset {row.onset_on})" if row else ""
+        reported.append(f"{kind}{onset} resolved on {resolved_on}")
+    return reported
 
 
 def _days(a: AdverseResponse) -> float | None:
@@ -545,8 +563,11 @@ def amend_session(
         db.execute(delete(table).where(table.session_id == row.id))
     db.expire(row, ["steps"])
     row.clinician_id = target.clinician_id
+    reported = (row.follow_up or {}).get("reported")
     for column, value in session_columns(record).items():
         setattr(row, column, value)
+    if reported and row.follow_up is not None:  # what the answers reported at the time stays with the note
+        row.follow_up = {**row.follow_up, "reported": reported}
     row.screening = {**screening.to_json(row.screening_id), "gates": gates.to_json(), "at_the_table": True}
     row.version += 1
     db.flush()

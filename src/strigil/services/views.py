@@ -146,6 +146,7 @@ class SessionView:
     override_reason: str | None = None
     dose_confirmed: bool = False
     follow_up_asked: bool | None = None  # None: not recorded
+    follow_up_reported: tuple[str, ...] = ()  # what the follow-up answers reported, in words
     exercise_delivered: bool | None = None
     exercise_not_delivered_reason: str | None = None
     signed_at: dt.datetime | None = None
