@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 import pytest
 from clinic_network import all_rows, network_columns
+from cox_attack import recover_binary_cells, shared_patients
 
+from strigil.registry.disclosure import count_allowed
 from strigil.registry.exact_growth import ClinicDataError
 from strigil.registry.exact_survival import (
     ImprovementSpec,
@@ -140,3 +142,118 @@ def test_a_clinic_with_another_coding_is_named() -> None:
         ClinicDataError, match=r"clinic 'west': column 'phase' has level\(s\) \['sub-acute'\]"
     ):
         fit_exact_cox(SPEC, _ask(clinics))
+
+
+# ---- What one ordinary analysis discloses -------------------------------------------------------------------
+
+EXERCISE = ImprovementSpec(
+    outcome="pain", mcid=2.0, mcid_source="test value", covariates=("exercise",), times=SPEC.times
+)
+
+
+def _adversarial_clinic() -> dict[str, Any]:
+    """A clinic of 67 whose every Kaplan–Meier band count is 0 or ≥ 5, but where only 2 patients with
+    exercise are still at risk at the last improvement time (session 5): one improves there, one does not."""
+    # session: (improved without exercise, with), (censored without, with)
+    plan = {1: ((6, 5), (0, 0)), 2: ((7, 5), (0, 0)), 3: ((6, 6), (0, 0)), 4: ((8, 5), (5, 0)), 5: ((6, 1), (6, 1))}
+    cols: dict[str, list[Any]] = {"patient": [], "session": [], "pain": [], "exercise": [], "clinic": []}
+    k = 0
+    for t, (improved, censored) in plan.items():
+        for exercise, (n_improved, n_censored) in enumerate(zip(improved, censored, strict=True)):
+            for better in [True] * n_improved + [False] * n_censored:
+                k += 1
+                for s in range(t + 1):
+                    cols["patient"].append(f"adv-{k}")
+                    cols["session"].append(float(s))
+                    cols["pain"].append(4.5 if better and s == t else 7.0 - 0.1 * s)
+                    cols["exercise"].append(float(exercise))
+                    cols["clinic"].append("adversarial")
+    return {c: np.asarray(v) for c, v in cols.items()}
+
+
+def _one_analysis(clinics: dict[str, dict[str, Any]], spec: ImprovementSpec) -> dict[str, Any]:
+    """Run the pooled curve and one Cox fit; keep, per clinic, what the analyst receives."""
+    seen: dict[str, dict[str, Any]] = {}
+
+    def ask(request: dict[str, Any]) -> list[dict[str, Any]]:
+        answers = [answer_survival_request(rows, request) for rows in clinics.values()]
+        for a in answers:
+            got = seen.setdefault(a["site"], {"points": []})
+            if a.get("kind") == "km" and a["participates"]:
+                got["bands"] = a["bands"]
+            if a.get("kind") == "cox" and a["participates"]:
+                pt = a["points"][0]
+                got["points"].append(
+                    (np.asarray(request["beta"][0]), pt["loglik"], np.asarray(pt["gradient"]),
+                     np.asarray(pt["hessian"]))
+                )
+        return answers
+
+    pool_kaplan_meier(spec, ask)
+    fit_exact_cox(spec, ask)
+    return seen
+
+
+def _truth(rows: dict[str, Any], keep_all: bool) -> dict[str, list[int]]:
+    tab = sessions_to_improvement(rows, outcome="pain", mcid=Mcid(2.0, True, ""), covariates=["exercise"])
+    t, e, x = tab.sessions, tab.improved, tab.covariates["exercise"]
+    keep = np.ones(len(t), dtype=bool) if keep_all else shared_patients(t, e, x[:, None])
+    t, e, x = t[keep], e[keep], x[keep] == 1
+    times = sorted(set(t[e]))
+    nxt = [*times[1:], np.inf]
+    return {
+        "at_risk": [int(((t >= u) & x).sum()) for u in times],
+        "improved": [int(((t == u) & e & x).sum()) for u in times],
+        "censored_after": [int(((t >= u) & (t < v) & ~e & x).sum()) for u, v in zip(times, nxt, strict=True)],
+    }
+
+
+def _recovered(clinics: dict[str, dict[str, Any]], sites: tuple[str, ...]) -> dict[str, list[Any]]:
+    seen = _one_analysis(clinics, EXERCISE)
+    return {
+        site: recover_binary_cells(got["bands"], got["points"], last_session=6)
+        for site, got in seen.items()
+        if site in sites and got["points"] and "bands" in got
+    }
+
+
+def test_without_the_cell_rule_one_analysis_discloses_a_patient(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The attack, against the exchange as it was (every patient shared): from one Cox fit's answers and the
+    # band counts of the same analysis, the analyst recovers each clinic's exact table per improvement time.
+    import strigil.registry.exact_survival as exact_survival
+
+    monkeypatch.setattr(exact_survival, "disclosable_patients", lambda t, e, X, m: np.ones(len(t), dtype=bool))
+    clinics = {**network_columns(), "adversarial": _adversarial_clinic()}
+    recovered = _recovered(clinics, ("west", "adversarial"))
+    for site in ("west", "adversarial"):
+        assert len(recovered[site]) == 1, site  # one table fits the answers
+        ((_, cells),) = recovered[site]
+        assert cells == _truth(clinics[site], keep_all=True), site
+    # West merged its bands from session 3 on (a censoring count of 1), yet one table fits: it shows the one
+    # patient with exercise censored between sessions 3 and 4, and the 4 with exercise improving at session 1.
+    west = recovered["west"][0][1]
+    assert west["censored_after"][2] == 1 and west["improved"][0] == 4
+    # The adversarial clinic: its 2 patients with exercise at risk at the last improvement time, 1 improving.
+    adversarial = recovered["adversarial"][0][1]
+    assert adversarial["at_risk"][-1] == 2 and adversarial["improved"][-1] == 1
+
+
+def test_the_answers_of_one_analysis_solve_only_for_cells_of_at_least_5() -> None:
+    clinics = {**network_columns(), "adversarial": _adversarial_clinic()}
+    recovered = _recovered(clinics, ("north", "south", "west", "adversarial"))
+    assert all(recovered[s] for s in ("north", "south", "west", "adversarial"))
+    for site, tables in recovered.items():
+        for marg, cells in tables:
+            # What the attack recovers is the shared patients' table: no cell of 1 to 4 is left in it.
+            assert cells == _truth(clinics[site], keep_all=False), site
+            without = {
+                "at_risk": [n for n, _ in marg],
+                "improved": [d for _, d in marg],
+                "censored_after": [
+                    n - d - nxt for (n, d), nxt in zip(marg, [*(m for m, _ in marg[1:]), 0], strict=True)
+                ],
+            }
+            for key, values in cells.items():
+                for total, with_exercise in zip(without[key], values, strict=True):
+                    assert count_allowed(with_exercise, 5), (site, key, values)
+                    assert count_allowed(total - with_exercise, 5), (site, key, values)

@@ -6,6 +6,12 @@ are its gradient and Hessian (Efron's handling of ties, as lifelines and R's sur
 Efron 1977, J Am Stat Assoc 72:557). Each clinic returns those three sums at the analyst's β; Newton–Raphson
 on their totals is the single-database stratified fit.
 
+Disclosure: those sums depend on a clinic's data only through its table of patients per cell (the band
+between two successive improvement times × improved or censored × the covariate pattern, i.e. the row of
+covariate values), and one ordinary fit's answers can be solved for that table. So each clinic shares only
+the patients in cells of at least `min_patients` (`disclosable_patients`), says that it withheld some, and
+the pooled fit is the single-database fit of the patients shared.
+
 Kaplan–Meier: each clinic returns, per band of the agreed time grid, the patients at risk at its start and
 the improvements and censorings within it. Summed across clinics these give the pooled estimate; where a
 count would fall between 1 and `min_patients` − 1 the clinic merges the band with the next (coarsening),
@@ -15,6 +21,7 @@ and the result says so. Exact when every time is a grid point and no band was me
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import dataclasses
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +43,7 @@ __all__ = [
     "ImprovementSpec",
     "PooledCurve",
     "answer_survival_request",
+    "disclosable_patients",
     "efron_pieces",
     "fit_exact_cox",
     "pool_kaplan_meier",
@@ -157,6 +165,29 @@ class _ClinicTable:
     X: np.ndarray | None = None
     names: tuple[str, ...] = ()
     levels_present: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    withheld: bool = False
+
+
+def disclosable_patients(time: np.ndarray, event: np.ndarray, X: np.ndarray, min_patients: int) -> np.ndarray:
+    """The patients a clinic may share for the stratified Cox model (a boolean mask).
+
+    The Cox answers at any β are functions of the counts per cell: the band [uₖ, uₖ₊₁) between successive
+    improvement times that holds the patient's time (before the first improvement time: a band of its own),
+    improved or censored, and the covariate pattern (the patient's row of X). A cell of 1 to `min_patients` − 1
+    patients is withheld whole. Withholding can remove an improvement time and so merge two bands; the rule
+    is applied again until every cell is empty or holds at least `min_patients`."""
+    keep = np.ones(len(time), dtype=bool)
+    while keep.any():
+        times = np.unique(time[keep & event])
+        band = np.searchsorted(times, time, side="right")
+        key = np.column_stack([band, event, X])[keep]
+        _, cell, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
+        allowed = np.fromiter((count_allowed(int(n), min_patients) for n in counts), dtype=bool, count=len(counts))
+        small = ~allowed[cell.ravel()]
+        if not small.any():
+            break
+        keep[np.flatnonzero(keep)[small]] = False
+    return keep
 
 
 def _clinic_table(columns: Mapping[str, Column], spec: ImprovementSpec, site: str | None) -> _ClinicTable:
@@ -217,6 +248,20 @@ def _clinic_table(columns: Mapping[str, Column], spec: ImprovementSpec, site: st
             X[:, j] = np.asarray(table.covariates[c]).astype(str) == lv[:-1]
         else:
             X[:, j] = np.asarray(table.covariates[nm], dtype=float)
+    keep = disclosable_patients(table.sessions, table.improved, X, spec.min_patients)
+    withheld = not bool(keep.all())
+    if withheld:
+        table = dataclasses.replace(
+            table,
+            sessions=table.sessions[keep],
+            improved=table.improved[keep],
+            covariates={c: np.asarray(v)[keep] for c, v in table.covariates.items()},
+        )
+        X = X[keep]
+        n = len(table.sessions)
+        present = {c: tuple(sorted(set(np.asarray(table.covariates[c]).astype(str).tolist()))) for c in present}
+    if n < spec.min_patients:
+        return _ClinicTable(name, f"fewer than {spec.min_patients} patients in cells it may share")
     small = small_column_groups(X, names, np.arange(n), spec.min_patients)
     min_n = spec.min_patients
     for c, lvs in present.items():
@@ -228,7 +273,7 @@ def _clinic_table(columns: Mapping[str, Column], spec: ImprovementSpec, site: st
             f"between 1 and {spec.min_patients - 1} patients have a nonzero (or a zero) value of "
             f"{', '.join(small)}",
         )
-    return _ClinicTable(name, None, table, X, names, present)
+    return _ClinicTable(name, None, table, X, names, present, withheld)
 
 
 def _bands(table: ImprovementTable, times: Sequence[float], min_patients: int) -> list[dict[str, Any]] | None:
@@ -267,6 +312,9 @@ def answer_survival_request(
         return {**head, "participates": False, "reason": clinic.reason}
     assert clinic.table is not None and clinic.X is not None
     table = clinic.table
+    if clinic.withheld:
+        # That some patients were withheld, never how many or which cells.
+        head["withheld_rare_cells"] = True
     n_events = int(table.improved.sum())
     if kind == "km":
         bands = _bands(table, spec.times, spec.min_patients)
@@ -321,6 +369,7 @@ class ExactCoxFit(Presentable):
     n_events: int
     rounds: int
     converged: bool
+    withheld: tuple[str, ...] = ()  # clinics that withheld patients in cells of fewer than min_patients
 
     def to_frame(self) -> pd.DataFrame:
         """One row per covariate: coefficient, SE, hazard ratio of improving with its Wald 95% interval."""
@@ -358,6 +407,7 @@ class ExactCoxFit(Presentable):
             "n_improved": self.n_events,
             "rounds": self.rounds,
             "converged": self.converged,
+            "withheld": list(self.withheld),
             "method": "Cox model stratified by clinic (Efron ties), exact from per-clinic partial-likelihood "
             "gradients and Hessians",
         }
@@ -420,6 +470,7 @@ def fit_exact_cox(spec: ImprovementSpec, ask: Ask, max_rounds: int = 50) -> Exac
         n_events=sum(int(enrolled[s]["n_events"]) for s in sites),
         rounds=rounds,
         converged=converged,
+        withheld=tuple(s for s in sites if enrolled[s].get("withheld_rare_cells")),
     )
 
 
@@ -438,6 +489,7 @@ class PooledCurve(Presentable):
     excluded: Mapping[str, str]
     coarsened: bool
     note: str
+    withheld: tuple[str, ...] = ()  # clinics that withheld patients in cells of fewer than min_patients
 
     def to_frame(self) -> pd.DataFrame:
         """One row per pooled band: share improved with its 95% band, at risk and improvements."""
@@ -468,6 +520,7 @@ class PooledCurve(Presentable):
             "excluded": dict(self.excluded),
             "coarsened": self.coarsened,
             "note": self.note,
+            "withheld": list(self.withheld),
         }
 
 
@@ -512,6 +565,12 @@ def pool_kaplan_meier(spec: ImprovementSpec, ask: Ask) -> PooledCurve:
         if merged
         else "No band was merged: exact wherever every time is a grid point."
     )
+    withheld = tuple(s for s in sites if answers[s].get("withheld_rare_cells"))
+    if withheld:
+        note += (
+            f" {', '.join(withheld)} withheld patients whose cell (time band, improved or not, covariate values) "
+            f"held fewer than {spec.min_patients}: the curve is that of the patients shared."
+        )
     return PooledCurve(
         times=np.asarray(common),
         improved=1.0 - S,
@@ -524,4 +583,5 @@ def pool_kaplan_meier(spec: ImprovementSpec, ask: Ask) -> PooledCurve:
         excluded=excluded,
         coarsened=merged,
         note=note,
+        withheld=withheld,
     )

@@ -332,6 +332,12 @@ def exact_cox_summary(r: ExactCoxFit) -> Summary:
         *_table(["exp(coef)", "lower 95%", "upper 95%"], rows, list(r.names)),
     ]
     lines += [f"excluded {site}: {why}" for site, why in r.excluded.items()]
+    if r.withheld:
+        lines.append(
+            f"withheld at {', '.join(r.withheld)}: patients whose cell (band between improvement times, "
+            "improved or not, covariate values) holds too few patients to disclose (the fit is that of the "
+            "patients shared)"
+        )
     return Summary("\n".join(lines))
 
 
