@@ -40,32 +40,50 @@ def _ask(clinics: dict[str, dict[str, Any]], log: list[dict[str, Any]] | None = 
     return ask
 
 
-def _single_database_table(clinics: dict[str, dict[str, Any]], mcid: float = 2.0) -> Any:
-    rows = all_rows(clinics, ["north", "south", "west"])
-    return sessions_to_improvement(
-        rows, outcome="pain", mcid=Mcid(mcid, True, ""), covariates=["minutes", "exercise", "phase", "clinic"]
+def _shared_table(rows: dict[str, Any], spec: ImprovementSpec, mcid: float = 2.0) -> Any:
+    """A clinic's patients as the single database would hold them, then only those it may share (the rule
+    applied by the test's own code: `cox_attack.shared_patients`)."""
+    tab = sessions_to_improvement(
+        rows, outcome="pain", mcid=Mcid(mcid, True, ""), covariates=[*spec.covariates]
     )
+    X = (
+        np.column_stack(
+            [
+                (tab.covariates[c] == "chronic").astype(float)
+                if c == "phase"
+                else tab.covariates[c].astype(float)
+                for c in spec.covariates
+            ]
+        )
+        if spec.covariates
+        else np.zeros((len(tab.sessions), 0))
+    )
+    keep = shared_patients(tab.sessions, tab.improved, X)
+    return tab.sessions[keep], tab.improved[keep], X[keep]
 
 
-def test_stratified_cox_equals_the_single_database_fit() -> None:
+@pytest.mark.parametrize("covariates", [("exercise", "phase"), ("exercise",)])
+def test_stratified_cox_equals_the_single_database_fit_of_the_shared_patients(
+    covariates: tuple[str, ...],
+) -> None:
+    import dataclasses
+
     import pandas as pd
     from lifelines import CoxPHFitter
 
+    spec = dataclasses.replace(SPEC, covariates=covariates)
     clinics = network_columns()
-    pooled = fit_exact_cox(SPEC, _ask(clinics))
-    assert pooled.excluded == {"tiny": "fewer than 5 patients with follow-up"}
-    assert pooled.names == ("minutes", "exercise", "phase[T.chronic]") and pooled.converged
-    tab = _single_database_table(clinics)
-    frame = pd.DataFrame(
-        {
-            "T": tab.sessions,
-            "E": tab.improved.astype(int),
-            "minutes": tab.covariates["minutes"],
-            "exercise": tab.covariates["exercise"],
-            "phase[T.chronic]": (tab.covariates["phase"] == "chronic").astype(float),
-            "clinic": tab.covariates["clinic"],
-        }
-    )
+    pooled = fit_exact_cox(spec, _ask(clinics))
+    assert pooled.excluded["tiny"] == "fewer than 5 patients with follow-up"
+    assert pooled.names == spec.names_for(spec.levels) and pooled.converged
+    # Every clinic here has a cell of 1-4 patients, and the result says which clinics withheld patients.
+    assert pooled.withheld == pooled.sites and "withheld at" in pooled.summary().text
+    parts = []
+    for site in pooled.sites:
+        t, e, X = _shared_table(clinics[site], spec)
+        parts.append(pd.DataFrame({"T": t, "E": e.astype(int), **dict(zip(pooled.names, X.T, strict=True))}))
+        parts[-1]["clinic"] = site
+    frame = pd.concat(parts, ignore_index=True)
     cph = CoxPHFitter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -82,10 +100,13 @@ def test_pooled_kaplan_meier_is_exact_when_no_count_is_small() -> None:
     from lifelines import KaplanMeierFitter
 
     clinics = network_columns(missing_visit_prob=0.0)
-    spec = dataclasses.replace(SPEC, mcid=1.5)  # with this threshold no clinic's band count is small
+    # No covariate: the cells are (band between improvement times, improved or not); at this threshold none
+    # is small, so nothing is withheld and no band merged.
+    spec = dataclasses.replace(SPEC, mcid=1.5, covariates=(), levels={})
     curve = pool_kaplan_meier(spec, _ask(clinics))
-    assert not curve.coarsened and "No band was merged" in curve.note
-    tab = _single_database_table(clinics, mcid=1.5)
+    assert not curve.coarsened and "No band was merged" in curve.note and curve.withheld == ()
+    rows = all_rows(clinics, ["north", "south", "west"])
+    tab = sessions_to_improvement(rows, outcome="pain", mcid=Mcid(1.5, True, ""))
     km = KaplanMeierFitter().fit(tab.sessions, tab.improved)
     expected = 1.0 - km.survival_function_at_times(curve.times).to_numpy()
     assert np.allclose(curve.improved, expected, atol=1e-12)
@@ -97,42 +118,52 @@ def test_pooled_kaplan_meier_is_exact_when_no_count_is_small() -> None:
     assert np.allclose(curve.upper[shown], 1.0 - band[:, 0], atol=1e-6)
 
 
-def test_pooled_kaplan_meier_merges_small_bands_and_says_so() -> None:
+def test_pooled_kaplan_meier_counts_only_shared_patients_and_says_so() -> None:
+    from lifelines import KaplanMeierFitter
+
     clinics = network_columns()
     log: list[dict[str, Any]] = []
     curve = pool_kaplan_meier(SPEC, _ask(clinics, log))
-    assert curve.coarsened and "coarsened" in curve.note
-    assert "tiny" in curve.excluded
+    # The curve is built from the same patients the Cox answers use (so the two cannot be differenced).
+    assert curve.withheld and "withheld patients" in curve.note and "tiny" in curve.excluded
     for message in log:
         for band in message.get("bands", []):
             for key in ("at_risk", "events", "censored"):
                 assert band[key] == 0 or band[key] >= 5, (message["site"], band)
     assert np.all(np.diff(curve.improved) >= 0)
+    shared = [_shared_table(clinics[s], SPEC) for s in curve.sites]
+    km = KaplanMeierFitter().fit(
+        np.concatenate([t for t, _, _ in shared]), np.concatenate([e for _, e, _ in shared])
+    )
+    if not curve.coarsened:
+        assert np.allclose(
+            curve.improved, 1.0 - km.survival_function_at_times(curve.times).to_numpy(), atol=1e-12
+        )
 
 
-def test_cox_messages_come_from_at_least_5_patients_and_5_improvements() -> None:
+def test_cox_messages_come_from_cells_of_at_least_5_patients() -> None:
     clinics = network_columns()
-    # West's chronic patients: only 3, so west must stay out rather than share sums about them.
+    # West's chronic patients: only 3. Their cells are small, so west withholds them (or stays out).
     west = clinics["west"]
     three = np.isin(west["patient"], np.unique(west["patient"])[:3])
     west["phase"] = np.where(three, "chronic", "acute")
     log: list[dict[str, Any]] = []
     fit = fit_exact_cox(SPEC, _ask(clinics, log))
-    assert set(fit.excluded) == {"tiny", "west"}
+    assert "tiny" in fit.excluded
     for message in log:
         if not message["participates"]:
             assert set(message) == {"format", "kind", "request", "site", "participates", "reason"}
             continue
         assert message["n_patients"] >= 5 and message["n_events"] >= 5
-        # Recomputed from the clinic's rows: every covariate group behind the sums holds at least 5 patients.
-        tab = sessions_to_improvement(
-            clinics[message["site"]],
-            outcome="pain",
-            mcid=Mcid(2.0, True, ""),
-            covariates=["exercise", "phase"],
-        )
-        for values in (tab.covariates["exercise"] > 0, tab.covariates["phase"] == "chronic"):
-            assert min(int(values.sum()), int((~values).sum())) >= 5, message["site"]
+        assert message.get("withheld_rare_cells") is True
+        if message["kind"] == "enrol" and message["site"] == "west":
+            assert list(message["levels_present"]["phase"]) == ["acute"]
+        # Recomputed from the clinic's rows by the test's own rule: the patients behind the sums.
+        t, e, X = _shared_table(clinics[message["site"]], SPEC)
+        assert message["n_patients"] == len(t) and message["n_events"] == int(e.sum())
+        for column in X.T:
+            nonzero = column != 0
+            assert count_allowed(int(nonzero.sum()), 5) and count_allowed(int((~nonzero).sum()), 5)
 
 
 def test_a_clinic_with_another_coding_is_named() -> None:
@@ -144,7 +175,7 @@ def test_a_clinic_with_another_coding_is_named() -> None:
         fit_exact_cox(SPEC, _ask(clinics))
 
 
-# ---- What one ordinary analysis discloses -------------------------------------------------------------------
+# ---- What one ordinary analysis discloses ---------------------------------------------------------------
 
 EXERCISE = ImprovementSpec(
     outcome="pain", mcid=2.0, mcid_source="test value", covariates=("exercise",), times=SPEC.times
@@ -155,7 +186,13 @@ def _adversarial_clinic() -> dict[str, Any]:
     """A clinic of 67 whose every Kaplan–Meier band count is 0 or ≥ 5, but where only 2 patients with
     exercise are still at risk at the last improvement time (session 5): one improves there, one does not."""
     # session: (improved without exercise, with), (censored without, with)
-    plan = {1: ((6, 5), (0, 0)), 2: ((7, 5), (0, 0)), 3: ((6, 6), (0, 0)), 4: ((8, 5), (5, 0)), 5: ((6, 1), (6, 1))}
+    plan = {
+        1: ((6, 5), (0, 0)),
+        2: ((7, 5), (0, 0)),
+        3: ((6, 6), (0, 0)),
+        4: ((8, 5), (5, 0)),
+        5: ((6, 1), (6, 1)),
+    }
     cols: dict[str, list[Any]] = {"patient": [], "session": [], "pain": [], "exercise": [], "clinic": []}
     k = 0
     for t, (improved, censored) in plan.items():
@@ -184,8 +221,12 @@ def _one_analysis(clinics: dict[str, dict[str, Any]], spec: ImprovementSpec) -> 
             if a.get("kind") == "cox" and a["participates"]:
                 pt = a["points"][0]
                 got["points"].append(
-                    (np.asarray(request["beta"][0]), pt["loglik"], np.asarray(pt["gradient"]),
-                     np.asarray(pt["hessian"]))
+                    (
+                        np.asarray(request["beta"][0]),
+                        pt["loglik"],
+                        np.asarray(pt["gradient"]),
+                        np.asarray(pt["hessian"]),
+                    )
                 )
         return answers
 
@@ -222,7 +263,9 @@ def test_without_the_cell_rule_one_analysis_discloses_a_patient(monkeypatch: pyt
     # band counts of the same analysis, the analyst recovers each clinic's exact table per improvement time.
     import strigil.registry.exact_survival as exact_survival
 
-    monkeypatch.setattr(exact_survival, "disclosable_patients", lambda t, e, X, m: np.ones(len(t), dtype=bool))
+    monkeypatch.setattr(
+        exact_survival, "disclosable_patients", lambda t, e, X, m: np.ones(len(t), dtype=bool)
+    )
     clinics = {**network_columns(), "adversarial": _adversarial_clinic()}
     recovered = _recovered(clinics, ("west", "adversarial"))
     for site in ("west", "adversarial"):

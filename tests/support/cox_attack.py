@@ -34,7 +34,9 @@ CellTable = dict[str, list[int]]
 Point = tuple[np.ndarray, float, np.ndarray, np.ndarray]  # β, loglik, gradient, Hessian
 
 
-def _efron(marg: Marginals, at_risk1: np.ndarray, improved1: np.ndarray, beta: float) -> tuple[float, float, float]:
+def _efron(
+    marg: Marginals, at_risk1: np.ndarray, improved1: np.ndarray, beta: float
+) -> tuple[float, float, float]:
     """Loglik, gradient and Hessian of one binary covariate from the counts per improvement time."""
     w = math.exp(beta)
     ll = beta * float(improved1.sum())
@@ -52,7 +54,7 @@ def _efron(marg: Marginals, at_risk1: np.ndarray, improved1: np.ndarray, beta: f
 
 
 def _marginal_candidates(bands: Sequence[dict[str, Any]], last_session: int) -> list[Marginals]:
-    """Every split of merged bands into whole sessions: (at risk, improvements) per session with improvements."""
+    """Every split of merged bands into whole sessions: (at risk, improvements) per improvement session."""
     per_band: list[list[list[tuple[int, int, int]]]] = []  # per band, options: per session (at risk, d, c)
     for j, b in enumerate(bands):
         start = int(b["start"])

@@ -20,8 +20,8 @@ and the result says so. Exact when every time is a grid point and no band was me
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import dataclasses
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -173,16 +173,18 @@ def disclosable_patients(time: np.ndarray, event: np.ndarray, X: np.ndarray, min
 
     The Cox answers at any β are functions of the counts per cell: the band [uₖ, uₖ₊₁) between successive
     improvement times that holds the patient's time (before the first improvement time: a band of its own),
-    improved or censored, and the covariate pattern (the patient's row of X). A cell of 1 to `min_patients` − 1
-    patients is withheld whole. Withholding can remove an improvement time and so merge two bands; the rule
-    is applied again until every cell is empty or holds at least `min_patients`."""
+    improved or censored, and the covariate pattern (the patient's row of X). A cell of 1 to
+    `min_patients` − 1 patients is withheld whole. Withholding can remove an improvement time and so merge
+    two bands; the rule is applied again until every cell is empty or holds at least `min_patients`."""
     keep = np.ones(len(time), dtype=bool)
     while keep.any():
         times = np.unique(time[keep & event])
         band = np.searchsorted(times, time, side="right")
         key = np.column_stack([band, event, X])[keep]
         _, cell, counts = np.unique(key, axis=0, return_inverse=True, return_counts=True)
-        allowed = np.fromiter((count_allowed(int(n), min_patients) for n in counts), dtype=bool, count=len(counts))
+        allowed = np.fromiter(
+            (count_allowed(int(n), min_patients) for n in counts), dtype=bool, count=len(counts)
+        )
         small = ~allowed[cell.ravel()]
         if not small.any():
             break
@@ -259,7 +261,9 @@ def _clinic_table(columns: Mapping[str, Column], spec: ImprovementSpec, site: st
         )
         X = X[keep]
         n = len(table.sessions)
-        present = {c: tuple(sorted(set(np.asarray(table.covariates[c]).astype(str).tolist()))) for c in present}
+        present = {
+            c: tuple(sorted(set(np.asarray(table.covariates[c]).astype(str).tolist()))) for c in present
+        }
     if n < spec.min_patients:
         return _ClinicTable(name, f"fewer than {spec.min_patients} patients in cells it may share")
     small = small_column_groups(X, names, np.arange(n), spec.min_patients)
@@ -568,8 +572,8 @@ def pool_kaplan_meier(spec: ImprovementSpec, ask: Ask) -> PooledCurve:
     withheld = tuple(s for s in sites if answers[s].get("withheld_rare_cells"))
     if withheld:
         note += (
-            f" {', '.join(withheld)} withheld patients whose cell (time band, improved or not, covariate values) "
-            f"held fewer than {spec.min_patients}: the curve is that of the patients shared."
+            f" {', '.join(withheld)} withheld patients whose cell (time band, improved or not, covariate "
+            f"values) held fewer than {spec.min_patients}: the curve is that of the patients shared."
         )
     return PooledCurve(
         times=np.asarray(common),
