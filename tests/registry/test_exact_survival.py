@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -300,3 +301,25 @@ def test_the_answers_of_one_analysis_solve_only_for_cells_of_at_least_5() -> Non
                 for total, with_exercise in zip(without[key], values, strict=True):
                     assert count_allowed(with_exercise, 5), (site, key, values)
                     assert count_allowed(total - with_exercise, 5), (site, key, values)
+
+
+def test_the_clinics_cell_rule_agrees_with_the_tests_own_on_random_tables() -> None:
+    from strigil.registry.exact_survival import disclosable_patients
+
+    rng = np.random.default_rng(7)
+    merged = 0
+    for _ in range(200):
+        n = int(rng.integers(5, 80))
+        time = rng.integers(1, 6, n).astype(float)
+        event = rng.random(n) < 0.6
+        X = rng.integers(0, 2, (n, int(rng.integers(0, 3)))).astype(float)
+        mine = disclosable_patients(time, event, X, 5)
+        assert np.array_equal(mine, shared_patients(time, event, X)), (time, event, X)
+        kept = set(time[event & mine])
+        merged += kept != set(time[event])  # withholding removed an improvement time: bands merged
+        # No cell of the shared patients holds 1-4.
+        times = sorted(kept)
+        band = np.searchsorted(times, time[mine], side="right")
+        cells = Counter(zip(band, event[mine], map(tuple, X[mine]), strict=True))
+        assert all(count_allowed(c, 5) for c in cells.values())
+    assert merged > 0
