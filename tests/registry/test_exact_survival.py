@@ -323,3 +323,13 @@ def test_the_clinics_cell_rule_agrees_with_the_tests_own_on_random_tables() -> N
         cells = Counter(zip(band, event[mine], map(tuple, X[mine]), strict=True))
         assert all(count_allowed(c, 5) for c in cells.values())
     assert merged > 0
+
+
+def test_a_fit_left_ill_determined_by_the_withheld_patients_still_reports() -> None:
+    # Three covariates (with 3-4 doses of minutes per clinic) leave few shareable patients: the fit's
+    # intervals are wide or infinite, but it prints and serialises rather than failing.
+    fit = fit_exact_cox(SPEC, _ask(network_columns()))
+    assert fit.withheld and "south" in fit.excluded
+    out = fit.to_json()
+    assert out["withheld"] == list(fit.withheld) and len(out["terms"]) == 3
+    assert "withheld at" in fit.summary().text

@@ -392,17 +392,20 @@ class ExactCoxFit(Presentable):
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-ready form (hazard ratios of improving with Wald 95% intervals)."""
         se = np.sqrt(np.diag(self.vcov))
+        with np.errstate(over="ignore"):  # an ill-determined coefficient's interval reaches inf
+            z = 1.959963984540054 * se
+            hr = np.exp(np.column_stack([self.beta, self.beta - z, self.beta + z]))
         return {
             "terms": [
                 {
                     "name": n,
                     "coef": float(b),
                     "se": float(s),
-                    "hazard_ratio": float(np.exp(b)),
-                    "ci_lb": float(np.exp(b - 1.959963984540054 * s)),
-                    "ci_ub": float(np.exp(b + 1.959963984540054 * s)),
+                    "hazard_ratio": float(h[0]),
+                    "ci_lb": float(h[1]),
+                    "ci_ub": float(h[2]),
                 }
-                for n, b, s in zip(self.names, self.beta, se, strict=True)
+                for n, b, s, h in zip(self.names, self.beta, se, hr, strict=True)
             ],
             "loglik": self.loglik,
             "sites": list(self.sites),

@@ -321,10 +321,11 @@ def exact_growth_summary(r: ExactGrowthFit) -> Summary:
 def exact_cox_summary(r: ExactCoxFit) -> Summary:
     """The clinic-stratified Cox model pooled exactly: hazard ratios with Wald 95% intervals."""
     se = np.sqrt(np.diag(r.vcov))
-    rows = [
-        [f"{math.exp(b):.4f}", f"{math.exp(b - _Z95 * s):.4f}", f"{math.exp(b + _Z95 * s):.4f}"]
-        for b, s in zip(r.beta, se, strict=True)
-    ]
+    with np.errstate(over="ignore"):  # an ill-determined coefficient's interval reaches inf
+        rows = [
+            [f"{x:.4f}" for x in np.exp(np.array([b, b - _Z95 * s, b + _Z95 * s]))]
+            for b, s in zip(r.beta, se, strict=True)
+        ]
     lines = [
         f"Cox model stratified by clinic, exact over {len(r.sites)} clinic(s) ({r.n_patients} patients, "
         f"{r.n_events} improved; log partial likelihood {r.loglik:.4f})",
