@@ -42,6 +42,7 @@ def _seed(url: str) -> None:
             role="clinician",
             clinic_id=1,
             password=PASSWORD,
+            clinician="c1",  # the account treats as clinician record c1
         )
     database.dispose()
 

@@ -32,6 +32,11 @@ NOT_FILTERS = {
     ("GET", "/login"),
     ("GET", "/account"),
     ("POST", "/episodes/{episode_id}/sessions/steps"),
+    # flags of a page and HTMX operations, each a closed choice checked by its pattern: no query of the record
+    ("GET", "/patients/{patient_code}"),
+    ("GET", "/episodes/{episode_id}"),
+    ("GET", "/episodes/{episode_id}/sessions/new"),
+    ("POST", "/episodes/{episode_id}/sessions/measures"),
     # the FHIR import's target patient is not a search filter: the test at the end of this file covers it
     ("POST", "/api/v1/fhir"),
 }

@@ -25,6 +25,7 @@ RECORD_TABLES = {
     "adverse_responses",
     "amendments",
     "screenings",
+    "clinic_templates",
 }
 
 
@@ -98,3 +99,34 @@ def test_sqlite_pragmas_are_set(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() >= 5000
     engine.dispose()
     assert os.path.exists(tmp_path / "p.sqlite")
+
+
+def test_charting_links_an_account_named_as_a_clinician_code_to_that_record(empty_url: str) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from strigil.store.database import _alembic_config
+
+    engine = make_engine(empty_url)
+    try:
+        with engine.begin() as conn:
+            command.upgrade(_alembic_config(conn), "0116_safety_gates")
+        now = "2026-01-01 00:00:00"
+        with engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO clinics (code, name, created_at) VALUES ('k', 'K', '{now}')"))
+            conn.execute(text(
+                "INSERT INTO clinicians (clinic_id, code, name, profession, training, years_experience, "
+                f"created_at) VALUES (1, 'pt1', 'PT One', 'physical_therapist', '[]', 3, '{now}')"
+            ))
+            for name, role in (("pt1", "clinician"), ("desk", "clinician"), ("boss", "admin")):
+                conn.execute(text(
+                    "INSERT INTO web_accounts (username, display_name, role, clinic_id, password_hash, "
+                    "active, must_change_password, created_at, password_changed_at) VALUES "
+                    f"('{name}', '{name}', '{role}', 1, 'x', true, false, '{now}', '{now}')"
+                ))
+        migrate(engine)
+        with engine.connect() as conn:
+            linked = dict(conn.execute(text("SELECT username, clinician_id FROM web_accounts")).all())
+        assert linked == {"pt1": 1, "desk": None, "boss": None}
+    finally:
+        engine.dispose()

@@ -195,3 +195,40 @@ def test_meta_fit_api_fits_outcomes_correlated_within_trials(world: World) -> No
     assert body["struct"] == "CS" and body["sampling_covariance"] == "rho=0.4 within trial"
     assert body["tau2"][0]["estimate"] == direct.tau2[0].estimate
     assert body["rho"][0]["estimate"] == direct.rho[0].estimate
+
+
+def test_meta_page_with_one_study_gives_its_result_and_says_why_there_is_no_pooling(world: World) -> None:
+    client, csrf = world.client("clinician")
+    for method, test in (("REML", "z"), ("DL", "knha"), ("FE", "z")):
+        page = client.post(
+            "/meta",
+            files={"file": ("one.csv", "study,yi,vi\nA,0.5,0.04\n", "text/csv")},
+            data={"method": method, "test": test, "measure": "given", "csrf_token": csrf},
+        )
+        assert page.status_code in (200, 422), (method, test, page.status_code)
+        if page.status_code == 200:
+            assert 'id="one-study"' in page.text and "0.500" in page.text
+        else:
+            assert 'id="meta-error"' in page.text
+
+
+def test_meta_page_reads_a_semicolon_table_with_decimal_commas(world: World) -> None:
+    client, csrf = world.client("clinician")
+    text = BCG.replace(",", ";").replace(".", ",")
+    page = client.post(
+        "/meta",
+        files={"file": ("bcg.csv", text, "text/csv")},
+        data={"method": "REML", "test": "z", "measure": "given", "csrf_token": csrf},
+    )
+    assert page.status_code == 200, page.text
+    assert "k = 13" in page.text and "-0.715" in page.text
+
+
+def test_meta_page_names_a_one_column_header_as_the_problem(world: World) -> None:
+    client, csrf = world.client("clinician")
+    page = client.post(
+        "/meta",
+        files={"file": ("bad.csv", "study|yi|vi\nA|0.5|0.04\n", "text/csv")},
+        data={"method": "REML", "csrf_token": csrf},
+    )
+    assert page.status_code == 422 and "separate the columns with commas, semicolons or tabs" in page.text

@@ -106,9 +106,8 @@ def test_deactivated_account_loses_sessions_and_cannot_sign_in(world: World) -> 
     victim, _ = world.client("clinician")
     admin, csrf = world.client("admin")
     account_id = world.ids[(1, "clinician")]
-    assert (
-        admin.post(f"/admin/accounts/{account_id}/deactivate", data={"csrf_token": csrf}).status_code == 200
-    )
+    confirmed = {"csrf_token": csrf, "confirm": "yes"}  # the page asks first (see test_web_admin_pages)
+    assert admin.post(f"/admin/accounts/{account_id}/deactivate", data=confirmed).status_code == 200
     assert victim.get("/api/v1/me").status_code == 401
     assert _sign_in(TestClient(world.app, follow_redirects=False), "clinician1", PASSWORD) == 401
 

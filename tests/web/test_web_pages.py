@@ -44,8 +44,9 @@ def test_reorder_steps_moves_adds_and_removes() -> None:
     a, b, c = {"stroke": "a"}, {"stroke": "b"}, {"stroke": "c"}
     assert reorder_steps([a, b, c], "up", 2, {}) == [a, c, b]
     assert reorder_steps([a, b, c], "down", 0, {}) == [b, a, c]
-    assert reorder_steps([a, b], "add", 0, {}) == [a, b, b]
-    assert reorder_steps([], "add", 0, {"stroke": ""}) == [{"stroke": ""}]
+    fresh = {"carried": "", "confirmed": ""}  # a copy is a new step, never marked as carried forward
+    assert reorder_steps([a, b], "add", 0, {}) == [a, b, {**b, **fresh}]
+    assert reorder_steps([], "add", 0, {"stroke": ""}) == [{"stroke": "", **fresh}]
     assert reorder_steps([a, b, c], "remove", 1, {}) == [a, c]
     assert reorder_steps([a, b], "up", 0, {}) == [a, b]  # first cannot move up
 

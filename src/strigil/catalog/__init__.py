@@ -16,6 +16,7 @@ from strigil.catalog._citations import (
     load_hosts,
 )
 from strigil.catalog._entries import (
+    HEURISTIC,
     Condition,
     EdgeType,
     Entry,
@@ -27,10 +28,21 @@ from strigil.catalog._entries import (
     Threshold,
 )
 from strigil.catalog._loader import KINDS, Catalog, CatalogError, UnknownCode, load_catalog
+from strigil.catalog._templates import (
+    CLINIC_TEMPLATE_LABEL,
+    AftercareItem,
+    SessionTemplate,
+    TemplateStep,
+    load_aftercare,
+    load_session_templates,
+)
 
 __all__ = [
+    "CLINIC_TEMPLATE_LABEL",
+    "HEURISTIC",
     "KINDS",
     "PRACTITIONER_LABEL",
+    "AftercareItem",
     "Bibliography",
     "Catalog",
     "CatalogError",
@@ -43,13 +55,17 @@ __all__ = [
     "Measure",
     "ProtocolStep",
     "Region",
+    "SessionTemplate",
     "Source",
     "Stroke",
+    "TemplateStep",
     "Threshold",
     "UnknownCode",
     "address_host",
     "host_allowed",
+    "load_aftercare",
     "load_bibliography",
     "load_catalog",
     "load_hosts",
+    "load_session_templates",
 ]

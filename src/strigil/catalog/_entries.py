@@ -6,6 +6,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Literal
 
 __all__ = [
+    "HEURISTIC",
     "Condition",
     "Direction",
     "EdgeType",
@@ -20,6 +21,8 @@ __all__ = [
 ]
 
 Direction = Literal["lower_is_better", "higher_is_better"]
+# How a default that no source fixes is labelled wherever it shows (the brief's rule for clinical numbers).
+HEURISTIC = "configurable heuristic"
 MeasureKind = Literal["pain", "function", "rom", "ppt", "strength", "global"]
 
 
@@ -86,6 +89,15 @@ class Condition(Entry):
     regions: tuple[str, ...] = ()
     tissue: str = "mixed"
     evidence: Literal["studied", "claimed"] = "studied"
+    # the measures the session form offers first, and the study or guideline that measured them — or
+    # HEURISTIC where no source fixes them
+    measures: tuple[str, ...] = ()
+    measures_source: str = ""
+
+    @property
+    def measures_heuristic(self) -> bool:
+        """True when no source fixes this condition's default measures (a configurable heuristic)."""
+        return self.measures_source == HEURISTIC
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from strigil.catalog._citations import CitationError, load_bibliography
 from strigil.catalog._entries import (
+    HEURISTIC,
     Condition,
     EdgeType,
     Entry,
@@ -136,6 +137,8 @@ def _build(cls: type[_E], raw: dict[str, Any], where: str) -> _E:
         if not str(data.get(key, "")).strip():
             raise CatalogError(f"{where}: entry {data.get('code', '?')!r} has no {key!r}")
     data["source"] = _cited(str(data["source"]), f"{where}:{data['code']}")
+    if cls is Condition and data.get("measures_source", HEURISTIC) != HEURISTIC:
+        data["measures_source"] = _cited(str(data["measures_source"]), f"{where}:{data['code']}")
     if cls is Measure:
         data["mcids"] = _thresholds(data.get("mcids", []), "MCID", f"{where}:{data['code']}")
         data["mdcs"] = _thresholds(data.get("mdcs", []), "MDC", f"{where}:{data['code']}")
@@ -176,4 +179,10 @@ def load_catalog() -> Catalog:
             table[entry.code] = entry
         tables[kind] = table
     sides = tuple(files["regions.toml"]["sides"]["codes"])
+    for condition in tables["conditions"].values():
+        unknown = [m for m in condition.measures if m not in tables["measures"]]
+        if unknown:
+            raise CatalogError(f"conditions.toml:{condition.code}: unknown measures {', '.join(unknown)}")
+        if condition.measures and not condition.measures_source:
+            raise CatalogError(f"conditions.toml:{condition.code}: measures without a measures_source")
     return Catalog(sides=sides, **tables)

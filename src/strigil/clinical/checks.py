@@ -88,15 +88,42 @@ def _path(loc: tuple[int | str, ...]) -> str:
     return out
 
 
+# Pydantic's messages in words a clinician reads without knowing the validator ("String should match
+# pattern '^[A-Za-z0-9]…'" says nothing to a therapist); {names} come from the error's context.
+_PLAIN = {
+    "extra_forbidden": "unknown field; remove it (see `strigil schema session`)",
+    "missing": "required field is missing",
+    "string_pattern_mismatch": "use only letters, digits, '-' and '_' (no spaces, no names), "
+    "starting with a letter or digit",
+    "string_too_short": "must not be empty",
+    "string_too_long": "is too long: at most {max_length} characters",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "date_parsing": "must be a date (year-month-day, e.g. 2026-03-01)",
+    "date_from_datetime_parsing": "must be a date (year-month-day, e.g. 2026-03-01)",
+    "greater_than": "must be greater than {gt}",
+    "greater_than_equal": "must be greater than or equal to {ge}",
+    "less_than": "must be less than {lt}",
+    "less_than_equal": "must be less than or equal to {le}",
+    "literal_error": "choose one of: {expected}",
+    "bool_parsing": "must be yes or no",
+    "too_long": "too many: at most {max_length}",
+}
+
+
+def _said(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def problems_from(exc: ValidationError) -> list[FieldProblem]:
     """Turn a pydantic ValidationError into field-level problems with plain messages."""
     problems = []
     for err in exc.errors(include_url=False):
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
-        if err["type"] == "extra_forbidden":
-            msg = "unknown field; remove it (see `strigil schema session`)"
-        elif err["type"] == "missing":
-            msg = "required field is missing"
+        plain = _PLAIN.get(err["type"])
+        if plain is not None:
+            msg = plain.format(**{k: _said(v) for k, v in (err.get("ctx") or {}).items()})
         # A whole-document rule (no field path) names its fields in the message; don't echo the document.
         value = None if err["type"] == "missing" or not err["loc"] else err.get("input")
         problems.append(FieldProblem(_path(tuple(err["loc"])), value, msg))

@@ -26,6 +26,8 @@ from strigil.clinical.vocabulary import (
     ClinicianDecision,
     FibreDirection,
     FollowUpKind,
+    Joint,
+    Motion,
     PressureCategory,
     Severity,
     Timing,
@@ -136,16 +138,31 @@ class FollowUp(_Part):
 
 
 class Measurement(_Part):
-    """An outcome measurement: pre/post the IASTM within the session, or between sessions."""
+    """An outcome measurement: pre/post the IASTM within the session, or between sessions.
+
+    A range of motion says which joint, motion and side it measured (its error depends on them: the one
+    threshold rule, `clinical.response.change_bar`, judges it by joint and motion); a Patient-Specific
+    Functional Scale item names the patient's activity. Other measures carry none of these.
+    """
 
     measure: MeasureCode
     value: float
     timing: Timing
-
+    joint: Joint | None = Field(default=None, description="range of motion: the joint measured")
+    motion: Motion | None = Field(default=None, description="range of motion: the motion measured")
+    side: SideCode | None = Field(default=None, description="range of motion: the side measured")
+    activity: str | None = Field(
+        default=None, min_length=1, max_length=200, description="PSFS: the activity in the patient's words"
+    )
 
     @model_validator(mode="after")
     def _in_range(self) -> Measurement:
         within_measure_range(self.measure, self.value)
+        kind = load_catalog().measures[self.measure].kind
+        if kind != "rom" and (self.joint or self.motion or self.side):
+            raise ValueError(f"joint, motion and side belong to a range of motion, not to {self.measure}")
+        if self.activity is not None and self.measure != "psfs":
+            raise ValueError(f"an activity belongs to a PSFS item, not to {self.measure}")
         return self
 
 

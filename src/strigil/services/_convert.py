@@ -180,4 +180,5 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
         voided_at=episode.voided_at,
         voided_by=episode.voided_by,
         void_reason=episode.void_reason,
+        exercise_prescription=tuple(episode.exercise_prescription or ()),
     )

@@ -18,6 +18,7 @@ from sqlalchemy import ColumnElement, func, select, update
 from sqlalchemy.orm import Session
 
 from strigil.store.accounts import ROLES, Account, ApiToken, LoginAttempt, LoginSession, utcnow
+from strigil.store.record import ClinicianRow
 
 __all__ = [
     "FAILURE_WINDOW",
@@ -36,15 +37,18 @@ __all__ = [
     "TooManyAttempts",
     "authenticate",
     "change_password",
+    "clinician_code",
     "create_account",
     "deactivate_account",
     "end_login_session",
     "find_clinic_account",
     "get_account",
     "issue_api_token",
+    "link_clinician",
     "list_accounts",
     "list_api_tokens",
     "password_problems",
+    "reactivate_account",
     "reset_password",
     "resolve_api_token",
     "resolve_login_session",
@@ -137,9 +141,17 @@ def _validate_username(username: str) -> str:
 
 
 def create_account(
-    db: Session, *, username: str, display_name: str, role: str, clinic_id: int, password: str
+    db: Session,
+    *,
+    username: str,
+    display_name: str,
+    role: str,
+    clinic_id: int,
+    password: str,
+    clinician: str | None = None,
 ) -> Account:
-    """Create an account with a hashed password; refuses a weak password or a taken user name."""
+    """Create an account with a hashed password; refuses a weak password or a taken user name. `clinician`
+    (a clinician code of the clinic) links a clinician account to the record it treats as."""
     name = _validate_username(username)
     if role not in ROLES:
         raise AccountError(f"role: {role!r} is not allowed; choose one of {', '.join(ROLES)}")
@@ -148,6 +160,7 @@ def create_account(
         raise AccountError("; ".join(problems))
     if db.scalar(select(Account.id).where(Account.username == name)) is not None:
         raise AccountError(f"username: {name!r} is taken")
+    clinician_id = _clinician_id(db, clinic_id, role, clinician) if clinician else None
     account = Account(
         username=name,
         display_name=display_name.strip() or name,
@@ -155,10 +168,45 @@ def create_account(
         clinic_id=clinic_id,
         password_hash=HASHER.hash(password),
         active=True,
+        clinician_id=clinician_id,
     )
     db.add(account)
     db.flush()
     return account
+
+
+def _clinician_id(db: Session, clinic_id: int, role: str, clinician: str) -> int:
+    if role != "clinician":
+        raise AccountError(f"clinician: only a clinician account treats as a clinician record, not {role!r}")
+    found = db.scalar(
+        select(ClinicianRow.id).where(ClinicianRow.clinic_id == clinic_id, ClinicianRow.code == clinician)
+    )
+    if found is None:
+        raise AccountError(f"clinician: {clinician!r} is not a clinician record of this clinic")
+    taken = db.scalar(select(Account.username).where(Account.clinician_id == found))
+    if taken is not None:
+        raise AccountError(f"clinician: {clinician!r} is already the record of account {taken!r}")
+    return found
+
+
+def link_clinician(db: Session, account: Account, clinician: str | None) -> Account:
+    """Link a clinician account to the clinician record (code) it treats as, or unlink it (None): an account
+    without a record cannot be recorded as the treating clinician."""
+    account.clinician_id = None
+    db.flush()
+    if clinician:
+        account.clinician_id = _clinician_id(db, account.clinic_id, account.role, clinician)
+    db.flush()
+    return account
+
+
+def clinician_code(db: Session, account_id: int) -> str | None:
+    """The code of the clinician record an account treats as (None: not linked)."""
+    return db.scalar(
+        select(ClinicianRow.code).join(Account, Account.clinician_id == ClinicianRow.id).where(
+            Account.id == account_id
+        )
+    )
 
 
 def get_account(db: Session, username: str) -> Account:
@@ -277,6 +325,14 @@ def deactivate_account(db: Session, username: str) -> Account:
     account = get_account(db, username)
     account.active = False
     _end_everything(db, account)
+    db.flush()
+    return account
+
+
+def reactivate_account(db: Session, username: str) -> Account:
+    """Undo a deactivation: the account can sign in again (its ended sessions and tokens stay ended)."""
+    account = get_account(db, username)
+    account.active = True
     db.flush()
     return account
 

@@ -75,7 +75,8 @@ class Alert:
 
 
 def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:
-    """Patients with a session dated `today` in the clinic's open episodes, the latest recorded first."""
+    """Patients with a session dated `today` in the clinic's open episodes, each once (with the latest session
+    recorded today), the latest recorded first."""
     rows = db.execute(
         select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number, EpisodeRow.region)
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
@@ -92,7 +93,13 @@ def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 
         .order_by(SessionRow.date, SessionRow.id.desc())
         .limit(limit)
     ).all()
-    return [TodayRow(code, eid, condition, number, region) for code, eid, condition, number, region in rows]
+    seen: set[str] = set()
+    out = []
+    for code, eid, condition, number, region in rows:  # each patient once, with their latest session
+        if code not in seen:
+            seen.add(code)
+            out.append(TodayRow(code, eid, condition, number, region))
+    return out
 
 
 def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 50) -> list[Alert]:

@@ -44,20 +44,27 @@ def recommendation_for(history: dict[str, Any]) -> dict[str, Any] | None:
 def respond_history(
     condition: str,
     dates: Mapping[int, dt.date],
-    measures: Iterable[tuple[int, str, str, float]],
+    measures: Iterable[tuple[Any, ...]],
     adverse: Iterable[tuple[int, str, str, dt.date, dt.date | None]],
 ) -> dict[str, Any]:
     """An episode's sessions as the `strigil respond` document the decision aid judges.
 
     `dates`: session number → date of the sessions that count (void ones left out by the caller);
-    `measures`: (session number, measure, timing, value); `adverse`: (session number, kind, severity, onset,
-    resolved on or None). The one builder behind the recommendation stored at recording and the one shown
+    `measures`: (session number, measure, timing, value[, {joint, motion, side, activity}] — which series of
+    the measure a value is, for a range of motion or a PSFS item); `adverse`: (session number, kind,
+    severity, onset, resolved on or None). The one builder behind the recommendation stored at recording and the one shown
     after the record changed (a resolution, a void).
     """
     measured = [
-        {"measure": m, "session": n, "timing": t, "value": v}
-        for n, m, t, v in measures
-        if t in ("pre", "post")
+        {
+            "measure": item[1],
+            "session": item[0],
+            "timing": item[2],
+            "value": item[3],
+            **{k: w for k, w in (item[4] if len(item) > 4 else {}).items() if w is not None},
+        }
+        for item in measures
+        if item[2] in ("pre", "post")
     ]
     numbers = {m["session"] for m in measured}
     return {

@@ -112,6 +112,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "voided_at",
         "voided_by",
         "void_reason",
+        "exercise_prescription",
     ),
     "treatment_sessions": (
         "id",
@@ -148,7 +149,20 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "void_reason",
     ),
     "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS, *_MEASURED_COLUMNS),
-    "measurements": ("id", "episode_id", "session_id", "measure", "value", "timing", "taken_on", "version"),
+    "measurements": (
+        "id",
+        "episode_id",
+        "session_id",
+        "measure",
+        "value",
+        "timing",
+        "taken_on",
+        "version",
+        "joint",
+        "motion",
+        "side",
+        "activity",
+    ),
     "adverse_responses": (
         "id",
         "episode_id",
@@ -330,6 +344,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             **stamped,
             "created_by": "demo",
             **dict.fromkeys(("discharge_reason", "referrer", "voided_at", "voided_by", "void_reason")),
+            "exercise_prescription": None,
         },
         "treatment_sessions": {
             "recommendation": None,
@@ -348,7 +363,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "addenda": _NO_ADDENDA,
         },
         "dose_steps": {"force_n": None, "stroke_count": None, **dict.fromkeys(_MEASURED_COLUMNS)},
-        "measurements": {"version": 1},
+        "measurements": {"version": 1, "joint": None, "motion": None, "side": None, "activity": None},
         "adverse_responses": {"note": None, "version": 1, "resolved_where": None, "resolution_note": None},
     }
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from strigil.clinical.episode import EpisodePlan, consent_problem
 from strigil.clinical.gates import reason_problem
+from strigil.clinical.home_exercise import Prescription
 from strigil.clinical.vocabulary import DischargeReason, allowed
 from strigil.services._convert import episode_view
 from strigil.services.amendments import keep_previous
@@ -30,6 +31,7 @@ __all__ = [
     "discharge_words",
     "find_episode",
     "open_episode",
+    "prescribe_exercises",
     "show_episode",
 ]
 
@@ -229,3 +231,30 @@ def _plan_rules(plan: EpisodePlan, *, consent: bool) -> None:
         if plan.consent is None:
             raise invalid("consent", None, bad)
         raise invalid("consent.explained", list(plan.consent.explained), bad)
+
+
+def prescribe_exercises(
+    db: Session, clinic_id: int, episode_id: int, exercises: list[dict[str, Any]], *, by: str = ""
+) -> EpisodeView:
+    """Write the episode's home-exercise programme as the clinician gives it (replacing the last one, which is
+    kept as an amendment). Strigil proposes none: an empty list clears the programme."""
+    episode, patient = find_episode(db, clinic_id, episode_id)
+    if episode.closed_on is not None:
+        raise Refused(f"episode {episode_id} was closed on {episode.closed_on}; its programme is final")
+    try:
+        prescription = Prescription.model_validate({"exercises": exercises})
+    except ValidationError as exc:
+        raise from_validation(exc) from None
+    if episode.exercise_prescription:
+        keep_previous(
+            db,
+            "episode_exercise_prescription",
+            episode.id,
+            episode.version,
+            {"exercises": episode.exercise_prescription},
+            by=by or "unknown",
+            reason="home-exercise programme changed",
+        )
+    episode.exercise_prescription = [e.model_dump() for e in prescription.exercises]
+    db.flush()
+    return episode_view(db, episode, patient)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "MetaFit",
     "MetaInputError",
     "StudyTable",
+    "delimiter_of",
     "effect_sizes",
     "fit_csv",
     "fit_table",
@@ -104,9 +106,26 @@ class StudyTable:
         return mods
 
 
+_DELIMITERS = (",", ";", "\t")
+_DECIMAL_COMMA = re.compile(r"[+-]?\d*,\d+(?:[eE][+-]?\d+)?")
+
+
+def delimiter_of(text: str) -> str:
+    """The separator of a table: the one of comma, semicolon or tab that the header row uses most (a
+    spreadsheet saved as CSV in a language with decimal commas separates with semicolons)."""
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    counts = {d: first.count(d) for d in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda d: counts[d])
+    return best if counts[best] > 0 else ","
+
+
 def parse_table(text: str) -> StudyTable:
-    """A CSV text as a table (a byte-order mark is ignored)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    """A CSV text as a table (a byte-order mark is ignored). Semicolon- and tab-separated tables are
+    recognised by their header row; in a semicolon table, numbers written with a decimal comma (0,25) are
+    read as numbers."""
+    text = text.lstrip("\ufeff")
+    delimiter = delimiter_of(text)
+    reader = csv.DictReader(io.StringIO(text), delimiter=delimiter)
     try:
         rows = list(reader)
     except csv.Error as exc:  # e.g. a bare carriage return inside a field (found by the hardening fuzz tests)
@@ -114,7 +133,19 @@ def parse_table(text: str) -> StudyTable:
     header = [h.strip() for h in (reader.fieldnames or [])]
     if not header:
         raise MetaInputError("file: has no header row; the first line must name the columns (e.g. yi,vi)")
-    return StudyTable(header, [{k.strip(): (v or "") for k, v in r.items() if k is not None} for r in rows])
+    if len(header) == 1 and header[0] not in ("yi", "vi"):
+        raise MetaInputError(
+            f"file: the header row {header[0][:60]!r} is one column; separate the columns with commas, "
+            "semicolons or tabs (e.g. study,yi,vi)"
+        )
+
+    def cell(value: str | None) -> str:
+        value = value or ""
+        if delimiter == ";" and _DECIMAL_COMMA.fullmatch(value.strip()):
+            return value.strip().replace(",", ".")
+        return value
+
+    return StudyTable(header, [{k.strip(): cell(v) for k, v in r.items() if k is not None} for r in rows])
 
 
 def read_table(path: Path) -> StudyTable:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,17 +12,21 @@ from sqlalchemy.orm import Session
 
 from strigil.clinical.people import Patient
 from strigil.services.amendments import keep_previous
-from strigil.services.errors import NotFound, Refused, from_validation
+from strigil.services.errors import NotFound, from_validation, invalid
 from strigil.services.views import EpisodeSummary, PatientView
 from strigil.store.mapping import patient_columns
 from strigil.store.record import EpisodeRow, PatientRow, SessionRow
 
 __all__ = [
+    "PatientOverview",
     "PatientPage",
     "add_patient",
     "amend_patient",
+    "codes_of",
     "find_patient",
     "list_patients",
+    "overview",
+    "patient_ids_by_code",
     "search_patients",
     "show_patient",
 ]
@@ -58,11 +63,13 @@ def add_patient(db: Session, clinic_id: int, data: dict[str, Any] | Patient) -> 
         patient = data if isinstance(data, Patient) else Patient.model_validate(data)
     except ValidationError as exc:
         raise from_validation(exc) from None
+    folded = func.lower(PatientRow.code)
     taken = db.scalar(
-        select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, PatientRow.code == patient.code)
+        select(PatientRow.code).where(PatientRow.clinic_id == clinic_id, folded == patient.code.lower())
     )
-    if taken is not None:
-        raise Refused(f"patient code {patient.code!r} is already used in this clinic; choose another code")
+    if taken is not None:  # the search ignores case, so codes differing only in case would be confused
+        message = f"patient code {taken!r} is already used in this clinic; choose another code"
+        raise invalid("code", patient.code, message)
     row = PatientRow(clinic_id=clinic_id, **patient_columns(patient))
     db.add(row)
     db.flush()
@@ -139,14 +146,17 @@ class PatientPage:
 def search_patients(
     db: Session, clinic_id: int, query: str = "", *, page: int = 1, per_page: int = 25
 ) -> PatientPage:
-    """The clinic's patients whose code starts with `query` (case as typed), by code, one page at a time."""
+    """The clinic's patients whose code starts with `query` in any case (p-0 finds P-001), by code, one page
+    at a time."""
     page = max(page, 1)
     per_page = min(max(per_page, 1), 200)
     where = [PatientRow.clinic_id == clinic_id]
-    prefix = query.strip()
+    prefix = query.strip().lower()
     if prefix:
-        # A range on the (clinic_id, code) index instead of LIKE, which SQLite cannot serve from an index.
-        where += [PatientRow.code >= prefix, PatientRow.code < prefix + "\U0010ffff"]
+        # A range on the (clinic_id, lower(code)) index instead of LIKE, which SQLite cannot serve from an
+        # index.
+        folded = func.lower(PatientRow.code)
+        where += [folded >= prefix, folded < prefix + "\U0010ffff"]
     total = db.scalar(select(func.count(PatientRow.id)).where(*where)) or 0
     rows = db.scalars(
         select(PatientRow)
@@ -157,3 +167,63 @@ def search_patients(
     ).all()
     views = [PatientView(r.id, r.clinic_id, r.code, r.birth_year, r.sex, r.version) for r in rows]
     return PatientPage(views, int(total), page, per_page)
+
+
+@dataclass(frozen=True)
+class PatientOverview:
+    """What the patient list shows beside a code: the open episode's condition and the last visit."""
+
+    open_episode_id: int | None
+    condition: str | None
+    last_visit: dt.date | None
+
+
+def overview(db: Session, patient_ids: list[int]) -> dict[int, PatientOverview]:
+    """For each patient of a page: the latest open episode (its condition) and the date of the latest session
+    of any episode. Two queries over the page's patients (episodes by their patient index, sessions by their
+    unique (episode_id, number) index)."""
+    if not patient_ids:
+        return {}
+    episodes = db.execute(
+        select(EpisodeRow.id, EpisodeRow.patient_id, EpisodeRow.condition, EpisodeRow.closed_on)
+        .where(EpisodeRow.patient_id.in_(patient_ids))
+        .order_by(EpisodeRow.opened_on, EpisodeRow.id)
+    ).all()
+    owner = {eid: pid for eid, pid, _, _ in episodes}
+    open_episode: dict[int, tuple[int, str]] = {}
+    for eid, pid, condition, closed_on in episodes:
+        if closed_on is None:
+            open_episode[pid] = (eid, condition)  # the latest open one wins
+    last: dict[int, dt.date] = {}
+    if owner:
+        for eid, date in db.execute(
+            select(SessionRow.episode_id, func.max(SessionRow.date))
+            .where(SessionRow.episode_id.in_(list(owner)))
+            .group_by(SessionRow.episode_id)
+        ).all():
+            pid = owner[eid]
+            if pid not in last or date > last[pid]:
+                last[pid] = date
+    return {
+        pid: PatientOverview(
+            open_episode.get(pid, (None, None))[0], open_episode.get(pid, (None, None))[1], last.get(pid)
+        )
+        for pid in patient_ids
+    }
+
+
+def patient_ids_by_code(db: Session, clinic_id: int, code: str) -> int | None:
+    """The id of the clinic's patient with this code in any case (None if there is none)."""
+    folded = func.lower(PatientRow.code)
+    return db.scalar(
+        select(PatientRow.id).where(PatientRow.clinic_id == clinic_id, folded == code.strip().lower())
+    )
+
+
+def codes_of(db: Session, clinic_id: int, ids: list[int]) -> dict[int, str]:
+    """The codes of the clinic's patients with these ids (for pages that list ids, e.g. the audit trail)."""
+    if not ids:
+        return {}
+    mine = (PatientRow.clinic_id == clinic_id) & PatientRow.id.in_(ids)
+    rows = db.execute(select(PatientRow.id, PatientRow.code).where(mine)).all()
+    return {pid: code for pid, code in rows}

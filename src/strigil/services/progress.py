@@ -4,11 +4,13 @@ recommendation. Void sessions are left out of both."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
 from strigil.catalog import load_catalog
 from strigil.clinical.response import change_bar
+from strigil.clinical.vocabulary import display_name
 from strigil.services.decision_support import recommendation_for, respond_history
 from strigil.services.views import EpisodeView
 
@@ -24,16 +26,21 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Point:
-    """One measurement placed on the chart: session number, timing (pre/post/between) and value."""
+    """One measurement placed on the chart: session number and date, timing (pre/post/between) and value."""
 
     session: int
     timing: str
     value: float
+    date: dt.date | None = None
 
 
 @dataclass(frozen=True)
 class MeasureSeries:
-    """A measure's values over the sessions, with the threshold that counts as a meaningful change."""
+    """A measure's values over the sessions, with the threshold that counts as a meaningful change.
+
+    One series per measure, and for a range of motion per joint, motion and side, for a PSFS per activity
+    (`key` tells them apart; `label` says which it is).
+    """
 
     measure: str
     name: str
@@ -46,6 +53,11 @@ class MeasureSeries:
     threshold_kind: str  # what sets the bar: MCID, MDC, or "" when none is known
     threshold_note: str  # the bar in words: value, population and source, and the other threshold
     points: list[Point] = field(default_factory=list)
+    key: str = ""  # unique within the episode: measure[-joint-motion-side | -activity number]
+    label: str = ""  # the series in words: "Range of motion — knee, extension, right"
+    goal: str = ""  # the episode's goal in the clinician's words (charts show it beside the band)
+    joint: str | None = None  # a range of motion's joint and motion (the bar depends on them)
+    motion: str | None = None
 
 
 def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
@@ -63,7 +75,13 @@ def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
         view.condition,
         {s.number: s.date for s in counted},
         [
-            (number_of[m.session_id], m.measure, m.timing, m.value)
+            (
+                number_of[m.session_id],
+                m.measure,
+                m.timing,
+                m.value,
+                {"joint": m.joint, "motion": m.motion, "side": m.side, "activity": m.activity},
+            )
             for m in view.measurements
             if m.session_id in number_of
         ],
@@ -81,23 +99,35 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
     """Each measure's values over the episode's sessions, with the bar for a meaningful change.
 
     The bar is `strigil.clinical.response.change_bar` for the episode's condition at the measure's baseline
-    (its first pre-test): the same number the decision aid judges by.
+    (its first pre-test) — for a range of motion with its joint and motion: the same number the decision aid
+    judges by. A range of motion is one series per joint, motion and side; a PSFS one per activity.
     """
     catalogue = load_catalog()
-    number_of = {s.id: s.number for s in view.counted_sessions}
-    by_measure: dict[str, list[Point]] = {}
+    sessions = {s.id: s for s in view.counted_sessions}  # void sessions are left out
+    grouped: dict[tuple[str, str | None, str | None, str | None, str | None], list[Point]] = {}
     for m in view.measurements:
-        if m.session_id is None or m.session_id not in number_of:
+        session = sessions.get(m.session_id) if m.session_id is not None else None
+        if session is None:
             continue
-        by_measure.setdefault(m.measure, []).append(Point(number_of[m.session_id], m.timing, m.value))
+        what = (m.measure, m.joint, m.motion, m.side, m.activity)
+        grouped.setdefault(what, []).append(Point(session.number, m.timing, m.value, session.date))
     out = []
-    for code, points in by_measure.items():
+    activities: list[str] = []
+    goal = "; ".join(view.goals)
+    for (code, joint, motion, side, activity), points in grouped.items():
         entry = catalogue.measures[code]
         points.sort(key=lambda p: (p.session, {"pre": 0, "between": 1, "post": 2}.get(p.timing, 3)))
         baseline = next((p.value for p in points if p.timing == "pre"), points[0].value if points else None)
-        bar = change_bar(entry, condition=view.condition, catalog=catalogue)
+        bar = change_bar(entry, condition=view.condition, joint=joint, motion=motion, catalog=catalogue)
         at = 0.0 if entry.kind == "global" else (baseline or 0.0)  # a rating of change is itself a change
         by = None if bar is None else bar.deciding(at)
+        parts = [display_name(x) for x in (joint, motion, side) if x]
+        if activity is not None:
+            activities.append(activity)
+            parts = [f"“{activity}”"]
+        key = "-".join([code, *[x for x in (joint, motion, side) if x]])
+        if activity is not None:
+            key += f"-{len(activities)}"
         out.append(
             MeasureSeries(
                 measure=code,
@@ -111,6 +141,11 @@ def progress(view: EpisodeView) -> list[MeasureSeries]:
                 threshold_kind="" if by is None else by.role,
                 threshold_note="" if bar is None else bar.describe(at),
                 points=points,
+                key=key,
+                label=entry.name + (" — " + ", ".join(parts) if parts else ""),
+                goal=goal,
+                joint=joint,
+                motion=motion,
             )
         )
     return out
@@ -149,7 +184,9 @@ def change_over_episode(view: EpisodeView) -> list[MeasureChange]:
         first, last = kept[0], kept[-1]
         change = (first.value - last.value) if series.lower_is_better else (last.value - first.value)
         entry = catalogue.measures[series.measure]
-        bar = change_bar(entry, condition=view.condition, catalog=catalogue)
+        bar = change_bar(
+            entry, condition=view.condition, joint=series.joint, motion=series.motion, catalog=catalogue
+        )
         at = 0.0 if entry.kind == "global" else (series.baseline or 0.0)
         if bar is None or bar.units(at) is None:
             verdict = "not judged"
@@ -162,7 +199,7 @@ def change_over_episode(view: EpisodeView) -> list[MeasureChange]:
         out.append(
             MeasureChange(
                 series.measure,
-                series.name,
+                series.label or series.name,
                 series.unit,
                 first.value,
                 last.value,

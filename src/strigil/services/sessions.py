@@ -54,6 +54,7 @@ __all__ = [
     "parse_session",
     "record_session",
     "session_document",
+    "session_problems",
 ]
 
 
@@ -84,6 +85,10 @@ _EPISODE_MEASURES = (
         MeasurementRow.value,
         MeasurementRow.timing,
         SessionRow.voided_at,
+        MeasurementRow.joint,
+        MeasurementRow.motion,
+        MeasurementRow.side,
+        MeasurementRow.activity,
     )
     .outerjoin(
         MeasurementRow,
@@ -184,20 +189,74 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         raise Refused(
             f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
         )
-    if record.date < opened_on:
-        raise invalid(
-            "date", record.date.isoformat(), f"must be on or after the episode's opening {opened_on}"
+    problems = _when_and_who(db, clinic_id, record.date, record.clinician, opened_on, clinician_id, today)
+    if problems:
+        raise InvalidInput(problems[:1])
+    assert clinician_id is not None
+    return _Target(record.episode_id, clinician_id, condition, planned_iastm, region)
+
+
+def _when_and_who(
+    db: Session,
+    clinic_id: int,
+    date: dt.date | None,
+    clinician: str,
+    opened_on: dt.date,
+    clinician_id: int | None,
+    today: dt.date,
+) -> list[FieldProblem]:
+    """The session date against the episode's opening and today; the clinician against the clinic's."""
+    problems = []
+    if date is not None and date < opened_on:
+        problems.append(
+            FieldProblem("date", date.isoformat(), f"must be on or after the episode's opening {opened_on}")
         )
-    if record.date > today:
-        raise invalid("date", record.date.isoformat(), f"must not be in the future (today is {today})")
+    if date is not None and date > today:
+        future = f"must not be in the future (today is {today})"
+        problems.append(FieldProblem("date", date.isoformat(), future))
     if clinician_id is None:
         known = list(
-            conn.execute(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)).scalars()
+            db.connection()
+            .execute(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id))
+            .scalars()
         )
-        raise invalid(
-            "clinician", record.clinician, f"not a clinician of this clinic; allowed: {', '.join(known)}"
-        )
-    return _Target(record.episode_id, clinician_id, condition, planned_iastm, region)
+        allowed = f"not a clinician of this clinic; allowed: {', '.join(known)}"
+        problems.append(FieldProblem("clinician", clinician, allowed))
+    return problems
+
+
+def session_problems(
+    db: Session, clinic_id: int, doc: dict[str, Any], *, today: dt.date | None = None
+) -> list[FieldProblem]:
+    """Everything wrong with a session document at once, before anything is written: every field the
+    document's validation names, and the date and clinician checked against the episode even when other
+    fields are wrong (a form then shows all its errors together). An unknown or closed episode raises as
+    `record_session` does. The safety gates are `record_session`'s (they need a valid document)."""
+    try:
+        SessionRecord.model_validate(doc)
+        problems: list[FieldProblem] = []
+    except ValidationError as exc:
+        problems = from_validation(exc).problems
+    try:
+        date: dt.date | None = dt.date.fromisoformat(str(doc.get("date", "")))
+    except ValueError:
+        date = None
+    clinician = str(doc.get("clinician") or "")
+    found = db.connection().execute(
+        _EPISODE_CHECK, {"episode_id": doc.get("episode_id"), "clinic_id": clinic_id, "clinician": clinician}
+    ).first()
+    if found is None:
+        raise NotFound(f"no episode {doc.get('episode_id')} in this clinic")
+    opened_on, closed_on, *_, clinician_id = found
+    if closed_on is not None:
+        raise Refused(f"episode {doc.get('episode_id')} was closed on {closed_on}; open a new episode")
+    known = {p.field for p in problems}
+    for problem in _when_and_who(
+        db, clinic_id, date, clinician, opened_on, clinician_id, today or dt.date.today()
+    ):
+        if problem.field not in known:
+            problems.append(problem)
+    return problems
 
 
 def _children(db: Session, session_id: int, episode_id: int, record: SessionRecord) -> None:
@@ -246,10 +305,18 @@ def _history(
     rows = conn.execute(_EPISODE_MEASURES, {"episode_id": episode_id}).all()
     number = max((r[0] for r in rows), default=0) + 1
     counted = [r for r in rows if r[5] is None]
-    measures = [(n, m, t, v) for n, _, m, v, t, _ in counted if m is not None]
+    qualifiers = ("joint", "motion", "side", "activity")  # which series a value is one of (ROM, PSFS)
+    measures: list[tuple[Any, ...]] = [
+        (n, m, t, v, dict(zip(qualifiers, q, strict=True)))
+        for n, _, m, v, t, _, *q in counted
+        if m is not None
+    ]
     dates = {n: d for n, d, *_ in counted}
     # this session, not yet written
-    measures += [(number, m.measure, m.timing, m.value) for m in record.measurements]
+    measures += [
+        (number, m.measure, m.timing, m.value, {q: getattr(m, q) for q in qualifiers})
+        for m in record.measurements
+    ]
     dates[number] = record.date
     resolved_now = {} if follow_up is None else dict(follow_up.resolutions)
     adverse = [

@@ -100,6 +100,10 @@ class MeasurementView:
     value: float
     timing: str
     taken_on: dt.date
+    joint: str | None = None  # range of motion: joint, motion and side measured
+    motion: str | None = None
+    side: str | None = None
+    activity: str | None = None  # PSFS: the activity in the patient's words
 
 
 @dataclass(frozen=True)
@@ -237,3 +241,4 @@ class EpisodeView:
     def counted_sessions(self) -> tuple[SessionView, ...]:
         """The sessions that count (not void), in order: what analyses and the decision aid read."""
         return tuple(s for s in self.sessions if not s.voided)
+    exercise_prescription: tuple[dict[str, Any], ...] = ()  # the home programme, as the clinician wrote it

@@ -38,6 +38,10 @@ class Account(Base):
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
     password_changed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # the clinician record this account treats as (null: it cannot be recorded as the treating clinician)
+    clinician_id: Mapped[int | None] = mapped_column(
+        ForeignKey("clinicians.id", name="fk_web_accounts_clinician_id"), nullable=True
+    )
 
 
 class LoginSession(Base):

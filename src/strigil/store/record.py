@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -31,6 +32,7 @@ __all__ = [
     "AdverseResponseRow",
     "AmendmentRow",
     "ClinicRow",
+    "ClinicTemplateRow",
     "ClinicianRow",
     "DoseStepRow",
     "EpisodeRow",
@@ -72,7 +74,11 @@ class PatientRow(Base):
     """A pseudonymous patient: code, year of birth, sex."""
 
     __tablename__ = "patients"
-    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+    # lower(code) serves the patient search, which ignores case
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "code"),
+        Index("ix_patients_clinic_lower_code", "clinic_id", func.lower(text("code"))),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
@@ -117,6 +123,8 @@ class EpisodeRow(Base):
     voided_at: Mapped[dt.datetime | None] = mapped_column(UTCTimestamp(), nullable=True)
     voided_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # the home-exercise programme as the clinician wrote it (clinical.home_exercise; null: none yet)
+    exercise_prescription: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
 
 
 class SessionRow(Base):
@@ -248,6 +256,12 @@ class MeasurementRow(Base):
     timing: Mapped[str] = mapped_column(String(8))
     taken_on: Mapped[dt.date] = mapped_column(Date)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # what was measured, where the measure needs it: a range of motion's joint, motion and side; a PSFS
+    # item's activity in the patient's words (null otherwise)
+    joint: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    motion: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    side: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    activity: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class AdverseResponseRow(Base):
@@ -294,3 +308,18 @@ class AmendmentRow(Base):
     amended_by: Mapped[str] = mapped_column(String(64))
     amended_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
     reason: Mapped[str] = mapped_column(Text)
+
+
+class ClinicTemplateRow(Base):
+    """A clinic's own session template: dose steps as a draft for the session form (not an evidence-based
+    dose; the two sourced templates live in the catalogue)."""
+
+    __tablename__ = "clinic_templates"
+    __table_args__ = (UniqueConstraint("clinic_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    name: Mapped[str] = mapped_column(String(120))
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -9,6 +10,10 @@ from urllib.parse import urlencode
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+
+from strigil.clinical.vocabulary import display_name
+from strigil.web.body_chart import body_chart_svg
+from strigil.web.session_form import field_label
 
 __all__ = ["TEMPLATES", "render", "render_error", "render_measured"]
 
@@ -21,7 +26,19 @@ def _pager_query(params: Any, page: int) -> str:
     return urlencode(items)
 
 
+def _number(value: Any, places: int = 3) -> str:
+    """A number with fixed decimals for a results table; a dash where the model gives none (None, NaN)."""
+    if value is None or isinstance(value, str):
+        return "—" if value is None else value
+    number = float(value)
+    return "—" if math.isnan(number) else f"{number:.{places}f}"
+
+
 TEMPLATES.env.filters["pager_query"] = _pager_query
+TEMPLATES.env.filters["num"] = _number
+TEMPLATES.env.filters["words"] = display_name
+TEMPLATES.env.filters["field_label"] = field_label
+TEMPLATES.env.globals["body_chart"] = body_chart_svg
 
 
 def render(

@@ -51,6 +51,7 @@ class Principal:
     csrf_token: str = ""
     ip: str = ""
     must_change_password: bool = False
+    clinician_id: int | None = None  # the clinician record this account treats as (None: not linked)
 
     @property
     def actor(self) -> Actor:
@@ -88,6 +89,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
             via="token",
             scopes=frozenset(token.scopes.split(",")),
             ip=ip,
+            clinician_id=account.clinician_id,
         )
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
@@ -107,6 +109,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
         csrf_token=login.csrf_token,
         ip=ip,
         must_change_password=account.must_change_password,
+        clinician_id=account.clinician_id,
     )
 
 

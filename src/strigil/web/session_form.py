@@ -8,8 +8,9 @@ questions; several adverse responses each carry their own onset, resolution and 
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,25 +19,34 @@ from strigil.clinical.session import DOSE_STEP_FIELDS
 __all__ = [
     "ADVERSE_FIELDS",
     "ADVERSE_ROWS",
+    "CARRIED_FIELDS",
     "ELSEWHERE_ROWS",
+    "MEASURE_FIELDS",
     "MEASURE_ROWS",
     "REACTION_FIELDS",
     "REACTION_ROWS",
     "STEP_FIELDS",
     "SessionForm",
+    "carried_steps",
+    "draft_problems",
+    "field_label",
     "form_errors",
     "missing_choices",
     "parse_form",
+    "problems_at",
     "read_form",
     "reorder_steps",
+    "step_signature",
+    "still_carried",
 ]
 
 STEP_FIELDS = DOSE_STEP_FIELDS
 _NUMBERS = {"angle_deg": float, "force_n": float, "duration_s": int, "stroke_count": int}
-MEASURE_ROWS = 3
+MEASURE_ROWS = 1  # blank measure rows the form adds after the filled ones ("Add a measure" adds more)
+MEASURE_FIELDS = ("measure", "pre", "post", "joint", "motion", "side", "activity")
 ADVERSE_ROWS = 3  # adverse responses after this session
 REACTION_ROWS = 3  # reactions reported at the follow-up questions, after an earlier session
-ELSEWHERE_ROWS = 2  # findings recorded at another region
+ELSEWHERE_ROWS = 0  # findings at another region: each finding has its own "where" (kept for callers)
 ADVERSE_FIELDS = ("kind", "severity", "onset_on", "resolved_on", "region")
 REACTION_FIELDS = ("session", *ADVERSE_FIELDS)
 
@@ -78,15 +88,9 @@ def _get(form: Mapping[str, Any], name: str) -> str:
 def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
     """Collect the form's text fields into a SessionForm (steps and measure rows in page order)."""
     indices = sorted({int(m.group(1)) for key in form if (m := re.fullmatch(r"step-(\d+)-stroke", key))})
-    steps = [{f: _get(form, f"step-{i}-{f}") for f in STEP_FIELDS} for i in indices]
-    measures = [
-        {
-            "measure": _get(form, f"m-{i}-measure"),
-            "pre": _get(form, f"m-{i}-pre"),
-            "post": _get(form, f"m-{i}-post"),
-        }
-        for i in range(MEASURE_ROWS)
-    ]
+    steps = [{f: _get(form, f"step-{i}-{f}") for f in (*STEP_FIELDS, *CARRIED_FIELDS)} for i in indices]
+    rows = sorted({int(m.group(1)) for key in form if (m := re.fullmatch(r"m-(\d+)-measure", key))})
+    measures = [{f: _get(form, f"m-{i}-{f}") for f in MEASURE_FIELDS} for i in rows]
     names = (
         "date",
         "clinician",
@@ -104,16 +108,21 @@ def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
         "exercise_not_delivered_reason",
         "override_reason",
         "dose_confirmed",
+        "notes_confirmed",
+        "carried_from",
+        "template_name",
     )
     getlist = getattr(form, "getlist", None)
-    findings = [str(v) for v in getlist("finding")] if getlist else []
+    checked = list(dict.fromkeys(str(v) for v in getlist("finding"))) if getlist else []
+    # each finding is listed once, with where it is when that is not the treated region
+    where_of = {code: _get(form, f"finding-{code}-region") for code in checked}
     return SessionForm(
         {n: _get(form, n) for n in names},
         steps,
         measures,
         followed,
-        findings,
-        [{k: _get(form, f"elsewhere-{i}-{k}") for k in ("code", "region")} for i in range(ELSEWHERE_ROWS)],
+        [code for code in checked if not where_of[code]],
+        [{"code": code, "region": where_of[code]} for code in checked if where_of[code]],
         [{k: _get(form, f"a-{i}-{k}") for k in ADVERSE_FIELDS} for i in range(ADVERSE_ROWS)],
         [{k: _get(form, f"fu-{i}-{k}") for k in REACTION_FIELDS} for i in range(REACTION_ROWS)],
         {m.group(1): _get(form, key) for key in form if (m := re.fullmatch(r"resolved-(\d+)", key))},
@@ -165,11 +174,15 @@ def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, An
         for timing in ("pre", "post"):
             if m[timing] == "":
                 continue
-            where[f"measurements[{len(measurements)}].value"] = f"m-{row}-{timing}"
-            where[f"measurements[{len(measurements)}].measure"] = f"m-{row}-measure"
-            where[f"measurements[{len(measurements)}]"] = f"m-{row}-{timing}"
+            i = len(measurements)
+            where[f"measurements[{i}].value"] = f"m-{row}-{timing}"
+            where[f"measurements[{i}].measure"] = f"m-{row}-measure"
+            where[f"measurements[{i}]"] = f"m-{row}-{timing}"
+            for q in ("joint", "motion", "side", "activity"):
+                where[f"measurements[{i}].{q}"] = f"m-{row}-{q}"
+            qualifiers = {q: m[q] for q in ("joint", "motion", "side", "activity") if m.get(q)}
             measurements.append(
-                {"measure": m["measure"], "timing": timing, "value": _number(m[timing], float)}
+                {"measure": m["measure"], "timing": timing, "value": _number(m[timing], float), **qualifiers}
             )
     doc["measurements"] = measurements
     doc["followed_by"] = [{"kind": k} for k in session_form.followed_by]
@@ -222,9 +235,9 @@ def _screening(session_form: SessionForm, doc: dict[str, Any], where: dict[str, 
         doc["screening"] = {"no_change": True}
     elif choice == "screen":
         findings: list[dict[str, Any]] = [{"code": c} for c in session_form.findings]
-        for row, e in enumerate(session_form.elsewhere):
+        for e in session_form.elsewhere:
             if e.get("code"):
-                where[f"screening.findings[{len(findings)}].region"] = f"elsewhere-{row}-region"
+                where[f"screening.findings[{len(findings)}].region"] = f"finding-{e['code']}-region"
                 findings.append({"code": e["code"], "region": e.get("region") or None})
         doc["screening"] = {"findings": findings, "intolerance": session_form.value("intolerance") == "yes"}
     where["screening.findings"] = "screening_choice"
@@ -247,6 +260,76 @@ def _follow_up(session_form: SessionForm, doc: dict[str, Any], where: dict[str, 
                 resolved.append({"adverse_id": int(adverse_id), "resolved_on": date})
         answers["resolved"] = resolved
     doc["follow_up"] = answers
+
+
+_FIELD_WORDS = {
+    "date": "Date",
+    "clinician": "Treating clinician",
+    "warm_up_kind": "Warm-up",
+    "warm_up_minutes": "Warm-up minutes",
+    "tolerance": "Tolerance",
+    "clinician_decision": "Your decision",
+    "decision_reason": "Reason for your decision",
+    "override_reason": "Override reason",
+    "dose_confirmed": "Dose confirmation",
+    "exercise_delivered": "Exercise programme",
+    "exercise_not_delivered_reason": "Why the exercise was not delivered",
+    "screening_choice": "Screening",
+    "follow_up_choice": "Follow-up questions",
+    "notes": "Notes",
+    "template_name": "Template name",
+    "instrument": "instrument",
+    "stroke": "stroke",
+    "angle_deg": "angle",
+    "direction": "direction",
+    "pressure": "pressure",
+    "duration_s": "duration",
+    "force_n": "force",
+    "stroke_count": "stroke count",
+    "edge": "edge",
+    "region": "region",
+    "side": "side",
+    "severity": "severity",
+    "kind": "kind",
+    "onset_on": "began on",
+    "resolved_on": "resolved on",
+    "measure": "measure",
+    "pre": "before",
+    "post": "after",
+    "joint": "joint",
+    "motion": "motion",
+    "activity": "activity",
+    "confirmed": "carried forward",
+    "session": "after session",
+    "code": "finding",
+}
+_ROW_WORDS = {
+    "step": "Step",
+    "m": "Measure",
+    "a": "Adverse response",
+    "fu": "Reaction",
+    "elsewhere": "Finding",
+}
+
+
+def field_label(name: str) -> str:
+    """What the session form calls a field, for the error summary: "step-1-duration_s" -> "Step 2,
+    duration"."""
+    if m := re.fullmatch(r"([a-z]+)-(\d+)-(\w+)", name):
+        row = _ROW_WORDS.get(m.group(1), m.group(1))
+        return f"{row} {int(m.group(2)) + 1}, {_FIELD_WORDS.get(m.group(3), m.group(3).replace('_', ' '))}"
+    if m := re.fullmatch(r"resolved-(\d+)", name):
+        return "Resolved on"
+    return _FIELD_WORDS.get(name, name.replace("_", " ").replace("-", " "))
+
+
+def problems_at(exc: Exception, where: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
+    """A service's error placed next to the form's fields (`where`: document field -> form field id):
+    every problem of an InvalidInput beside its field, any other error for the top of the form."""
+    problems = getattr(exc, "problems", None)
+    if problems is None:
+        return {}, [str(exc)]
+    return form_errors(problems, where)
 
 
 def form_errors(problems: list[Any], where: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:
@@ -274,8 +357,8 @@ def reorder_steps(
 ) -> list[dict[str, str]]:
     """Add a step (a copy of the last, or `blank`), remove one, or move one up or down."""
     steps = [dict(s) for s in steps]
-    if op == "add":
-        steps.append(dict(steps[-1]) if steps else dict(blank))
+    if op == "add":  # a copy of the last step is a new step: not carried forward
+        steps.append({**(steps[-1] if steps else blank), "carried": "", "confirmed": ""})
     elif op == "remove" and 0 <= index < len(steps):
         steps.pop(index)
     elif op == "up" and 0 < index < len(steps):
@@ -283,3 +366,71 @@ def reorder_steps(
     elif op == "down" and 0 <= index < len(steps) - 1:
         steps[index + 1], steps[index] = steps[index], steps[index + 1]
     return steps
+
+
+# A step brought forward from the last session carries its signature until it is confirmed or changed.
+CARRIED_FIELDS = ("carried", "confirmed")
+
+
+def step_signature(step: Mapping[str, str]) -> str:
+    """A short digest of a dose step's values: a carried-forward step whose values still match it has not
+    been edited."""
+    text = "|".join(step.get(f, "") for f in STEP_FIELDS)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def carried_steps(steps: Sequence[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """The last session's dose steps as a draft: every value as text, each step marked as carried forward
+    (its signature) until the clinician confirms or edits it."""
+    out = []
+    for step in steps:
+        text = {f: "" if step.get(f) is None else _text(step.get(f)) for f in STEP_FIELDS}
+        out.append({**text, "carried": step_signature(text), "confirmed": ""})
+    return out
+
+
+def _text(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def still_carried(step: Mapping[str, str]) -> bool:
+    """A carried-forward step neither confirmed nor edited since it was brought forward."""
+    return bool(step.get("carried")) and step.get("confirmed") != "yes" and (
+        step_signature(step) == step.get("carried")
+    )
+
+
+def draft_problems(
+    session_form: SessionForm,
+    *,
+    previous_notes: str | None,
+    previous_number: int | None,
+    kinds: Mapping[str, str],
+) -> dict[str, str]:
+    """What the form asks before the record checks anything: carried-forward steps confirmed or edited, a
+    range of motion's joint and motion, a PSFS item's activity, and an identical note confirmed (a cloned
+    note is a known audit risk). `kinds` maps measure codes to their kind (rom, function, ...)."""
+    out: dict[str, str] = {}
+    for i, step in enumerate(session_form.steps):
+        if still_carried(step):
+            out[f"step-{i}-confirmed"] = (
+                "carried forward from the last session: confirm it was done today, change it, or remove it"
+            )
+    for r, m in enumerate(session_form.measures):
+        if not m.get("measure") or not (m.get("pre") or m.get("post")):
+            continue
+        if kinds.get(m["measure"]) == "rom":
+            if not m.get("joint"):
+                out[f"m-{r}-joint"] = "choose the joint this range of motion was measured at"
+            if not m.get("motion"):
+                out[f"m-{r}-motion"] = "choose the motion measured"
+        if m["measure"] == "psfs" and not m.get("activity"):
+            out[f"m-{r}-activity"] = "name the activity the patient scored, in their words"
+    notes = session_form.value("notes")
+    identical = bool(notes and previous_notes and notes.strip() == previous_notes.strip())
+    if identical and session_form.value("notes_confirmed") != "yes":
+        out["notes"] = (
+            f"identical to the note of session {previous_number}: edit it to say what happened today, or "
+            "confirm it is accurate for today (copied notes are an audit risk)"
+        )
+    return out

@@ -41,6 +41,17 @@ class SessionMeasurement:
     session: int
     timing: Literal["pre", "post"]
     value: float
+    joint: str | None = None  # a range of motion's joint, motion and side (its error depends on them)
+    motion: str | None = None
+    side: str | None = None
+    activity: str | None = None  # a PSFS item's activity
+
+    @property
+    def series(self) -> str:
+        """What this value is one of: the measure, or the measure of one joint, motion and side (a range of
+        motion) or one activity (a PSFS item): "rom_deg (knee extension right)"."""
+        words = [w for w in (self.joint, self.motion, self.side, self.activity) if w]
+        return f"{self.measure} ({' '.join(words)})" if words else self.measure
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +81,12 @@ class MeasureResponse:
     latest_pre_session: int
     global_rating: bool = False
     note: str = ""
+    series: str = ""  # the measure of one joint and motion, or one activity ("" = the measure itself)
+
+    @property
+    def key(self) -> str:
+        """The series this response judges (its row of the measure table)."""
+        return self.series or self.measure
 
     @property
     def mcid(self) -> float | None:
@@ -89,6 +106,7 @@ class MeasureResponse:
         notes = [self.note, *(() if self.bar is None else self.bar.notes), "" if by is None else by.note]
         return {
             "measure": self.measure,
+            "series": self.key,
             "within_change": _r(self.within_change),
             "between_change": _r(self.between_change),
             "mcid": self.mcid,
@@ -128,11 +146,11 @@ def measure_table(measures: Sequence[SessionMeasurement], cat: Catalog) -> Measu
                 f"{where}.value: {m.value!r} is impossible for {entry.code}; allowed: "
                 f"{entry.min:g} to {entry.max:g} {entry.unit}"
             )
-        values = table.setdefault(m.measure, {})
+        values = table.setdefault(m.series, {})
         key = (m.session, m.timing)
         if key in values and values[key] != m.value:
             raise ValueError(
-                f"{where}: {m.measure} has two {m.timing} values for session {m.session} "
+                f"{where}: {m.series} has two {m.timing} values for session {m.session} "
                 f"({values[key]:g} and {m.value:g}); allowed: one value per measure, session "
                 "and timing"
             )
@@ -153,8 +171,13 @@ def measure_response(
     cfg: ResponseSettings,
     condition: str | None = None,
     catalog: Catalog | None = None,
+    *,
+    joint: str | None = None,
+    motion: str | None = None,
+    series: str = "",
 ) -> MeasureResponse:
-    """The within-session change of the latest session and the change since the first pre-test, judged."""
+    """The within-session change of the latest session and the change since the first pre-test, judged
+    (a range of motion by the error of its joint and motion)."""
     pres = sorted(s for s, t in values if t == "pre")
     first, last = pres[0], pres[-1]
     baseline = values[(first, "pre")]
@@ -163,6 +186,8 @@ def measure_response(
         condition=condition,
         population=cfg.population,
         clinic_value=cfg.thresholds.get(m.code),
+        joint=joint,
+        motion=motion,
         catalog=catalog,
     )
     note = ""
@@ -201,6 +226,7 @@ def measure_response(
         latest_pre_session=last,
         global_rating=m.kind == "global",
         note=note,
+        series="" if series == m.code else series,
     )
 
 
@@ -209,7 +235,7 @@ def _session_changes(
 ) -> tuple[list[int], list[MeasureResponse]]:
     """The sessions with a pre-test of a judged session measure (global ratings are not session changes)."""
     session_measures = [r for r in judged if not r.global_rating and r.bar is not None]
-    sessions = sorted({s for r in session_measures for s, t in table[r.measure] if t == "pre"})
+    sessions = sorted({s for r in session_measures for s, t in table[r.key] if t == "pre"})
     return sessions, session_measures
 
 
@@ -227,7 +253,7 @@ def plateau_sessions(table: MeasureTable, cat: Catalog, judged: Sequence[Measure
         latest, earlier = sessions[-1], sessions[-1 - c]
         gained = False
         for r in measures:
-            values = table[r.measure]
+            values = table[r.key]
             if (latest, "pre") in values and (earlier, "pre") in values:
                 m = cat.measures[r.measure]
                 change = m.improvement(values[(earlier, "pre")], values[(latest, "pre")])
@@ -249,7 +275,7 @@ def relief_not_kept(
     out = []
     for s, nxt in zip(sessions[-1 - plateau : -1], sessions[-plateau:], strict=False) if plateau else ():
         for r in measures:
-            v = table[r.measure]
+            v = table[r.key]
             if not all(k in v for k in ((s, "pre"), (s, "post"), (nxt, "pre"))):
                 continue
             m = cat.measures[r.measure]
@@ -257,7 +283,7 @@ def relief_not_kept(
             kept = m.improvement(v[(s, "pre")], v[(nxt, "pre")])
             bar, base = r.bar, r.baseline
             if bar is not None and bar.meaningful(relief, base) and not bar.meaningful(kept, base):
-                out.append((r.measure, s, relief, nxt, kept))
+                out.append((r.key, s, relief, nxt, kept))
     return out
 
 

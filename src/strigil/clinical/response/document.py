@@ -37,6 +37,10 @@ class MeasureEntry(BaseModel):
     session: int = Field(ge=1, description="Session number, 1 = first session of the episode.")
     timing: Literal["pre", "post"] = Field(description="Before (pre) or after (post) IASTM in that session.")
     value: float = Field(allow_inf_nan=False, description="The value in the measure's unit.")
+    joint: str | None = Field(default=None, description="Range of motion: the joint measured.")
+    motion: str | None = Field(default=None, description="Range of motion: the motion measured.")
+    side: str | None = Field(default=None, description="Range of motion: the side measured.")
+    activity: str | None = Field(default=None, description="PSFS: the activity this item scores.")
 
 
 class GoalEntry(BaseModel):
@@ -130,6 +134,10 @@ class MeasureOut(_Out):
     """One measure's changes, judged against its bar."""
 
     measure: str
+    series: str = Field(
+        description="The measure, or the measure of one joint, motion and side (range of motion) or one "
+        "activity (PSFS): 'rom_deg (knee extension right)'."
+    )
     within_change: float | None
     between_change: float | None = Field(description="First pre-test to latest pre-test (a kept gain).")
     mcid: float | None = Field(description="The number used as the bar (MDC or MCID, whichever is larger).")
@@ -200,7 +208,10 @@ def recommend_document(doc: Mapping[str, Any]) -> Recommendation:
         except ValueError as exc:
             raise ValueError(f"adverse_responses[{i}]: {exc}") from None
     return recommend(
-        [SessionMeasurement(m.measure, m.session, m.timing, m.value) for m in parsed.measures],
+        [
+            SessionMeasurement(m.measure, m.session, m.timing, m.value, m.joint, m.motion, m.side, m.activity)
+            for m in parsed.measures
+        ],
         goal=None if parsed.goal is None else Goal(parsed.goal.measure, parsed.goal.target),
         adverse_responses=adverse,
         settings=ResponseSettings.from_mapping(parsed.settings),

@@ -208,9 +208,20 @@ def recommend(
         if not str(flag).strip():
             raise ValueError(f"red_flags[{i}]: empty text; allowed: a short description of the red flag")
 
+    what = {m.series: m for m in measures}  # each series' measure, joint and motion
     responses = tuple(
-        measure_response(cat.measures[code], values, latest, cfg, condition, cat)
-        for code, values in table.items()
+        measure_response(
+            cat.measures[what[key].measure],
+            values,
+            latest,
+            cfg,
+            condition,
+            cat,
+            joint=what[key].joint,
+            motion=what[key].motion,
+            series=key,
+        )
+        for key, values in table.items()
     )
     judged = [r for r in responses if r.bar is not None]
     if not judged:
@@ -292,7 +303,7 @@ class _Facts:
     def plateau_since(self) -> int:
         """The session whose pre-test the plateau started from."""
         sessions = sorted(
-            {s for r in self.judged if not r.global_rating for s, t in self.table[r.measure] if t == "pre"}
+            {s for r in self.judged if not r.global_rating for s, t in self.table[r.key] if t == "pre"}
         )
         return sessions[-1 - self.plateau] if sessions else self.latest
 

@@ -14,12 +14,14 @@ from strigil.web.routes import (
     evidence,
     fhir,
     force,
+    handout_pages,
     home,
     meta_counts,
     notes,
     privacy,
     record_api,
     record_pages,
+    session_pages,
 )
 
 __all__ = ["ROUTERS"]
@@ -38,6 +40,8 @@ ROUTERS: list[APIRouter] = [
     privacy.pages,
     privacy.api,
     record_pages.router,
+    session_pages.router,
+    handout_pages.router,
     record_api.router,
     notes.pages,
     notes.api,

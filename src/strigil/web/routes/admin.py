@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
+from strigil.services import clinics
 from strigil.web.api_errors import Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from strigil.store.accounts import Account
 
 __all__ = [
+    "LEAST_PRIVILEGE_FIRST",
     "AccountOut",
     "NewAccount",
     "NewPassword",
@@ -29,13 +31,19 @@ __all__ = [
     "create_account_page",
     "deactivate",
     "deactivate_page",
+    "link_page",
     "list_accounts",
     "pages",
+    "reactivate_page",
     "reset",
     "reset_page",
 ]
 
 pages = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
+# the roles as the add-account form offers them: the least privilege first, and chosen unless changed
+# (a researcher sees aggregates of five or more patients, never a record)
+LEAST_PRIVILEGE_FIRST = ("researcher", "clinician", "admin")
+assert set(LEAST_PRIVILEGE_FIRST) == set(account_service.ROLES)
 api = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=UnitOfWorkRoute)
 
 
@@ -143,7 +151,8 @@ def _accounts_page(
         principal,
         status_code=status,
         accounts=account_service.list_accounts(db, principal.clinic_id),
-        roles=account_service.ROLES,
+        roles=LEAST_PRIVILEGE_FIRST,
+        clinicians=clinics.list_clinicians(db, principal.clinic_id),
         **extra,
     )
 
@@ -161,10 +170,11 @@ def create_account_page(
     principal: Annotated[Principal, allow("admin")],
     username: Annotated[str, Form()] = "",
     display_name: Annotated[str, Form()] = "",
-    role: Annotated[str, Form()] = "clinician",
+    role: Annotated[str, Form()] = "researcher",
     password: Annotated[str, Form()] = "",
+    clinician: Annotated[str, Form()] = "",
 ) -> Response:
-    """Add an account from the admin page."""
+    """Add an account from the admin page (the least privilege unless another role is chosen)."""
     try:
         account = account_service.create_account(
             db,
@@ -173,6 +183,7 @@ def create_account_page(
             role=role,
             clinic_id=principal.clinic_id,
             password=password,
+            clinician=clinician or None,
         )
     except account_service.AccountError as exc:
         return _accounts_page(
@@ -181,7 +192,7 @@ def create_account_page(
             principal,
             status=422,
             error=str(exc),
-            form={"username": username, "display_name": display_name, "role": role},
+            form={"username": username, "display_name": display_name, "role": role, "clinician": clinician},
         )
     audit_service.record(db, principal.actor, "create", "account", account.id)
     return _accounts_page(request, db, principal, flash=f"Account {account.username} created.")
@@ -189,11 +200,51 @@ def create_account_page(
 
 @pages.post("/admin/accounts/{account_id}/deactivate")
 def deactivate_page(
+    request: Request,
+    account_id: Id,
+    db: DB,
+    principal: Annotated[Principal, allow("admin")],
+    confirm: Annotated[str, Form()] = "",
+) -> Response:
+    """Deactivate from the admin page: first asks for confirmation, then offers to undo."""
+    account = _own_account(db, principal, account_id)
+    if confirm != "yes":
+        return render(request, "admin_confirm.html", principal, account=account)
+    deactivate(account_id, db, principal)
+    flash = f"Account {account.username} deactivated."
+    return _accounts_page(request, db, principal, flash=flash, undo=account)
+
+
+@pages.post("/admin/accounts/{account_id}/reactivate")
+def reactivate_page(
     request: Request, account_id: Id, db: DB, principal: Annotated[Principal, allow("admin")]
 ) -> Response:
-    """Deactivate from the admin page."""
-    deactivate(account_id, db, principal)
-    return _accounts_page(request, db, principal, flash="Account deactivated.")
+    """Undo a deactivation: the account can sign in again."""
+    account = _own_account(db, principal, account_id)
+    account_service.reactivate_account(db, account.username)
+    audit_service.record(db, principal.actor, "update", "account", account.id, detail="reactivated")
+    return _accounts_page(request, db, principal, flash=f"Account {account.username} is active again.")
+
+
+@pages.post("/admin/accounts/{account_id}/clinician")
+def link_page(
+    request: Request,
+    account_id: Id,
+    db: DB,
+    principal: Annotated[Principal, allow("admin")],
+    clinician: Annotated[str, Form()] = "",
+) -> Response:
+    """Link a clinician account to the clinician record it treats as (or unlink it)."""
+    account = _own_account(db, principal, account_id)
+    try:
+        account_service.link_clinician(db, account, clinician or None)
+    except account_service.AccountError as exc:
+        return _accounts_page(request, db, principal, status=422, error=str(exc))
+    audit_service.record(
+        db, principal.actor, "update", "account", account.id, detail=f"clinician record {clinician or 'none'}"
+    )
+    said = f"linked to clinician record {clinician}" if clinician else "not linked to a clinician record"
+    return _accounts_page(request, db, principal, flash=f"Account {account.username} {said}.")
 
 
 @pages.post("/admin/accounts/{account_id}/reset-password")

@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from strigil.services import audit as audit_service
+from strigil.services import patients
 from strigil.web.api_errors import MAX_ID, Page
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
@@ -111,19 +112,29 @@ def audit_page(
     principal: Annotated[Principal, allow("admin")],
     username: str = "",
     patient_id: Annotated[str, Query()] = "",
+    patient: Annotated[str, Query(max_length=64)] = "",
     action: str = "",
     page: Page = 1,
 ) -> Response:
-    """The audit trail page with filters and pagination."""
+    """The audit trail page with filters (user, patient code, action) and pagination."""
     pid = int(patient_id) if patient_id.strip().isdigit() else None
+    unknown = ""
+    if patient.strip():
+        pid = patients.patient_ids_by_code(db, principal.clinic_id, patient)
+        if pid is None:
+            unknown = f"no patient with code {patient.strip()!r} in this clinic"
+            pid = -1  # matches no event
     result = _page(db, principal, username, pid, action, page, 50)
     pages_total = max(1, -(-result.total // result.per_page))
+    ids = sorted({e.patient_id for e in result.events if e.patient_id is not None})
     return render(
         request,
         "admin_audit.html",
         principal,
         result=result,
         pages_total=pages_total,
-        filters={"username": username, "patient_id": patient_id, "action": action},
+        filters={"username": username, "patient": patient, "action": action},
         actions=audit_service.ACTIONS,
+        codes=patients.codes_of(db, principal.clinic_id, ids),
+        unknown=unknown,
     )

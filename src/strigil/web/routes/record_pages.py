@@ -8,49 +8,39 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from strigil.catalog import CLINIC_TEMPLATE_LABEL, load_session_templates
 from strigil.services import audit as audit_service
-from strigil.services import clinics, patients, sessions
+from strigil.services import clinic_templates, patients
 from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
+from strigil.services.charting import MAX_EXERCISES
 from strigil.services.choices import record_choices
-from strigil.services.errors import InvalidInput, RecordError
-from strigil.services.follow_up import questions_for_next_session
+from strigil.services.errors import RecordError
 from strigil.services.patient_summary import patient_summary
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import finding_choices, screen_before_session, screen_episode
 from strigil.web.api_errors import Id, Page
-from strigil.web.charts import progress_svg
+from strigil.web.charts import progress_rows, progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render, render_measured
 from strigil.web.routes.record_api import ALERT_WINDOW
 from strigil.web.security import Principal, allow
 from strigil.web.session_form import (
-    ADVERSE_FIELDS,
-    ADVERSE_ROWS,
-    ELSEWHERE_ROWS,
-    REACTION_FIELDS,
-    REACTION_ROWS,
-    SessionForm,
-    form_errors,
-    missing_choices,
-    parse_form,
-    read_form,
-    reorder_steps,
+    problems_at,
 )
 
 __all__ = [
     "Clinician",
     "add_patient_page",
+    "choices",
     "dashboard_page",
     "episode_page",
-    "new_session_page",
     "open_episode_page",
     "patient_page",
     "patients_page",
-    "record_session_page",
+    "render_episode",
     "router",
     "screening_panel",
-    "session_steps",
     "summary_page",
 ]
 
@@ -58,7 +48,8 @@ router = APIRouter(include_in_schema=False, route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]
 
 
-def _choices() -> dict[str, Any]:
+def choices() -> dict[str, Any]:
+    """The catalogues and vocabularies the record's forms choose from."""
     return record_choices()
 
 
@@ -70,8 +61,9 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
     safety = dashboard_service.safety_counts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     adverse = dashboard_service.prior_adverse(db, [row.episode_id for row in rows])
     screenings = []
+    alerted = {a.episode_id for a in alerts if a.kind == "screening"}  # each screening listed once
     for row in rows:
-        if adverse.get(row.episode_id):
+        if adverse.get(row.episode_id) and row.episode_id not in alerted:
             result = screen_before_session(row.region, adverse[row.episode_id], today)
             if result.verdict != "clear":
                 screenings.append((row, result))
@@ -98,10 +90,12 @@ def patients_page(request: Request, db: DB, principal: Clinician, q: str = "", p
         "patients.html",
         principal,
         found=found,
+        overview=patients.overview(db, [p.id for p in found.patients]),
         q=q,
         result=found,
         pages_total=found.pages,
-        error=None,
+        errors={},
+        general=[],
         form={},
     )
 
@@ -120,6 +114,7 @@ def add_patient_page(
         year: Any = int(birth_year) if birth_year.strip().isdigit() else birth_year
         view = patients.add_patient(db, principal.clinic_id, {"code": code, "birth_year": year, "sex": sex})
     except RecordError as exc:
+        errors, general = problems_at(exc, {"code": "new-code", "birth_year": "new-year", "sex": "new-sex"})
         found = patients.search_patients(db, principal.clinic_id, "", page=1)
         return render(
             request,
@@ -127,24 +122,68 @@ def add_patient_page(
             principal,
             status_code=422,
             found=found,
+            overview=patients.overview(db, [p.id for p in found.patients]),
             q="",
             result=found,
             pages_total=found.pages,
-            error=str(exc),
+            errors=errors,
+            general=general,
             form={"code": code, "birth_year": birth_year, "sex": sex},
         )
     audit_service.record(db, principal.actor, "create", "patient", view.id, patient_id=view.id)
-    return RedirectResponse(f"/patients/{view.code}", status_code=303)
+    return RedirectResponse(f"/patients/{view.code}?added=1", status_code=303)
 
 
 @router.get("/patients/{patient_code}")
-def patient_page(request: Request, patient_code: str, db: DB, principal: Clinician) -> Response:
+def patient_page(
+    request: Request, patient_code: str, db: DB, principal: Clinician, added: bool = False
+) -> Response:
     """A patient with their episodes, and a form to open a new one."""
     view = patients.show_patient(db, principal.clinic_id, patient_code)
     audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
+    form = {"co": ["strengthening"], "planned_iastm": True, "explained": [], "side": "left"}
     return render(
-        request, "patient.html", principal, patient=view, today=dt.date.today(), error=None, **_choices()
+        request,
+        "patient.html",
+        principal,
+        patient=view,
+        today=dt.date.today(),
+        errors={},
+        general=[],
+        labels=_EPISODE_LABELS,
+        form=form,
+        saved="Patient added." if added else None,
+        **choices(),
     )
+
+
+# where each field of an episode's plan sits in the open-episode form, and what the form calls it
+_EPISODE_FIELDS = {
+    "condition": "ep-condition",
+    "region": "ep-region",
+    "side": "ep-side",
+    "target_tissue": "ep-tissue",
+    "onset_date": "ep-onset",
+    "opened_on": "ep-onset",
+    "goals": "ep-goal",
+    "planned_co_interventions": "ep-co",
+    "exercise_first_reason": "ep-reason",
+    "consent": "consent",
+    "consent.explained": "consent",
+    "referrer": "ep-referrer",
+}
+_EPISODE_LABELS = {
+    "ep-condition": "Condition",
+    "ep-region": "Region",
+    "ep-side": "Side",
+    "ep-tissue": "Target tissue",
+    "ep-onset": "Onset date",
+    "ep-goal": "Goal",
+    "ep-co": "Planned alongside IASTM",
+    "ep-reason": "Reason, if no active exercise is planned",
+    "consent": "Informed consent",
+    "ep-referrer": "Referring clinician",
+}
 
 
 @router.post("/patients/{patient_code}/episodes")
@@ -186,6 +225,22 @@ def open_episode_page(
             db, principal.clinic_id, patient_code, plan, by=principal.username, referrer=referrer
         )
     except RecordError as exc:
+        errors, general = problems_at(exc, _EPISODE_FIELDS)
+        if general and "exercise first" in general[0]:
+            errors, general = {"ep-reason": general[0].removeprefix("exercise first: ")}, []
+        form = {
+            "condition": condition,
+            "region": region,
+            "side": side,
+            "target_tissue": target_tissue,
+            "onset_date": onset_date,
+            "co": co or [],
+            "goal": goal,
+            "exercise_first_reason": exercise_first_reason,
+            "planned_iastm": planned_iastm == "yes",
+            "explained": explained or [],
+            "referrer": referrer,
+        }
         return render(
             request,
             "patient.html",
@@ -193,29 +248,75 @@ def open_episode_page(
             status_code=422,
             patient=view,
             today=dt.date.today(),
-            error=str(exc),
-            **_choices(),
+            errors=errors,
+            general=general,
+            labels=_EPISODE_LABELS,
+            form=form,
+            saved=None,
+            **choices(),
         )
     audit_service.record(db, principal.actor, "create", "episode", episode.id, patient_id=view.id)
     return RedirectResponse(f"/episodes/{episode.id}", status_code=303)
 
 
 @router.get("/episodes/{episode_id}")
-def episode_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
-    """The episode: progress charts with MCID bands, the recommendation with reasons, sessions, screening."""
+def episode_page(
+    request: Request,
+    episode_id: Id,
+    db: DB,
+    principal: Clinician,
+    recorded: Annotated[int | None, Query(ge=1)] = None,
+    programme: Annotated[str, Query(pattern="^(saved)?$")] = "",
+) -> Response:
+    """The episode: progress charts with MCID bands, the recommendation with reasons, sessions, screening,
+    the home-exercise programme; `recorded`/`programme` say what was just saved."""
+    return render_episode(
+        request, db, principal, episode_id, recorded=recorded, programme_saved=programme == "saved"
+    )
+
+
+def render_episode(
+    request: Request,
+    db: DB,
+    principal: Principal,
+    episode_id: int,
+    *,
+    recorded: int | None = None,
+    programme_saved: bool = False,
+    exercise_rows: list[dict[str, str]] | None = None,
+    exercise_errors: dict[str, str] | None = None,
+    exercise_general: list[str] | None = None,
+    status: int = 200,
+) -> Response:
+    """The episode page (also with the home-exercise form as it came back with errors)."""
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
-    charts = [(s, progress_svg(s)) for s in progress(view)]
+    charts = [(s, progress_svg(s), progress_rows(s)) for s in progress(view)]
+    rows = exercise_rows or [
+        {k: str(e.get(k, "")) for k in ("exercise", "sets", "repetitions", "frequency")}
+        for e in view.exercise_prescription
+    ]
+    blank = dict.fromkeys(("exercise", "sets", "repetitions", "frequency"), "")
+    rows = [r for r in rows if any(r.values())] + [dict(blank) for _ in range(2)]
     return render(
         request,
         "episode.html",
         principal,
+        status_code=status,
         episode=view,
         charts=charts,
+        recorded=recorded,
+        programme_saved=programme_saved,
+        sourced_templates=load_session_templates().values(),
+        own_templates=clinic_templates.clinic_templates(db, principal.clinic_id),
+        clinic_label=CLINIC_TEMPLATE_LABEL,
+        exercise_rows=rows[:MAX_EXERCISES],
+        errors=exercise_errors or {},
+        general=exercise_general or [],
         recommendation=latest_recommendation(view),
         findings=finding_choices(),
         today=dt.date.today(),
-        **_choices(),
+        **choices(),
     )
 
 
@@ -239,136 +340,6 @@ def screening_panel(
     return render(request, "_screening_result.html", principal, result=result, error=error)
 
 
-def _blank_step(view: Any) -> dict[str, str]:
-    return {
-        "region": view.region,
-        "side": view.side,
-        "instrument": "",
-        "edge": "",
-        "stroke": "",
-        "angle_deg": "",
-        "direction": "",
-        "pressure": "",
-        "force_n": "",
-        "duration_s": "",
-        "stroke_count": "",
-        "patient_position": "",
-        "active_movement": "",
-    }
-
-
-def _session_form_page(
-    request: Request,
-    db: DB,
-    principal: Principal,
-    view: Any,
-    form: SessionForm,
-    *,
-    errors: dict[str, str] | None = None,
-    general: list[str] | None = None,
-    status: int = 200,
-) -> Response:
-    clinicians = clinics.list_clinicians(db, principal.clinic_id)
-    return render(
-        request,
-        "session_form.html",
-        principal,
-        status_code=status,
-        episode=view,
-        form=form,
-        errors=errors or {},
-        general=general or [],
-        clinicians=clinicians,
-        latest_screening=view.latest_screening,
-        questions=questions_for_next_session(view),
-        findings=finding_choices(),
-        **_choices(),
-    )
-
-
-@router.get("/episodes/{episode_id}/sessions/new")
-def new_session_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
-    """The session form, with one dose step ready and the episode's region filled in."""
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
-    audit_service.record(
-        db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
-    )
-    known = [c.code for c in clinics.list_clinicians(db, principal.clinic_id)]
-    # The account's own clinician record if its user name is a clinician code, else the first clinician.
-    clinician = principal.username if principal.username in known else (known[0] if known else "")
-    form = SessionForm(
-        values={"date": dt.date.today().isoformat(), "clinician": clinician, "tolerance": "well_tolerated"},
-        steps=[_blank_step(view)],
-        measures=[{"measure": "nprs", "pre": "", "post": ""}] + [{"measure": "", "pre": "", "post": ""}] * 2,
-        elsewhere=[{"code": "", "region": ""} for _ in range(ELSEWHERE_ROWS)],
-        adverse=[dict.fromkeys(ADVERSE_FIELDS, "") for _ in range(ADVERSE_ROWS)],
-        reactions=[dict.fromkeys(REACTION_FIELDS, "") for _ in range(REACTION_ROWS)],
-    )
-    return _session_form_page(request, db, principal, view, form)
-
-
-@router.post("/episodes/{episode_id}/sessions/steps")
-async def session_steps(
-    request: Request,
-    episode_id: Id,
-    db: DB,
-    principal: Clinician,
-    op: Annotated[str, Query(pattern="^(add|remove|up|down)$")] = "add",
-    index: Annotated[int, Query(ge=0)] = 0,
-) -> Response:
-    """Re-render the dose steps after adding, removing or moving one (HTMX swaps this block in place)."""
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
-    audit_service.record(
-        db,
-        principal.actor,
-        "read",
-        "episode",
-        view.id,
-        patient_id=view.patient_id,
-        detail=f"session form: step {op}",
-    )
-    raw = await request.form()
-    form = read_form(raw, [])
-    form.steps = reorder_steps(form.steps, op, index, _blank_step(view))
-    return render(
-        request,
-        "_steps.html",
-        principal,
-        episode=view,
-        form=form,
-        errors={},
-        focus=op,
-        focus_index=len(form.steps) - 1 if op == "add" else index,
-        **_choices(),
-    )
-
-
-@router.post("/episodes/{episode_id}/sessions")
-async def record_session_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
-    """Record the session; on a mistake the form comes back with a message beside each bad field."""
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
-    raw = await request.form()
-    followed = [str(v) for v in raw.getlist("followed_by")]
-    form = read_form(raw, followed)
-    missing = missing_choices(form, follow_up_session=bool(view.sessions))
-    if missing:
-        return _session_form_page(request, db, principal, view, form, errors=missing, status=422)
-    doc, where = parse_form(form, episode_id)
-    try:
-        recorded = sessions.record_session(db, principal.clinic_id, doc, by=principal.username)
-    except InvalidInput as exc:
-        errors, general = form_errors(exc.problems, where)
-        return _session_form_page(
-            request, db, principal, view, form, errors=errors, general=general, status=422
-        )
-    except RecordError as exc:
-        return _session_form_page(request, db, principal, view, form, general=[str(exc)], status=422)
-    audit_service.record(db, principal.actor, "create", "session", recorded.id, patient_id=view.patient_id)
-    return RedirectResponse(
-        f"/episodes/{episode_id}?recorded={recorded.number}#recommendation", status_code=303
-    )
-
-
 @router.get("/patients/{patient_code}/summary", response_class=HTMLResponse)
 def summary_page(request: Request, patient_code: str, db: DB, principal: Clinician) -> Response:
     """A printable summary for the patient: the evidence for their condition and their own progress."""
@@ -376,5 +347,5 @@ def summary_page(request: Request, patient_code: str, db: DB, principal: Clinici
     audit_service.record(
         db, principal.actor, "export", "patient_summary", summary.patient.id, patient_id=summary.patient.id
     )
-    charts = [[(s, progress_svg(s)) for s in part.progress] for part in summary.episodes]
+    charts = [[(s, progress_svg(s), progress_rows(s)) for s in part.progress] for part in summary.episodes]
     return render_measured(request, "summary.html", principal, summary=summary, charts=charts)

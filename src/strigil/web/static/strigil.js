@@ -1,0 +1,35 @@
+// Strigil's only script of its own: move focus to a form's error summary when a page opens with one, and
+// after HTMX swaps content in. Pages work without it.
+(function () {
+  function focusSummary() {
+    var summary = document.getElementById("error-summary");
+    if (summary) { summary.focus(); }
+  }
+  document.addEventListener("DOMContentLoaded", focusSummary);
+  // the body chart: an area sets its step's region and side (the lists stay the way without a pointer)
+  function pick(area) {
+    var box = area.closest(".body-views");
+    var step = box.getAttribute("data-step");
+    var region = document.getElementById("step-" + step + "-region");
+    var side = document.getElementById("step-" + step + "-side");
+    if (region) { region.value = area.getAttribute("data-region"); }
+    if (side) { side.value = area.getAttribute("data-side"); }
+    box.querySelectorAll(".area").forEach(function (other) {
+      var same = other.getAttribute("data-region") === area.getAttribute("data-region") &&
+        other.getAttribute("data-side") === area.getAttribute("data-side");
+      other.setAttribute("aria-pressed", same ? "true" : "false");
+    });
+  }
+  document.addEventListener("click", function (event) {
+    var area = event.target.closest && event.target.closest(".body-views .area");
+    if (area) { pick(area); }
+  });
+  document.addEventListener("keydown", function (event) {
+    var area = event.target.closest && event.target.closest(".body-views .area");
+    if (area && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); pick(area); }
+  });
+  // a Print button on a printable page
+  document.addEventListener("click", function (event) {
+    if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
+  });
+})();
