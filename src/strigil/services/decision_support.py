@@ -52,8 +52,8 @@ def respond_history(
     `dates`: session number → date of the sessions that count (void ones left out by the caller);
     `measures`: (session number, measure, timing, value[, {joint, motion, side, activity}] — which series of
     the measure a value is, for a range of motion or a PSFS item); `adverse`: (session number, kind,
-    severity, onset, resolved on or None). The one builder behind the recommendation stored at recording and the one shown
-    after the record changed (a resolution, a void).
+    severity, onset, resolved on or None). The one builder behind the recommendation stored at recording
+    and the one shown after the record changed (a resolution, a void).
     """
     measured = [
         {
