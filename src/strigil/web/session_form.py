@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from strigil.catalog import load_catalog
 from strigil.clinical.session import DOSE_STEP_FIELDS
 
 __all__ = [
@@ -168,6 +169,7 @@ def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, An
         steps.append(parsed)
     doc["steps"] = steps
     measurements: list[dict[str, Any]] = []
+    kinds = {code: entry.kind for code, entry in load_catalog().measures.items()}
     for row, m in enumerate(session_form.measures):
         if not m["measure"]:
             continue
@@ -180,7 +182,10 @@ def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, An
             where[f"measurements[{i}]"] = f"m-{row}-{timing}"
             for q in ("joint", "motion", "side", "activity"):
                 where[f"measurements[{i}].{q}"] = f"m-{row}-{q}"
-            qualifiers = {q: m[q] for q in ("joint", "motion", "side", "activity") if m.get(q)}
+            # only the fields the measure has a use for (a range of motion's, a PSFS item's)
+            applies: tuple[str, ...] = ("joint", "motion", "side") if kinds.get(m["measure"]) == "rom" else ()
+            applies += ("activity",) if m["measure"] == "psfs" else ()
+            qualifiers = {q: m[q] for q in applies if m.get(q)}
             measurements.append(
                 {"measure": m["measure"], "timing": timing, "value": _number(m[timing], float), **qualifiers}
             )

@@ -28,6 +28,23 @@
     var area = event.target.closest && event.target.closest(".body-views .area");
     if (area && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); pick(area); }
   });
+  // a measure row shows the fields its measure needs (a range of motion's joint, motion and side; a PSFS
+  // item's activity) as soon as the measure is chosen; without this script the form asks for them on saving
+  document.addEventListener("change", function (event) {
+    var select = event.target;
+    if (!select.matches || !select.matches("select[data-measure-row]")) { return; }
+    var option = select.options[select.selectedIndex];
+    var kind = option ? option.getAttribute("data-kind") : "";
+    var row = select.closest(".measure-row");
+    row.querySelectorAll(".rom-only").forEach(function (box) {
+      box.hidden = kind !== "rom";
+      box.querySelectorAll("select, input").forEach(function (f) { f.disabled = kind !== "rom"; });
+    });
+    row.querySelectorAll(".psfs-only").forEach(function (box) {
+      box.hidden = select.value !== "psfs";
+      box.querySelectorAll("select, input").forEach(function (f) { f.disabled = select.value !== "psfs"; });
+    });
+  });
   // a Print button on a printable page
   document.addEventListener("click", function (event) {
     if (event.target.closest && event.target.closest("[data-print]")) { window.print(); }
