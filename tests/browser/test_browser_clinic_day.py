@@ -66,7 +66,7 @@ class Walk:
         wide = page.evaluate("() => document.documentElement.scrollWidth")
         assert wide <= self.width, f"{self.name}, {label}: {wide} px wide in a {self.width} px viewport"
         if self.width <= 400:
-            header = page.evaluate("() => document.querySelector('header.bar').offsetHeight")
+            header = page.evaluate("() => document.querySelector('header.bar')?.offsetHeight ?? 0")
             assert header <= 80, f"{self.name}, {label}: header {header} px tall on a phone"
         violations = _axe(page)
         assert not violations, f"{self.name}, {label}: " + "; ".join(violations)
@@ -216,6 +216,10 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
         walk.fill(page.locator("#m-1-pre"), str(psfs[0]))
         walk.fill(page.locator("#m-1-post"), str(psfs[1]))
         walk.check(page.get_by_label("Delivered in this session"))
+        if number == 3:  # soreness after the last session: resolved from the episode page below
+            walk.choose(page.locator("#a-0-kind"), "soreness")
+            walk.choose(page.locator("#a-0-severity"), "mild")
+            walk.fill(page.locator("#a-0-onset_on"), today)
         if number == 2:
             walk.state("repeat session filled", "07-repeat-session", "#measures")
         walk.click(page.get_by_role("button", name="Save session"))
@@ -224,8 +228,16 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
         expect(page.locator("#saved")).to_contain_text(f"Session {number} saved")
         walk.state(f"session {number} saved")
     assert max(counts) <= MAX_REPEAT_INTERACTIONS, counts
-    # the petechiae were resolved at session 2's questions
+    # the petechiae were resolved at session 2's questions; the soreness of session 3 is resolved here
+    resolve = page.locator("#episode-adverse form.resolve").first
+    expect(resolve).to_be_visible()
+    walk.state("an adverse response to resolve")
+    resolve.get_by_label("How it became known").fill("reported by phone")
+    resolve.get_by_role("button", name="Resolve").click()
+    page.wait_for_load_state("networkidle")
     assert "unresolved" not in page.locator("#sessions-table").inner_text()
+    assert "not resolved" not in page.locator("#episode-adverse").inner_text()
+    walk.state("adverse responses resolved")
     expect(page.locator("figure.chart")).to_have_count(2)  # PRTEE, and PSFS for the patient's own activity
     walk.state("episode after the day", "08-progress", "figure.chart")
 
@@ -257,6 +269,41 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     expect(page.locator("#m-0-pre")).to_have_value("200")
     walk.state("session form errors")
 
+    # The session's note, signed; the episode's notes as printed
+    page.goto(episode_url)
+    page.get_by_role("link", name="Note of session 3").click()
+    page.wait_for_url(re.compile(r"/sessions/\d+$"))
+    walk.state("session note")
+    page.locator("#sign").click()  # the account is linked to the session's clinician record: it signs
+    page.wait_for_url(re.compile(r"#signature$"))
+    expect(page.locator("#sign")).to_have_count(0)
+    walk.state("session note signed")
+    page.goto(episode_url)
+    page.locator("#print-notes").click()
+    page.emulate_media(media="print")
+    walk.state("notes, print")
+    page.emulate_media(media="screen")
+
+    # Discharge: goals met; the summary and the letter as printed
+    page.goto(episode_url)
+    page.locator("#discharge-link").click()
+    walk.state("discharge form")
+    page.locator('input[name="reason"][value="goals_met"]').check()
+    page.fill("#discharge-referrer", "Dr Referrer")
+    page.locator("#discharge").click()
+    page.wait_for_url(re.compile(r"/discharge$"))
+    expect(page.locator("#letter-link")).to_be_visible()
+    page.emulate_media(media="print")
+    walk.state("discharge summary, print", "11-discharge-print")
+    page.emulate_media(media="screen")
+    page.locator("#letter-link").click()
+    page.emulate_media(media="print")
+    walk.state("discharge letter, print")
+    page.emulate_media(media="screen")
+    page.goto(episode_url)
+    expect(page.locator("#episode-discharged")).to_be_visible()
+    walk.state("episode discharged")
+
     # Print views: the patient's summary as printed
     page.goto(re.sub(r"/episodes/\d+.*", f"/patients/{code}/summary", episode_url))
     walk.state("patient summary")
@@ -264,9 +311,10 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     walk.state("patient summary, print", "10-summary-print")
     page.emulate_media(media="screen")
 
-    # The patient list: the open episode, its condition, the last visit
+    # The patient list (found in any case): no open episode since the discharge, and the last visit
     page.goto(f"{server}/patients?q={code.lower()}")
-    expect(page.locator("#patient-results")).to_contain_text("Lateral elbow tendinopathy")
+    expect(page.locator('#patient-results td[data-label="Open episode"]')).to_have_text("none")
+    expect(page.locator('#patient-results td[data-label="Last visit"]')).to_have_text(today)
     walk.state("patient list")
     context.close()
     print(f"{device}: {len(walk.states)} page states checked; repeat sessions took {counts} interactions")

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from pydantic import BaseModel, Field
 
+from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.services import notes as note_service
 from strigil.services.choices import record_choices
@@ -133,10 +134,12 @@ def _back(session_id: int, anchor: str) -> Response:
 
 @pages.post("/sessions/{session_id}/sign")
 def sign_page(request: Request, session_id: Id, db: DB, principal: Clinician) -> Response:
-    """Sign the note as the signed-in clinician (the account's user name is the clinician's code)."""
+    """Sign the note as the signed-in clinician: the clinician record the account is linked to (an account
+    not linked signs with its user name as a clinician code)."""
+    clinician = account_service.clinician_code(db, principal.account_id) or principal.username
     try:
         note_service.sign_note(
-            db, principal.clinic_id, session_id, clinician=principal.username, actor=principal.actor
+            db, principal.clinic_id, session_id, clinician=clinician, actor=principal.actor
         )
     except RecordError as exc:
         return _note_page(request, db, principal, session_id, error=str(exc))
