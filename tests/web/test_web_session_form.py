@@ -248,3 +248,15 @@ def test_each_screening_finding_is_listed_once_with_where_it_is(world: World) ->
                     ("screening_choice", "screen")])
     doc, _ = parse_form(read_form(raw, []), 1)
     assert doc["screening"]["findings"] == [{"code": first}, {"code": second, "region": "ankle"}]
+
+
+def test_any_number_of_measures_can_be_added(world: World) -> None:
+    client, csrf, data, _ = _carry(world)
+    rows = sum(1 for k in data if k.endswith("-measure"))
+    data = {**data, "csrf_token": [csrf], "m-0-pre": ["5"]}
+    url = f"/episodes/{_episode(world)}/sessions/measures?op=add"
+    more = client.post(url, data=data)  # type: ignore[attr-defined]
+    assert more.status_code == 200 and 'id="measures"' in more.text
+    fields = _fields('<form method="post" action="/episodes/x">' + more.text + "</form>")
+    assert sum(1 for k in fields if k.endswith("-measure")) == rows + 1
+    assert fields["m-0-pre"] == ["5"]  # what was typed stays
