@@ -40,10 +40,16 @@ class Settings(BaseSettings):
     secure_cookies: bool = False
     # Worker threads of one web server process (engineering setting, not clinical): see docs/deployment.md.
     web_threads: int = Field(default=8, ge=1, le=200)
+    # Where FHIR Bulk Data export jobs keep their files (default: the data home's "bulk" folder).
+    bulk_folder: str = ""
 
     def resolved_database_url(self) -> str:
         """The database to use: STRIGIL_DATABASE_URL if set, else the default SQLite file."""
         return self.database_url or default_database_url()
+
+    def resolved_bulk_folder(self) -> Path:
+        """The folder of Bulk Data export jobs: STRIGIL_BULK_FOLDER if set, else `bulk` in the data home."""
+        return Path(self.bulk_folder).expanduser() if self.bulk_folder else data_home() / "bulk"
 
 
 def get_settings() -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import warnings
 from collections.abc import Iterator
@@ -101,15 +102,28 @@ def test_everything_is_for_the_patients_own_clinicians_only(site: Site, who: str
     assert "P-0001" not in json.dumps(answer.json()).replace("no patient 'P-0001'", "")
 
 
-def test_posted_pain_scores_join_the_named_patient(site: Site) -> None:
+def test_posted_pain_scores_without_a_condition_are_refused_with_the_reason(site: Site) -> None:
     bundle = json.loads((BUNDLES / "other_ehr_pain_scores.json").read_text(encoding="utf-8"))
     before = site.count(MeasurementRow)
     answer = site.post("clinician", "/api/v1/fhir?patient=P-0001", bundle)
     assert answer.status_code == 200, answer.text
-    assert answer.json()["measurements_created"] == 2
-    assert len(answer.json()["not_understood"]) == 4
-    assert site.count(MeasurementRow) == before + 2
+    assert answer.json()["measurements_created"] == 0
+    assert all("names no Condition" in reason for reason in answer.json()["not_placed"])
+    assert len(answer.json()["not_placed"]) == 2 and len(answer.json()["not_understood"]) == 4
+    assert site.count(MeasurementRow) == before
     assert site.count(AuditEvent, action="create", resource="fhir_bundle") == 1
+
+
+def test_a_posted_visit_joins_the_named_patients_episode_once(site: Site) -> None:
+    bundle = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    before = site.count(MeasurementRow)
+    answer = site.post("clinician", "/api/v1/fhir?patient=P-0001", bundle)
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["measurements_created"] == 1
+    assert site.count(AuditEvent, resource="fhir_bundle", patient_id=1) == 1  # the row names the patient
+    again = site.post("clinician", "/api/v1/fhir", bundle)  # found by its MRN now; imported before
+    assert again.json()["measurements_created"] == 0 and len(again.json()["already_present"]) == 1
+    assert site.count(MeasurementRow) == before + 1
 
 
 def test_a_malformed_posted_bundle_writes_nothing_and_says_why(site: Site) -> None:
@@ -120,7 +134,10 @@ def test_a_malformed_posted_bundle_writes_nothing_and_says_why(site: Site) -> No
     before = (site.count(PatientRow), site.count(MeasurementRow))
     answer = site.post("clinician", "/api/v1/fhir", bundle)
     assert answer.status_code == 422
-    assert any("status" in d["field"] for d in answer.json()["detail"])
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome" and resource_problems(outcome) == []
+    assert any("status" in issue["expression"][0] for issue in outcome["issue"])
     assert (site.count(PatientRow), site.count(MeasurementRow)) == before
     assert site.count(AuditEvent, action="denied", resource="fhir_bundle") == 1
 
@@ -142,3 +159,143 @@ def test_a_bundle_naming_another_clinic_lands_in_the_callers_clinic(site: Site) 
 def test_researchers_may_not_post(site: Site) -> None:
     answer = site.post("researcher", "/api/v1/fhir", bundle_of(example_clinic()))
     assert answer.status_code == 403
+
+
+# ---- Bulk Data export: kick-off, status, download, delete -------------------------------------------------
+
+
+def _kick_off(site: Site, who: str, query: str = "", prefer: bool = True) -> Any:
+    headers = {"Authorization": f"Bearer {site.tokens[who]}"}
+    if prefer:
+        headers["Prefer"] = "respond-async"
+    return site.client.get(f"/api/v1/fhir/$export{query}", headers=headers)
+
+
+def _finished(site: Site, who: str, status_url: str) -> Any:
+    import time
+
+    for _ in range(200):
+        answer = site.get(who, status_url)
+        if answer.status_code != 202:
+            return answer
+        assert answer.headers["X-Progress"]
+        time.sleep(0.05)
+    raise AssertionError("the export did not finish")
+
+
+@pytest.fixture
+def bulk_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("STRIGIL_HOME", str(tmp_path / "home"))
+    return tmp_path / "home" / "bulk"
+
+
+def test_a_bulk_export_runs_asynchronously_and_is_audited_per_patient(site: Site, bulk_home: Path) -> None:
+    from strigil.clinical.public_ids import is_public_id
+
+    kick = _kick_off(site, "clinician")
+    assert kick.status_code == 202, kick.text
+    status_url = kick.headers["Content-Location"].removeprefix("http://testserver")
+    done = _finished(site, "clinician", status_url)
+    assert done.status_code == 200, done.text
+    manifest = done.json()
+    assert manifest["requiresAccessToken"] is True and manifest["transactionTime"]
+    outputs = {o["type"]: o for o in manifest["output"]}
+    assert {"Patient", "Procedure", "Observation", "EpisodeOfCare"} <= set(outputs)
+    patients_file = site.get("clinician", outputs["Patient"]["url"].removeprefix("http://testserver"))
+    assert patients_file.status_code == 200
+    assert patients_file.headers["content-type"].startswith("application/fhir+ndjson")
+    lines = [json.loads(line) for line in patients_file.text.splitlines()]
+    assert len(lines) == outputs["Patient"]["count"] == site.count(PatientRow, clinic_id=1)
+    assert all(is_public_id(p["id"]) for p in lines)
+    # one row for the kick-off, one for the job, one per patient exported, one per download
+    assert site.count(AuditEvent, resource="fhir_bulk") == 3 + len(lines)
+    # $everything names the patient by the same public id
+    everything = site.get("clinician", f"/api/v1/fhir/Patient/{lines[0]['id']}/$everything")
+    assert everything.status_code == 200
+    # removed: gone for good
+    gone = site.client.delete(status_url, headers={"Authorization": f"Bearer {site.tokens['clinician']}"})
+    assert gone.status_code == 202 and site.get("clinician", status_url).status_code == 404
+    assert not any(bulk_home.glob("*/*.ndjson"))
+
+
+def test_a_bulk_export_is_the_callers_own(site: Site, bulk_home: Path) -> None:
+    status_url = _kick_off(site, "clinician").headers["Content-Location"].removeprefix("http://testserver")
+    _finished(site, "clinician", status_url)
+    assert site.get("other", status_url).status_code == 404  # another clinic's clinician
+    assert site.get("other", status_url + "/Patient.ndjson").status_code == 404
+    assert site.get("clinician", status_url + "/job.json").status_code == 404  # only listed files
+    assert _kick_off(site, "researcher").status_code == 403
+    assert site.get("", status_url).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("query", "prefer", "message"),
+    [
+        ("", False, "Prefer: respond-async"),
+        ("?_type=Patient,Nonsense", True, "Nonsense"),
+        ("?_type=Patient' OR '1'='1", True, "not a FHIR R4 resource type"),
+        ("?_since=yesterday", True, "FHIR instant"),
+        ("?_since=2026-01-01'; DROP TABLE patients;--", True, "FHIR instant"),
+        ("?_outputFormat=text/csv", True, "not offered"),
+    ],
+)
+def test_a_bad_kick_off_answers_an_operation_outcome(
+    site: Site, bulk_home: Path, query: str, prefer: bool, message: str
+) -> None:
+    answer = _kick_off(site, "clinician", query, prefer=prefer)
+    assert answer.status_code == 400
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome" and message in outcome["issue"][0]["diagnostics"]
+    assert resource_problems(outcome) == []
+    assert site.count(PatientRow) == 1 and not any(bulk_home.glob("*"))  # nothing ran, nothing changed
+
+
+def test_type_and_since_narrow_a_bulk_export(site: Site, bulk_home: Path) -> None:
+    kick = _kick_off(site, "clinician", "?_type=Patient,Observation&_since=2000-01-01T00:00:00Z")
+    manifest = _finished(site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver"))
+    assert {o["type"] for o in manifest.json()["output"]} == {"Patient", "Observation"}
+    future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
+    kick = _kick_off(site, "clinician", f"?_since={future}")
+    manifest = _finished(site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver"))
+    assert {o["type"] for o in manifest.json()["output"]} <= {"Organization", "Practitioner"}
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "application/fhir+json"])
+def test_a_posted_body_nested_too_deep_is_refused_not_a_crash(site: Site, media_type: str) -> None:
+    nested = b"[" * 50_000 + b"]" * 50_000
+    deep = b'{"resourceType": "Bundle", "type": "collection", "entry": ' + nested + b"}"
+    answer = site.client.post(
+        "/api/v1/fhir",
+        content=deep,
+        headers={"Authorization": f"Bearer {site.tokens['clinician']}", "Content-Type": media_type},
+    )
+    assert 400 <= answer.status_code < 500, answer.text[:300]
+    assert site.count(PatientRow) == 1
+
+
+def test_a_fhir_client_gets_a_response_bundle_an_entry_per_entry(site: Site) -> None:
+    bundle = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    bundle["type"] = "transaction"
+    for entry in bundle["entry"]:
+        resource = entry["resource"]
+        entry["request"] = {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+    headers = {"Authorization": f"Bearer {site.tokens['clinician']}", "Content-Type": "application/fhir+json"}
+
+    def post() -> Any:
+        return site.client.post("/api/v1/fhir?patient=P-0001", content=json.dumps(bundle), headers=headers)
+
+    answer = post()
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    response = answer.json()
+    assert response["resourceType"] == "Bundle" and response["type"] == "transaction-response"
+    assert resource_problems(response) == []
+    statuses = [e["response"]["status"] for e in response["entry"]]
+    assert len(statuses) == len(bundle["entry"])
+    observation = response["entry"][3]["response"]
+    assert observation["status"] == "201 Created" and observation["location"].startswith("Observation/")
+    assert statuses[0] == statuses[1] == statuses[2] == statuses[4] == "200 OK"  # read as context, not kept
+    again = post().json()  # the same score again: already there
+    assert again["entry"][3]["response"]["status"] == "200 OK"
+    assert "imported before" in again["entry"][3]["response"]["outcome"]["issue"][0]["diagnostics"]

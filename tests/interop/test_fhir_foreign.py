@@ -43,8 +43,14 @@ def test_pain_scores_with_loinc_72514_3_become_nprs_measurements() -> None:
         ("Observation/pain-1", dt.date(2025, 3, 3), "nprs", 7.0, "between"),
         ("Observation/pain-2", dt.date(2025, 3, 10), "nprs", 4.0, "between"),
     ]
-    # the absolute subject reference resolved to the same patient, whose identifiers travel along
-    assert {f.patient_identifiers for f in plan.foreign_measurements} == {("88123", "MRN-88123")}
+    # the absolute subject reference resolved to the same patient, whose identifiers (with their system; never
+    # the resource id) travel along
+    assert {f.patient_identifiers for f in plan.foreign_measurements} == {
+        (("https://ehr.example.org/mrn", "MRN-88123"),)
+    }
+    # no Condition or Encounter diagnosis says which episode: they will be refused with that reason
+    assert {f.condition for f in plan.foreign_measurements} == {None}
+    assert all("names no Condition" in str(f.unplaced) for f in plan.foreign_measurements)
 
 
 def test_everything_else_is_reported_not_silently_dropped() -> None:

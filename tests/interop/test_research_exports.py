@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
 import math
 from pathlib import Path
@@ -14,10 +13,13 @@ import pytest
 
 from strigil.catalog import load_catalog
 from strigil.interop.research import (
+    BAND_WIDTHS,
     EpisodeChange,
+    birth_year_bands,
     effect_rows,
     episode_changes,
     parquet_table,
+    pseudonym,
     redcap_dictionary,
     redcap_records,
 )
@@ -45,7 +47,7 @@ def _row(
     patient: str,
     episode: int,
     session: int | str,
-    taken_on: str,
+    taken_on: int,
     timing: str,
     value: float,
     minutes: float | str = 5.0,
@@ -69,23 +71,24 @@ def _row(
     }
 
 
+# dates are days since the episode began (9 and 10 also check they sort as numbers, not text)
 ROWS = [
-    _row("A", 1, 1, "2025-01-02", "pre", 7, 4.5, 10),
-    _row("A", 1, 1, "2025-01-02", "post", 6, 4.5, 10),
-    _row("A", 1, 2, "2025-01-09", "pre", 5, 6.0, 17),
-    _row("A", 1, "", "2025-01-20", "between", 3, "", 28),
-    _row("B", 2, 1, "2025-02-01", "pre", 8, 3.0, 5),
+    _row("A", 1, 1, 2, "pre", 7, 4.5, 10),
+    _row("A", 1, 1, 2, "post", 6, 4.5, 10),
+    _row("A", 1, 2, 9, "pre", 5, 6.0, 17),
+    _row("A", 1, "", 20, "between", 3, "", 28),
+    _row("B", 2, 1, 0, "pre", 8, 3.0, 5),
 ]
 
 
 def test_parquet_keeps_types_and_turns_blanks_into_nulls() -> None:
     table = parquet_table(ROWS, COLUMNS)
     assert table.num_rows == 5
-    assert table.schema.field("taken_on").type == pa.date32()
+    assert table.schema.field("taken_on").type == pa.int64()
     assert table.schema.field("value").type == pa.float64()
     assert table.schema.field("session").type == pa.int64()
     assert table.column("session").to_pylist() == [1, 1, 2, None, 1]
-    assert table.column("taken_on").to_pylist()[0] == dt.date(2025, 1, 2)
+    assert table.column("taken_on").to_pylist()[0] == 2
     assert table.column("minutes").null_count == 1
 
 
@@ -172,7 +175,11 @@ def test_redcap_records_match_their_dictionary() -> None:
                     for c in entry["Choices, Calculations, OR Slider Labels"].split("|")
                 ]
                 assert str(value) in codes, (field, value)
-    assert dictionary["taken_on"]["Text Validation Type OR Show Slider Number"] == "date_ymd"
+    assert dictionary["taken_on"]["Text Validation Type OR Show Slider Number"] == "integer"
+    assert "days since the episode began" in dictionary["taken_on"]["Field Note"]
+    # what stays identifying is flagged for REDCap's de-identified exports; nothing else is
+    flagged = {name for name, f in dictionary.items() if f["Identifier?"] == "y"}
+    assert flagged == {"record_id"} | ({"clinician"} & set(columns))
     assert dictionary["birth_year"]["Form Name"] == "patient"
     assert dictionary["value"]["Form Name"] == "measurement"
 
@@ -180,3 +187,19 @@ def test_redcap_records_match_their_dictionary() -> None:
 @pytest.mark.parametrize("measure", ["nprs", "lefs"])
 def test_reference_file_names_measures_the_catalogue_knows(measure: str) -> None:
     assert measure in load_catalog().measures
+
+
+def test_pseudonyms_are_keyed_stable_and_unlinkable_without_the_key() -> None:
+    first = pseudonym(b"k" * 32, "0" * 32)
+    assert first == pseudonym(b"k" * 32, "0" * 32)  # the same key: the same pseudonym
+    assert first != pseudonym(b"j" * 32, "0" * 32)  # another key: another
+    assert first != pseudonym(b"k" * 32, "1" + "0" * 31)
+    assert first.startswith("s") and len(first) == 21 and "0" * 32 not in first
+
+
+def test_birth_years_are_banded_only_where_a_year_has_few_patients() -> None:
+    widths = birth_year_bands({1980: 7, 1981: 2, 1982: 2, 1983: 1, 1950: 1, 1999: 5}, min_patients=5)
+    assert widths[1980] == 1 and widths[1999] == 1  # enough patients: the year itself
+    assert widths[1981] == widths[1982] == widths[1983] == 5  # 1980-1984 holds 12
+    assert widths[1950] == 50  # alone in every band: the widest
+    assert BAND_WIDTHS[0] == 1

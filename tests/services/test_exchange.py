@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
+from strigil.interop.systems import code_system_url
 from strigil.services.decision_support import exercise_first_problem
 from strigil.services.errors import RecordError
 from strigil.services.exchange import read_clinic, write_plan, write_plan_bulk
@@ -74,16 +75,36 @@ def test_a_refused_record_rolls_the_whole_import_back(database: Database) -> Non
     assert _counts(database) == before
 
 
-def test_pain_scores_from_another_system_join_the_named_patients_open_episode(database: Database) -> None:
+def test_pain_scores_from_another_system_join_the_episode_of_their_condition(database: Database) -> None:
     with database.unit_of_work() as db:
         write_plan(db, plan_import(bundle_of(example_clinic())))
     before = _counts(database)
-    foreign = plan_import(json.loads((BUNDLES / "other_ehr_pain_scores.json").read_text(encoding="utf-8")))
+    document = json.loads((BUNDLES / "other_ehr_pain_scores.json").read_text(encoding="utf-8"))
     with database.unit_of_work() as db:
-        unplaced = write_plan(db, foreign, clinic_code="north")
-    assert unplaced.measurements_created == 0 and len(unplaced.not_placed) == 2  # nobody is "MRN-88123"
+        unplaced = write_plan(db, plan_import(document), clinic_code="north", patient_code="P-0001")
+    # no Condition says which episode: refused with the reason, nothing written (no patient either)
+    assert unplaced.measurements_created == 0 and len(unplaced.not_placed) == 2
+    assert all("names no Condition" in reason for reason in unplaced.not_placed)
+    assert _counts(database) == before
+    # the same scores focused on a lateral elbow tendinopathy: P-0001's elbow episode, open on those days
+    document["entry"].append(
+        {
+            "fullUrl": "https://ehr.example.org/fhir/Condition/elbow",
+            "resource": {
+                "resourceType": "Condition",
+                "id": "elbow",
+                "code": {
+                    "coding": [{"system": code_system_url("condition"), "code": "lateral_elbow_tendinopathy"}]
+                },
+                "subject": {"reference": "Patient/88123"},
+            },
+        }
+    )
+    for entry in document["entry"]:
+        if entry["resource"]["resourceType"] == "Observation":
+            entry["resource"]["focus"] = [{"reference": "Condition/elbow"}]
     with database.unit_of_work() as db:
-        placed = write_plan(db, foreign, clinic_code="north", patient_code="P-0001")
+        placed = write_plan(db, plan_import(document), clinic_code="north", patient_code="P-0001")
     assert placed.measurements_created == 2
     assert _counts(database)[3] == before[3] + 2
     with database.unit_of_work() as db:
@@ -96,6 +117,10 @@ def test_pain_scores_from_another_system_join_the_named_patients_open_episode(da
         ("2025-03-03", 7.0, "between"),
         ("2025-03-10", 4.0, "between"),
     ]
+    # a second import adds nothing: the scores are known by their source (the sender's full URLs)
+    with database.unit_of_work() as db:
+        again = write_plan(db, plan_import(document), clinic_code="north")  # found by the MRN now
+    assert again.measurements_created == 0 and len(again.already_present) == 2
 
 
 def test_bulk_import_reads_back_as_the_same_record(database: Database) -> None:

@@ -26,6 +26,7 @@ RECORD_TABLES = {
     "amendments",
     "screenings",
     "clinic_templates",
+    "patient_identifiers",
 }
 
 

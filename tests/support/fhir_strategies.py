@@ -297,16 +297,28 @@ def example_clinic() -> ClinicDossier:
     patient = PatientDossier(Patient(code="P-0001", birth_year=1984, sex="female"), (episode,))
     return ClinicDossier(Clinic(code="north", name="North Clinic"), clinicians, (patient,))
 def unkeyed(dossier: ClinicDossier) -> ClinicDossier:
-    """The dossier without database ids (they differ between databases, the meaning does not)."""
+    """The dossier without database ids and public ids (a copy made elsewhere has its own; the meaning
+    does not differ)."""
     patients = tuple(
         dataclasses.replace(
             p,
+            public_id=None,
             episodes=tuple(
                 dataclasses.replace(
                     e,
                     key="",
+                    adverse_ids=(),
+                    discharge_reason=None,  # the code the record derives from the closing's words
+                    measurements=tuple(dataclasses.replace(m, public_id=None) for m in e.measurements),
                     sessions=tuple(
-                        dataclasses.replace(s, record=s.record.model_copy(update={"episode_id": 1}))
+                        dataclasses.replace(
+                            s,
+                            record=s.record.model_copy(update={"episode_id": 1}),
+                            public_id=None,
+                            measurement_ids=(),
+                            adverse_ids=(),
+                            recommended=None,  # derived when recorded: a copy made elsewhere may have none
+                        )
                         for s in e.sessions
                     ),
                 )

@@ -13,12 +13,14 @@ from strigil.cli.toolkit import (
     ClinicOpt,
     OptionalClinicOpt,
     clinic_id,
+    fail,
     new_file,
     only_clinic,
     unit_of_work,
 )
 
 __all__ = [
+    "KeyOpt",
     "export_app",
     "export_csv",
     "export_metafor",
@@ -31,34 +33,60 @@ export_app = typer.Typer(
     name="export", help="Analysis-ready exports of the clinic's record.", no_args_is_help=True
 )
 
+KeyOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--pseudonym-key",
+        help="File holding the clinic's pseudonym key (at least 16 bytes): the same key gives the same "
+        "pseudonyms. Default: a new random key, so this export links to no other.",
+    ),
+]
+
+
+def _key(path: Path | None) -> bytes | None:
+    """The pseudonym key read from its file (never from the command line, where others could see it)."""
+    if path is None:
+        return None
+    try:
+        key = path.read_bytes().strip()
+    except OSError as error:
+        fail(f"--pseudonym-key: cannot read {path} ({error})")
+    if len(key) < 16:
+        fail(f"--pseudonym-key: {path} holds {len(key)} bytes; a key needs at least 16")
+    return key
+
 
 def export_csv(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
     ] = None,
     clinic_code: ClinicOpt = DEFAULT_CLINIC,
+    key_file: KeyOpt = None,
 ) -> None:
-    """The clinic's record as one analysis-ready long table (one row per measurement)."""
+    """The clinic's record as one analysis-ready long table (one row per measurement, pseudonymised)."""
     from strigil.services.export import write_csv
+
+    key = _key(key_file)
 
     if output is not None:
         new_file(output)
     with unit_of_work() as s:
         clinic = clinic_id(s, clinic_code)
         if output is None:
-            write_csv(s, clinic, sys.stdout)
+            write_csv(s, clinic, sys.stdout, key=key)
             return
         with output.open("w", encoding="utf-8", newline="") as out:
-            n = write_csv(s, clinic, out)
+            n = write_csv(s, clinic, out, key=key)
     typer.echo(f"{n} rows written to {output}", err=True)
 
 
-def _long_table(clinic: str | None) -> tuple[list[str], list[dict[str, Any]]]:
+def _long_table(clinic: str | None, key_file: Path | None) -> tuple[list[str], list[dict[str, Any]]]:
     """The columns and rows of record's analysis-ready long table (`strigil export csv`)."""
     from strigil.services.export import CSV_COLUMNS, export_rows
 
+    key = _key(key_file)
     with unit_of_work() as db:
-        rows = list(export_rows(db, clinic_id(db, only_clinic(db, clinic))))
+        rows = list(export_rows(db, clinic_id(db, only_clinic(db, clinic)), key=key))
     return list(CSV_COLUMNS), rows
 
 
@@ -74,6 +102,7 @@ def _write_csv(path: Path, header: list[str], rows: list[dict[str, Any]]) -> Non
 def export_parquet(
     output: Path = typer.Option(..., "-o", "--output", help="Parquet file to write."),
     clinic: OptionalClinicOpt = None,
+    key_file: KeyOpt = None,
 ) -> None:
     """The long table of `strigil export csv` as Parquet, with real types (dates, integers, decimals)."""
     import pyarrow.parquet as pq
@@ -81,7 +110,7 @@ def export_parquet(
     from strigil.interop.research import parquet_table
 
     new_file(output)
-    columns, rows = _long_table(clinic)
+    columns, rows = _long_table(clinic, key_file)
     pq.write_table(parquet_table(rows, columns), output)
     typer.echo(f"wrote {len(rows)} rows to {output}")
 
@@ -92,13 +121,14 @@ def export_metafor(
     min_patients: int = typer.Option(
         5, min=3, help="Smallest stratum written (researchers see >= 5 patients)."
     ),
+    key_file: KeyOpt = None,
 ) -> None:
     """Standardized mean changes (SMCR) per condition, measure and tissue phase, ready for metafor's rma()."""
     from strigil.catalog import load_catalog
     from strigil.interop.research import EFFECT_COLUMNS, effect_rows, episode_changes
 
     new_file(output)
-    _, rows = _long_table(clinic)
+    _, rows = _long_table(clinic, key_file)
     effects = effect_rows(episode_changes(rows), load_catalog(), min_patients=min_patients)
     _write_csv(output, list(EFFECT_COLUMNS), effects)
     typer.echo(f"wrote {len(effects)} effect rows to {output} (strata with >= {min_patients} patients)")
@@ -107,6 +137,7 @@ def export_metafor(
 def export_redcap(
     folder: Path = typer.Option(..., "-o", "--output", help="Folder for the dictionary and the records."),
     clinic: OptionalClinicOpt = None,
+    key_file: KeyOpt = None,
 ) -> None:
     """A REDCap data dictionary and matching import records (patient form + repeating measurement form)."""
     from strigil.catalog import load_catalog
@@ -114,7 +145,7 @@ def export_redcap(
 
     dictionary_path = new_file(folder / "redcap_data_dictionary.csv")
     records_path = new_file(folder / "redcap_records.csv")
-    columns, rows = _long_table(clinic)
+    columns, rows = _long_table(clinic, key_file)
     folder.mkdir(parents=True, exist_ok=True)
     _write_csv(dictionary_path, list(REDCAP_DICTIONARY_COLUMNS), redcap_dictionary(columns, load_catalog()))
     header, records = redcap_records(rows, columns)

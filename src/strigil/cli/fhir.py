@@ -9,7 +9,7 @@ from typing import Any
 
 import typer
 
-from strigil.cli.toolkit import OptionalClinicOpt, fail, only_clinic, unit_of_work
+from strigil.cli.toolkit import OptionalClinicOpt, fail, fail_all, only_clinic, unit_of_work
 
 __all__ = [
     "fhir_app",
@@ -26,19 +26,89 @@ fhir_app = typer.Typer(
 
 @fhir_app.command("export")
 def fhir_export(
-    output: Path = typer.Option(..., "-o", "--output", help="Bundle file to write (JSON)."),
+    output: Path | None = typer.Option(None, "-o", "--output", help="Bundle file to write (JSON)."),
     episode: list[int] = typer.Option([], "--episode", help="Export this episode (repeat for several)."),
     all_: bool = typer.Option(False, "--all", help="Export the whole clinic."),
+    bulk: Path | None = typer.Option(
+        None, "--bulk", help="Write the clinic as FHIR Bulk Data: one NDJSON file per resource type, here."
+    ),
+    types: list[str] = typer.Option([], "--type", help="With --bulk: only this resource type (repeatable)."),
+    since: str | None = typer.Option(
+        None, "--since", help="With --bulk: only patients with anything recorded at or after this ISO time."
+    ),
+    validation: str = typer.Option(
+        "sample", "--validation", help="With --bulk: validate a sample of every type, all, or none."
+    ),
     clinic: OptionalClinicOpt = None,
     validate: bool = typer.Option(True, help="Validate every resource against FHIR R4 while writing."),
 ) -> None:
-    """Export one or more episodes, or the whole clinic, as a FHIR R4 Bundle (type collection)."""
+    """Export episodes or the whole clinic as a FHIR R4 Bundle, or the clinic as Bulk Data (--bulk DIR)."""
+    if bulk is not None:
+        if output is not None or episode or all_:
+            fail("--bulk DIR writes the whole clinic into DIR: drop -o, --episode and --all")
+        _export_bulk(bulk, types, since, validation, clinic)
+        return
+    if output is None:
+        fail("-o/--output FILE is needed for a Bundle (or --bulk DIR for Bulk Data)")
+    _export_bundle(output, episode, all_, clinic, validate)
+
+
+def _export_bulk(
+    folder: Path, types: list[str], since: str | None, validation: str, clinic: str | None
+) -> None:
+    from strigil.interop.bulk import VALIDATION_MODES
+    from strigil.interop.r4 import is_resource_type
+    from strigil.services import audit as audit_service
+    from strigil.services.bulk_exchange import export_bulk
+
+    if validation not in VALIDATION_MODES:
+        fail(f"--validation: {validation!r} is not allowed; allowed: {', '.join(VALIDATION_MODES)}")
+    unknown = [t for t in types if not is_resource_type(t)]
+    if unknown:
+        fail(f"--type: {', '.join(unknown)} is not a FHIR R4 resource type")
+    since_at = None
+    if since is not None:
+        try:
+            since_at = dt.datetime.fromisoformat(since)
+        except ValueError:
+            fail(f"--since: {since!r} is not an ISO date-time (e.g. 2026-12-01T00:00:00+00:00)")
+        since_at = since_at if since_at.tzinfo else since_at.replace(tzinfo=dt.UTC)
+    touched: list[int] = []
+    with unit_of_work() as db:
+        code = only_clinic(db, clinic)
+        manifest = export_bulk(
+            db,
+            code,
+            folder,
+            types=types or None,
+            since=since_at,
+            validation=validation,
+            request=f"strigil fhir export --bulk {folder}",
+            patient_ids=touched.extend,
+        )
+        from strigil.cli.toolkit import cli_actor, clinic_id
+
+        key = clinic_id(db, code)
+    # the audit rows in their own short transaction (the export itself only read)
+    with unit_of_work() as db:
+        actor = cli_actor(db, key)
+        total = sum(manifest.counts.values())
+        detail = f"{len(touched)} patients, {total} resources"
+        audit_service.record(db, actor, "export", "fhir_bulk", "", detail=detail)
+        audit_service.record_patients(db, actor, "export", "fhir_bulk", touched)
+    (folder / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    for kind, count in sorted(manifest.counts.items()):
+        typer.echo(f"{kind}: {count}")
+    typer.echo(f"wrote {sum(manifest.counts.values())} resources to {folder} ({manifest.validation})")
+
+
+def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | None, validate: bool) -> None:
     from sqlalchemy import select
 
     from strigil.interop.bundle import stream_bundle
     from strigil.interop.r4 import resource_problems
     from strigil.interop.to_fhir import stream_resources
-    from strigil.services.exchange import clinic_header, patient_dossiers
+    from strigil.services.exchange import clinic_header, clinic_scope, patient_dossiers
     from strigil.store.record import EpisodeRow, PatientRow
 
     if bool(episode) == all_:
@@ -66,9 +136,10 @@ def fhir_export(
             if missing:
                 fail(f"--episode: {', '.join(missing)} is not an episode of clinic {code!r}")
         patients = patient_dossiers(db, clinic_id, episode_ids=episode or None)
+        scope = clinic_scope(db, clinic_id)
         with output.open("w", encoding="utf-8") as fp:
             count = stream_bundle(
-                checked(stream_resources(clinic_model, clinicians, patients)),
+                checked(stream_resources(clinic_model, clinicians, patients, scope=scope)),
                 fp.write,
                 timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             )
@@ -82,28 +153,111 @@ def fhir_export(
 
 @fhir_app.command("import")
 def fhir_import(
-    file: Path = typer.Argument(..., help="A FHIR R4 Bundle (JSON)."),
+    file: Path = typer.Argument(..., help="A FHIR R4 Bundle (JSON), or a folder of Bulk Data NDJSON files."),
     clinic: str | None = typer.Option(None, help="Clinic to import into (default: the bundle's clinic)."),
     patient: str | None = typer.Option(
         None, help="Strigil patient code for measurements from another system."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", help="Check and report; write nothing."),
+    match_only: bool = typer.Option(
+        False, "--match-only", help="Other systems' patients: only those found here; create none."
+    ),
     bulk: bool = typer.Option(False, "--bulk", help="New patients only, bulk inserts (whole clinics)."),
     validate: bool = typer.Option(
         True, help="Check every resource against the R4 models (--no-validate: bundles Strigil exported)."
     ),
+    validation: str = typer.Option(
+        "sample", "--validation", help="A folder of NDJSON: validate a sample of every type, all, or none."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Import a Bundle: all of it in one transaction, or nothing when anything is wrong."""
+    """Import a Bundle, or a folder of Bulk Data NDJSON: all of it in one transaction, or nothing."""
+    if file.is_dir():
+        if clinic or patient or dry_run:
+            fail("a folder of NDJSON is imported as exported: drop --clinic, --patient and --dry-run")
+        _import_bulk(file, validation, as_json)
+        return
+    _import_bundle(file, clinic, patient, dry_run, bulk, validate, as_json, match_only)
+
+
+def _import_bulk(folder: Path, validation: str, as_json: bool) -> None:
+    from strigil.interop.bulk import VALIDATION_MODES
+    from strigil.services.bulk_exchange import BulkRejected, import_bulk
+    from strigil.services.errors import RecordError
+
+    if validation not in VALIDATION_MODES:
+        fail(f"--validation: {validation!r} is not allowed; allowed: {', '.join(VALIDATION_MODES)}")
+    from strigil.cli.toolkit import cli_actor
+    from strigil.services import audit as audit_service
+
+    with unit_of_work() as db:
+        try:
+            written, not_understood = import_bulk(db, folder, validation=validation)
+        except BulkRejected as error:
+            fail_all([f"{folder}: nothing imported:", *error.problems[:50]])
+        except RecordError as error:
+            fail(f"{folder}: nothing imported: {error}")
+        # one row for the run and one per patient it wrote, committed with the import itself
+        if written.patient_ids:
+            from sqlalchemy import select
+
+            from strigil.store.record import PatientRow
+
+            first = written.patient_ids[0]
+            clinic = db.scalar(select(PatientRow.clinic_id).where(PatientRow.id == first))
+            actor = cli_actor(db, int(clinic or 0))
+            detail = f"{folder.name}: {written.patients_created} patients, {written.sessions_created} visits"
+            audit_service.record(db, actor, "create", "fhir_bulk", "", detail=detail)
+            audit_service.record_patients(db, actor, "create", "fhir_bulk", written.patient_ids)
+    _print_report({"not_understood": not_understood, **written.to_json()}, as_json)
+
+
+def _print_report(report: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(report, indent=2))
+        return
+    for key, value in report.items():
+        if isinstance(value, list):
+            typer.echo(f"{key}: {len(value)}")
+            for item in value:
+                typer.echo(f"  - {item}")
+        else:
+            typer.echo(f"{key}: {value}")
+
+
+def _import_bundle(
+    file: Path,
+    clinic: str | None,
+    patient: str | None,
+    dry_run: bool,
+    bulk: bool,
+    validate: bool,
+    as_json: bool,
+    match_only: bool = False,
+) -> None:
+    from strigil.interop.bundle import MAX_BUNDLE_BYTES
     from strigil.interop.from_fhir import plan_import
     from strigil.services.errors import RecordError
     from strigil.services.exchange import write_plan, write_plan_bulk
 
     try:
+        size = file.stat().st_size
+        if size > MAX_BUNDLE_BYTES:
+            fail(
+                f"{file}: {size:,} bytes is larger than a Bundle may be ({MAX_BUNDLE_BYTES:,}); move whole "
+                "clinics as Bulk Data (strigil fhir export --bulk DIR, strigil fhir import DIR)"
+            )
         document = json.loads(file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        fail(f"{file}: not UTF-8 text (byte {error.start}); FHIR JSON is UTF-8")
     except (OSError, json.JSONDecodeError) as error:
         fail(f"{file}: not a readable JSON file ({error})")
-    plan = plan_import(document, validate=validate)
+    except RecursionError:
+        fail(f"{file}: JSON nested too deep to read (no FHIR resource nests like this)")
+    try:
+        plan = plan_import(document, validate=validate)
+    except RecursionError:
+        fail(f"{file}: JSON nested too deep to check (no FHIR resource nests like this)")
     if plan.errors:
         shown = "\n  ".join(str(p) for p in plan.errors[:50])
         more = f"\n  …and {len(plan.errors) - 50} more" if len(plan.errors) > 50 else ""
@@ -119,7 +273,9 @@ def fhir_import(
                 if bulk:
                     written = write_plan_bulk(db, plan)
                 else:
-                    written = write_plan(db, plan, patient_code=patient, clinic_code=clinic)
+                    written = write_plan(
+                        db, plan, patient_code=patient, clinic_code=clinic, match_only=match_only
+                    )
             except RecordError as error:
                 fail(f"{file}: bundle rejected, nothing imported: {error}")
         report |= written.to_json()
@@ -129,16 +285,7 @@ def fhir_import(
             "patients": sum(len(c.patients) for c in plan.clinics),
             "foreign_measurements": len(plan.foreign_measurements),
         }
-    if as_json:
-        typer.echo(json.dumps(report, indent=2))
-        return
-    for key, value in report.items():
-        if isinstance(value, list):
-            typer.echo(f"{key}: {len(value)}")
-            for item in value:
-                typer.echo(f"  - {item}")
-        else:
-            typer.echo(f"{key}: {value}")
+    _print_report(report, as_json)
 
 
 @fhir_app.command("artefacts")

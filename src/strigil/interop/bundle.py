@@ -8,20 +8,26 @@ raised one by one, so a sender sees every reason a bundle was rejected in one an
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from strigil.interop.r4 import FhirProblem, is_resource_type, resource_problems
 from strigil.interop.systems import BASE
 
 __all__ = [
     "ACCEPTED_BUNDLE_TYPES",
+    "MAX_BUNDLE_BYTES",
     "ReadBundle",
     "entry_for",
     "make_bundle",
+    "operation_outcome",
     "read_bundle",
     "reference_to",
+    "response_bundle",
     "stream_bundle",
 ]
 
@@ -30,6 +36,45 @@ __all__ = [
 ACCEPTED_BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 
 _Resource = dict[str, Any]
+
+# A Bundle is read whole (about 7 times its size in memory): larger ones move as Bulk Data NDJSON, which is
+# read a chunk of patients at a time. An engineering limit, not a clinical one.
+MAX_BUNDLE_BYTES = 64 * 2**20
+
+
+def operation_outcome(
+    messages: Iterable[tuple[str, str]], *, severity: str = "error", code: str = "invalid"
+) -> _Resource:
+    """An OperationOutcome with one issue per (where, message): FHIR's way to say what went wrong."""
+    issues = []
+    for where, message in messages:
+        issue: dict[str, Any] = {"severity": severity, "code": code, "diagnostics": message}
+        if where:
+            issue["expression"] = [where]
+        issues.append(issue)
+    return {"resourceType": "OperationOutcome", "issue": issues}
+
+
+def response_bundle(document: dict[str, Any], outcomes: dict[str, tuple[str, str | None, str]]) -> _Resource:
+    """The answer to a POSTed Bundle: a transaction-response (or batch-response) with one entry per entry,
+    in order. `outcomes` maps "Type/id" to (HTTP status, location or None, what happened)."""
+    kind = "transaction-response" if document.get("type") == "transaction" else "batch-response"
+    entries = []
+    for entry in document.get("entry", []):
+        resource = entry.get("resource", {})
+        label = f"{resource.get('resourceType')}/{resource.get('id', '?')}"
+        status, location, message = outcomes.get(label, ("200 OK", None, "read; nothing to write"))
+        response: dict[str, Any] = {"status": status}
+        if location:
+            response["location"] = location
+        severity = "information" if status.startswith("2") else "error"
+        response["outcome"] = operation_outcome(
+            [(label, message)],
+            severity=severity,
+            code="informational" if severity == "information" else "processing",
+        )
+        entries.append({"response": response})
+    return {"resourceType": "Bundle", "type": kind, "entry": entries}
 
 
 def reference_to(resource: _Resource) -> str:
@@ -100,6 +145,20 @@ def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
             yield from _references(value, f"{path}[{i}]")
 
 
+# A Reference's "reference" string in compact JSON (inner quotes of text are escaped, so never match).
+_REFERENCE_TEXT = re.compile(rb'"reference":"((?:[^"\\]|\\.)*)"')
+
+
+def _reference_texts(resource: _Resource) -> Iterator[str]:
+    """Every Reference.reference string inside a resource, found in its JSON text (fast; no paths)."""
+    for raw in _REFERENCE_TEXT.findall(orjson.dumps(resource)):
+        yield orjson.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
+
+
+def _resolves(read: ReadBundle, target: str) -> bool:
+    return target.startswith("#") or read.resolve({"reference": target}) is not None
+
+
 def _type_problems(resource: _Resource, where: str) -> list[FhirProblem]:
     """The cheap check kept without validation: a known R4 resource type and a text id."""
     kind = resource.get("resourceType")
@@ -158,6 +217,8 @@ def read_bundle(document: Any, *, validate: bool = True) -> ReadBundle:
             continue
         read.resources.append(resource)
     for resource in read.resources:
+        if all(_resolves(read, target) for target in _reference_texts(resource)):
+            continue  # the common case, checked on the resource's JSON text; the walk below names paths
         where = f"{resource['resourceType']}/{resource.get('id', '?')}"
         for path, target in _references(resource, ""):
             if target.startswith("#"):

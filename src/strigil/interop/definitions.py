@@ -141,6 +141,18 @@ SESSION_CONTEXT = ExtensionDefinition(
             "Clinician's decision: refer | switch | modify | continue | progress | discharge",
         ),
         Part("decisionReason", "string", False, "Why the clinician decided so"),
+        Part(
+            "recommended",
+            "code",
+            False,
+            "The decision aid's recommendation for the session: refer | switch | modify | continue | "
+            "progress | discharge",
+        ),
+        Part("followUpAsked", "boolean", False, "The follow-up questions about earlier sessions were asked"),
+        Part("overrideReason", "string", False, "Why IASTM went ahead over a safety gate"),
+        Part("doseConfirmed", "boolean", False, "A dose beyond the sources' ranges was confirmed as meant"),
+        Part("exerciseDelivered", "boolean", False, "The exercise programme was delivered in the session"),
+        Part("exerciseNotDeliveredReason", "string", False, "Why the exercise programme was not delivered"),
     ),
 )
 

@@ -2,7 +2,9 @@
 
 A dossier is built from the store by `strigil.services.exchange` (export) or from a Bundle by
 `strigil.interop.from_fhir` (import). It holds the record's own pydantic models, so importing
-re-validates every field against the catalogue exactly as recording does.
+re-validates every field against the catalogue exactly as recording does. Beside them it carries each
+record's public identifier (`strigil.store.public_ids`: 32 hex digits, the record's name outside the server
+and its FHIR resource id), or None where a record has none yet (then the resource id is derived).
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ class SessionEntry:
 
     number: int
     record: SessionRecord
+    public_id: str | None = None
+    measurement_ids: tuple[str, ...] = ()  # the public ids of record.measurements, in order (or none)
+    adverse_ids: tuple[str, ...] = ()  # likewise for record.adverse_responses
+    recommended: str | None = None  # the decision aid's word when the session was recorded (derived)
 
 
 @dataclass(frozen=True)
@@ -32,19 +38,22 @@ class DatedMeasurement:
 
     taken_on: dt.date
     measurement: Measurement
+    public_id: str | None = None
 
 
 @dataclass(frozen=True)
 class EpisodeDossier:
     """One episode of care with its sessions and what was recorded outside them."""
 
-    key: str  # the episode's id where it came from; only links resources inside one Bundle
+    key: str  # the episode's public id (or, from an old Bundle, its id there): links resources in a Bundle
     plan: EpisodePlan
     closed_on: dt.date | None = None
     close_reason: str | None = None
     sessions: tuple[SessionEntry, ...] = ()
     measurements: tuple[DatedMeasurement, ...] = ()
     adverse_responses: tuple[AdverseResponse, ...] = ()
+    adverse_ids: tuple[str, ...] = ()  # the public ids of adverse_responses, in order (or none)
+    discharge_reason: str | None = None  # the coded reason of its closing (clinical.vocabulary), when known
 
 
 @dataclass(frozen=True)
@@ -53,6 +62,7 @@ class PatientDossier:
 
     patient: Patient
     episodes: tuple[EpisodeDossier, ...] = ()
+    public_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,11 @@
 Resources Strigil exported (recognised by Strigil identifiers) are rebuilt into dossiers of the record's own
 pydantic models, so every field is checked against the catalogue exactly as when it was first recorded.
 Observations from other systems whose LOINC code the catalogue marks verified (e.g. 72514-3, pain 0-10)
-become measurements; the shell attaches them to the patient's episode open on that date. Everything else
-is reported as not understood. Any error makes the whole plan unusable: the shell writes nothing then.
+become foreign measurements, each with what places it: the identifiers (system and value) of its Patient, the
+condition its context names (a Condition it focuses on, or its Encounter's diagnosis or reason) and where it
+came from. The shell finds the patient by an identifier pair it already knows (never by a resource id) and
+the episode of that condition open on that date. Everything else is reported as not understood. Any error
+makes the whole plan unusable: the shell writes nothing then.
 """
 
 from __future__ import annotations
@@ -20,6 +23,8 @@ from strigil.catalog import Catalog, load_catalog
 from strigil.clinical.checks import problems_from
 from strigil.clinical.episode import Consent, EpisodePlan
 from strigil.clinical.people import Clinic, Clinician, Patient, Training
+from strigil.clinical.public_ids import is_public_id
+from strigil.clinical.response import RECOMMENDATIONS
 from strigil.clinical.session import AdverseResponse, DoseStep, FollowUp, Measurement, SessionRecord, WarmUp
 from strigil.interop.bundle import ReadBundle, read_bundle
 from strigil.interop.codesystems import split_site_code
@@ -41,7 +46,7 @@ from strigil.interop.dossier import (
     SessionEntry,
 )
 from strigil.interop.r4 import FhirProblem
-from strigil.interop.systems import LOINC, code_system_url, identifier_system
+from strigil.interop.systems import LOINC, code_system_url, is_identifier_system
 from strigil.interop.to_fhir import EPISODE_LINK_URL, UCUM_UNITS
 
 __all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
@@ -56,13 +61,16 @@ _USABLE_STATUS = ("final", "amended", "corrected")
 class ForeignMeasurement:
     """A measurement from another system, waiting to be attached to a Strigil patient's episode."""
 
-    source: str  # "Observation/pain-1"
+    source: str  # "Observation/pain-1": where it sits in the bundle
     patient: str  # the Patient it is about, "Patient/88123"
-    patient_identifiers: tuple[
-        str, ...
-    ]  # identifier values of that Patient (a Strigil code may be among them)
+    patient_identifiers: tuple[tuple[str, str], ...]  # (system, value) of that Patient's identifiers
     taken_on: dt.date
     measurement: Measurement
+    source_id: str | None = None  # what names it for good: "system|value" of its identifier, or its full URL
+    condition: str | None = None  # the Strigil condition its context names
+    unplaced: str | None = None  # why its context names no condition Strigil knows (then condition is None)
+    birth_year: int | None = None  # of the Patient, for a new patient
+    sex: str | None = None
 
 
 @dataclass
@@ -95,7 +103,7 @@ def _label(resource: _Resource) -> str:
 def _strigil_identifier(resource: _Resource, kind: str) -> str | None:
     items = resource.get("identifier")
     for item in items if isinstance(items, list) else [items] if isinstance(items, dict) else []:
-        if item.get("system") == identifier_system(kind):
+        if is_identifier_system(item.get("system"), kind):
             return str(item.get("value"))
     return None
 
@@ -103,6 +111,17 @@ def _strigil_identifier(resource: _Resource, kind: str) -> str | None:
 def _extension(resource: _Resource, ext: ExtensionDefinition | str) -> list[_Resource]:
     url = ext if isinstance(ext, str) else ext.url
     return [e for e in resource.get("extension", []) if e.get("url") == url]
+
+
+_KNOWN_PARTS: dict[str, dict[str, tuple[Any, str]]] = {}
+
+
+def _known_parts(ext: ExtensionDefinition) -> dict[str, tuple[Any, str]]:
+    """An extension's parts by name, each with the JSON key of its value (read once per definition)."""
+    known = _KNOWN_PARTS.get(ext.url)
+    if known is None:
+        known = _KNOWN_PARTS[ext.url] = {p.name: (p, p.value_key) for p in ext.parts}
+    return known
 
 
 def _parts(resource: _Resource, ext: ExtensionDefinition, node: _Resource | None = None) -> dict[str, Any]:
@@ -113,22 +132,23 @@ def _parts(resource: _Resource, ext: ExtensionDefinition, node: _Resource | None
             raise _Reject(_label(resource), f"expected one {ext.url} extension, found {len(found)}")
         node = found[0]
     values: dict[str, Any] = {}
-    known = {p.name: p for p in ext.parts}
+    known = _known_parts(ext)
     for item in node.get("extension", []):
-        part = known.get(item.get("url"))
-        if part is None:
+        entry = known.get(item.get("url"))
+        if entry is None:
             raise _Reject(
                 _label(resource),
                 f"{ext.id} extension has an unknown part {item.get('url')!r}; allowed: {', '.join(known)}",
             )
-        if part.value_key not in item:
-            raise _Reject(_label(resource), f"{ext.id}.{part.name} needs {part.value_key}")
+        part, key = entry
+        if key not in item:
+            raise _Reject(_label(resource), f"{ext.id}.{part.name} needs {key}")
         if part.repeats:
-            values.setdefault(part.name, []).append(item[part.value_key])
+            values.setdefault(part.name, []).append(item[key])
         elif part.name in values:
             raise _Reject(_label(resource), f"{ext.id}.{part.name} appears twice; allowed once")
         else:
-            values[part.name] = item[part.value_key]
+            values[part.name] = item[key]
     for part in ext.parts:
         if part.required and part.name not in values:
             raise _Reject(_label(resource), f"{ext.id}.{part.name} is required")
@@ -204,6 +224,18 @@ def _measured_force(v: dict[str, Any], where: str) -> dict[str, Any] | None:
     }
 
 
+def _public_id(resource: _Resource) -> str | None:
+    """A Strigil resource's id when it is a public id (as Strigil exports), else None (a new one is made)."""
+    rid = resource.get("id")
+    return rid if is_public_id(rid) else None
+
+
+def _public_ids(resources: list[_Resource]) -> tuple[str, ...]:
+    """The public ids of resources in order, or none unless every one has one."""
+    ids = [_public_id(r) for r in resources]
+    return tuple(i for i in ids if i is not None) if all(ids) else ()
+
+
 class _NativeReader:
     """Rebuilds dossiers from the Strigil resources of one bundle."""
 
@@ -212,9 +244,20 @@ class _NativeReader:
         self.catalog = catalog
         self.errors: list[FhirProblem] = []
         self.by_episode: dict[str, list[_Resource]] = defaultdict(list)
+        # (episode, "Procedure/id") -> the Observations part of it / the AdverseEvents it is suspected of
+        self.part_of: dict[tuple[str, str], list[_Resource]] = defaultdict(list)
+        self.suspected: dict[tuple[str, str], list[_Resource]] = defaultdict(list)
         for resource in read.resources:
             for link in _extension(resource, EPISODE_LINK_URL):
-                self.by_episode[_target(link.get("valueReference"))].append(resource)
+                episode = _target(link.get("valueReference"))
+                self.by_episode[episode].append(resource)
+                if resource["resourceType"] == "Observation":
+                    for target in dict.fromkeys(_target(p) for p in resource.get("partOf", [])):
+                        self.part_of[episode, target].append(resource)
+                elif resource["resourceType"] == "AdverseEvent":
+                    suspects = resource.get("suspectEntity", [])
+                    for target in dict.fromkeys(_target(s.get("instance")) for s in suspects):
+                        self.suspected[episode, target].append(resource)
 
     def clinician(self, resource: _Resource) -> Clinician | None:
         where = _label(resource)
@@ -318,18 +361,10 @@ class _NativeReader:
             for concept in procedure.get("followUp", [])
         ]
         me = f"Procedure/{procedure['id']}"
-        linked = self.by_episode.get(episode, [])
-        measurements = [
-            self.measurement(r)[1]
-            for r in linked
-            if r["resourceType"] == "Observation" and any(_target(p) == me for p in r.get("partOf", []))
-        ]
-        adverse = [
-            self.adverse(r)
-            for r in linked
-            if r["resourceType"] == "AdverseEvent"
-            and any(_target(s.get("instance")) == me for s in r.get("suspectEntity", []))
-        ]
+        observations = self.part_of.get((episode, me), [])
+        events = self.suspected.get((episode, me), [])
+        measurements = [self.measurement(r)[1] for r in observations]
+        adverse = [self.adverse(r) for r in events]
         performers = procedure.get("performer", [])
         clinician_resource = self.read.resolve(performers[0].get("actor")) if performers else None
         if clinician_resource is None:
@@ -359,8 +394,26 @@ class _NativeReader:
             clinician_decision=context.get("decision"),
             decision_reason=context.get("decisionReason"),
             notes=notes[0].get("text") if notes else None,
+            follow_up={"asked": context["followUpAsked"]} if "followUpAsked" in context else None,
+            override_reason=context.get("overrideReason"),
+            dose_confirmed=bool(context.get("doseConfirmed", False)),
+            exercise_delivered=context.get("exerciseDelivered"),
+            exercise_not_delivered_reason=context.get("exerciseNotDeliveredReason"),
         )
-        return SessionEntry(number=int(context["number"]), record=record)
+        recommended = context.get("recommended")
+        if recommended is not None and recommended not in RECOMMENDATIONS:
+            raise _Reject(
+                f"{where} session-context.recommended",
+                f"{recommended!r} is not allowed; allowed: {', '.join(RECOMMENDATIONS)}",
+            )
+        return SessionEntry(
+            number=int(context["number"]),
+            record=record,
+            public_id=_public_id(procedure),
+            measurement_ids=_public_ids(observations),
+            adverse_ids=_public_ids(events),
+            recommended=recommended,
+        )
 
     def episode(self, resource: _Resource) -> EpisodeDossier:
         where = _label(resource)
@@ -419,12 +472,11 @@ class _NativeReader:
         for r in linked:
             if r["resourceType"] == "Observation" and not r.get("partOf"):
                 taken_on, measurement = self.measurement(r)
-                loose_measurements.append(DatedMeasurement(taken_on, measurement))
-        loose_adverse = [
-            self.adverse(r)
-            for r in linked
-            if r["resourceType"] == "AdverseEvent" and not r.get("suspectEntity")
+                loose_measurements.append(DatedMeasurement(taken_on, measurement, _public_id(r)))
+        loose_events = [
+            r for r in linked if r["resourceType"] == "AdverseEvent" and not r.get("suspectEntity")
         ]
+        loose_adverse = [self.adverse(r) for r in loose_events]
         return EpisodeDossier(
             key=key,
             plan=plan_model,
@@ -433,6 +485,7 @@ class _NativeReader:
             sessions=tuple(sessions),
             measurements=tuple(loose_measurements),
             adverse_responses=tuple(loose_adverse),
+            adverse_ids=_public_ids(loose_events),
         )
 
     def patient(self, resource: _Resource, episodes: list[_Resource]) -> PatientDossier:
@@ -451,7 +504,7 @@ class _NativeReader:
                 read_episodes.append(self.episode(episode))
             except _Reject as reject:
                 self.errors.append(reject.problem)
-        return PatientDossier(patient=patient, episodes=tuple(read_episodes))
+        return PatientDossier(patient=patient, episodes=tuple(read_episodes), public_id=_public_id(resource))
 
 
 def _plan_native(read: ReadBundle, catalog: Catalog, plan: ImportPlan) -> set[str]:
@@ -546,6 +599,7 @@ def _verified_loinc(catalog: Catalog) -> dict[str, str]:
 def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: set[str]) -> None:
     """Observations with a verified LOINC code become foreign measurements; the rest is reported."""
     loinc = _verified_loinc(catalog)
+    urls = {id(r): key for key, r in read.index.items() if "://" in key}
     for resource in read.resources:
         where = _label(resource)
         if where in used:
@@ -554,9 +608,19 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
             plan.not_understood.append(
                 FhirProblem(
                     where,
-                    "not a Strigil patient: it is not created (Strigil keeps "
-                    "no names or birth dates); its measurements go to the "
-                    "Strigil patient whose code is one of its identifiers",
+                    "not a Strigil patient: its names, address and full birth date are not kept (Strigil "
+                    "keeps a code, the birth year and sex); its measurements go to the patient of this "
+                    "clinic that has one of its identifiers (system and value), or to a new patient that "
+                    "keeps them",
+                )
+            )
+            continue
+        if resource["resourceType"] in ("Condition", "Encounter"):
+            plan.not_understood.append(
+                FhirProblem(
+                    where,
+                    f"{resource['resourceType']} from another system is not imported; it is read only as the "
+                    "context that says which episode an Observation belongs to",
                 )
             )
             continue
@@ -619,18 +683,83 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
             subject = read.resolve(resource.get("subject"))
             if subject is None or subject.get("resourceType") != "Patient":
                 raise _Reject(f"{where}.subject", "must reference a Patient in the bundle")
-            identifiers = tuple(str(i.get("value")) for i in subject.get("identifier", []) if i.get("value"))
+            # identifiers with a system only: a bare value (or the resource id) names nobody for certain
+            identifiers = tuple(
+                (str(i["system"]), str(i["value"]))
+                for i in subject.get("identifier", [])
+                if isinstance(i, dict) and i.get("system") and i.get("value")
+            )
+            condition, unplaced = _context_condition(read, resource, catalog)
+            birth = str(subject.get("birthDate", ""))
             plan.foreign_measurements.append(
                 ForeignMeasurement(
                     source=where,
                     patient=_label(subject),
-                    patient_identifiers=(str(subject.get("id")), *identifiers),
+                    patient_identifiers=identifiers,
                     taken_on=_date(taken, f"{where}.effectiveDateTime"),
                     measurement=measurement,
+                    source_id=_source_id(resource, urls.get(id(resource))),
+                    condition=condition,
+                    unplaced=unplaced,
+                    birth_year=int(birth[:4]) if birth[:4].isdigit() else None,
+                    sex=subject.get("gender") if isinstance(subject.get("gender"), str) else None,
                 )
             )
         except _Reject as reject:
             plan.errors.append(reject.problem)
+
+
+def _source_id(resource: _Resource, full_url: str | None) -> str | None:
+    """What names another system's record for good: its first identifier (system|value), else its absolute
+    full URL in the bundle; None when it has neither."""
+    for item in resource.get("identifier", []):
+        if isinstance(item, dict) and item.get("system") and item.get("value"):
+            return f"{item['system']}|{item['value']}"[:255]
+    return full_url[:255] if full_url else None
+
+
+def _context_condition(
+    read: ReadBundle, observation: _Resource, catalog: Catalog
+) -> tuple[str | None, str | None]:
+    """The Strigil condition an Observation's context names (a Condition it focuses on, its Encounter's
+    diagnosis or reason), or None with the reason it cannot be told."""
+    conditions = []
+    for ref in observation.get("focus", []):
+        target = read.resolve(ref)
+        if target is not None and target.get("resourceType") == "Condition":
+            conditions.append(target)
+    encounter = read.resolve(observation.get("encounter"))
+    if encounter is not None and encounter.get("resourceType") == "Encounter":
+        refs = [d.get("condition") for d in encounter.get("diagnosis", []) if isinstance(d, dict)]
+        for ref in [*refs, *encounter.get("reasonReference", [])]:
+            target = read.resolve(ref)
+            if target is not None and target.get("resourceType") == "Condition":
+                conditions.append(target)
+    if not conditions:
+        return None, (
+            "its context names no Condition (focus, or its Encounter's diagnosis or reason): which episode "
+            "it belongs to is unknown"
+        )
+    codes, shown = set(), []
+    for condition in conditions:
+        for coding in condition.get("code", {}).get("coding", []):
+            shown.append(f"{coding.get('system')}|{coding.get('code')}")
+            if (
+                coding.get("system") == code_system_url("condition")
+                and coding.get("code") in catalog.conditions
+            ):
+                codes.add(str(coding["code"]))
+    if len(codes) > 1:
+        return (
+            None,
+            f"its context names several conditions ({', '.join(sorted(codes))}): which episode is unknown",
+        )
+    if not codes:
+        return None, (
+            f"its condition ({', '.join(shown) or 'no code'}) is not one Strigil can map: only Strigil "
+            "condition codes are understood (no SNOMED CT or ICD-10 map ships yet)"
+        )
+    return codes.pop(), None
 
 
 def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool = True) -> ImportPlan:
@@ -644,6 +773,18 @@ def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool
     read = read_bundle(document, validate=validate)
     if read.problems:
         plan.errors.extend(read.problems)
+        return plan
+    for i, entry in enumerate(document.get("entry", [])):
+        method = entry.get("request", {}).get("method") if isinstance(entry.get("request"), dict) else None
+        if method not in (None, "POST", "PUT"):
+            plan.errors.append(
+                FhirProblem(
+                    f"entry[{i}].request",
+                    f"{method} is not supported: an import only adds records (POST or PUT); nothing is "
+                    "deleted, patched or read through a bundle",
+                )
+            )
+    if plan.errors:
         return plan
     used = _plan_native(read, catalog, plan)
     _plan_foreign(read, catalog, plan, used)

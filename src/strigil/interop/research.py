@@ -3,11 +3,18 @@
 Pure: every function takes the rows of `strigil export csv` (record's `export_rows`, one dict per
 measurement) and returns tables; the shell writes them. One long table feeds all three, so the exports
 can never disagree with the CSV.
+
+What protects the patients is here too: the export-specific pseudonym (`pseudonym`: keyed, so not reversible
+without the key, and a fresh key per export unless the clinic gives its own), birth years banded where a year
+would describe fewer than `MIN_PATIENTS` patients (`birth_year_bands`), and the fields that stay identifying
+(`IDENTIFYING_FIELDS`, flagged in REDCap's "Identifier?" column). Dates are days since the episode began.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -21,13 +28,17 @@ from strigil.clinical.vocabulary import Sex, Timing, Tolerance, allowed
 from strigil.registry.disclosure import MIN_PATIENTS
 
 __all__ = [
+    "BAND_WIDTHS",
     "EFFECT_COLUMNS",
+    "IDENTIFYING_FIELDS",
     "MIN_PATIENTS",
     "REDCAP_DICTIONARY_COLUMNS",
     "EpisodeChange",
+    "birth_year_bands",
     "effect_rows",
     "episode_changes",
     "parquet_table",
+    "pseudonym",
     "redcap_dictionary",
     "redcap_records",
 ]
@@ -37,9 +48,51 @@ _Row = dict[str, Any]
 # Strata with fewer than MIN_PATIENTS patients are left out of the effect file (the disclosure rule the web
 # app's researcher view follows too), and a pre-post correlation needs several pairs.
 
-_INT = ("birth_year", "episode", "session", "days_since_onset", "n_steps", "measured_strokes")
+_INT = (
+    "birth_year",
+    "birth_year_width",
+    "episode",
+    "session",
+    "days_since_onset",
+    "n_steps",
+    "measured_strokes",
+    # dates as days since the episode began (a date would identify a visit)
+    "onset_date",
+    "opened_on",
+    "session_date",
+    "taken_on",
+)
 _FLOAT = ("minutes", "value", "measured_force_n", "measured_peak_n")
-_DATE = ("onset_date", "opened_on", "session_date", "taken_on")
+_DATE: tuple[str, ...] = ()  # none: every date is a day count
+_DAY_COUNTS = ("onset_date", "opened_on", "session_date", "taken_on")
+
+# Fields that still point at people once the export is pseudonymised: the patient's pseudonym (linkable
+# within the export, and by whoever holds the key) and the clinician's code (names a member of staff).
+IDENTIFYING_FIELDS = ("patient", "clinician")
+
+# Widths tried, narrowest first, for a birth year that alone would describe too few patients. Bands are
+# aligned (1980-1984 inside 1980-1989), so they nest. An engineering choice for disclosure control, like
+# MIN_PATIENTS: a configurable heuristic, not a legal standard.
+BAND_WIDTHS = (1, 5, 10, 20, 50)
+
+
+def pseudonym(key: bytes, public_id: str) -> str:
+    """A patient's pseudonym in one export: HMAC-SHA-256 of the patient's public id under `key`, 80 bits as
+    hex. The same key gives the same pseudonym (a clinic can link its own exports); without it, none."""
+    return "s" + hmac.new(key, public_id.encode(), hashlib.sha256).hexdigest()[:20]
+
+
+def birth_year_bands(patients_per_year: dict[int, int], min_patients: int = MIN_PATIENTS) -> dict[int, int]:
+    """For each birth year the narrowest band width (`BAND_WIDTHS`) whose band holds at least `min_patients`
+    patients (the widest when none does). A year is written as its band's first year and the width."""
+    widths = {}
+    for year in patients_per_year:
+        for width in BAND_WIDTHS:
+            start = year - year % width
+            if sum(n for y, n in patients_per_year.items() if start <= y < start + width) >= min_patients:
+                break
+        widths[year] = width
+    return widths
 
 
 def _blank(value: Any) -> bool:
@@ -98,7 +151,8 @@ def _order(row: _Row) -> tuple[Any, ...]:
     timing_rank = {"pre": 0, "between": 1, "post": 2}
     session = row.get("session")
     number = -1 if session is None or session == "" else int(session)
-    return (str(row["taken_on"]), number, timing_rank.get(row["timing"], 1))
+    taken = row["taken_on"]  # days since the episode began (an ISO date in older tables)
+    return (taken if isinstance(taken, int) else str(taken), number, timing_rank.get(row["timing"], 1))
 
 
 def episode_changes(rows: Iterable[_Row]) -> list[EpisodeChange]:
@@ -257,7 +311,7 @@ REDCAP_DICTIONARY_COLUMNS = (
 )
 
 # Fields that belong to the patient (one REDCap row per patient); all others repeat per measurement.
-_PATIENT_FIELDS = ("birth_year", "sex")
+_PATIENT_FIELDS = ("birth_year", "birth_year_width", "sex")
 
 
 def _choices(codes: Iterable[str], names: dict[str, str] | None = None) -> str:
@@ -285,13 +339,17 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
         "measured_force_n": "average mean normal force of the session's measured strokes, N",
         "measured_peak_n": "average peak normal force of the session's measured strokes, N",
     }
+    notes |= {
+        "birth_year": "first year of its band (birth_year_width years): banded where a year has few patients",
+        **{c: "days since the episode began" for c in _DAY_COUNTS},
+    }
     fields: list[_Row] = [
         {
             "Variable / Field Name": "record_id",
             "Form Name": "patient",
             "Field Type": "text",
-            "Field Label": "Patient code (pseudonym)",
-            "Identifier?": "",
+            "Field Label": "Patient pseudonym (this export; keyed)",
+            "Identifier?": "y",
         }
     ]
     for column in columns:
@@ -308,6 +366,7 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
                 "Text Validation Type OR Show Slider Number": ""
                 if column in dropdowns
                 else validation.get(column, ""),
+                "Identifier?": "y" if column in IDENTIFYING_FIELDS else "",
             }
         )
     return [{c: f.get(c, "") for c in REDCAP_DICTIONARY_COLUMNS} for f in fields]
@@ -317,11 +376,12 @@ def redcap_records(rows: Iterable[_Row], columns: Sequence[str]) -> tuple[list[s
     """REDCap import records matching `redcap_dictionary`: one patient row, then one repeating
     `measurement` instance per row of the long table. Returns (header, records)."""
     measurement_fields = [c for c in columns if c != "patient" and c not in _PATIENT_FIELDS]
+    patient_fields = [c for c in _PATIENT_FIELDS if c in columns]
     header = [
         "record_id",
         "redcap_repeat_instrument",
         "redcap_repeat_instance",
-        *_PATIENT_FIELDS,
+        *patient_fields,
         *measurement_fields,
     ]
     records: list[_Row] = []
@@ -335,7 +395,7 @@ def redcap_records(rows: Iterable[_Row], columns: Sequence[str]) -> tuple[list[s
                     "record_id": patient,
                     "redcap_repeat_instrument": "",
                     "redcap_repeat_instance": "",
-                    **{f: row.get(f, "") for f in _PATIENT_FIELDS},
+                    **{f: row.get(f, "") for f in patient_fields},
                 }
             )
         instance[patient] += 1

@@ -19,6 +19,7 @@ __all__ = [
     "code_system_url",
     "extension_url",
     "identifier_system",
+    "is_identifier_system",
     "value_set_url",
 ]
 
@@ -77,8 +78,25 @@ def value_set_url(name: str) -> str:
     return f"{BASE}/ValueSet/{name}"
 
 
-def identifier_system(kind: str) -> str:
-    """The identifier system of Strigil record ids of `kind` (patient codes, episode ids, ...)."""
+def identifier_system(kind: str, clinic: str | None = None) -> str:
+    """The identifier system of Strigil record ids of `kind` (patient codes, episode ids, ...).
+
+    Codes a clinic chooses itself (patients, clinicians, the clinic's own) are scoped to the clinic's public
+    id, so two clinics' patients "P-0001" never share an identifier; ids that are public ids are unique as
+    they stand.
+    """
     if kind not in IDENTIFIER_SYSTEMS:
         raise ValueError(f"identifier kind {kind!r} is unknown; known: {', '.join(IDENTIFIER_SYSTEMS)}")
+    if clinic is not None:
+        return f"{BASE}/clinic/{clinic}/identifier/{kind}"
     return f"{BASE}/identifier/{kind}"
+
+
+def is_identifier_system(system: object, kind: str) -> bool:
+    """Whether `system` is Strigil's identifier system of `kind`, of any clinic or unscoped."""
+    if not isinstance(system, str):
+        return False
+    if system == identifier_system(kind):
+        return True
+    head, _, tail = system.removeprefix(f"{BASE}/clinic/").partition("/")
+    return system.startswith(f"{BASE}/clinic/") and len(head) == 32 and tail == f"identifier/{kind}"

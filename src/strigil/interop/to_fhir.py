@@ -45,6 +45,7 @@ __all__ = [
     "IASTM_PROCEDURE_TEXT",
     "UCUM_UNITS",
     "clinic_resources",
+    "closing_resolves",
     "device",
     "episode_resources",
     "fhir_id",
@@ -77,6 +78,16 @@ _CATEGORY = {
 }
 
 
+def closing_resolves(discharge_reason: str | None, close_reason: str | None) -> bool:
+    """Whether an episode's closing says its condition resolved: a discharge with its goals met (coded
+    "goals_met"; without a code, words beginning "goals met" or "discharged"). Any other closing — plateau,
+    referred on, the patient's choice, lost to follow-up — says nothing about the condition or the goals."""
+    if discharge_reason is not None:
+        return discharge_reason == "goals_met"
+    words = (close_reason or "").strip().lower()
+    return words.startswith(("goals met", "discharg"))
+
+
 def fhir_id(*parts: object) -> str:
     """A FHIR resource id from parts of a Strigil key ("_" is not allowed in ids, so it becomes ".")."""
     return "-".join(str(p) for p in parts).replace("_", ".")
@@ -86,8 +97,8 @@ def _ref(kind: str, rid: str) -> dict[str, str]:
     return {"reference": f"{kind}/{rid}"}
 
 
-def _identifier(kind: str, value: str) -> list[dict[str, str]]:
-    return [{"system": identifier_system(kind), "value": value}]
+def _identifier(kind: str, value: str, clinic: str | None = None) -> list[dict[str, str]]:
+    return [{"system": identifier_system(kind, clinic), "value": value}]
 
 
 def _coding(system: str, code: str, display: str | None = None) -> dict[str, str]:
@@ -128,18 +139,18 @@ def _episode_link(episode_rid: str) -> dict[str, Any]:
     return {"url": EPISODE_LINK_URL, "valueReference": _ref("EpisodeOfCare", episode_rid)}
 
 
-def organization(clinic: Clinic) -> _Resource:
+def organization(clinic: Clinic, scope: str | None = None) -> _Resource:
     """The clinic as an Organization."""
     return {
         "resourceType": "Organization",
         "id": fhir_id("clinic", clinic.code),
-        "identifier": _identifier("clinic", clinic.code),
+        "identifier": _identifier("clinic", clinic.code, scope),
         "active": True,
         "name": clinic.name,
     }
 
 
-def practitioner(clinician: Clinician) -> _Resource:
+def practitioner(clinician: Clinician, scope: str | None = None) -> _Resource:
     """A clinician as a Practitioner: profession and each IASTM training route as qualifications."""
     qualifications: list[dict[str, Any]] = [
         {
@@ -164,18 +175,21 @@ def practitioner(clinician: Clinician) -> _Resource:
         "resourceType": "Practitioner",
         "id": fhir_id("clinician", clinician.code),
         "extension": [_simple(YEARS_EXPERIENCE, clinician.years_experience)],
-        "identifier": _identifier("clinician", clinician.code),
+        "identifier": _identifier("clinician", clinician.code, scope),
         "name": [{"text": clinician.name}],
         "qualification": qualifications,
     }
 
 
-def patient_resource(patient: Patient, clinic: Clinic) -> _Resource:
-    """A pseudonymous patient: code, sex and year of birth only (FHIR dates may be a bare year)."""
+def patient_resource(
+    patient: Patient, clinic: Clinic, public_id: str | None = None, scope: str | None = None
+) -> _Resource:
+    """A pseudonymous patient: code, sex and year of birth only (FHIR dates may be a bare year); its id is
+    the patient's public id."""
     return {
         "resourceType": "Patient",
-        "id": fhir_id("patient", patient.code),
-        "identifier": _identifier("patient", patient.code),
+        "id": public_id or fhir_id("patient", patient.code),
+        "identifier": _identifier("patient", patient.code, scope),
         "gender": patient.sex,
         "birthDate": f"{patient.birth_year:04d}",
         "managingOrganization": _ref("Organization", fhir_id("clinic", clinic.code)),
@@ -230,9 +244,13 @@ def _measured_force(summary: MeasuredForce | None) -> dict[str, Any]:
     }
 
 
+def _session_rid(episode: EpisodeDossier, entry: SessionEntry) -> str:
+    return entry.public_id or fhir_id("session", episode.key, entry.number)
+
+
 def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> _Resource:
     session = entry.record
-    rid = fhir_id("session", episode.key, entry.number)
+    rid = _session_rid(episode, entry)
     context = _complex(
         SESSION_CONTEXT,
         {
@@ -243,15 +261,21 @@ def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entr
             "tolerance": session.tolerance,
             "decision": session.clinician_decision,
             "decisionReason": session.decision_reason,
+            "recommended": entry.recommended,
+            "followUpAsked": None if session.follow_up is None else session.follow_up.asked,
+            "overrideReason": session.override_reason,
+            "doseConfirmed": session.dose_confirmed or None,
+            "exerciseDelivered": session.exercise_delivered,
+            "exerciseNotDeliveredReason": session.exercise_not_delivered_reason,
         },
     )
-    extensions = [_episode_link(fhir_id("episode", episode.key)), context]
+    extensions = [_episode_link(episode.key), context]
     extensions += [_dose_step(catalog, i, step) for i, step in enumerate(session.steps, start=1)]
     procedure: _Resource = {
         "resourceType": "Procedure",
         "id": rid,
         "extension": extensions,
-        "identifier": _identifier("session", f"{episode.key}/{entry.number}"),
+        "identifier": _identifier("session", rid),
         "status": "completed",
         "code": {"text": IASTM_PROCEDURE_TEXT},
         "subject": _ref("Patient", patient_rid),
@@ -303,7 +327,7 @@ def _observation(
         "resourceType": "Observation",
         "id": rid,
         "extension": [
-            _episode_link(fhir_id("episode", episode_key)),
+            _episode_link(episode_key),
             _simple(MEASUREMENT_TIMING, measurement.timing),
         ],
         "identifier": _identifier("measurement", rid),
@@ -338,8 +362,7 @@ def _adverse_event(
     event: _Resource = {
         "resourceType": "AdverseEvent",
         "id": rid,
-        "extension": [_episode_link(fhir_id("episode", episode_key))]
-        + ([context] if context["extension"] else []),
+        "extension": [_episode_link(episode_key)] + ([context] if context["extension"] else []),
         "identifier": _identifier("adverse-response", rid)[0],
         "actuality": "actual",
         "event": {"coding": [_coding("adverse-response", response.kind, vocabulary_display(response.kind))]},
@@ -363,7 +386,8 @@ def episode_resources(
     """The resources of one episode: EpisodeOfCare, Condition, Goals, CarePlan, Procedures, Observations,
     AdverseEvents (Devices come once per bundle, see `clinic_resources`)."""
     plan, key = episode.plan, episode.key
-    episode_rid, condition_rid = fhir_id("episode", key), fhir_id("condition", key)
+    # the episode's public id names its EpisodeOfCare, and its Condition and CarePlan (ids are per type)
+    episode_rid = condition_rid = key
     context = _complex(
         EPISODE_CONTEXT,
         {
@@ -390,36 +414,43 @@ def episode_resources(
         "period": period,
     }
     condition = catalog.conditions[plan.condition]
-    status = "resolved" if episode.closed_on else "active"
+    # Only a discharge says the condition resolved and the goals were reached; an episode closed for another
+    # reason (referred, lost to follow-up) says nothing about either: no clinical status, goals cancelled.
+    ended = episode.closed_on is not None
+    discharged = ended and closing_resolves(episode.discharge_reason, episode.close_reason)
     condition_resource: _Resource = {
         "resourceType": "Condition",
         "id": condition_rid,
         "extension": [_episode_link(episode_rid)],
-        "clinicalStatus": {"coding": [{"system": CONDITION_CLINICAL, "code": status}]},
+    }
+    if discharged or not ended:
+        status = "resolved" if discharged else "active"
+        condition_resource["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": status}]}
+    condition_resource |= {
         "code": {"coding": [_coding("condition", condition.code, condition.name)], "text": condition.name},
         "bodySite": [{"coding": [_site(catalog, plan.region, plan.side)]}],
         "subject": _ref("Patient", patient_rid),
         "onsetDateTime": plan.onset_date.isoformat(),
         "recordedDate": plan.opened_on.isoformat(),
     }
-    if episode.closed_on:
-        condition_resource["abatementDateTime"] = episode.closed_on.isoformat()
+    if discharged:
+        condition_resource["abatementDateTime"] = str(episode.closed_on)
     yield condition_resource
-    goal_rids = [fhir_id("goal", key, i) for i in range(1, len(plan.goals) + 1)]
+    goal_rids = [fhir_id(key, i) for i in range(1, len(plan.goals) + 1)]
     for rid, goal in zip(goal_rids, plan.goals, strict=True):
         yield {
             "resourceType": "Goal",
             "id": rid,
-            "lifecycleStatus": "completed" if episode.closed_on else "active",
+            "lifecycleStatus": "completed" if discharged else "cancelled" if ended else "active",
             "description": {"text": goal},
             "subject": _ref("Patient", patient_rid),
             "addresses": [_ref("Condition", condition_rid)],
         }
     care_plan: _Resource = {
         "resourceType": "CarePlan",
-        "id": fhir_id("careplan", key),
+        "id": key,
         "extension": [_episode_link(episode_rid)],
-        "status": "completed" if episode.closed_on else "active",
+        "status": "completed" if discharged else "revoked" if ended else "active",
         "intent": "plan",
         "title": "Exercise programme and co-interventions",
         "subject": _ref("Patient", patient_rid),
@@ -433,46 +464,40 @@ def episode_resources(
             {
                 "detail": {
                     "code": {"coding": [_coding("co-intervention", c, vocabulary_display(c))]},
-                    "status": "completed" if episode.closed_on else "in-progress",
+                    "status": "completed" if discharged else "stopped" if ended else "in-progress",
                 }
             }
             for c in plan.planned_co_interventions
         ]
     yield care_plan
     for entry in episode.sessions:
-        procedure_rid = fhir_id("session", key, entry.number)
+        procedure_rid = _session_rid(episode, entry)
         yield _procedure(catalog, patient_rid, episode, entry)
-        for i, measurement in enumerate(entry.record.measurements, start=1):
-            yield _observation(
-                catalog,
-                fhir_id("measurement", key, entry.number, i),
-                patient_rid,
-                key,
-                measurement,
-                entry.record.date,
-                procedure_rid,
-            )
-        for i, response in enumerate(entry.record.adverse_responses, start=1):
-            yield _adverse_event(
-                catalog, fhir_id("adverse", key, entry.number, i), patient_rid, key, response, procedure_rid
-            )
+        record = entry.record
+        for i, measurement in enumerate(record.measurements, start=1):
+            rid = _nth(entry.measurement_ids, i) or fhir_id("measurement", procedure_rid, i)
+            yield _observation(catalog, rid, patient_rid, key, measurement, record.date, procedure_rid)
+        for i, response in enumerate(record.adverse_responses, start=1):
+            rid = _nth(entry.adverse_ids, i) or fhir_id("adverse", procedure_rid, i)
+            yield _adverse_event(catalog, rid, patient_rid, key, response, procedure_rid)
     for i, dated in enumerate(episode.measurements, start=1):
-        yield _observation(
-            catalog,
-            fhir_id("measurement", key, "x", i),
-            patient_rid,
-            key,
-            dated.measurement,
-            dated.taken_on,
-            None,
-        )
+        rid = dated.public_id or fhir_id("measurement", key, "x", i)
+        yield _observation(catalog, rid, patient_rid, key, dated.measurement, dated.taken_on, None)
     for i, response in enumerate(episode.adverse_responses, start=1):
-        yield _adverse_event(catalog, fhir_id("adverse", key, "x", i), patient_rid, key, response, None)
+        rid = _nth(episode.adverse_ids, i) or fhir_id("adverse", key, "x", i)
+        yield _adverse_event(catalog, rid, patient_rid, key, response, None)
 
 
-def patient_resources(catalog: Catalog, clinic: Clinic, dossier: PatientDossier) -> Iterator[_Resource]:
-    """A patient and all their episodes' resources."""
-    patient = patient_resource(dossier.patient, clinic)
+def _nth(ids: tuple[str, ...], i: int) -> str | None:
+    """The i-th (from 1) public id of a list, or None when the list has none."""
+    return ids[i - 1] if len(ids) >= i else None
+
+
+def patient_resources(
+    catalog: Catalog, clinic: Clinic, dossier: PatientDossier, scope: str | None = None
+) -> Iterator[_Resource]:
+    """A patient and all their episodes' resources (`scope`: the clinic's public id, see `organization`)."""
+    patient = patient_resource(dossier.patient, clinic, dossier.public_id, scope)
     yield patient
     for episode in dossier.episodes:
         yield from episode_resources(catalog, patient["id"], clinic, episode)
@@ -492,20 +517,25 @@ def stream_resources(
     clinicians: Iterable[Clinician],
     patients: Iterable[PatientDossier],
     catalog: Catalog | None = None,
+    scope: str | None = None,
 ) -> Iterator[_Resource]:
     """Every resource of a clinic in bundle order: Organization, Practitioners, then each patient with their
-    episodes, a Device appearing just before the first patient whose sessions use that instrument."""
+    episodes, a Device appearing just before the first patient whose sessions use that instrument.
+
+    `scope`, the clinic's public id, scopes the identifier systems of the codes the clinic chose itself (its
+    own, its clinicians' and its patients'), so two clinics' "P-0001" never share an identifier.
+    """
     catalog = catalog or load_catalog()
-    yield organization(clinic)
+    yield organization(clinic, scope)
     for clinician in clinicians:
-        yield practitioner(clinician)
+        yield practitioner(clinician, scope)
     devices: set[str] = set()
     for patient in patients:
         for instrument in _instruments(patient):
             if instrument not in devices:
                 devices.add(instrument)
                 yield device(catalog, instrument)
-        yield from patient_resources(catalog, clinic, patient)
+        yield from patient_resources(catalog, clinic, patient, scope)
 
 
 def clinic_resources(dossier: ClinicDossier, catalog: Catalog | None = None) -> Iterator[_Resource]:

@@ -21,6 +21,7 @@ __all__ = [
     "export_csv",
     "list_events",
     "record",
+    "record_patients",
 ]
 
 ACTIONS = ("read", "create", "update", "delete", "export", "login", "logout", "denied")
@@ -90,6 +91,38 @@ def record(
     )
     db.add(event)
     return event
+
+
+def record_patients(
+    db: Session, actor: Actor, action: str, resource: str, patient_ids: list[int], *, detail: str = ""
+) -> None:
+    """One event per patient a bulk job touched, inserted in bulk (in the caller's transaction)."""
+    from sqlalchemy import insert
+
+    import strigil.store.accounts  # noqa: F401  (the table the events' account_id refers to)
+
+    if action not in ACTIONS:
+        raise ValueError(f"action: {action!r} is not allowed; choose one of {', '.join(ACTIONS)}")
+    at = dt.datetime.now(dt.UTC)
+    rows = [
+        {
+            "at": at,
+            "account_id": actor.account_id,
+            "username": actor.username[:64],
+            "role": actor.role,
+            "clinic_id": actor.clinic_id,
+            "action": action,
+            "resource": resource[:32],
+            "resource_id": "",
+            "patient_id": pid,
+            "ip": actor.ip[:64],
+            "channel": actor.channel,
+            "detail": detail[:255],
+        }
+        for pid in patient_ids
+    ]
+    for start in range(0, len(rows), 5000):
+        db.execute(insert(AuditEvent), rows[start : start + 5000])
 
 
 def _filtered(clinic_id: int, username: str, patient_id: int | None, action: str):  # type: ignore[no-untyped-def]

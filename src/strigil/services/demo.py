@@ -36,6 +36,7 @@ from strigil.services.demo_plan import (
     json_text,
     plan_chunks,
 )
+from strigil.store.public_ids import public_id_sql
 
 __all__ = ["CLINIC_CODE", "CLINIC_NAME", "build_demo", "demo_clinicians", "write_bulk"]
 
@@ -85,9 +86,10 @@ def build_demo(db: Any, n_patients: int, seed: int, *, progress: Callable[[int],
 _MEASURED_COLUMNS = tuple(f"measured_{f}" for f in MEASURED_FORCE_FIELDS)
 # Columns written by the bulk path, per table (every column of the table, in the migration's order).
 _COLUMNS: dict[str, tuple[str, ...]] = {
-    "patients": ("id", "clinic_id", "code", "birth_year", "sex", "version", "created_at"),
+    "patients": ("id", "public_id", "clinic_id", "code", "birth_year", "sex", "version", "created_at"),
     "episodes": (
         "id",
+        "public_id",
         "patient_id",
         "condition",
         "region",
@@ -113,9 +115,11 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "voided_by",
         "void_reason",
         "exercise_prescription",
+        "changed_at",
     ),
     "treatment_sessions": (
         "id",
+        "public_id",
         "episode_id",
         "clinician_id",
         "number",
@@ -151,6 +155,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
     "dose_steps": ("id", "session_id", "position", *DOSE_STEP_FIELDS, *_MEASURED_COLUMNS),
     "measurements": (
         "id",
+        "public_id",
         "episode_id",
         "session_id",
         "measure",
@@ -162,9 +167,12 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "motion",
         "side",
         "activity",
+        "recorded_at",
+        "source",
     ),
     "adverse_responses": (
         "id",
+        "public_id",
         "episode_id",
         "session_id",
         "kind",
@@ -176,6 +184,7 @@ _COLUMNS: dict[str, tuple[str, ...]] = {
         "version",
         "resolved_where",
         "resolution_note",
+        "recorded_at",
     ),
 }
 
@@ -318,6 +327,8 @@ def _end_sqlite_load(conn: Any, indexes: list[str], *, fresh: bool) -> None:
     conn.commit()
 
 
+# Marks the public-id column among the constants: not one value, but the database's expression for a new id.
+_PUBLIC_ID = object()
 _GOALS = json_text(["reduce pain with daily activity", "return to usual activity"])
 _EXPLAINED = json_text(["bruising", "petechiae", "soreness", "alternatives", "exercise_programme"])
 _NO_ADDENDA = json_text([])
@@ -330,7 +341,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
     Binding a parameter costs SQLite more than inserting the value itself, and a third of the columns are the
     same on every row (version 1, the load's timestamp, NULLs); `_rows` leaves them out of the row tuples.
     """
-    stamped = {"version": 1, "created_at": stamp}
+    stamped = {"version": 1, "created_at": stamp, "public_id": _PUBLIC_ID}
     return {
         "patients": {"clinic_id": clinic_id, **stamped},
         "episodes": {
@@ -345,6 +356,7 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "created_by": "demo",
             **dict.fromkeys(("discharge_reason", "referrer", "voided_at", "voided_by", "void_reason")),
             "exercise_prescription": None,
+            "changed_at": stamp,
         },
         "treatment_sessions": {
             "recommendation": None,
@@ -363,8 +375,24 @@ def _constants(clinic_id: int, stamp: str) -> dict[str, dict[str, Any]]:
             "addenda": _NO_ADDENDA,
         },
         "dose_steps": {"force_n": None, "stroke_count": None, **dict.fromkeys(_MEASURED_COLUMNS)},
-        "measurements": {"version": 1, "joint": None, "motion": None, "side": None, "activity": None},
-        "adverse_responses": {"note": None, "version": 1, "resolved_where": None, "resolution_note": None},
+        "measurements": {
+            "version": 1,
+            "joint": None,
+            "motion": None,
+            "side": None,
+            "activity": None,
+            "public_id": _PUBLIC_ID,
+            "recorded_at": stamp,
+            "source": None,
+        },
+        "adverse_responses": {
+            "note": None,
+            "version": 1,
+            "resolved_where": None,
+            "resolution_note": None,
+            "public_id": _PUBLIC_ID,
+            "recorded_at": stamp,
+        },
     }
 
 
@@ -376,6 +404,8 @@ def _insert_sql(dialect: Any, name: str, columns: tuple[str, ...], constants: di
     def rendered(value: Any) -> Any:
         if value is None:
             return null()
+        if value is _PUBLIC_ID:  # a fresh public id per row, made by the database
+            return literal_column(public_id_sql(dialect.name))
         if isinstance(value, str) and "%" in value:  # would need escaping for psycopg's format style
             raise ValueError(f"bulk constant of {name} must not contain '%': {value!r}")
         return literal_column(

@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_, update
 from sqlalchemy.orm import Session
 
 from strigil.clinical.people import Clinic, Clinician
+from strigil.clinical.public_ids import is_public_id, new_public_id
 from strigil.clinical.session import AdverseResponse, Measurement
 from strigil.interop.dossier import (
     ClinicDossier,
@@ -47,11 +48,13 @@ from strigil.store.mapping import (
 )
 from strigil.store.record import (
     AdverseResponseRow,
+    AmendmentRow,
     ClinicianRow,
     ClinicRow,
     DoseStepRow,
     EpisodeRow,
     MeasurementRow,
+    PatientIdentifierRow,
     PatientRow,
     SessionRow,
 )
@@ -61,6 +64,8 @@ __all__ = [
     "ImportReport",
     "clinic_code_of",
     "clinic_header",
+    "clinic_scope",
+    "patient_by_fhir_id",
     "patient_dossiers",
     "patient_id_of",
     "read_clinic",
@@ -81,6 +86,20 @@ def patient_id_of(db: Session, clinic_id: int, code: str) -> int | None:
     return None if found is None else int(found)
 
 
+def patient_by_fhir_id(db: Session, clinic_id: int, fhir_id: str) -> tuple[int, str, str] | None:
+    """The clinic's patient a FHIR Patient id names — its public id (what Strigil exports), or an older
+    export's "patient-<code>", or the code — as (database id, code, public id); None if there is none here."""
+    if is_public_id(fhir_id):
+        where = PatientRow.public_id == fhir_id
+    elif fhir_id.startswith("patient-"):
+        where = PatientRow.code == fhir_id.removeprefix("patient-").replace(".", "_")
+    else:
+        where = PatientRow.code == fhir_id
+    columns = (PatientRow.id, PatientRow.code, PatientRow.public_id)
+    row = db.execute(select(*columns).where(PatientRow.clinic_id == clinic_id, where)).first()
+    return None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+
+
 def clinic_header(db: Session, clinic_code: str) -> tuple[int, Clinic, tuple[Clinician, ...]]:
     """The clinic's id, the clinic and all its clinicians."""
     row = db.scalar(select(ClinicRow).where(ClinicRow.code == clinic_code))
@@ -95,102 +114,183 @@ def clinic_header(db: Session, clinic_code: str) -> tuple[int, Clinic, tuple[Cli
     return row.id, Clinic(code=row.code, name=row.name), clinicians
 
 
+def clinic_scope(db: Session, clinic_id: int) -> str | None:
+    """The clinic's public id: the scope of the identifier systems of its own codes in what it exports."""
+    return db.scalar(select(ClinicRow.public_id).where(ClinicRow.id == clinic_id))
+
+
 def patient_dossiers(
     db: Session,
     clinic_id: int,
     *,
     patient_codes: Sequence[str] | None = None,
     episode_ids: Sequence[int] | None = None,
+    since: dt.datetime | None = None,
+    id_batches: Callable[[list[int]], None] | None = None,
 ) -> Iterator[PatientDossier]:
-    """The clinic's patients (or the named ones, or those of the named episodes) with everything recorded
-    that counts: void episodes and sessions (entered by mistake) are left out of the exchange."""
-    query = select(PatientRow).where(PatientRow.clinic_id == clinic_id).order_by(PatientRow.id)
+    """The clinic's patients (or the named ones, those of the named episodes, or those with anything recorded
+    or corrected at or after `since`) with everything recorded that counts, in batches of `BATCH` patients:
+    void episodes and sessions (entered by mistake) are left out of the exchange.
+
+    Rows are read with Core queries (plain result rows, no ORM objects) and become domain objects through
+    the store's one mapping, each with its public id. `id_batches`, if given, is told the database ids of
+    each batch of patients before they are yielded (the audit trail of a bulk export).
+    """
+    patients = PatientRow.__table__
+    query = select(patients).where(patients.c.clinic_id == clinic_id).order_by(patients.c.id)
     if patient_codes is not None:
-        query = query.where(PatientRow.code.in_(patient_codes))
+        query = query.where(patients.c.code.in_(patient_codes))
     if episode_ids is not None:
         query = query.where(
-            PatientRow.id.in_(select(EpisodeRow.patient_id).where(EpisodeRow.id.in_(episode_ids)))
+            patients.c.id.in_(select(EpisodeRow.patient_id).where(EpisodeRow.id.in_(episode_ids)))
         )
-    clinician_code = {
-        cid: ccode
-        for cid, ccode in db.execute(
+    if since is not None:
+        query = query.where(patients.c.id.in_(_touched_since(clinic_id, since)))
+    clinician_code = dict(
+        db.execute(
             select(ClinicianRow.id, ClinicianRow.code).where(ClinicianRow.clinic_id == clinic_id)
-        )
-    }
-    patients = list(db.scalars(query))
-    for start in range(0, len(patients), BATCH):
-        batch = patients[start : start + BATCH]
-        episode_query = select(EpisodeRow).where(
-            EpisodeRow.patient_id.in_([p.id for p in batch]), EpisodeRow.voided_at.is_(None)
-        )
-        if episode_ids is not None:
-            episode_query = episode_query.where(EpisodeRow.id.in_(episode_ids))
-        episodes = list(db.scalars(episode_query.order_by(EpisodeRow.id)))
-        ids = [e.id for e in episodes]
-        sessions: dict[int, list[SessionRow]] = defaultdict(list)
-        steps: dict[int, list[DoseStepRow]] = defaultdict(list)
-        measurements: dict[int, list[MeasurementRow]] = defaultdict(list)
-        adverse: dict[int, list[AdverseResponseRow]] = defaultdict(list)
-        session_rows = list(
-            db.scalars(
-                select(SessionRow)
-                .where(SessionRow.episode_id.in_(ids), SessionRow.voided_at.is_(None))
-                .order_by(SessionRow.number)
-                .execution_options(populate_existing=False)
+        ).all()
+    )
+    patient_rows = db.execute(query).all()
+    for start in range(0, len(patient_rows), BATCH):
+        batch = patient_rows[start : start + BATCH]
+        if id_batches is not None:
+            id_batches([p.id for p in batch])
+        yield from _dossier_batch(db, batch, clinician_code, episode_ids)
+
+
+def _touched_since(clinic_id: int, since: dt.datetime) -> Any:
+    """The ids of the clinic's patients with anything written or corrected at or after `since`: the patient,
+    an episode (recording a session writes its episode too), a measurement, an adverse response, or an
+    amendment of any of their records."""
+    from sqlalchemy import or_, union
+
+    episodes = (
+        select(EpisodeRow.id, EpisodeRow.patient_id)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(PatientRow.clinic_id == clinic_id)
+        .subquery()
+    )
+    amended = (
+        select(AmendmentRow.entity, AmendmentRow.entity_id).where(AmendmentRow.amended_at >= since).subquery()
+    )
+
+    def amended_ids(entity: str) -> Any:
+        return select(amended.c.entity_id).where(amended.c.entity == entity)
+
+    return union(
+        select(PatientRow.id).where(
+            PatientRow.clinic_id == clinic_id,
+            or_(PatientRow.created_at >= since, PatientRow.id.in_(amended_ids("patient"))),
+        ),
+        select(episodes.c.patient_id)
+        .join(EpisodeRow, EpisodeRow.id == episodes.c.id)
+        .where(
+            or_(
+                EpisodeRow.created_at >= since,
+                EpisodeRow.changed_at >= since,
+                EpisodeRow.id.in_(amended_ids("episode")),
             )
-        )
-        for s in session_rows:
-            sessions[s.episode_id].append(s)
-        session_ids = [s.id for s in session_rows]
-        for chunk in range(0, len(session_ids), 5000):
-            for st in db.scalars(
-                select(DoseStepRow)
-                .where(DoseStepRow.session_id.in_(session_ids[chunk : chunk + 5000]))
-                .order_by(DoseStepRow.position)
-            ):
-                steps[st.session_id].append(st)
-        for m in db.scalars(
-            select(MeasurementRow).where(MeasurementRow.episode_id.in_(ids)).order_by(MeasurementRow.id)
+        ),
+        select(episodes.c.patient_id)
+        .join(SessionRow, SessionRow.episode_id == episodes.c.id)
+        .where(or_(SessionRow.created_at >= since, SessionRow.id.in_(amended_ids("session")))),
+        select(episodes.c.patient_id)
+        .join(MeasurementRow, MeasurementRow.episode_id == episodes.c.id)
+        .where(or_(MeasurementRow.recorded_at >= since, MeasurementRow.id.in_(amended_ids("measurement")))),
+        select(episodes.c.patient_id)
+        .join(AdverseResponseRow, AdverseResponseRow.episode_id == episodes.c.id)
+        .where(
+            or_(
+                AdverseResponseRow.recorded_at >= since,
+                AdverseResponseRow.id.in_(amended_ids("adverse_response")),
+            )
+        ),
+    )
+
+
+def _dossier_batch(
+    db: Session,
+    batch: Sequence[Any],
+    clinician_code: dict[int, str],
+    episode_ids: Sequence[int] | None,
+) -> Iterator[PatientDossier]:
+    episodes_t, sessions_t = EpisodeRow.__table__, SessionRow.__table__
+    steps_t, measurements_t = DoseStepRow.__table__, MeasurementRow.__table__
+    adverse_t = AdverseResponseRow.__table__
+    # void episodes and sessions (entered by mistake) are left out of the exchange
+    episode_query = select(episodes_t).where(
+        episodes_t.c.patient_id.in_([p.id for p in batch]), episodes_t.c.voided_at.is_(None)
+    )
+    if episode_ids is not None:
+        episode_query = episode_query.where(episodes_t.c.id.in_(episode_ids))
+    episodes = db.execute(episode_query.order_by(episodes_t.c.id)).all()
+    ids = [e.id for e in episodes]
+    sessions: dict[int, list[Any]] = defaultdict(list)
+    steps: dict[int, list[Any]] = defaultdict(list)
+    in_session: dict[int, list[Any]] = defaultdict(list)
+    adverse_in_session: dict[int, list[Any]] = defaultdict(list)
+    loose: dict[int, list[Any]] = defaultdict(list)
+    loose_adverse: dict[int, list[Any]] = defaultdict(list)
+    session_rows = db.execute(
+        select(sessions_t)
+        .where(sessions_t.c.episode_id.in_(ids), sessions_t.c.voided_at.is_(None))
+        .order_by(sessions_t.c.number)
+    ).all()
+    for s in session_rows:
+        sessions[s.episode_id].append(s)
+    session_ids = [s.id for s in session_rows]
+    for chunk in range(0, len(session_ids), 5000):
+        for st in db.execute(
+            select(steps_t)
+            .where(steps_t.c.session_id.in_(session_ids[chunk : chunk + 5000]))
+            .order_by(steps_t.c.session_id, steps_t.c.position)
         ):
-            measurements[m.episode_id].append(m)
-        for a in db.scalars(
-            select(AdverseResponseRow)
-            .where(AdverseResponseRow.episode_id.in_(ids))
-            .order_by(AdverseResponseRow.id)
-        ):
-            adverse[a.episode_id].append(a)
-        episodes_of: dict[int, list[EpisodeDossier]] = defaultdict(list)
-        for e in episodes:
-            entries = []
-            for s in sessions[e.id]:
-                record = session_record_from(
-                    s,
-                    clinician=clinician_code[s.clinician_id],
-                    steps=steps[s.id],
-                    measurements=[m for m in measurements[e.id] if m.session_id == s.id],
-                    adverse=[a for a in adverse[e.id] if a.session_id == s.id],
-                )
-                entries.append(SessionEntry(s.number, record))
-            episodes_of[e.patient_id].append(
-                EpisodeDossier(
-                    key=str(e.id),
-                    plan=episode_plan_from(e),
-                    closed_on=e.closed_on,
-                    close_reason=e.close_reason,
-                    sessions=tuple(entries),
-                    measurements=tuple(
-                        DatedMeasurement(m.taken_on, measurement_from(m))
-                        for m in measurements[e.id]
-                        if m.session_id is None
-                    ),
-                    adverse_responses=tuple(adverse_from(a) for a in adverse[e.id] if a.session_id is None),
+            steps[st.session_id].append(st)
+    for m in db.execute(
+        select(measurements_t).where(measurements_t.c.episode_id.in_(ids)).order_by(measurements_t.c.id)
+    ):
+        (loose[m.episode_id] if m.session_id is None else in_session[m.session_id]).append(m)
+    for a in db.execute(select(adverse_t).where(adverse_t.c.episode_id.in_(ids)).order_by(adverse_t.c.id)):
+        (loose_adverse[a.episode_id] if a.session_id is None else adverse_in_session[a.session_id]).append(a)
+    episodes_of: dict[int, list[EpisodeDossier]] = defaultdict(list)
+    for e in episodes:
+        entries = []
+        for s in sessions[e.id]:
+            record = session_record_from(
+                s,
+                clinician=clinician_code[s.clinician_id],
+                steps=steps[s.id],
+                measurements=in_session[s.id],
+                adverse=adverse_in_session[s.id],
+            )
+            entries.append(
+                SessionEntry(
+                    s.number,
+                    record,
+                    public_id=s.public_id,
+                    measurement_ids=tuple(m.public_id for m in in_session[s.id]),
+                    adverse_ids=tuple(a.public_id for a in adverse_in_session[s.id]),
+                    recommended=s.recommended,
                 )
             )
-        for p in batch:
-            yield PatientDossier(
-                patient_from(p),
-                tuple(episodes_of[p.id]),
+        episodes_of[e.patient_id].append(
+            EpisodeDossier(
+                key=e.public_id,
+                plan=episode_plan_from(e),
+                closed_on=e.closed_on,
+                close_reason=e.close_reason,
+                sessions=tuple(entries),
+                measurements=tuple(
+                    DatedMeasurement(m.taken_on, measurement_from(m), m.public_id) for m in loose[e.id]
+                ),
+                adverse_responses=tuple(adverse_from(a) for a in loose_adverse[e.id]),
+                adverse_ids=tuple(a.public_id for a in loose_adverse[e.id]),
+                discharge_reason=e.discharge_reason,
             )
+        )
+    for p in batch:
+        yield PatientDossier(patient_from(p), tuple(episodes_of[p.id]), public_id=p.public_id)
 
 
 def read_clinic(db: Session, clinic_code: str, *, episode_ids: Sequence[int] | None = None) -> ClinicDossier:
@@ -212,10 +312,14 @@ class ImportReport:
     clinicians_created: int = 0
     already_present: list[str] = field(default_factory=list)
     not_placed: list[str] = field(default_factory=list)
+    # other systems' resources placed: "Observation/pain-1" -> the public id of the measurement made from it
+    placed: dict[str, str] = field(default_factory=dict)
+    # the database ids of the patients the import wrote to (for the audit trail; never shown)
+    patient_ids: list[int] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return dict(self.__dict__)
+        """JSON-ready form (without database ids)."""
+        return {k: v for k, v in self.__dict__.items() if k != "patient_ids"}
 
 
 def _write_episode(
@@ -230,7 +334,7 @@ def _write_episode(
     )
     plan = episode.plan
     same = db.scalar(
-        select(EpisodeRow.id).where(
+        select(EpisodeRow.public_id).where(
             EpisodeRow.patient_id == patient_id,
             EpisodeRow.condition == plan.condition,
             EpisodeRow.region == plan.region,
@@ -273,40 +377,146 @@ def _write_episode(
         )
 
 
+def _foreign_patient(
+    db: Session,
+    clinic_id: int,
+    foreign: ForeignMeasurement,
+    patient_code: str | None,
+    match_only: bool,
+    report: ImportReport,
+) -> PatientRow | None:
+    """The clinic's patient a foreign measurement is about: the one named (`--patient`), else the one that
+    already has one of its Patient's identifiers (system and value, exactly), else a new patient keeping them
+    (None, with the reason reported, when `match_only` or nothing identifies the person)."""
+    from strigil.services.errors import Refused
+    from strigil.services.patients import add_patient, find_patient
+
+    pairs = list(dict.fromkeys(foreign.patient_identifiers))
+    known = (
+        db.execute(
+            select(
+                PatientIdentifierRow.patient_id, PatientIdentifierRow.system, PatientIdentifierRow.value
+            ).where(
+                PatientIdentifierRow.clinic_id == clinic_id,
+                tuple_(PatientIdentifierRow.system, PatientIdentifierRow.value).in_(pairs),
+            )
+        ).all()
+        if pairs
+        else []
+    )
+    owners = {row.patient_id for row in known}
+    if patient_code is not None:
+        patient = find_patient(db, clinic_id, patient_code)
+        if owners - {patient.id}:
+            raise Refused(
+                f"{foreign.patient}: its identifiers already name another patient of this clinic, not "
+                f"{patient_code}; nothing imported"
+            )
+    elif len(owners) > 1:
+        report.not_placed.append(
+            f"{foreign.source}: the identifiers of {foreign.patient} name {len(owners)} different patients "
+            "here; not placed (give --patient CODE)"
+        )
+        return None
+    elif owners:
+        patient = db.get_one(PatientRow, owners.pop())
+    elif match_only:
+        report.not_placed.append(
+            f"{foreign.source}: no patient of this clinic has any of the identifiers of {foreign.patient} "
+            f"({', '.join(f'{s}|{v}' for s, v in pairs) or 'none with a system'}); --match-only creates none"
+        )
+        return None
+    elif not pairs:
+        report.not_placed.append(
+            f"{foreign.source}: {foreign.patient} has no identifier with a system, so a later import could "
+            "not find the same person; not placed (give --patient CODE)"
+        )
+        return None
+    elif foreign.birth_year is None or foreign.sex is None:
+        report.not_placed.append(
+            f"{foreign.source}: {foreign.patient} matches no patient here, and a new one needs its birth "
+            "year and sex (birthDate, gender); not placed"
+        )
+        return None
+    else:
+        view = add_patient(
+            db,
+            clinic_id,
+            {"code": f"EXT-{new_public_id()[:12]}", "birth_year": foreign.birth_year, "sex": foreign.sex},
+        )
+        report.patients_created += 1
+        patient = db.get_one(PatientRow, view.id)
+    have = {(row.system, row.value) for row in known}
+    for system, value in pairs:
+        if (system, value) not in have:
+            db.add(
+                PatientIdentifierRow(clinic_id=clinic_id, patient_id=patient.id, system=system, value=value)
+            )
+    db.flush()
+    return patient
+
+
 def _place_foreign(
-    db: Session, clinic_id: int, foreign: ForeignMeasurement, patient_code: str | None, report: ImportReport
+    db: Session,
+    clinic_id: int,
+    foreign: ForeignMeasurement,
+    patient_code: str | None,
+    report: ImportReport,
+    match_only: bool = False,
 ) -> None:
+    """Place one measurement from another system: its patient, then the episode of the condition its context
+    names that was open on the day. An import never opens an episode; what cannot be placed is reported with
+    the reason, and a measurement imported before (same source) is not added again."""
     from strigil.services.outcomes import add_measurement
 
-    codes = [patient_code] if patient_code else list(foreign.patient_identifiers)
-    patient = db.scalar(
-        select(PatientRow).where(PatientRow.clinic_id == clinic_id, PatientRow.code.in_(codes))
-    )
-    if patient is None:
+    if foreign.source_id is None:
         report.not_placed.append(
-            f"{foreign.source}: no Strigil patient has any of the codes {codes}; "
-            "give --patient CODE to name one"
+            f"{foreign.source}: has no identifier and no absolute fullUrl, so a second import could not be "
+            "told from the first; not placed"
         )
         return
+    seen = db.scalar(
+        select(MeasurementRow.id)
+        .join(EpisodeRow, EpisodeRow.id == MeasurementRow.episode_id)
+        .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
+        .where(PatientRow.clinic_id == clinic_id, MeasurementRow.source == foreign.source_id)
+    )
+    if seen is not None:
+        report.already_present.append(
+            f"{foreign.source}: imported before ({foreign.source_id}); not added again"
+        )
+        return
+    if foreign.condition is None:
+        report.not_placed.append(f"{foreign.source}: {foreign.unplaced}; not placed")
+        return
+    patient = _foreign_patient(db, clinic_id, foreign, patient_code, match_only, report)
+    if patient is None:
+        return
     episodes = db.scalars(
-        select(EpisodeRow)
-        .where(
+        select(EpisodeRow).where(
             EpisodeRow.patient_id == patient.id,
+            EpisodeRow.condition == foreign.condition,
             EpisodeRow.opened_on <= foreign.taken_on,
         )
-        .order_by(EpisodeRow.opened_on.desc())
     ).all()
     open_then = [e for e in episodes if e.closed_on is None or e.closed_on >= foreign.taken_on]
-    if not open_then:
+    if len(open_then) != 1:
+        found = "no episode" if not open_then else f"{len(open_then)} episodes"
         report.not_placed.append(
-            f"{foreign.source}: patient {patient.code} has no episode open on {foreign.taken_on}"
+            f"{foreign.source}: patient {patient.code} has {found} of {foreign.condition} open on "
+            f"{foreign.taken_on}; not placed (an import never opens an episode)"
         )
         return
     m = foreign.measurement
-    add_measurement(
+    view = add_measurement(
         db, clinic_id, open_then[0].id, m.measure, m.value, taken_on=foreign.taken_on, timing=m.timing
     )
+    db.execute(update(MeasurementRow).where(MeasurementRow.id == view.id).values(source=foreign.source_id))
     report.measurements_created += 1
+    report.patient_ids.append(patient.id)
+    report.placed[foreign.source] = str(
+        db.scalar(select(MeasurementRow.public_id).where(MeasurementRow.id == view.id))
+    )
 
 
 def write_plan(
@@ -316,8 +526,13 @@ def write_plan(
     by: str = "fhir-import",
     patient_code: str | None = None,
     clinic_code: str | None = None,
+    match_only: bool = False,
 ) -> ImportReport:
     """Write an import plan through the record's services (the caller owns the transaction).
+
+    Measurements from other systems go to the patient named by `patient_code`, else the one with one of
+    their Patient's identifiers, else a new patient keeping those identifiers (`match_only`: reported, not
+    created), in the episode of the condition their context names.
 
     Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
     """
@@ -341,7 +556,7 @@ def write_plan(
                 select(PatientRow).where(PatientRow.clinic_id == clinic.id, PatientRow.code == patient.code)
             )
             if row is None:
-                add_patient(db, clinic.id, patient)
+                report.patient_ids.append(add_patient(db, clinic.id, patient).id)
                 report.patients_created += 1
             elif (row.birth_year, row.sex) != (patient.birth_year, patient.sex):
                 raise Refused(
@@ -349,6 +564,8 @@ def write_plan(
                     f"this clinic has {row.birth_year}, {row.sex} — a different person under the same "
                     "code? Nothing was imported"
                 )
+            elif patient_dossier.episodes:
+                report.patient_ids.append(row.id)
             for episode in patient_dossier.episodes:
                 _write_episode(db, clinic.id, patient.code, episode, by, report)
     if plan.foreign_measurements:
@@ -361,7 +578,7 @@ def write_plan(
         if clinic_id is None:
             raise Refused(f"clinic {code!r} does not exist")
         for foreign in plan.foreign_measurements:
-            _place_foreign(db, clinic_id, foreign, patient_code, report)
+            _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
     return report
 
 
@@ -419,9 +636,11 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
             patient = patient_dossier.patient
             patient_id = next_id[PatientRow]
             next_id[PatientRow] += 1
+            report.patient_ids.append(patient_id)
             rows[PatientRow].append(
                 {
                     "id": patient_id,
+                    "public_id": _kept(patient_dossier.public_id),
                     "clinic_id": clinic.id,
                     **patient_columns(patient),
                     "version": 1,
@@ -450,9 +669,11 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
                 report.adverse_created += len(episode.adverse_responses) + sum(
                     len(s.record.adverse_responses) for s in episode.sessions
                 )
+    _refuse_taken_public_ids(db, rows)
     for table in tables:
         for start in range(0, len(rows[table]), 20000):
-            db.execute(insert(table), rows[table][start : start + 20000])
+            # Core executemany on the table (the ORM's bulk path groups and plans rows one by one here)
+            db.execute(insert(table.metadata.tables[table.__tablename__]), rows[table][start : start + 20000])
         if db.get_bind().dialect.name == "postgresql" and rows[table]:
             # explicit ids: move the id sequence past them so later ordinary inserts do not collide
             name = table.__tablename__
@@ -460,6 +681,34 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
                 text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
             )
     return report
+
+
+def _kept(public_id: str | None) -> str:
+    """The public id a record arrives with (kept: a re-import is then recognised), or a new one."""
+    return public_id if public_id is not None and is_public_id(public_id) else new_public_id()
+
+
+def _refuse_taken_public_ids(db: Session, rows: dict[Any, list[dict[str, Any]]]) -> None:
+    """Refuse the import if any public id it brings already names a record here (of any clinic): a record
+    never takes over another's name, and nothing is attached to the record that has it."""
+    from strigil.services.errors import Refused
+
+    for table, table_rows in rows.items():
+        if "public_id" not in table.__table__.c:
+            continue
+        ids = [r["public_id"] for r in table_rows]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1}) if len(set(ids)) != len(ids) else []
+        taken: set[str] = set(duplicates)
+        for start in range(0, len(ids), 5000):
+            taken |= set(
+                db.scalars(select(table.public_id).where(table.public_id.in_(ids[start : start + 5000])))
+            )
+        if taken:
+            raise Refused(
+                f"{table.__tablename__}: {len(taken)} public id(s) of this import already name a record here "
+                f"or appear twice ({', '.join(sorted(taken)[:5])}); nothing imported — a re-import of the "
+                "same export, or identifiers that collide"
+            )
 
 
 def _bulk_episode(
@@ -488,6 +737,7 @@ def _bulk_episode(
     rows[EpisodeRow].append(
         {
             "id": episode_id,
+            "public_id": _kept(episode.key),
             "patient_id": patient_id,
             **episode_columns(plan),
             "closed_on": episode.closed_on,
@@ -498,12 +748,13 @@ def _bulk_episode(
             "version": 1,
             "created_at": stamp,
             "created_by": by,
+            "changed_at": stamp,
         }
     )
     if episode.closed_on is not None and episode.closed_on < plan.opened_on:
         raise invalid("closed_on", episode.closed_on.isoformat(), f"{where}: must be on or after opened_on")
 
-    def measurement(m: Measurement, taken_on: dt.date, session_id: int | None) -> None:
+    def measurement(m: Measurement, taken_on: dt.date, session_id: int | None, public_id: str | None) -> None:
         if taken_on < plan.onset_date:
             raise invalid(
                 "taken_on", taken_on.isoformat(), f"{where}: must be on or after onset {plan.onset_date}"
@@ -511,15 +762,17 @@ def _bulk_episode(
         rows[MeasurementRow].append(
             {
                 "id": next_id[MeasurementRow],
+                "public_id": _kept(public_id),
                 "episode_id": episode_id,
                 "session_id": session_id,
                 **measurement_columns(m, taken_on),
                 "version": 1,
+                "recorded_at": stamp,
             }
         )
         next_id[MeasurementRow] += 1
 
-    def adverse(a: AdverseResponse, session_id: int | None) -> None:
+    def adverse(a: AdverseResponse, session_id: int | None, public_id: str | None) -> None:
         if a.onset_on < plan.opened_on:
             raise invalid(
                 "onset_on", a.onset_on.isoformat(), f"{where}: must be on or after {plan.opened_on}"
@@ -527,10 +780,12 @@ def _bulk_episode(
         rows[AdverseResponseRow].append(
             {
                 "id": next_id[AdverseResponseRow],
+                "public_id": _kept(public_id),
                 "episode_id": episode_id,
                 "session_id": session_id,
                 **adverse_columns(a),
                 "version": 1,
+                "recorded_at": stamp,
             }
         )
         next_id[AdverseResponseRow] += 1
@@ -546,11 +801,14 @@ def _bulk_episode(
         rows[SessionRow].append(
             {
                 "id": session_id,
+                "public_id": _kept(entry.public_id),
                 "episode_id": episode_id,
                 "clinician_id": clinician_ids[record.clinician],
                 "number": entry.number,
                 **session_columns(record),
                 "recommendation": None,
+                # the decision aid's word as the sender had it; its full reasoning is not carried
+                "recommended": entry.recommended,
                 "version": 1,
                 "created_at": stamp,
                 "created_by": by,
@@ -566,11 +824,15 @@ def _bulk_episode(
                 }
             )
             next_id[DoseStepRow] += 1
-        for m in record.measurements:
-            measurement(m, record.date, session_id)
-        for a in record.adverse_responses:
-            adverse(a, session_id)
+        for i, m in enumerate(record.measurements):
+            measurement(m, record.date, session_id, _nth(entry.measurement_ids, i))
+        for i, a in enumerate(record.adverse_responses):
+            adverse(a, session_id, _nth(entry.adverse_ids, i))
     for dated in episode.measurements:
-        measurement(dated.measurement, dated.taken_on, None)
-    for a in episode.adverse_responses:
-        adverse(a, None)
+        measurement(dated.measurement, dated.taken_on, None, dated.public_id)
+    for i, a in enumerate(episode.adverse_responses):
+        adverse(a, None, _nth(episode.adverse_ids, i))
+
+
+def _nth(ids: tuple[str, ...], i: int) -> str | None:
+    return ids[i] if i < len(ids) else None

@@ -26,6 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from strigil.store.base import Base
+from strigil.store.public_ids import PUBLIC_ID_LENGTH, new_public_id
 from strigil.store.types import UTCTimestamp, now_utc
 
 __all__ = [
@@ -37,6 +38,7 @@ __all__ = [
     "DoseStepRow",
     "EpisodeRow",
     "MeasurementRow",
+    "PatientIdentifierRow",
     "PatientRow",
     "ScreeningRow",
     "SessionRow",
@@ -47,8 +49,11 @@ class ClinicRow(Base):
     """A clinic; every patient belongs to one."""
 
     __tablename__ = "clinics"
+    __table_args__ = (Index("ux_clinics_public_id", "public_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the clinic's name outside the server; scopes the identifier systems of its patient and clinician codes
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
@@ -76,11 +81,14 @@ class PatientRow(Base):
     __tablename__ = "patients"
     # lower(code) serves the patient search, which ignores case
     __table_args__ = (
+        Index("ux_patients_public_id", "public_id", unique=True),
         UniqueConstraint("clinic_id", "code"),
         Index("ix_patients_clinic_lower_code", "clinic_id", func.lower(text("code"))),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     code: Mapped[str] = mapped_column(String(32))
     birth_year: Mapped[int] = mapped_column(Integer)
@@ -89,12 +97,29 @@ class PatientRow(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCTimestamp(), default=now_utc)
 
 
+class PatientIdentifierRow(Base):
+    """A patient's identifier in another system (system and value, e.g. an MRN): how a later import from that
+    system finds the same patient. A pair names at most one patient of a clinic."""
+
+    __tablename__ = "patient_identifiers"
+    __table_args__ = (UniqueConstraint("clinic_id", "system", "value"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    system: Mapped[str] = mapped_column(String(255))
+    value: Mapped[str] = mapped_column(String(255))
+
+
 class EpisodeRow(Base):
     """An episode of care for one condition, region and side."""
 
     __tablename__ = "episodes"
+    __table_args__ = (Index("ux_episodes_public_id", "public_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     condition: Mapped[str] = mapped_column(String(64))
     region: Mapped[str] = mapped_column(String(64))
@@ -125,6 +150,10 @@ class EpisodeRow(Base):
     void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     # the home-exercise programme as the clinician wrote it (clinical.home_exercise; null: none yet)
     exercise_prescription: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, nullable=True)
+    # the last write to the episode or its sessions (bulk exports' _since); NULL before it was kept
+    changed_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCTimestamp(), nullable=True, default=now_utc, onupdate=now_utc
+    )
 
 
 class SessionRow(Base):
@@ -133,12 +162,15 @@ class SessionRow(Base):
     __tablename__ = "treatment_sessions"
     # The date index serves the dashboard's "sessions of the last four weeks" without a full scan.
     __table_args__ = (
+        Index("ux_treatment_sessions_public_id", "public_id", unique=True),
         UniqueConstraint("episode_id", "number"),
         Index("ix_treatment_sessions_date", "date"),
         Index("ix_treatment_sessions_recommended_date", "recommended", "date"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
     clinician_id: Mapped[int] = mapped_column(ForeignKey("clinicians.id"), index=True)
     number: Mapped[int] = mapped_column(Integer)
@@ -191,11 +223,14 @@ class ScreeningRow(Base):
     __tablename__ = "screenings"
     # the episode's latest screening; the dashboard's contraindicated screenings of the last weeks
     __table_args__ = (
+        Index("ux_screenings_public_id", "public_id", unique=True),
         Index("ix_screenings_episode_id", "episode_id", "id"),
         Index("ix_screenings_verdict_screened_on", "verdict", "screened_on"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
     screened_on: Mapped[dt.date] = mapped_column(Date)
     findings: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # [{code, region}]
@@ -244,11 +279,14 @@ class MeasurementRow(Base):
 
     __tablename__ = "measurements"
     __table_args__ = (
+        Index("ux_measurements_public_id", "public_id", unique=True),
         Index("ix_measurements_episode_id", "episode_id"),
         Index("ix_measurements_session_id", "session_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), nullable=True)
     measure: Mapped[str] = mapped_column(String(32))
@@ -262,6 +300,12 @@ class MeasurementRow(Base):
     motion: Mapped[str | None] = mapped_column(String(32), nullable=True)
     side: Mapped[str | None] = mapped_column(String(16), nullable=True)
     activity: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # when it was written or last corrected (bulk exports' _since); NULL before it was kept
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCTimestamp(), nullable=True, default=now_utc, onupdate=now_utc
+    )
+    # the record of another system it was imported from (its identifier or address): imported once only
+    source: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
 
 
 class AdverseResponseRow(Base):
@@ -269,6 +313,7 @@ class AdverseResponseRow(Base):
 
     __tablename__ = "adverse_responses"
     __table_args__ = (
+        Index("ux_adverse_responses_public_id", "public_id", unique=True),
         Index("ix_adverse_responses_episode_id", "episode_id"),
         # The dashboard's newest unresolved responses, read in onset order without scanning the resolved.
         Index(
@@ -280,6 +325,8 @@ class AdverseResponseRow(Base):
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the record's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     episode_id: Mapped[int] = mapped_column(ForeignKey("episodes.id"))
     session_id: Mapped[int | None] = mapped_column(ForeignKey("treatment_sessions.id"), nullable=True)
     kind: Mapped[str] = mapped_column(String(32))
@@ -292,6 +339,10 @@ class AdverseResponseRow(Base):
     # how the resolution became known (seen in clinic, reported by phone, ...) and a note on it
     resolved_where: Mapped[str | None] = mapped_column(String(200), nullable=True)
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # when it was written or last corrected (bulk exports' _since); NULL before it was kept
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        UTCTimestamp(), nullable=True, default=now_utc, onupdate=now_utc
+    )
 
 
 class AmendmentRow(Base):

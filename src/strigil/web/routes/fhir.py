@@ -1,15 +1,19 @@
-"""FHIR routes of the JSON API: a patient's `$everything` as a Bundle, and a Bundle posted for import.
+"""FHIR routes of the JSON API: a patient's `$everything` as a Bundle, a Bundle posted for import, and the
+clinic as FHIR Bulk Data (`$export`: kick-off, status, download, delete — the asynchronous request pattern of
+https://hl7.org/fhir/uv/bulkdata/export.html).
 
 Same roles and audit trail as the rest of `/api/v1`: only clinicians (a researcher never sees a patient's
-record), always within the caller's own clinic, and every read or write recorded.
+record), always within the caller's own clinic, and every read or write recorded. Patients are named by
+their public ids (the Patient resource id).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, HTTPException, Query
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from fastapi.responses import FileResponse, JSONResponse, Response
 
 from strigil.services import audit as audit_service
 from strigil.web.database import DB, UnitOfWorkRoute
@@ -18,6 +22,10 @@ from strigil.web.security import Principal, allow
 __all__ = [
     "FHIR_JSON",
     "Clinician",
+    "bulk_delete",
+    "bulk_download",
+    "bulk_kickoff",
+    "bulk_status",
     "patient_everything",
     "post_bundle",
     "router",
@@ -29,58 +37,89 @@ router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"], route_class=UnitOfWo
 Clinician = Annotated[Principal, allow("clinician")]
 
 
-def _patient_code(fhir_id: str) -> str:
-    """A Strigil patient code from a FHIR Patient id as Strigil exports it ("patient-P.01"), or the code."""
-    if fhir_id.startswith("patient-"):
-        return fhir_id.removeprefix("patient-").replace(".", "_")
-    return fhir_id
-
-
 @router.get("/Patient/{patient_id}/$everything", response_class=JSONResponse)
 def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONResponse:
     """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
     from strigil.interop.bundle import make_bundle
     from strigil.interop.to_fhir import stream_resources
-    from strigil.services.exchange import clinic_code_of, clinic_header, patient_dossiers, patient_id_of
+    from strigil.services.exchange import (
+        clinic_code_of,
+        clinic_header,
+        clinic_scope,
+        patient_by_fhir_id,
+        patient_dossiers,
+    )
 
-    code = _patient_code(patient_id)
-    found = patient_id_of(db, principal.clinic_id, code)
+    found = patient_by_fhir_id(db, principal.clinic_id, patient_id)
     if found is None:
         # the same answer whether the patient is unknown or belongs to another clinic
         raise HTTPException(status_code=404, detail=f"no patient {patient_id!r} in this clinic")
+    row_id, code, public_id = found
     _, clinic, clinicians = clinic_header(db, clinic_code_of(db, principal.clinic_id))
     dossiers = list(patient_dossiers(db, principal.clinic_id, patient_codes=[code]))
     used = {s.record.clinician for d in dossiers for e in d.episodes for s in e.sessions}
-    resources = stream_resources(clinic, [c for c in clinicians if c.code in used], dossiers)
+    scope = clinic_scope(db, principal.clinic_id)
+    resources = stream_resources(clinic, [c for c in clinicians if c.code in used], dossiers, scope=scope)
     audit_service.record(
-        db, principal.actor, "export", "fhir_patient", found, patient_id=found, detail="$everything"
+        db, principal.actor, "export", "fhir_patient", public_id, patient_id=row_id, detail="$everything"
     )
     return JSONResponse(make_bundle(resources, "searchset"), media_type=FHIR_JSON)
 
 
-@router.post("", status_code=200)
+# What the FHIR routes answer, for the OpenAPI description (FHIR's own media types beside plain JSON).
+_FHIR: dict[str, Any] = {"content": {FHIR_JSON: {}}}
+_OUTCOME: dict[str, Any] = {"description": "an OperationOutcome saying what is wrong", **_FHIR}
+
+
+@router.post(
+    "",
+    status_code=200,
+    responses={
+        200: {"content": {"application/json": {}, FHIR_JSON: {}}},
+        422: _OUTCOME,
+    },
+)
 def post_bundle(
+    request: Request,
     db: DB,
     principal: Clinician,
     bundle: Annotated[
         dict[str, Any], Body(description="a FHIR R4 Bundle (collection, transaction or batch)")
     ],
     patient: Annotated[str | None, Query(description="Strigil patient code for other systems' data")] = None,
+    match_only: Annotated[bool, Query(description="other systems' patients: only those found here")] = False,
 ) -> JSONResponse:
-    """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422)."""
+    """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422 with an
+    OperationOutcome naming every problem). Sent as `application/fhir+json`, it is answered with a
+    transaction-response (batch-response) Bundle, an entry per entry; else with Strigil's import report."""
+    from strigil.interop.bundle import operation_outcome
     from strigil.interop.from_fhir import plan_import
+    from strigil.services.errors import RecordError
     from strigil.services.exchange import clinic_code_of, write_plan
+
+    def refuse(problems: list[tuple[str, str]]) -> JSONResponse:
+        db.rollback()  # nothing of the bundle is kept
+        detail = f"rejected: {len(problems)} problems"
+        audit_service.record(db, principal.actor, "denied", "fhir_bundle", "", detail=detail)
+        db.commit()  # the refusal is recorded; nothing else was written
+        return JSONResponse(operation_outcome(problems), 422, media_type=FHIR_JSON)
 
     plan = plan_import(bundle)
     if plan.errors:
-        audit_service.record(
-            db, principal.actor, "denied", "fhir_bundle", "", detail=f"rejected: {len(plan.errors)} problems"
-        )
-        db.commit()  # the refusal is recorded; nothing else was written
-        return JSONResponse({"detail": [{"field": p.where, "message": p.message} for p in plan.errors]}, 422)
+        return refuse([(p.where, p.message) for p in plan.errors])
     clinic_code = clinic_code_of(db, principal.clinic_id)
     # whatever clinic the bundle names, it is imported into the caller's own clinic
-    report = write_plan(db, plan, by=principal.username, patient_code=patient, clinic_code=clinic_code)
+    try:
+        report = write_plan(
+            db,
+            plan,
+            by=principal.username,
+            patient_code=patient,
+            clinic_code=clinic_code,
+            match_only=match_only,
+        )
+    except RecordError as error:
+        return refuse([("", str(error))])
     audit_service.record(
         db,
         principal.actor,
@@ -90,4 +129,158 @@ def post_bundle(
         detail=f"patients+{report.patients_created} episodes+{report.episodes_created} "
         f"sessions+{report.sessions_created} measurements+{report.measurements_created}",
     )
+    # and one row per patient the import wrote to, naming them
+    audit_service.record_patients(
+        db, principal.actor, "create", "fhir_bundle", sorted(set(report.patient_ids)), detail="imported"
+    )
+    if request.headers.get("content-type", "").startswith(FHIR_JSON):
+        return JSONResponse(_response_bundle(bundle, plan, report), media_type=FHIR_JSON)
     return JSONResponse({**report.to_json(), "not_understood": [str(p) for p in plan.not_understood]})
+
+
+def _response_bundle(bundle: dict[str, Any], plan: Any, report: Any) -> dict[str, Any]:
+    """What happened to each entry of a posted Bundle, as FHIR answers a transaction or batch."""
+    from strigil.interop.bundle import response_bundle
+
+    wrote = report.patients_created + report.episodes_created + report.sessions_created > 0
+    written = ("201 Created", None, "written with the clinic's record")
+    fallback = written if wrote else ("200 OK", None, "already present")
+    outcomes: dict[str, tuple[str, str | None, str]] = {}
+    for entry in bundle.get("entry", []):
+        resource = entry.get("resource", {}) if isinstance(entry, dict) else {}
+        outcomes[f"{resource.get('resourceType')}/{resource.get('id', '?')}"] = fallback
+    for problem in plan.not_understood:
+        outcomes[problem.where] = ("200 OK", None, f"not imported: {problem.message}")
+    for message in report.already_present:
+        outcomes[message.split(": ", 1)[0]] = ("200 OK", None, message)
+    for message in report.not_placed:
+        outcomes[message.split(": ", 1)[0]] = ("422 Unprocessable Entity", None, message)
+    for label, public_id in report.placed.items():
+        outcomes[label] = ("201 Created", f"Observation/{public_id}", "placed")
+    return response_bundle(bundle, outcomes)
+
+
+
+# ---- Bulk Data export ------------------------------------------------------------------------------------
+
+_OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
+
+
+def _outcome(status: int, message: str, code: str = "invalid") -> JSONResponse:
+    from strigil.interop.bundle import operation_outcome
+
+    return JSONResponse(operation_outcome([("", message)], code=code), status, media_type=FHIR_JSON)
+
+
+def _bulk_base(request: Request) -> Any:
+    return request.app.state.settings.resolved_bulk_folder()
+
+
+_KICK_OFF: dict[int | str, dict[str, Any]] = {
+    202: {"description": "accepted; Content-Location names the status URL"},
+    400: _OUTCOME,
+}
+
+
+@router.get("/$export", response_class=Response, status_code=202, responses=_KICK_OFF)
+@router.get("/Patient/$export", response_class=Response, status_code=202, responses=_KICK_OFF)
+def bulk_kickoff(
+    request: Request,
+    db: DB,
+    principal: Clinician,
+    prefer: Annotated[str | None, Header()] = None,
+    type_: Annotated[str | None, Query(alias="_type", description="resource types, comma-separated")] = None,
+    since: Annotated[str | None, Query(alias="_since", description="FHIR instant")] = None,
+    output_format: Annotated[str | None, Query(alias="_outputFormat")] = None,
+) -> Response:
+    """Kick off an export of my clinic (every patient) as FHIR Bulk Data; answers 202 with the status URL."""
+    from strigil.interop.r4 import is_resource_type
+    from strigil.services.bulk_jobs import start_export
+
+    if "respond-async" not in (prefer or ""):
+        return _outcome(400, "a Bulk Data kick-off needs the header 'Prefer: respond-async'")
+    if output_format is not None and output_format not in _OUTPUT_FORMATS:
+        return _outcome(
+            400, f"_outputFormat {output_format!r} is not offered; offered: {', '.join(_OUTPUT_FORMATS)}"
+        )
+    types = [t.strip() for t in (type_ or "").split(",") if t.strip()]
+    unknown = [t for t in types if not is_resource_type(t)]
+    if unknown:
+        return _outcome(400, f"_type: {', '.join(unknown)} is not a FHIR R4 resource type")
+    since_at = None
+    if since is not None:
+        try:
+            since_at = dt.datetime.fromisoformat(since.replace("Z", "+00:00"))
+        except ValueError:
+            return _outcome(400, f"_since {since!r} is not a FHIR instant (e.g. 2026-12-01T00:00:00Z)")
+        if since_at.tzinfo is None:
+            return _outcome(400, "_since needs a time zone (a FHIR instant, e.g. 2026-12-01T00:00:00Z)")
+    base_url = str(request.base_url).rstrip("/")
+    job = start_export(
+        request.app.state.engine,
+        _bulk_base(request),
+        clinic_id=principal.clinic_id,
+        actor=principal.actor,
+        types=types,
+        since=since_at,
+        request=str(request.url),
+        url_of=lambda job_id, name: f"{base_url}{router.prefix}/bulk/{job_id}/{name}",
+    )
+    audit_service.record(
+        db, principal.actor, "export", "fhir_bulk", job.id, detail=f"kick-off {request.url.query}"
+    )
+    status_url = f"{base_url}{router.prefix}/bulk/{job.id}"
+    return Response(status_code=202, headers={"Content-Location": status_url})
+
+
+def _own_job(request: Request, principal: Principal, job_id: str) -> Any:
+    from strigil.services.bulk_jobs import read_job
+
+    job = read_job(_bulk_base(request), job_id)
+    if job is None or not job.belongs_to(principal.clinic_id, principal.account_id):
+        # the same answer whether the job is unknown or someone else's
+        raise HTTPException(status_code=404, detail="no such export job")
+    return job
+
+
+@router.get(
+    "/bulk/{job_id}",
+    responses={202: {"description": "still running (X-Progress)"}, 500: _OUTCOME},
+)
+def bulk_status(request: Request, job_id: str, principal: Clinician) -> Response:
+    """The export's status: 202 while it runs, 200 with the manifest when done, 500 with the reason."""
+    job = _own_job(request, principal, job_id)
+    if job.status == "in-progress":
+        return Response(status_code=202, headers={"X-Progress": "exporting", "Retry-After": "2"})
+    if job.status == "error":
+        return _outcome(500, f"the export failed: {job.error}", code="exception")
+    return JSONResponse(job.manifest)
+
+
+@router.get(
+    "/bulk/{job_id}/{name}",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/fhir+ndjson": {}}}},
+)
+def bulk_download(request: Request, job_id: str, name: str, db: DB, principal: Clinician) -> Response:
+    """One NDJSON file of a finished export (only a file its manifest lists)."""
+    from strigil.interop.bulk import NDJSON
+    from strigil.services.bulk_jobs import job_file
+
+    job = _own_job(request, principal, job_id)
+    path = job_file(_bulk_base(request), job, name)
+    if path is None or not path.is_file():
+        raise HTTPException(status_code=404, detail="no such file in this export")
+    audit_service.record(db, principal.actor, "export", "fhir_bulk", job.id, detail=f"download {name}")
+    return FileResponse(path, media_type=NDJSON)
+
+
+@router.delete("/bulk/{job_id}", status_code=202)
+def bulk_delete(request: Request, job_id: str, db: DB, principal: Clinician) -> Response:
+    """Remove an export and its files (cancelling it if it still runs: its files are not kept)."""
+    from strigil.services.bulk_jobs import delete_job
+
+    job = _own_job(request, principal, job_id)
+    delete_job(_bulk_base(request), job.id)
+    audit_service.record(db, principal.actor, "delete", "fhir_bulk", job.id, detail="export removed")
+    return Response(status_code=202)

@@ -1,0 +1,296 @@
+"""FHIR Bulk Data: a clinic out as NDJSON (one file per type) and back in, whole; bad files change nothing."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import orjson
+import pytest
+from fhir_strategies import bundle_of, example_clinic
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from strigil.cli import app
+from strigil.clinical.public_ids import is_public_id
+from strigil.interop.bulk import Sampler, patient_of
+from strigil.interop.dossier import ClinicDossier
+from strigil.interop.from_fhir import plan_import
+from strigil.services.bulk_exchange import BulkRejected, export_bulk, import_bulk
+from strigil.services.demo import write_bulk
+from strigil.services.errors import Refused
+from strigil.services.exchange import read_clinic, write_plan
+from strigil.services.export import export_rows
+from strigil.store.audit import AuditEvent
+from strigil.store.database import Database, open_database
+from strigil.store.record import ClinicRow, EpisodeRow, MeasurementRow, PatientRow, SessionRow
+
+TABLES = (PatientRow, EpisodeRow, SessionRow, MeasurementRow)
+DEMO_PATIENTS = 12
+
+
+@pytest.fixture
+def clinic(database: Database) -> Database:
+    """A clinic on SQLite or PostgreSQL: the rich example (measured force, loose measurements, a closed
+    episode, adverse responses) written through the services, and DEMO_PATIENTS bulk demo patients."""
+    with database.unit_of_work() as db:
+        write_plan(db, plan_import(bundle_of(example_clinic())))
+    write_bulk(database, DEMO_PATIENTS, seed=11)
+    return database
+
+
+def _counts(database: Database) -> dict[str, int]:
+    with database.unit_of_work() as db:
+        return {t.__tablename__: db.scalar(select(func.count()).select_from(t)) or 0 for t in TABLES}
+
+
+def _analysis(database: Database, code: str) -> list[dict[str, object]]:
+    with database.unit_of_work() as db:
+        clinic_id = db.scalar(select(ClinicRow.id).where(ClinicRow.code == code))
+        assert clinic_id is not None
+        return list(export_rows(db, clinic_id, key=b"the clinic's pseudonym key"))
+
+
+def _export(database: Database, code: str, folder: Path, **options: object) -> dict[str, int]:
+    with database.unit_of_work() as db:
+        manifest = export_bulk(db, code, folder, **options)  # type: ignore[arg-type]
+    return manifest.counts
+
+
+def _import(url: str, folder: Path, **options: object) -> None:
+    target = open_database(url)
+    try:
+        with target.unit_of_work() as db:
+            import_bulk(db, folder, **options)  # type: ignore[arg-type]
+    finally:
+        target.dispose()
+
+
+def _without_database_ids(dossier: ClinicDossier) -> ClinicDossier:
+    """The dossier with each session's database episode id set to 1 (ids differ between databases)."""
+    return dataclasses.replace(
+        dossier,
+        patients=tuple(
+            dataclasses.replace(
+                p,
+                episodes=tuple(
+                    dataclasses.replace(
+                        e,
+                        sessions=tuple(
+                            dataclasses.replace(s, record=s.record.model_copy(update={"episode_id": 1}))
+                            for s in e.sessions
+                        ),
+                    )
+                    for e in p.episodes
+                ),
+            )
+            for p in dossier.patients
+        ),
+    )
+
+
+def _lines(path: Path) -> list[dict[str, object]]:
+    return [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+
+
+def test_a_clinic_goes_out_and_back_whole(clinic: Database, tmp_path: Path) -> None:
+    for code in ("north", "demo"):
+        folder = tmp_path / code
+        counts = _export(clinic, code, folder, validation="all")
+        assert counts["Patient"] > 0 and counts["Procedure"] > 0
+        for kind, count in counts.items():  # one file per type, one resource per line
+            resources = _lines(folder / f"{kind}.ndjson")
+            assert len(resources) == count and {r["resourceType"] for r in resources} == {kind}
+        target_url = f"sqlite:///{tmp_path / (code + '-target.sqlite')}"
+        _import(target_url, folder, validation="all")
+        target = open_database(target_url)
+        with clinic.unit_of_work() as a, target.unit_of_work() as b:
+            # everything, public ids included, read back equal (database ids aside)
+            assert _without_database_ids(read_clinic(b, code)) == _without_database_ids(read_clinic(a, code))
+        # the analysis export, cell for cell
+        assert _analysis(target, code) == _analysis(clinic, code)
+        target.dispose()
+
+
+def test_resource_ids_are_public_ids_never_database_integers(clinic: Database, tmp_path: Path) -> None:
+    _export(clinic, "demo", tmp_path)
+    with clinic.unit_of_work() as db:
+        patient_ids = set(db.scalars(select(PatientRow.public_id)))
+        session_ids = set(db.scalars(select(SessionRow.public_id)))
+    patients = _lines(tmp_path / "Patient.ndjson")
+    assert {p["id"] for p in patients} <= patient_ids
+    assert {p["id"] for p in _lines(tmp_path / "Procedure.ndjson")} <= session_ids
+    for kind in ("Patient", "EpisodeOfCare", "Procedure", "Observation", "AdverseEvent", "Condition"):
+        for resource in _lines(tmp_path / f"{kind}.ndjson"):
+            assert is_public_id(resource["id"]), resource["id"]
+            assert patient_of(resource) in {p["id"] for p in patients}
+
+
+def test_a_second_import_of_the_same_files_adds_nothing(clinic: Database, tmp_path: Path) -> None:
+    _export(clinic, "demo", tmp_path / "out")
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    _import(url, tmp_path / "out")
+    target = open_database(url)
+    before = _counts(target)
+    with pytest.raises(Refused, match="already in clinic 'demo'"):
+        _import(url, tmp_path / "out")
+    assert _counts(target) == before
+    # the same resource ids under new patient codes: the ids collide, nothing is attached to anyone
+    patients = tmp_path / "out" / "Patient.ndjson"
+    renamed = [
+        {**p, "identifier": [{**p["identifier"][0], "value": f"X{i}"}]}  # type: ignore[index]
+        for i, p in enumerate(_lines(patients))
+    ]
+    patients.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in renamed))
+    with pytest.raises(Refused, match="public id"):
+        _import(url, tmp_path / "out")
+    assert _counts(target) == before
+    target.dispose()
+
+
+def test_type_and_since_select_what_is_written(clinic: Database, tmp_path: Path) -> None:
+    counts = _export(clinic, "demo", tmp_path / "types", types=["Patient", "Observation"])
+    assert set(counts) == {"Patient", "Observation"}
+    future = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    nothing = _export(clinic, "demo", tmp_path / "future", since=future)
+    assert "Patient" not in nothing
+    past = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+    assert _export(clinic, "demo", tmp_path / "past", since=past)["Patient"] == DEMO_PATIENTS
+
+
+def test_sampled_validation_checks_every_type_and_can_fail_the_export(
+    clinic: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sampler = Sampler("sample", first=2, every=10)
+    wanted = [sampler.wants("Observation") for _ in range(25)]
+    assert wanted[:2] == [True, True] and sum(wanted) == 4  # 0, 1, 10, 20
+    assert sampler.wants("Device")  # every type, however few
+    import strigil.interop.to_fhir as to_fhir
+
+    real = to_fhir.patient_resource
+
+    def broken(*args: object, **kwargs: object) -> dict[str, object]:
+        return {**real(*args, **kwargs), "gender": "robot"}  # type: ignore[arg-type]
+
+    monkeypatch.setattr(to_fhir, "patient_resource", broken)
+    with pytest.raises(BulkRejected, match="gender"):
+        _export(clinic, "demo", tmp_path / "bad")
+    assert not list((tmp_path / "bad").glob("*.ndjson"))  # no partial export left behind
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda lines: [b"\xff\xfe not utf-8", *lines[1:]], "not UTF-8"),
+        (lambda lines: [b"[" * 5000 + b"]" * 5000, *lines[1:]], "not JSON"),
+        (lambda lines: [b"{not json", *lines[1:]], "not JSON"),
+        (lambda lines: [lines[0], lines[0], *lines[1:]], "duplicate Patient id"),
+        (lambda lines: [b'{"resourceType": "Goal", "id": "x"}', *lines], "a Goal in the file of Patient"),
+        (lambda lines: [b"[1, 2]", *lines], "expected a FHIR resource"),
+        (lambda lines: [*lines[1:], lines[0]], "in the order of Patient.ndjson"),
+    ],
+)
+def test_bad_files_are_refused_whole_with_the_reason(
+    clinic: Database, tmp_path: Path, damage: object, message: str
+) -> None:
+    folder = tmp_path / "out"
+    _export(clinic, "demo", folder)
+    patients = folder / "Patient.ndjson"
+    lines = patients.read_bytes().splitlines()
+    patients.write_bytes(b"\n".join(damage(lines)) + b"\n")  # type: ignore[operator]
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    with pytest.raises(BulkRejected, match=message):
+        _import(url, folder, chunk=5)  # several chunks: the last patient's resources come too early
+    target = open_database(url)
+    assert set(_counts(target).values()) == {0}  # all or nothing
+    target.dispose()
+
+
+def test_the_cli_exports_and_imports_a_folder_and_audits_each_patient(
+    clinic: Database, tmp_path: Path
+) -> None:
+    runner = CliRunner()
+    source = clinic.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "bulk"
+    result = runner.invoke(
+        app, ["fhir", "export", "--bulk", str(out), "--clinic", "demo"], env={"STRIGIL_DATABASE_URL": source}
+    )
+    assert result.exit_code == 0, result.stderr
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert {o["type"] for o in manifest["output"]} >= {"Patient", "Procedure", "Observation"}
+    assert "sample" in manifest["extension"]["validation"]
+    with clinic.unit_of_work() as db:
+        audited = db.scalar(
+            select(func.count()).where(AuditEvent.resource == "fhir_bulk", AuditEvent.patient_id.is_not(None))
+        )
+    assert audited == DEMO_PATIENTS
+    target = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    result = runner.invoke(app, ["fhir", "import", str(out), "--json"], env={"STRIGIL_DATABASE_URL": target})
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["patients_created"] == DEMO_PATIENTS
+    written = open_database(target)
+    with written.unit_of_work() as db:  # one row for the run, one per patient it wrote
+        rows = db.scalars(select(AuditEvent.patient_id).where(AuditEvent.resource == "fhir_bulk")).all()
+    written.dispose()
+    assert len(rows) == DEMO_PATIENTS + 1 and len({r for r in rows if r is not None}) == DEMO_PATIENTS
+    (out / "Patient.ndjson").write_bytes(b"\xff\n")
+    result = runner.invoke(app, ["fhir", "import", str(out)], env={"STRIGIL_DATABASE_URL": target})
+    assert result.exit_code == 2 and "not UTF-8" in result.stderr and "Traceback" not in result.stderr
+
+
+def _r4_schema() -> Path | None:
+    """HL7's R4 JSON schema (fhir.schema.json), where this machine keeps a copy."""
+    named = os.environ.get("STRIGIL_FHIR_SCHEMA")
+    shared = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "fhir.schema.json"
+    for candidate in (Path(named) if named else None, shared):
+        if candidate is not None and candidate.is_file():
+            return candidate
+    return None
+
+
+def test_every_exported_line_validates_against_hl7s_r4_json_schema(clinic: Database, tmp_path: Path) -> None:
+    schema_path = _r4_schema()
+    if schema_path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("HL7's R4 JSON schema is required on CI: set STRIGIL_FHIR_SCHEMA")
+        pytest.skip("HL7's R4 JSON schema (fhir.schema.json) not found: set STRIGIL_FHIR_SCHEMA")
+    import jsonschema_rs
+
+    schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    assert schema.get("id", "").endswith("/4.0") or "EffectEvidenceSynthesis" in schema["definitions"]
+    validator = jsonschema_rs.validator_for(schema)
+    _export(clinic, "north", tmp_path / "north")
+    _export(clinic, "demo", tmp_path / "demo")
+    checked = 0
+    for path in sorted(tmp_path.glob("*/*.ndjson")):
+        for resource in _lines(path):
+            errors = [str(e) for e in validator.iter_errors(resource)]
+            assert errors == [], f"{path.name} {resource['id']}: {errors[:3]}"
+            checked += 1
+    assert checked > 500
+    broken = {**_lines(tmp_path / "demo" / "Patient.ndjson")[0], "gender": 7}
+    assert not validator.is_valid(broken)  # the schema does check
+
+
+def test_a_bundle_file_that_is_not_utf8_too_deep_or_too_large_gets_a_sentence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import strigil.interop.bundle as bundle_module
+
+    runner = CliRunner()
+    env = {"STRIGIL_DATABASE_URL": f"sqlite:///{tmp_path / 'target.sqlite'}"}
+    latin1 = '{"resourceType": "Bundle", "note": "caf\xe9"}'.encode("latin-1")
+    cases = {
+        "latin1.json": (latin1, "not UTF-8"),
+        "deep.json": (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+        "big.json": (b'{"resourceType": "Bundle"}' + b" " * 300_000, "larger than a Bundle may be"),
+    }
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_BYTES", 250_000)
+    for name, (content, message) in cases.items():
+        (tmp_path / name).write_bytes(content)
+        result = runner.invoke(app, ["fhir", "import", str(tmp_path / name)], env=env)
+        assert result.exit_code == 2, (name, result.stdout, result.exception)
+        assert message in result.stderr and "Traceback" not in result.stderr, (name, result.stderr)
