@@ -104,3 +104,37 @@ def test_two_clinics_patients_with_the_same_code_never_share_an_identifier(tmp_p
         report, _ = import_bulk(db, folders[0])
     assert report.patients_created == 1 and report.sessions_created == 1
     target.dispose()
+
+
+def test_what_a_measurement_measured_travels_with_it() -> None:
+    from strigil.clinical.session import Measurement
+    from strigil.interop.dossier import DatedMeasurement
+
+    clinic = example_clinic()
+    patient = clinic.patients[0]
+    extra = (
+        DatedMeasurement(
+            dt.date(2025, 3, 10),
+            Measurement(
+                measure="rom_deg", value=140, timing="between", joint="elbow", motion="flexion", side="right"
+            ),
+        ),
+        DatedMeasurement(
+            dt.date(2025, 3, 10),
+            Measurement(measure="psfs", value=4, timing="between", activity="lifting the kettle"),
+        ),
+    )
+    episode = dataclasses.replace(patient.episodes[0], measurements=patient.episodes[0].measurements + extra)
+    clinic = dataclasses.replace(clinic, patients=(dataclasses.replace(patient, episodes=(episode,)),))
+    resources = list(clinic_resources(clinic))
+    assert all(resource_problems(r) == [] for r in resources)
+    plan = plan_import(make_bundle(resources))
+    assert plan.errors == []
+    (back,) = plan.clinics[0].patients[0].episodes
+    read = {m.measurement.measure: m.measurement for m in back.measurements}
+    assert (read["rom_deg"].joint, read["rom_deg"].motion, read["rom_deg"].side) == (
+        "elbow",
+        "flexion",
+        "right",
+    )
+    assert read["psfs"].activity == "lifting the kettle" and read["nprs"].joint is None

@@ -21,6 +21,7 @@ __all__ = [
     "EPISODE_CONTEXT",
     "EXTENSIONS",
     "FOLLOW_UP_MINUTES",
+    "MEASUREMENT_DETAIL",
     "MEASUREMENT_TIMING",
     "SESSION_CONTEXT",
     "YEARS_EXPERIENCE",
@@ -210,6 +211,20 @@ MEASUREMENT_TIMING = ExtensionDefinition(
     value=Part("value", "code", True, "pre | post | between"),
 )
 
+MEASUREMENT_DETAIL = ExtensionDefinition(
+    "measurement-detail",
+    "Measurement detail",
+    "What was measured where the measure needs it: a range of motion's joint, motion and side; a "
+    "Patient-Specific Functional Scale item's activity in the patient's words.",
+    "Observation",
+    parts=(
+        Part("joint", "code", False, "Range of motion: the joint measured"),
+        Part("motion", "code", False, "Range of motion: the motion measured"),
+        Part("side", "code", False, "Range of motion: the side measured"),
+        Part("activity", "string", False, "PSFS item: the activity, in the patient's words"),
+    ),
+)
+
 FOLLOW_UP_MINUTES = ExtensionDefinition(
     "follow-up-minutes",
     "Follow-up minutes",
@@ -232,6 +247,7 @@ EXTENSIONS: tuple[ExtensionDefinition, ...] = (
     EPISODE_CONTEXT,
     ADVERSE_CONTEXT,
     MEASUREMENT_TIMING,
+    MEASUREMENT_DETAIL,
     FOLLOW_UP_MINUTES,
     YEARS_EXPERIENCE,
 )

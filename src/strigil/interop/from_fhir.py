@@ -33,6 +33,7 @@ from strigil.interop.definitions import (
     DOSE_STEP,
     EPISODE_CONTEXT,
     FOLLOW_UP_MINUTES,
+    MEASUREMENT_DETAIL,
     MEASUREMENT_TIMING,
     SESSION_CONTEXT,
     YEARS_EXPERIENCE,
@@ -320,9 +321,11 @@ class _NativeReader:
         value = observation.get("valueQuantity")
         number = _quantity_value(value, UCUM_UNITS.get(unit, unit), f"{where}.valueQuantity")
         timing = _simple_value(observation, MEASUREMENT_TIMING)
+        has_detail = bool(_extension(observation, MEASUREMENT_DETAIL))
+        detail = _parts(observation, MEASUREMENT_DETAIL) if has_detail else {}
         return (
             _date(observation.get("effectiveDateTime"), f"{where}.effectiveDateTime"),
-            _build(Measurement, where, measure=measure, value=number, timing=timing),
+            _build(Measurement, where, measure=measure, value=number, timing=timing, **detail),
         )
 
     def adverse(self, event: _Resource) -> AdverseResponse:

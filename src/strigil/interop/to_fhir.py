@@ -23,6 +23,7 @@ from strigil.interop.definitions import (
     DOSE_STEP,
     EPISODE_CONTEXT,
     FOLLOW_UP_MINUTES,
+    MEASUREMENT_DETAIL,
     MEASUREMENT_TIMING,
     SESSION_CONTEXT,
     YEARS_EXPERIENCE,
@@ -329,6 +330,7 @@ def _observation(
         "extension": [
             _episode_link(episode_key),
             _simple(MEASUREMENT_TIMING, measurement.timing),
+            *_measurement_detail(measurement),
         ],
         "identifier": _identifier("measurement", rid),
         "status": "final",
@@ -341,6 +343,20 @@ def _observation(
     if procedure_rid:
         observation["partOf"] = [_ref("Procedure", procedure_rid)]
     return observation
+
+
+def _measurement_detail(measurement: Measurement) -> list[dict[str, Any]]:
+    """A range of motion's joint, motion and side, a PSFS item's activity (nothing for other measures)."""
+    detail = _complex(
+        MEASUREMENT_DETAIL,
+        {
+            "joint": measurement.joint,
+            "motion": measurement.motion,
+            "side": measurement.side,
+            "activity": measurement.activity,
+        },
+    )
+    return [detail] if detail["extension"] else []
 
 
 def _adverse_event(
