@@ -77,9 +77,22 @@ def schema(
     typer.echo(json.dumps(_SCHEMAS[name](), indent=2, sort_keys=False))
 
 
+def _guard(typer_app: typer.Typer) -> None:
+    """Wrap every command (and sub-command) so that an unusable file ends in one `error:` line."""
+    from strigil.cli.toolkit import expected_failures
+
+    for command in typer_app.registered_commands:
+        if command.callback is not None:
+            command.callback = expected_failures(command.callback)
+    for group in typer_app.registered_groups:
+        if group.typer_instance is not None:
+            _guard(group.typer_instance)
+
+
 def _load_areas() -> None:
     for area in AREAS:
         importlib.import_module(f"strigil.cli.{area}").register(app)
+    _guard(app)
 
 
 _load_areas()

@@ -16,7 +16,7 @@ from typing import Any
 
 import typer
 
-from strigil.cli.toolkit import fail, fail_all
+from strigil.cli.toolkit import fail, fail_all, read_text
 
 __all__ = [
     "STORE_HELP",
@@ -52,7 +52,7 @@ def _library(store: Path | None, no_user: bool) -> Any:
     conditions, measures = _catalogue_codes()
     try:
         user = parse_user_studies(
-            path.read_text(encoding="utf-8"), conditions, measures, set(library.studies)
+            read_text(path, "--store", kind="CSV file of studies"), conditions, measures, set(library.studies)
         )
     except UserStudyError as exc:
         fail(f"the study store {path} is invalid: {exc}")
@@ -225,11 +225,9 @@ def register(app: typer.Typer) -> None:
         from strigil.evidence.patient_summary import condition_codes, condition_info
         from strigil.evidence.user_studies import OPTIONAL, REQUIRED, UserStudyError, parse_user_studies
 
-        if not file.exists():
-            fail(f"FILE: {file} does not exist")
+        new_text = read_text(file, kind="CSV file of studies")
         shipped = set(load_library().studies)
         conditions, measures = _catalogue_codes()
-        new_text = file.read_text(encoding="utf-8")
         try:
             new = parse_user_studies(new_text, conditions, measures, shipped)
         except UserStudyError as exc:
@@ -237,7 +235,9 @@ def register(app: typer.Typer) -> None:
             fail_all([*problems, f"nothing imported ({len(exc.errors)} problem(s))"])
         path = store or default_store()
         old_rows = (
-            list(csv.DictReader(io.StringIO(path.read_text(encoding="utf-8")))) if path.exists() else []
+            list(csv.DictReader(io.StringIO(read_text(path, "--store", kind="CSV file of studies"))))
+            if path.exists()
+            else []
         )
         clash = sorted({r["id"] for r in old_rows} & {s.id for s in new.studies})
         if clash:

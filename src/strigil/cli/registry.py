@@ -356,10 +356,7 @@ def _pool(files: list[Path], as_json: bool) -> None:
 
     summaries = []
     for f in files:
-        try:
-            summaries.append(json.loads(f.read_text()))
-        except (OSError, json.JSONDecodeError) as exc:
-            fail(f"FILES: {str(f)!r} is not a readable JSON site summary: {exc}")
+        summaries.append(read_json(f, option="FILES"))
     try:
         pooled = pool_sites(summaries)
     except ValueError as exc:

@@ -8,11 +8,12 @@ with the database unchanged. Commands import this module's helpers instead of wr
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -28,6 +29,7 @@ __all__ = [
     "cli_actor",
     "clinic_id",
     "errors",
+    "expected_failures",
     "fail",
     "fail_all",
     "new_file",
@@ -35,10 +37,14 @@ __all__ = [
     "parse_date",
     "print_json",
     "read_json",
+    "read_text",
     "unit_of_work",
 ]
 
 EXIT_INPUT = 2  # bad input or a refused action: nothing was written
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 DEFAULT_CLINIC = "main"
 ClinicOpt = Annotated[str, typer.Option("--clinic", help="Clinic code (see `strigil init`).")]
@@ -76,6 +82,33 @@ def errors() -> Iterator[None]:
         fail(str(exc))
     except (RecordingError, SettingsError, ReliabilityError, TargetError) as exc:
         fail(str(exc))
+
+
+def _file_problem(exc: OSError) -> str:
+    """One sentence for a file that could not be read or written (the path and the system's reason)."""
+    reason = exc.strerror or str(exc)
+    if exc.filename is None:
+        return f"a file could not be read or written: {reason}"
+    return f"{str(exc.filename)!r} cannot be read or written ({reason}); give a readable file or a new path"
+
+
+def expected_failures(command: Callable[_P, _R]) -> Callable[_P, _R]:
+    """Wrap a command so that a file it cannot read or write ends in one `error:` line and exit 2.
+
+    `strigil.cli` wraps every registered command with it: a folder given for a file, an output path under
+    a regular file, a full disk or a file that is not UTF-8 text is the user's to fix, never a traceback.
+    """
+
+    @functools.wraps(command)
+    def run(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return command(*args, **kwargs)
+        except OSError as exc:
+            fail(_file_problem(exc))
+        except UnicodeDecodeError as exc:
+            fail(f"a file given is not UTF-8 text (byte {exc.start}: {exc.reason}); give a UTF-8 text file")
+
+    return run
 
 
 @contextmanager
@@ -136,22 +169,34 @@ def parse_date(value: str, field: str) -> dt.date:
         fail(f"{field}: {value!r} is not a date; allowed: YYYY-MM-DD")
 
 
-def read_json(path: Path, *, schema: str | None = None, object_only: bool = False) -> Any:
+def read_text(path: Path, option: str = "FILE", *, kind: str = "text file", hint: str = "") -> str:
+    """The UTF-8 text of a file, or one `error:` line naming `option` (absent, folder, unreadable, binary)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        fail(f"{option}: {str(path)!r} does not exist; give a {kind}{hint}")
+    except IsADirectoryError:
+        fail(f"{option}: {str(path)!r} is a folder; give a {kind}{hint}")
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.start}: {exc.reason}"
+        fail(f"{option}: {str(path)!r} is not UTF-8 text ({where}); give a {kind}{hint}")
+    except OSError as exc:
+        fail(f"{option}: {str(path)!r} cannot be read ({exc.strerror or exc}){hint}")
+
+
+def read_json(
+    path: Path, *, schema: str | None = None, object_only: bool = False, option: str = "FILE"
+) -> Any:
     """A JSON document from a file; `schema` names the `strigil schema` that describes it."""
     hint = f"; see `strigil schema {schema}`" if schema else ""
+    text = read_text(path, option, kind="JSON file", hint=hint)
     try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        fail(f"FILE: {str(path)!r} does not exist; give a JSON file{hint}")
-    except IsADirectoryError:
-        fail(f"FILE: {str(path)!r} is a folder; give a JSON file{hint}")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(f"FILE: {str(path)!r} cannot be read ({exc}){hint}")
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}: {exc.msg}"
-        fail(f"FILE: {str(path)!r} is not valid JSON ({where}){hint}")
+        fail(f"{option}: {str(path)!r} is not valid JSON ({where}){hint}")
     if object_only and not isinstance(doc, dict):
-        fail(f"FILE: the document is a JSON {type(doc).__name__}; allowed: one JSON object{hint}")
+        fail(f"{option}: the document is a JSON {type(doc).__name__}; allowed: one JSON object{hint}")
     return doc
 
 

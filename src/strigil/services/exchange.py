@@ -536,7 +536,7 @@ def write_plan(
 
     Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
     """
-    from strigil.services.clinics import add_clinician, ensure_clinic
+    from strigil.services.clinics import add_clinician, ensure_clinic, get_clinic
     from strigil.services.errors import Refused
     from strigil.services.patients import add_patient
 
@@ -544,7 +544,12 @@ def write_plan(
         raise ValueError("; ".join(str(p) for p in plan.errors))
     report = ImportReport()
     for dossier in plan.clinics:
-        clinic = ensure_clinic(db, clinic_code or dossier.clinic.code, dossier.clinic.name)
+        # A clinic named by the person importing must exist (a typo must not create a clinic); the
+        # bundle's own clinic is created on first import.
+        if clinic_code:
+            clinic = get_clinic(db, clinic_code)
+        else:
+            clinic = ensure_clinic(db, dossier.clinic.code, dossier.clinic.name)
         known = set(db.scalars(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic.id)))
         for clinician in dossier.clinicians:
             if clinician.code not in known:
@@ -574,9 +579,7 @@ def write_plan(
                 "measurements from another system need the clinic they belong to: give --clinic CODE"
             )
         code = clinic_code or plan.clinics[0].clinic.code
-        clinic_id = db.scalar(select(ClinicRow.id).where(ClinicRow.code == code))
-        if clinic_id is None:
-            raise Refused(f"clinic {code!r} does not exist")
+        clinic_id = get_clinic(db, code).id
         for foreign in plan.foreign_measurements:
             _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
     return report
