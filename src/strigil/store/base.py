@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import Any
+
+from sqlalchemy import MetaData, Table, event
 from sqlalchemy.orm import DeclarativeBase
 
 __all__ = [
@@ -24,3 +26,14 @@ class Base(DeclarativeBase):
     """Shared metadata for all tables; schema changes go through Alembic migrations."""
 
     metadata = MetaData(naming_convention=NAMING)
+
+
+@event.listens_for(Table, "after_parent_attach")
+def _ids_are_never_reused(table: Table, parent: Any) -> None:
+    """Every Strigil table's key is AUTOINCREMENT on SQLite (as migration 0200 makes it).
+
+    SQLite otherwise gives max(id) + 1, so erasing the newest patient handed their id, and the audit rows
+    that name it, to the next patient. PostgreSQL's sequences never go back.
+    """
+    if parent is Base.metadata:
+        table.dialect_options["sqlite"]["autoincrement"] = True

@@ -1,0 +1,119 @@
+"""Ids are never reused: an erased patient's ids, and the audit rows that name them, go to nobody else.
+
+SQLite gave max(id) + 1, so after erasing the newest patient the next patient received the erased person's
+id — and the erased person's audit trail in their own privacy export. Checked on SQLite and PostgreSQL, and
+for a database migrated from before the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from record_factories import clinic_with_episode, episode_doc, session_doc
+from sqlalchemy import select, text
+
+from strigil.services import episodes, patients
+from strigil.services.audit import Actor, record
+from strigil.services.privacy import erase_patient, export_patient
+from strigil.services.sessions import record_session
+from strigil.store.audit import AuditEvent, AuditTrailIsAppendOnly
+from strigil.store.database import Database, make_engine, migrate, open_database
+from strigil.store.record import AdverseResponseRow, DoseStepRow, MeasurementRow
+
+
+def _actor(clinic_id: int) -> Actor:
+    return Actor(None, "cli:test", "admin", clinic_id, "", "cli")
+
+
+def _ids(database: Database, clinic_id: int, code: str) -> dict[str, set[int]]:
+    """The ids of every row of one patient, by kind."""
+    with database.unit_of_work() as s:
+        doc = export_patient(s, clinic_id, code, _actor(clinic_id))
+    return {
+        "patient": {doc["patient"]["id"]},
+        "episodes": {r["id"] for r in doc["episodes"]},
+        "sessions": {r["id"] for r in doc["sessions"]},
+        "dose_steps": {r["id"] for r in doc["dose_steps"]},
+        "measurements": {r["id"] for r in doc["measurements"]},
+        "adverse_responses": {r["id"] for r in doc["adverse_responses"]},
+    }
+
+
+def _a_patient_with_a_session(database: Database, clinic_id: int, code: str) -> None:
+    with database.unit_of_work() as s:
+        patients.add_patient(s, clinic_id, {"code": code, "birth_year": 1975, "sex": "male"})
+        episode = episodes.open_episode(s, clinic_id, code, episode_doc())
+        record_session(s, clinic_id, session_doc(episode.id))
+
+
+def test_an_erased_patients_ids_and_audit_rows_go_to_nobody_else(database: Database) -> None:
+    clinic_id, episode_id = clinic_with_episode(database)
+    with database.unit_of_work() as s:
+        record_session(s, clinic_id, session_doc(episode_id))
+    erased = _ids(database, clinic_id, "P001")  # the newest patient, with the newest rows of every kind
+    assert all(erased.values())
+    with database.unit_of_work() as s:
+        erase_patient(s, clinic_id, "P001", _actor(clinic_id), confirm="P001", reason="patient request")
+    _a_patient_with_a_session(database, clinic_id, "P002")
+    newcomer = _ids(database, clinic_id, "P002")
+    for kind, ids in newcomer.items():
+        assert ids and not ids & erased[kind], f"{kind}: the erased patient's ids {erased[kind]} were reused"
+        assert min(ids) > max(erased[kind]), kind
+    with database.unit_of_work() as s:
+        history = export_patient(s, clinic_id, "P002", _actor(clinic_id))["audit_events"]
+    # only the newcomer's own export above: nothing of the erased patient's reads, export or erasure
+    assert [(e["action"], e["patient_id"]) for e in history] == [("export", min(newcomer["patient"]))]
+
+
+def _count(database: Database, model: object) -> int:
+    with database.unit_of_work() as s:
+        return len(s.scalars(select(model)).all())  # type: ignore[call-overload]
+
+
+def test_a_database_from_before_is_migrated_with_every_row_and_guard_kept(tmp_path: Path) -> None:
+    """SQLite tables are rebuilt with AUTOINCREMENT: rows, ids, foreign keys, indexes, triggers all kept."""
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine, "0116_safety_gates")
+    engine.dispose()
+    # build a small clinic on the old schema (through the services: the models are the same columns)
+    old = Database(make_engine(url))
+    clinic_id, episode_id = clinic_with_episode(old)
+    with old.unit_of_work() as s:
+        record_session(s, clinic_id, session_doc(episode_id))
+        record(s, _actor(clinic_id), "read", "patient", 1, patient_id=1)
+    counts = {m: _count(old, m) for m in (DoseStepRow, MeasurementRow, AdverseResponseRow)}
+    with old.engine.connect() as conn:
+        indexes = set(conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars())
+        assert (
+            "AUTOINCREMENT"
+            not in conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'patients'")).scalar_one()
+        )
+    old.dispose()
+
+    database = open_database(url)  # migrates to head
+    try:
+        with database.engine.connect() as conn:
+            tables = conn.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+            ).all()
+            assert all("AUTOINCREMENT" in sql for name, sql in tables if name != "alembic_version"), tables
+            assert conn.execute(text("PRAGMA foreign_key_check")).all() == []
+            assert conn.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+            assert indexes <= set(
+                conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'index'")).scalars()
+            )
+        assert {m: _count(database, m) for m in counts} == counts
+        with pytest.raises(AuditTrailIsAppendOnly), database.unit_of_work() as s:  # the ORM's guard
+            s.delete(s.scalars(select(AuditEvent)).first())
+        with database.engine.begin() as conn, pytest.raises(Exception, match="append-only"):  # the trigger
+            conn.execute(text("DELETE FROM web_audit_events"))
+        erased = _ids(database, clinic_id, "P001")
+        with database.unit_of_work() as s:
+            erase_patient(s, clinic_id, "P001", _actor(clinic_id), confirm="P001", reason="patient request")
+        _a_patient_with_a_session(database, clinic_id, "P002")
+        newcomer = _ids(database, clinic_id, "P002")
+        assert all(min(newcomer[k]) > max(erased[k]) for k in erased)
+    finally:
+        database.dispose()
