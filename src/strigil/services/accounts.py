@@ -14,18 +14,20 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import ColumnElement, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.orm import Session
 
 from strigil.store.accounts import ROLES, Account, ApiToken, LoginAttempt, LoginSession, utcnow
 from strigil.store.record import ClinicianRow
 
 __all__ = [
+    "DELAY_PER_ACCOUNT",
+    "DELAY_PER_ADDRESS",
+    "DELAY_PER_ADDRESS_AND_ACCOUNT",
     "FAILURE_WINDOW",
     "HASHER",
-    "MAX_FAILURES_PER_ADDRESS",
-    "MAX_FAILURES_PER_USERNAME",
     "MAX_PASSWORD_LENGTH",
+    "MAX_TOKEN_DAYS",
     "MIN_PASSWORD_LENGTH",
     "ROLES",
     "SCOPES",
@@ -33,6 +35,7 @@ __all__ = [
     "AccountError",
     "AccountNotFound",
     "IssuedToken",
+    "SignInDelay",
     "SignInRefused",
     "TooManyAttempts",
     "authenticate",
@@ -59,11 +62,40 @@ __all__ = [
 # Program tokens carry scopes: read (GET), write (changes), admin (accounts and audit).
 SCOPES = ("read", "write", "admin")
 
-# Rate limit on failed sign-ins within a sliding window (security settings, not clinical numbers).
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-MAX_FAILURES_PER_USERNAME = 5
-MAX_FAILURES_PER_ADDRESS = 20
 SESSION_LIFETIME = dt.timedelta(hours=12)
+# An API token lives at most this long, whatever was asked (a token without an end is refused).
+MAX_TOKEN_DAYS = 366
+
+
+@dataclass(frozen=True)
+class SignInDelay:
+    """After `free` failed sign-ins, each further attempt waits base × 2^(failures − free), at most `cap`.
+
+    A delay, not a lockout: nobody can lock another person out of their account by failing on purpose.
+    Security settings (configurable), not clinical numbers.
+    """
+
+    free: int
+    base: dt.timedelta
+    cap: dt.timedelta
+
+    def wait(self, failures: int) -> dt.timedelta:
+        """How long after the last failure the next attempt must wait."""
+        if failures < self.free:
+            return dt.timedelta(0)
+        return min(self.cap, self.base * 2 ** min(failures - self.free, 30))
+
+
+# Failed sign-ins count within this sliding window (and, per account, only since its last success).
+FAILURE_WINDOW = dt.timedelta(minutes=15)
+# One address guessing one account's password: the guesser slows down fast.
+DELAY_PER_ADDRESS_AND_ACCOUNT = SignInDelay(3, dt.timedelta(seconds=1), dt.timedelta(minutes=15))
+# One address guessing many accounts' passwords.
+DELAY_PER_ADDRESS = SignInDelay(10, dt.timedelta(seconds=1), dt.timedelta(minutes=15))
+# Many addresses guessing one account's password: capped low, so that a guesser only slows its owner down.
+DELAY_PER_ACCOUNT = SignInDelay(10, dt.timedelta(seconds=1), dt.timedelta(minutes=1))
+# Sign-in checks are made one at a time (PostgreSQL: this advisory lock; SQLite: its single writer).
+_SIGN_IN_LOCK = 0x5354524947
 
 # NIST SP 800-63B §5.1.1.2: at least 8 characters, no composition rules, refuse known-bad passwords.
 # Strigil asks for 12 because it holds health data.
@@ -100,7 +132,11 @@ class SignInRefused(AccountError):
 
 
 class TooManyAttempts(AccountError):
-    """Too many failed sign-ins for this user name or address in the last 15 minutes."""
+    """Too many failed sign-ins lately: the next attempt must wait `retry_after` seconds."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many failed sign-ins; wait {retry_after} s and try again")
+        self.retry_after = retry_after
 
 
 @dataclass(frozen=True)
@@ -228,25 +264,66 @@ def list_accounts(db: Session, clinic_id: int) -> list[Account]:
     return list(db.scalars(select(Account).where(Account.clinic_id == clinic_id).order_by(Account.username)))
 
 
-def _recent_failures(db: Session, who: ColumnElement[bool], now: dt.datetime) -> int:
-    count = db.scalar(
-        select(func.count(LoginAttempt.id)).where(
-            who,
-            LoginAttempt.succeeded.is_(False),
-            LoginAttempt.at > now - FAILURE_WINDOW,
+def _wait(
+    db: Session, who: ColumnElement[bool], before_id: int, now: dt.datetime, rule: SignInDelay, *, reset: bool
+) -> dt.timedelta:
+    """How long from `now` an attempt must still wait, by the failures of `who` before attempt `before_id`.
+
+    With `reset`, a successful sign-in of `who` wipes the slate (the account's owner came back).
+    """
+    earlier = [LoginAttempt.id < before_id, LoginAttempt.at > now - FAILURE_WINDOW, who]
+    if reset:
+        last_success = db.scalar(select(func.max(LoginAttempt.id)).where(*earlier, LoginAttempt.succeeded))
+        if last_success is not None:
+            earlier.append(LoginAttempt.id > last_success)
+    failures, last = db.execute(
+        select(func.count(LoginAttempt.id), func.max(LoginAttempt.at)).where(
+            *earlier, LoginAttempt.succeeded.is_(False)
         )
-    )
-    return int(count or 0)
+    ).one()
+    if not failures or last is None:
+        return dt.timedelta(0)
+    if last.tzinfo is None:  # SQLite reads back naive UTC through func.max
+        last = last.replace(tzinfo=dt.UTC)
+    return max(dt.timedelta(0), last + rule.wait(int(failures)) - now)
 
 
-def authenticate(db: Session, username: str, password: str, ip: str) -> Account:
-    """Check a user name and password; every attempt is recorded and failures are rate-limited."""
-    now = utcnow()
-    if (
-        _recent_failures(db, LoginAttempt.username == username, now) >= MAX_FAILURES_PER_USERNAME
-        or _recent_failures(db, LoginAttempt.ip == ip, now) >= MAX_FAILURES_PER_ADDRESS
-    ):
-        raise TooManyAttempts("too many failed sign-ins; wait 15 minutes and try again")
+def _claim_attempt(db: Session, username: str, ip: str, now: dt.datetime) -> LoginAttempt:
+    """Record an attempt as failed until proven otherwise, or refuse it while a delay runs (committed).
+
+    One claim at a time, committed before the slow password check, so that attempts made at the same
+    moment each see the ones before them (30 parallel wrong passwords are 30 failures, not 30 first tries).
+    """
+    if db.get_bind().dialect.name == "postgresql":
+        db.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SIGN_IN_LOCK})
+    attempt = LoginAttempt(username=username[:64], ip=ip[:64], at=now, succeeded=False)
+    db.add(attempt)
+    db.flush()  # SQLite: the first write takes the database's single writer lock until the commit below
+    waits = (
+        _wait(db, (LoginAttempt.username == attempt.username) & (LoginAttempt.ip == attempt.ip), attempt.id,
+              now, DELAY_PER_ADDRESS_AND_ACCOUNT, reset=True),
+        _wait(db, LoginAttempt.ip == attempt.ip, attempt.id, now, DELAY_PER_ADDRESS, reset=False),
+        _wait(db, LoginAttempt.username == attempt.username, attempt.id, now, DELAY_PER_ACCOUNT, reset=True),
+    )  # fmt: skip
+    wait = max(waits)
+    if wait > dt.timedelta(0):
+        # A refused attempt is not a failure: it was never checked, so it does not lengthen the delay.
+        db.execute(delete(LoginAttempt).where(LoginAttempt.id == attempt.id))
+        db.commit()
+        raise TooManyAttempts(max(1, int(wait.total_seconds() + 0.999)))
+    db.commit()
+    return attempt
+
+
+def authenticate(
+    db: Session, username: str, password: str, ip: str, *, now: dt.datetime | None = None
+) -> Account:
+    """Check a user name and password; every attempt is recorded and failures slow the next ones down.
+
+    Commits the attempt before the password is checked (see `_claim_attempt`); the caller commits the rest.
+    """
+    now = now or utcnow()
+    attempt = _claim_attempt(db, username, ip, now)
     account = db.scalar(select(Account).where(Account.username == username))
     ok = False
     if account is not None:
@@ -258,7 +335,7 @@ def authenticate(db: Session, username: str, password: str, ip: str) -> Account:
         # Spend the same time as a real check so response time does not reveal which names exist.
         HASHER.hash(password)
     ok = ok and account is not None and account.active
-    db.add(LoginAttempt(username=username[:64], ip=ip[:64], at=now, succeeded=ok))
+    attempt.succeeded = ok
     db.flush()
     if not ok or account is None:
         raise SignInRefused("wrong user name or password, or the account is deactivated")
@@ -306,13 +383,13 @@ def end_login_session(db: Session, secret: str) -> None:
     )
 
 
-def _end_everything(db: Session, account: Account) -> None:
+def _end_everything(db: Session, account: Account, *, keep_session: int | None = None) -> None:
+    """End the account's sign-in sessions (all, or all but `keep_session`) and revoke all its API tokens."""
     now = utcnow()
-    db.execute(
-        update(LoginSession)
-        .where(LoginSession.account_id == account.id, LoginSession.ended_at.is_(None))
-        .values(ended_at=now)
-    )
+    sessions = [LoginSession.account_id == account.id, LoginSession.ended_at.is_(None)]
+    if keep_session is not None:
+        sessions.append(LoginSession.id != keep_session)
+    db.execute(update(LoginSession).where(*sessions).values(ended_at=now))
     db.execute(
         update(ApiToken)
         .where(ApiToken.account_id == account.id, ApiToken.revoked_at.is_(None))
@@ -338,7 +415,10 @@ def reactivate_account(db: Session, username: str) -> Account:
 
 
 def reset_password(db: Session, username: str, new_password: str) -> Account:
-    """An admin sets a new password; the person must change it at next sign-in; old sessions end."""
+    """An admin sets a new password; the person must change it at next sign-in; old sessions end.
+
+    A deactivated account stays deactivated: a reset is not a way back in.
+    """
     account = get_account(db, username)
     problems = password_problems(new_password, account.username)
     if problems:
@@ -346,14 +426,19 @@ def reset_password(db: Session, username: str, new_password: str) -> Account:
     account.password_hash = HASHER.hash(new_password)
     account.password_changed_at = utcnow()
     account.must_change_password = True
-    account.active = True
     _end_everything(db, account)
     db.flush()
     return account
 
 
-def change_password(db: Session, account: Account, current: str, new_password: str) -> None:
-    """The person changes their own password, proving the current one."""
+def change_password(
+    db: Session, account: Account, current: str, new_password: str, *, keep_session: int | None = None
+) -> None:
+    """The person changes their own password, proving the current one.
+
+    Every other sign-in session of the account ends and every API token is revoked (whoever knew the old
+    password is out); `keep_session` is the session the change was made in.
+    """
     try:
         HASHER.verify(account.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -366,6 +451,7 @@ def change_password(db: Session, account: Account, current: str, new_password: s
     account.password_hash = HASHER.hash(new_password)
     account.password_changed_at = utcnow()
     account.must_change_password = False
+    _end_everything(db, account, keep_session=keep_session)
     db.flush()
 
 
@@ -380,8 +466,10 @@ def issue_api_token(
         raise AccountError(
             f"scopes: 'admin' needs an admin account; {account.username!r} is a {account.role}"
         )
-    if expires_days is not None and not (1 <= expires_days <= 366):
-        raise AccountError(f"expires_days: {expires_days} is not allowed; give 1 to 366 days or none")
+    if expires_days is None:
+        expires_days = MAX_TOKEN_DAYS  # no token lives for ever
+    if not (1 <= expires_days <= MAX_TOKEN_DAYS):
+        raise AccountError(f"expires_days: {expires_days} is not allowed; give 1 to {MAX_TOKEN_DAYS} days")
     secret = "stg_" + secrets.token_urlsafe(32)
     token = ApiToken(
         token_hash=_digest(secret),
@@ -389,7 +477,7 @@ def issue_api_token(
         account_id=account.id,
         name=name.strip()[:128] or "token",
         scopes=",".join(sorted(set(scopes))),
-        expires_at=None if expires_days is None else utcnow() + dt.timedelta(days=expires_days),
+        expires_at=utcnow() + dt.timedelta(days=expires_days),
     )
     db.add(token)
     db.flush()
@@ -430,6 +518,10 @@ def resolve_api_token(db: Session, secret: str) -> tuple[Account, ApiToken] | No
     if row is None:
         return None
     account, token = row[0], row[1]
-    if token.expires_at is not None and token.expires_at <= utcnow():
+    now = utcnow()
+    # Tokens issued before lifetimes were required have no end: they end MAX_TOKEN_DAYS after issue.
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.created_at + dt.timedelta(days=MAX_TOKEN_DAYS) <= now:
         return None
     return account, token

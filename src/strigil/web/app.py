@@ -27,7 +27,7 @@ from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
-from strigil.web.security import NotSignedIn
+from strigil.web.security import NotSignedIn, PasswordChangeRequired
 
 __all__ = [
     "API_PREFIX",
@@ -83,6 +83,13 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": "sign in first (cookie or 'Authorization: Bearer' token)"}, 401)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+    @app.exception_handler(PasswordChangeRequired)
+    async def password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
+        message = "change your temporary password first (on the account page, /account)"
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 403)
+        return RedirectResponse("/account?must_change=1", status_code=303)
 
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> Response:

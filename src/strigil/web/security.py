@@ -21,6 +21,7 @@ __all__ = [
     "CSRF_HEADER",
     "SAFE_METHODS",
     "NotSignedIn",
+    "PasswordChangeRequired",
     "Principal",
     "RoleGuard",
     "allow",
@@ -35,6 +36,10 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class NotSignedIn(Exception):
     """Raised when a route needs a signed-in person and none is present (pages redirect, API says 401)."""
+
+
+class PasswordChangeRequired(Exception):
+    """Raised while an account must change its temporary password: only the account page works until then."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class Principal:
     ip: str = ""
     must_change_password: bool = False
     clinician_id: int | None = None  # the clinician record this account treats as (None: not linked)
+    login_session_id: int | None = None  # the browser session (cookies only)
 
     @property
     def actor(self) -> Actor:
@@ -90,6 +96,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
             scopes=frozenset(token.scopes.split(",")),
             ip=ip,
             clinician_id=account.clinician_id,
+            must_change_password=account.must_change_password,
         )
     cookie = request.cookies.get(COOKIE_NAME)
     if not cookie:
@@ -110,6 +117,7 @@ def optional_principal(request: Request, db: DB) -> Principal | None:
         ip=ip,
         must_change_password=account.must_change_password,
         clinician_id=account.clinician_id,
+        login_session_id=login.id,
     )
 
 
@@ -126,17 +134,25 @@ async def _submitted_csrf(request: Request) -> str:
 
 
 class RoleGuard:
-    """Dependency that admits only the given roles (and, for tokens, the scope the method needs)."""
+    """Dependency that admits only the given roles (and, for tokens, the scope the method needs).
 
-    def __init__(self, roles: frozenset[str], scope: str | None) -> None:
+    An account that must change its temporary password is admitted only where `before_password_change`.
+    """
+
+    def __init__(
+        self, roles: frozenset[str], scope: str | None, before_password_change: bool = False
+    ) -> None:
         self.roles = roles
         self.scope = scope
+        self.before_password_change = before_password_change
 
     async def __call__(
         self, request: Request, principal: Annotated[Principal | None, Depends(optional_principal)]
     ) -> Principal:
         if principal is None:
             raise NotSignedIn()
+        if principal.must_change_password and not self.before_password_change:
+            raise PasswordChangeRequired()
         if principal.role not in self.roles:
             raise HTTPException(status_code=403, detail=f"a {principal.role} may not use this page")
         unsafe = request.method not in SAFE_METHODS
@@ -153,6 +169,9 @@ class RoleGuard:
         return principal
 
 
-def allow(*roles: str, scope: str | None = None) -> Any:
-    """Declare who may use a route: `principal: Annotated[Principal, allow("clinician")]`."""
-    return Depends(RoleGuard(frozenset(roles), scope))
+def allow(*roles: str, scope: str | None = None, before_password_change: bool = False) -> Any:
+    """Declare who may use a route: `principal: Annotated[Principal, allow("clinician")]`.
+
+    `before_password_change=True` only for the account page, the one place open to a temporary password.
+    """
+    return Depends(RoleGuard(frozenset(roles), scope, before_password_change))

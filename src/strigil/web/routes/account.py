@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING, Annotated
 
@@ -22,6 +23,7 @@ __all__ = [
     "EVERYONE",
     "IssuedTokenOut",
     "Me",
+    "OwnAccount",
     "TokenOut",
     "TokenRequest",
     "account_page",
@@ -145,10 +147,12 @@ def _account_page(
     )
 
 
+# The account page and its password form are all that a temporary password opens.
+OwnAccount = Annotated[Principal, allow(*EVERYONE, before_password_change=True)]
+
+
 @pages.get("/account")
-def account_page(
-    request: Request, db: DB, principal: Annotated[Principal, allow(*EVERYONE)], must_change: int = 0
-) -> Response:
+def account_page(request: Request, db: DB, principal: OwnAccount, must_change: int = 0) -> Response:
     """My account: password and API tokens."""
     return _account_page(
         request, db, principal, must_change=bool(must_change or principal.must_change_password)
@@ -159,16 +163,28 @@ def account_page(
 def change_password_page(
     request: Request,
     db: DB,
-    principal: Annotated[Principal, allow(*EVERYONE)],
+    principal: OwnAccount,
     current_password: Annotated[str, Form()] = "",
     new_password: Annotated[str, Form()] = "",
 ) -> Response:
-    """Change my own password (the current one is required)."""
+    """Change my own password (the current one is required); my other sessions and my API tokens end."""
     try:
-        account_service.change_password(db, _account(db, principal), current_password, new_password)
+        account_service.change_password(
+            db,
+            _account(db, principal),
+            current_password,
+            new_password,
+            keep_session=principal.login_session_id,
+        )
     except account_service.AccountError as exc:
         return _account_page(request, db, principal, status=422, password_error=str(exc))
-    return _account_page(request, db, principal, flash="Your password has been changed.")
+    changed = dataclasses.replace(principal, must_change_password=False)
+    return _account_page(
+        request,
+        db,
+        changed,
+        flash="Your password has been changed; your other sessions and API tokens ended.",
+    )
 
 
 @pages.post("/account/tokens")

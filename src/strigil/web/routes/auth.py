@@ -8,9 +8,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import select
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
+from strigil.store.accounts import Account
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import COOKIE_NAME, client_address, optional_principal
@@ -84,10 +86,12 @@ def login(
     try:
         account = account_service.authenticate(db, username.strip(), password, ip)
     except account_service.TooManyAttempts as exc:
-        db.commit()  # keep the attempt on record even though we refuse
-        return _login_page(request, next_=_safe_next(next), username=username, error=str(exc), status=429)
+        _refused_sign_in(db, username.strip(), ip, f"refused: wait {exc.retry_after} s")
+        response = _login_page(request, next_=_safe_next(next), username=username, error=str(exc), status=429)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
     except account_service.SignInRefused:
-        db.commit()
+        _refused_sign_in(db, username.strip(), ip, "wrong user name or password, or deactivated")
         return _login_page(
             request,
             next_=_safe_next(next),
@@ -106,11 +110,30 @@ def login(
     return response
 
 
+def _refused_sign_in(db: DB, username: str, ip: str, reason: str) -> None:
+    """A failed sign-in goes into the trail of the account's clinic (unknown names: into no clinic's)."""
+    account = db.scalar(select(Account).where(Account.username == username))
+    actor = audit_service.Actor(
+        None if account is None else account.id,
+        username[:64],
+        "" if account is None else account.role,
+        None if account is None else account.clinic_id,
+        ip,
+        "web",
+    )
+    audit_service.record(db, actor, "denied", "sign_in", "" if account is None else account.id, detail=reason)
+    db.commit()  # the refusal stays on record though the answer is an error
+
+
 @router.post("/logout")
-def logout(request: Request, db: DB, csrf_token: Annotated[str, Form()] = "") -> Response:
-    """End the session (the cookie stops working at once) and go back to the sign-in page."""
+def logout(request: Request, db: DB) -> Response:
+    """End the session (the cookie stops working at once) and go back to the sign-in page.
+
+    No CSRF token is needed: signing out only ever takes access away, so a forged sign-out harms nobody,
+    while a sign-out refused for a stale form would leave a session open on a shared computer.
+    """
     principal = optional_principal(request, db)
-    if principal is not None and hmac.compare_digest(csrf_token, principal.csrf_token):
+    if principal is not None:
         account_service.end_login_session(db, request.cookies.get(COOKIE_NAME, ""))
         audit_service.record(db, principal.actor, "logout", "account", principal.account_id)
     response = RedirectResponse("/login", status_code=303)
