@@ -10,11 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from fhir_strategies import bundle_of, example_clinic
 from record_factories import clinic_with_episode, episode_doc, session_doc
 from sqlalchemy import select, text
 
+from strigil.interop.from_fhir import plan_import
 from strigil.services import episodes, patients
 from strigil.services.audit import Actor, record
+from strigil.services.clinics import get_clinic
+from strigil.services.exchange import write_plan, write_plan_bulk
 from strigil.services.privacy import erase_patient, export_patient
 from strigil.services.sessions import record_session
 from strigil.store.audit import AuditEvent, AuditTrailIsAppendOnly
@@ -117,3 +121,25 @@ def test_a_database_from_before_is_migrated_with_every_row_and_guard_kept(tmp_pa
         assert all(min(newcomer[k]) > max(erased[k]) for k in erased)
     finally:
         database.dispose()
+
+
+def test_bulk_loads_never_reuse_an_erased_patients_ids(database: Database) -> None:
+    """Bulk inserts choose ids themselves: they too start past every id ever given."""
+    bundle = bundle_of(example_clinic())
+    with database.unit_of_work() as s:
+        write_plan(s, plan_import(bundle))
+        clinic_id = get_clinic(s, "north").id
+    code = example_clinic().patients[0].patient.code
+    erased = _ids(database, clinic_id, code)
+    with database.unit_of_work() as s:
+        erase_patient(s, clinic_id, code, _actor(clinic_id), confirm=code, reason="patient request")
+    with database.unit_of_work() as s:
+        write_plan_bulk(s, plan_import(bundle))
+    again = _ids(database, clinic_id, code)
+    for kind, ids in erased.items():
+        if ids:
+            assert min(again[kind]) > max(ids), f"{kind}: bulk load reused {ids & again[kind]}"
+    # and an ordinary insert afterwards goes past the bulk load's explicit ids
+    with database.unit_of_work() as s:
+        newest = patients.add_patient(s, clinic_id, {"code": "P-0002", "birth_year": 1990, "sex": "female"})
+    assert newest.id > max(again["patient"])

@@ -203,10 +203,11 @@ def write_bulk(
     passed as the database stores them (ISO dates, JSON text) through untyped Core tables, which skips
     per-value type processing. The exercise-first rule is checked per episode; no recommendations here.
     """
-    from sqlalchemy import column, func, select, table
+    from sqlalchemy import column, select, table
 
     from strigil.services import clinics
     from strigil.services.decision_support import exercise_first_problem
+    from strigil.store.ids import advance_sequence, first_unused_id
     from strigil.store.types import now_utc
 
     with db.unit_of_work() as s:
@@ -215,9 +216,7 @@ def write_bulk(
         for c in demo_clinicians():
             if c["code"] not in known:
                 known[c["code"]] = clinics.add_clinician(s, clinic.id, c).id
-        next_id = {
-            name: (s.scalar(select(func.max(table(name, column("id")).c.id))) or 0) + 1 for name in _COLUMNS
-        }
+        next_id = {name: first_unused_id(s, name) for name in _COLUMNS}  # never an erased record's id
         taken = set(s.scalars(select(table("patients", column("code")).c.code)))
     sqlite = db.engine.dialect.name == "sqlite"
     stamp = now_utc()
@@ -267,9 +266,7 @@ def write_bulk(
         # Explicit ids bypass PostgreSQL's sequences: move each sequence past the rows just written.
         with db.engine.begin() as conn:
             for name in _COLUMNS:
-                conn.exec_driver_sql(
-                    f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
-                )
+                advance_sequence(conn, name)
                 # Fresh planner statistics, or PostgreSQL may scan whole tables until autovacuum runs.
                 conn.exec_driver_sql(f"ANALYZE {name}")
     assert written == n_patients

@@ -594,11 +594,12 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     bulk demo path, the decision aid's recommendations are not computed (derived, not recorded facts).
     Measurements from other systems need `write_plan`.
     """
-    from sqlalchemy import func, insert, text
+    from sqlalchemy import insert
 
     from strigil.services.clinics import add_clinician, ensure_clinic
     from strigil.services.decision_support import exercise_first_problem
     from strigil.services.errors import Refused, invalid
+    from strigil.store.ids import advance_sequence, first_unused_id
 
     if plan.errors:
         raise ValueError("; ".join(str(p) for p in plan.errors))
@@ -606,7 +607,7 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
         raise Refused("measurements from another system are placed one by one: import without --bulk")
     report = ImportReport()
     tables = (PatientRow, EpisodeRow, SessionRow, DoseStepRow, MeasurementRow, AdverseResponseRow)
-    next_id = {t: (db.scalar(select(func.max(t.id))) or 0) + 1 for t in tables}
+    next_id = {t: first_unused_id(db, t.__tablename__) for t in tables}  # never an erased record's id
     rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in tables}
     stamp = dt.datetime.now(dt.UTC)
     for dossier in plan.clinics:
@@ -677,12 +678,8 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
         for start in range(0, len(rows[table]), 20000):
             # Core executemany on the table (the ORM's bulk path groups and plans rows one by one here)
             db.execute(insert(table.metadata.tables[table.__tablename__]), rows[table][start : start + 20000])
-        if db.get_bind().dialect.name == "postgresql" and rows[table]:
-            # explicit ids: move the id sequence past them so later ordinary inserts do not collide
-            name = table.__tablename__
-            db.execute(
-                text(f"SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))")
-            )
+        if rows[table]:
+            advance_sequence(db, table.__tablename__)  # later ordinary inserts go past the explicit ids
     return report
 
 
