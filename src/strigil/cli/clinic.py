@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, errors, unit_of_work
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, audited_job, clinic_id, errors, unit_of_work
 
 __all__ = [
     "backup",
@@ -87,7 +87,21 @@ def backup(path: Annotated[Path, typer.Argument(help="New file for the backup.")
         pass
     with errors():
         do_backup(get_settings().resolved_database_url(), path)
+    _audit_backup(path)
     typer.echo(f"backup written to {path}")
+
+
+def _audit_backup(path: Path) -> None:
+    """A backup exports every patient: per clinic, one audit row for it and one per patient (live trail)."""
+    from sqlalchemy import select
+
+    from strigil.services.export import clinic_patient_ids
+    from strigil.store.record import ClinicRow
+
+    with unit_of_work() as s:
+        for clinic in s.scalars(select(ClinicRow.id)).all():
+            patients = clinic_patient_ids(s, clinic, measured_only=False)
+            audited_job(s, clinic, "export", "backup", patients, detail=f"database copied to {path}")
 
 
 def restore(

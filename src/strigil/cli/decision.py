@@ -15,7 +15,7 @@ from typing import Any
 import typer
 
 from strigil.cli import register_schema
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, fail, read_json, unit_of_work
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, audited, clinic_id, fail, read_json, unit_of_work
 
 __all__ = [
     "register",
@@ -57,10 +57,14 @@ def screen_command(
         result = _run(screen_document, file)
         out = result.to_json()
     else:
+        from strigil.services.episodes import find_episode
         from strigil.services.screening import record_screening
 
         with unit_of_work() as s:
-            stored, result = record_screening(s, clinic_id(s, clinic), int(target), doc, by=by)
+            cid = clinic_id(s, clinic)
+            stored, result = record_screening(s, cid, int(target), doc, by=by)
+            _, patient = find_episode(s, cid, stored.episode_id)
+            audited(s, cid, "create", "screening", stored.id, patient_id=patient.id)
         out = {**result.to_json(), "episode_id": stored.episode_id, "screening_id": stored.id}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))

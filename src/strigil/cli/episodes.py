@@ -12,6 +12,7 @@ import typer
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
     ClinicOpt,
+    audited,
     cli_actor,
     clinic_id,
     parse_date,
@@ -109,7 +110,9 @@ def episode_open(
         else None,
     }
     with unit_of_work() as s:
-        view = open_episode(s, clinic_id(s, clinic), patient, plan, by=by, referrer=referrer)
+        cid = clinic_id(s, clinic)
+        view = open_episode(s, cid, patient, plan, by=by, referrer=referrer)
+        audited(s, cid, "create", "episode", view.id, patient_id=view.patient_id)
     typer.echo(
         f"episode {view.id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
         "configurable heuristic)"
@@ -157,6 +160,7 @@ def episode_amend_plan(
             reason=reason,
             by=by,
         )
+        audited(s, cid, "update", "episode", view.id, patient_id=view.patient_id, detail="plan amended")
     typer.echo(f"episode {view.id}: plan amended (now version {view.version}); {_planned_care(view)}")
 
 
@@ -315,7 +319,9 @@ def episode_show(
     from strigil.services.episodes import show_episode
 
     with unit_of_work() as s:
-        view = show_episode(s, clinic_id(s, clinic), episode_id)
+        cid = clinic_id(s, clinic)
+        view = show_episode(s, cid, episode_id)
+        audited(s, cid, "read", "episode", view.id, patient_id=view.patient_id)
     if as_json:
         typer.echo(json.dumps(asdict(view), default=str, indent=2))
     else:
@@ -337,6 +343,7 @@ def episode_tidier(
     with unit_of_work() as s:
         c = get_clinic(s, clinic)
         view = show_episode(s, c.id, episode_id)
+        audited(s, c.id, "read", "episode", view.id, patient_id=view.patient_id, detail="tidier")
     for item in render_tidier(asdict(view), c.name):
         typer.echo(f"{item.number}. {item.name}: {item.text}")
 

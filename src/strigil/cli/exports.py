@@ -12,6 +12,7 @@ from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
     ClinicOpt,
     OptionalClinicOpt,
+    audited_job,
     clinic_id,
     fail,
     new_file,
@@ -64,7 +65,7 @@ def export_csv(
     key_file: KeyOpt = None,
 ) -> None:
     """The clinic's record as one analysis-ready long table (one row per measurement, pseudonymised)."""
-    from strigil.services.export import write_csv
+    from strigil.services.export import clinic_patient_ids, write_csv
 
     key = _key(key_file)
 
@@ -72,6 +73,10 @@ def export_csv(
         new_file(output)
     with unit_of_work() as s:
         clinic = clinic_id(s, clinic_code)
+        target = "standard output" if output is None else str(output)
+        audited_job(
+            s, clinic, "export", "csv", clinic_patient_ids(s, clinic), detail=f"long table to {target}"
+        )
         if output is None:
             write_csv(s, clinic, sys.stdout, key=key)
             return
@@ -80,13 +85,17 @@ def export_csv(
     typer.echo(f"{n} rows written to {output}", err=True)
 
 
-def _long_table(clinic: str | None, key_file: Path | None) -> tuple[list[str], list[dict[str, Any]]]:
-    """The columns and rows of record's analysis-ready long table (`strigil export csv`)."""
-    from strigil.services.export import CSV_COLUMNS, export_rows
+def _long_table(
+    clinic: str | None, key_file: Path | None, what: str, target: Path
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """The columns and rows of the analysis-ready long table (`strigil export csv`), audited as `what`."""
+    from strigil.services.export import CSV_COLUMNS, clinic_patient_ids, export_rows
 
     key = _key(key_file)
     with unit_of_work() as db:
-        rows = list(export_rows(db, clinic_id(db, only_clinic(db, clinic)), key=key))
+        cid = clinic_id(db, only_clinic(db, clinic))
+        rows = list(export_rows(db, cid, key=key))
+        audited_job(db, cid, "export", what, clinic_patient_ids(db, cid), detail=f"to {target}")
     return list(CSV_COLUMNS), rows
 
 
@@ -110,7 +119,7 @@ def export_parquet(
     from strigil.interop.research import parquet_table
 
     new_file(output)
-    columns, rows = _long_table(clinic, key_file)
+    columns, rows = _long_table(clinic, key_file, "parquet", output)
     pq.write_table(parquet_table(rows, columns), output)
     typer.echo(f"wrote {len(rows)} rows to {output}")
 
@@ -128,7 +137,7 @@ def export_metafor(
     from strigil.interop.research import EFFECT_COLUMNS, effect_rows, episode_changes
 
     new_file(output)
-    _, rows = _long_table(clinic, key_file)
+    _, rows = _long_table(clinic, key_file, "metafor", output)
     effects = effect_rows(episode_changes(rows), load_catalog(), min_patients=min_patients)
     _write_csv(output, list(EFFECT_COLUMNS), effects)
     typer.echo(f"wrote {len(effects)} effect rows to {output} (strata with >= {min_patients} patients)")
@@ -145,7 +154,7 @@ def export_redcap(
 
     dictionary_path = new_file(folder / "redcap_data_dictionary.csv")
     records_path = new_file(folder / "redcap_records.csv")
-    columns, rows = _long_table(clinic, key_file)
+    columns, rows = _long_table(clinic, key_file, "redcap", folder)
     folder.mkdir(parents=True, exist_ok=True)
     _write_csv(dictionary_path, list(REDCAP_DICTIONARY_COLUMNS), redcap_dictionary(columns, load_catalog()))
     header, records = redcap_records(rows, columns)

@@ -9,7 +9,15 @@ from typing import Any
 
 import typer
 
-from strigil.cli.toolkit import OptionalClinicOpt, fail, fail_all, only_clinic, unit_of_work
+from strigil.cli.toolkit import (
+    OptionalClinicOpt,
+    audited_job,
+    cli_actor,
+    fail,
+    fail_all,
+    only_clinic,
+    unit_of_work,
+)
 
 __all__ = [
     "fhir_app",
@@ -135,6 +143,15 @@ def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | N
             missing = [str(e) for e in episode if e not in found]
             if missing:
                 fail(f"--episode: {', '.join(missing)} is not an episode of clinic {code!r}")
+        exported = select(PatientRow.id).where(PatientRow.clinic_id == clinic_id)
+        if episode:
+            exported = exported.join(EpisodeRow, EpisodeRow.patient_id == PatientRow.id).where(
+                EpisodeRow.id.in_(episode)
+            )
+        what = "episodes " + ", ".join(map(str, episode)) if episode else "the whole clinic"
+        audited_job(
+            db, clinic_id, "export", "fhir_bundle", set(db.scalars(exported)), detail=f"{what} to {output}"
+        )
         patients = patient_dossiers(db, clinic_id, episode_ids=episode or None)
         scope = clinic_scope(db, clinic_id)
         with output.open("w", encoding="utf-8") as fp:
@@ -238,7 +255,7 @@ def _import_bundle(
     from strigil.interop.bundle import MAX_BUNDLE_BYTES
     from strigil.interop.from_fhir import plan_import
     from strigil.services.errors import RecordError
-    from strigil.services.exchange import write_plan, write_plan_bulk
+    from strigil.services.exchange import audit_import, write_plan, write_plan_bulk
 
     try:
         size = file.stat().st_size
@@ -278,6 +295,7 @@ def _import_bundle(
                     )
             except RecordError as error:
                 fail(f"{file}: bundle rejected, nothing imported: {error}")
+            audit_import(db, cli_actor(db, None), written, source=file.name)
         report |= written.to_json()
     else:
         report |= {

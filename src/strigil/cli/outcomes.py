@@ -6,7 +6,15 @@ from typing import Annotated
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, cli_actor, clinic_id, parse_date, unit_of_work
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ClinicOpt,
+    audited,
+    cli_actor,
+    clinic_id,
+    parse_date,
+    unit_of_work,
+)
 
 __all__ = [
     "adverse_add",
@@ -32,12 +40,14 @@ def measure_add(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Record an outcome measurement."""
+    from strigil.services.episodes import find_episode
     from strigil.services.outcomes import add_measurement
 
     with unit_of_work() as s:
+        cid = clinic_id(s, clinic)
         m = add_measurement(
             s,
-            clinic_id(s, clinic),
+            cid,
             episode,
             measure,
             value,
@@ -45,6 +55,8 @@ def measure_add(
             timing=timing,
             session_id=session,
         )
+        _, patient = find_episode(s, cid, episode)
+        audited(s, cid, "create", "measurement", m.id, patient_id=patient.id)
     typer.echo(f"measurement {m.id} recorded: {m.measure} = {m.value:g} ({m.timing})")
 
 
@@ -78,8 +90,13 @@ def adverse_add(
         "region": region,
         "note": note,
     }
+    from strigil.services.episodes import find_episode
+
     with unit_of_work() as s:
-        a = add_adverse_response(s, clinic_id(s, clinic), episode, data, session_number=session)
+        cid = clinic_id(s, clinic)
+        a = add_adverse_response(s, cid, episode, data, session_number=session)
+        _, patient = find_episode(s, cid, episode)
+        audited(s, cid, "create", "adverse_response", a.id, patient_id=patient.id)
     typer.echo(f"adverse response {a.id} recorded: {a.kind} ({a.severity})")
 
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, clinic_id, unit_of_work
+from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, audited, clinic_id, unit_of_work
 
 __all__ = [
     "patient_add",
@@ -30,7 +30,9 @@ def patient_add(
     from strigil.services.patients import add_patient
 
     with unit_of_work() as s:
-        view = add_patient(s, clinic_id(s, clinic), {"code": code, "birth_year": birth_year, "sex": sex})
+        cid = clinic_id(s, clinic)
+        view = add_patient(s, cid, {"code": code, "birth_year": birth_year, "sex": sex})
+        audited(s, cid, "create", "patient", view.id, patient_id=view.id)
     typer.echo(f"patient {view.code} added")
 
 
@@ -44,8 +46,10 @@ def patient_list(
     from strigil.services.patients import list_patients
 
     with unit_of_work() as s:
-        for p in list_patients(s, clinic_id(s, clinic), limit=limit, offset=offset):
+        cid = clinic_id(s, clinic)
+        for p in list_patients(s, cid, limit=limit, offset=offset):
             typer.echo(f"{p.code}\t{p.birth_year}\t{p.sex}")
+        audited(s, cid, "read", "patient_list", "", detail=f"limit={limit} offset={offset}")
 
 
 @patient_app.command("show")
@@ -54,7 +58,9 @@ def patient_show(code: str, clinic: ClinicOpt = DEFAULT_CLINIC) -> None:
     from strigil.services.patients import show_patient
 
     with unit_of_work() as s:
-        p = show_patient(s, clinic_id(s, clinic), code)
+        cid = clinic_id(s, clinic)
+        p = show_patient(s, cid, code)
+        audited(s, cid, "read", "patient", p.id, patient_id=p.id)
     typer.echo(f"patient {p.code}: born {p.birth_year}, {p.sex} (version {p.version})")
     for e in p.episodes:
         state = f"closed {e.closed_on}" if e.closed_on else "open"

@@ -17,6 +17,7 @@ from strigil.cli import register_schema
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
     ClinicOpt,
+    audited,
     cli_actor,
     clinic_id,
     parse_date,
@@ -55,7 +56,9 @@ def session_prepare(
     from strigil.services.follow_up import questions_for_next_session
 
     with unit_of_work() as s:
-        view = show_episode(s, clinic_id(s, clinic), episode_id)
+        cid = clinic_id(s, clinic)
+        view = show_episode(s, cid, episode_id)
+        audited(s, cid, "read", "episode", view.id, patient_id=view.patient_id, detail="prepare a session")
     number = len(view.sessions) + 1
     typer.echo(f"session {number} of episode {view.id} ({view.patient_code})")
     latest = view.latest_screening
@@ -85,11 +88,15 @@ def session_record(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Record a whole session (steps, measures, adverse responses) from one JSON document."""
+    from strigil.services.episodes import find_episode
     from strigil.services.sessions import record_session
 
     doc = read_json(file, schema="session", object_only=True)
     with unit_of_work() as s:
-        saved = record_session(s, clinic_id(s, clinic), doc, by=by)
+        cid = clinic_id(s, clinic)
+        saved = record_session(s, cid, doc, by=by)
+        _, patient = find_episode(s, cid, saved.episode_id)
+        audited(s, cid, "create", "session", saved.id, patient_id=patient.id)
     rec = saved.recommendation or {}
     typer.echo(
         f"session {saved.id} recorded (episode {saved.episode_id}, session {saved.number})"

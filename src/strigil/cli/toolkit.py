@@ -26,6 +26,8 @@ __all__ = [
     "ClinicOpt",
     "JsonOpt",
     "OptionalClinicOpt",
+    "audited",
+    "audited_job",
     "cli_actor",
     "clinic_id",
     "errors",
@@ -150,7 +152,9 @@ def only_clinic(db: Session, clinic: str | None) -> str:
     return codes[0]
 
 
-def cli_actor(db: Session, clinic: int, role: str = "admin", *, by: str | None = None) -> Any:
+def cli_actor(
+    db: Session | None, clinic: int | None, role: str = "admin", *, by: str | None = None
+) -> Any:
     """The audit trail's actor for a command run by this operating-system user, or by the person `--by`
     names (a clinician acting through the command line)."""
     import getpass
@@ -159,6 +163,31 @@ def cli_actor(db: Session, clinic: int, role: str = "admin", *, by: str | None =
 
     who = by.strip() if by and by.strip() else f"cli:{getpass.getuser()}"
     return Actor(None, who[:64], role, clinic, "", "cli")
+
+
+def audited(
+    db: Session,
+    clinic: int,
+    action: str,
+    resource: str,
+    resource_id: object = "",
+    *,
+    patient_id: int | None = None,
+    detail: str = "",
+) -> None:
+    """Write the audit row of a command that read, wrote or exported patient data (channel "cli")."""
+    from strigil.services.audit import record
+
+    record(db, cli_actor(db, clinic), action, resource, resource_id, patient_id=patient_id, detail=detail)
+
+
+def audited_job(
+    db: Session, clinic: int, action: str, resource: str, patient_ids: Iterable[int], *, detail: str = ""
+) -> None:
+    """Audit a command over many patients: one row for the job, one per patient it touched."""
+    from strigil.services.audit import record_job
+
+    record_job(db, cli_actor(db, clinic), action, resource, patient_ids, detail=detail)
 
 
 def parse_date(value: str, field: str) -> dt.date:

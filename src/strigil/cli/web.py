@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import typer
 
-from strigil.cli.toolkit import fail
+from strigil.cli.toolkit import cli_actor, fail
 
 __all__ = [
     "register",
@@ -29,19 +28,6 @@ def _read_password(from_stdin: bool, prompt: str) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))
-
-
-def _cli_actor(clinic_id: int | None):  # type: ignore[no-untyped-def]
-    from strigil.services.audit import Actor
-
-    return Actor(
-        account_id=None,
-        username=f"cli:{getpass.getuser()}"[:64],
-        role="admin",
-        clinic_id=clinic_id,
-        ip="",
-        channel="cli",
-    )
 
 
 @user_app.command("add")
@@ -74,7 +60,7 @@ def user_add(
             )
         except (accounts.AccountError, RecordError) as exc:
             fail(str(exc))
-        audit_service.record(db, _cli_actor(clinic_view.id), "create", "account", account.id)
+        audit_service.record(db, cli_actor(None, clinic_view.id), "create", "account", account.id)
         db.commit()
     typer.echo(f"created {role} {username!r} in clinic {clinic!r}")
 
@@ -92,7 +78,7 @@ def user_deactivate(username: str = typer.Argument(..., help="The account to dea
         except accounts.AccountError as exc:
             fail(str(exc))
         audit_service.record(
-            db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="deactivated"
+            db, cli_actor(None, account.clinic_id), "update", "account", account.id, detail="deactivated"
         )
         db.commit()
     typer.echo(f"deactivated {username!r}")
@@ -117,7 +103,7 @@ def user_reset_password(
         except accounts.AccountError as exc:
             fail(str(exc))
         audit_service.record(
-            db, _cli_actor(account.clinic_id), "update", "account", account.id, detail="password reset"
+            db, cli_actor(None, account.clinic_id), "update", "account", account.id, detail="password reset"
         )
         db.commit()
     typer.echo(f"password of {username!r} reset; it must be changed at next sign-in")
@@ -141,7 +127,7 @@ def user_token(
             issued = accounts.issue_api_token(db, account, name, list(scope), expires_days)
         except accounts.AccountError as exc:
             fail(str(exc))
-        audit_service.record(db, _cli_actor(account.clinic_id), "create", "token", issued.token.id)
+        audit_service.record(db, cli_actor(None, account.clinic_id), "create", "token", issued.token.id)
         db.commit()
     typer.echo(issued.secret)
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from strigil.store.audit import AuditEvent
@@ -21,6 +21,7 @@ __all__ = [
     "export_csv",
     "list_events",
     "record",
+    "record_job",
     "record_patients",
 ]
 
@@ -94,10 +95,16 @@ def record(
 
 
 def record_patients(
-    db: Session, actor: Actor, action: str, resource: str, patient_ids: list[int], *, detail: str = ""
+    db: Session,
+    actor: Actor,
+    action: str,
+    resource: str,
+    patient_ids: list[int],
+    *,
+    detail: str = "",
+    resource_id: str = "",
 ) -> None:
     """One event per patient a bulk job touched, inserted in bulk (in the caller's transaction)."""
-    from sqlalchemy import insert
 
     import strigil.store.accounts  # noqa: F401  (the table the events' account_id refers to)
 
@@ -113,7 +120,7 @@ def record_patients(
             "clinic_id": actor.clinic_id,
             "action": action,
             "resource": resource[:32],
-            "resource_id": "",
+            "resource_id": resource_id[:64],
             "patient_id": pid,
             "ip": actor.ip[:64],
             "channel": actor.channel,
@@ -123,6 +130,21 @@ def record_patients(
     ]
     for start in range(0, len(rows), 5000):
         db.execute(insert(AuditEvent), rows[start : start + 5000])
+
+
+def record_job(
+    db: Session, actor: Actor, action: str, resource: str, patient_ids: Iterable[int], *, detail: str = ""
+) -> AuditEvent:
+    """A job over many patients (an import, an export, a backup): one row for the job, one per patient.
+
+    Each patient's row names the job's row (`resource_id` "job N"), so a patient's own trail (and their
+    privacy export) shows every bulk job that touched them.
+    """
+    patients = sorted(set(patient_ids))
+    job = record(db, actor, action, resource, "", detail=f"{detail}; {len(patients)} patients".lstrip("; "))
+    db.flush()
+    record_patients(db, actor, action, resource, patients, detail=job.detail, resource_id=f"job {job.id}")
+    return job
 
 
 def _filtered(clinic_id: int, username: str, patient_id: int | None, action: str):  # type: ignore[no-untyped-def]

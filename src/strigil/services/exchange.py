@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import select, tuple_, update
@@ -31,6 +31,7 @@ from strigil.interop.dossier import (
     SessionEntry,
 )
 from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
+from strigil.services.audit import Actor, record_job
 from strigil.services.episodes import discharge_reason_of
 from strigil.store.mapping import (
     adverse_columns,
@@ -62,6 +63,7 @@ from strigil.store.record import (
 __all__ = [
     "BATCH",
     "ImportReport",
+    "audit_import",
     "clinic_code_of",
     "clinic_header",
     "clinic_scope",
@@ -320,6 +322,30 @@ class ImportReport:
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form (without database ids)."""
         return {k: v for k, v in self.__dict__.items() if k != "patient_ids"}
+
+
+def audit_import(db: Session, actor: Actor, report: ImportReport, *, source: str = "") -> None:
+    """The audit rows of an import: per clinic written to, one row for the job and one per patient it touched.
+
+    The actor's own clinic gets the job row even when the import wrote nothing.
+    """
+    summary = (
+        f"{source + ': ' if source else ''}patients+{report.patients_created} "
+        f"episodes+{report.episodes_created} sessions+{report.sessions_created} "
+        f"measurements+{report.measurements_created}"
+    )
+    clinics: dict[int, set[int]] = {}
+    if report.patient_ids:
+        for patient_id, clinic_id in db.execute(
+            select(PatientRow.id, PatientRow.clinic_id).where(PatientRow.id.in_(set(report.patient_ids)))
+        ):
+            clinics.setdefault(clinic_id, set()).add(patient_id)
+    if actor.clinic_id is not None:
+        clinics.setdefault(actor.clinic_id, set())
+    for clinic_id, patients in sorted(clinics.items()):
+        record_job(db, replace(actor, clinic_id=clinic_id), "create", "fhir_bundle", patients, detail=summary)
+    if not clinics:
+        record_job(db, actor, "create", "fhir_bundle", (), detail=summary)
 
 
 def _write_episode(

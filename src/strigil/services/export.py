@@ -28,7 +28,7 @@ from strigil.store.record import (
     SessionRow,
 )
 
-__all__ = ["CSV_COLUMNS", "export_rows", "write_csv"]
+__all__ = ["CSV_COLUMNS", "clinic_patient_ids", "export_rows", "write_csv"]
 
 # The contract of the long table (add columns at the end; never rename). `session` is the session number
 # within the episode and `minutes` the session's total IASTM minutes, so mixed models read them directly.
@@ -254,6 +254,18 @@ def _long_row(
         "measured_strokes": strokes or "",
         "birth_year_width": width,
     }
+
+
+def clinic_patient_ids(db: Session, clinic_id: int, *, measured_only: bool = True) -> list[int]:
+    """The patients an export of the clinic touches (the long table: those with a measurement)."""
+    query = select(PatientRow.id).where(PatientRow.clinic_id == clinic_id)
+    if measured_only:
+        query = (
+            query.join(EpisodeRow, EpisodeRow.patient_id == PatientRow.id)
+            .join(MeasurementRow, MeasurementRow.episode_id == EpisodeRow.id)
+            .distinct()
+        )
+    return list(db.scalars(query))
 
 
 def write_csv(db: Session, clinic_id: int, out: IO[str], *, key: bytes | None = None) -> int:

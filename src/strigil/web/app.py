@@ -27,7 +27,7 @@ from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
-from strigil.web.security import NotSignedIn, PasswordChangeRequired
+from strigil.web.security import NotSignedIn, PasswordChangeRequired, record_denial
 
 __all__ = [
     "API_PREFIX",
@@ -87,6 +87,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(PasswordChangeRequired)
     async def password_change_required(request: Request, exc: PasswordChangeRequired) -> Response:
         message = "change your temporary password first (on the account page, /account)"
+        await record_denial(request, 403, message)
         if _wants_json(request):
             return JSONResponse({"detail": message}, 403)
         return RedirectResponse("/account?must_change=1", status_code=303)
@@ -94,6 +95,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AccountError)
     async def account_error(request: Request, exc: AccountError) -> Response:
         status = 404 if isinstance(exc, AccountNotFound) else 422
+        if status == 404:
+            await record_denial(request, status, str(exc))
         if _wants_json(request):
             return JSONResponse({"detail": str(exc)}, status)
         return render_error(request, status, str(exc))
@@ -101,6 +104,8 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RecordError)
     async def record_error(request: Request, exc: RecordError) -> Response:
         status = 404 if isinstance(exc, NotFound) else 409 if isinstance(exc, Refused) else 422
+        if status == 404:
+            await record_denial(request, status, str(exc))
         problems = getattr(exc, "problems", None)
         if _wants_json(request):
             detail: object = (
@@ -113,6 +118,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code in (403, 404):
+            await record_denial(request, exc.status_code, str(exc.detail))
         if _wants_json(request):
             return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
         return render_error(request, exc.status_code, str(exc.detail))

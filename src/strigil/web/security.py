@@ -7,9 +7,11 @@ walks the app's routes and fails for any route without such a declaration.
 from __future__ import annotations
 
 import hmac
+import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import Depends, HTTPException, Request
 
 from strigil.services import accounts as account_service
@@ -27,6 +29,7 @@ __all__ = [
     "allow",
     "client_address",
     "optional_principal",
+    "record_denial",
 ]
 
 COOKIE_NAME = "strigil_session"
@@ -78,7 +81,38 @@ def client_address(request: Request) -> str:
 
 
 def optional_principal(request: Request, db: DB) -> Principal | None:
-    """The principal from a bearer token or the sign-in cookie, or None."""
+    """The principal from a bearer token or the sign-in cookie, or None (kept on the request for denials)."""
+    principal = _principal(request, db)
+    request.state.principal = principal
+    return principal
+
+
+async def record_denial(request: Request, status: int, reason: str) -> None:
+    """Write a `denied` audit row for a signed-in person refused (403) or sent away (404), in their clinic.
+
+    Called by the app's error handlers, after the request's own unit of work has ended (rolled back), in a
+    short unit of work of its own. A trail that cannot be written must not turn a refusal into a crash.
+    """
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from strigil.services import audit as audit_service
+
+    def write() -> None:
+        with request.app.state.sessionmaker() as db:
+            target, detail = f"{request.method} {request.url.path}", f"{status}: {reason}"
+            audit_service.record(db, principal.actor, "denied", "request", target, detail=detail)
+            db.commit()
+
+    try:
+        await anyio.to_thread.run_sync(write)
+    except SQLAlchemyError:
+        logging.getLogger(__name__).exception("could not record a denied request in the audit trail")
+
+
+def _principal(request: Request, db: DB) -> Principal | None:
     ip = client_address(request)
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
