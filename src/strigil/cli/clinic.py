@@ -7,7 +7,15 @@ from typing import Annotated
 
 import typer
 
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, audited_job, clinic_id, errors, unit_of_work
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ClinicOpt,
+    audited_job,
+    cli_actor,
+    clinic_id,
+    errors,
+    unit_of_work,
+)
 
 __all__ = [
     "backup",
@@ -110,13 +118,24 @@ def restore(
         bool, typer.Option("--replace", help="Replace a database that holds patients.")
     ] = False,
 ) -> None:
-    """Restore the clinic database from a backup."""
+    """Restore the clinic database from a backup (never under a running server; the audit trail is kept)."""
     from strigil.services.backup import restore as do_restore
     from strigil.settings import get_settings
 
     with errors():
-        target = do_restore(get_settings().resolved_database_url(), path, replace=replace)
-    typer.echo(f"restored {path} into {target}")
+        by = cli_actor(None, None).username
+        report = do_restore(get_settings().resolved_database_url(), path, replace=replace, by=by)
+    typer.echo(f"restored {path} into {report.target}")
+    typer.echo(
+        f"kept from the replaced database: {report.audit_rows_kept} newer audit rows, "
+        f"{len(report.accounts_kept_deactivated)} deactivated accounts, {len(report.passwords_kept)} "
+        f"changed passwords, {report.tokens_kept_revoked} revoked tokens; every sign-in session ended"
+    )
+    if report.accounts_lost:
+        typer.echo(
+            "accounts created after the backup are gone (their audit rows stay): "
+            + ", ".join(report.accounts_lost)
+        )
 
 
 def register(app: typer.Typer) -> None:

@@ -253,6 +253,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     from sqlalchemy.orm import sessionmaker
 
     from strigil.store.database import make_engine
+    from strigil.store.serving import serving
     from strigil.web import routes
 
     settings = settings or Settings()
@@ -269,8 +270,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         # One process serves on one core (the GIL): a few threads keep the database busy while one renders;
         # forty (anyio's default) only queue for the GIL and for SQLite's single writer, and lengthen tails.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
-        await anyio.to_thread.run_sync(_warm_up, engine, settings.web_threads)
-        yield
+        with serving(url):  # while this server holds the SQLite file, a restore is refused
+            await anyio.to_thread.run_sync(_warm_up, engine, settings.web_threads)
+            yield
 
     app = FastAPI(
         lifespan=lifespan,
