@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from strigil.cli.toolkit import fail, read_json
+from strigil.cli.toolkit import audited_job, fail, read_json
 
 if TYPE_CHECKING:
     from strigil.registry.design import Column
@@ -232,7 +232,7 @@ def _columns_from_db(
     import numpy as np
     from sqlalchemy import select
 
-    from strigil.services.export import CSV_COLUMNS, export_rows
+    from strigil.services.export import CSV_COLUMNS, clinic_patient_ids, export_rows
     from strigil.store.database import open_database
     from strigil.store.record import ClinicRow
 
@@ -258,6 +258,8 @@ def _columns_from_db(
             for r in export_rows(s, c.id):
                 if r["measure"] == outcome and r["timing"] == timing:
                     rows.append({**r, "clinic": c.code, "patient": f"{c.code}/{r['patient']}"})
+            patients = clinic_patient_ids(s, c.id)
+            audited_job(s, c.id, "read", "registry", patients, detail=f"model of {outcome}")
     db.dispose()
     if not rows:
         fail(f"--outcome: no {outcome!r} measurements with timing {timing!r} in the database")

@@ -59,7 +59,12 @@ class TokenRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=128)
     scopes: list[str] = Field(min_length=1, description="read, write and/or admin")
-    expires_days: int | None = Field(default=90, ge=1, le=366)
+    expires_days: int | None = Field(
+        default=90,
+        ge=1,
+        le=account_service.MAX_TOKEN_DAYS,
+        description=f"days until the token ends; null: the longest allowed, {account_service.MAX_TOKEN_DAYS}",
+    )
 
 
 class TokenOut(BaseModel):
