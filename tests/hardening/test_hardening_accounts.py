@@ -159,6 +159,9 @@ def test_resetting_a_deactivated_account_keeps_it_deactivated(database: Database
         account = account_service.reset_password(db, "sam", TEMPORARY)
         assert account.active is False
     assert _try(database, "sam", TEMPORARY, "10.0.0.1", account_service.utcnow()) == "refused"
+    with database.unit_of_work() as db:  # the one way back in is reactivation, on purpose
+        account_service.reactivate_account(db, "sam")
+    assert _try(database, "sam", TEMPORARY, "10.0.0.2", account_service.utcnow()) == "ok"
 
 
 def test_tokens_have_a_maximum_lifetime(database: Database) -> None:

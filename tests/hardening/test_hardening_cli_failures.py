@@ -310,6 +310,7 @@ WALK: dict[str, dict[str, Build] | str] = {
     "fhir artefacts": {UNWRITABLE: _cmd("fhir", "artefacts", "-o", "{file}")},
     "user add": "creates the clinic it is given; its password comes from the terminal",
     "user deactivate": {MISSING_PATIENT: _cmd("user", "deactivate", "nobody")},
+    "user reactivate": {MISSING_PATIENT: _cmd("user", "reactivate", "nobody")},
     "user reset-password": {MISSING_PATIENT: _cmd("user", "reset-password", "nobody", "--password-stdin")},
     "user token": {MISSING_PATIENT: _cmd("user", "token", "nobody")},
     "privacy export": {

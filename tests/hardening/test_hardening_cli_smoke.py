@@ -45,6 +45,8 @@ class Shell:
         return env
 
     def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+        if not STRIGIL.exists():
+            pytest.fail(f"the `strigil` console script is not installed beside {sys.executable}: pip install -e .")
         return subprocess.run(
             [str(STRIGIL), *args],
             input=stdin,
@@ -232,6 +234,8 @@ def _fhir(sh: Shell) -> None:
 def _user(sh: Shell) -> None:
     sh.ok("user", "add", "boss", "--role", "admin", "--password-stdin", stdin=PASSWORD + "\n")
     assert sh.ok("user", "token", "boss").startswith("stg_")
+    sh.ok("user", "deactivate", "boss")
+    assert "reactivated 'boss'" in sh.ok("user", "reactivate", "boss")
 
 
 def _privacy(sh: Shell) -> None:

@@ -14,6 +14,7 @@ __all__ = [
     "user_add",
     "user_app",
     "user_deactivate",
+    "user_reactivate",
     "user_reset_password",
     "user_token",
 ]
@@ -82,6 +83,25 @@ def user_deactivate(username: str = typer.Argument(..., help="The account to dea
         )
         db.commit()
     typer.echo(f"deactivated {username!r}")
+
+
+@user_app.command("reactivate")
+def user_reactivate(username: str = typer.Argument(..., help="The account to let sign in again.")) -> None:
+    """Reactivate a deactivated account (a password reset does not); old sessions and tokens stay ended."""
+    from strigil.services import accounts
+    from strigil.services import audit as audit_service
+    from strigil.web.setup import open_database
+
+    with open_database() as db:
+        try:
+            account = accounts.reactivate_account(db, username)
+        except accounts.AccountError as exc:
+            fail(str(exc))
+        audit_service.record(
+            db, cli_actor(None, account.clinic_id), "update", "account", account.id, detail="reactivated"
+        )
+        db.commit()
+    typer.echo(f"reactivated {username!r}")
 
 
 @user_app.command("reset-password")

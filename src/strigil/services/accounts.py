@@ -407,7 +407,10 @@ def deactivate_account(db: Session, username: str) -> Account:
 
 
 def reactivate_account(db: Session, username: str) -> Account:
-    """Undo a deactivation: the account can sign in again (its ended sessions and tokens stay ended)."""
+    """Let a deactivated account sign in again (its ended sessions and revoked tokens stay ended).
+
+    The one way back in: a password reset does not reactivate, so that resetting never undoes a deactivation.
+    """
     account = get_account(db, username)
     account.active = True
     db.flush()
