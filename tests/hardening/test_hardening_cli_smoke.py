@@ -46,7 +46,7 @@ class Shell:
 
     def run(self, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         if not STRIGIL.exists():
-            pytest.fail(f"the `strigil` console script is not installed beside {sys.executable}: pip install -e .")
+            pytest.fail(f"no `strigil` console script beside {sys.executable}; run pip install -e .")
         return subprocess.run(
             [str(STRIGIL), *args],
             input=stdin,
