@@ -63,7 +63,7 @@ __all__ = [
 SCOPES = ("read", "write", "admin")
 
 SESSION_LIFETIME = dt.timedelta(hours=12)
-# An API token lives at most this long, whatever was asked (a token without an end is refused).
+# An API token lives at most this long, whatever was asked (asking for no end gives this lifetime).
 MAX_TOKEN_DAYS = 366
 
 
