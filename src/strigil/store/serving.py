@@ -5,18 +5,23 @@ server processes can share it. A restore takes the same lock exclusively, withou
 holds the file the restore is refused (replacing the file under a running server silently reverted
 deactivated accounts and revoked tokens, and lost the audit rows written since the backup), and while the
 restore runs no server can start. The operating system drops the lock when its process ends, even on
-SIGKILL, so a crashed server never leaves a stale lock behind.
+SIGKILL, so a crashed server never leaves a stale lock behind. `flock` is POSIX (Linux, macOS); where it
+does not exist the lock is not taken and `docs/deployment.md` says to stop the server before a restore.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
 
 __all__ = ["DatabaseInUse", "lock_path", "serving", "sqlite_file", "without_servers"]
 
@@ -39,7 +44,11 @@ def lock_path(database: Path) -> Path:
 
 
 @contextmanager
-def _locked(database: Path, mode: int) -> Iterator[None]:
+def _locked(database: Path, exclusive: bool) -> Iterator[None]:
+    if fcntl is None:  # pragma: no cover - Windows
+        yield
+        return
+    mode = fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH
     path = lock_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -62,12 +71,12 @@ def serving(url: str) -> Iterator[None]:
     if database is None:
         yield
         return
-    with _locked(database, fcntl.LOCK_SH):
+    with _locked(database, exclusive=False):
         yield
 
 
 @contextmanager
 def without_servers(database: Path) -> Iterator[None]:
     """Hold the database alone while the block runs; DatabaseInUse at once if a server holds it."""
-    with _locked(database, fcntl.LOCK_EX | fcntl.LOCK_NB):
+    with _locked(database, exclusive=True):
         yield
