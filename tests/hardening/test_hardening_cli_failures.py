@@ -423,3 +423,37 @@ def test_an_expected_failure_ends_with_one_error_line(
     assert all("│" not in line for line in lines), (args, result.stderr)  # no usage box
     assert "Traceback" not in result.stdout + result.stderr
     assert clinic.fingerprint() == before
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("patient", "add", "P777", "--birth-year", "1980", "--sex", "male"),
+        ("patient", "show", "P001"),  # a read writes its audit row
+        ("privacy", "export", "P001"),
+        ("export", "csv"),
+    ],
+)
+def test_a_database_that_refuses_writes_ends_in_one_error_line(clinic: Clinic, args: tuple[str, ...]) -> None:
+    """A full disk or a read-only file: SQLite's own error, raised for every write, as one line."""
+    import sqlite3
+
+    from sqlalchemy import Engine, event
+
+    def refuse(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        if statement.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE")):
+            raise sqlite3.OperationalError("attempt to write a readonly database")
+
+    before = clinic.fingerprint()
+    event.listen(Engine, "before_cursor_execute", refuse)
+    try:
+        result = clinic.run(*args)
+    finally:
+        event.remove(Engine, "before_cursor_execute", refuse)
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the database refused the work (attempt to write a readonly database); nothing was written — "
+        "check it, then retry"
+    ]
+    assert clinic.fingerprint() == before

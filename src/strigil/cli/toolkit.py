@@ -71,6 +71,8 @@ def fail_all(messages: Iterable[str]) -> NoReturn:
 @contextmanager
 def errors() -> Iterator[None]:
     """Turn the expected failures of services and the core into `error:` lines and exit status 2."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
     from strigil.catalog import UnknownCode
     from strigil.force import RecordingError, ReliabilityError, SettingsError, TargetError
     from strigil.services.errors import InvalidInput, RecordError
@@ -78,6 +80,10 @@ def errors() -> Iterator[None]:
 
     try:
         yield
+    except OperationalError as exc:  # full disk, read-only file, a lock held too long, a server gone
+        fail(f"the database refused the work ({exc.orig}); nothing was written — check it, then retry")
+    except IntegrityError:  # two writers raced for the same slot; the transaction was rolled back whole
+        fail("another change to the same record happened at the same moment; nothing was written — retry")
     except InvalidInput as exc:
         fail_all(str(p) for p in exc.problems)
     except (RecordError, UnknownCode, MetaInputError) as exc:
