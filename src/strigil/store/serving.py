@@ -19,9 +19,9 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 try:
-    import fcntl
+    import fcntl as _fcntl
 except ImportError:  # pragma: no cover - Windows
-    fcntl = None  # type: ignore[assignment]
+    _fcntl = None  # type: ignore[assignment]
 
 __all__ = ["DatabaseInUse", "lock_path", "serving", "sqlite_file", "without_servers"]
 
@@ -45,16 +45,16 @@ def lock_path(database: Path) -> Path:
 
 @contextmanager
 def _locked(database: Path, exclusive: bool) -> Iterator[None]:
-    if fcntl is None:  # pragma: no cover - Windows
+    if _fcntl is None:  # pragma: no cover - Windows
         yield
         return
-    mode = fcntl.LOCK_EX | fcntl.LOCK_NB if exclusive else fcntl.LOCK_SH
+    mode = _fcntl.LOCK_EX | _fcntl.LOCK_NB if exclusive else _fcntl.LOCK_SH
     path = lock_path(database)
     path.parent.mkdir(parents=True, exist_ok=True)
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
-            fcntl.flock(descriptor, mode)
+            _fcntl.flock(descriptor, mode)
         except BlockingIOError:
             raise DatabaseInUse(
                 f"a Strigil server is using {database}; stop the server (strigil serve), then restore"
