@@ -75,11 +75,22 @@ def _count(database: Database, model: object) -> int:
         return len(s.scalars(select(model)).all())  # type: ignore[call-overload]
 
 
+def _before_ids_never_reused() -> str:
+    """The revision just before the one that makes SQLite ids AUTOINCREMENT."""
+    from alembic.script import ScriptDirectory
+
+    from strigil.store.database import MIGRATIONS
+
+    down = ScriptDirectory(str(MIGRATIONS)).get_revision("0200_ids_never_reused").down_revision
+    assert isinstance(down, str)
+    return down
+
+
 def test_a_database_from_before_is_migrated_with_every_row_and_guard_kept(tmp_path: Path) -> None:
     """SQLite tables are rebuilt with AUTOINCREMENT: rows, ids, foreign keys, indexes, triggers all kept."""
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
     engine = make_engine(url)
-    migrate(engine, "0116_safety_gates")
+    migrate(engine, _before_ids_never_reused())
     engine.dispose()
     # build a small clinic on the old schema (through the services: the models are the same columns)
     old = Database(make_engine(url))

@@ -52,6 +52,7 @@ __all__ = [
     "list_api_tokens",
     "password_problems",
     "reactivate_account",
+    "record_refused_sign_in",
     "reset_password",
     "resolve_api_token",
     "resolve_login_session",
@@ -342,6 +343,22 @@ def authenticate(
     if HASHER.check_needs_rehash(account.password_hash):
         account.password_hash = HASHER.hash(password)
     return account
+
+
+def record_refused_sign_in(db: Session, username: str, ip: str, reason: str, *, channel: str = "web") -> None:
+    """A failed or delayed sign-in into the trail of the account's clinic (an unknown name: no clinic's)."""
+    from strigil.services.audit import Actor, record
+
+    account = db.scalar(select(Account).where(Account.username == username))
+    actor = Actor(
+        None if account is None else account.id,
+        username[:64],
+        "" if account is None else account.role,
+        None if account is None else account.clinic_id,
+        ip,
+        channel,
+    )
+    record(db, actor, "denied", "sign_in", "" if account is None else account.id, detail=reason)
 
 
 def start_login_session(db: Session, account: Account, ip: str = "") -> tuple[str, LoginSession]:

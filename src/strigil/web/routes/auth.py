@@ -8,11 +8,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
-from strigil.store.accounts import Account
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import COOKIE_NAME, client_address, optional_principal
@@ -111,17 +109,7 @@ def login(
 
 
 def _refused_sign_in(db: DB, username: str, ip: str, reason: str) -> None:
-    """A failed sign-in goes into the trail of the account's clinic (unknown names: into no clinic's)."""
-    account = db.scalar(select(Account).where(Account.username == username))
-    actor = audit_service.Actor(
-        None if account is None else account.id,
-        username[:64],
-        "" if account is None else account.role,
-        None if account is None else account.clinic_id,
-        ip,
-        "web",
-    )
-    audit_service.record(db, actor, "denied", "sign_in", "" if account is None else account.id, detail=reason)
+    account_service.record_refused_sign_in(db, username, ip, reason, channel="web")
     db.commit()  # the refusal stays on record though the answer is an error
 
 

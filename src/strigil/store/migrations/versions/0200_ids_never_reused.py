@@ -14,7 +14,7 @@ triggers (the audit trail's append-only guard) are created again. Downgrading ke
 only forbids reuse).
 
 Revision ID: 0200_ids_never_reused
-Revises: 0116_safety_gates
+Revises: 0130_note_discharge_void
 Create Date: 2026-12-02
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0200_ids_never_reused"
-down_revision = "0116_safety_gates"
+down_revision = "0130_note_discharge_void"
 branch_labels = None
 depends_on = None
 
