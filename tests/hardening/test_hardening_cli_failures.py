@@ -142,6 +142,90 @@ WALK: dict[str, dict[str, Build] | str] = {
         MISSING_PATIENT: _cmd("episode", "tidier", "999"),
         WRONG_CLINIC: _cmd("episode", "tidier", "1", "--clinic", _NO_CLINIC),
     },
+    "episode discharge": {
+        MISSING_PATIENT: _cmd(
+            "episode", "discharge", "999", "--on", "2026-04-01", "--reason", "goals_met", "--by", "ana"
+        ),
+        WRONG_CLINIC: _cmd(
+            "episode",
+            "discharge",
+            "1",
+            "--on",
+            "2026-04-01",
+            "--reason",
+            "goals_met",
+            "--by",
+            "ana",
+            "--clinic",
+            _NO_CLINIC,
+        ),
+    },
+    "episode summary": {
+        MISSING_PATIENT: _cmd("episode", "summary", "999"),
+        WRONG_CLINIC: _cmd("episode", "summary", "1", "--clinic", _NO_CLINIC),
+    },
+    "episode reopen": {
+        MISSING_PATIENT: _cmd(
+            "episode", "reopen", "999", "--reason", "a mistaken discharge, reopened", "--by", "ana"
+        ),
+        WRONG_CLINIC: _cmd(
+            "episode",
+            "reopen",
+            "1",
+            "--reason",
+            "a mistaken discharge, reopened",
+            "--by",
+            "ana",
+            "--clinic",
+            _NO_CLINIC,
+        ),
+    },
+    "episode void": {
+        MISSING_PATIENT: _cmd(
+            "episode", "void", "999", "--reason", "opened for the wrong patient", "--by", "ana"
+        ),
+        WRONG_CLINIC: _cmd(
+            "episode",
+            "void",
+            "1",
+            "--reason",
+            "opened for the wrong patient",
+            "--by",
+            "ana",
+            "--clinic",
+            _NO_CLINIC,
+        ),
+    },
+    "session note": {
+        MISSING_PATIENT: _cmd("session", "note", "999"),
+        WRONG_CLINIC: _cmd("session", "note", "1", "--clinic", _NO_CLINIC),
+    },
+    "session sign": {
+        MISSING_PATIENT: _cmd("session", "sign", "999", "--by", "ana"),
+        WRONG_CLINIC: _cmd("session", "sign", "1", "--by", "ana", "--clinic", _NO_CLINIC),
+    },
+    "session addendum": {
+        MISSING_PATIENT: _cmd("session", "addendum", "999", "--text", "bruise reported", "--by", "ana"),
+        WRONG_CLINIC: _cmd(
+            "session", "addendum", "1", "--text", "bruise reported", "--by", "ana", "--clinic", _NO_CLINIC
+        ),
+    },
+    "session void": {
+        MISSING_PATIENT: _cmd(
+            "session", "void", "999", "--reason", "entered for the wrong patient", "--by", "ana"
+        ),
+        WRONG_CLINIC: _cmd(
+            "session",
+            "void",
+            "1",
+            "--reason",
+            "entered for the wrong patient",
+            "--by",
+            "ana",
+            "--clinic",
+            _NO_CLINIC,
+        ),
+    },
     "session prepare": {
         MISSING_PATIENT: _cmd("session", "prepare", "999"),
         WRONG_CLINIC: _cmd("session", "prepare", "1", "--clinic", _NO_CLINIC),
