@@ -30,7 +30,7 @@ down_revision = "0131_charting"
 branch_labels = None
 depends_on = None
 
-_TABLE_KEY = re.compile(r",\s*CONSTRAINT (pk_\w+) PRIMARY KEY \(id\)")
+_TABLE_KEY = re.compile(r",\s*(?:CONSTRAINT (\w+) )?PRIMARY KEY \(id\)")
 _ID_COLUMN = re.compile(r"^(CREATE TABLE \"?\w+\"? \(\s*)id INTEGER NOT NULL,")
 
 
@@ -40,7 +40,8 @@ def autoincrement_sql(create_table: str) -> str:
     if key is None or not _ID_COLUMN.search(create_table):
         raise RuntimeError(f"cannot find the id key in: {create_table}")
     without_key = create_table[: key.start()] + create_table[key.end() :]
-    declared = f"id INTEGER NOT NULL CONSTRAINT {key.group(1)} PRIMARY KEY AUTOINCREMENT,"
+    name = f"CONSTRAINT {key.group(1)} " if key.group(1) else ""
+    declared = f"id INTEGER NOT NULL {name}PRIMARY KEY AUTOINCREMENT,"
     return _ID_COLUMN.sub(lambda m: m.group(1) + declared, without_key, count=1)
 
 
