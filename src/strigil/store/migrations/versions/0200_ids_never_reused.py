@@ -14,7 +14,7 @@ triggers (the audit trail's append-only guard) are created again. Downgrading ke
 only forbids reuse).
 
 Revision ID: 0200_ids_never_reused
-Revises: 0131_charting
+Revises: 0133_foreign_records
 Create Date: 2026-12-02
 """
 
@@ -26,7 +26,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0200_ids_never_reused"
-down_revision = "0131_charting"
+down_revision = "0133_foreign_records"
 branch_labels = None
 depends_on = None
 
