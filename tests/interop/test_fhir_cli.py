@@ -95,7 +95,7 @@ def test_not_json_is_rejected(tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
     code, _, stderr = _run(f"sqlite:///{tmp_path / 't.sqlite'}", "fhir", "import", str(bad))
-    assert code == 2 and "is not valid JSON" in stderr
+    assert code == 2 and "not a readable JSON file" in stderr
 
 
 def test_research_exports_write_their_files_and_never_overwrite(source: str, tmp_path: Path) -> None:

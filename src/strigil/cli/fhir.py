@@ -211,7 +211,7 @@ def _import_bulk(folder: Path, validation: str, as_json: bool) -> None:
         try:
             written, not_understood = import_bulk(db, folder, validation=validation)
         except BulkRejected as error:
-            fail_all([f"{folder}: nothing imported:", *error.problems[:50]])
+            fail_all([f"{folder}: nothing imported: {problem}" for problem in error.problems[:50]])
         except RecordError as error:
             fail(f"{folder}: nothing imported: {error}")
         # one row for the run and one per patient it wrote, committed with the import itself

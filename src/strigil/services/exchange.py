@@ -606,6 +606,10 @@ def write_plan(
             )
         code = clinic_code or plan.clinics[0].clinic.code
         clinic_id = get_clinic(db, code).id
+        if patient_code is not None:
+            from strigil.services.patients import find_patient
+
+            find_patient(db, clinic_id, patient_code)  # a patient named by hand must exist: no silent skip
         for foreign in plan.foreign_measurements:
             _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
     return report
