@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     web_threads: int = Field(default=8, ge=1, le=200)
     # Where FHIR Bulk Data export jobs keep their files (default: the data home's "bulk" folder).
     bulk_folder: str = ""
+    # How long a client may take to send a request (engineering settings, not clinical; docs/deployment.md):
+    # its headers within header_timeout_s; its body within body_timeout_s plus 1 s per body_min_rate bytes.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    body_min_rate: int = Field(default=50_000, ge=1_000, description="bytes per second")
 
     def resolved_database_url(self) -> str:
         """The database to use: STRIGIL_DATABASE_URL if set, else the default SQLite file."""

@@ -154,10 +154,9 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Start the web app; with --demo, on the demo clinic (never the clinic's own database)."""
-    import uvicorn
-
     from strigil.settings import Settings, demo_database_url
     from strigil.web.app import create_app
+    from strigil.web.server import run
     from strigil.web.setup import DEMO_PASSWORD, ensure_demo, prepare_database
 
     settings = Settings()
@@ -177,7 +176,7 @@ def serve(
         )
     elif users == 0:
         typer.echo("No accounts yet: create the first admin with `strigil user add NAME --role admin`.")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    run(create_app(settings), host, port, settings)
 
 
 def register(app: typer.Typer) -> None:

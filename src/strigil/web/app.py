@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
+from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
 from strigil.web.security import NotSignedIn
@@ -277,6 +278,8 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
 
     app.add_middleware(AdmissionGate, limit=admitted)
+    # Outside the gate: a body arrives whole (or is refused) before its request may take a slot.
+    app.add_middleware(RequestBody, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
     app.add_middleware(ResponseHeaders)
     install_read_retry(app)  # outermost: a retried read's pause holds no admission slot
     return app
