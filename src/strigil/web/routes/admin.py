@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from strigil.clinical.limits import CODE_CHARS
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.services import clinics
@@ -65,7 +66,7 @@ class NewAccount(BaseModel):
 
     username: str = Field(min_length=3, max_length=64)
     display_name: str = Field(default="", max_length=128)
-    role: str = Field(description="admin, clinician or researcher")
+    role: str = Field(max_length=CODE_CHARS, description="admin, clinician or researcher")
     password: str = Field(min_length=1, max_length=256)
 
 

@@ -15,7 +15,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
+from strigil.clinical.limits import CODE_CHARS
 from strigil.services import audit as audit_service
+from strigil.web.api_errors import PatientCode
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
@@ -38,7 +40,7 @@ Clinician = Annotated[Principal, allow("clinician")]
 
 
 @router.get("/Patient/{patient_id}/$everything", response_class=JSONResponse)
-def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONResponse:
+def patient_everything(patient_id: PatientCode, db: DB, principal: Clinician) -> JSONResponse:
     """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
     from strigil.interop.bundle import make_bundle
     from strigil.interop.to_fhir import stream_resources
@@ -86,7 +88,9 @@ def post_bundle(
     bundle: Annotated[
         dict[str, Any], Body(description="a FHIR R4 Bundle (collection, transaction or batch)")
     ],
-    patient: Annotated[str | None, Query(description="Strigil patient code for other systems' data")] = None,
+    patient: Annotated[
+        str | None, Query(max_length=CODE_CHARS, description="Strigil patient code for other systems' data")
+    ] = None,
     match_only: Annotated[bool, Query(description="other systems' patients: only those found here")] = False,
 ) -> JSONResponse:
     """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422 with an
