@@ -57,6 +57,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "this role or token scope may not do this (or CSRF token wrong)"},
     404: {"model": Problem, "description": "no such record in your clinic"},
     409: {"model": Problem, "description": "refused: the record's state does not allow this"},
+    413: {"model": Problem, "description": "the request body is larger than this operation accepts"},
     422: {"model": Problem, "description": "invalid input: each problem names the field and what is allowed"},
     503: {"model": Problem, "description": "the database is unavailable or full; nothing was written"},
 }
