@@ -51,7 +51,9 @@ def _unbounded(schema: dict[str, Any], where: str, defs: dict[str, Any]) -> list
         for sub in schema.get(key, []):
             found += _unbounded(sub, where, defs)
     kind = schema.get("type")
-    bounded_text = {"maxLength", "enum", "const", "contentMediaType"} & schema.keys() or schema.get("format") in (
+    bounded_text = {"maxLength", "enum", "const", "contentMediaType"} & schema.keys() or schema.get(
+        "format"
+    ) in (
         "date",
         "date-time",
         "binary",  # a file: its route's body limit bounds it (checked below)
@@ -120,9 +122,9 @@ def test_the_limits_table_names_real_routes_and_every_upload_has_its_own_limit()
     assert uploads and uploads <= set(limits.ROUTE_LIMITS), uploads - set(limits.ROUTE_LIMITS)
 
 
-async def _call(app: Any, method: str, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[
-    int, bytes, int
-]:
+async def _call(
+    app: Any, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+) -> tuple[int, bytes, int]:
     """Run one request through the ASGI app: its status, body, and how many body messages were read."""
     read = 0
     pieces = [
@@ -209,7 +211,9 @@ def test_a_large_upload_reaches_the_route_whole_through_a_temporary_file(
     data = bytes(range(256)) * (3 * 4096)  # 3 MB
     gate = limits.RequestBody(inner, timeout_s=20, min_rate=50_000)
     chunks = [data[i : i + 100_000] for i in range(0, len(data), 100_000)]
-    status, _, _ = asyncio.run(_call(gate, "POST", "/api/v1/force/analyse", {"content-length": str(len(data))}, chunks))
+    status, _, _ = asyncio.run(
+        _call(gate, "POST", "/api/v1/force/analyse", {"content-length": str(len(data))}, chunks)
+    )
     assert status == 204
     assert b"".join(received) == data
     assert len(received) > 1  # handed on in pieces
@@ -240,7 +244,9 @@ def test_a_long_close_reason_is_refused(world: Any) -> None:
     episode_id = int(world.records[1]["episode_id"])
     url = f"/api/v1/episodes/{episode_id}/close"
     today = dt.date.today().isoformat()
-    huge = client.post(url, json={"closed_on": today, "reason": "x" * 1_000_000}, headers={"x-csrf-token": csrf})
+    huge = client.post(
+        url, json={"closed_on": today, "reason": "x" * 1_000_000}, headers={"x-csrf-token": csrf}
+    )
     assert huge.status_code == 413, huge.text[:300]
     long = client.post(url, json={"closed_on": today, "reason": "x" * 5_000}, headers={"x-csrf-token": csrf})
     assert long.status_code == 422, long.text[:300]

@@ -8,54 +8,17 @@ within a second, every time.
 
 from __future__ import annotations
 
-import os
 import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
-from live import free_port
+from live import strigil_serve
 
 DRIPPERS = 50
 HEALTH_LIMIT_S = 1.0
-
-
-@contextmanager
-def _strigil_serve(home: Path, **env: str) -> Iterator[str]:
-    """`strigil serve` (its own process, default settings) on a fresh SQLite clinic in `home`."""
-    port = free_port()
-    log = home / "server.log"
-    command = [sys.executable, "-c", "from strigil.cli import main; main()", "serve", "--port", str(port)]
-    environment = {**os.environ, "STRIGIL_HOME": str(home), **env}
-    environment.pop("STRIGIL_DATABASE_URL", None)
-    with log.open("ab") as errors:
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError(f"strigil serve did not start: {log.read_text()[-2000:]}")
-            time.sleep(0.1)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 class Drippers:
@@ -128,7 +91,7 @@ def _slow_login(length: int = 100_000) -> bytes:
 
 
 def _dripping_bodies_leave_health_fast(tmp_path: Path, seconds: float) -> None:
-    with _strigil_serve(tmp_path) as base:
+    with strigil_serve(tmp_path) as base:
         port = int(base.rsplit(":", 1)[1])
         # A body small enough for /login's limit, so it is waited for rather than refused at once.
         with Drippers(port, _slow_login(length=4000), DRIPPERS, interval_s=0.5):
@@ -154,7 +117,7 @@ def test_health_answers_fast_while_fifty_connections_drip_bodies_for_a_minute(tm
 @pytest.mark.timeout(90)
 def test_a_body_that_arrives_too_slowly_is_cut_off_with_408(tmp_path: Path) -> None:
     """A request body that arrives slower than the allowance is answered 408 and its connection closed."""
-    with _strigil_serve(tmp_path, STRIGIL_BODY_TIMEOUT_S="2") as base:
+    with strigil_serve(tmp_path, STRIGIL_BODY_TIMEOUT_S="2") as base:
         port = int(base.rsplit(":", 1)[1])
         with Drippers(port, _slow_login(length=4000), 3, interval_s=0.5) as drippers:
             deadline = time.monotonic() + 15
@@ -168,7 +131,7 @@ def test_a_body_that_arrives_too_slowly_is_cut_off_with_408(tmp_path: Path) -> N
 def test_headers_that_arrive_too_slowly_are_cut_off(tmp_path: Path) -> None:
     """A client that sends its request headers a byte at a time is cut off after the header allowance."""
     head = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-    with _strigil_serve(tmp_path, STRIGIL_HEADER_TIMEOUT_S="2") as base:
+    with strigil_serve(tmp_path, STRIGIL_HEADER_TIMEOUT_S="2") as base:
         port = int(base.rsplit(":", 1)[1])
         with Drippers(port, head, 3, interval_s=0.5) as drippers:
             deadline = time.monotonic() + 15

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+import httpx
 import uvicorn
 
 
@@ -38,3 +43,35 @@ def serving(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@contextmanager
+def strigil_serve(home: Path, **env: str) -> Iterator[str]:
+    """`strigil serve` (its own process, default settings) on a fresh SQLite clinic in `home`."""
+    port = free_port()
+    log = home / "server.log"
+    command = [sys.executable, "-c", "from strigil.cli import main; main()", "serve", "--port", str(port)]
+    environment = {**os.environ, "STRIGIL_HOME": str(home), **env}
+    environment.pop("STRIGIL_DATABASE_URL", None)
+    with log.open("ab") as errors:
+        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError(f"strigil serve did not start: {log.read_text()[-2000:]}")
+            time.sleep(0.1)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)

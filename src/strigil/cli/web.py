@@ -154,12 +154,19 @@ def serve(
     port: int = typer.Option(8000, help="Port to listen on."),
 ) -> None:
     """Start the web app; with --demo, on the demo clinic (never the clinic's own database)."""
-    from strigil.settings import Settings, demo_database_url
+    from strigil.settings import LOCAL_HOSTS, Settings, demo_database_url
     from strigil.web.app import create_app
     from strigil.web.server import run
     from strigil.web.setup import DEMO_PASSWORD, ensure_demo, prepare_database
 
     settings = Settings()
+    if not settings.allowed_hosts:  # the local names, and the one it listens on
+        listened = "" if host in ("0.0.0.0", "::") else f",{host}"
+        settings = settings.model_copy(update={"allowed_hosts": LOCAL_HOSTS + listened})
+        if not listened:
+            typer.echo(
+                f"Answering only to {LOCAL_HOSTS}: set STRIGIL_ALLOWED_HOSTS to the names users type."
+            )
     if demo:
         settings = settings.model_copy(update={"database_url": demo_database_url()})
         users = ensure_demo(settings.resolved_database_url())

@@ -12,6 +12,7 @@ from pathlib import Path
 from sqlalchemy.engine import make_url
 
 from strigil.services.errors import Refused, invalid
+from strigil.store.files import private_file
 
 __all__ = ["backup", "restore"]
 
@@ -52,7 +53,7 @@ def backup(url: str, target: Path) -> Path:
         raise invalid(
             "PATH", str(target), "already exists; backups never overwrite a file — choose a new name"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target, exclusive=True)  # 0600; a folder it makes is 0700
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
     _check_backup_file(target)
@@ -74,7 +75,7 @@ def restore(url: str, source: Path, *, replace: bool = False) -> Path:
                 f"{target} already holds patients; restoring would replace them. "
                 "Back it up first, then restore with --replace"
             )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target)
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
     return target

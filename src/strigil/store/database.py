@@ -12,6 +12,7 @@ from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from strigil.store.files import private_file
 from strigil.store.sqlite_writer import WriterLockedConnection
 
 __all__ = [
@@ -37,8 +38,8 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         connect_args: dict[str, Any] = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.database.startswith("file:"):
+            private_file(Path(parsed.database).expanduser())  # 0600 in a 0700 folder, before SQLite opens it
             # Writers of this file inside the process queue on a lock instead of SQLite's sleep-and-retry.
             connect_args["factory"] = WriterLockedConnection
         engine = create_engine(url, connect_args=connect_args, **kwargs)

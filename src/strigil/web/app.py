@@ -28,13 +28,14 @@ from strigil.settings import Settings
 from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
-from strigil.web.security import NotSignedIn
+from strigil.web.security import NotSignedIn, trusted_proxies
 
 __all__ = [
     "API_PREFIX",
     "ERROR_RESPONSES",
     "STATIC",
     "AdmissionGate",
+    "AllowedHosts",
     "Problem",
     "ResponseHeaders",
     "create_app",
@@ -163,7 +164,8 @@ class ResponseHeaders:
             b"frame-ancestors 'none'",
         ),
     )
-    _PRIVATE_PREFIXES = (API_PREFIX, "/patients", "/episodes")
+    # Everything but the static files may show patient data or secrets (pages, the API, sign-in forms).
+    _PUBLIC_PREFIXES = ("/static/",)
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -174,7 +176,7 @@ class ResponseHeaders:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        private = str(scope["path"]).startswith(self._PRIVATE_PREFIXES)
+        private = not str(scope["path"]).startswith(self._PUBLIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -191,6 +193,45 @@ class ResponseHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AllowedHosts:
+    """Answer 400 to a request whose Host header names a host not in the list (DNS rebinding: a web page
+    whose name an attacker points at this server's address must not reach it under that name)."""
+
+    def __init__(self, app: ASGIApp, hosts: str) -> None:
+        self.app = app
+        names = [h.strip().lower().strip("[]") for h in hosts.split(",") if h.strip()]
+        self.any = not names or "*" in names
+        self.exact = frozenset(n for n in names if not n.startswith("*."))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+
+    def allows(self, host_header: str) -> bool:
+        """Is the host in a Host header (with or without a port; IPv6 in brackets) allowed?"""
+        if self.any:
+            return True
+        value = host_header.strip().lower()
+        host = value[1:].split("]", 1)[0] if value.startswith("[") else value.rsplit(":", 1)[0]
+        return host in self.exact or (bool(host) and host.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an unknown host before anything else runs."""
+        if scope["type"] != "http" or self.any:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        body = b"unknown host name; the administrator lists the allowed ones in STRIGIL_ALLOWED_HOSTS"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class AdmissionGate:
@@ -271,6 +312,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
+    app.state.trusted_proxies = trusted_proxies(settings.trusted_proxies)
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     _install_error_handlers(app)
@@ -281,6 +323,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
     app.add_middleware(AdmissionGate, limit=admitted)
     # Outside the gate: a body arrives whole (or is refused) before its request may take a slot.
     app.add_middleware(RequestBody, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
     app.add_middleware(ResponseHeaders)
     install_read_retry(app)  # outermost: a retried read's pause holds no admission slot
     return app

@@ -76,6 +76,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
     return {
         "http": header_deadline_protocol(settings.header_timeout_s),
         "log_level": "warning",
+        # The app decides whose X-Forwarded-For to believe (Settings.trusted_proxies); uvicorn's own rule
+        # would believe any request from 127.0.0.1, so anyone on the machine could pose as anyone.
+        "proxy_headers": False,
         # Headers above 16 kB are refused by h11 (400) before they reach the app.
         "h11_max_incomplete_event_size": 16 * 1024,
     }
