@@ -45,17 +45,29 @@ def serving(app: Any) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+class Served(str):
+    """The base URL of a running `strigil serve`, with its process."""
+
+    process: subprocess.Popen[bytes]
+
+
 @contextmanager
-def strigil_serve(home: Path, **env: str) -> Iterator[str]:
-    """`strigil serve` (its own process, default settings) on a fresh SQLite clinic in `home`."""
+def strigil_serve(home: Path, user: int | None = None, **env: str) -> Iterator[Served]:
+    """`strigil serve` (its own process, default settings) on a fresh SQLite clinic in `home`, as `user`
+    (a uid, through util-linux's setpriv; default: this process's user)."""
     port = free_port()
     log = home / "server.log"
     command = [sys.executable, "-c", "from strigil.cli import main; main()", "serve", "--port", str(port)]
+    if user is not None:
+        command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
     environment = {**os.environ, "STRIGIL_HOME": str(home), **env}
     environment.pop("STRIGIL_DATABASE_URL", None)
     with log.open("ab") as errors:
-        process = subprocess.Popen(command, env=environment, stdout=subprocess.DEVNULL, stderr=errors)
-    base = f"http://127.0.0.1:{port}"
+        process = subprocess.Popen(
+            command, env=environment, stdout=subprocess.DEVNULL, stderr=errors, cwd=home
+        )
+    base = Served(f"http://127.0.0.1:{port}")
+    base.process = process
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -69,6 +81,8 @@ def strigil_serve(home: Path, **env: str) -> Iterator[str]:
             time.sleep(0.1)
         yield base
     finally:
+        if process.poll() is not None and process.returncode < 0:  # killed by a signal: show its traceback
+            print(log.read_text()[-4000:])
         process.terminate()
         try:
             process.wait(timeout=10)

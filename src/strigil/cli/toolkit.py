@@ -67,12 +67,13 @@ def errors() -> Iterator[None]:
     from strigil.force import RecordingError, ReliabilityError, SettingsError, TargetError
     from strigil.services.errors import InvalidInput, RecordError
     from strigil.services.meta_analysis import MetaInputError
+    from strigil.store.database import DatabaseFileProblem
 
     try:
         yield
     except InvalidInput as exc:
         fail_all(str(p) for p in exc.problems)
-    except (RecordError, UnknownCode, MetaInputError) as exc:
+    except (RecordError, UnknownCode, MetaInputError, DatabaseFileProblem) as exc:
         fail(str(exc))
     except (RecordingError, SettingsError, ReliabilityError, TargetError) as exc:
         fail(str(exc))

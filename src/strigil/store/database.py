@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,8 @@ __all__ = [
     "MIGRATIONS",
     "SQLITE_BUSY_TIMEOUT_MS",
     "Database",
+    "DatabaseFileProblem",
+    "check_database_files",
     "current_revision",
     "head_revision",
     "make_engine",
@@ -31,6 +34,62 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 MIGRATIONS = Path(__file__).with_name("migrations")
 _migrated: set[str] = set()
 _lock = threading.Lock()
+
+
+# SQLite's shared-memory index (-shm) of a database in use is at least one 32 kB region long.
+_SHM_REGION = 32 * 1024
+# The largest -shm size seen per database file: a file in use only grows until the last connection closes.
+_shm_seen: dict[Path, int] = {}
+
+
+class DatabaseFileProblem(Exception):
+    """The database's files are in a state that makes touching them unsafe; the message says which and why.
+
+    Nothing was read or written. Raised before a unit of work starts, so that a truncated -shm file — which
+    SQLite reads through shared memory, where a missing page kills the process with SIGBUS — is never
+    touched, and a read-only file is named instead of failing later as "unavailable".
+    """
+
+
+def _sqlite_file(engine: Engine) -> Path | None:
+    database = engine.url.database if engine.url.get_backend_name() == "sqlite" else None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser()
+
+
+def check_database_files(engine: Engine) -> None:
+    """Raise DatabaseFileProblem when a SQLite database's files are read-only or its -shm shrank.
+
+    A cheap check (a few stat calls) made before each unit of work; nothing for PostgreSQL. It cannot close
+    the window between the check and the use: a file truncated in that very moment still crashes the process.
+    """
+    path = _sqlite_file(engine)
+    if path is None or not path.exists():
+        return
+    readonly = [p for p in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm")))
+                if p.exists() and not os.access(p, os.W_OK)]
+    if readonly:
+        names = ", ".join(p.name for p in readonly)
+        raise DatabaseFileProblem(
+            f"the database is read-only: the server may not write {names} (file permissions or a read-only "
+            "disk); nothing was read or written — pages with patient data are refused too, because every "
+            "read is recorded in the audit trail. Ask the administrator to make the files writable."
+        )
+    shm = path.with_name(path.name + "-shm")
+    try:
+        size = shm.stat().st_size
+    except FileNotFoundError:
+        _shm_seen.pop(path, None)
+        return
+    seen = _shm_seen.get(path, 0)
+    if seen >= _SHM_REGION and size < _SHM_REGION:
+        raise DatabaseFileProblem(
+            f"the database's shared-memory file {shm.name} was emptied or cut short while the server was "
+            "running; nothing was read or written (touching it would crash the server). Restart the server, "
+            "and find out what changed the file."
+        )
+    _shm_seen[path] = max(seen, size)
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -109,6 +168,7 @@ class Database:
     @contextmanager
     def unit_of_work(self) -> Iterator[Session]:
         """One transaction: commits when the block succeeds, rolls everything back on any error."""
+        check_database_files(self.engine)
         session = self.sessionmaker()
         try:
             yield session

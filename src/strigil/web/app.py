@@ -25,6 +25,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
+from strigil.store.database import DatabaseFileProblem
 from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
@@ -69,7 +70,17 @@ def _database_problem(exc: OperationalError) -> str:
     if "full" in text:
         return "the database is full (no space left); nothing was written — free space, then retry"
     if "readonly" in text or "read-only" in text:
-        return "the database is read-only; nothing was written — ask the administrator"
+        return (
+            "the database is read-only; nothing was written — pages with patient data are refused too, "
+            "because every read is recorded in the audit trail. Ask the administrator"
+        )
+    if "unable to open" in text:
+        return (
+            "the database file cannot be opened (missing, or its folder or its -wal/-shm files are not "
+            "writable by the server); nothing was written — ask the administrator"
+        )
+    if "disk i/o" in text:
+        return "the disk reported an input/output error; nothing was written — ask the administrator"
     if "locked" in text:
         return "the database is busy; nothing was written — retry in a moment"
     return "the database is unavailable; nothing was written — retry in a moment"
@@ -141,6 +152,13 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": message}, 409)
         return render_error(request, 409, message)
+
+    @app.exception_handler(DatabaseFileProblem)
+    async def database_files(request: Request, exc: DatabaseFileProblem) -> Response:
+        # Not transient: no Retry-After, and the read-retry does not run it again.
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, 503)
+        return render_error(request, 503, str(exc))
 
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> Response:

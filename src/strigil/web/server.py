@@ -86,6 +86,9 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
 
 def run(app: Any, host: str, port: int, settings: Settings) -> None:
     """Serve `app` until interrupted."""
+    import faulthandler
+
     import uvicorn
 
+    faulthandler.enable()  # a fatal signal (SIGBUS, SIGSEGV) leaves a traceback in the log, not silence
     uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
