@@ -8,7 +8,10 @@ within a second, every time.
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -139,3 +142,31 @@ def test_headers_that_arrive_too_slowly_are_cut_off(tmp_path: Path) -> None:
                 time.sleep(0.2)
     assert drippers.cut_off >= 3, "the slow headers were never cut off"
     assert all(a.startswith(b"HTTP/1.1 408") for a in drippers.answers), drippers.answers
+
+
+@pytest.mark.postgres
+@pytest.mark.timeout(120)
+def test_several_worker_processes_keep_the_same_protections(tmp_path: Path, pg_server_url: str) -> None:
+    """`strigil serve --workers 2` (PostgreSQL): each worker cuts off slow headers and checks host names."""
+    with strigil_serve(
+        tmp_path, "--workers", "2", STRIGIL_DATABASE_URL=pg_server_url, STRIGIL_HEADER_TIMEOUT_S="2"
+    ) as base:
+        port = int(base.rsplit(":", 1)[1])
+        assert httpx.get(f"{base}/api/v1/health", headers={"host": "attacker.example"}).status_code == 400
+        head = b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        with Drippers(port, head, 4, interval_s=0.5) as drippers:
+            deadline = time.monotonic() + 15
+            while drippers.cut_off < 4 and time.monotonic() < deadline:
+                time.sleep(0.2)
+        assert drippers.cut_off >= 4 and all(a.startswith(b"HTTP/1.1 408") for a in drippers.answers)
+
+
+def test_sqlite_is_served_by_one_process(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", "from strigil.cli import main; main()", "serve", "--workers", "2"],
+        env={**os.environ, "STRIGIL_HOME": str(tmp_path), "STRIGIL_DATABASE_URL": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "--workers" in done.stderr, done.stderr

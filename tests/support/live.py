@@ -52,16 +52,18 @@ class Served(str):
 
 
 @contextmanager
-def strigil_serve(home: Path, user: int | None = None, **env: str) -> Iterator[Served]:
+def strigil_serve(home: Path, *options: str, user: int | None = None, **env: str) -> Iterator[Served]:
     """`strigil serve` (its own process, default settings) on a fresh SQLite clinic in `home`, as `user`
     (a uid, through util-linux's setpriv; default: this process's user)."""
     port = free_port()
     log = home / "server.log"
     command = [sys.executable, "-c", "from strigil.cli import main; main()", "serve", "--port", str(port)]
+    command += options
     if user is not None:
         command = ["setpriv", f"--reuid={user}", f"--regid={user}", "--clear-groups", *command]
     environment = {**os.environ, "STRIGIL_HOME": str(home), **env}
-    environment.pop("STRIGIL_DATABASE_URL", None)
+    if "STRIGIL_DATABASE_URL" not in env:
+        environment.pop("STRIGIL_DATABASE_URL", None)
     with log.open("ab") as errors:
         process = subprocess.Popen(
             command, env=environment, stdout=subprocess.DEVNULL, stderr=errors, cwd=home
