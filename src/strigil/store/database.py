@@ -58,6 +58,14 @@ def _sqlite_file(engine: Engine) -> Path | None:
     return Path(database).expanduser()
 
 
+def _holds_connections(engine: Engine) -> bool:
+    pool: Any = engine.pool
+    try:
+        return int(pool.checkedin()) + int(pool.checkedout()) > 0
+    except AttributeError:  # a pool that does not count (e.g. NullPool): assume it may
+        return True
+
+
 def check_database_files(engine: Engine) -> None:
     """Raise DatabaseFileProblem when a SQLite database's files are read-only or its -shm shrank.
 
@@ -80,6 +88,9 @@ def check_database_files(engine: Engine) -> None:
     try:
         size = shm.stat().st_size
     except FileNotFoundError:
+        _shm_seen.pop(path, None)
+        return
+    if not _holds_connections(engine):  # nothing of ours maps it: another process may be starting it anew
         _shm_seen.pop(path, None)
         return
     seen = _shm_seen.get(path, 0)
