@@ -48,8 +48,10 @@ def _failed_sign_in(base: str, forwarded_for: str) -> None:
 
 
 def test_strigil_serve_ignores_x_forwarded_for_from_an_unconfigured_peer(tmp_path: Path) -> None:
-    """With `strigil serve` defaults, a forged X-Forwarded-For neither hides the sender in the sign-in record
-    nor gives each guess a fresh address to dodge the per-address limit."""
+    """`strigil serve` defaults: a forged X-Forwarded-For is ignored; the sign-in record keeps the real peer.
+
+    So a guesser can neither hide nor take a fresh address for each guess to dodge the per-address limit.
+    """
     with strigil_serve(tmp_path) as base:
         _failed_sign_in(base, "203.0.113.9")
     with closing(sqlite3.connect(tmp_path / "clinic.sqlite")) as db:
@@ -108,7 +110,7 @@ def test_pages_with_patient_data_or_secrets_are_never_cached(world: Any, role: s
 
 
 def test_every_answer_but_static_files_says_no_store(world: Any) -> None:
-    """Every GET route without parameters, as admin and as clinician, whatever it answers."""
+    """Every GET route without parameters answers `no-store` (as admin and clinician); static files do not."""
     paths = sorted({p for m, p, _ in iter_routes(world.app) if m == "GET" and "{" not in p})
     assert "/" in paths and "/account" in paths
     for role in ("admin", "clinician"):

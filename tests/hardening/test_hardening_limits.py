@@ -83,8 +83,10 @@ def _app() -> FastAPI:
 
 
 def test_every_text_and_list_a_client_sends_has_a_limit() -> None:
-    """Every string and list in the API's parameters and bodies, and in the documents behind its free-form
-    JSON bodies and the CLI, has a maximum length."""
+    """Every text and list in the API's parameters and bodies, and the documents behind them, has a maximum.
+
+    The documents are those the free-form JSON bodies and the CLI's files are validated with.
+    """
     spec = _app().openapi()
     defs = spec["components"]["schemas"]
     problems: list[str] = []
@@ -221,8 +223,10 @@ def test_a_large_upload_reaches_the_route_whole_through_a_temporary_file(
 
 
 def test_a_session_with_thousands_of_measurements_is_refused(world: Any) -> None:
-    """180,000 measurements in one session were accepted; now the API refuses the body and the service (CLI,
-    import) refuses the document, naming the field."""
+    """A session with 180,000 measurements: 413 from the API; 1,000 refused by the service, naming the field.
+
+    It was accepted (its episode page became 12 MB); the service's refusal covers the CLI and imports too.
+    """
     client, csrf = world.client("clinician")
     records = world.records[1]
     episode_id = int(records["episode_id"])
@@ -239,7 +243,7 @@ def test_a_session_with_thousands_of_measurements_is_refused(world: Any) -> None
 
 
 def test_a_long_close_reason_is_refused(world: Any) -> None:
-    """A 1 MB close reason was accepted although notes are capped at 2,000 characters."""
+    """A 1 MB close reason gets 413, one of 5,000 characters 422 (API and service); it was accepted."""
     client, csrf = world.client("clinician")
     episode_id = int(world.records[1]["episode_id"])
     url = f"/api/v1/episodes/{episode_id}/close"
