@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
+from strigil.clinical.limits import SEARCH_CHARS
 from strigil.services import audit as audit_service
 from strigil.services import patients
 from strigil.web.api_errors import MAX_ID, Page, Search
@@ -110,10 +111,10 @@ def audit_page(
     request: Request,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
-    username: str = "",
-    patient_id: Annotated[str, Query()] = "",
+    username: Search = "",
+    patient_id: Annotated[str, Query(max_length=SEARCH_CHARS)] = "",
     patient: Annotated[str, Query(max_length=64)] = "",
-    action: str = "",
+    action: Search = "",
     page: Page = 1,
 ) -> Response:
     """The audit trail page with filters (user, patient code, action) and pagination."""
