@@ -78,3 +78,30 @@ def test_a_read_only_database_says_so_and_why_reads_are_refused(home: Path) -> N
         assert base.process.poll() is None
         os.chmod(home / "clinic.sqlite", 0o600)  # made writable again: the server works again, no restart
         assert httpx.get(f"{base}/api/v1/health", timeout=10).status_code == 200
+
+
+@pytest.mark.postgres
+def test_a_read_only_postgresql_server_says_so(pg_server_url: str) -> None:
+    """A standby or read-only PostgreSQL: 503 naming it (it was a 500), reads refused with the reason."""
+    from fastapi.testclient import TestClient
+
+    from strigil.settings import Settings
+    from strigil.store.database import open_database
+    from strigil.web.app import create_app
+
+    open_database(pg_server_url).dispose()  # migrated while writable
+    joiner = "&" if "?" in pg_server_url else "?"
+    read_only = f"{pg_server_url}{joiner}options=-c%20default_transaction_read_only%3Don"
+    app = create_app(Settings(database_url=read_only))
+    try:
+        client = TestClient(app, raise_server_exceptions=False)
+        client.cookies.set("strigil_login_csrf", "x")
+        answer = client.post(
+            "/login", data={"username": "nobody", "password": "wrong", "csrf_token": "x"}
+        )  # a sign-in attempt is written down, even a failed one
+        assert answer.status_code == 503, answer.text[:300]
+        assert "read-only" in answer.text and "audit" in answer.text
+        api = client.get("/api/v1/patients", headers={"authorization": "Bearer unknown"})
+        assert api.status_code in (401, 503)  # an unknown token is refused before anything is written
+    finally:
+        app.state.engine.dispose()

@@ -19,7 +19,7 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strigil.services.accounts import AccountError, AccountNotFound
@@ -65,15 +65,18 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+_READ_ONLY = (
+    "the database is read-only; nothing was written — pages with patient data are refused too, "
+    "because every read is recorded in the audit trail. Ask the administrator"
+)
+
+
 def _database_problem(exc: OperationalError) -> str:
     text = str(exc.orig).lower()
     if "full" in text:
         return "the database is full (no space left); nothing was written — free space, then retry"
     if "readonly" in text or "read-only" in text:
-        return (
-            "the database is read-only; nothing was written — pages with patient data are refused too, "
-            "because every read is recorded in the audit trail. Ask the administrator"
-        )
+        return _READ_ONLY
     if "unable to open" in text:
         return (
             "the database file cannot be opened (missing, or its folder or its -wal/-shm files are not "
@@ -152,6 +155,17 @@ def _install_error_handlers(app: FastAPI) -> None:
         if _wants_json(request):
             return JSONResponse({"detail": message}, 409)
         return render_error(request, 409, message)
+
+    @app.exception_handler(InternalError)
+    async def read_only_server(request: Request, exc: InternalError) -> Response:
+        # PostgreSQL refuses writes on a standby or with default_transaction_read_only (SQLSTATE 25006).
+        if getattr(exc.orig, "sqlstate", None) != "25006":
+            raise exc
+        server = "the database server is read-only (a standby, or read-only by setting)"
+        message = _READ_ONLY.replace("the database is read-only", server)
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 503)
+        return render_error(request, 503, message)
 
     @app.exception_handler(DatabaseFileProblem)
     async def database_files(request: Request, exc: DatabaseFileProblem) -> Response:
