@@ -7,9 +7,24 @@ from typing import Annotated
 
 from fastapi import Form, Path, Query
 
-from strigil.clinical.limits import CODE_CHARS, LABEL_CHARS, SEARCH_CHARS
+from strigil.clinical.limits import CODE_CHARS, LABEL_CHARS, LIST_ITEMS, REASON_CHARS, SEARCH_CHARS
 
-__all__ = ["MAX_ID", "MAX_PAGE", "FormChoice", "FormLabel", "Id", "Page", "PatientCode", "Search"]
+# The limits are re-exported for the routes, which reach the core only through services and this module.
+__all__ = [
+    "CODE_CHARS",
+    "LABEL_CHARS",
+    "LIST_ITEMS",
+    "MAX_ID",
+    "MAX_PAGE",
+    "REASON_CHARS",
+    "SEARCH_CHARS",
+    "FormChoice",
+    "FormLabel",
+    "Id",
+    "Page",
+    "PatientCode",
+    "Search",
+]
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL, so the portable upper bound is 2**31 - 1.
 MAX_ID = 2**31 - 1

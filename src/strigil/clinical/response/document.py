@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.checks import problems_from
-from strigil.clinical.limits import CODE_CHARS, HISTORY_ITEMS, LIST_ITEMS
+from strigil.clinical.limits import CODE_CHARS, HISTORY_ITEMS, LABEL_CHARS, LIST_ITEMS
 from strigil.clinical.response.changes import Goal, SessionMeasurement
 from strigil.clinical.response.rules import Recommendation, recommend
 from strigil.clinical.response.settings import ResponseSettings
@@ -40,10 +40,18 @@ class MeasureEntry(BaseModel):
     session: int = Field(ge=1, description="Session number, 1 = first session of the episode.")
     timing: Literal["pre", "post"] = Field(description="Before (pre) or after (post) IASTM in that session.")
     value: float = Field(allow_inf_nan=False, description="The value in the measure's unit.")
-    joint: str | None = Field(default=None, description="Range of motion: the joint measured.")
-    motion: str | None = Field(default=None, description="Range of motion: the motion measured.")
-    side: str | None = Field(default=None, description="Range of motion: the side measured.")
-    activity: str | None = Field(default=None, description="PSFS: the activity this item scores.")
+    joint: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the joint measured."
+    )
+    motion: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the motion measured."
+    )
+    side: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the side measured."
+    )
+    activity: str | None = Field(
+        default=None, max_length=LABEL_CHARS, description="PSFS: the activity this item scores."
+    )
 
 
 class GoalEntry(BaseModel):

@@ -9,9 +9,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
-from strigil.clinical.limits import CODE_CHARS, LIST_ITEMS
 from strigil.services import accounts as account_service
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow

@@ -9,11 +9,10 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
-from strigil.clinical.limits import CODE_CHARS
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.services import clinics
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import CODE_CHARS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow

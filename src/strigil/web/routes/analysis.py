@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
-from strigil.clinical.limits import LABEL_CHARS
 from strigil.services import audit as audit_service
 from strigil.services.clinic_outcomes import MIN_GROUP, clinic_outcomes
 from strigil.services.meta_analysis import MEASURES, METHODS, STRUCTS, TESTS, MetaInputError, fit_csv
-from strigil.web.api_errors import FormChoice, FormLabel
+from strigil.web.api_errors import LABEL_CHARS, FormChoice, FormLabel
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow

@@ -9,10 +9,9 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel
 
-from strigil.clinical.limits import SEARCH_CHARS
 from strigil.services import audit as audit_service
 from strigil.services import patients
-from strigil.web.api_errors import MAX_ID, Page, Search
+from strigil.web.api_errors import MAX_ID, SEARCH_CHARS, Page, Search
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow

@@ -15,9 +15,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
-from strigil.clinical.limits import CODE_CHARS
 from strigil.services import audit as audit_service
-from strigil.web.api_errors import PatientCode
+from strigil.web.api_errors import CODE_CHARS, PatientCode
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 

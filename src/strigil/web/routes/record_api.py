@@ -13,7 +13,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 from pydantic import BaseModel, Field, StringConstraints
 
-from strigil.clinical.limits import CODE_CHARS, LIST_ITEMS, REASON_CHARS
 from strigil.services import audit as audit_service
 from strigil.services import dashboard as dashboard_service
 from strigil.services import discharge as discharge_service
@@ -21,7 +20,7 @@ from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import record_screening, screen_episode
-from strigil.web.api_errors import MAX_ID, Id, Page, PatientCode, Search
+from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, MAX_ID, REASON_CHARS, Id, Page, PatientCode, Search
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
