@@ -16,6 +16,7 @@ __all__ = [
     "LIST_ITEMS",
     "MAX_ID",
     "MAX_PAGE",
+    "QUERY_LIST_CHARS",
     "REASON_CHARS",
     "SEARCH_CHARS",
     "FormChoice",
@@ -29,6 +30,8 @@ __all__ = [
 # Ids are INTEGER columns: 32-bit on PostgreSQL, so the portable upper bound is 2**31 - 1.
 MAX_ID = 2**31 - 1
 MAX_PAGE = 1_000_000
+# A query parameter that lists several values (FHIR `_type`: every resource type fits).
+QUERY_LIST_CHARS = 4096
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a record id")]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
