@@ -8,7 +8,14 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "data_home", "default_database_url", "demo_database_url", "get_settings"]
+__all__ = [
+    "LOCAL_HOSTS",
+    "Settings",
+    "data_home",
+    "default_database_url",
+    "demo_database_url",
+    "get_settings",
+]
 
 
 def data_home() -> Path:
@@ -31,6 +38,10 @@ def demo_database_url() -> str:
     return f"sqlite:///{data_home() / 'demo.sqlite'}"
 
 
+# The names a browser on the server's own machine uses: what `strigil serve` allows when none are set.
+LOCAL_HOSTS = "localhost,127.0.0.1,::1"
+
+
 class Settings(BaseSettings):
     """Process-wide settings; every field can be set as STRIGIL_<NAME>."""
 
@@ -42,6 +53,16 @@ class Settings(BaseSettings):
     web_threads: int = Field(default=8, ge=1, le=200)
     # Where FHIR Bulk Data export jobs keep their files (default: the data home's "bulk" folder).
     bulk_folder: str = ""
+    # How long a client may take to send a request (engineering settings, not clinical; docs/deployment.md):
+    # its headers within header_timeout_s; its body within body_timeout_s plus 1 s per body_min_rate bytes.
+    header_timeout_s: float = Field(default=10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=20.0, gt=0, le=600)
+    body_min_rate: int = Field(default=50_000, ge=1_000, description="bytes per second")
+    # Reverse proxies whose X-Forwarded-For is believed (comma-separated addresses or networks); default none.
+    trusted_proxies: str = ""
+    # Host names the server answers to (comma-separated, "*.example.org" for subdomains); empty: any host,
+    # except that `strigil serve` then allows only the local names and its --host (see LOCAL_HOSTS).
+    allowed_hosts: str = ""
 
     def resolved_database_url(self) -> str:
         """The database to use: STRIGIL_DATABASE_URL if set, else the default SQLite file."""

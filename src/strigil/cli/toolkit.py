@@ -77,6 +77,7 @@ def errors() -> Iterator[None]:
     from strigil.force import RecordingError, ReliabilityError, SettingsError, TargetError
     from strigil.services.errors import InvalidInput, RecordError
     from strigil.services.meta_analysis import MetaInputError
+    from strigil.store.database import DatabaseFileProblem
 
     try:
         yield
@@ -86,7 +87,7 @@ def errors() -> Iterator[None]:
         fail("another change to the same record happened at the same moment; nothing was written — retry")
     except InvalidInput as exc:
         fail_all(str(p) for p in exc.problems)
-    except (RecordError, UnknownCode, MetaInputError) as exc:
+    except (RecordError, UnknownCode, MetaInputError, DatabaseFileProblem) as exc:
         fail(str(exc))
     except (RecordingError, SettingsError, ReliabilityError, TargetError) as exc:
         fail(str(exc))

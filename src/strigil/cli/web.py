@@ -158,20 +158,30 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    workers: int = typer.Option(
+        1, min=1, max=64, help="Server processes (PostgreSQL only; SQLite keeps one, see docs/deployment.md)."
+    ),
 ) -> None:
     """Start the web app; with --demo, on the demo clinic (never the clinic's own database)."""
-    import uvicorn
-
-    from strigil.settings import Settings, demo_database_url
-    from strigil.web.app import create_app
+    from strigil.settings import LOCAL_HOSTS, Settings, demo_database_url
+    from strigil.web.server import run
     from strigil.web.setup import DEMO_PASSWORD, ensure_demo, prepare_database
 
     settings = Settings()
+    if not settings.allowed_hosts:  # the local names, and the one it listens on
+        listened = "" if host in ("0.0.0.0", "::") else f",{host}"
+        settings = settings.model_copy(update={"allowed_hosts": LOCAL_HOSTS + listened})
+        if not listened:
+            typer.echo(
+                f"Answering only to {LOCAL_HOSTS}: set STRIGIL_ALLOWED_HOSTS to the names users type."
+            )
     if demo:
         settings = settings.model_copy(update={"database_url": demo_database_url()})
         users = ensure_demo(settings.resolved_database_url())
     else:
         users = prepare_database(settings.resolved_database_url())
+    if workers > 1 and settings.resolved_database_url().startswith("sqlite"):
+        fail("--workers: SQLite is served by one process (one writer at a time); use PostgreSQL for more")
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.echo(
         f"Strigil is running at http://{shown}:{port}/  (database: {settings.resolved_database_url()})"
@@ -183,7 +193,7 @@ def serve(
         )
     elif users == 0:
         typer.echo("No accounts yet: create the first admin with `strigil user add NAME --role admin`.")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    run(settings, host, port, workers)
 
 
 def register(app: typer.Typer) -> None:

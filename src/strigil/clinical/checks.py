@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, ValidationError
+from pydantic import AfterValidator, StringConstraints, ValidationError
 
 from strigil.catalog import UnknownCode, load_catalog
+from strigil.clinical.limits import CODE_CHARS
 
 __all__ = [
     "ConditionCode",
@@ -52,13 +53,15 @@ def _coded(kind: str) -> AfterValidator:
 
 
 # A field of one of these types accepts only that catalogue's codes; the message lists the allowed ones.
-ConditionCode = Annotated[str, _coded("conditions")]
-RegionCode = Annotated[str, _coded("regions")]
-SideCode = Annotated[str, _coded("sides")]
-InstrumentCode = Annotated[str, _coded("instruments")]
-EdgeCode = Annotated[str, _coded("edge_types")]
-StrokeCode = Annotated[str, _coded("strokes")]
-MeasureCode = Annotated[str, _coded("measures")]
+# The length is checked first, so a megabyte of text is refused before it is looked up.
+_CODE = StringConstraints(max_length=CODE_CHARS)
+ConditionCode = Annotated[str, _CODE, _coded("conditions")]
+RegionCode = Annotated[str, _CODE, _coded("regions")]
+SideCode = Annotated[str, _CODE, _coded("sides")]
+InstrumentCode = Annotated[str, _CODE, _coded("instruments")]
+EdgeCode = Annotated[str, _CODE, _coded("edge_types")]
+StrokeCode = Annotated[str, _CODE, _coded("strokes")]
+MeasureCode = Annotated[str, _CODE, _coded("measures")]
 
 
 def within_measure_range(measure: str, value: float) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from strigil.clinical.checks import ConditionCode, RegionCode, SideCode
+from strigil.clinical.limits import LABEL_CHARS, LIST_ITEMS, REASON_CHARS
 from strigil.clinical.phase import DEFAULT_PHASE_CUTOFFS, PhaseCutoffs, TissuePhase, tissue_phase
 from strigil.clinical.vocabulary import CONSENT_RISKS, CoIntervention, ConsentItem, Tissue, allowed
 
@@ -22,11 +24,14 @@ class Consent(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     given_on: dt.date
-    explained: list[str] = Field(
+    explained: list[Annotated[str, StringConstraints(max_length=LABEL_CHARS)]] = Field(
         min_length=1,
+        max_length=LIST_ITEMS,
         description="what was explained, as choices: " + ", ".join(allowed(ConsentItem)),
     )
-    note: str | None = Field(default=None, max_length=1000, description="anything else explained, in words")
+    note: str | None = Field(
+        default=None, max_length=REASON_CHARS, description="anything else explained, in words"
+    )
 
     @field_validator("explained")
     @classmethod
@@ -47,16 +52,17 @@ class EpisodePlan(BaseModel):
     target_tissue: Tissue
     onset_date: dt.date
     opened_on: dt.date
-    goals: list[str] = Field(default_factory=list)
+    goals: list[Annotated[str, StringConstraints(max_length=LABEL_CHARS)]] = Field(
+        default_factory=list, max_length=LIST_ITEMS
+    )
     planned_iastm: bool = True
-    planned_co_interventions: list[CoIntervention] = Field(default_factory=list)
+    planned_co_interventions: list[CoIntervention] = Field(default_factory=list, max_length=LIST_ITEMS)
     exercise_first_reason: str | None = Field(
-        default=None, description="why IASTM is planned without an active exercise component (required then)"
+        default=None,
+        max_length=REASON_CHARS,
+        description="why IASTM is planned without an active exercise component (required then)",
     )
     consent: Consent | None = None
-
-
-
 
     @model_validator(mode="after")
     def _dates_agree(self) -> EpisodePlan:

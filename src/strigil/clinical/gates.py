@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from strigil.catalog import load_bibliography
+from strigil.clinical.limits import REASON_CHARS
 
 __all__ = [
     "DOSE_RANGES",
@@ -46,6 +47,8 @@ REASON_RULE = (
 def reason_problem(reason: str | None, what: str) -> str | None:
     """Why `reason` does not count as a reason (None when it does); `what` names what it is for."""
     text = " ".join((reason or "").split())
+    if len(text) > REASON_CHARS:
+        return f"{what}: has {len(text)} characters; allowed: at most {REASON_CHARS}"
     if len(text.split()) >= OVERRIDE_MIN_WORDS and len(text) >= OVERRIDE_MIN_CHARS:
         return None
     return f"{what}: {_shown(text)} is not a reason; allowed: {REASON_RULE}"

@@ -6,12 +6,14 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from strigil.clinical.limits import LIST_ITEMS
 from strigil.clinical.vocabulary import Profession, Sex
 
 __all__ = ["CODE_PATTERN", "Clinic", "Clinician", "Patient", "Training"]
 
 # Codes are pseudonyms chosen by the clinic: letters, digits, '-' and '_' only (no names with spaces).
-CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+_CODE_LENGTH = 32
+CODE_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9_-]{{0,{_CODE_LENGTH - 1}}}$"
 
 
 class _Record(BaseModel):
@@ -21,7 +23,7 @@ class _Record(BaseModel):
 class Clinic(_Record):
     """A clinic: the unit that owns patients and their records."""
 
-    code: str = Field(pattern=CODE_PATTERN)
+    code: str = Field(max_length=_CODE_LENGTH, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=200)
 
 
@@ -35,17 +37,19 @@ class Training(_Record):
 class Clinician(_Record):
     """A clinician who delivers IASTM (TIDieR item 5: profession, expertise, training)."""
 
-    code: str = Field(pattern=CODE_PATTERN)
+    code: str = Field(max_length=_CODE_LENGTH, pattern=CODE_PATTERN)
     name: str = Field(min_length=1, max_length=200)
     profession: Profession
-    training: list[Training] = Field(default_factory=list)
+    training: list[Training] = Field(default_factory=list, max_length=LIST_ITEMS)
     years_experience: int = Field(ge=0, le=70)
 
 
 class Patient(_Record):
     """A patient known only by a pseudonymous code, year of birth and sex."""
 
-    code: str = Field(pattern=CODE_PATTERN, description="pseudonymous patient code (no names)")
+    code: str = Field(
+        max_length=_CODE_LENGTH, pattern=CODE_PATTERN, description="pseudonymous patient code (no names)"
+    )
     birth_year: int = Field(ge=1900)
     sex: Sex
 

@@ -24,13 +24,14 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from strigil.catalog import UnknownCode, load_bibliography, load_catalog
 from strigil.clinical.adverse import DEFAULT_COURSES, AdverseReport, judge
 from strigil.clinical.checks import problems_from
+from strigil.clinical.limits import CODE_CHARS, HISTORY_ITEMS, LIST_ITEMS
 from strigil.clinical.vocabulary import Tolerance, allowed
 
 __all__ = [
@@ -486,9 +487,10 @@ class FindingEntry(BaseModel):
     """A finding with the region where it is."""
 
     model_config = ConfigDict(extra="forbid")
-    code: str = Field(description="A findings-catalogue code.")
+    code: str = Field(max_length=CODE_CHARS, description="A findings-catalogue code.")
     region: str | None = Field(
         None,
+        max_length=CODE_CHARS,
         description="Where the finding is; omitted: at the treated region (said in `assumptions`). A local "
         "finding in a region next to the treated one (the catalogue's neighbour map, "
         "catalog/data/neighbours.toml) is at least a precaution; further away it is a note (an infection "
@@ -501,6 +503,7 @@ class PriorAdverseEntry(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: str = Field(
+        max_length=CODE_CHARS,
         description="petechiae, bruising, soreness, skin_irritation, pain_flare, paresthesia, other"
     )
     severity: Literal["mild", "moderate", "severe"]
@@ -511,7 +514,9 @@ class PriorAdverseEntry(BaseModel):
         None, ge=0, description="Days since the session that caused it (optional)."
     )
     region: str | None = Field(
-        None, description="Where it is; omitted: at the treated region (an unresolved bruise there blocks)."
+        None,
+        max_length=CODE_CHARS,
+        description="Where it is; omitted: at the treated region (an unresolved bruise there blocks).",
     )
 
 
@@ -519,22 +524,28 @@ class ScreenDocument(BaseModel):
     """Input of `strigil screen FILE.json` (only `region` and `findings` are required)."""
 
     model_config = ConfigDict(extra="forbid", title="strigil screen input")
-    region: str = Field(description="Region code of the area to treat (catalogue of regions).")
-    findings: list[str | FindingEntry] = Field(description="Findings-catalogue codes (or {code, region}).")
-    prior_adverse_responses: list[PriorAdverseEntry] = Field(default_factory=list)
+    region: str = Field(
+        max_length=CODE_CHARS, description="Region code of the area to treat (catalogue of regions)."
+    )
+    findings: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)] | FindingEntry] = Field(
+        max_length=LIST_ITEMS, description="Findings-catalogue codes (or {code, region})."
+    )
+    prior_adverse_responses: list[PriorAdverseEntry] = Field(default_factory=list, max_length=HISTORY_ITEMS)
     intolerance: bool = Field(False, description="Earlier hypersensitivity or intolerance to IASTM.")
     settings: dict[str, dict[str, float]] | None = Field(
         None,
         description="Clinic settings: adverse_windows_days {type: days} (expected course of each adverse "
         "response type; defaults are configurable heuristics, see strigil.clinical.adverse).",
     )
-    prior_tolerance: list[str] = Field(
+    prior_tolerance: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)]] = Field(
         default_factory=list,
+        max_length=HISTORY_ITEMS,
         description="Tolerance recorded at earlier sessions (well_tolerated, tolerated_with_modification, "
         "poorly_tolerated, stopped_early); the last two count as intolerance.",
     )
-    regions: list[str] = Field(
+    regions: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)]] = Field(
         default_factory=list,
+        max_length=LIST_ITEMS,
         description="Further regions to treat in the same session: each is screened, the verdict is the "
         "worst (output: by_region).",
     )

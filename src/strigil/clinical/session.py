@@ -21,6 +21,13 @@ from strigil.clinical.checks import (
     StrokeCode,
     within_measure_range,
 )
+from strigil.clinical.limits import (
+    CODE_CHARS,
+    LIST_ITEMS,
+    MEASUREMENTS_PER_SESSION,
+    NOTE_CHARS,
+    REASON_CHARS,
+)
 from strigil.clinical.vocabulary import (
     AdverseKind,
     ClinicianDecision,
@@ -174,7 +181,7 @@ class AdverseResponse(_Part):
     onset_on: dt.date
     resolved_on: dt.date | None = None
     region: RegionCode | None = None
-    note: str | None = Field(default=None, max_length=1000)
+    note: str | None = Field(default=None, max_length=REASON_CHARS)
 
 
     @model_validator(mode="after")
@@ -187,7 +194,9 @@ class AdverseResponse(_Part):
 class SessionFinding(_Part):
     """A screening finding (findings catalogue code) and where it is (omitted: at the treated region)."""
 
-    code: str = Field(min_length=1, description="a findings-catalogue code, e.g. open_wound")
+    code: str = Field(
+        min_length=1, max_length=CODE_CHARS, description="a findings-catalogue code, e.g. open_wound"
+    )
     region: RegionCode | None = None
 
 
@@ -197,7 +206,9 @@ class ScreeningStep(_Part):
     no_change: bool = Field(
         default=False, description="the latest screening of the episode still holds (findings unchanged)"
     )
-    findings: list[SessionFinding] = Field(default_factory=list, description="today's findings")
+    findings: list[SessionFinding] = Field(
+        default_factory=list, max_length=LIST_ITEMS, description="today's findings"
+    )
     intolerance: bool = False
 
     @model_validator(mode="after")
@@ -231,9 +242,11 @@ class FollowUpAnswers(_Part):
 
     asked: bool = Field(description="the follow-up questions were asked")
     reactions: list[ReactionBetween] = Field(
-        default_factory=list, description="reactions since an earlier session; none = nothing noticed"
+        default_factory=list,
+        max_length=LIST_ITEMS,
+        description="reactions since an earlier session; none = nothing noticed",
     )
-    resolved: list[Resolution] = Field(default_factory=list)
+    resolved: list[Resolution] = Field(default_factory=list, max_length=LIST_ITEMS)
 
     @model_validator(mode="after")
     def _answers_need_asking(self) -> FollowUpAnswers:
@@ -248,18 +261,20 @@ class SessionRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
     episode_id: int = Field(ge=1)
-    clinician: str = Field(min_length=1, description="code of the clinician who treated")
+    clinician: str = Field(
+        min_length=1, max_length=CODE_CHARS, description="code of the clinician who treated"
+    )
     date: dt.date
     warm_up: WarmUp | None = None
     emollient: str | None = Field(default=None, max_length=100, description="e.g. lotion, cream; null = none")
-    steps: list[DoseStep] = Field(default_factory=list, max_length=50)
-    followed_by: list[FollowUp] = Field(default_factory=list)
-    measurements: list[Measurement] = Field(default_factory=list)
-    adverse_responses: list[AdverseResponse] = Field(default_factory=list)
+    steps: list[DoseStep] = Field(default_factory=list, max_length=LIST_ITEMS)
+    followed_by: list[FollowUp] = Field(default_factory=list, max_length=LIST_ITEMS)
+    measurements: list[Measurement] = Field(default_factory=list, max_length=MEASUREMENTS_PER_SESSION)
+    adverse_responses: list[AdverseResponse] = Field(default_factory=list, max_length=LIST_ITEMS)
     tolerance: Tolerance | None = None
     clinician_decision: ClinicianDecision | None = None
-    decision_reason: str | None = Field(default=None, max_length=1000)
-    notes: str | None = Field(default=None, max_length=2000)
+    decision_reason: str | None = Field(default=None, max_length=REASON_CHARS)
+    notes: str | None = Field(default=None, max_length=NOTE_CHARS)
     screening: ScreeningStep | None = Field(
         default=None,
         description="the screening at the start of the session; omitted: the episode's latest stored "
@@ -270,7 +285,7 @@ class SessionRecord(BaseModel):
     )
     override_reason: str | None = Field(
         default=None,
-        max_length=1000,
+        max_length=REASON_CHARS,
         description="why IASTM goes ahead over a contraindicated screening, or the clinician's decision "
         "overrides 'refer' (at least 3 words and 15 characters)",
     )
@@ -280,7 +295,7 @@ class SessionRecord(BaseModel):
     exercise_delivered: bool | None = Field(
         default=None, description="the exercise programme was delivered in this session (required)"
     )
-    exercise_not_delivered_reason: str | None = Field(default=None, max_length=1000)
+    exercise_not_delivered_reason: str | None = Field(default=None, max_length=REASON_CHARS)
 
     @model_validator(mode="after")
     def _consistent(self) -> SessionRecord:
@@ -296,8 +311,10 @@ class SessionRecord(BaseModel):
                     f"the session date {self.date}"
                 )
         if self.steps and self.tolerance is None:
-            raise ValueError("tolerance is required when instrument work was done; allowed: "
-                             "well_tolerated, tolerated_with_modification, poorly_tolerated, stopped_early")
+            raise ValueError(
+                "tolerance is required when instrument work was done; allowed: "
+                "well_tolerated, tolerated_with_modification, poorly_tolerated, stopped_early"
+            )
         return self
 
     def iastm_seconds(self) -> int:

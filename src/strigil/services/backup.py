@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy.engine import make_url
 
 from strigil.services.errors import Refused, invalid
+from strigil.store.files import private_file
 from strigil.store.serving import DatabaseInUse, without_servers
 
 __all__ = ["RestoreReport", "backup", "restore"]
@@ -62,7 +63,7 @@ def backup(url: str, target: Path) -> Path:
         raise invalid(
             "PATH", str(target), "already exists; backups never overwrite a file — choose a new name"
         )
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target, exclusive=True)  # 0600; a folder it makes is 0700
     with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
         src.backup(dst)
     _check_backup_file(target)
@@ -241,7 +242,7 @@ def restore(url: str, source: Path, *, replace: bool = False, by: str = "cli") -
                         "Back it up first, then restore with --replace"
                     )
             since = _read_since(target, source) if target.exists() else None
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_file(target)
             with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
                 src.backup(dst)
             # An older backup is brought to this version's schema first (ids, audit columns) ...

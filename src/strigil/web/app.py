@@ -19,21 +19,24 @@ from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
-from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
+from strigil.store.database import DatabaseFileProblem
+from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
-from strigil.web.security import NotSignedIn, PasswordChangeRequired, record_denial
+from strigil.web.security import NotSignedIn, PasswordChangeRequired, record_denial, trusted_proxies
 
 __all__ = [
     "API_PREFIX",
     "ERROR_RESPONSES",
     "STATIC",
     "AdmissionGate",
+    "AllowedHosts",
     "Problem",
     "ResponseHeaders",
     "create_app",
@@ -56,9 +59,16 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {"model": Problem, "description": "this role or token scope may not do this (or CSRF token wrong)"},
     404: {"model": Problem, "description": "no such record in your clinic"},
     409: {"model": Problem, "description": "refused: the record's state does not allow this"},
+    413: {"model": Problem, "description": "the request body is larger than this operation accepts"},
     422: {"model": Problem, "description": "invalid input: each problem names the field and what is allowed"},
     503: {"model": Problem, "description": "the database is unavailable or full; nothing was written"},
 }
+
+
+_READ_ONLY = (
+    "the database is read-only; nothing was written — pages with patient data are refused too, "
+    "because every read is recorded in the audit trail. Ask the administrator"
+)
 
 
 def _database_problem(exc: OperationalError) -> str:
@@ -66,7 +76,14 @@ def _database_problem(exc: OperationalError) -> str:
     if "full" in text:
         return "the database is full (no space left); nothing was written — free space, then retry"
     if "readonly" in text or "read-only" in text:
-        return "the database is read-only; nothing was written — ask the administrator"
+        return _READ_ONLY
+    if "unable to open" in text:
+        return (
+            "the database file cannot be opened (missing, or its folder or its -wal/-shm files are not "
+            "writable by the server); nothing was written — ask the administrator"
+        )
+    if "disk i/o" in text:
+        return "the disk reported an input/output error; nothing was written — ask the administrator"
     if "locked" in text:
         return "the database is busy; nothing was written — retry in a moment"
     return "the database is unavailable; nothing was written — retry in a moment"
@@ -153,6 +170,24 @@ def _install_error_handlers(app: FastAPI) -> None:
             return JSONResponse({"detail": message}, 409)
         return render_error(request, 409, message)
 
+    @app.exception_handler(InternalError)
+    async def read_only_server(request: Request, exc: InternalError) -> Response:
+        # PostgreSQL refuses writes on a standby or with default_transaction_read_only (SQLSTATE 25006).
+        if getattr(exc.orig, "sqlstate", None) != "25006":
+            raise exc
+        server = "the database server is read-only (a standby, or read-only by setting)"
+        message = _READ_ONLY.replace("the database is read-only", server)
+        if _wants_json(request):
+            return JSONResponse({"detail": message}, 503)
+        return render_error(request, 503, message)
+
+    @app.exception_handler(DatabaseFileProblem)
+    async def database_files(request: Request, exc: DatabaseFileProblem) -> Response:
+        # Not transient: no Retry-After, and the read-retry does not run it again.
+        if _wants_json(request):
+            return JSONResponse({"detail": str(exc)}, 503)
+        return render_error(request, 503, str(exc))
+
     @app.exception_handler(OperationalError)
     async def database_down(request: Request, exc: OperationalError) -> Response:
         # A clear, retryable answer instead of a 500 while the database restarts, is full or read-only.
@@ -175,7 +210,8 @@ class ResponseHeaders:
             b"frame-ancestors 'none'",
         ),
     )
-    _PRIVATE_PREFIXES = (API_PREFIX, "/patients", "/episodes")
+    # Everything but the static files may show patient data or secrets (pages, the API, sign-in forms).
+    _PUBLIC_PREFIXES = ("/static/",)
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -186,7 +222,7 @@ class ResponseHeaders:
             await self.app(scope, receive, send)
             return
         start = time.perf_counter()
-        private = str(scope["path"]).startswith(self._PRIVATE_PREFIXES)
+        private = not str(scope["path"]).startswith(self._PUBLIC_PREFIXES)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -203,6 +239,45 @@ class ResponseHeaders:
             await send(message)
 
         await self.app(scope, receive, send_with_headers)
+
+
+class AllowedHosts:
+    """Answer 400 to a request whose Host header names a host not in the list (DNS rebinding: a web page
+    whose name an attacker points at this server's address must not reach it under that name)."""
+
+    def __init__(self, app: ASGIApp, hosts: str) -> None:
+        self.app = app
+        names = [h.strip().lower().strip("[]") for h in hosts.split(",") if h.strip()]
+        self.any = not names or "*" in names
+        self.exact = frozenset(n for n in names if not n.startswith("*."))
+        self.suffixes = tuple(n[1:] for n in names if n.startswith("*."))
+
+    def allows(self, host_header: str) -> bool:
+        """Is the host in a Host header (with or without a port; IPv6 in brackets) allowed?"""
+        if self.any:
+            return True
+        value = host_header.strip().lower()
+        host = value[1:].split("]", 1)[0] if value.startswith("[") else value.rsplit(":", 1)[0]
+        return host in self.exact or (bool(host) and host.endswith(self.suffixes))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Refuse an unknown host before anything else runs."""
+        if scope["type"] != "http" or self.any:
+            await self.app(scope, receive, send)
+            return
+        host = dict(scope.get("headers") or []).get(b"host", b"").decode("latin-1")
+        if self.allows(host):
+            await self.app(scope, receive, send)
+            return
+        body = b"unknown host name; the administrator lists the allowed ones in STRIGIL_ALLOWED_HOSTS"
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 400,
+                "headers": [(b"content-type", b"text/plain; charset=utf-8"), (b"connection", b"close")],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
 
 class AdmissionGate:
@@ -285,6 +360,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         responses=ERROR_RESPONSES,
     )
     app.state.settings = settings
+    app.state.trusted_proxies = trusted_proxies(settings.trusted_proxies)
     app.state.engine = engine
     app.state.sessionmaker = sessionmaker(engine, expire_on_commit=False)
     _install_error_handlers(app)
@@ -293,6 +369,9 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         app.include_router(router)
 
     app.add_middleware(AdmissionGate, limit=admitted)
+    # Outside the gate: a body arrives whole (or is refused) before its request may take a slot.
+    app.add_middleware(RequestBody, timeout_s=settings.body_timeout_s, min_rate=settings.body_min_rate)
+    app.add_middleware(AllowedHosts, hosts=settings.allowed_hosts)
     app.add_middleware(ResponseHeaders)
     install_read_retry(app)  # outermost: a retried read's pause holds no admission slot
     return app

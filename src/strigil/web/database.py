@@ -11,11 +11,14 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session, sessionmaker
 
+from strigil.store.database import check_database_files
+
 __all__ = ["DB", "UnitOfWorkRoute", "get_db"]
 
 
 def get_db(request: Request) -> Iterator[Session]:
     """The request's database session; commits on success, rolls back on any error."""
+    check_database_files(request.app.state.engine)  # a damaged or read-only SQLite file: 503, no crash
     factory: sessionmaker[Session] = request.app.state.sessionmaker
     db = factory()
     try:

@@ -72,6 +72,8 @@ _TITLES = {
     401: "Please sign in",
     403: "Not allowed",
     404: "Not found",
+    408: "The request took too long",
+    413: "Too large",
     422: "Please check the form",
     429: "Too many attempts",
 }

@@ -7,6 +7,7 @@ walks the app's routes and fails for any route without such a declaration.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -25,11 +26,13 @@ __all__ = [
     "NotSignedIn",
     "PasswordChangeRequired",
     "Principal",
+    "Proxies",
     "RoleGuard",
     "allow",
     "client_address",
     "optional_principal",
     "record_denial",
+    "trusted_proxies",
 ]
 
 COOKIE_NAME = "strigil_session"
@@ -75,9 +78,41 @@ class Principal:
         )
 
 
+Proxies = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def trusted_proxies(setting: str) -> Proxies:
+    """The networks of `Settings.trusted_proxies` ("10.0.0.5, 192.168.1.0/24"); ValueError names a bad one."""
+    networks = []
+    for item in (part.strip() for part in setting.split(",")):
+        if item:
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ValueError(f"STRIGIL_TRUSTED_PROXIES: {item!r} is not an address or network") from None
+    return tuple(networks)
+
+
+def _is_trusted(address: str, proxies: Proxies) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in proxies)
+
+
 def client_address(request: Request) -> str:
-    """The peer address of the request (Strigil does not trust forwarded headers by default)."""
-    return request.client.host if request.client else ""
+    """Who sent the request: the peer, or — when the peer is a trusted proxy — the nearest address in
+    X-Forwarded-For that is not one of the trusted proxies (each proxy appends the address it saw)."""
+    peer = request.client.host if request.client else ""
+    proxies: Proxies = getattr(request.app.state, "trusted_proxies", ())
+    if not _is_trusted(peer, proxies):
+        return peer
+    hops = [hop.strip() for value in request.headers.getlist("x-forwarded-for") for hop in value.split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _is_trusted(hop, proxies):
+            return hop
+    return peer
 
 
 def optional_principal(request: Request, db: DB) -> Principal | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.checks import problems_from
+from strigil.clinical.limits import CODE_CHARS, HISTORY_ITEMS, LABEL_CHARS, LIST_ITEMS
 from strigil.clinical.response.changes import Goal, SessionMeasurement
 from strigil.clinical.response.rules import Recommendation, recommend
 from strigil.clinical.response.settings import ResponseSettings
@@ -33,21 +34,31 @@ class MeasureEntry(BaseModel):
     """One outcome value of one session."""
 
     model_config = ConfigDict(extra="forbid")
-    measure: str = Field(description="Measure code (catalogue of measures), e.g. nprs, lefs, rom_deg.")
+    measure: str = Field(
+        max_length=CODE_CHARS, description="Measure code (catalogue of measures), e.g. nprs, lefs, rom_deg."
+    )
     session: int = Field(ge=1, description="Session number, 1 = first session of the episode.")
     timing: Literal["pre", "post"] = Field(description="Before (pre) or after (post) IASTM in that session.")
     value: float = Field(allow_inf_nan=False, description="The value in the measure's unit.")
-    joint: str | None = Field(default=None, description="Range of motion: the joint measured.")
-    motion: str | None = Field(default=None, description="Range of motion: the motion measured.")
-    side: str | None = Field(default=None, description="Range of motion: the side measured.")
-    activity: str | None = Field(default=None, description="PSFS: the activity this item scores.")
+    joint: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the joint measured."
+    )
+    motion: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the motion measured."
+    )
+    side: str | None = Field(
+        default=None, max_length=CODE_CHARS, description="Range of motion: the side measured."
+    )
+    activity: str | None = Field(
+        default=None, max_length=LABEL_CHARS, description="PSFS: the activity this item scores."
+    )
 
 
 class GoalEntry(BaseModel):
     """The goal of the episode: a measure and the value to reach."""
 
     model_config = ConfigDict(extra="forbid")
-    measure: str
+    measure: str = Field(max_length=CODE_CHARS)
     target: float = Field(allow_inf_nan=False)
 
 
@@ -57,7 +68,8 @@ class AdverseEntry(BaseModel):
     model_config = ConfigDict(extra="forbid")
     session: int = Field(ge=1)
     type: str = Field(
-        description="petechiae, bruising, soreness, skin_irritation, pain_flare, paresthesia, other"
+        max_length=CODE_CHARS,
+        description="petechiae, bruising, soreness, skin_irritation, pain_flare, paresthesia, other",
     )
     severity: Literal["mild", "moderate", "severe"]
     resolved_days: float | None = Field(
@@ -77,19 +89,24 @@ class RespondDocument(BaseModel):
     """Input of `strigil respond FILE.json`."""
 
     model_config = ConfigDict(extra="forbid", title="strigil respond input")
-    measures: list[MeasureEntry]
+    measures: list[MeasureEntry] = Field(max_length=HISTORY_ITEMS)
     goal: GoalEntry | None = None
-    adverse_responses: list[AdverseEntry] = Field(default_factory=list)
+    adverse_responses: list[AdverseEntry] = Field(default_factory=list, max_length=HISTORY_ITEMS)
     settings: dict[str, Any] | None = Field(
         None,
         description="Clinic settings: switch_after_sessions, goal_kept_sessions, population, "
         "thresholds {measure: change}, adverse_windows_days {type: days}, "
         "flag_unresolved_without_dates, adverse_lookback_sessions.",
     )
-    sessions: list[SessionDateEntry] = Field(default_factory=list, description="Optional session dates.")
-    red_flags: list[str] = Field(default_factory=list, description="Red flags noted by the clinician.")
+    sessions: list[SessionDateEntry] = Field(
+        default_factory=list, max_length=HISTORY_ITEMS, description="Optional session dates."
+    )
+    red_flags: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)]] = Field(
+        default_factory=list, max_length=LIST_ITEMS, description="Red flags noted by the clinician."
+    )
     condition: str | None = Field(
         None,
+        max_length=CODE_CHARS,
         description="The episode's condition code (catalogue of conditions): picks the MCID and MDC of the "
         "population the catalogue maps to it; without it, each measure's default MCID and the largest MDC "
         "listed apply (output: measures[].bar).",
@@ -112,8 +129,10 @@ class ThresholdOut(_Out):
     units: float | None = Field(description="The threshold in the measure's units at this baseline.")
     population: str
     source: str
-    basis: str = Field(description="Why this entry applies: the condition, the clinic's population, the "
-                       "default, or the largest listed (a fallback, said so).")
+    basis: str = Field(
+        description="Why this entry applies: the condition, the clinic's population, the "
+        "default, or the largest listed (a fallback, said so)."
+    )
     note: str
     verified: bool
 
@@ -175,8 +194,10 @@ class RespondOutput(_Out):
     plateau_sessions: int = Field(
         description="Between-session changes in a row, ending with the latest, without a meaningful gain."
     )
-    advice: str = Field(description="What the recommendation means for the plan: exercise stays the "
-                        "cornerstone, IASTM an adjunct.")
+    advice: str = Field(
+        description="What the recommendation means for the plan: exercise stays the "
+        "cornerstone, IASTM an adjunct."
+    )
     advice_sources: list[str]
 
 

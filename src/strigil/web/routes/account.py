@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from strigil.services import accounts as account_service
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -58,7 +58,9 @@ class TokenRequest(BaseModel):
     """Ask for a new API token."""
 
     name: str = Field(min_length=1, max_length=128)
-    scopes: list[str] = Field(min_length=1, description="read, write and/or admin")
+    scopes: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)]] = Field(
+        min_length=1, max_length=LIST_ITEMS, description="read, write and/or admin"
+    )
     expires_days: int | None = Field(
         default=90,
         ge=1,

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.services import clinics
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import CODE_CHARS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -65,7 +65,7 @@ class NewAccount(BaseModel):
 
     username: str = Field(min_length=3, max_length=64)
     display_name: str = Field(default="", max_length=128)
-    role: str = Field(description="admin, clinician or researcher")
+    role: str = Field(max_length=CODE_CHARS, description="admin, clinician or researcher")
     password: str = Field(min_length=1, max_length=256)
 
 

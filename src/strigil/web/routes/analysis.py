@@ -12,6 +12,7 @@ from fastapi.responses import Response
 from strigil.services import audit as audit_service
 from strigil.services.clinic_outcomes import MIN_GROUP, clinic_outcomes
 from strigil.services.meta_analysis import MEASURES, METHODS, STRUCTS, TESTS, MetaInputError, fit_csv
+from strigil.web.api_errors import LABEL_CHARS, FormChoice, FormLabel
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -44,13 +45,21 @@ async def _text(upload: UploadFile) -> str:
 async def meta_fit(
     principal: Analyst,
     file: Annotated[UploadFile, File(description="CSV, one row per study (yi,vi or metafor's columns)")],
-    measure: Annotated[str, Form()] = "given",
-    method: Annotated[str, Form()] = "REML",
-    test: Annotated[str, Form()] = "z",
-    trial: Annotated[str, Form(description="column naming each row's trial (several effects a trial)")] = "",
-    outcome: Annotated[str, Form(description="column naming each row's outcome (correlated outcomes)")] = "",
-    struct: Annotated[str, Form()] = "CS",
-    rho: Annotated[str, Form(description="assumed correlation of sampling errors within a trial")] = "",
+    measure: FormChoice = "given",
+    method: FormChoice = "REML",
+    test: FormChoice = "z",
+    trial: Annotated[
+        str,
+        Form(max_length=LABEL_CHARS, description="column naming each row's trial (several effects a trial)"),
+    ] = "",
+    outcome: Annotated[
+        str,
+        Form(max_length=LABEL_CHARS, description="column naming each row's outcome (correlated outcomes)"),
+    ] = "",
+    struct: FormChoice = "CS",
+    rho: Annotated[
+        str, Form(max_length=LABEL_CHARS, description="assumed correlation of sampling errors within a trial")
+    ] = "",
     robust: Annotated[bool, Form(description="cluster-robust (CR2) tests by trial")] = False,
 ) -> dict[str, Any]:
     """Fit a meta-analysis to an uploaded CSV: numbers as `strigil meta fit --json`, plus the forest SVG
@@ -86,13 +95,13 @@ async def meta_page_fit(
     request: Request,
     principal: Analyst,
     file: Annotated[UploadFile, File()],
-    measure: Annotated[str, Form()] = "given",
-    method: Annotated[str, Form()] = "REML",
-    test: Annotated[str, Form()] = "z",
-    trial: Annotated[str, Form()] = "",
-    outcome: Annotated[str, Form()] = "",
-    struct: Annotated[str, Form()] = "CS",
-    rho: Annotated[str, Form()] = "",
+    measure: FormChoice = "given",
+    method: FormChoice = "REML",
+    test: FormChoice = "z",
+    trial: FormLabel = "",
+    outcome: FormLabel = "",
+    struct: FormChoice = "CS",
+    rho: FormLabel = "",
     robust: Annotated[bool, Form()] = False,
 ) -> Response:
     """Fit the uploaded file and show the forest plot and numbers (or say what is wrong with the file)."""

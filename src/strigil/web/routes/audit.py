@@ -11,7 +11,7 @@ from pydantic import BaseModel
 
 from strigil.services import audit as audit_service
 from strigil.services import patients
-from strigil.web.api_errors import MAX_ID, Page
+from strigil.web.api_errors import MAX_ID, SEARCH_CHARS, Page, Search
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -76,9 +76,9 @@ def _page(
 def audit_events(
     db: DB,
     principal: Annotated[Principal, allow("admin", scope="admin")],
-    username: str = "",
+    username: Search = "",
     patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    action: str = "",
+    action: Search = "",
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPageOut:
@@ -110,10 +110,10 @@ def audit_page(
     request: Request,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
-    username: str = "",
-    patient_id: Annotated[str, Query()] = "",
+    username: Search = "",
+    patient_id: Annotated[str, Query(max_length=SEARCH_CHARS)] = "",
     patient: Annotated[str, Query(max_length=64)] = "",
-    action: str = "",
+    action: Search = "",
     page: Page = 1,
 ) -> Response:
     """The audit trail page with filters (user, patient code, action) and pagination."""

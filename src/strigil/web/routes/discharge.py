@@ -17,7 +17,7 @@ from strigil.services.choices import record_choices
 from strigil.services.errors import RecordError, invalid
 from strigil.services.outcomes import resolve_adverse_response
 from strigil.services.void import void_episode
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import REASON_CHARS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -52,7 +52,7 @@ class DischargeIn(BaseModel):
     lost_to_follow_up, other — other with text) and the referring clinician the letter goes to."""
 
     on: dt.date
-    reason: str
+    reason: str = Field(max_length=REASON_CHARS)
     text: str | None = Field(default=None, max_length=500)
     referrer: str | None = Field(default=None, max_length=200)
 

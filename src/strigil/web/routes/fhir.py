@@ -12,10 +12,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from strigil.services import audit as audit_service
+from strigil.web.api_errors import CODE_CHARS, LABEL_CHARS, QUERY_LIST_CHARS, PatientCode
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
@@ -35,10 +36,11 @@ FHIR_JSON = "application/fhir+json"
 
 router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"], route_class=UnitOfWorkRoute)
 Clinician = Annotated[Principal, allow("clinician")]
+_JobId = Annotated[str, Path(max_length=CODE_CHARS, description="an export job")]
 
 
 @router.get("/Patient/{patient_id}/$everything", response_class=JSONResponse)
-def patient_everything(patient_id: str, db: DB, principal: Clinician) -> JSONResponse:
+def patient_everything(patient_id: PatientCode, db: DB, principal: Clinician) -> JSONResponse:
     """Everything recorded about one patient of my clinic, as a FHIR R4 searchset Bundle."""
     from strigil.interop.bundle import make_bundle
     from strigil.interop.to_fhir import stream_resources
@@ -86,7 +88,9 @@ def post_bundle(
     bundle: Annotated[
         dict[str, Any], Body(description="a FHIR R4 Bundle (collection, transaction or batch)")
     ],
-    patient: Annotated[str | None, Query(description="Strigil patient code for other systems' data")] = None,
+    patient: Annotated[
+        str | None, Query(max_length=CODE_CHARS, description="Strigil patient code for other systems' data")
+    ] = None,
     match_only: Annotated[bool, Query(description="other systems' patients: only those found here")] = False,
 ) -> JSONResponse:
     """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422 with an
@@ -188,10 +192,15 @@ def bulk_kickoff(
     request: Request,
     db: DB,
     principal: Clinician,
-    prefer: Annotated[str | None, Header()] = None,
-    type_: Annotated[str | None, Query(alias="_type", description="resource types, comma-separated")] = None,
-    since: Annotated[str | None, Query(alias="_since", description="FHIR instant")] = None,
-    output_format: Annotated[str | None, Query(alias="_outputFormat")] = None,
+    prefer: Annotated[str | None, Header(max_length=LABEL_CHARS)] = None,
+    type_: Annotated[
+        str | None,
+        Query(alias="_type", max_length=QUERY_LIST_CHARS, description="resource types, comma-separated"),
+    ] = None,
+    since: Annotated[
+        str | None, Query(alias="_since", max_length=CODE_CHARS, description="FHIR instant")
+    ] = None,
+    output_format: Annotated[str | None, Query(alias="_outputFormat", max_length=CODE_CHARS)] = None,
 ) -> Response:
     """Kick off an export of my clinic (every patient) as FHIR Bulk Data; answers 202 with the status URL."""
     from strigil.interop.r4 import is_resource_type
@@ -247,7 +256,7 @@ def _own_job(request: Request, principal: Principal, job_id: str) -> Any:
     "/bulk/{job_id}",
     responses={202: {"description": "still running (X-Progress)"}, 500: _OUTCOME},
 )
-def bulk_status(request: Request, job_id: str, principal: Clinician) -> Response:
+def bulk_status(request: Request, job_id: _JobId, principal: Clinician) -> Response:
     """The export's status: 202 while it runs, 200 with the manifest when done, 500 with the reason."""
     job = _own_job(request, principal, job_id)
     if job.status == "in-progress":
@@ -262,7 +271,13 @@ def bulk_status(request: Request, job_id: str, principal: Clinician) -> Response
     response_class=FileResponse,
     responses={200: {"content": {"application/fhir+ndjson": {}}}},
 )
-def bulk_download(request: Request, job_id: str, name: str, db: DB, principal: Clinician) -> Response:
+def bulk_download(
+    request: Request,
+    job_id: _JobId,
+    name: Annotated[str, Path(max_length=LABEL_CHARS)],
+    db: DB,
+    principal: Clinician,
+) -> Response:
     """One NDJSON file of a finished export (only a file its manifest lists)."""
     from strigil.interop.bulk import NDJSON
     from strigil.services.bulk_jobs import job_file
@@ -276,7 +291,7 @@ def bulk_download(request: Request, job_id: str, name: str, db: DB, principal: C
 
 
 @router.delete("/bulk/{job_id}", status_code=202)
-def bulk_delete(request: Request, job_id: str, db: DB, principal: Clinician) -> Response:
+def bulk_delete(request: Request, job_id: _JobId, db: DB, principal: Clinician) -> Response:
     """Remove an export and its files (cancelling it if it still runs: its files are not kept)."""
     from strigil.services.bulk_jobs import delete_job
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
@@ -32,6 +32,7 @@ from strigil.services.force_recordings import (
     choose_target,
     measured_force_summary,
 )
+from strigil.web.api_errors import FormChoice
 from strigil.web.database import UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.routes.analysis import Analyst
@@ -185,8 +186,8 @@ async def force_analyse(
     request: Request,
     principal: Analyst,
     file: Annotated[UploadFile, File(description="CSV or Parquet recording: time and normal force columns")],
-    unit: Annotated[str, Form()] = "",
-    time_unit: Annotated[str, Form()] = "",
+    unit: FormChoice = "",
+    time_unit: FormChoice = "",
 ) -> dict[str, Any]:
     """Analyse a recording: the numbers of `strigil force analyse --json`, plus the two pictures as SVG.
 

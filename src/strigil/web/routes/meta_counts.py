@@ -7,11 +7,12 @@ import base64
 import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, HTTPException, Request, UploadFile
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
 from fastapi.responses import Response
 
 from strigil.services.count_meta_analysis import MODELS, CountsReport, counts_report
 from strigil.services.meta_analysis import MetaInputError
+from strigil.web.api_errors import FormChoice, FormLabel
 from strigil.web.database import UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.routes.analysis import Analyst, _text
@@ -59,12 +60,12 @@ async def counts_page_fit(
     request: Request,
     principal: Analyst,
     file: Annotated[UploadFile, File()],
-    model: Annotated[str, Form()] = "MH",
-    measure: Annotated[str, Form()] = "OR",
-    subgroup: Annotated[str, Form()] = "",
-    moderator: Annotated[str, Form()] = "",
-    group1: Annotated[str, Form()] = "Treatment",
-    group2: Annotated[str, Form()] = "Control",
+    model: FormChoice = "MH",
+    measure: FormChoice = "OR",
+    subgroup: FormLabel = "",
+    moderator: FormLabel = "",
+    group1: FormLabel = "Treatment",
+    group2: FormLabel = "Control",
 ) -> Response:
     """Pool the uploaded tables and show the plots and numbers (or say what is wrong with the file)."""
     chosen = {"model": model, "measure": measure, "subgroup": subgroup, "moderator": moderator,
@@ -81,10 +82,10 @@ async def counts_fit(
     principal: Analyst,
     file: Annotated[UploadFile, File(description="CSV: ai, bi, ci, di (or ai, n1i, ci, n2i) or x1i, t1i, "
                                                  "x2i, t2i")],
-    model: Annotated[str, Form()] = "MH",
-    measure: Annotated[str, Form()] = "OR",
-    subgroup: Annotated[str, Form()] = "",
-    moderator: Annotated[str, Form()] = "",
+    model: FormChoice = "MH",
+    measure: FormChoice = "OR",
+    subgroup: FormLabel = "",
+    moderator: FormLabel = "",
 ) -> dict[str, Any]:
     """Pool 2×2 or person-time tables: numbers as `strigil meta counts --json`, plus the plots as SVG."""
     chosen = {**_DEFAULTS, "model": model, "measure": measure, "subgroup": subgroup, "moderator": moderator}

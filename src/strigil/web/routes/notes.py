@@ -16,7 +16,7 @@ from strigil.services import notes as note_service
 from strigil.services.choices import record_choices
 from strigil.services.errors import RecordError
 from strigil.services.void import void_session
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import REASON_CHARS, Id
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -50,7 +50,7 @@ Clinician = Annotated[Principal, allow("clinician")]
 class AmendmentIn(BaseModel):
     """A correction: some fields (`changes`) or the whole corrected session document, and why."""
 
-    reason: str = Field(description="why the note is corrected")
+    reason: str = Field(max_length=REASON_CHARS, description="why the note is corrected")
     changes: dict[str, Any] | None = Field(
         default=None, description=f"fields to change: {', '.join(note_service.AMENDABLE)}"
     )

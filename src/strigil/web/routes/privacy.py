@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from strigil.services import audit as audit_service
 from strigil.services import privacy as privacy_service
 from strigil.services.errors import InvalidInput, NotFound
+from strigil.web.api_errors import PatientCode
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -78,7 +79,7 @@ class ErasureOut(BaseModel):
     response_model=PatientExportOut,
     responses={200: {"description": "a JSON file to save (Content-Disposition: attachment)"}},
 )
-def export_patient(patient_code: str, db: DB, principal: Admin) -> Response:
+def export_patient(patient_code: PatientCode, db: DB, principal: Admin) -> Response:
     """One patient of my clinic, whole, as a JSON file (the export is recorded in the audit trail)."""
     document = privacy_service.export_patient(db, principal.clinic_id, patient_code, principal.actor)
     # The stored code matches CODE_PATTERN (letters, digits, '-', '_'), so it is safe in the header.
@@ -87,7 +88,7 @@ def export_patient(patient_code: str, db: DB, principal: Admin) -> Response:
 
 
 @api.post("/patients/{patient_code}/erase", response_model=ErasureOut)
-def erase_patient(patient_code: str, body: ErasureIn, db: DB, principal: Admin) -> ErasureOut:
+def erase_patient(patient_code: PatientCode, body: ErasureIn, db: DB, principal: Admin) -> ErasureOut:
     """Erase one patient's clinical record on request; the audit trail keeps its rows and records this."""
     report = privacy_service.erase_patient(
         db, principal.clinic_id, patient_code, principal.actor, confirm=body.confirm, reason=body.reason

@@ -11,7 +11,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StringConstraints
 
 from strigil.services import audit as audit_service
 from strigil.services import dashboard as dashboard_service
@@ -20,7 +20,7 @@ from strigil.services import episodes as episode_service
 from strigil.services import outcomes, patients, sessions
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import record_screening, screen_episode
-from strigil.web.api_errors import MAX_ID, Id, Page
+from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, MAX_ID, REASON_CHARS, Id, Page, PatientCode, Search
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
@@ -63,9 +63,9 @@ def _plain(value: Any) -> Any:
 class PatientIn(BaseModel):
     """A new pseudonymous patient (no names: a code chosen by the clinic)."""
 
-    code: str = Field(description="pseudonymous code: letters, digits, '-' and '_'")
+    code: str = Field(max_length=CODE_CHARS, description="pseudonymous code: letters, digits, '-' and '_'")
     birth_year: int
-    sex: str = Field(description="female, male, other or unknown")
+    sex: str = Field(max_length=CODE_CHARS, description="female, male, other or unknown")
 
 
 class CloseIn(BaseModel):
@@ -73,7 +73,7 @@ class CloseIn(BaseModel):
     other with text; other words are kept as the text of other)."""
 
     closed_on: dt.date
-    reason: str
+    reason: str = Field(max_length=REASON_CHARS)
     text: str | None = Field(default=None, max_length=500)
     referrer: str | None = Field(default=None, max_length=200)
 
@@ -81,17 +81,19 @@ class CloseIn(BaseModel):
 class MeasurementIn(BaseModel):
     """A measurement outside a session document."""
 
-    measure: str
+    measure: str = Field(max_length=CODE_CHARS)
     value: float
     taken_on: dt.date
-    timing: str = "between"
+    timing: str = Field(default="between", max_length=CODE_CHARS)
     session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class ScreeningIn(BaseModel):
     """Findings today (catalogue codes) and whether the patient reports intolerance to IASTM."""
 
-    findings: list[str] = Field(default_factory=list)
+    findings: list[Annotated[str, StringConstraints(max_length=CODE_CHARS)]] = Field(
+        default_factory=list, max_length=LIST_ITEMS
+    )
     intolerance: bool = False
 
 
@@ -99,7 +101,7 @@ class ScreeningIn(BaseModel):
 def list_patients(
     db: DB,
     principal: Clinician,
-    q: str = "",
+    q: Search = "",
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=200)] = 25,
 ) -> dict[str, Any]:
@@ -124,7 +126,7 @@ def add_patient(body: PatientIn, db: DB, principal: Clinician) -> dict[str, Any]
 
 
 @router.get("/patients/{patient_code}")
-def show_patient(patient_code: str, db: DB, principal: Clinician) -> dict[str, Any]:
+def show_patient(patient_code: PatientCode, db: DB, principal: Clinician) -> dict[str, Any]:
     """One patient of my clinic with their episodes."""
     view = patients.show_patient(db, principal.clinic_id, patient_code)
     audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
@@ -133,7 +135,7 @@ def show_patient(patient_code: str, db: DB, principal: Clinician) -> dict[str, A
 
 @router.post("/patients/{patient_code}/episodes", status_code=201)
 def open_episode(
-    patient_code: str,
+    patient_code: PatientCode,
     db: DB,
     principal: Clinician,
     plan: Annotated[

@@ -19,7 +19,7 @@ from strigil.services.errors import RecordError
 from strigil.services.patient_summary import patient_summary
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import finding_choices, screen_before_session, screen_episode
-from strigil.web.api_errors import Id, Page
+from strigil.web.api_errors import Id, Page, Search
 from strigil.web.charts import progress_rows, progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render, render_measured
@@ -81,7 +81,7 @@ def dashboard_page(request: Request, db: DB, principal: Principal) -> Response:
 
 
 @router.get("/patients")
-def patients_page(request: Request, db: DB, principal: Clinician, q: str = "", page: Page = 1) -> Response:
+def patients_page(request: Request, db: DB, principal: Clinician, q: Search = "", page: Page = 1) -> Response:
     """Find a patient by code; paged list."""
     found = patients.search_patients(db, principal.clinic_id, q, page=page, per_page=25)
     audit_service.record(db, principal.actor, "read", "patient_list", "", detail=f"q={q[:40]} page={page}")
