@@ -63,6 +63,31 @@ def _token_ids(world: World) -> dict[tuple[int, str], int]:
     return ids
 
 
+def _bulk_job(world: World, role: str, clinic: int) -> str:
+    """A finished Bulk Data export of `role`'s account in `clinic`, written anew each time (DELETE removes it)."""
+    import dataclasses
+    import json
+
+    from strigil.interop.bulk import file_name
+    from strigil.services.bulk_jobs import JOB_FILE, BulkJob
+
+    job_id = f"{clinic:016x}{len(role):016x}"
+    folder = world.app.state.settings.resolved_bulk_folder() / job_id
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / file_name("Patient")).write_text("{}\n", encoding="utf-8")
+    job = BulkJob(
+        id=job_id,
+        clinic_id=clinic,
+        account_id=world.ids[(clinic, role)],
+        username=f"{role}{clinic}",
+        request="matrix",
+        status="complete",
+        manifest={"output": [{"type": "Patient", "url": "matrix"}], "error": []},
+    )
+    (folder / JOB_FILE).write_text(json.dumps(dataclasses.asdict(job)), encoding="utf-8")
+    return job_id
+
+
 # path parameter -> function(world, role, clinic) giving the id of a record of that clinic.
 PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
     "account_id": lambda w, role, clinic: w.ids[(clinic, "spare")],
@@ -73,6 +98,8 @@ PARAMETERS: dict[str, Callable[[World, str, int], Any]] = {
     "episode_id": lambda w, role, clinic: w.records[clinic]["episode_id"],
     "adverse_id": lambda w, role, clinic: w.records[clinic]["adverse_id"],
     "session_id": lambda w, role, clinic: w.records[clinic]["session_id"],
+    "job_id": _bulk_job,
+    "name": lambda w, role, clinic: "Patient.ndjson",
 }
 
 
@@ -153,7 +180,8 @@ def matrix_world(tmp_path_factory: pytest.TempPathFactory, template_db: tuple[Pa
     target = tmp_path_factory.mktemp("matrix") / "web.sqlite"
     shutil.copyfile(template_db[0], target)
     engine = make_engine(f"sqlite:///{target}")
-    app = create_app(Settings(database_url=str(engine.url)), engine=engine)
+    settings = Settings(database_url=str(engine.url), bulk_folder=str(target.parent / "bulk"))
+    app = create_app(settings, engine=engine)
     return World(app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2])
 
 
