@@ -64,7 +64,7 @@ def _token_ids(world: World) -> dict[tuple[int, str], int]:
 
 
 def _bulk_job(world: World, role: str, clinic: int) -> str:
-    """A finished Bulk Data export of `role`'s account in `clinic`, written anew each time (DELETE removes it)."""
+    """A finished Bulk Data export of the account of `role` in `clinic`, written anew (DELETE removes it)."""
     import dataclasses
     import json
 
