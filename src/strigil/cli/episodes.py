@@ -175,11 +175,19 @@ def episode_close(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Close (discharge) an episode of care with a coded reason."""
+    summary = _discharge(episode_id, on, reason, text, referrer, by, clinic)
+    typer.echo(f"episode {episode_id} closed: {summary.reason_text}")
+
+
+def _discharge(
+    episode_id: int, on: str, reason: str, text: str | None, referrer: str | None, by: str, clinic: str
+) -> Any:
+    """Discharge in one transaction (`episode close` and `episode discharge` are the same action)."""
     from strigil.services.discharge import discharge_episode
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
-        summary = discharge_episode(
+        return discharge_episode(
             s,
             cid,
             episode_id,
@@ -189,7 +197,6 @@ def episode_close(
             referrer=referrer,
             actor=cli_actor(s, cid, "clinician", by=by),
         )
-    typer.echo(f"episode {episode_id} closed: {summary.reason_text}")
 
 
 @episode_app.command("discharge")
@@ -204,20 +211,7 @@ def episode_discharge(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Discharge an episode with a coded reason and print its discharge summary."""
-    from strigil.services.discharge import discharge_episode
-
-    with unit_of_work() as s:
-        cid = clinic_id(s, clinic)
-        summary = discharge_episode(
-            s,
-            cid,
-            episode_id,
-            on=parse_date(on, "on"),
-            reason=reason,
-            text=text,
-            referrer=referrer,
-            actor=cli_actor(s, cid, "clinician", by=by),
-        )
+    summary = _discharge(episode_id, on, reason, text, referrer, by, clinic)
     if as_json:
         print_json(summary.to_json())
     else:

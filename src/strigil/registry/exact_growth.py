@@ -351,8 +351,9 @@ def _shared_patients(
     size = np.bincount(pattern)
     shared = np.zeros(n, dtype=bool)
     # Rows sorted by their patient's pattern: each pattern's rows are one slice.
-    order = np.argsort(pattern[groups], kind="stable")
-    bounds = np.searchsorted(pattern[groups][order], np.arange(len(size) + 1))
+    row_pattern = pattern[groups]
+    order = np.argsort(row_pattern, kind="stable")
+    bounds = np.searchsorted(row_pattern[order], np.arange(len(size) + 1))
     for k in np.flatnonzero(size >= min_patients):
         rows = order[bounds[k] : bounds[k + 1]]
         local = np.unique(groups[rows], return_inverse=True)[1]
