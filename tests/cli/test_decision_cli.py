@@ -223,6 +223,23 @@ def test_installed_command_end_to_end(tmp_path: Path) -> None:
     assert list(home.iterdir()) == []
 
 
+def test_python_dash_m_strigil_is_the_same_command_line() -> None:
+    """`python -m strigil` runs the CLI, with the installed script's exit codes."""
+    ok = subprocess.run(
+        [sys.executable, "-m", "strigil", "--help"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "fhir" in ok.stdout and "demo" in ok.stdout
+    bad = subprocess.run(
+        [sys.executable, "-m", "strigil", "no-such-command"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
 def test_respond_text_says_when_the_rom_bar_is_a_fallback(tmp_path: Path) -> None:
     doc = {
         "measures": [
