@@ -1,4 +1,8 @@
-"""Analysis-ready exports of the clinic's record: `strigil export csv|parquet|metafor|redcap`."""
+"""Analysis-ready exports of the clinic's record: `strigil export csv|parquet|metafor|redcap`.
+
+Every command works on the clinic `--clinic` names, by default the database's only clinic (`only_clinic`, as
+`strigil fhir export`), and writes its files 0600 in folders it makes 0700 (`store.files.open_private`).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,6 @@ from typing import Annotated, Any
 import typer
 
 from strigil.cli.toolkit import (
-    DEFAULT_CLINIC,
-    ClinicOpt,
     OptionalClinicOpt,
     audited_job,
     clinic_id,
@@ -61,18 +63,19 @@ def export_csv(
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="File to write (default: stdout).")
     ] = None,
-    clinic_code: ClinicOpt = DEFAULT_CLINIC,
+    clinic_code: OptionalClinicOpt = None,
     key_file: KeyOpt = None,
 ) -> None:
     """The clinic's record as one analysis-ready long table (one row per measurement, pseudonymised)."""
     from strigil.services.export import clinic_patient_ids, write_csv
+    from strigil.store.files import open_private
 
     key = _key(key_file)
 
     if output is not None:
         new_file(output)
     with unit_of_work() as s:
-        clinic = clinic_id(s, clinic_code)
+        clinic = clinic_id(s, only_clinic(s, clinic_code))
         target = "standard output" if output is None else str(output)
         audited_job(
             s, clinic, "export", "csv", clinic_patient_ids(s, clinic), detail=f"long table to {target}"
@@ -80,7 +83,7 @@ def export_csv(
         if output is None:
             write_csv(s, clinic, sys.stdout, key=key)
             return
-        with output.open("w", encoding="utf-8", newline="") as out:
+        with open_private(output, "w", encoding="utf-8", newline="") as out:
             n = write_csv(s, clinic, out, key=key)
     typer.echo(f"{n} rows written to {output}", err=True)
 
@@ -102,7 +105,9 @@ def _long_table(
 def _write_csv(path: Path, header: list[str], rows: list[dict[str, Any]]) -> None:
     import csv
 
-    with path.open("w", encoding="utf-8", newline="") as fp:
+    from strigil.store.files import open_private
+
+    with open_private(path, "w", encoding="utf-8", newline="") as fp:
         writer = csv.DictWriter(fp, fieldnames=header, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -117,25 +122,35 @@ def export_parquet(
     import pyarrow.parquet as pq
 
     from strigil.interop.research import parquet_table
+    from strigil.store.files import open_private
 
     new_file(output)
     columns, rows = _long_table(clinic, key_file, "parquet", output)
-    pq.write_table(parquet_table(rows, columns), output)
+    with open_private(output, "wb") as fp:
+        pq.write_table(parquet_table(rows, columns), fp)
     typer.echo(f"wrote {len(rows)} rows to {output}")
 
 
 def export_metafor(
     output: Path = typer.Option(..., "-o", "--output", help="CSV file to write (yi, vi and moderators)."),
     clinic: OptionalClinicOpt = None,
-    min_patients: int = typer.Option(
-        5, min=3, help="Smallest stratum written (researchers see >= 5 patients)."
+    min_patients: int | None = typer.Option(
+        None,
+        help="Smallest stratum written (default and least allowed: the disclosure minimum, the fewest "
+        "patients any number shared outside the clinic may describe).",
     ),
     key_file: KeyOpt = None,
 ) -> None:
     """Standardized mean changes (SMCR) per condition, measure and tissue phase, ready for metafor's rma()."""
     from strigil.catalog import load_catalog
-    from strigil.interop.research import EFFECT_COLUMNS, effect_rows, episode_changes
+    from strigil.interop.research import EFFECT_COLUMNS, MIN_PATIENTS, effect_rows, episode_changes
 
+    if min_patients is None:
+        min_patients = MIN_PATIENTS
+    if min_patients < MIN_PATIENTS:
+        fail(
+            f"--min-patients: {min_patients} is below the disclosure minimum; allowed: {MIN_PATIENTS} or more"
+        )
     new_file(output)
     _, rows = _long_table(clinic, key_file, "metafor", output)
     effects = effect_rows(episode_changes(rows), load_catalog(), min_patients=min_patients)
@@ -155,7 +170,6 @@ def export_redcap(
     dictionary_path = new_file(folder / "redcap_data_dictionary.csv")
     records_path = new_file(folder / "redcap_records.csv")
     columns, rows = _long_table(clinic, key_file, "redcap", folder)
-    folder.mkdir(parents=True, exist_ok=True)
     _write_csv(dictionary_path, list(REDCAP_DICTIONARY_COLUMNS), redcap_dictionary(columns, load_catalog()))
     header, records = redcap_records(rows, columns)
     _write_csv(records_path, header, records)

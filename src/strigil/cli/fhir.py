@@ -15,6 +15,7 @@ from strigil.cli.toolkit import (
     cli_actor,
     fail,
     fail_all,
+    new_file,
     only_clinic,
     unit_of_work,
 )
@@ -68,6 +69,7 @@ def _export_bulk(
     from strigil.interop.r4 import is_resource_type
     from strigil.services import audit as audit_service
     from strigil.services.bulk_exchange import export_bulk
+    from strigil.store.files import open_private
 
     if validation not in VALIDATION_MODES:
         fail(f"--validation: {validation!r} is not allowed; allowed: {', '.join(VALIDATION_MODES)}")
@@ -81,6 +83,7 @@ def _export_bulk(
         except ValueError:
             fail(f"--since: {since!r} is not an ISO date-time (e.g. 2026-12-01T00:00:00+00:00)")
         since_at = since_at if since_at.tzinfo else since_at.replace(tzinfo=dt.UTC)
+    new_file(folder / "manifest.json", "--bulk")  # written last: find a leftover one before exporting
     touched: list[int] = []
     with unit_of_work() as db:
         code = only_clinic(db, clinic)
@@ -104,7 +107,8 @@ def _export_bulk(
         detail = f"{len(touched)} patients, {total} resources"
         audit_service.record(db, actor, "export", "fhir_bulk", "", detail=detail)
         audit_service.record_patients(db, actor, "export", "fhir_bulk", touched)
-    (folder / "manifest.json").write_text(json.dumps(manifest.to_json(), indent=2), encoding="utf-8")
+    with open_private(folder / "manifest.json", "w", encoding="utf-8") as fp:
+        fp.write(json.dumps(manifest.to_json(), indent=2))
     for kind, count in sorted(manifest.counts.items()):
         typer.echo(f"{kind}: {count}")
     typer.echo(f"wrote {sum(manifest.counts.values())} resources to {folder} ({manifest.validation})")
@@ -117,10 +121,12 @@ def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | N
     from strigil.interop.r4 import resource_problems
     from strigil.interop.to_fhir import stream_resources
     from strigil.services.exchange import clinic_header, clinic_scope, patient_dossiers
+    from strigil.store.files import open_private
     from strigil.store.record import EpisodeRow, PatientRow
 
     if bool(episode) == all_:
         fail("choose what to export: --episode ID (repeatable) or --all")
+    new_file(output)
     problems: list[str] = []
 
     def checked(resources: Any) -> Any:
@@ -154,7 +160,7 @@ def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | N
         )
         patients = patient_dossiers(db, clinic_id, episode_ids=episode or None)
         scope = clinic_scope(db, clinic_id)
-        with output.open("w", encoding="utf-8") as fp:
+        with open_private(output, "w", encoding="utf-8") as fp:
             count = stream_bundle(
                 checked(stream_resources(clinic_model, clinicians, patients, scope=scope)),
                 fp.write,

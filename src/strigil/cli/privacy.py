@@ -11,7 +11,7 @@ from typing import Any
 
 import typer
 
-from strigil.cli.toolkit import cli_actor, clinic_id, fail, unit_of_work
+from strigil.cli.toolkit import OptionalClinicOpt, cli_actor, clinic_id, fail, only_clinic, unit_of_work
 
 __all__ = [
     "erase_command",
@@ -26,17 +26,18 @@ privacy_app = typer.Typer(
 )
 
 
-def _run(clinic: str, work: Any) -> Any:
-    """Run `work(db, clinic_id, actor)` in one transaction on the clinic database; errors exit 2."""
+def _run(clinic: str | None, work: Any) -> Any:
+    """Run `work(db, clinic_id, actor)` in one transaction on the clinic database (None: its only clinic);
+    errors exit 2."""
     with unit_of_work() as db:
-        clinic_key = clinic_id(db, clinic)
+        clinic_key = clinic_id(db, only_clinic(db, clinic))
         return work(db, clinic_key, cli_actor(db, clinic_key))
 
 
 @privacy_app.command("export")
 def export_command(
     code: str = typer.Argument(..., help="The patient's code."),
-    clinic: str = typer.Option("main", "--clinic", help="Clinic code (see `strigil init`)."),
+    clinic: OptionalClinicOpt = None,
     output: Path | None = typer.Option(None, "-o", "--output", help="New file to write (default: stdout)."),
 ) -> None:
     """Everything Strigil holds about one patient, as one JSON document."""
@@ -49,7 +50,10 @@ def export_command(
     if output is None:
         typer.echo(text)
     else:
-        output.write_text(text + "\n", encoding="utf-8")
+        from strigil.store.files import open_private
+
+        with open_private(output, "w", encoding="utf-8") as fp:
+            fp.write(text + "\n")
         typer.echo(f"wrote the record of {code} to {output}", err=True)
 
 

@@ -5,9 +5,10 @@ measurement) and returns tables; the shell writes them. One long table feeds all
 can never disagree with the CSV.
 
 What protects the patients is here too: the export-specific pseudonym (`pseudonym`: keyed, so not reversible
-without the key, and a fresh key per export unless the clinic gives its own), birth years banded where a year
-would describe fewer than `MIN_PATIENTS` patients (`birth_year_bands`), and the fields that stay identifying
-(`IDENTIFYING_FIELDS`, flagged in REDCap's "Identifier?" column). Dates are days since the episode began.
+without the key, and a fresh key per export unless the clinic gives its own), birth years banded and sex
+withheld so that every birth-band × sex cell holds none or at least `MIN_PATIENTS` patients
+(`banded_demographics`), and the fields that stay identifying (`IDENTIFYING_FIELDS`, flagged in REDCap's
+"Identifier?" column). Dates are days since the episode began.
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ import datetime as dt
 import hashlib
 import hmac
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ import pyarrow as pa
 
 from strigil.catalog import Catalog
 from strigil.clinical.vocabulary import Sex, Timing, Tolerance, allowed
-from strigil.registry.disclosure import MIN_PATIENTS
+from strigil.registry.disclosure import MIN_PATIENTS, count_allowed
 
 __all__ = [
     "BAND_WIDTHS",
@@ -33,8 +34,9 @@ __all__ = [
     "IDENTIFYING_FIELDS",
     "MIN_PATIENTS",
     "REDCAP_DICTIONARY_COLUMNS",
+    "Demographics",
     "EpisodeChange",
-    "birth_year_bands",
+    "banded_demographics",
     "effect_rows",
     "episode_changes",
     "parquet_table",
@@ -70,10 +72,11 @@ _DAY_COUNTS = ("onset_date", "opened_on", "session_date", "taken_on")
 # within the export, and by whoever holds the key) and the clinician's code (names a member of staff).
 IDENTIFYING_FIELDS = ("patient", "clinician")
 
-# Widths tried, narrowest first, for a birth year that alone would describe too few patients. Bands are
-# aligned (1980-1984 inside 1980-1989), so they nest. An engineering choice for disclosure control, like
-# MIN_PATIENTS: a configurable heuristic, not a legal standard.
-BAND_WIDTHS = (1, 5, 10, 20, 50)
+# Widths a birth-year band may take, narrowest first. Each divides the next, so an aligned band (1980-1984)
+# lies inside one aligned band of every wider width (1980-1989, 1980-1999): coarsening a band never makes it
+# overlap another. An engineering choice for disclosure control, like MIN_PATIENTS: a configurable heuristic,
+# not a legal standard.
+BAND_WIDTHS = (1, 5, 10, 20)
 
 
 def pseudonym(key: bytes, public_id: str) -> str:
@@ -82,17 +85,110 @@ def pseudonym(key: bytes, public_id: str) -> str:
     return "s" + hmac.new(key, public_id.encode(), hashlib.sha256).hexdigest()[:20]
 
 
-def birth_year_bands(patients_per_year: dict[int, int], min_patients: int = MIN_PATIENTS) -> dict[int, int]:
-    """For each birth year the narrowest band width (`BAND_WIDTHS`) whose band holds at least `min_patients`
-    patients (the widest when none does). A year is written as its band's first year and the width."""
-    widths = {}
-    for year in patients_per_year:
-        for width in BAND_WIDTHS:
-            start = year - year % width
-            if sum(n for y, n in patients_per_year.items() if start <= y < start + width) >= min_patients:
-                break
-        widths[year] = width
-    return widths
+@dataclass(frozen=True)
+class Demographics:
+    """What an export shows of a patient's birth year and sex: a band (its first year and width in years)
+    and the sex; `None` and "" where they are withheld."""
+
+    birth_year: int | None
+    birth_year_width: int | None
+    sex: str
+
+
+@dataclass(frozen=True)
+class _Band:
+    first: int
+    last: int
+    patients: Counter[str]  # per sex as shown
+
+    @property
+    def total(self) -> int:
+        return sum(self.patients.values())
+
+    def joined(self, other: _Band) -> _Band:
+        return _Band(min(self.first, other.first), max(self.last, other.last), self.patients + other.patients)
+
+
+def banded_demographics(
+    patients: Mapping[tuple[int, str], int], min_patients: int = MIN_PATIENTS
+) -> dict[tuple[int, str], Demographics]:
+    """What the export shows for each (birth year, sex) of its patients (`patients` counts them), so that
+    every cell a reader can count — the patients of one birth-year band and one sex as shown — holds 0 or
+    at least `min_patients` patients.
+
+    The cell is band × sex, not the band alone: a band of 12 holding one man names his birth years and sex
+    as surely as a band of one. The bands partition the birth years (no band overlaps another or an exact
+    year, so no cell is the difference of two published cells): every year starts as its own band; a band
+    with a small cell widens to the aligned band of the next width (`BAND_WIDTHS`), taking in every band
+    inside it; past the widest width a band with a small cell joins its smaller neighbour. A sex recorded for
+    fewer than `min_patients` patients is withheld (""), and so is the next rarest until the withheld
+    patients are none or at least `min_patients` (else "" would name the rare ones). With fewer than
+    `min_patients` patients in all, neither year nor sex is shown.
+    """
+    k = min_patients
+    counted = {cell: n for cell, n in patients.items() if n > 0}
+    per_sex: Counter[str] = Counter()
+    for (_, sex), n in counted.items():
+        per_sex[sex] += n
+    shown = _shown_sexes(per_sex, k)
+    per_year: dict[int, Counter[str]] = defaultdict(Counter)
+    for (year, sex), n in counted.items():
+        per_year[year][shown[sex]] += n
+    bands = _bands(per_year, k)
+    if len(bands) == 1 and not _safe(bands[0], k):  # the whole export is a small cell
+        return {cell: Demographics(None, None, "") for cell in counted}
+    band_of = {year: band for band in bands for year in per_year if band.first <= year <= band.last}
+    return {
+        (year, sex): Demographics(
+            band_of[year].first, band_of[year].last - band_of[year].first + 1, shown[sex]
+        )
+        for year, sex in counted
+    }
+
+
+def _safe(band: _Band, min_patients: int) -> bool:
+    return all(count_allowed(n, min_patients) for n in band.patients.values())
+
+
+def _shown_sexes(per_sex: Counter[str], min_patients: int) -> dict[str, str]:
+    """Each recorded sex as shown: itself, or "" when withheld (rare, or pooled so that "" is not rare)."""
+    withheld = {sex for sex, n in per_sex.items() if not count_allowed(n, min_patients)}
+    while withheld and not count_allowed(sum(per_sex[s] for s in withheld), min_patients):
+        rest = [s for s in per_sex if s not in withheld]
+        if not rest:
+            break  # the export is smaller than the minimum: the caller withholds everything
+        withheld.add(min(rest, key=lambda s: (per_sex[s], s)))
+    return {sex: "" if sex in withheld else sex for sex in per_sex}
+
+
+def _bands(per_year: Mapping[int, Counter[str]], min_patients: int) -> list[_Band]:
+    """A partition of the birth years into bands, in order, where every band's cells are 0 or large enough
+    (or one band, when even the whole export is not)."""
+    bands = [_Band(year, year, per_year[year]) for year in sorted(per_year)]
+    for width in BAND_WIDTHS[1:]:
+        widen = {b.first - b.first % width for b in bands if not _safe(b, min_patients)}
+        if not widen:
+            return bands
+        coarser: list[_Band] = []
+        for band in bands:
+            start = band.first - band.first % width  # the aligned band of this width that holds it
+            if start not in widen:
+                coarser.append(band)
+            elif coarser and coarser[-1].first == start:
+                coarser[-1] = coarser[-1].joined(band)
+            else:
+                coarser.append(_Band(start, start + width - 1, band.patients))
+        bands = coarser
+    while len(bands) > 1:
+        small = [i for i, b in enumerate(bands) if not _safe(b, min_patients)]
+        if not small:
+            break
+        # the smallest such band joins its smaller neighbour: the least precision lost
+        i = min(small, key=lambda i: (bands[i].total, i))
+        j = min((j for j in (i - 1, i + 1) if 0 <= j < len(bands)), key=lambda j: (bands[j].total, j))
+        lo, hi = min(i, j), max(i, j)
+        bands[lo : hi + 1] = [bands[lo].joined(bands[hi])]
+    return bands
 
 
 def _blank(value: Any) -> bool:
@@ -314,14 +410,26 @@ REDCAP_DICTIONARY_COLUMNS = (
 _PATIENT_FIELDS = ("birth_year", "birth_year_width", "sex")
 
 
+def _forms(columns: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The long table's columns (but the patient's pseudonym, which is record_id) as the fields of form
+    `patient` and of form `measurement`, each in the table's order."""
+    fields = [c for c in columns if c != "patient"]
+    return [c for c in fields if c in _PATIENT_FIELDS], [c for c in fields if c not in _PATIENT_FIELDS]
+
+
 def _choices(codes: Iterable[str], names: dict[str, str] | None = None) -> str:
     names = names or {}
     return " | ".join(f"{c}, {names.get(c, c.replace('_', ' '))}" for c in codes)
 
 
 def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
-    """A REDCap data dictionary for the long table: form `patient` (record_id = patient code) and the
-    repeating form `measurement`; coded fields are dropdowns listing the catalogue's codes."""
+    """A REDCap data dictionary for the long table: form `patient` (record_id = the pseudonym) and the
+    repeating form `measurement`; coded fields are dropdowns listing the catalogue's codes.
+
+    Rows are record_id first, then every field of `patient`, then every field of `measurement`: REDCap takes
+    the first field as the record identifier and each form's fields as one run of rows (a form may not be
+    split; see docs/interop.md, "Research exports").
+    """
     dropdowns = {
         "sex": _choices(allowed(Sex)),
         "condition": _choices(catalog.conditions, {k: v.name for k, v in catalog.conditions.items()}),
@@ -340,7 +448,10 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
         "measured_peak_n": "average peak normal force of the session's measured strokes, N",
     }
     notes |= {
-        "birth_year": "first year of its band (birth_year_width years): banded where a year has few patients",
+        "birth_year": "first year of a band of birth_year_width years (each band x sex holds none or at "
+        f"least {MIN_PATIENTS} patients); blank when the export holds fewer than {MIN_PATIENTS} patients",
+        "sex": f"blank where withheld: recorded for fewer than {MIN_PATIENTS} patients of this export "
+        "(with the next rarest, so that blank is not rare)",
         **{c: "days since the episode began" for c in _DAY_COUNTS},
     }
     fields: list[_Row] = [
@@ -352,13 +463,13 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
             "Identifier?": "y",
         }
     ]
-    for column in columns:
-        if column == "patient":
-            continue
+    patient_fields, measurement_fields = _forms(columns)
+    forms = [("patient", c) for c in patient_fields] + [("measurement", c) for c in measurement_fields]
+    for form, column in forms:
         fields.append(
             {
                 "Variable / Field Name": column,
-                "Form Name": "patient" if column in _PATIENT_FIELDS else "measurement",
+                "Form Name": form,
                 "Field Type": "dropdown" if column in dropdowns else "text",
                 "Field Label": column.replace("_", " ").capitalize(),
                 "Choices, Calculations, OR Slider Labels": dropdowns.get(column, ""),
@@ -375,8 +486,7 @@ def redcap_dictionary(columns: Sequence[str], catalog: Catalog) -> list[_Row]:
 def redcap_records(rows: Iterable[_Row], columns: Sequence[str]) -> tuple[list[str], list[_Row]]:
     """REDCap import records matching `redcap_dictionary`: one patient row, then one repeating
     `measurement` instance per row of the long table. Returns (header, records)."""
-    measurement_fields = [c for c in columns if c != "patient" and c not in _PATIENT_FIELDS]
-    patient_fields = [c for c in _PATIENT_FIELDS if c in columns]
+    patient_fields, measurement_fields = _forms(columns)
     header = [
         "record_id",
         "redcap_repeat_instrument",

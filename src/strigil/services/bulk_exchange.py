@@ -39,6 +39,7 @@ from strigil.services.exchange import (
     patient_dossiers,
     write_plan_bulk,
 )
+from strigil.store.files import open_private, private_folder
 
 __all__ = [
     "CHUNK",
@@ -115,7 +116,7 @@ def export_bulk(
     """
     from strigil.interop.to_fhir import stream_resources
 
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)  # patient data: a folder made here is 0700, each file 0600
     if any(folder.glob("*.ndjson")):
         raise Refused(f"{folder} already holds NDJSON files; export into an empty folder")
     started = dt.datetime.now(dt.UTC)
@@ -140,7 +141,7 @@ def export_bulk(
             kind = resource["resourceType"]
             out = files.get(kind)
             if out is None:
-                out = files[kind] = (folder / file_name(kind)).open("wb", buffering=1 << 20)
+                out = files[kind] = open_private(folder / file_name(kind), "wb", buffering=1 << 20)
             out.write(encode_line(resource))
         if problems:
             raise BulkRejected(["exported resources failed FHIR R4 validation (files removed)", *problems])

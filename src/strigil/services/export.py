@@ -2,8 +2,9 @@
 
 The table protects patients (`strigil.interop.research`): the patient column is a keyed pseudonym made for
 this export (a fresh random key each time unless the clinic gives its own, so two exports cannot be linked
-without it), birth years are banded where a year would describe fewer than `MIN_PATIENTS` patients, and dates
-are days since the episode began. Episodes are numbered per export; no database id leaves the server.
+without it), birth years are banded and sex withheld so that every birth-band × sex cell holds none or at
+least `MIN_PATIENTS` patients (`research.banded_demographics`), and dates are days since the episode began.
+Episodes are numbered per export; no database id leaves the server.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from strigil.catalog import load_catalog
 from strigil.clinical.phase import tissue_phase
-from strigil.interop.research import birth_year_bands, pseudonym
+from strigil.interop.research import Demographics, banded_demographics, pseudonym
 from strigil.store.record import (
     ClinicianRow,
     DoseStepRow,
@@ -88,14 +89,16 @@ def export_rows(db: Session, clinic_id: int, *, key: bytes | None = None) -> Ite
         .outerjoin(SessionRow, SessionRow.id == MeasurementRow.session_id)
         .where(EpisodeRow.voided_at.is_(None), SessionRow.voided_at.is_(None))
     )
-    per_year = dict(
-        db.execute(
-            select(PatientRow.birth_year, func.count())
+    # the patients of the table per birth year and sex: what may be shown of both is decided over them all
+    per_cell = {
+        (year, sex): n
+        for year, sex, n in db.execute(
+            select(PatientRow.birth_year, PatientRow.sex, func.count())
             .where(PatientRow.clinic_id == clinic_id, PatientRow.id.in_(measured))
-            .group_by(PatientRow.birth_year)
+            .group_by(PatientRow.birth_year, PatientRow.sex)
         ).all()
-    )
-    widths = birth_year_bands(per_year)
+    }
+    shown = banded_demographics(per_cell)
     patients = db.execute(
         select(PatientRow.id, PatientRow.public_id).where(
             PatientRow.clinic_id == clinic_id, PatientRow.id.in_(measured)
@@ -111,7 +114,7 @@ def export_rows(db: Session, clinic_id: int, *, key: bytes | None = None) -> Ite
             rows_of[row[0]].append(row[1:])
         for name, pid in batch:
             for row in rows_of[pid]:
-                yield _long_row(name, row, widths, episode_numbers, measures)
+                yield _long_row(name, row, shown, episode_numbers, measures)
 
 
 def _rows_statement(patient_ids: list[int]) -> Any:
@@ -187,8 +190,15 @@ def _rows_statement(patient_ids: list[int]) -> Any:
     )
 
 
+_WITHHELD = Demographics(None, None, "")
+
+
 def _long_row(
-    patient: str, row: Any, widths: dict[int, int], episode_numbers: dict[str, int], measures: Any
+    patient: str,
+    row: Any,
+    shown: dict[tuple[int, str], Demographics],
+    episode_numbers: dict[str, int],
+    measures: Any,
 ) -> dict[str, Any]:
     """One row of the long table from a result row of `_rows_statement` (without its patient id)."""
     (
@@ -220,11 +230,12 @@ def _long_row(
     ) = row
     m = measures.get(measure)
     number_of_episode = episode_numbers.setdefault(episode, len(episode_numbers) + 1)
-    width = widths.get(birth_year, 1)
+    # a patient the counts missed (none should be) shows nothing rather than an unchecked cell
+    demographics = shown.get((birth_year, sex), _WITHHELD)
     return {
         "patient": patient,
-        "birth_year": birth_year - birth_year % width,
-        "sex": sex,
+        "birth_year": "" if demographics.birth_year is None else demographics.birth_year,
+        "sex": demographics.sex,
         "episode": number_of_episode,
         "condition": condition,
         "region": region,
@@ -252,7 +263,7 @@ def _long_row(
         "measured_force_n": round(mean_sum / strokes, 4) if strokes else "",
         "measured_peak_n": round(peak_sum / strokes, 4) if strokes else "",
         "measured_strokes": strokes or "",
-        "birth_year_width": width,
+        "birth_year_width": "" if demographics.birth_year_width is None else demographics.birth_year_width,
     }
 
 
