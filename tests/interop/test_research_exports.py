@@ -5,17 +5,22 @@ from __future__ import annotations
 import csv
 import json
 import math
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from strigil.catalog import load_catalog
 from strigil.interop.research import (
     BAND_WIDTHS,
+    MIN_PATIENTS,
+    Demographics,
     EpisodeChange,
-    birth_year_bands,
+    banded_demographics,
     effect_rows,
     episode_changes,
     parquet_table,
@@ -23,6 +28,7 @@ from strigil.interop.research import (
     redcap_dictionary,
     redcap_records,
 )
+from strigil.services.export import CSV_COLUMNS
 
 REFERENCE = Path(__file__).parents[1] / "reference" / "metafor"
 COLUMNS = [
@@ -197,9 +203,98 @@ def test_pseudonyms_are_keyed_stable_and_unlinkable_without_the_key() -> None:
     assert first.startswith("s") and len(first) == 21 and "0" * 32 not in first
 
 
-def test_birth_years_are_banded_only_where_a_year_has_few_patients() -> None:
-    widths = birth_year_bands({1980: 7, 1981: 2, 1982: 2, 1983: 1, 1950: 1, 1999: 5}, min_patients=5)
-    assert widths[1980] == 1 and widths[1999] == 1  # enough patients: the year itself
-    assert widths[1981] == widths[1982] == widths[1983] == 5  # 1980-1984 holds 12
-    assert widths[1950] == 50  # alone in every band: the widest
-    assert BAND_WIDTHS[0] == 1
+def test_redcap_dictionary_keeps_each_form_in_one_run_of_rows_record_id_first() -> None:
+    # the real long table, whose patient field birth_year_width comes last (after every measurement field)
+    dictionary = redcap_dictionary(CSV_COLUMNS, load_catalog())
+    assert dictionary[0]["Variable / Field Name"] == "record_id" and dictionary[0]["Form Name"] == "patient"
+    runs = [form for form, _ in groupby(f["Form Name"] for f in dictionary)]
+    assert runs == ["patient", "measurement"]  # each form contiguous: REDCap refuses a split form
+    patient_form = [f["Variable / Field Name"] for f in dictionary if f["Form Name"] == "patient"]
+    assert patient_form == ["record_id", "birth_year", "sex", "birth_year_width"]
+    header, _ = redcap_records([], CSV_COLUMNS)
+    assert header[3:6] == patient_form[1:]  # the records list the fields in the dictionary's order
+
+
+def _bands_overlap(a: Demographics, b: Demographics) -> bool:
+    assert a.birth_year is not None and a.birth_year_width is not None
+    assert b.birth_year is not None and b.birth_year_width is not None
+    return (
+        a.birth_year < b.birth_year + b.birth_year_width and b.birth_year < a.birth_year + a.birth_year_width
+    )
+
+
+def _check_cells(patients: dict[tuple[int, str], int], k: int) -> dict[tuple[int, str], Demographics]:
+    """`banded_demographics` of `patients`, checked: true, every shown cell large, no band inside another."""
+    shown = banded_demographics(patients, min_patients=k)
+    assert set(shown) == {cell for cell, n in patients.items() if n > 0}
+    cells: dict[Demographics, int] = {}
+    for (year, sex), d in shown.items():
+        if d.birth_year is not None:
+            assert d.birth_year_width is not None
+            assert d.birth_year <= year < d.birth_year + d.birth_year_width  # the band holds the true year
+        assert d.sex in (sex, "")  # the true sex or nothing, never another
+        cells[d] = cells.get(d, 0) + patients[(year, sex)]
+    for d, n in cells.items():
+        if d.birth_year is None:
+            assert d == Demographics(None, None, "")  # withheld: nothing at all is said of them
+            assert sum(patients.values()) < k  # only when the whole export is smaller than the minimum
+        else:
+            assert n >= k, (d, n)
+    bands = {Demographics(d.birth_year, d.birth_year_width, "") for d in cells if d.birth_year is not None}
+    for a in bands:
+        for b in bands:
+            assert a == b or not _bands_overlap(a, b), (a, b)  # no subtraction isolates a small group
+    return shown
+
+
+def test_a_band_never_overlaps_a_year_shown_exactly() -> None:
+    # the reviewer's case: 1990, 1991, 1992 and 1994 have enough patients, 1993 has two
+    patients = {(1990, "female"): 6, (1991, "female"): 8, (1992, "female"): 6, (1993, "female"): 2}
+    patients |= {(1994, "female"): 5}
+    shown = _check_cells(patients, MIN_PATIENTS)
+    assert {(d.birth_year, d.birth_year_width) for d in shown.values()} == {(1990, 5)}
+
+
+def test_the_cell_is_band_and_sex() -> None:
+    # 1980 has 12 patients, one of them a man: the year alone would be a band of 12 naming him
+    patients = {(1980, "female"): 11, (1980, "male"): 1, (1981, "male"): 2, (1983, "male"): 3}
+    patients |= {(1990, "female"): 5, (1990, "male"): 5}
+    shown = _check_cells(patients, MIN_PATIENTS)
+    assert shown[(1980, "male")] == Demographics(1980, 5, "male")  # 1980-1984 holds 6 men and 11 women
+    assert shown[(1990, "female")] == Demographics(1990, 1, "female")  # enough of both: the year itself
+
+
+def test_a_rare_sex_is_withheld_with_the_next_rarest() -> None:
+    patients = {(1970 + i % 20, "female"): 3 for i in range(20)} | {(1975, "other"): 2}
+    patients |= {(1980 + i % 10, "male"): 2 for i in range(10)}
+    shown = _check_cells(patients, MIN_PATIENTS)
+    # "other" (2) alone would make a blank that names them: the men (20) are withheld with them
+    assert shown[(1975, "other")].sex == shown[(1981, "male")].sex == ""
+    assert shown[(1970, "female")].sex == "female"
+
+
+def test_past_the_widest_band_a_small_band_joins_its_neighbour() -> None:
+    patients = {(1901, "female"): 1, (1962, "female"): 30, (1985, "female"): 30}
+    shown = _check_cells(patients, MIN_PATIENTS)
+    assert max(BAND_WIDTHS) == 20  # 1901 is alone even in 1900-1919: it joins its neighbour, 1962
+    assert shown[(1901, "female")] == shown[(1962, "female")] == Demographics(1900, 63, "female")
+    assert shown[(1985, "female")] == Demographics(1985, 1, "female")
+
+
+def test_a_clinic_smaller_than_the_minimum_shows_no_year_and_no_sex() -> None:
+    shown = _check_cells({(1950, "female"): 2, (1990, "male"): 2}, MIN_PATIENTS)
+    assert set(shown.values()) == {Demographics(None, None, "")}
+
+
+@given(
+    st.dictionaries(
+        st.tuples(st.integers(1900, 2025), st.sampled_from(["female", "male", "other", "unknown"])),
+        st.integers(0, 9),
+        max_size=60,
+    ),
+    st.integers(2, 8),
+)
+def test_every_shown_cell_holds_enough_patients_and_no_band_overlaps_another(
+    patients: dict[tuple[int, str], int], k: int
+) -> None:
+    _check_cells(patients, k)
