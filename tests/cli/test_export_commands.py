@@ -85,3 +85,12 @@ def test_exports_are_the_owners_alone(tmp_path: Path, command: str) -> None:
         assert mode == (0o700 if (out / name).is_dir() else 0o600), (name, oct(mode))
     for folder in (tmp_path / "new", out):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_the_effect_file_never_goes_below_the_disclosure_minimum(tmp_path: Path) -> None:
+    url = _demo(tmp_path)
+    low = _run(url, ["export", "metafor", "-o", "{out}/effects.csv", "--min-patients", "3"], tmp_path)
+    assert low.exit_code == 2 and "below the disclosure minimum" in low.stderr
+    assert not (tmp_path / "effects.csv").exists()
+    high = _run(url, ["export", "metafor", "-o", "{out}/effects.csv", "--min-patients", "8"], tmp_path)
+    assert high.exit_code == 0 and "strata with >= 8 patients" in high.stdout
