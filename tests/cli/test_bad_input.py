@@ -262,7 +262,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
     (
         "unknown clinic",
         lambda c: ["patient", "list", "--clinic", "nowhere"],
-        ("clinic 'nowhere' does not exist",),
+        ("'nowhere' is not a clinic here", "allowed: main"),
     ),
     (
         "amendment without a reason",

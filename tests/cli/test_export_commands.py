@@ -94,3 +94,28 @@ def test_the_effect_file_never_goes_below_the_disclosure_minimum(tmp_path: Path)
     assert not (tmp_path / "effects.csv").exists()
     high = _run(url, ["export", "metafor", "-o", "{out}/effects.csv", "--min-patients", "8"], tmp_path)
     assert high.exit_code == 0 and "strata with >= 8 patients" in high.stdout
+
+
+# Commands that read or change one clinic's record: the same default as the exports, from the same helper.
+CLINIC_COMMANDS = {
+    "patient list": ["patient", "list"],
+    "patient show": ["patient", "show", "D000001"],
+    "clinician list": ["clinician", "list"],
+    "privacy erase": ["privacy", "erase", "D000001", "--confirm", "D000001", "--reason", "patient request"],
+}
+
+
+@pytest.mark.parametrize("command", CLINIC_COMMANDS)
+def test_clinic_commands_default_to_the_only_clinic_and_ask_when_there_are_several(
+    tmp_path: Path, command: str
+) -> None:
+    args = CLINIC_COMMANDS[command]
+    several = _demo(tmp_path / "several", "north")
+    refused = _run(several, args, tmp_path)
+    assert refused.exit_code == 2
+    assert refused.stderr.strip().splitlines() == [
+        "error: --clinic: this database has 2 clinics; name one of: demo, north"
+    ]
+    only = _demo(tmp_path / "only")
+    result = _run(only, args, tmp_path)
+    assert result.exit_code == 0, (result.stdout, result.stderr)

@@ -31,7 +31,7 @@ clinician_app = typer.Typer(help="Clinicians of the clinic: add, list.", no_args
 
 
 def init(
-    clinic: ClinicOpt = DEFAULT_CLINIC,
+    clinic: Annotated[str, typer.Option("--clinic", help="The clinic's code.")] = "main",
     name: Annotated[str, typer.Option(help="The clinic's name.")] = "My clinic",
 ) -> None:
     """Create (or migrate) the clinic database and the clinic."""

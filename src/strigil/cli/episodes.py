@@ -15,6 +15,7 @@ from strigil.cli.toolkit import (
     audited,
     cli_actor,
     clinic_id,
+    only_clinic,
     parse_date,
     print_json,
     unit_of_work,
@@ -180,7 +181,7 @@ def episode_close(
 
 
 def _discharge(
-    episode_id: int, on: str, reason: str, text: str | None, referrer: str | None, by: str, clinic: str
+    episode_id: int, on: str, reason: str, text: str | None, referrer: str | None, by: str, clinic: str | None
 ) -> Any:
     """Discharge in one transaction (`episode close` and `episode discharge` are the same action)."""
     from strigil.services.discharge import discharge_episode
@@ -335,7 +336,7 @@ def episode_tidier(
     from strigil.services.episodes import show_episode
 
     with unit_of_work() as s:
-        c = get_clinic(s, clinic)
+        c = get_clinic(s, only_clinic(s, clinic))
         view = show_episode(s, c.id, episode_id)
         audited(s, c.id, "read", "episode", view.id, patient_id=view.patient_id, detail="tidier")
     for item in render_tidier(asdict(view), c.name):

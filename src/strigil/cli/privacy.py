@@ -62,7 +62,7 @@ def erase_command(
     code: str = typer.Argument(..., help="The patient's code."),
     confirm: str = typer.Option(..., "--confirm", help="Repeat the patient's code to confirm."),
     reason: str = typer.Option(..., "--reason", help="Why (e.g. 'patient request of 2026-01-05')."),
-    clinic: str = typer.Option("main", "--clinic", help="Clinic code (see `strigil init`)."),
+    clinic: OptionalClinicOpt = None,
 ) -> None:
     """Erase one patient's clinical record on request; the audit trail keeps who erased it and when."""
     from strigil.services.privacy import erase_patient

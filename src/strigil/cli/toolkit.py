@@ -48,11 +48,13 @@ EXIT_INPUT = 2  # bad input or a refused action: nothing was written
 _P = ParamSpec("_P")
 _R = TypeVar("_R")
 
-DEFAULT_CLINIC = "main"
-ClinicOpt = Annotated[str, typer.Option("--clinic", help="Clinic code (see `strigil init`).")]
+# Every command that works in one clinic defaults to the database's only clinic (`strigil init` makes "main");
+# with several, it stops and asks for --clinic rather than guess which clinic's record to read or change.
+DEFAULT_CLINIC: str | None = None
 OptionalClinicOpt = Annotated[
     str | None, typer.Option("--clinic", help="Clinic code (default: the database's only clinic).")
 ]
+ClinicOpt = OptionalClinicOpt
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
 
 
@@ -136,11 +138,11 @@ def unit_of_work(url: str | None = None) -> Iterator[Session]:
         database.dispose()
 
 
-def clinic_id(db: Session, code: str) -> int:
-    """The id of the clinic with this code (NotFound otherwise)."""
+def clinic_id(db: Session, code: str | None) -> int:
+    """The id of the clinic with this code (None: the database's only clinic; see `only_clinic`)."""
     from strigil.services.clinics import get_clinic
 
-    return get_clinic(db, code).id
+    return get_clinic(db, only_clinic(db, code)).id
 
 
 def only_clinic(db: Session, clinic: str | None) -> str:
@@ -159,9 +161,7 @@ def only_clinic(db: Session, clinic: str | None) -> str:
     return codes[0]
 
 
-def cli_actor(
-    db: Session | None, clinic: int | None, role: str = "admin", *, by: str | None = None
-) -> Any:
+def cli_actor(db: Session | None, clinic: int | None, role: str = "admin", *, by: str | None = None) -> Any:
     """The audit trail's actor for a command run by this operating-system user, or by the person `--by`
     names (a clinician acting through the command line)."""
     import getpass
