@@ -21,6 +21,7 @@ from pydantic import ValidationError
 
 from strigil.catalog import Catalog, load_catalog
 from strigil.clinical.checks import problems_from
+from strigil.clinical.gates import reason_problem
 from strigil.clinical.episode import Consent, EpisodePlan
 from strigil.clinical.people import Clinic, Clinician, Patient, Training
 from strigil.clinical.public_ids import is_public_id
@@ -31,6 +32,7 @@ from strigil.interop.codesystems import split_site_code
 from strigil.interop.definitions import (
     ADVERSE_CONTEXT,
     DOSE_STEP,
+    ENTERED_IN_ERROR,
     EPISODE_CONTEXT,
     FOLLOW_UP_MINUTES,
     MEASUREMENT_DETAIL,
@@ -45,10 +47,11 @@ from strigil.interop.dossier import (
     EpisodeDossier,
     PatientDossier,
     SessionEntry,
+    VoidMark,
 )
 from strigil.interop.r4 import FhirProblem
 from strigil.interop.systems import LOINC, code_system_url, is_identifier_system
-from strigil.interop.to_fhir import EPISODE_LINK_URL, UCUM_UNITS
+from strigil.interop.to_fhir import ENTERED_IN_ERROR_STATUS, EPISODE_LINK_URL, UCUM_UNITS
 
 __all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
 
@@ -225,6 +228,55 @@ def _measured_force(v: dict[str, Any], where: str) -> dict[str, Any] | None:
     }
 
 
+# The reason a record gets when it arrives entered-in-error without saying why.
+_UNSAID_VOID = "entered in error in the imported record (no reason given)"
+
+
+def _void_mark(resource: _Resource, context: dict[str, Any], voided: bool) -> VoidMark | None:
+    """The void of a Procedure or EpisodeOfCare: its reason and time from the context extension, when the
+    resource is voided (`voided`); a reason on a record that is not voided contradicts its status."""
+    where = _label(resource)
+    if not voided:
+        if "voidReason" in context or "voidedAt" in context:
+            raise _Reject(
+                where,
+                f"carries a void reason but its status is {resource.get('status')!r}, not "
+                f"{ENTERED_IN_ERROR_STATUS!r}",
+            )
+        return None
+    at = None
+    if "voidedAt" in context:
+        try:
+            at = dt.datetime.fromisoformat(str(context["voidedAt"]))
+        except ValueError:
+            raise _Reject(where, f"voidedAt {context['voidedAt']!r} is not a date-time") from None
+    reason = " ".join(str(context.get("voidReason") or _UNSAID_VOID).split())
+    problem = reason_problem(reason, f"{where} voidReason")
+    if problem:  # the rule a void's reason obeys when a clinician records it (services.void)
+        raise _Reject(where, problem)
+    return VoidMark(reason=reason, at=at)
+
+
+def _check_void_status(resource: _Resource, voided: bool) -> None:
+    """An Observation or AdverseEvent of a void session or episode must say so, and only then: a record that
+    contradicts its session is refused rather than guessed at."""
+    if resource["resourceType"] == "AdverseEvent":
+        marked = any(
+            e.get("url") == ENTERED_IN_ERROR.url and e.get("valueBoolean") is True
+            for e in resource.get("modifierExtension", [])
+        )
+        said = f"the {ENTERED_IN_ERROR.url} modifier extension"
+    else:
+        marked = resource.get("status") == ENTERED_IN_ERROR_STATUS
+        said = f"status {ENTERED_IN_ERROR_STATUS!r}"
+    if marked != voided:
+        state = "void" if voided else "not void"
+        raise _Reject(
+            _label(resource),
+            f"its session or episode is {state}, so it must {'' if voided else 'not '}carry {said}",
+        )
+
+
 def _public_id(resource: _Resource) -> str | None:
     """A Strigil resource's id when it is a public id (as Strigil exports), else None (a new one is made)."""
     rid = resource.get("id")
@@ -344,9 +396,21 @@ class _NativeReader:
             note=context.get("note"),
         )
 
-    def session(self, procedure: _Resource, episode: str) -> SessionEntry:
+    def session(self, procedure: _Resource, episode: str, episode_void: bool = False) -> SessionEntry:
         where = _label(procedure)
         context = _parts(procedure, SESSION_CONTEXT)
+        entered_in_error = procedure.get("status") == ENTERED_IN_ERROR_STATUS
+        if episode_void and not entered_in_error:
+            raise _Reject(where, f"a session of a void episode must have status {ENTERED_IN_ERROR_STATUS!r}")
+        # in a void episode every session is entered-in-error; only one with a reason was voided itself
+        void = _void_mark(
+            procedure, context, entered_in_error and (not episode_void or "voidReason" in context)
+        )
+        for resource in [
+            *self.part_of.get((episode, f"Procedure/{procedure['id']}"), []),
+            *self.suspected.get((episode, f"Procedure/{procedure['id']}"), []),
+        ]:
+            _check_void_status(resource, entered_in_error)
         steps = sorted(
             (self.dose_step(procedure, node) for node in _extension(procedure, DOSE_STEP)),
             key=lambda pair: pair[0],
@@ -416,6 +480,7 @@ class _NativeReader:
             measurement_ids=_public_ids(observations),
             adverse_ids=_public_ids(events),
             recommended=recommended,
+            void=void,
         )
 
     def episode(self, resource: _Resource) -> EpisodeDossier:
@@ -423,6 +488,7 @@ class _NativeReader:
         key = str(_strigil_identifier(resource, "episode"))
         me = _label(resource)
         context = _parts(resource, EPISODE_CONTEXT)
+        void = _void_mark(resource, context, resource.get("status") == ENTERED_IN_ERROR_STATUS)
         diagnoses = resource.get("diagnosis", [])
         condition = self.read.resolve(diagnoses[0].get("condition")) if diagnoses else None
         if condition is None:
@@ -469,16 +535,20 @@ class _NativeReader:
             consent=consent,
         )
         sessions = sorted(
-            (self.session(r, me) for r in linked if r["resourceType"] == "Procedure"), key=lambda s: s.number
+            (self.session(r, me, void is not None) for r in linked if r["resourceType"] == "Procedure"),
+            key=lambda s: s.number,
         )
         loose_measurements = []
         for r in linked:
             if r["resourceType"] == "Observation" and not r.get("partOf"):
+                _check_void_status(r, void is not None)
                 taken_on, measurement = self.measurement(r)
                 loose_measurements.append(DatedMeasurement(taken_on, measurement, _public_id(r)))
         loose_events = [
             r for r in linked if r["resourceType"] == "AdverseEvent" and not r.get("suspectEntity")
         ]
+        for r in loose_events:
+            _check_void_status(r, void is not None)
         loose_adverse = [self.adverse(r) for r in loose_events]
         return EpisodeDossier(
             key=key,
@@ -489,6 +559,7 @@ class _NativeReader:
             measurements=tuple(loose_measurements),
             adverse_responses=tuple(loose_adverse),
             adverse_ids=_public_ids(loose_events),
+            void=void,
         )
 
     def patient(self, resource: _Resource, episodes: list[_Resource]) -> PatientDossier:
