@@ -21,8 +21,8 @@ from pydantic import ValidationError
 
 from strigil.catalog import Catalog, load_catalog
 from strigil.clinical.checks import problems_from
-from strigil.clinical.gates import reason_problem
 from strigil.clinical.episode import Consent, EpisodePlan
+from strigil.clinical.gates import reason_problem
 from strigil.clinical.people import Clinic, Clinician, Patient, Training
 from strigil.clinical.public_ids import is_public_id
 from strigil.clinical.response import RECOMMENDATIONS

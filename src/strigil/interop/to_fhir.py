@@ -66,8 +66,8 @@ _Resource = dict[str, Any]
 # (https://hl7.org/fhir/r4/extension-workflow-episodeofcare.html).
 EPISODE_LINK_URL = "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare"
 
-# A voided record (entered by mistake, `strigil.services.void`) travels with this status on every resource made
-# from it: it is in the R4 value sets of Procedure.status, Observation.status, EpisodeOfCare.status,
+# A voided record (entered by mistake, `strigil.services.void`) travels with this status on every resource
+# made from it: it is in the R4 value sets of Procedure.status, Observation.status, EpisodeOfCare.status,
 # CarePlan.status (and its activities), Goal.lifecycleStatus and Condition.verificationStatus (then without a
 # clinicalStatus, invariant con-5). AdverseEvent has no status: it carries the `entered-in-error` modifier
 # extension instead. The content stays, so that a Strigil import restores the void record whole.
