@@ -49,6 +49,7 @@ from strigil.interop.dossier import (
     SessionEntry,
     VoidMark,
 )
+from strigil.interop.icd10 import ICD10_CM, icd10cm_map
 from strigil.interop.r4 import FhirProblem
 from strigil.interop.systems import LOINC, code_system_url, is_identifier_system
 from strigil.interop.to_fhir import ENTERED_IN_ERROR_STATUS, EPISODE_LINK_URL, UCUM_UNITS
@@ -72,6 +73,7 @@ class ForeignMeasurement:
     measurement: Measurement
     source_id: str | None = None  # what names it for good: "system|value" of its identifier, or its full URL
     condition: str | None = None  # the Strigil condition its context names
+    side: str | None = None  # the side its context names (an ICD-10-CM code with laterality), if any
     unplaced: str | None = None  # why its context names no condition Strigil knows (then condition is None)
     birth_year: int | None = None  # of the Patient, for a new patient
     sex: str | None = None
@@ -763,7 +765,7 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
                 for i in subject.get("identifier", [])
                 if isinstance(i, dict) and i.get("system") and i.get("value")
             )
-            condition, unplaced = _context_condition(read, resource, catalog)
+            condition, side, unplaced = _context_condition(read, resource, catalog)
             birth = str(subject.get("birthDate", ""))
             plan.foreign_measurements.append(
                 ForeignMeasurement(
@@ -774,6 +776,7 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
                     measurement=measurement,
                     source_id=_source_id(resource, urls.get(id(resource))),
                     condition=condition,
+                    side=side,
                     unplaced=unplaced,
                     birth_year=int(birth[:4]) if birth[:4].isdigit() else None,
                     sex=subject.get("gender") if isinstance(subject.get("gender"), str) else None,
@@ -794,9 +797,10 @@ def _source_id(resource: _Resource, full_url: str | None) -> str | None:
 
 def _context_condition(
     read: ReadBundle, observation: _Resource, catalog: Catalog
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, str | None]:
     """The Strigil condition an Observation's context names (a Condition it focuses on, its Encounter's
-    diagnosis or reason), or None with the reason it cannot be told."""
+    diagnosis or reason) — by a Strigil condition code or a mapped ICD-10-CM code (`interop.icd10`) — and the
+    side an ICD-10-CM code with laterality names; or None with the reason it cannot be told."""
     conditions = []
     for ref in observation.get("focus", []):
         target = read.resolve(ref)
@@ -810,30 +814,58 @@ def _context_condition(
             if target is not None and target.get("resourceType") == "Condition":
                 conditions.append(target)
     if not conditions:
-        return None, (
-            "its context names no Condition (focus, or its Encounter's diagnosis or reason): which episode "
-            "it belongs to is unknown"
+        return (
+            None,
+            None,
+            (
+                "its context names no Condition (focus, or its Encounter's diagnosis or reason): which "
+                "episode it belongs to is unknown"
+            ),
         )
-    codes, shown = set(), []
+    icd = icd10cm_map()
+    codes: set[str] = set()
+    sides: set[str] = set()
+    shown: list[str] = []
     for condition in conditions:
         for coding in condition.get("code", {}).get("coding", []):
-            shown.append(f"{coding.get('system')}|{coding.get('code')}")
-            if (
-                coding.get("system") == code_system_url("condition")
-                and coding.get("code") in catalog.conditions
-            ):
-                codes.add(str(coding["code"]))
+            system, code = coding.get("system"), str(coding.get("code"))
+            shown.append(f"{system}|{code}")
+            if system == code_system_url("condition") and code in catalog.conditions:
+                codes.add(code)
+            elif system == ICD10_CM and code.upper() in icd:
+                mappings = icd[code.upper()]
+                if len({m.condition for m in mappings}) > 1:
+                    named = ", ".join(sorted({m.condition for m in mappings}))
+                    return (
+                        None,
+                        None,
+                        f"ICD-10-CM {code} maps to several conditions ({named}): which is unknown",
+                    )
+                codes.add(mappings[0].condition)
+                sides.update(m.side for m in mappings if m.side)
     if len(codes) > 1:
         return (
+            None,
             None,
             f"its context names several conditions ({', '.join(sorted(codes))}): which episode is unknown",
         )
     if not codes:
-        return None, (
-            f"its condition ({', '.join(shown) or 'no code'}) is not one Strigil can map: only Strigil "
-            "condition codes are understood (no SNOMED CT or ICD-10 map ships yet)"
+        return (
+            None,
+            None,
+            (
+                f"its condition ({', '.join(shown) or 'no code'}) is not one Strigil can map: understood are "
+                "Strigil condition codes and the ICD-10-CM codes of the shipped map "
+                "(strigil/interop/data/icd10cm-conditions.toml); no SNOMED CT map ships"
+            ),
         )
-    return codes.pop(), None
+    if len(sides) > 1:
+        return (
+            None,
+            None,
+            f"its context names several sides ({', '.join(sorted(sides))}): which episode is unknown",
+        )
+    return codes.pop(), (sides.pop() if sides else None), None
 
 
 def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool = True) -> ImportPlan:

@@ -560,13 +560,23 @@ def _place_foreign(
         )
     ).all()
     open_then = [e for e in episodes if e.closed_on is None or e.closed_on >= foreign.taken_on]
-    if len(open_then) != 1:
-        found = "no episode" if not open_then else f"{len(open_then)} episodes"
+    # a code that names a side (ICD-10-CM laterality) places only into an episode of that side: a left-elbow
+    # result never lands in a right-elbow episode, not even the only one open
+    on_side = [e for e in open_then if foreign.side is None or e.side == foreign.side]
+    if len(on_side) != 1:
+        found = "no episode" if not on_side else f"{len(on_side)} episodes"
+        side = "" if foreign.side is None else f" on the {foreign.side} side"
+        elsewhere = (
+            f" (open on another side: {', '.join(sorted({str(e.side) for e in open_then}))})"
+            if open_then and not on_side
+            else ""
+        )
         report.not_placed.append(
-            f"{foreign.source}: patient {patient.code} has {found} of {foreign.condition} open on "
-            f"{foreign.taken_on}; not placed (an import never opens an episode)"
+            f"{foreign.source}: patient {patient.code} has {found} of {foreign.condition}{side} open on "
+            f"{foreign.taken_on}{elsewhere}; not placed (an import never opens an episode)"
         )
         return
+    open_then = on_side
     m = foreign.measurement
     view = add_measurement(
         db, clinic_id, open_then[0].id, m.measure, m.value, taken_on=foreign.taken_on, timing=m.timing
