@@ -221,3 +221,29 @@ def test_an_import_does_not_void_the_record_it_finds(voided: Database) -> None:
         assert any("arrives entered-in-error" in line for line in report.already_present)
         assert report.episodes_created == 0
         assert db.scalars(select(EpisodeRow.voided_at)).all() == [None, None]
+
+
+def test_an_export_since_a_time_includes_a_patient_whose_record_was_voided_after_it(
+    database: Database, tmp_path: Path
+) -> None:
+    with database.unit_of_work() as db:
+        write_plan(db, plan_import(bundle_of(_two_episodes())))
+    since = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    with database.unit_of_work() as db:
+        assert "Patient" not in export_bulk(db, "north", tmp_path / "before", since=since).counts
+    with database.unit_of_work() as db:
+        clinic_id = db.scalar(select(ClinicRow.id).where(ClinicRow.code == "north"))
+        knee = db.scalars(select(EpisodeRow).order_by(EpisodeRow.id)).all()[1]
+        actor = Actor(account_id=None, username="ana", role="clinician", clinic_id=clinic_id, channel="cli")
+        db.execute(  # the void happens after `since` (the clock of the row, not of this test's machine)
+            EpisodeRow.__table__.update()
+            .where(EpisodeRow.id == knee.id)
+            .values(
+                voided_at=since + dt.timedelta(minutes=1),
+                voided_by=actor.username,
+                void_reason=EPISODE_REASON,
+            )
+        )
+    with database.unit_of_work() as db:
+        counts = export_bulk(db, "north", tmp_path / "after", since=since).counts
+    assert counts["Patient"] == 1 and counts["EpisodeOfCare"] == 2
