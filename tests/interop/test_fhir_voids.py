@@ -12,6 +12,7 @@ import orjson
 import pytest
 from fhir_strategies import bundle_of, example_clinic
 from sqlalchemy import select
+from test_fhir_bulk import r4_schema  # noqa: F401  (the fixture: HL7's R4 JSON schema, shipped with the tests)
 
 from strigil.interop.bundle import make_bundle
 from strigil.interop.definitions import ENTERED_IN_ERROR
@@ -92,10 +93,15 @@ def _status(resource: dict[str, Any]) -> Any:
     return resource.get("status")
 
 
-def test_void_records_export_as_entered_in_error_and_validate(voided: Database) -> None:
-    resources = [e["resource"] for e in _bundle(voided)["entry"]]
+def test_void_records_export_as_entered_in_error_and_validate(
+    voided: Database,
+    r4_schema: Any,  # noqa: F811  (pytest passes the imported fixture)
+) -> None:
+    bundle = _bundle(voided)
+    assert [str(e) for e in r4_schema.iter_errors(bundle)] == []  # HL7's R4 JSON schema
+    resources = [e["resource"] for e in bundle["entry"]]
     for resource in resources:
-        assert resource_problems(resource) == [], resource["resourceType"]
+        assert resource_problems(resource) == [], resource["resourceType"]  # the R4 models and value sets
     knee = next(
         r for r in resources if r["resourceType"] == "EpisodeOfCare" and r["status"] == "entered-in-error"
     )
