@@ -284,7 +284,9 @@ def test_a_finished_export_says_when_it_expires_and_then_is_gone(
     assert site.get("clinician", status_url).status_code == 200  # not yet
     assert site.count(AuditEvent, action="delete", resource="fhir_bulk") == 0
     monkeypatch.setattr(bulk_jobs, "clock", lambda: start + dt.timedelta(hours=24))
-    assert site.get("clinician", status_url).status_code == 404  # expired: unknown, as after a DELETE
+    gone = site.get("clinician", status_url)  # expired: unknown, as after a DELETE
+    assert gone.status_code == 404 and gone.json()["resourceType"] == "OperationOutcome"
+    assert gone.headers["content-type"].startswith("application/fhir+json")
     assert site.get("clinician", file_url).status_code == 404
     assert not any(bulk_home.iterdir())  # the files are gone
     with site.database.unit_of_work() as db:

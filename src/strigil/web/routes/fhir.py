@@ -264,15 +264,20 @@ def _own_job(request: Request, principal: Principal, job_id: str) -> Any:
 
 @router.get(
     "/bulk/{job_id}",
-    responses={202: {"description": "still running (X-Progress)"}, 500: _OUTCOME},
+    responses={202: {"description": "still running (X-Progress)"}, 404: _OUTCOME, 500: _OUTCOME},
 )
 def bulk_status(request: Request, job_id: _JobId, principal: Clinician) -> Response:
     """The export's status: 202 while it runs, 200 with the manifest when done (Expires: when its files
-    go), 500 with the reason; 404 once it expired or was deleted."""
+    go), 500 with the reason; 404 with an OperationOutcome once it expired or was deleted."""
     from email.utils import format_datetime
 
     _expire(request)
-    job = _own_job(request, principal, job_id)
+    try:
+        job = _own_job(request, principal, job_id)
+    except HTTPException:
+        # the Bulk Data IG: after a DELETE the polling location answers 404 with an OperationOutcome; an
+        # expired job, an unknown one and another account's answer the same
+        return _outcome(404, "no such export job (unknown, deleted or expired)", code="not-found")
     if job.status == "in-progress":
         return Response(status_code=202, headers={"X-Progress": "exporting", "Retry-After": "2"})
     if job.status == "error":
