@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     web_threads: int = Field(default=8, ge=1, le=200)
     # Where FHIR Bulk Data export jobs keep their files (default: the data home's "bulk" folder).
     bulk_folder: str = ""
+    # How long a finished Bulk Data export's files stay before they are removed, hours (a configurable
+    # heuristic: no source fixes it; the status answer's Expires header says when).
+    bulk_expiry_hours: float = Field(default=24.0, gt=0, le=24 * 365)
     # How long a client may take to send a request (engineering settings, not clinical; docs/deployment.md):
     # its headers within header_timeout_s; its body within body_timeout_s plus 1 s per body_min_rate bytes.
     header_timeout_s: float = Field(default=10.0, gt=0, le=600)
@@ -71,6 +75,10 @@ class Settings(BaseSettings):
     def resolved_bulk_folder(self) -> Path:
         """The folder of Bulk Data export jobs: STRIGIL_BULK_FOLDER if set, else `bulk` in the data home."""
         return Path(self.bulk_folder).expanduser() if self.bulk_folder else data_home() / "bulk"
+
+    def bulk_expiry(self) -> dt.timedelta:
+        """How long a finished Bulk Data export's files stay (STRIGIL_BULK_EXPIRY_HOURS)."""
+        return dt.timedelta(hours=self.bulk_expiry_hours)
 
 
 def get_settings() -> Settings:

@@ -91,7 +91,7 @@ def _record_every_field(page: Any, base: str, episode: int) -> None:
     page.fill("#step-0-angle_deg", "40")
     page.select_option("#step-0-direction", "along")
     page.select_option("#step-0-pressure", "moderate")
-    page.locator('#steps details summary').first.click()  # force, stroke count, position, movement
+    page.locator("#steps details summary").first.click()  # force, stroke count, position, movement
     page.fill("#step-0-force_n", "12.5")
     page.fill("#step-0-duration_s", "60")
     page.fill("#step-0-stroke_count", "30")
@@ -288,7 +288,14 @@ def test_a_session_and_an_episode_from_start_to_end(
     summary = page.request.get(f"{base}/api/v1/episodes/{episode}/discharge-summary").json()
     assert summary["sessions"] == 1 and summary["dose"][0]["seconds"] == 150
     bundle = page.request.get(f"{base}/api/v1/fhir/Patient/A000/$everything").json()
-    assert "emu oil" not in str(bundle) and "wrist flexion" not in str(bundle)
+    # the FHIR export carries the void session only marked entered-in-error (its results too)
+    marked = [
+        e["resource"]["status"]
+        for e in bundle["entry"]
+        if e["resource"]["resourceType"] in ("Procedure", "Observation")
+        and ("emu oil" in str(e["resource"]) or "wrist flexion" in str(e["resource"]))
+    ]
+    assert marked and set(marked) == {"entered-in-error"}
     with sessionmaker(engine)() as db:
         out = io.StringIO()
         write_csv(db, 1, out)

@@ -173,6 +173,28 @@ def test_a_300_mb_upload_is_refused_before_a_byte_of_it_is_read() -> None:
     assert "at most 2.0 MB" in json.loads(body)["detail"]
 
 
+@pytest.mark.parametrize("media_type", ["application/fhir+json", "application/json"])
+def test_a_fhir_bundle_over_its_limit_is_refused_before_it_is_read(media_type: str) -> None:
+    """The FHIR import route (the API's only FHIR route with a body; Bulk Data import is the CLI's) takes at
+    most `FHIR_BUNDLE_BYTES`: a larger declared body is refused unread, a chunked one cut off at the limit."""
+    app = _app()
+    fhir_body_routes = {
+        (method.upper(), path)
+        for method, path, route in iter_routes(app)
+        if path.startswith("/api/v1/fhir") and method.upper() in ("POST", "PUT", "PATCH")
+    }
+    assert fhir_body_routes == {("POST", "/api/v1/fhir")} and fhir_body_routes <= set(limits.ROUTE_LIMITS)
+    declared = {"content-type": media_type, "content-length": str(limits.FHIR_BUNDLE_BYTES + 1)}
+    status, body, read = asyncio.run(_call(app, "POST", "/api/v1/fhir", declared, [b"{}"]))
+    assert (status, read) == (413, 0)
+    assert "a FHIR bundle" in json.loads(body)["detail"]
+    piece = b"x" * 1024 * 1024
+    chunked = {"content-type": media_type, "transfer-encoding": "chunked"}
+    offered = [piece] * (limits.FHIR_BUNDLE_BYTES // len(piece) + 8)
+    status, _, read = asyncio.run(_call(app, "POST", "/api/v1/fhir", chunked, offered))
+    assert status == 413 and read <= limits.FHIR_BUNDLE_BYTES // len(piece) + 1
+
+
 def test_a_body_without_a_length_is_cut_off_at_its_routes_limit() -> None:
     """A chunked body to a JSON route is read only up to the route's limit, then refused (413)."""
     app = _app()

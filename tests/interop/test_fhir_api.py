@@ -253,12 +253,87 @@ def test_a_bad_kick_off_answers_an_operation_outcome(
 
 def test_type_and_since_narrow_a_bulk_export(site: Site, bulk_home: Path) -> None:
     kick = _kick_off(site, "clinician", "?_type=Patient,Observation&_since=2000-01-01T00:00:00Z")
-    manifest = _finished(site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver"))
+    manifest = _finished(
+        site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver")
+    )
     assert {o["type"] for o in manifest.json()["output"]} == {"Patient", "Observation"}
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z")
     kick = _kick_off(site, "clinician", f"?_since={future}")
-    manifest = _finished(site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver"))
+    manifest = _finished(
+        site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver")
+    )
     assert {o["type"] for o in manifest.json()["output"]} <= {"Organization", "Practitioner"}
+
+
+def test_a_finished_export_says_when_it_expires_and_then_is_gone(
+    site: Site, bulk_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from email.utils import parsedate_to_datetime
+
+    from strigil.services import bulk_jobs
+
+    start = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(bulk_jobs, "clock", lambda: start)
+    status_url = _kick_off(site, "clinician").headers["Content-Location"].removeprefix("http://testserver")
+    done = _finished(site, "clinician", status_url)
+    assert done.status_code == 200
+    # the Bulk Data IG's Expires header: the default keeps the files 24 hours after the job finished
+    assert parsedate_to_datetime(done.headers["Expires"]) == start + dt.timedelta(hours=24)
+    file_url = done.json()["output"][0]["url"].removeprefix("http://testserver")
+    monkeypatch.setattr(bulk_jobs, "clock", lambda: start + dt.timedelta(hours=23, minutes=59))
+    assert site.get("clinician", status_url).status_code == 200  # not yet
+    assert site.count(AuditEvent, action="delete", resource="fhir_bulk") == 0
+    monkeypatch.setattr(bulk_jobs, "clock", lambda: start + dt.timedelta(hours=24))
+    gone = site.get("clinician", status_url)  # expired: unknown, as after a DELETE
+    assert gone.status_code == 404 and gone.json()["resourceType"] == "OperationOutcome"
+    assert gone.headers["content-type"].startswith("application/fhir+json")
+    assert site.get("clinician", file_url).status_code == 404
+    assert not any(bulk_home.iterdir())  # the files are gone
+    with site.database.unit_of_work() as db:
+        expired = db.scalars(select(AuditEvent).where(AuditEvent.action == "delete")).all()
+        assert [(e.resource, e.channel, e.clinic_id) for e in expired] == [("fhir_bulk", "system", 1)]
+        assert expired[0].detail.startswith("expired at 2026-12-02T09:00:00")
+
+
+def test_expiry_spares_running_and_unexpired_jobs_and_runs_at_server_start(
+    tmp_path: Path, bulk_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strigil.services import bulk_jobs
+    from strigil.web.app import create_app
+
+    now = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
+    monkeypatch.setattr(bulk_jobs, "clock", lambda: now)
+    finished = {"status": "complete", "finished_at": (now - dt.timedelta(hours=2)).isoformat()}
+    jobs = {
+        "running": {"status": "in-progress"},
+        "fresh": finished,
+        "stale": {**finished, "expires_at": (now - dt.timedelta(minutes=1)).isoformat()},
+        "failed": {"status": "error", "finished_at": (now - dt.timedelta(hours=30)).isoformat()},
+    }
+    ids = {}
+    for name, fields in jobs.items():
+        job = bulk_jobs.BulkJob(
+            id=new_id(), clinic_id=1, account_id=None, username="ana", request="", **fields
+        )
+        (bulk_home / job.id).mkdir(parents=True)
+        (bulk_home / job.id / bulk_jobs.JOB_FILE).write_text(json.dumps(job.__dict__), encoding="utf-8")
+        ids[name] = job.id
+    url = f"sqlite:///{tmp_path / 'start.sqlite'}"
+    database = open_database(url)
+    monkeypatch.setenv("STRIGIL_BULK_EXPIRY_HOURS", "3")  # the setting: "fresh" (2 h old) stays
+    with TestClient(create_app(Settings(database_url=url))):
+        pass  # the server starts (and stops): the sweep ran once
+    assert sorted(p.name for p in bulk_home.iterdir()) == sorted([ids["running"], ids["fresh"]])
+    with database.unit_of_work() as db:
+        removed = set(db.scalars(select(AuditEvent.resource_id).where(AuditEvent.action == "delete")))
+    assert removed == {ids["stale"], ids["failed"]}
+    database.dispose()
+
+
+def new_id() -> str:
+    from strigil.clinical.public_ids import new_public_id
+
+    return new_public_id()
 
 
 @pytest.mark.parametrize("media_type", ["application/json", "application/fhir+json"])

@@ -371,8 +371,12 @@ def test_a_void_session_is_kept_but_left_out_of_analyses_exports_and_recommendat
         assert [p.session for p in progress(view)[0].points] == [1, 1]
         rec = latest_recommendation(view)
         assert rec is not None and rec["recommendation"] != "refer" and rec["latest_session"] == 1
-        (dossier,) = patient_dossiers(s, clinic)
-        assert [e.number for e in dossier.episodes[0].sessions] == [1]
+        (dossier,) = patient_dossiers(s, clinic)  # the FHIR exchange carries it, marked (entered-in-error)
+        sessions_out = dossier.episodes[0].sessions
+        assert [(e.number, e.void is not None and e.void.reason) for e in sessions_out] == [
+            (1, False),
+            (2, REASON),
+        ]
         assert not [
             a for a in dashboard.clinic_alerts(s, clinic, since=dt.date(2026, 1, 1)) if a.kind == "adverse"
         ]
@@ -400,8 +404,9 @@ def test_a_void_episode_takes_no_sessions_and_leaves_every_export(db: Database) 
     with db.unit_of_work() as s:
         out = io.StringIO()
         assert write_csv(s, clinic, out) == 0
-        (dossier,) = patient_dossiers(s, clinic)
-        assert dossier.episodes == ()
+        (dossier,) = patient_dossiers(s, clinic)  # the FHIR exchange carries it, marked (entered-in-error)
+        (voided,) = dossier.episodes
+        assert voided.void is not None and voided.void.reason == "tennis elbow opened on the plantar foot"
         assert clinic_outcomes(s, clinic).groups == []
         view = episodes.show_episode(s, clinic, episode)
         assert view.voided and view.void_reason == "tennis elbow opened on the plantar foot"

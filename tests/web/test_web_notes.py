@@ -113,7 +113,8 @@ def test_the_note_page_and_print_view_show_everything_recorded(world: World) -> 
             "patient keeps a pain diary",
             "precautions",
             "screened at this session",
-            "asked and answered", "nothing new reported",
+            "asked and answered",
+            "nothing new reported",
             "Signature:",
         ):
             assert shown in text, f"{path}: {shown!r} missing"
@@ -196,9 +197,11 @@ def test_the_api_signs_amends_adds_and_voids(world: World) -> None:
     )
     assert added.status_code == 201 and added.json()["session"]["addenda"][-1]["text"] == "seen again"
 
-    def procedures() -> int:
+    def procedures() -> list[str]:
         bundle = client.get("/api/v1/fhir/Patient/A000/$everything").json()
-        return sum(e["resource"]["resourceType"] == "Procedure" for e in bundle["entry"])
+        return [
+            e["resource"]["status"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Procedure"
+        ]
 
     before = procedures()
     short = client.post(f"/api/v1/sessions/{session_id}/void", json={"reason": "mistake"}, headers=headers)
@@ -211,7 +214,10 @@ def test_the_api_signs_amends_adds_and_voids(world: World) -> None:
     assert {p["session"] for series in episode["progress"] for p in series["points"]} == {1}
     page = client.get(f"/episodes/{world.records[1]['episode_id']}").text
     assert 'id="session-row-2" class="voided"' in page
-    assert 0 < procedures() < before  # the FHIR export leaves the void session out
+    # the FHIR export carries the void session marked, never as a procedure done
+    after = procedures()
+    assert len(after) == len(before) and "entered-in-error" not in before
+    assert after.count("entered-in-error") == 1 and after.count("completed") == len(before) - 1
     # another clinic's note is not found
     other = world.records[2]["session_id"]
     assert client.get(f"/api/v1/sessions/{other}/note").status_code == 404

@@ -18,6 +18,7 @@ from strigil.interop.systems import extension_url, value_set_url
 __all__ = [
     "ADVERSE_CONTEXT",
     "DOSE_STEP",
+    "ENTERED_IN_ERROR",
     "EPISODE_CONTEXT",
     "EXTENSIONS",
     "FOLLOW_UP_MINUTES",
@@ -59,6 +60,7 @@ class ExtensionDefinition:
     parts: tuple[Part, ...] = ()
     value: Part | None = None  # for a simple extension
     repeats: bool = False
+    modifier_reason: str | None = None  # set for a modifier extension: why it changes the meaning
 
     @property
     def url(self) -> str:
@@ -154,6 +156,8 @@ SESSION_CONTEXT = ExtensionDefinition(
         Part("doseConfirmed", "boolean", False, "A dose beyond the sources' ranges was confirmed as meant"),
         Part("exerciseDelivered", "boolean", False, "The exercise programme was delivered in the session"),
         Part("exerciseNotDeliveredReason", "string", False, "Why the exercise programme was not delivered"),
+        Part("voidReason", "string", False, "Why the session was voided (entered by mistake)"),
+        Part("voidedAt", "dateTime", False, "When the session was voided"),
     ),
 )
 
@@ -187,6 +191,8 @@ EPISODE_CONTEXT = ExtensionDefinition(
             repeats=True,
         ),
         Part("closeReason", "string", False, "Why the episode was closed"),
+        Part("voidReason", "string", False, "Why the episode was voided (opened by mistake)"),
+        Part("voidedAt", "dateTime", False, "When the episode was voided"),
     ),
 )
 
@@ -233,6 +239,20 @@ FOLLOW_UP_MINUTES = ExtensionDefinition(
     value=Part("value", "decimal", True, "Minutes"),
 )
 
+# R4 AdverseEvent has no status, so nothing standard can say "entered in error". A modifier extension can:
+# a system that does not know it must not process the resource as if it were absent
+# (https://hl7.org/fhir/R4/extensibility.html#modifierExtension), so a voided record's adverse response is
+# never taken for a real event, while Strigil itself reads it back into the void session or episode.
+ENTERED_IN_ERROR = ExtensionDefinition(
+    "entered-in-error",
+    "Entered in error",
+    "The adverse response belongs to a session or an episode that was voided (entered by mistake): the "
+    "record should never have existed and must not be used as a clinical fact.",
+    "AdverseEvent",
+    value=Part("value", "boolean", True, "true: this record was entered in error"),
+    modifier_reason="Marks the whole resource as entered in error (R4 AdverseEvent has no status element)",
+)
+
 YEARS_EXPERIENCE = ExtensionDefinition(
     "years-experience",
     "Years of experience",
@@ -250,6 +270,7 @@ EXTENSIONS: tuple[ExtensionDefinition, ...] = (
     MEASUREMENT_DETAIL,
     FOLLOW_UP_MINUTES,
     YEARS_EXPERIENCE,
+    ENTERED_IN_ERROR,
 )
 
 
@@ -265,9 +286,15 @@ def _value_type(part: Part) -> dict[str, Any]:
 
 
 def _structure_definition(ext: ExtensionDefinition) -> dict[str, Any]:
+    modifier = {"isModifier": True, "isModifierReason": ext.modifier_reason} if ext.modifier_reason else {}
     elements = [
         _element(
-            "Extension", short=ext.title, definition=ext.description, min=0, max="*" if ext.repeats else "1"
+            "Extension",
+            short=ext.title,
+            definition=ext.description,
+            min=0,
+            max="*" if ext.repeats else "1",
+            **modifier,
         )
     ]
     if ext.parts:

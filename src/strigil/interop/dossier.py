@@ -16,7 +16,24 @@ from strigil.clinical.episode import EpisodePlan
 from strigil.clinical.people import Clinic, Clinician, Patient
 from strigil.clinical.session import AdverseResponse, Measurement, SessionRecord
 
-__all__ = ["ClinicDossier", "DatedMeasurement", "EpisodeDossier", "PatientDossier", "SessionEntry"]
+__all__ = [
+    "ClinicDossier",
+    "DatedMeasurement",
+    "EpisodeDossier",
+    "PatientDossier",
+    "SessionEntry",
+    "VoidMark",
+]
+
+
+@dataclass(frozen=True)
+class VoidMark:
+    """Why and when a session or an episode was voided (entered by mistake; `strigil.services.void`).
+
+    `at` is None when a record arrives voided without saying when (the import stamps its own time)."""
+
+    reason: str
+    at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class SessionEntry:
     measurement_ids: tuple[str, ...] = ()  # the public ids of record.measurements, in order (or none)
     adverse_ids: tuple[str, ...] = ()  # likewise for record.adverse_responses
     recommended: str | None = None  # the decision aid's word when the session was recorded (derived)
+    void: VoidMark | None = None  # the session itself was voided (a void episode's sessions need not be)
 
 
 @dataclass(frozen=True)
@@ -54,6 +72,7 @@ class EpisodeDossier:
     adverse_responses: tuple[AdverseResponse, ...] = ()
     adverse_ids: tuple[str, ...] = ()  # the public ids of adverse_responses, in order (or none)
     discharge_reason: str | None = None  # the coded reason of its closing (clinical.vocabulary), when known
+    void: VoidMark | None = None  # the episode was voided (opened by mistake): so is all it holds
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from strigil.catalog import Catalog, load_catalog
 from strigil.clinical.checks import problems_from
 from strigil.clinical.episode import Consent, EpisodePlan
+from strigil.clinical.gates import reason_problem
 from strigil.clinical.people import Clinic, Clinician, Patient, Training
 from strigil.clinical.public_ids import is_public_id
 from strigil.clinical.response import RECOMMENDATIONS
@@ -31,6 +32,7 @@ from strigil.interop.codesystems import split_site_code
 from strigil.interop.definitions import (
     ADVERSE_CONTEXT,
     DOSE_STEP,
+    ENTERED_IN_ERROR,
     EPISODE_CONTEXT,
     FOLLOW_UP_MINUTES,
     MEASUREMENT_DETAIL,
@@ -45,10 +47,12 @@ from strigil.interop.dossier import (
     EpisodeDossier,
     PatientDossier,
     SessionEntry,
+    VoidMark,
 )
+from strigil.interop.icd10 import ICD10_CM, icd10cm_map
 from strigil.interop.r4 import FhirProblem
 from strigil.interop.systems import LOINC, code_system_url, is_identifier_system
-from strigil.interop.to_fhir import EPISODE_LINK_URL, UCUM_UNITS
+from strigil.interop.to_fhir import ENTERED_IN_ERROR_STATUS, EPISODE_LINK_URL, UCUM_UNITS
 
 __all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
 
@@ -69,6 +73,7 @@ class ForeignMeasurement:
     measurement: Measurement
     source_id: str | None = None  # what names it for good: "system|value" of its identifier, or its full URL
     condition: str | None = None  # the Strigil condition its context names
+    side: str | None = None  # the side its context names (an ICD-10-CM code with laterality), if any
     unplaced: str | None = None  # why its context names no condition Strigil knows (then condition is None)
     birth_year: int | None = None  # of the Patient, for a new patient
     sex: str | None = None
@@ -225,6 +230,55 @@ def _measured_force(v: dict[str, Any], where: str) -> dict[str, Any] | None:
     }
 
 
+# The reason a record gets when it arrives entered-in-error without saying why.
+_UNSAID_VOID = "entered in error in the imported record (no reason given)"
+
+
+def _void_mark(resource: _Resource, context: dict[str, Any], voided: bool) -> VoidMark | None:
+    """The void of a Procedure or EpisodeOfCare: its reason and time from the context extension, when the
+    resource is voided (`voided`); a reason on a record that is not voided contradicts its status."""
+    where = _label(resource)
+    if not voided:
+        if "voidReason" in context or "voidedAt" in context:
+            raise _Reject(
+                where,
+                f"carries a void reason but its status is {resource.get('status')!r}, not "
+                f"{ENTERED_IN_ERROR_STATUS!r}",
+            )
+        return None
+    at = None
+    if "voidedAt" in context:
+        try:
+            at = dt.datetime.fromisoformat(str(context["voidedAt"]))
+        except ValueError:
+            raise _Reject(where, f"voidedAt {context['voidedAt']!r} is not a date-time") from None
+    reason = " ".join(str(context.get("voidReason") or _UNSAID_VOID).split())
+    problem = reason_problem(reason, f"{where} voidReason")
+    if problem:  # the rule a void's reason obeys when a clinician records it (services.void)
+        raise _Reject(where, problem)
+    return VoidMark(reason=reason, at=at)
+
+
+def _check_void_status(resource: _Resource, voided: bool) -> None:
+    """An Observation or AdverseEvent of a void session or episode must say so, and only then: a record that
+    contradicts its session is refused rather than guessed at."""
+    if resource["resourceType"] == "AdverseEvent":
+        marked = any(
+            e.get("url") == ENTERED_IN_ERROR.url and e.get("valueBoolean") is True
+            for e in resource.get("modifierExtension", [])
+        )
+        said = f"the {ENTERED_IN_ERROR.url} modifier extension"
+    else:
+        marked = resource.get("status") == ENTERED_IN_ERROR_STATUS
+        said = f"status {ENTERED_IN_ERROR_STATUS!r}"
+    if marked != voided:
+        state = "void" if voided else "not void"
+        raise _Reject(
+            _label(resource),
+            f"its session or episode is {state}, so it must {'' if voided else 'not '}carry {said}",
+        )
+
+
 def _public_id(resource: _Resource) -> str | None:
     """A Strigil resource's id when it is a public id (as Strigil exports), else None (a new one is made)."""
     rid = resource.get("id")
@@ -344,9 +398,21 @@ class _NativeReader:
             note=context.get("note"),
         )
 
-    def session(self, procedure: _Resource, episode: str) -> SessionEntry:
+    def session(self, procedure: _Resource, episode: str, episode_void: bool = False) -> SessionEntry:
         where = _label(procedure)
         context = _parts(procedure, SESSION_CONTEXT)
+        entered_in_error = procedure.get("status") == ENTERED_IN_ERROR_STATUS
+        if episode_void and not entered_in_error:
+            raise _Reject(where, f"a session of a void episode must have status {ENTERED_IN_ERROR_STATUS!r}")
+        # in a void episode every session is entered-in-error; only one with a reason was voided itself
+        void = _void_mark(
+            procedure, context, entered_in_error and (not episode_void or "voidReason" in context)
+        )
+        for resource in [
+            *self.part_of.get((episode, f"Procedure/{procedure['id']}"), []),
+            *self.suspected.get((episode, f"Procedure/{procedure['id']}"), []),
+        ]:
+            _check_void_status(resource, entered_in_error)
         steps = sorted(
             (self.dose_step(procedure, node) for node in _extension(procedure, DOSE_STEP)),
             key=lambda pair: pair[0],
@@ -416,6 +482,7 @@ class _NativeReader:
             measurement_ids=_public_ids(observations),
             adverse_ids=_public_ids(events),
             recommended=recommended,
+            void=void,
         )
 
     def episode(self, resource: _Resource) -> EpisodeDossier:
@@ -423,6 +490,7 @@ class _NativeReader:
         key = str(_strigil_identifier(resource, "episode"))
         me = _label(resource)
         context = _parts(resource, EPISODE_CONTEXT)
+        void = _void_mark(resource, context, resource.get("status") == ENTERED_IN_ERROR_STATUS)
         diagnoses = resource.get("diagnosis", [])
         condition = self.read.resolve(diagnoses[0].get("condition")) if diagnoses else None
         if condition is None:
@@ -469,16 +537,20 @@ class _NativeReader:
             consent=consent,
         )
         sessions = sorted(
-            (self.session(r, me) for r in linked if r["resourceType"] == "Procedure"), key=lambda s: s.number
+            (self.session(r, me, void is not None) for r in linked if r["resourceType"] == "Procedure"),
+            key=lambda s: s.number,
         )
         loose_measurements = []
         for r in linked:
             if r["resourceType"] == "Observation" and not r.get("partOf"):
+                _check_void_status(r, void is not None)
                 taken_on, measurement = self.measurement(r)
                 loose_measurements.append(DatedMeasurement(taken_on, measurement, _public_id(r)))
         loose_events = [
             r for r in linked if r["resourceType"] == "AdverseEvent" and not r.get("suspectEntity")
         ]
+        for r in loose_events:
+            _check_void_status(r, void is not None)
         loose_adverse = [self.adverse(r) for r in loose_events]
         return EpisodeDossier(
             key=key,
@@ -489,6 +561,7 @@ class _NativeReader:
             measurements=tuple(loose_measurements),
             adverse_responses=tuple(loose_adverse),
             adverse_ids=_public_ids(loose_events),
+            void=void,
         )
 
     def patient(self, resource: _Resource, episodes: list[_Resource]) -> PatientDossier:
@@ -692,7 +765,7 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
                 for i in subject.get("identifier", [])
                 if isinstance(i, dict) and i.get("system") and i.get("value")
             )
-            condition, unplaced = _context_condition(read, resource, catalog)
+            condition, side, unplaced = _context_condition(read, resource, catalog)
             birth = str(subject.get("birthDate", ""))
             plan.foreign_measurements.append(
                 ForeignMeasurement(
@@ -703,6 +776,7 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
                     measurement=measurement,
                     source_id=_source_id(resource, urls.get(id(resource))),
                     condition=condition,
+                    side=side,
                     unplaced=unplaced,
                     birth_year=int(birth[:4]) if birth[:4].isdigit() else None,
                     sex=subject.get("gender") if isinstance(subject.get("gender"), str) else None,
@@ -723,9 +797,10 @@ def _source_id(resource: _Resource, full_url: str | None) -> str | None:
 
 def _context_condition(
     read: ReadBundle, observation: _Resource, catalog: Catalog
-) -> tuple[str | None, str | None]:
+) -> tuple[str | None, str | None, str | None]:
     """The Strigil condition an Observation's context names (a Condition it focuses on, its Encounter's
-    diagnosis or reason), or None with the reason it cannot be told."""
+    diagnosis or reason) — by a Strigil condition code or a mapped ICD-10-CM code (`interop.icd10`) — and the
+    side an ICD-10-CM code with laterality names; or None with the reason it cannot be told."""
     conditions = []
     for ref in observation.get("focus", []):
         target = read.resolve(ref)
@@ -739,30 +814,58 @@ def _context_condition(
             if target is not None and target.get("resourceType") == "Condition":
                 conditions.append(target)
     if not conditions:
-        return None, (
-            "its context names no Condition (focus, or its Encounter's diagnosis or reason): which episode "
-            "it belongs to is unknown"
+        return (
+            None,
+            None,
+            (
+                "its context names no Condition (focus, or its Encounter's diagnosis or reason): which "
+                "episode it belongs to is unknown"
+            ),
         )
-    codes, shown = set(), []
+    icd = icd10cm_map()
+    codes: set[str] = set()
+    sides: set[str] = set()
+    shown: list[str] = []
     for condition in conditions:
         for coding in condition.get("code", {}).get("coding", []):
-            shown.append(f"{coding.get('system')}|{coding.get('code')}")
-            if (
-                coding.get("system") == code_system_url("condition")
-                and coding.get("code") in catalog.conditions
-            ):
-                codes.add(str(coding["code"]))
+            system, code = coding.get("system"), str(coding.get("code"))
+            shown.append(f"{system}|{code}")
+            if system == code_system_url("condition") and code in catalog.conditions:
+                codes.add(code)
+            elif system == ICD10_CM and code.upper() in icd:
+                mappings = icd[code.upper()]
+                if len({m.condition for m in mappings}) > 1:
+                    named = ", ".join(sorted({m.condition for m in mappings}))
+                    return (
+                        None,
+                        None,
+                        f"ICD-10-CM {code} maps to several conditions ({named}): which is unknown",
+                    )
+                codes.add(mappings[0].condition)
+                sides.update(m.side for m in mappings if m.side)
     if len(codes) > 1:
         return (
+            None,
             None,
             f"its context names several conditions ({', '.join(sorted(codes))}): which episode is unknown",
         )
     if not codes:
-        return None, (
-            f"its condition ({', '.join(shown) or 'no code'}) is not one Strigil can map: only Strigil "
-            "condition codes are understood (no SNOMED CT or ICD-10 map ships yet)"
+        return (
+            None,
+            None,
+            (
+                f"its condition ({', '.join(shown) or 'no code'}) is not one Strigil can map: understood are "
+                "Strigil condition codes and the ICD-10-CM codes of the shipped map "
+                "(strigil/interop/data/icd10cm-conditions.toml); no SNOMED CT map ships"
+            ),
         )
-    return codes.pop(), None
+    if len(sides) > 1:
+        return (
+            None,
+            None,
+            f"its context names several sides ({', '.join(sorted(sides))}): which episode is unknown",
+        )
+    return codes.pop(), (sides.pop() if sides else None), None
 
 
 def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool = True) -> ImportPlan:

@@ -12,6 +12,7 @@ __all__ = [
     "BASE",
     "CODE_SYSTEMS",
     "CONDITION_CLINICAL",
+    "CONDITION_VERIFICATION",
     "IDENTIFIER_SYSTEMS",
     "LOINC",
     "OBSERVATION_CATEGORY",
@@ -31,6 +32,7 @@ UCUM = "http://unitsofmeasure.org"
 ADVERSE_SEVERITY = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 ADVERSE_OUTCOME = "http://terminology.hl7.org/CodeSystem/adverse-event-outcome"
 CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
 OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
 
 # Strigil code systems, one per catalogue (and a few fixed vocabularies of the record).

@@ -21,6 +21,7 @@ from strigil.interop.codesystems import SIDE_NAMES, sided_site_code, vocabulary_
 from strigil.interop.definitions import (
     ADVERSE_CONTEXT,
     DOSE_STEP,
+    ENTERED_IN_ERROR,
     EPISODE_CONTEXT,
     FOLLOW_UP_MINUTES,
     MEASUREMENT_DETAIL,
@@ -29,11 +30,12 @@ from strigil.interop.definitions import (
     YEARS_EXPERIENCE,
     ExtensionDefinition,
 )
-from strigil.interop.dossier import ClinicDossier, EpisodeDossier, PatientDossier, SessionEntry
+from strigil.interop.dossier import ClinicDossier, EpisodeDossier, PatientDossier, SessionEntry, VoidMark
 from strigil.interop.systems import (
     ADVERSE_OUTCOME,
     ADVERSE_SEVERITY,
     CONDITION_CLINICAL,
+    CONDITION_VERIFICATION,
     LOINC,
     OBSERVATION_CATEGORY,
     UCUM,
@@ -42,6 +44,7 @@ from strigil.interop.systems import (
 )
 
 __all__ = [
+    "ENTERED_IN_ERROR_STATUS",
     "EPISODE_LINK_URL",
     "IASTM_PROCEDURE_TEXT",
     "UCUM_UNITS",
@@ -62,6 +65,13 @@ _Resource = dict[str, Any]
 # The R4 core extension that ties an event resource to its EpisodeOfCare
 # (https://hl7.org/fhir/r4/extension-workflow-episodeofcare.html).
 EPISODE_LINK_URL = "http://hl7.org/fhir/StructureDefinition/workflow-episodeOfCare"
+
+# A voided record (entered by mistake, `strigil.services.void`) travels with this status on every resource
+# made from it: it is in the R4 value sets of Procedure.status, Observation.status, EpisodeOfCare.status,
+# CarePlan.status (and its activities), Goal.lifecycleStatus and Condition.verificationStatus (then without a
+# clinicalStatus, invariant con-5). AdverseEvent has no status: it carries the `entered-in-error` modifier
+# extension instead. The content stays, so that a Strigil import restores the void record whole.
+ENTERED_IN_ERROR_STATUS = "entered-in-error"
 
 # No code system Strigil may ship names IASTM itself, so the Procedure says what it is in words.
 IASTM_PROCEDURE_TEXT = "Instrument-assisted soft tissue mobilization (IASTM)"
@@ -249,6 +259,13 @@ def _session_rid(episode: EpisodeDossier, entry: SessionEntry) -> str:
     return entry.public_id or fhir_id("session", episode.key, entry.number)
 
 
+def _void_parts(void: VoidMark | None) -> dict[str, Any]:
+    """The voidReason and voidedAt parts of a context extension (none for a record that is not void)."""
+    if void is None:
+        return {}
+    return {"voidReason": void.reason, "voidedAt": None if void.at is None else void.at.isoformat()}
+
+
 def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entry: SessionEntry) -> _Resource:
     session = entry.record
     rid = _session_rid(episode, entry)
@@ -268,6 +285,7 @@ def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entr
             "doseConfirmed": session.dose_confirmed or None,
             "exerciseDelivered": session.exercise_delivered,
             "exerciseNotDeliveredReason": session.exercise_not_delivered_reason,
+            **_void_parts(entry.void),
         },
     )
     extensions = [_episode_link(episode.key), context]
@@ -277,7 +295,7 @@ def _procedure(catalog: Catalog, patient_rid: str, episode: EpisodeDossier, entr
         "id": rid,
         "extension": extensions,
         "identifier": _identifier("session", rid),
-        "status": "completed",
+        "status": ENTERED_IN_ERROR_STATUS if entry.void or episode.void else "completed",
         "code": {"text": IASTM_PROCEDURE_TEXT},
         "subject": _ref("Patient", patient_rid),
         "performedDateTime": session.date.isoformat(),
@@ -314,6 +332,7 @@ def _observation(
     measurement: Measurement,
     on: dt.date,
     procedure_rid: str | None,
+    void: bool = False,
 ) -> _Resource:
     measure = catalog.measures[measurement.measure]
     codings = []
@@ -333,7 +352,7 @@ def _observation(
             *_measurement_detail(measurement),
         ],
         "identifier": _identifier("measurement", rid),
-        "status": "final",
+        "status": ENTERED_IN_ERROR_STATUS if void else "final",
         "category": [{"coding": [{"system": OBSERVATION_CATEGORY, "code": _CATEGORY[measure.kind]}]}],
         "code": {"coding": codings, "text": measure.name},
         "subject": _ref("Patient", patient_rid),
@@ -366,6 +385,7 @@ def _adverse_event(
     episode_key: str,
     response: AdverseResponse,
     procedure_rid: str | None,
+    void: bool = False,
 ) -> _Resource:
     context = _complex(
         ADVERSE_CONTEXT,
@@ -393,6 +413,8 @@ def _adverse_event(
     }
     if procedure_rid:
         event["suspectEntity"] = [{"instance": _ref("Procedure", procedure_rid)}]
+    if void:
+        event["modifierExtension"] = [_simple(ENTERED_IN_ERROR, True)]
     return event
 
 
@@ -402,6 +424,7 @@ def episode_resources(
     """The resources of one episode: EpisodeOfCare, Condition, Goals, CarePlan, Procedures, Observations,
     AdverseEvents (Devices come once per bundle, see `clinic_resources`)."""
     plan, key = episode.plan, episode.key
+    void = episode.void is not None
     # the episode's public id names its EpisodeOfCare, and its Condition and CarePlan (ids are per type)
     episode_rid = condition_rid = key
     context = _complex(
@@ -413,6 +436,7 @@ def episode_resources(
             "consentDate": plan.consent.given_on.isoformat() if plan.consent else None,
             "consentExplained": list(plan.consent.explained) if plan.consent else None,
             "closeReason": episode.close_reason,
+            **_void_parts(episode.void),
         },
     )
     period = {"start": plan.opened_on.isoformat()}
@@ -423,7 +447,7 @@ def episode_resources(
         "id": episode_rid,
         "extension": [context],
         "identifier": _identifier("episode", key),
-        "status": "finished" if episode.closed_on else "active",
+        "status": ENTERED_IN_ERROR_STATUS if void else "finished" if episode.closed_on else "active",
         "diagnosis": [{"condition": _ref("Condition", condition_rid), "rank": 1}],
         "patient": _ref("Patient", patient_rid),
         "managingOrganization": _ref("Organization", fhir_id("clinic", clinic.code)),
@@ -439,7 +463,11 @@ def episode_resources(
         "id": condition_rid,
         "extension": [_episode_link(episode_rid)],
     }
-    if discharged or not ended:
+    if void:  # a void episode's condition was never diagnosed here: no clinical status, no abatement
+        condition_resource["verificationStatus"] = {
+            "coding": [{"system": CONDITION_VERIFICATION, "code": ENTERED_IN_ERROR_STATUS}]
+        }
+    elif discharged or not ended:
         status = "resolved" if discharged else "active"
         condition_resource["clinicalStatus"] = {"coding": [{"system": CONDITION_CLINICAL, "code": status}]}
     condition_resource |= {
@@ -449,7 +477,7 @@ def episode_resources(
         "onsetDateTime": plan.onset_date.isoformat(),
         "recordedDate": plan.opened_on.isoformat(),
     }
-    if discharged:
+    if discharged and not void:
         condition_resource["abatementDateTime"] = str(episode.closed_on)
     yield condition_resource
     goal_rids = [fhir_id(key, i) for i in range(1, len(plan.goals) + 1)]
@@ -457,7 +485,13 @@ def episode_resources(
         yield {
             "resourceType": "Goal",
             "id": rid,
-            "lifecycleStatus": "completed" if discharged else "cancelled" if ended else "active",
+            "lifecycleStatus": ENTERED_IN_ERROR_STATUS
+            if void
+            else "completed"
+            if discharged
+            else "cancelled"
+            if ended
+            else "active",
             "description": {"text": goal},
             "subject": _ref("Patient", patient_rid),
             "addresses": [_ref("Condition", condition_rid)],
@@ -466,7 +500,13 @@ def episode_resources(
         "resourceType": "CarePlan",
         "id": key,
         "extension": [_episode_link(episode_rid)],
-        "status": "completed" if discharged else "revoked" if ended else "active",
+        "status": ENTERED_IN_ERROR_STATUS
+        if void
+        else "completed"
+        if discharged
+        else "revoked"
+        if ended
+        else "active",
         "intent": "plan",
         "title": "Exercise programme and co-interventions",
         "subject": _ref("Patient", patient_rid),
@@ -480,7 +520,13 @@ def episode_resources(
             {
                 "detail": {
                     "code": {"coding": [_coding("co-intervention", c, vocabulary_display(c))]},
-                    "status": "completed" if discharged else "stopped" if ended else "in-progress",
+                    "status": ENTERED_IN_ERROR_STATUS
+                    if void
+                    else "completed"
+                    if discharged
+                    else "stopped"
+                    if ended
+                    else "in-progress",
                 }
             }
             for c in plan.planned_co_interventions
@@ -490,18 +536,21 @@ def episode_resources(
         procedure_rid = _session_rid(episode, entry)
         yield _procedure(catalog, patient_rid, episode, entry)
         record = entry.record
+        session_void = void or entry.void is not None
         for i, measurement in enumerate(record.measurements, start=1):
             rid = _nth(entry.measurement_ids, i) or fhir_id("measurement", procedure_rid, i)
-            yield _observation(catalog, rid, patient_rid, key, measurement, record.date, procedure_rid)
+            yield _observation(
+                catalog, rid, patient_rid, key, measurement, record.date, procedure_rid, session_void
+            )
         for i, response in enumerate(record.adverse_responses, start=1):
             rid = _nth(entry.adverse_ids, i) or fhir_id("adverse", procedure_rid, i)
-            yield _adverse_event(catalog, rid, patient_rid, key, response, procedure_rid)
+            yield _adverse_event(catalog, rid, patient_rid, key, response, procedure_rid, session_void)
     for i, dated in enumerate(episode.measurements, start=1):
         rid = dated.public_id or fhir_id("measurement", key, "x", i)
-        yield _observation(catalog, rid, patient_rid, key, dated.measurement, dated.taken_on, None)
+        yield _observation(catalog, rid, patient_rid, key, dated.measurement, dated.taken_on, None, void)
     for i, response in enumerate(episode.adverse_responses, start=1):
         rid = _nth(episode.adverse_ids, i) or fhir_id("adverse", key, "x", i)
-        yield _adverse_event(catalog, rid, patient_rid, key, response, None)
+        yield _adverse_event(catalog, rid, patient_rid, key, response, None, void)
 
 
 def _nth(ids: tuple[str, ...], i: int) -> str | None:

@@ -5,6 +5,13 @@ in a thread of its own, with its own unit of work; the NDJSON files land in the 
 from the job file, so any server process can answer it. A job belongs to the account that started it (and
 so to its clinic): status, download and delete answer nobody else. The export writes one audit row for the
 job and one per patient it exported, in a short transaction of its own after it has read everything.
+
+A finished job's files hold patient data, so they do not stay forever: each job expires `expiry` after it
+finished (`STRIGIL_BULK_EXPIRY_HOURS`, default 24 h — a configurable heuristic: the Bulk Data IG leaves the
+time to the server and asks it to say when, in the complete status's `Expires` header,
+https://hl7.org/fhir/uv/bulkdata/export.html). `expire_jobs` removes expired jobs with their files and audits
+each; it needs no daemon of its own: the server runs it at start and on every kick-off and status request.
+An expired job is then unknown: its status answers 404, as after a DELETE.
 """
 
 from __future__ import annotations
@@ -13,20 +20,42 @@ import datetime as dt
 import json
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session, sessionmaker
 
 from strigil.clinical.public_ids import is_public_id, new_public_id
 from strigil.interop.bulk import file_name
 
-__all__ = ["JOB_FILE", "BulkJob", "delete_job", "job_file", "read_job", "start_export"]
+__all__ = [
+    "DEFAULT_EXPIRY",
+    "JOB_FILE",
+    "BulkJob",
+    "clock",
+    "delete_job",
+    "expire_jobs",
+    "job_file",
+    "read_job",
+    "start_export",
+]
 
 JOB_FILE = "job.json"
+
+# How long a finished job's files stay (configurable heuristic; no source fixes it: long enough for a client
+# that polls with backoff to download them the same day, short enough that patient data do not linger).
+DEFAULT_EXPIRY = dt.timedelta(hours=24)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+# The clock expiry reads (tests set a fake one).
+clock: Callable[[], dt.datetime] = _utc_now
 
 
 @dataclass
@@ -45,10 +74,20 @@ class BulkJob:
     finished_at: str | None = None
     error: str | None = None
     manifest: dict[str, Any] | None = None
+    expires_at: str | None = None  # when a finished job's files are removed (set when it finishes)
 
     def belongs_to(self, clinic_id: int, account_id: int | None) -> bool:
         """Whether this job is the caller's own (same account, same clinic)."""
         return self.clinic_id == clinic_id and self.account_id == account_id
+
+    def expires(self, expiry: dt.timedelta = DEFAULT_EXPIRY) -> dt.datetime | None:
+        """When a finished job expires (None while it runs); a job finished before expiry was recorded
+        expires `expiry` after it finished."""
+        if self.expires_at:
+            return dt.datetime.fromisoformat(self.expires_at)
+        if self.finished_at:
+            return dt.datetime.fromisoformat(self.finished_at) + expiry
+        return None
 
 
 def _folder(base: Path, job_id: str) -> Path:
@@ -86,6 +125,39 @@ def delete_job(base: Path, job_id: str) -> None:
     shutil.rmtree(_folder(base, job_id), ignore_errors=True)
 
 
+def expire_jobs(
+    db: Session, base: Path, *, expiry: dt.timedelta = DEFAULT_EXPIRY, now: dt.datetime | None = None
+) -> list[BulkJob]:
+    """Remove every finished job whose time is up, with its files, and audit each (in the caller's
+    transaction); return the jobs removed. Jobs still running are never touched."""
+    from strigil.services import audit as audit_service
+    from strigil.services.audit import Actor
+
+    now = now or clock()
+    removed = []
+    folders = sorted(base.iterdir()) if base.is_dir() else []
+    for folder in folders:
+        job = read_job(base, folder.name) if folder.is_dir() else None
+        if job is None or job.status == "in-progress":
+            continue
+        ends = job.expires(expiry)
+        if ends is None or ends > now:
+            continue
+        delete_job(base, job.id)
+        removed.append(job)
+        # the server acts, on the job's clinic's trail (no account: nobody asked for it)
+        actor = Actor(None, "strigil", "system", job.clinic_id, channel="system")
+        audit_service.record(
+            db,
+            actor,
+            "delete",
+            "fhir_bulk",
+            job.id,
+            detail=f"expired at {ends.isoformat(timespec='seconds')}",
+        )
+    return removed
+
+
 def start_export(
     engine: Engine,
     base: Path,
@@ -96,6 +168,7 @@ def start_export(
     since: dt.datetime | None,
     request: str,
     url_of: Any,
+    expiry: dt.timedelta = DEFAULT_EXPIRY,
 ) -> BulkJob:
     """Create the job and start its export in the background; return the job as kicked off.
 
@@ -115,14 +188,23 @@ def start_export(
     _folder(base, job.id).mkdir(mode=0o700)
     _write(base, job)
     thread = threading.Thread(
-        target=_run, args=(engine, base, job, actor, since, url_of), name=f"bulk-{job.id[:8]}", daemon=True
+        target=_run,
+        args=(engine, base, job, actor, since, url_of, expiry),
+        name=f"bulk-{job.id[:8]}",
+        daemon=True,
     )
     thread.start()
     return job
 
 
 def _run(
-    engine: Engine, base: Path, job: BulkJob, actor: Any, since: dt.datetime | None, url_of: Any
+    engine: Engine,
+    base: Path,
+    job: BulkJob,
+    actor: Any,
+    since: dt.datetime | None,
+    url_of: Any,
+    expiry: dt.timedelta = DEFAULT_EXPIRY,
 ) -> None:
     from strigil.services import audit as audit_service
     from strigil.services.bulk_exchange import export_bulk
@@ -152,6 +234,8 @@ def _run(
         job.status = "complete"
     except Exception as error:  # the job reports it; the server carries on
         job.status, job.error = "error", f"{type(error).__name__}: {error}"[:2000]
-    job.finished_at = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    finished = clock()
+    job.finished_at = finished.isoformat(timespec="seconds")
+    job.expires_at = (finished + expiry).isoformat(timespec="seconds")
     if _folder(base, job.id).exists():  # not deleted meanwhile
         _write(base, job)

@@ -29,6 +29,7 @@ from strigil.interop.dossier import (
     EpisodeDossier,
     PatientDossier,
     SessionEntry,
+    VoidMark,
 )
 from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
 from strigil.services.audit import Actor, record_job
@@ -76,6 +77,7 @@ __all__ = [
 ]
 
 BATCH = 500  # patients read per round of queries
+
 
 def clinic_code_of(db: Session, clinic_id: int) -> str:
     """The code of the clinic with this id."""
@@ -131,8 +133,8 @@ def patient_dossiers(
     id_batches: Callable[[list[int]], None] | None = None,
 ) -> Iterator[PatientDossier]:
     """The clinic's patients (or the named ones, those of the named episodes, or those with anything recorded
-    or corrected at or after `since`) with everything recorded that counts, in batches of `BATCH` patients:
-    void episodes and sessions (entered by mistake) are left out of the exchange.
+    or corrected at or after `since`) with everything recorded, in batches of `BATCH` patients: void episodes
+    and sessions (entered by mistake) come with their void, which the FHIR export marks entered-in-error.
 
     Rows are read with Core queries (plain result rows, no ORM objects) and become domain objects through
     the store's one mapping, each with its public id. `id_batches`, if given, is told the database ids of
@@ -191,12 +193,19 @@ def _touched_since(clinic_id: int, since: dt.datetime) -> Any:
             or_(
                 EpisodeRow.created_at >= since,
                 EpisodeRow.changed_at >= since,
+                EpisodeRow.voided_at >= since,
                 EpisodeRow.id.in_(amended_ids("episode")),
             )
         ),
         select(episodes.c.patient_id)
         .join(SessionRow, SessionRow.episode_id == episodes.c.id)
-        .where(or_(SessionRow.created_at >= since, SessionRow.id.in_(amended_ids("session")))),
+        .where(
+            or_(
+                SessionRow.created_at >= since,
+                SessionRow.voided_at >= since,
+                SessionRow.id.in_(amended_ids("session")),
+            )
+        ),
         select(episodes.c.patient_id)
         .join(MeasurementRow, MeasurementRow.episode_id == episodes.c.id)
         .where(or_(MeasurementRow.recorded_at >= since, MeasurementRow.id.in_(amended_ids("measurement")))),
@@ -220,10 +229,8 @@ def _dossier_batch(
     episodes_t, sessions_t = EpisodeRow.__table__, SessionRow.__table__
     steps_t, measurements_t = DoseStepRow.__table__, MeasurementRow.__table__
     adverse_t = AdverseResponseRow.__table__
-    # void episodes and sessions (entered by mistake) are left out of the exchange
-    episode_query = select(episodes_t).where(
-        episodes_t.c.patient_id.in_([p.id for p in batch]), episodes_t.c.voided_at.is_(None)
-    )
+    # void episodes and sessions (entered by mistake) travel too, marked: a copy of the record keeps them
+    episode_query = select(episodes_t).where(episodes_t.c.patient_id.in_([p.id for p in batch]))
     if episode_ids is not None:
         episode_query = episode_query.where(episodes_t.c.id.in_(episode_ids))
     episodes = db.execute(episode_query.order_by(episodes_t.c.id)).all()
@@ -235,9 +242,7 @@ def _dossier_batch(
     loose: dict[int, list[Any]] = defaultdict(list)
     loose_adverse: dict[int, list[Any]] = defaultdict(list)
     session_rows = db.execute(
-        select(sessions_t)
-        .where(sessions_t.c.episode_id.in_(ids), sessions_t.c.voided_at.is_(None))
-        .order_by(sessions_t.c.number)
+        select(sessions_t).where(sessions_t.c.episode_id.in_(ids)).order_by(sessions_t.c.number)
     ).all()
     for s in session_rows:
         sessions[s.episode_id].append(s)
@@ -274,6 +279,7 @@ def _dossier_batch(
                     measurement_ids=tuple(m.public_id for m in in_session[s.id]),
                     adverse_ids=tuple(a.public_id for a in adverse_in_session[s.id]),
                     recommended=s.recommended,
+                    void=_void_of(s),
                 )
             )
         episodes_of[e.patient_id].append(
@@ -289,10 +295,18 @@ def _dossier_batch(
                 adverse_responses=tuple(adverse_from(a) for a in loose_adverse[e.id]),
                 adverse_ids=tuple(a.public_id for a in loose_adverse[e.id]),
                 discharge_reason=e.discharge_reason,
+                void=_void_of(e),
             )
         )
     for p in batch:
         yield PatientDossier(patient_from(p), tuple(episodes_of[p.id]), public_id=p.public_id)
+
+
+def _void_of(row: Any) -> VoidMark | None:
+    """The void of a session or episode row (None when it stands)."""
+    if row.voided_at is None:
+        return None
+    return VoidMark(reason=row.void_reason or "", at=row.voided_at)
 
 
 def read_clinic(db: Session, clinic_code: str, *, episode_ids: Sequence[int] | None = None) -> ClinicDossier:
@@ -369,9 +383,12 @@ def _write_episode(
         )
     )
     if same is not None:
+        # An import never changes a record it finds: one that arrives voided is reported, not voided here.
+        voided_there = " (it arrives entered-in-error: void it here by hand if it was opened by mistake)"
         report.already_present.append(
             f"patient {patient_code}: episode {plan.condition} {plan.region} "
             f"{plan.side} opened {plan.opened_on} (episode {same}) — not imported again"
+            + (voided_there if episode.void else "")
         )
         return
     opened = open_episode(db, clinic_id, patient_code, plan, by=by, at_the_table=False)
@@ -379,7 +396,7 @@ def _write_episode(
     episode_id = opened.id
     today = max([dt.date.today(), *(s.record.date for s in episode.sessions)])
     for entry in episode.sessions:
-        record_session(
+        recorded = record_session(
             db,
             clinic_id,
             entry.record.model_copy(update={"episode_id": episode_id}),
@@ -388,6 +405,8 @@ def _write_episode(
             at_the_table=False,  # another system's history, recorded as it happened
         )
         report.sessions_created += 1
+        if entry.void is not None:  # voided at once: the sessions after it see it void, as the sender did
+            _mark_void(db, SessionRow, recorded.id, entry.void, by)
     for dated in episode.measurements:
         m = dated.measurement
         add_measurement(
@@ -401,6 +420,21 @@ def _write_episode(
         close_episode(
             db, clinic_id, episode_id, episode.closed_on, episode.close_reason or "closed (imported)"
         )
+    if episode.void is not None:  # last: a void episode takes nothing more
+        _mark_void(db, EpisodeRow, episode_id, episode.void, by)
+
+
+def _void_columns(void: VoidMark | None, by: str) -> dict[str, Any]:
+    """The void columns of a session or episode row that arrives voided (the import's time when unsaid)."""
+    if void is None:  # every key, always: bulk inserts take one column list for all rows
+        return {"voided_at": None, "voided_by": None, "void_reason": None}
+    at = void.at if void.at is not None else dt.datetime.now(dt.UTC)
+    return {"voided_at": at, "voided_by": by[:64], "void_reason": void.reason}
+
+
+def _mark_void(db: Session, table: Any, row_id: int, void: VoidMark, by: str) -> None:
+    """Store a record that arrived voided as void (the sender's reason and time)."""
+    db.execute(update(table).where(table.id == row_id).values(**_void_columns(void, by)))
 
 
 def _foreign_patient(
@@ -526,13 +560,23 @@ def _place_foreign(
         )
     ).all()
     open_then = [e for e in episodes if e.closed_on is None or e.closed_on >= foreign.taken_on]
-    if len(open_then) != 1:
-        found = "no episode" if not open_then else f"{len(open_then)} episodes"
+    # a code that names a side (ICD-10-CM laterality) places only into an episode of that side: a left-elbow
+    # result never lands in a right-elbow episode, not even the only one open
+    on_side = [e for e in open_then if foreign.side is None or e.side == foreign.side]
+    if len(on_side) != 1:
+        found = "no episode" if not on_side else f"{len(on_side)} episodes"
+        side = "" if foreign.side is None else f" on the {foreign.side} side"
+        elsewhere = (
+            f" (open on another side: {', '.join(sorted({str(e.side) for e in open_then}))})"
+            if open_then and not on_side
+            else ""
+        )
         report.not_placed.append(
-            f"{foreign.source}: patient {patient.code} has {found} of {foreign.condition} open on "
-            f"{foreign.taken_on}; not placed (an import never opens an episode)"
+            f"{foreign.source}: patient {patient.code} has {found} of {foreign.condition}{side} open on "
+            f"{foreign.taken_on}{elsewhere}; not placed (an import never opens an episode)"
         )
         return
+    open_then = on_side
     m = foreign.measurement
     view = add_measurement(
         db, clinic_id, open_then[0].id, m.measure, m.value, taken_on=foreign.taken_on, timing=m.timing
@@ -775,6 +819,7 @@ def _bulk_episode(
             "discharge_reason": None
             if episode.closed_on is None
             else discharge_reason_of(episode.close_reason or "closed (imported)")[0],
+            **_void_columns(episode.void, by),
             "version": 1,
             "created_at": stamp,
             "created_by": by,
@@ -839,6 +884,7 @@ def _bulk_episode(
                 "recommendation": None,
                 # the decision aid's word as the sender had it; its full reasoning is not carried
                 "recommended": entry.recommended,
+                **_void_columns(entry.void, by),
                 "version": 1,
                 "created_at": stamp,
                 "created_by": by,

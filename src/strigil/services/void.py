@@ -2,8 +2,8 @@
 
 A void record is kept (and audited), shown struck through, and left out of every analysis, export and
 recommendation: the decision aid, progress, screening and follow-up questions
-(`EpisodeView.counted_sessions`), the dashboard, the CSV/research exports, the researcher's outcomes and the
-FHIR export.
+(`EpisodeView.counted_sessions`), the dashboard, the CSV/research exports and the researcher's outcomes. The
+FHIR exchange carries it marked `entered-in-error` (`strigil.interop.to_fhir`), so a copy keeps it void.
 """
 
 from __future__ import annotations

@@ -323,6 +323,14 @@ def _warm_up(engine: Engine, connections: int) -> None:
         connection.close()
 
 
+def _expire_bulk_jobs(sessions: Any, settings: Settings) -> None:
+    """At start, remove the Bulk Data export jobs whose time ran out while no server was up (audited)."""
+    from strigil.services.bulk_jobs import expire_jobs
+
+    with sessions.begin() as db:
+        expire_jobs(db, settings.resolved_bulk_folder(), expiry=settings.bulk_expiry())
+
+
 def create_app(settings: Settings | None = None, *, engine: Engine | None = None) -> FastAPI:
     """Build the web application over the settings' database (or the given engine)."""
     from sqlalchemy.orm import sessionmaker
@@ -347,6 +355,7 @@ def create_app(settings: Settings | None = None, *, engine: Engine | None = None
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.web_threads
         with serving(url):  # while this server holds the SQLite file, a restore is refused
             await anyio.to_thread.run_sync(_warm_up, engine, settings.web_threads)
+            await anyio.to_thread.run_sync(_expire_bulk_jobs, app.state.sessionmaker, settings)
             yield
 
     app = FastAPI(

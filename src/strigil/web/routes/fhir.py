@@ -164,7 +164,6 @@ def _response_bundle(bundle: dict[str, Any], plan: Any, report: Any) -> dict[str
     return response_bundle(bundle, outcomes)
 
 
-
 # ---- Bulk Data export ------------------------------------------------------------------------------------
 
 _OUTPUT_FORMATS = ("application/fhir+ndjson", "application/ndjson", "ndjson")
@@ -178,6 +177,15 @@ def _outcome(status: int, message: str, code: str = "invalid") -> JSONResponse:
 
 def _bulk_base(request: Request) -> Any:
     return request.app.state.settings.resolved_bulk_folder()
+
+
+def _expire(request: Request) -> None:
+    """Remove the export jobs whose time is up, before answering about any. In a transaction of its own:
+    the removal is audited even when the request then fails (a status of an expired job answers 404)."""
+    from strigil.services.bulk_jobs import expire_jobs
+
+    with request.app.state.sessionmaker.begin() as db:
+        expire_jobs(db, _bulk_base(request), expiry=request.app.state.settings.bulk_expiry())
 
 
 _KICK_OFF: dict[int | str, dict[str, Any]] = {
@@ -206,6 +214,7 @@ def bulk_kickoff(
     from strigil.interop.r4 import is_resource_type
     from strigil.services.bulk_jobs import start_export
 
+    _expire(request)
     if "respond-async" not in (prefer or ""):
         return _outcome(400, "a Bulk Data kick-off needs the header 'Prefer: respond-async'")
     if output_format is not None and output_format not in _OUTPUT_FORMATS:
@@ -234,6 +243,7 @@ def bulk_kickoff(
         since=since_at,
         request=str(request.url),
         url_of=lambda job_id, name: f"{base_url}{router.prefix}/bulk/{job_id}/{name}",
+        expiry=request.app.state.settings.bulk_expiry(),
     )
     audit_service.record(
         db, principal.actor, "export", "fhir_bulk", job.id, detail=f"kick-off {request.url.query}"
@@ -254,16 +264,27 @@ def _own_job(request: Request, principal: Principal, job_id: str) -> Any:
 
 @router.get(
     "/bulk/{job_id}",
-    responses={202: {"description": "still running (X-Progress)"}, 500: _OUTCOME},
+    responses={202: {"description": "still running (X-Progress)"}, 404: _OUTCOME, 500: _OUTCOME},
 )
 def bulk_status(request: Request, job_id: _JobId, principal: Clinician) -> Response:
-    """The export's status: 202 while it runs, 200 with the manifest when done, 500 with the reason."""
-    job = _own_job(request, principal, job_id)
+    """The export's status: 202 while it runs, 200 with the manifest when done (Expires: when its files
+    go), 500 with the reason; 404 with an OperationOutcome once it expired or was deleted."""
+    from email.utils import format_datetime
+
+    _expire(request)
+    try:
+        job = _own_job(request, principal, job_id)
+    except HTTPException:
+        # the Bulk Data IG: after a DELETE the polling location answers 404 with an OperationOutcome; an
+        # expired job, an unknown one and another account's answer the same
+        return _outcome(404, "no such export job (unknown, deleted or expired)", code="not-found")
     if job.status == "in-progress":
         return Response(status_code=202, headers={"X-Progress": "exporting", "Retry-After": "2"})
     if job.status == "error":
         return _outcome(500, f"the export failed: {job.error}", code="exception")
-    return JSONResponse(job.manifest)
+    expires = job.expires(request.app.state.settings.bulk_expiry())
+    headers = {"Expires": format_datetime(expires, usegmt=True)} if expires else {}
+    return JSONResponse(job.manifest, headers=headers)
 
 
 @router.get(
