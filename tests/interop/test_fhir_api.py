@@ -452,7 +452,7 @@ def test_the_api_takes_a_bundle_as_large_as_the_cli_and_says_no_in_fhir(site: Si
     _is_outcome(answer, 413, "64.0 MB")
 
 
-# ---- every error on the FHIR routes is an OperationOutcome ---------------------------------------------------
+# ---- every error on the FHIR routes is an OperationOutcome -----------------------------------------------
 
 
 def test_every_error_on_the_fhir_routes_is_an_operation_outcome(site: Site, bulk_home: Path) -> None:

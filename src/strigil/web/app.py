@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -96,11 +96,15 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX) or "application/json" in request.headers.get("accept", "")
 
 
-def _api_error(request: Request, status: int, detail: Any, headers: dict[str, str] | None = None) -> Response:
+def _api_error(
+    request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> Response:
     """An error answer of the JSON API: `{"detail": …}`, or on the FHIR routes an OperationOutcome."""
     if is_fhir_path(request.url.path):
         return outcome_response(status, detail, headers)
-    return JSONResponse(jsonable_encoder({"detail": detail}), status, headers=headers)
+    return JSONResponse(
+        jsonable_encoder({"detail": detail}), status, headers=dict(headers) if headers else None
+    )
 
 
 def _install_error_handlers(app: FastAPI) -> None:
