@@ -28,7 +28,7 @@ from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.store.database import DatabaseFileProblem
-from strigil.web.fhir_errors import is_fhir_path, outcome_response
+from strigil.web.fhir_errors import is_fhir_path, not_found, outcome_response
 from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
@@ -159,8 +159,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
         # The router's own 404 (no such path) and 405 (method not allowed): FastAPI's answer, except on
         # the FHIR routes, where it is an OperationOutcome like every other error there.
-        if is_fhir_path(request.url.path):
-            return outcome_response(exc.status_code, exc.detail, exc.headers)
+        path = request.url.path
+        if is_fhir_path(path):
+            detail = not_found(path) if exc.status_code == 404 else exc.detail
+            return outcome_response(exc.status_code, detail, exc.headers)
         return await http_exception_handler(request, exc)
 
     @app.exception_handler(Exception)

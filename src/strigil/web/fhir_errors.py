@@ -8,6 +8,7 @@ The one place that decides, by path prefix, and builds the answer; `web.app`'s h
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +21,7 @@ __all__ = [
     "FHIR_PREFIX",
     "OUTCOME_RESPONSES",
     "is_fhir_path",
+    "not_found",
     "outcome_body",
     "outcome_response",
 ]
@@ -54,6 +56,20 @@ OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
 def is_fhir_path(path: str) -> bool:
     """True for a path on the FHIR routes (`/api/v1/fhir` and below)."""
     return path == FHIR_PREFIX or path.startswith(FHIR_PREFIX + "/")
+
+
+# A Group-level kick-off (Bulk Data IG: GET [base]/Group/[id]/$export) finds no route: there are no Groups.
+_GROUP_EXPORT = re.compile(rf"^{re.escape(FHIR_PREFIX)}/Group/[^/]+/\$export$")
+
+
+def not_found(path: str) -> str:
+    """What a 404 from the router says on a FHIR path: why a Group export is not there, else "Not Found"."""
+    if _GROUP_EXPORT.match(path):
+        return (
+            "a Group-level export is not supported: Strigil keeps no FHIR Groups; export the whole clinic "
+            f"(GET {FHIR_PREFIX}/$export) or all its patients (GET {FHIR_PREFIX}/Patient/$export)"
+        )
+    return "Not Found"
 
 
 def _issues(detail: Any) -> list[tuple[str, str]]:

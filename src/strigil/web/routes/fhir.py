@@ -28,7 +28,6 @@ __all__ = [
     "bulk_download",
     "bulk_kickoff",
     "bulk_status",
-    "group_export",
     "patient_everything",
     "post_bundle",
     "router",
@@ -281,20 +280,6 @@ def bulk_kickoff(
     )
     status_url = f"{base_url}{router.prefix}/bulk/{job.id}"
     return Response(status_code=202, headers={"Content-Location": status_url})
-
-
-@router.get(
-    "/Group/{group_id}/$export",
-    response_class=Response,
-    responses={501: _OUTCOME},
-)
-def group_export(group_id: Annotated[str, Path(max_length=CODE_CHARS)], principal: Clinician) -> Response:
-    """Group-level export is not offered: Strigil keeps no FHIR Groups (501 with an OperationOutcome)."""
-    return outcome_response(
-        501,
-        "a Group-level export is not supported: Strigil keeps no FHIR Groups; export the whole clinic "
-        "(GET /api/v1/fhir/$export) or all its patients (GET /api/v1/fhir/Patient/$export)",
-    )
 
 
 def _own_job(request: Request, principal: Principal, job_id: str) -> Any:
