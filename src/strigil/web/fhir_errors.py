@@ -49,7 +49,7 @@ _ISSUE_CODE = {
 _OUTCOME = {"description": "an OperationOutcome saying what is wrong", "content": {FHIR_JSON: {}}}
 # Published for the FHIR routes in place of the API's `{"detail": …}` error answers.
 OUTCOME_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: dict(_OUTCOME) for status in (400, 401, 403, 404, 405, 409, 413, 422, 501, 503)
+    status: dict(_OUTCOME) for status in (400, 401, 403, 404, 405, 409, 413, 422, 503)
 }
 
 
