@@ -349,28 +349,245 @@ def test_a_posted_body_nested_too_deep_is_refused_not_a_crash(site: Site, media_
     assert site.count(PatientRow) == 1
 
 
-def test_a_fhir_client_gets_a_response_bundle_an_entry_per_entry(site: Site) -> None:
-    bundle = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
-    bundle["type"] = "transaction"
-    for entry in bundle["entry"]:
+def _as(bundle: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The bundle as a transaction or batch: every entry a PUT of its resource."""
+    sent = json.loads(json.dumps(bundle))
+    sent["type"] = kind
+    for entry in sent["entry"]:
         resource = entry["resource"]
         entry["request"] = {"method": "PUT", "url": f"{resource['resourceType']}/{resource['id']}"}
+    return sent
+
+
+def _post_fhir(site: Site, body: Any, query: str = "") -> Any:
     headers = {"Authorization": f"Bearer {site.tokens['clinician']}", "Content-Type": "application/fhir+json"}
+    return site.client.post(f"/api/v1/fhir{query}", content=json.dumps(body), headers=headers)
 
-    def post() -> Any:
-        return site.client.post("/api/v1/fhir?patient=P-0001", content=json.dumps(bundle), headers=headers)
 
-    answer = post()
+def _statuses(answer: Any) -> list[str]:
+    return [e["response"]["status"] for e in answer.json()["entry"]]
+
+
+def test_a_fhir_client_gets_a_batch_response_saying_what_became_of_each_entry(site: Site) -> None:
+    bundle = _as(json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8")), "batch")
+    answer = _post_fhir(site, bundle, "?patient=P-0001")
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("application/fhir+json")
     response = answer.json()
-    assert response["resourceType"] == "Bundle" and response["type"] == "transaction-response"
+    assert response["resourceType"] == "Bundle" and response["type"] == "batch-response"
     assert resource_problems(response) == []
-    statuses = [e["response"]["status"] for e in response["entry"]]
-    assert len(statuses) == len(bundle["entry"])
-    observation = response["entry"][3]["response"]
-    assert observation["status"] == "201 Created" and observation["location"].startswith("Observation/")
-    assert statuses[0] == statuses[1] == statuses[2] == statuses[4] == "200 OK"  # read as context, not kept
-    again = post().json()  # the same score again: already there
-    assert again["entry"][3]["response"]["status"] == "200 OK"
-    assert "imported before" in again["entry"][3]["response"]["outcome"]["issue"][0]["diagnostics"]
+    # Patient (named by ?patient=), Condition and Encounter read as context, the Observation placed, and the
+    # Procedure — another system's, never stored — says so instead of "200 OK"
+    assert _statuses(answer) == ["200 OK", "200 OK", "200 OK", "201 Created", "422 Unprocessable Entity"]
+    entries = [e["response"] for e in response["entry"]]
+    assert entries[0]["location"].startswith("Patient/") and entries[3]["location"].startswith("Observation/")
+    assert "not stored" in entries[4]["outcome"]["issue"][0]["diagnostics"]
+    again = _post_fhir(site, bundle, "?patient=P-0001")  # the same score again: already there
+    assert _statuses(again)[3] == "200 OK"
+    assert "imported before" in again.json()["entry"][3]["response"]["outcome"]["issue"][0]["diagnostics"]
+
+
+def test_a_transaction_is_all_or_nothing(site: Site) -> None:
+    visit = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    before = (site.count(PatientRow), site.count(MeasurementRow))
+    # the Procedure cannot be stored, so nothing is: not even the Observation that could be placed
+    answer = _post_fhir(site, _as(visit, "transaction"), "?patient=P-0001")
+    assert answer.status_code == 422, answer.text
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome" and resource_problems(outcome) == []
+    assert [i["expression"] for i in outcome["issue"]] == [["Procedure/proc-7"]]
+    assert (site.count(PatientRow), site.count(MeasurementRow)) == before
+    # without the Procedure every action can be done: 200 with a transaction-response
+    visit["entry"] = [e for e in visit["entry"] if e["resource"]["resourceType"] != "Procedure"]
+    answer = _post_fhir(site, _as(visit, "transaction"), "?patient=P-0001")
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["type"] == "transaction-response"
+    assert _statuses(answer) == ["200 OK", "200 OK", "200 OK", "201 Created"]
+    assert site.count(MeasurementRow) == before[1] + 1
+
+
+def test_a_transaction_whose_observation_cannot_be_placed_creates_no_patient(site: Site) -> None:
+    visit = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    visit["entry"] = [e for e in visit["entry"] if e["resource"]["resourceType"] != "Procedure"]
+    before = (site.count(PatientRow), site.count(MeasurementRow))
+    # no ?patient=: the MRN is unknown here, so a new patient would be made, who has no episode open
+    answer = _post_fhir(site, _as(visit, "transaction"))
+    assert answer.status_code == 422, answer.text
+    issues = answer.json()["issue"]
+    assert [i["expression"] for i in issues] == [["Observation/pain-77"]]
+    assert "no episode" in issues[0]["diagnostics"]
+    assert (site.count(PatientRow), site.count(MeasurementRow)) == before  # no EXT-… patient left behind
+    # as a batch the same entries say what was really done: a new patient made, the Observation not stored
+    answer = _post_fhir(site, _as(visit, "batch"))
+    assert answer.status_code == 200, answer.text
+    assert _statuses(answer) == ["201 Created", "200 OK", "200 OK", "422 Unprocessable Entity"]
+    created = answer.json()["entry"][0]["response"]
+    assert "new patient EXT-" in created["outcome"]["issue"][0]["diagnostics"]
+    assert site.count(PatientRow) == before[0] + 1
+
+
+def test_a_strigil_bundle_answers_written_or_already_present_per_entry(site: Site) -> None:
+    clinic = example_clinic()
+    patient = clinic.patients[0]
+    moved = clinic.__class__(
+        clinic.clinic,
+        clinic.clinicians,
+        (patient.__class__(patient.patient.model_copy(update={"code": "P-0200"}), patient.episodes),),
+    )
+    bundle = _as(bundle_of(moved), "transaction")
+    first = _post_fhir(site, bundle)
+    assert first.status_code == 200, first.text
+    kinds = [e["resource"]["resourceType"] for e in bundle["entry"]]
+    written = {k for k, s in zip(kinds, _statuses(first), strict=True) if s == "201 Created"}
+    assert {"Patient", "EpisodeOfCare", "Procedure", "Observation"} <= written
+    assert "Organization" not in written and "Device" not in written  # the clinic and the catalogue exist
+    again = _post_fhir(site, bundle)
+    assert again.status_code == 200 and set(_statuses(again)) == {"200 OK"}
+
+
+def test_two_observations_without_ids_are_both_reported(site: Site) -> None:
+    visit = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    observation = next(e for e in visit["entry"] if e["resource"]["resourceType"] == "Observation")
+    visit["entry"].remove(observation)
+    for n, value in ((1, 6), (2, 4)):
+        twin = json.loads(json.dumps(observation))
+        del twin["resource"]["id"]
+        twin["fullUrl"] = f"urn:uuid:00000000-0000-4000-8000-00000000000{n}"
+        twin["resource"]["identifier"][0]["value"] = f"pain-no-id-{n}"
+        twin["resource"]["valueInteger"] = value
+        visit["entry"].append(twin)
+    answer = site.post("clinician", "/api/v1/fhir?patient=P-0001", visit)
+    assert answer.status_code == 200, answer.text
+    report = answer.json()
+    assert report["measurements_created"] == 2
+    assert set(report["placed"]) == {"urn:uuid:00000000-0000-4000-8000-00000000000" + str(n) for n in (1, 2)}
+
+
+def _raw_post(site: Site, body: bytes, media_type: str = "application/fhir+json") -> Any:
+    headers = {"Authorization": f"Bearer {site.tokens['clinician']}", "Content-Type": media_type}
+    return site.client.post("/api/v1/fhir", content=body, headers=headers)
+
+
+def _is_outcome(answer: Any, status: int, words: str) -> None:
+    assert answer.status_code == status, answer.text[:300]
+    assert answer.headers["content-type"].startswith("application/fhir+json")
+    outcome = answer.json()
+    assert outcome["resourceType"] == "OperationOutcome" and resource_problems(outcome) == []
+    assert words in " ".join(i["diagnostics"] for i in outcome["issue"]), outcome
+
+
+def _nested_extensions(depth: int) -> bytes:
+    """A Patient whose extension holds an extension … `depth` times (too deep for Python's own json)."""
+    inner = b'{"url": "https://example.org/x", "valueString": "x"}'
+    extension = b'{"url": "https://example.org/x", "extension": [' * depth + inner + b"]}" * depth
+    patient = b'{"resourceType": "Patient", "id": "deep", "extension": [' + extension + b"]}"
+    return b'{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": ' + patient + b"}]}"
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "application/fhir+json"])
+def test_an_unreadable_body_gets_the_clis_sentence_as_an_operation_outcome(
+    site: Site, media_type: str
+) -> None:
+    latin1 = json.dumps({"resourceType": "Bundle", "type": "collection", "entry": []}).encode()
+    latin1 = latin1.replace(
+        b"[]", '[{"resource": {"resourceType": "Patient", "id": "Zoë"}}]'.encode("latin-1")
+    )
+    where = latin1.index(b"\xeb")
+    _is_outcome(_raw_post(site, latin1, media_type), 400, f"not UTF-8 text (byte {where})")
+    _is_outcome(_raw_post(site, b"[" * 100_000 + b"]" * 100_000, media_type), 400, "nested too deep")
+    _is_outcome(_raw_post(site, _nested_extensions(3000), media_type), 400, "nested too deep")
+    # within the parser's depth, deeper than the checks can walk
+    _is_outcome(_raw_post(site, _nested_extensions(300), media_type), 400, "nested too deep to check")
+    _is_outcome(_raw_post(site, b"{not json", media_type), 400, "not JSON")
+    assert site.count(PatientRow) == 1
+
+
+def test_a_body_with_a_byte_order_mark_is_read(site: Site) -> None:
+    bundle = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    answer = _raw_post(site, b"\xef\xbb\xbf" + json.dumps(bundle).encode(), "application/json")
+    assert answer.status_code == 200, answer.text
+
+
+def test_the_api_takes_a_bundle_as_large_as_the_cli_and_says_no_in_fhir(site: Site) -> None:
+    from strigil.interop.bundle import MAX_BUNDLE_BYTES
+    from strigil.web.limits import body_limit
+
+    assert body_limit("POST", "/api/v1/fhir").max_bytes == MAX_BUNDLE_BYTES
+    headers = {
+        "Authorization": f"Bearer {site.tokens['clinician']}",
+        "Content-Type": "application/fhir+json",
+        "Content-Length": str(MAX_BUNDLE_BYTES + 1),
+    }
+    answer = site.client.post("/api/v1/fhir", content=b"{}", headers=headers)
+    _is_outcome(answer, 413, "64.0 MB")
+
+
+# ---- every error on the FHIR routes is an OperationOutcome -----------------------------------------------
+
+
+def test_every_error_on_the_fhir_routes_is_an_operation_outcome(site: Site, bulk_home: Path) -> None:
+    job = "/api/v1/fhir/bulk/" + "0" * 32
+    _is_outcome(site.get("clinician", job), 404, "no such export job")
+    _is_outcome(site.get("clinician", job + "/Patient.ndjson"), 404, "no such export job")
+    gone = site.client.delete(job, headers={"Authorization": f"Bearer {site.tokens['clinician']}"})
+    _is_outcome(gone, 404, "no such export job")
+    _is_outcome(site.get("", "/api/v1/fhir/$export"), 401, "sign in first")
+    _is_outcome(site.get("researcher", "/api/v1/fhir/Patient/P-0001/$everything"), 403, "researcher")
+    _is_outcome(site.get("clinician", "/api/v1/fhir/Patient/nobody/$everything"), 404, "no patient")
+    _is_outcome(site.get("clinician", "/api/v1/fhir/Nothing/here"), 404, "Not Found")
+    _is_outcome(site.post("clinician", "/api/v1/fhir/$export", {}), 405, "Method Not Allowed")
+    _is_outcome(site.get("clinician", "/api/v1/fhir/bulk/" + "x" * 200), 422, "job_id")
+    # the rest of the API keeps its JSON errors
+    plain = site.get("clinician", "/api/v1/nothing-here")
+    assert plain.status_code == 404 and plain.json() == {"detail": "Not Found"}
+    assert site.get("", "/api/v1/patients").json()["detail"].startswith("sign in first")
+
+
+def test_group_export_is_named_as_not_supported(site: Site) -> None:
+    # no route (Strigil keeps no Groups), but the 404 says why and what is offered instead
+    answer = site.get("clinician", "/api/v1/fhir/Group/1/$export")
+    _is_outcome(answer, 404, "Group-level export is not supported")
+    assert "/Patient/$export" in answer.json()["issue"][0]["diagnostics"]
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "?_typeFilter=Observation%3Fcode%3D72514-3",
+        "?_elements=id",
+        "?patient=Patient/1",
+        "?includeAssociatedData=LatestProvenanceResources",
+        "?_until=2026-01-01T00:00:00Z",
+        "?color=blue",
+    ],
+)
+def test_a_kick_off_parameter_not_supported_is_refused_by_name(
+    site: Site, bulk_home: Path, query: str
+) -> None:
+    answer = _kick_off(site, "clinician", query)
+    name = query[1:].split("=")[0]
+    _is_outcome(answer, 400, f"kick-off parameter {name} is not supported")
+    assert not any(bulk_home.glob("*"))  # nothing ran
+
+
+def test_a_lenient_kick_off_ignores_the_parameter_and_says_so(site: Site, bulk_home: Path) -> None:
+    headers = {
+        "Authorization": f"Bearer {site.tokens['clinician']}",
+        "Prefer": "respond-async, handling=lenient",
+    }
+    kick = site.client.get(
+        "/api/v1/fhir/$export?_type=Patient&_typeFilter=Patient%3Fgender%3Dfemale", headers=headers
+    )
+    assert kick.status_code == 202, kick.text
+    done = _finished(site, "clinician", kick.headers["Content-Location"].removeprefix("http://testserver"))
+    manifest = done.json()
+    assert {o["type"] for o in manifest["output"]} == {"Patient"}
+    (error,) = manifest["error"]
+    assert error["type"] == "OperationOutcome"
+    warning = site.get("clinician", error["url"].removeprefix("http://testserver"))
+    assert warning.status_code == 200
+    (outcome,) = [json.loads(line) for line in warning.text.splitlines()]
+    assert resource_problems(outcome) == []
+    (issue,) = outcome["issue"]
+    assert issue["severity"] == "warning" and "_typeFilter" in issue["diagnostics"]

@@ -188,7 +188,7 @@ def test_sampled_validation_checks_every_type_and_can_fail_the_export(
     ("damage", "message"),
     [
         (lambda lines: [b"\xff\xfe not utf-8", *lines[1:]], "not UTF-8"),
-        (lambda lines: [b"[" * 5000 + b"]" * 5000, *lines[1:]], "not JSON"),
+        (lambda lines: [b"[" * 5000 + b"]" * 5000, *lines[1:]], "nested too deep"),
         (lambda lines: [b"{not json", *lines[1:]], "not JSON"),
         (lambda lines: [lines[0], lines[0], *lines[1:]], "duplicate Patient id"),
         (lambda lines: [b'{"resourceType": "Goal", "id": "x"}', *lines], "a Goal in the file of Patient"),
@@ -209,6 +209,18 @@ def test_bad_files_are_refused_whole_with_the_reason(
         _import(url, folder, chunk=5)  # several chunks: the last patient's resources come too early
     target = open_database(url)
     assert set(_counts(target).values()) == {0}  # all or nothing
+    target.dispose()
+
+
+def test_ndjson_files_starting_with_a_byte_order_mark_are_read(clinic: Database, tmp_path: Path) -> None:
+    folder = tmp_path / "out"
+    exported = _export(clinic, "demo", folder)
+    for path in folder.glob("*.ndjson"):  # as an EMR writing "UTF-8 with BOM" would (RFC 8259 §8.1)
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    _import(url, folder)
+    target = open_database(url)
+    assert _counts(target)["patients"] == exported["Patient"] == DEMO_PATIENTS
     target.dispose()
 
 

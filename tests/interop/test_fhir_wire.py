@@ -73,6 +73,17 @@ def test_unsupported_interactions_are_named_and_refuse_the_bundle(method: str) -
     assert any(f"{method} is not supported" in p.message for p in plan.errors)
 
 
+@pytest.mark.parametrize("method", ["DELETE", "GET", "PATCH"])
+def test_an_entry_without_a_resource_is_named_by_its_method(method: str) -> None:
+    # FHIR writes a DELETE (or a read) as a request alone, with no resource
+    bundle = make_bundle(list(clinic_resources(example_clinic())), "transaction")
+    bundle["entry"].append({"request": {"method": method, "url": "Patient/x"}})
+    plan = plan_import(bundle)
+    messages = [p.message for p in plan.errors]
+    assert any(f"{method} is not supported" in m for m in messages)
+    assert not any("has no resource" in m for m in messages)
+
+
 def test_two_clinics_patients_with_the_same_code_never_share_an_identifier(tmp_path: Path) -> None:
     from strigil.services.bulk_exchange import export_bulk, import_bulk
     from strigil.services.exchange import write_plan

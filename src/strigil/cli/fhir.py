@@ -258,7 +258,7 @@ def _import_bundle(
     as_json: bool,
     match_only: bool = False,
 ) -> None:
-    from strigil.interop.bundle import MAX_BUNDLE_BYTES
+    from strigil.interop.bundle import MAX_BUNDLE_BYTES, UnreadableJson, read_json
     from strigil.interop.from_fhir import plan_import
     from strigil.services.errors import RecordError
     from strigil.services.exchange import audit_import, write_plan, write_plan_bulk
@@ -270,13 +270,11 @@ def _import_bundle(
                 f"{file}: {size:,} bytes is larger than a Bundle may be ({MAX_BUNDLE_BYTES:,}); move whole "
                 "clinics as Bulk Data (strigil fhir export --bulk DIR, strigil fhir import DIR)"
             )
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as error:
-        fail(f"{file}: not UTF-8 text (byte {error.start}); FHIR JSON is UTF-8")
-    except (OSError, json.JSONDecodeError) as error:
-        fail(f"{file}: not a readable JSON file ({error})")
-    except RecursionError:
-        fail(f"{file}: JSON nested too deep to read (no FHIR resource nests like this)")
+        document = read_json(file.read_bytes())  # the API's reader too: the same sentence for the same fault
+    except UnreadableJson as error:
+        fail(f"{file}: {error}")
+    except OSError as error:
+        fail(f"{file}: not a readable file ({error})")
     try:
         plan = plan_import(document, validate=validate)
     except RecursionError:

@@ -21,14 +21,19 @@ from strigil.interop.systems import BASE
 __all__ = [
     "ACCEPTED_BUNDLE_TYPES",
     "MAX_BUNDLE_BYTES",
+    "EntryOutcome",
     "ReadBundle",
+    "UnreadableJson",
     "entry_for",
+    "entry_name",
     "make_bundle",
     "operation_outcome",
     "read_bundle",
+    "read_json",
     "reference_to",
     "response_bundle",
     "stream_bundle",
+    "unsupported_method",
 ]
 
 # Bundle types Strigil imports: files (collection), $everything answers (searchset) and POSTed
@@ -40,6 +45,30 @@ _Resource = dict[str, Any]
 # A Bundle is read whole (about 7 times its size in memory): larger ones move as Bulk Data NDJSON, which is
 # read a chunk of patients at a time. An engineering limit, not a clinical one.
 MAX_BUNDLE_BYTES = 64 * 2**20
+
+# RFC 8259 §8.1: a parser may ignore a leading byte order mark, and EMRs often write one.
+_BOM = b"\xef\xbb\xbf"
+
+
+class UnreadableJson(ValueError):
+    """A file or request body that is not JSON text Strigil can read, with the sentence that says why."""
+
+
+def read_json(raw: bytes, *, what: str = "FHIR JSON") -> Any:
+    """Parse JSON text (UTF-8, a leading BOM ignored) or raise `UnreadableJson` with a sentence: not UTF-8
+    (and at which byte), nested too deep, or not JSON. The one reader of the CLI, the API and bulk NDJSON."""
+    skipped = len(_BOM) if raw.startswith(_BOM) else 0
+    try:
+        return orjson.loads(raw[skipped:] if skipped else raw)
+    except orjson.JSONDecodeError as error:
+        try:
+            raw[skipped:].decode("utf-8")
+        except UnicodeDecodeError as bad:
+            raise UnreadableJson(f"not UTF-8 text (byte {bad.start + skipped}); {what} is UTF-8") from None
+        if "depth limit" in str(error):
+            # orjson stops at 1024 levels; no FHIR resource nests anywhere near that
+            raise UnreadableJson("JSON nested too deep to read (no FHIR resource nests like this)") from None
+        raise UnreadableJson(f"not JSON ({error})") from None
 
 
 def operation_outcome(
@@ -55,26 +84,62 @@ def operation_outcome(
     return {"resourceType": "OperationOutcome", "issue": issues}
 
 
-def response_bundle(document: dict[str, Any], outcomes: dict[str, tuple[str, str | None, str]]) -> _Resource:
+@dataclass(frozen=True)
+class EntryOutcome:
+    """What was done with one entry of a posted Bundle: its FHIR response status, where the record it made or
+    matched lives (a relative reference), and a sentence."""
+
+    status: str  # "201 Created", "200 OK", "422 Unprocessable Entity"
+    message: str
+    location: str | None = None
+
+    @property
+    def stored(self) -> bool:
+        """True when the entry was written or is already present (a 2xx answer)."""
+        return self.status.startswith("2")
+
+
+def entry_name(entry: Any, index: int) -> str:
+    """How an import names an entry in what it reports: "Type/id", else its fullUrl, else "entry[i]" —
+    unique within a bundle that reads (duplicates are refused), so every entry is listed."""
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+        return f"{resource.get('resourceType')}/{resource['id']}"
+    if isinstance(entry, dict) and isinstance(entry.get("fullUrl"), str):
+        return str(entry["fullUrl"])
+    return f"entry[{index}]"
+
+
+def response_bundle(document: dict[str, Any], outcomes: dict[str, EntryOutcome]) -> _Resource:
     """The answer to a POSTed Bundle: a transaction-response (or batch-response) with one entry per entry,
-    in order. `outcomes` maps "Type/id" to (HTTP status, location or None, what happened)."""
+    in order. `outcomes` maps each entry's name (`entry_name`) to what was done with it."""
     kind = "transaction-response" if document.get("type") == "transaction" else "batch-response"
     entries = []
-    for entry in document.get("entry", []):
-        resource = entry.get("resource", {})
-        label = f"{resource.get('resourceType')}/{resource.get('id', '?')}"
-        status, location, message = outcomes.get(label, ("200 OK", None, "read; nothing to write"))
-        response: dict[str, Any] = {"status": status}
-        if location:
-            response["location"] = location
-        severity = "information" if status.startswith("2") else "error"
+    for i, entry in enumerate(document.get("entry", [])):
+        name = entry_name(entry, i)
+        outcome = outcomes[name]
+        response: dict[str, Any] = {"status": outcome.status}
+        if outcome.location:
+            response["location"] = outcome.location
         response["outcome"] = operation_outcome(
-            [(label, message)],
-            severity=severity,
-            code="informational" if severity == "information" else "processing",
+            [(name, outcome.message)],
+            severity="information" if outcome.stored else "error",
+            code="informational" if outcome.stored else "not-supported",
         )
         entries.append({"response": response})
     return {"resourceType": "Bundle", "type": kind, "entry": entries}
+
+
+def unsupported_method(entry: Any) -> str | None:
+    """The sentence refusing an entry whose request is not an add (DELETE, PATCH, a read), else None."""
+    request = entry.get("request") if isinstance(entry, dict) else None
+    method = request.get("method") if isinstance(request, dict) else None
+    if method in (None, "POST", "PUT"):
+        return None
+    return (
+        f"{method} is not supported: an import only adds records (POST or PUT); nothing is deleted, patched "
+        "or read through a bundle"
+    )
 
 
 def reference_to(resource: _Resource) -> str:
@@ -113,6 +178,12 @@ class ReadBundle:
     resources: list[_Resource] = field(default_factory=list)
     index: dict[str, _Resource] = field(default_factory=dict)
     problems: list[FhirProblem] = field(default_factory=list)
+    # each resource's entry name (`entry_name`), by the resource's identity
+    names: dict[int, str] = field(default_factory=dict)
+
+    def name_of(self, resource: _Resource) -> str:
+        """The name of the entry that holds `resource` (as the import reports it)."""
+        return self.names[id(resource)]
 
     def resolve(self, reference: Any) -> _Resource | None:
         """The resource a Reference points at inside this bundle, or None."""
@@ -197,12 +268,18 @@ def read_bundle(document: Any, *, validate: bool = True) -> ReadBundle:
         return read
     for i, entry in enumerate(entries):
         where = f"entry[{i}]"
+        refusal = unsupported_method(entry)
+        if refusal is not None:
+            # named whether or not a resource comes with it (FHIR sends DELETE and GET without one)
+            read.problems.append(FhirProblem(f"{where}.request", refusal))
+            continue
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict):
             read.problems.append(FhirProblem(where, "entry has no resource (a JSON object)"))
             continue
         kind, rid = resource.get("resourceType"), resource.get("id")
         where = f"{where} {kind}/{rid}"
+        read.names[id(resource)] = entry_name(entry, i)
         keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
         if rid is not None:
             keys.add(f"{kind}/{rid}")

@@ -66,8 +66,8 @@ _USABLE_STATUS = ("final", "amended", "corrected")
 class ForeignMeasurement:
     """A measurement from another system, waiting to be attached to a Strigil patient's episode."""
 
-    source: str  # "Observation/pain-1": where it sits in the bundle
-    patient: str  # the Patient it is about, "Patient/88123"
+    source: str  # its entry's name ("Observation/pain-1", else its fullUrl): where it sits in the bundle
+    patient: str  # the entry name of the Patient it is about, "Patient/88123"
     patient_identifiers: tuple[tuple[str, str], ...]  # (system, value) of that Patient's identifiers
     taken_on: dt.date
     measurement: Measurement
@@ -87,6 +87,14 @@ class ImportPlan:
     foreign_measurements: list[ForeignMeasurement] = field(default_factory=list)
     not_understood: list[FhirProblem] = field(default_factory=list)
     errors: list[FhirProblem] = field(default_factory=list)
+    # entries from other systems read only as context (their Patients, Conditions, Encounters), by name
+    context: set[str] = field(default_factory=set)
+    # every entry's name (`bundle.entry_name`), in bundle order, and whether the bundle is a transaction
+    entries: list[str] = field(default_factory=list)
+    transaction: bool = False
+    # Strigil's own entries by name: what record each belongs to — ("episode", key), ("patient", code),
+    # ("clinician", code), ("clinic", code), ("instrument", code) — so an answer can say what became of it
+    native: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -668,6 +676,37 @@ def _native_labels(read: ReadBundle) -> set[str]:
     return native
 
 
+def _native_owners(read: ReadBundle) -> dict[str, tuple[str, str]]:
+    """Strigil's own entries by name, each with the record it belongs to: an episode's resources (the
+    EpisodeOfCare, and all that link to it or to its CarePlan's goals) to the episode's key, the rest to
+    their patient, clinician, clinic or catalogue instrument."""
+    owners: dict[str, tuple[str, str]] = {}
+    episodes: dict[str, tuple[str, str]] = {}
+    for resource in read.resources:
+        kind = resource["resourceType"]
+        value = _strigil_identifier(resource, _IDENTIFIED[kind]) if kind in _IDENTIFIED else None
+        if value is not None:
+            owner = ("episode" if kind == "EpisodeOfCare" else _IDENTIFIED[kind], value)
+            owners[_label(resource)] = owner
+            if kind == "EpisodeOfCare":
+                episodes[_label(resource)] = owner
+    for resource in read.resources:
+        links = [_target(e.get("valueReference")) for e in _extension(resource, EPISODE_LINK_URL)]
+        linked = [episodes[link] for link in links if link in episodes]
+        if linked:
+            owners[_label(resource)] = linked[0]
+        elif resource["resourceType"] == "Device":
+            for coding in resource.get("type", {}).get("coding", []):
+                if coding.get("system") == code_system_url("instrument"):
+                    owners[_label(resource)] = ("instrument", str(coding.get("code")))
+    for plan in read.of_type("CarePlan"):
+        if _label(plan) in owners:
+            for ref in plan.get("goal", []):
+                owners[_target(ref)] = owners[_label(plan)]
+    by_label = {_label(r): r for r in read.resources}
+    return {read.name_of(by_label[label]): owner for label, owner in owners.items() if label in by_label}
+
+
 def _verified_loinc(catalog: Catalog) -> dict[str, str]:
     return {m.loinc: m.code for m in catalog.measures.values() if m.loinc and m.loinc_verified}
 
@@ -677,9 +716,11 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
     loinc = _verified_loinc(catalog)
     urls = {id(r): key for key, r in read.index.items() if "://" in key}
     for resource in read.resources:
-        where = _label(resource)
-        if where in used:
+        if _label(resource) in used:
             continue
+        where = read.name_of(resource)  # every entry by its own name, also those without an id
+        if resource["resourceType"] in ("Patient", "Condition", "Encounter"):
+            plan.context.add(where)
         if resource["resourceType"] == "Patient":
             plan.not_understood.append(
                 FhirProblem(
@@ -770,7 +811,7 @@ def _plan_foreign(read: ReadBundle, catalog: Catalog, plan: ImportPlan, used: se
             plan.foreign_measurements.append(
                 ForeignMeasurement(
                     source=where,
-                    patient=_label(subject),
+                    patient=read.name_of(subject),
                     patient_identifiers=identifiers,
                     taken_on=_date(taken, f"{where}.effectiveDateTime"),
                     measurement=measurement,
@@ -880,18 +921,9 @@ def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool
     if read.problems:
         plan.errors.extend(read.problems)
         return plan
-    for i, entry in enumerate(document.get("entry", [])):
-        method = entry.get("request", {}).get("method") if isinstance(entry.get("request"), dict) else None
-        if method not in (None, "POST", "PUT"):
-            plan.errors.append(
-                FhirProblem(
-                    f"entry[{i}].request",
-                    f"{method} is not supported: an import only adds records (POST or PUT); nothing is "
-                    "deleted, patched or read through a bundle",
-                )
-            )
-    if plan.errors:
-        return plan
+    plan.entries = [read.name_of(r) for r in read.resources]
+    plan.transaction = document.get("type") == "transaction"
     used = _plan_native(read, catalog, plan)
+    plan.native = _native_owners(read)
     _plan_foreign(read, catalog, plan, used)
     return plan

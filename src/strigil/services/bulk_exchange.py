@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
-import orjson
 from sqlalchemy.orm import Session
 
 from strigil.interop.bulk import (
@@ -200,15 +199,12 @@ class _Lines:
 
 def _parse(raw: bytes, where: str) -> dict[str, Any]:
     """One line as a JSON object, or a clear refusal (not UTF-8, not JSON, nested too deep, not an object)."""
+    from strigil.interop.bundle import UnreadableJson, read_json
+
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as error:
-        try:
-            raw.decode("utf-8")
-        except UnicodeDecodeError as bad:
-            message = f"{where}: not UTF-8 text (byte {bad.start}); NDJSON must be UTF-8"
-            raise BulkRejected([message]) from None
-        raise BulkRejected([f"{where}: not JSON ({error})"]) from None
+        value = read_json(raw, what="NDJSON")  # the one reader of FHIR JSON (a leading BOM is ignored)
+    except UnreadableJson as error:
+        raise BulkRejected([f"{where}: {error}"]) from None
     if not isinstance(value, dict) or not isinstance(value.get("resourceType"), str):
         raise BulkRejected([f"{where}: expected a FHIR resource (a JSON object with resourceType)"])
     return value

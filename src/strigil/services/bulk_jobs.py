@@ -75,6 +75,9 @@ class BulkJob:
     error: str | None = None
     manifest: dict[str, Any] | None = None
     expires_at: str | None = None  # when a finished job's files are removed (set when it finishes)
+    # what the kick-off ignored (`Prefer: handling=lenient`): listed as a warning OperationOutcome under
+    # the manifest's `error`, so the client is told the export was not narrowed as asked
+    warnings: list[str] = field(default_factory=list)
 
     def belongs_to(self, clinic_id: int, account_id: int | None) -> bool:
         """Whether this job is the caller's own (same account, same clinic)."""
@@ -116,7 +119,8 @@ def job_file(base: Path, job: BulkJob, name: str) -> Path | None:
     """The path of one of a complete job's files, only if the manifest lists it (no other name is served)."""
     if job.manifest is None:
         return None
-    listed = {file_name(o["type"]) for o in job.manifest.get("output", [])}
+    files = [*job.manifest.get("output", []), *job.manifest.get("error", [])]
+    listed = {file_name(o["type"]) for o in files}
     return _folder(base, job.id) / name if name in listed else None
 
 
@@ -169,10 +173,12 @@ def start_export(
     request: str,
     url_of: Any,
     expiry: dt.timedelta = DEFAULT_EXPIRY,
+    warnings: Sequence[str] = (),
 ) -> BulkJob:
     """Create the job and start its export in the background; return the job as kicked off.
 
-    `url_of(job_id, file_name)` gives the download URL the manifest lists for each file.
+    `url_of(job_id, file_name)` gives the download URL the manifest lists for each file; `warnings` (what
+    the kick-off ignored) go to an OperationOutcome file the manifest lists under `error`.
     """
     job = BulkJob(
         id=new_public_id(),
@@ -183,6 +189,7 @@ def start_export(
         types=list(types),
         since=since.isoformat() if since else None,
         created_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        warnings=list(warnings),
     )
     base.mkdir(parents=True, exist_ok=True, mode=0o700)
     _folder(base, job.id).mkdir(mode=0o700)
@@ -195,6 +202,17 @@ def start_export(
     )
     thread.start()
     return job
+
+
+def _warnings_file(base: Path, job: BulkJob, url_of: Any) -> dict[str, Any]:
+    """Write the job's warnings as one OperationOutcome (NDJSON); its entry in the manifest's `error`."""
+    from strigil.interop.bulk import encode_line
+    from strigil.interop.bundle import operation_outcome
+
+    outcome = operation_outcome([("", w) for w in job.warnings], severity="warning", code="not-supported")
+    name = file_name("OperationOutcome")
+    (_folder(base, job.id) / name).write_bytes(encode_line(outcome))
+    return {"type": "OperationOutcome", "url": url_of(job.id, name), "count": 1}
 
 
 def _run(
@@ -231,6 +249,8 @@ def _run(
             audit_service.record(db, actor, "export", "fhir_bulk", job.id, detail=detail)
             audit_service.record_patients(db, actor, "export", "fhir_bulk", touched, detail=f"job {job.id}")
         job.manifest = manifest.to_json(lambda name: url_of(job.id, name))
+        if job.warnings:
+            job.manifest["error"] = [_warnings_file(base, job, url_of)]
         job.status = "complete"
     except Exception as error:  # the job reports it; the server carries on
         job.status, job.error = "error", f"{type(error).__name__}: {error}"[:2000]

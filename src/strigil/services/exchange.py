@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from strigil.clinical.people import Clinic, Clinician
 from strigil.clinical.public_ids import is_public_id, new_public_id
 from strigil.clinical.session import AdverseResponse, Measurement
+from strigil.interop.bundle import EntryOutcome
 from strigil.interop.dossier import (
     ClinicDossier,
     DatedMeasurement,
@@ -34,6 +35,7 @@ from strigil.interop.dossier import (
 from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
 from strigil.services.audit import Actor, record_job
 from strigil.services.episodes import discharge_reason_of
+from strigil.services.errors import RecordError
 from strigil.store.mapping import (
     adverse_columns,
     adverse_from,
@@ -64,10 +66,12 @@ from strigil.store.record import (
 __all__ = [
     "BATCH",
     "ImportReport",
+    "TransactionRefused",
     "audit_import",
     "clinic_code_of",
     "clinic_header",
     "clinic_scope",
+    "entry_outcomes",
     "patient_by_fhir_id",
     "patient_dossiers",
     "patient_id_of",
@@ -328,14 +332,70 @@ class ImportReport:
     clinicians_created: int = 0
     already_present: list[str] = field(default_factory=list)
     not_placed: list[str] = field(default_factory=list)
-    # other systems' resources placed: "Observation/pain-1" -> the public id of the measurement made from it
+    # other systems' resources placed, by entry name ("Observation/pain-1", else the entry's fullUrl, so two
+    # Observations without ids are both listed) -> the public id of the measurement made from each
     placed: dict[str, str] = field(default_factory=dict)
     # the database ids of the patients the import wrote to (for the audit trail; never shown)
     patient_ids: list[int] = field(default_factory=list, repr=False)
+    # what became of each entry, by entry name (the FHIR answer: `entry_outcomes`); not in the JSON report
+    outcomes: dict[str, EntryOutcome] = field(default_factory=dict, repr=False)
+    # Strigil's own records written ("episode", key) / ("patient", code) / ("clinician", code) and those
+    # found already present, to tell each native entry's answer (lists: reports of chunks add up)
+    written: list[tuple[str, str]] = field(default_factory=list, repr=False)
+    present: list[tuple[str, str]] = field(default_factory=list, repr=False)
+
+    _HIDDEN = ("patient_ids", "outcomes", "written", "present")
 
     def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (without database ids)."""
-        return {k: v for k, v in self.__dict__.items() if k != "patient_ids"}
+        """JSON-ready form (without database ids or the per-entry answers)."""
+        return {k: v for k, v in self.__dict__.items() if k not in self._HIDDEN}
+
+
+class TransactionRefused(RecordError):
+    """A transaction Bundle with entries that could not be done as asked: FHIR's transaction is all or
+    nothing, so nothing of it is kept; `issues` names each entry (its name) and why."""
+
+    def __init__(self, issues: Sequence[tuple[str, str]]) -> None:
+        self.issues = list(issues)
+        shown = "; ".join(f"{where}: {message}" for where, message in self.issues[:10])
+        more = f"; …and {len(self.issues) - 10} more" if len(self.issues) > 10 else ""
+        super().__init__(
+            f"a transaction is all or nothing, and {len(self.issues)} of its entries cannot be stored "
+            f"({shown}{more}); nothing imported — send a batch to keep the rest"
+        )
+
+
+_CONTEXT = (
+    "read only as context (which patient, which episode): Strigil keeps no copy of another system's "
+    "Conditions or Encounters"
+)
+
+
+def entry_outcomes(plan: ImportPlan, report: ImportReport) -> dict[str, EntryOutcome]:
+    """What became of every entry of the imported bundle, by entry name, as FHIR answers a transaction or
+    batch: 201 written, 200 already present (or read only as context), 422 not stored, with the reason."""
+    outcomes = dict(report.outcomes)
+    not_understood = {p.where: p.message for p in plan.not_understood}
+    written, present = set(report.written), set(report.present)
+    for name in plan.entries:
+        if name in outcomes:
+            continue
+        owner = plan.native.get(name)
+        if owner is not None:
+            kind, key = owner
+            if owner in written:
+                outcomes[name] = EntryOutcome("201 Created", f"written: the {kind} {key}")
+            elif kind in ("clinic", "instrument") or owner in present:
+                what = "the catalogue instrument" if kind == "instrument" else f"the {kind}"
+                outcomes[name] = EntryOutcome("200 OK", f"already present: {what} {key}; not written again")
+            else:
+                outcomes[name] = EntryOutcome("422 Unprocessable Entity", f"not stored: the {kind} {key}")
+        elif name in plan.context:
+            outcomes[name] = EntryOutcome("200 OK", not_understood.get(name, _CONTEXT))
+        else:
+            reason = not_understood.get(name, "not imported")
+            outcomes[name] = EntryOutcome("422 Unprocessable Entity", f"not stored: {reason}")
+    return outcomes
 
 
 def audit_import(db: Session, actor: Actor, report: ImportReport, *, source: str = "") -> None:
@@ -390,9 +450,11 @@ def _write_episode(
             f"{plan.side} opened {plan.opened_on} (episode {same}) — not imported again"
             + (voided_there if episode.void else "")
         )
+        report.present.append(("episode", str(episode.key)))
         return
     opened = open_episode(db, clinic_id, patient_code, plan, by=by, at_the_table=False)
     report.episodes_created += 1
+    report.written.append(("episode", str(episode.key)))
     episode_id = opened.id
     today = max([dt.date.today(), *(s.record.date for s in episode.sessions)])
     for entry in episode.sessions:
@@ -465,8 +527,10 @@ def _foreign_patient(
         else []
     )
     owners = {row.patient_id for row in known}
+    matched = "its identifiers name"
     if patient_code is not None:
         patient = find_patient(db, clinic_id, patient_code)
+        matched = "the request names"
         if owners - {patient.id}:
             raise Refused(
                 f"{foreign.patient}: its identifiers already name another patient of this clinic, not "
@@ -506,6 +570,15 @@ def _foreign_patient(
         )
         report.patients_created += 1
         patient = db.get_one(PatientRow, view.id)
+        report.outcomes[foreign.patient] = EntryOutcome(
+            "201 Created",
+            f"a new patient {patient.code} that keeps its identifiers (no patient here had them)",
+            f"Patient/{patient.public_id}",
+        )
+    report.outcomes.setdefault(
+        foreign.patient,
+        EntryOutcome("200 OK", f"{matched} patient {patient.code}", f"Patient/{patient.public_id}"),
+    )
     have = {(row.system, row.value) for row in known}
     for system, value in pairs:
         if (system, value) not in have:
@@ -529,6 +602,22 @@ def _place_foreign(
     the reason, and a measurement imported before (same source) is not added again."""
     from strigil.services.outcomes import add_measurement
 
+    unplaced = len(report.not_placed)
+    _place_one(db, clinic_id, foreign, patient_code, report, match_only, add_measurement)
+    if len(report.not_placed) > unplaced:  # it says why: "<source>: <reason>"
+        reason = report.not_placed[-1].removeprefix(f"{foreign.source}: ")
+        report.outcomes[foreign.source] = EntryOutcome("422 Unprocessable Entity", f"not stored: {reason}")
+
+
+def _place_one(
+    db: Session,
+    clinic_id: int,
+    foreign: ForeignMeasurement,
+    patient_code: str | None,
+    report: ImportReport,
+    match_only: bool,
+    add_measurement: Any,
+) -> None:
     if foreign.source_id is None:
         report.not_placed.append(
             f"{foreign.source}: has no identifier and no absolute fullUrl, so a second import could not be "
@@ -544,6 +633,9 @@ def _place_foreign(
     if seen is not None:
         report.already_present.append(
             f"{foreign.source}: imported before ({foreign.source_id}); not added again"
+        )
+        report.outcomes[foreign.source] = EntryOutcome(
+            "200 OK", f"already present: imported before ({foreign.source_id}); not added again"
         )
         return
     if foreign.condition is None:
@@ -584,8 +676,12 @@ def _place_foreign(
     db.execute(update(MeasurementRow).where(MeasurementRow.id == view.id).values(source=foreign.source_id))
     report.measurements_created += 1
     report.patient_ids.append(patient.id)
-    report.placed[foreign.source] = str(
-        db.scalar(select(MeasurementRow.public_id).where(MeasurementRow.id == view.id))
+    public_id = str(db.scalar(select(MeasurementRow.public_id).where(MeasurementRow.id == view.id)))
+    report.placed[foreign.source] = public_id
+    report.outcomes[foreign.source] = EntryOutcome(
+        "201 Created",
+        f"placed: a {m.measure} measurement of patient {patient.code}, episode {open_then[0].public_id}",
+        f"Observation/{public_id}",
     )
 
 
@@ -603,6 +699,9 @@ def write_plan(
     Measurements from other systems go to the patient named by `patient_code`, else the one with one of
     their Patient's identifiers, else a new patient keeping those identifiers (`match_only`: reported, not
     created), in the episode of the condition their context names.
+
+    `report.outcomes` says what became of every entry. A transaction Bundle is all or nothing (FHIR R4
+    http.html#transaction): when any entry cannot be stored, `TransactionRefused` names each.
 
     Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
     """
@@ -625,6 +724,9 @@ def write_plan(
             if clinician.code not in known:
                 add_clinician(db, clinic.id, clinician)
                 report.clinicians_created += 1
+                report.written.append(("clinician", clinician.code))
+            else:
+                report.present.append(("clinician", clinician.code))
         for patient_dossier in dossier.patients:
             patient = patient_dossier.patient
             row = db.scalar(
@@ -633,14 +735,17 @@ def write_plan(
             if row is None:
                 report.patient_ids.append(add_patient(db, clinic.id, patient).id)
                 report.patients_created += 1
+                report.written.append(("patient", patient.code))
             elif (row.birth_year, row.sex) != (patient.birth_year, patient.sex):
                 raise Refused(
                     f"patient {patient.code}: the bundle says born {patient.birth_year}, {patient.sex}; "
                     f"this clinic has {row.birth_year}, {row.sex} — a different person under the same "
                     "code? Nothing was imported"
                 )
-            elif patient_dossier.episodes:
-                report.patient_ids.append(row.id)
+            else:
+                report.present.append(("patient", patient.code))
+                if patient_dossier.episodes:
+                    report.patient_ids.append(row.id)
             for episode in patient_dossier.episodes:
                 _write_episode(db, clinic.id, patient.code, episode, by, report)
     if plan.foreign_measurements:
@@ -656,6 +761,11 @@ def write_plan(
             find_patient(db, clinic_id, patient_code)  # a patient named by hand must exist: no silent skip
         for foreign in plan.foreign_measurements:
             _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
+    report.outcomes = entry_outcomes(plan, report)
+    if plan.transaction:
+        refused = [(name, o.message) for name, o in report.outcomes.items() if not o.stored]
+        if refused:
+            raise TransactionRefused(refused)
     return report
 
 

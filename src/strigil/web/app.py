@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -13,19 +13,22 @@ import anyio
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from fastapi.routing import APIRoute, _IncludedRouter
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, IntegrityError, InternalError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from strigil.services.accounts import AccountError, AccountNotFound
 from strigil.services.errors import NotFound, RecordError, Refused
 from strigil.settings import Settings
 from strigil.store.database import DatabaseFileProblem
+from strigil.web.fhir_errors import is_fhir_path, not_found, outcome_response
 from strigil.web.limits import RequestBody
 from strigil.web.pages import render_error
 from strigil.web.retry import install_read_retry
@@ -93,11 +96,22 @@ def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(API_PREFIX) or "application/json" in request.headers.get("accept", "")
 
 
+def _api_error(
+    request: Request, status: int, detail: Any, headers: Mapping[str, str] | None = None
+) -> Response:
+    """An error answer of the JSON API: `{"detail": …}`, or on the FHIR routes an OperationOutcome."""
+    if is_fhir_path(request.url.path):
+        return outcome_response(status, detail, headers)
+    return JSONResponse(
+        jsonable_encoder({"detail": detail}), status, headers=dict(headers) if headers else None
+    )
+
+
 def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotSignedIn)
     async def not_signed_in(request: Request, exc: NotSignedIn) -> Response:
         if _wants_json(request):
-            return JSONResponse({"detail": "sign in first (cookie or 'Authorization: Bearer' token)"}, 401)
+            return _api_error(request, 401, "sign in first (cookie or 'Authorization: Bearer' token)")
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
@@ -106,7 +120,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         message = "change your temporary password first (on the account page, /account)"
         await record_denial(request, 403, message)
         if _wants_json(request):
-            return JSONResponse({"detail": message}, 403)
+            return _api_error(request, 403, message)
         return RedirectResponse("/account?must_change=1", status_code=303)
 
     @app.exception_handler(AccountError)
@@ -115,7 +129,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         if status == 404:
             await record_denial(request, status, str(exc))
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, status)
+            return _api_error(request, status, str(exc))
         return render_error(request, status, str(exc))
 
     @app.exception_handler(RecordError)
@@ -130,7 +144,7 @@ def _install_error_handlers(app: FastAPI) -> None:
                 if problems
                 else str(exc)
             )
-            return JSONResponse(jsonable_encoder({"detail": detail}), status)
+            return _api_error(request, status, detail)
         return render_error(request, status, str(exc))
 
     @app.exception_handler(HTTPException)
@@ -138,8 +152,27 @@ def _install_error_handlers(app: FastAPI) -> None:
         if exc.status_code in (403, 404):
             await record_denial(request, exc.status_code, str(exc.detail))
         if _wants_json(request):
-            return JSONResponse({"detail": exc.detail}, exc.status_code, headers=exc.headers)
+            return _api_error(request, exc.status_code, exc.detail, headers=exc.headers)
         return render_error(request, exc.status_code, str(exc.detail))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def framework_error(request: Request, exc: StarletteHTTPException) -> Response:
+        # The router's own 404 (no such path) and 405 (method not allowed): FastAPI's answer, except on
+        # the FHIR routes, where it is an OperationOutcome like every other error there.
+        path = request.url.path
+        if is_fhir_path(path):
+            detail = not_found(path) if exc.status_code == 404 else exc.detail
+            return outcome_response(exc.status_code, detail, exc.headers)
+        return await http_exception_handler(request, exc)
+
+    @app.exception_handler(Exception)
+    async def server_error(request: Request, exc: Exception) -> Response:
+        # Starlette's own answer to a bug (the exception is still raised and logged after it is sent).
+        if is_fhir_path(request.url.path):
+            return outcome_response(
+                500, "the server failed while answering (a fault, logged for the administrator)"
+            )
+        return PlainTextResponse("Internal Server Error", status_code=500)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> Response:
@@ -148,7 +181,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             for e in exc.errors()
         ]
         if _wants_json(request):
-            return JSONResponse({"detail": errors}, 422)
+            return _api_error(request, 422, errors)
         text = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
         return render_error(request, 422, text)
 
@@ -158,7 +191,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # An id or number beyond what the database column holds (2**63 in a path) is bad input, not a crash.
         message = "a number in the request is out of range for the database (ids are at most 2147483647)"
         if _wants_json(request):
-            return JSONResponse({"detail": message}, 422)
+            return _api_error(request, 422, message)
         return render_error(request, 422, message)
 
     @app.exception_handler(IntegrityError)
@@ -167,7 +200,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # transaction was rolled back whole, so the honest answer is "conflict, retry", not a crash.
         message = "another change to the same record happened at the same moment; nothing was written — retry"
         if _wants_json(request):
-            return JSONResponse({"detail": message}, 409)
+            return _api_error(request, 409, message)
         return render_error(request, 409, message)
 
     @app.exception_handler(InternalError)
@@ -178,14 +211,14 @@ def _install_error_handlers(app: FastAPI) -> None:
         server = "the database server is read-only (a standby, or read-only by setting)"
         message = _READ_ONLY.replace("the database is read-only", server)
         if _wants_json(request):
-            return JSONResponse({"detail": message}, 503)
+            return _api_error(request, 503, message)
         return render_error(request, 503, message)
 
     @app.exception_handler(DatabaseFileProblem)
     async def database_files(request: Request, exc: DatabaseFileProblem) -> Response:
         # Not transient: no Retry-After, and the read-retry does not run it again.
         if _wants_json(request):
-            return JSONResponse({"detail": str(exc)}, 503)
+            return _api_error(request, 503, str(exc))
         return render_error(request, 503, str(exc))
 
     @app.exception_handler(OperationalError)
@@ -193,7 +226,7 @@ def _install_error_handlers(app: FastAPI) -> None:
         # A clear, retryable answer instead of a 500 while the database restarts, is full or read-only.
         message = _database_problem(exc)
         if _wants_json(request):
-            return JSONResponse({"detail": message}, 503, headers={"Retry-After": "5"})
+            return _api_error(request, 503, message, headers={"Retry-After": "5"})
         return render_error(request, 503, message)
 
 

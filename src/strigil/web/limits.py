@@ -29,9 +29,11 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from strigil.interop.bundle import MAX_BUNDLE_BYTES
 from strigil.services.count_meta_analysis import MAX_BYTES as COUNTS_TABLE_BYTES
 from strigil.services.force_recordings import MAX_UPLOAD_BYTES as FORCE_FILE_BYTES
 from strigil.services.meta_analysis import MAX_BYTES as META_TABLE_BYTES
+from strigil.web.fhir_errors import FHIR_JSON, is_fhir_path, outcome_body
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -48,8 +50,8 @@ _KIB = 1024
 _MIB = 1024 * _KIB
 # Room for a multipart upload's boundaries, part headers and the small form fields beside the file.
 FORM_OVERHEAD = 64 * _KIB
-# A FHIR bundle posted to the API (whole dossiers; bulk exchange of a clinic goes through the CLI).
-FHIR_BUNDLE_BYTES = 32 * _MIB
+# A FHIR bundle posted to the API: the one limit of a Bundle, the CLI's too (whole clinics move as Bulk Data).
+FHIR_BUNDLE_BYTES = MAX_BUNDLE_BYTES
 SPOOL_IN_MEMORY = 1 * _MIB
 _PIECE = 64 * _KIB
 
@@ -170,11 +172,14 @@ class RequestBody:
 
     @staticmethod
     async def _refuse(scope: Scope, send: Send, status: int, message: str) -> None:
-        """A JSON answer for the API, a page otherwise; the connection is closed after it (the client may
-        still be sending the body)."""
+        """A JSON answer for the API (an OperationOutcome on the FHIR routes), a page otherwise; the
+        connection is closed after it (the client may still be sending the body)."""
         path = str(scope["path"])
         accept = dict(scope.get("headers") or []).get(b"accept", b"").decode("latin-1")
-        if path.startswith("/api/") or "application/json" in accept:
+        if is_fhir_path(path):
+            body = json.dumps(outcome_body(status, message)).encode()
+            content_type = FHIR_JSON.encode()
+        elif path.startswith("/api/") or "application/json" in accept:
             body = json.dumps({"detail": message}).encode()
             content_type = b"application/json"
         else:

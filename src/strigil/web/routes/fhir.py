@@ -12,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Header, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 
 from strigil.services import audit as audit_service
 from strigil.web.api_errors import CODE_CHARS, LABEL_CHARS, QUERY_LIST_CHARS, PatientCode
 from strigil.web.database import DB, UnitOfWorkRoute
+from strigil.web.fhir_errors import FHIR_JSON, FHIR_PREFIX, OUTCOME_RESPONSES, outcome_response
 from strigil.web.security import Principal, allow
 
 __all__ = [
@@ -32,9 +33,10 @@ __all__ = [
     "router",
 ]
 
-FHIR_JSON = "application/fhir+json"
-
-router = APIRouter(prefix="/api/v1/fhir", tags=["FHIR R4"], route_class=UnitOfWorkRoute)
+# Every error here is an OperationOutcome (`web.fhir_errors`), and is published so.
+router = APIRouter(
+    prefix=FHIR_PREFIX, tags=["FHIR R4"], route_class=UnitOfWorkRoute, responses=OUTCOME_RESPONSES
+)
 Clinician = Annotated[Principal, allow("clinician")]
 _JobId = Annotated[str, Path(max_length=CODE_CHARS, description="an export job")]
 
@@ -73,30 +75,49 @@ _FHIR: dict[str, Any] = {"content": {FHIR_JSON: {}}}
 _OUTCOME: dict[str, Any] = {"description": "an OperationOutcome saying what is wrong", **_FHIR}
 
 
+async def _raw_body(request: Request) -> bytes:
+    """The request body as sent: a Bundle is read by interop's one JSON reader, not the framework's."""
+    return await request.body()
+
+
+_BUNDLE_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "a FHIR R4 Bundle (collection, transaction, batch or searchset), UTF-8 JSON",
+        "content": {
+            FHIR_JSON: {"schema": {"type": "object"}},
+            "application/json": {"schema": {"type": "object"}},
+        },
+    }
+}
+
+
 @router.post(
     "",
     status_code=200,
     responses={
         200: {"content": {"application/json": {}, FHIR_JSON: {}}},
+        400: _OUTCOME,
         422: _OUTCOME,
     },
+    openapi_extra=_BUNDLE_BODY,
 )
 def post_bundle(
     request: Request,
     db: DB,
     principal: Clinician,
-    bundle: Annotated[
-        dict[str, Any], Body(description="a FHIR R4 Bundle (collection, transaction or batch)")
-    ],
+    raw: Annotated[bytes, Depends(_raw_body)],
     patient: Annotated[
         str | None, Query(max_length=CODE_CHARS, description="Strigil patient code for other systems' data")
     ] = None,
     match_only: Annotated[bool, Query(description="other systems' patients: only those found here")] = False,
 ) -> JSONResponse:
     """Import a Bundle into my clinic: all of it in this request's one transaction, or nothing (422 with an
-    OperationOutcome naming every problem). Sent as `application/fhir+json`, it is answered with a
-    transaction-response (batch-response) Bundle, an entry per entry; else with Strigil's import report."""
-    from strigil.interop.bundle import operation_outcome
+    OperationOutcome naming every problem; a transaction Bundle also when any entry cannot be stored). Sent as
+    `application/fhir+json`, it is answered with a transaction-response (batch-response) Bundle, an entry per
+    entry saying what became of it; else with Strigil's import report. A body that is not UTF-8 JSON, or is
+    nested too deep, is answered 400 with an OperationOutcome saying so."""
+    from strigil.interop.bundle import UnreadableJson, operation_outcome, read_json
     from strigil.interop.from_fhir import plan_import
     from strigil.services.errors import RecordError
     from strigil.services.exchange import clinic_code_of, write_plan
@@ -108,7 +129,15 @@ def post_bundle(
         db.commit()  # the refusal is recorded; nothing else was written
         return JSONResponse(operation_outcome(problems), 422, media_type=FHIR_JSON)
 
-    plan = plan_import(bundle)
+    try:
+        bundle = read_json(raw)  # the CLI's reader: the same sentences for the same faults
+        plan = plan_import(bundle)
+    except UnreadableJson as error:
+        return outcome_response(400, f"the request body: {error}")
+    except RecursionError:
+        return outcome_response(
+            400, "the request body: JSON nested too deep to check (no FHIR resource nests like this)"
+        )
     if plan.errors:
         return refuse([(p.where, p.message) for p in plan.errors])
     clinic_code = clinic_code_of(db, principal.clinic_id)
@@ -123,7 +152,8 @@ def post_bundle(
             match_only=match_only,
         )
     except RecordError as error:
-        return refuse([("", str(error))])
+        # a refused transaction names each entry it could not store
+        return refuse(getattr(error, "issues", None) or [("", str(error))])
     audit_service.record(
         db,
         principal.actor,
@@ -138,30 +168,10 @@ def post_bundle(
         db, principal.actor, "create", "fhir_bundle", sorted(set(report.patient_ids)), detail="imported"
     )
     if request.headers.get("content-type", "").startswith(FHIR_JSON):
-        return JSONResponse(_response_bundle(bundle, plan, report), media_type=FHIR_JSON)
+        from strigil.interop.bundle import response_bundle
+
+        return JSONResponse(response_bundle(bundle, report.outcomes), media_type=FHIR_JSON)
     return JSONResponse({**report.to_json(), "not_understood": [str(p) for p in plan.not_understood]})
-
-
-def _response_bundle(bundle: dict[str, Any], plan: Any, report: Any) -> dict[str, Any]:
-    """What happened to each entry of a posted Bundle, as FHIR answers a transaction or batch."""
-    from strigil.interop.bundle import response_bundle
-
-    wrote = report.patients_created + report.episodes_created + report.sessions_created > 0
-    written = ("201 Created", None, "written with the clinic's record")
-    fallback = written if wrote else ("200 OK", None, "already present")
-    outcomes: dict[str, tuple[str, str | None, str]] = {}
-    for entry in bundle.get("entry", []):
-        resource = entry.get("resource", {}) if isinstance(entry, dict) else {}
-        outcomes[f"{resource.get('resourceType')}/{resource.get('id', '?')}"] = fallback
-    for problem in plan.not_understood:
-        outcomes[problem.where] = ("200 OK", None, f"not imported: {problem.message}")
-    for message in report.already_present:
-        outcomes[message.split(": ", 1)[0]] = ("200 OK", None, message)
-    for message in report.not_placed:
-        outcomes[message.split(": ", 1)[0]] = ("422 Unprocessable Entity", None, message)
-    for label, public_id in report.placed.items():
-        outcomes[label] = ("201 Created", f"Observation/{public_id}", "placed")
-    return response_bundle(bundle, outcomes)
 
 
 # ---- Bulk Data export ------------------------------------------------------------------------------------
@@ -173,6 +183,12 @@ def _outcome(status: int, message: str, code: str = "invalid") -> JSONResponse:
     from strigil.interop.bundle import operation_outcome
 
     return JSONResponse(operation_outcome([("", message)], code=code), status, media_type=FHIR_JSON)
+
+
+# Kick-off parameters this server honours; the Bulk Data IG's others (`_typeFilter`, `_elements`, `patient`,
+# `includeAssociatedData`, `_until`, …) and any unknown one are refused, or ignored with a warning under
+# `Prefer: handling=lenient`.
+_KICK_OFF_PARAMETERS = ("_type", "_since", "_outputFormat")
 
 
 def _bulk_base(request: Request) -> Any:
@@ -210,13 +226,37 @@ def bulk_kickoff(
     ] = None,
     output_format: Annotated[str | None, Query(alias="_outputFormat", max_length=CODE_CHARS)] = None,
 ) -> Response:
-    """Kick off an export of my clinic (every patient) as FHIR Bulk Data; answers 202 with the status URL."""
+    """Kick off an export of my clinic (every patient) as FHIR Bulk Data; answers 202 with the status URL.
+
+    A parameter this server does not support is refused (400), or with `Prefer: handling=lenient` ignored and
+    named in a warning OperationOutcome the complete status lists under `error`."""
     from strigil.interop.r4 import is_resource_type
     from strigil.services.bulk_jobs import start_export
 
     _expire(request)
-    if "respond-async" not in (prefer or ""):
+    prefers = {
+        token.strip().lower().replace(" ", "")
+        for header in request.headers.getlist("prefer")
+        for token in header.replace(";", ",").split(",")
+    }
+    if "respond-async" not in prefers:
         return _outcome(400, "a Bulk Data kick-off needs the header 'Prefer: respond-async'")
+    unsupported = sorted({k for k in request.query_params if k not in _KICK_OFF_PARAMETERS})
+    warnings = []
+    if unsupported:
+        named = ", ".join(unsupported)
+        supported = ", ".join(_KICK_OFF_PARAMETERS)
+        if "handling=lenient" not in prefers:
+            return _outcome(
+                400,
+                f"kick-off parameter {named} is not supported here (supported: {supported}); nothing was "
+                "exported — drop it, or send 'Prefer: handling=lenient' to export without it",
+                code="not-supported",
+            )
+        warnings.append(
+            f"kick-off parameter {named} is not supported and was ignored (Prefer: handling=lenient): the "
+            f"export is not narrowed by it (supported: {supported})"
+        )
     if output_format is not None and output_format not in _OUTPUT_FORMATS:
         return _outcome(
             400, f"_outputFormat {output_format!r} is not offered; offered: {', '.join(_OUTPUT_FORMATS)}"
@@ -244,6 +284,7 @@ def bulk_kickoff(
         request=str(request.url),
         url_of=lambda job_id, name: f"{base_url}{router.prefix}/bulk/{job_id}/{name}",
         expiry=request.app.state.settings.bulk_expiry(),
+        warnings=warnings,
     )
     audit_service.record(
         db, principal.actor, "export", "fhir_bulk", job.id, detail=f"kick-off {request.url.query}"
