@@ -82,6 +82,28 @@ def _placed(db: Database) -> list[tuple[str, str, float]]:
         ]
 
 
+def test_every_code_and_title_is_cdcs_own_in_the_april_2026_release() -> None:
+    """Each mapped code exists in CDC's ICD-10-CM tabular list (April 1, 2026) with exactly the title written
+    here; the list is read from the file simple-icd-10-cm 1.5.0 ships unchanged."""
+    from importlib.util import find_spec
+    from xml.etree import ElementTree
+
+    # the package's folder, found without importing it (its import warns about an old importlib API)
+    package = find_spec("simple_icd_10_cm")
+    assert package is not None and package.submodule_search_locations, "pip install simple-icd-10-cm==1.5.0"
+    data = Path(package.submodule_search_locations[0]) / "data" / "icd10c-tabular-April-1-2026.xml"
+    root = ElementTree.fromstring(data.read_bytes())
+    official = {
+        d.findtext("name"): d.findtext("desc") for d in root.iter("diag") if d.findtext("name") is not None
+    }
+    assert official["M77.11"] == "Lateral epicondylitis, right elbow"  # the release is the one named
+    _, entries = map_file_entries()
+    wrong = {e["code"]: (e["title"], official.get(str(e["code"]))) for e in entries}
+    wrong = {code: pair for code, pair in wrong.items() if pair[0] != pair[1]}
+    assert wrong == {}
+    assert all(e["source"] == "https://www.cdc.gov/nchs/icd/icd-10-cm/files.html" for e in entries)
+
+
 def test_an_icd10cm_right_elbow_code_places_the_pain_score_in_the_right_elbow_episode(
     clinic: Database,
 ) -> None:

@@ -2,8 +2,8 @@
 
 A Condition from another system coded in ICD-10-CM (FHIR system `http://hl7.org/fhir/sid/icd-10-cm`) names a
 Strigil condition, and where the code has laterality a side, through one data file,
-`strigil/interop/data/icd10cm-conditions.toml`: each code with its official title as printed and the page it
-was read from. Pure: the file in, a lookup out.
+`strigil/interop/data/icd10cm-conditions.toml`: each code with its official title as CDC's ICD-10-CM tabular
+list prints it, and that source. Pure: the file in, a lookup out.
 """
 
 from __future__ import annotations
