@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import gc
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, ParamSpec, TypeVar
 
@@ -30,7 +30,7 @@ from strigil.interop.bulk import (
     patient_of,
 )
 from strigil.interop.r4 import FhirProblem
-from strigil.services.errors import Refused
+from strigil.services.errors import RecordError, Refused
 from strigil.services.exchange import (
     ImportReport,
     clinic_header,
@@ -38,11 +38,14 @@ from strigil.services.exchange import (
     patient_dossiers,
     write_plan_bulk,
 )
+from strigil.store.bulk import page_cache
 from strigil.store.files import open_private, private_folder
 
 __all__ = [
     "CHUNK",
     "MAX_LINE_BYTES",
+    "Batch",
+    "BatchesPartlyLanded",
     "BulkRejected",
     "export_bulk",
     "import_bulk",
@@ -210,6 +213,38 @@ def _parse(raw: bytes, where: str) -> dict[str, Any]:
     return value
 
 
+@dataclass(frozen=True)
+class Batch:
+    """One declared batch of an import (`batch_size` patients, all their resources), committed on its own."""
+
+    number: int  # from 1
+    patients: int
+    first: str  # the Patient ids of its first and last patient, as in Patient.ndjson
+    last: str
+
+    def __str__(self) -> str:
+        return f"batch {self.number}: {self.patients} patients, Patient/{self.first} … Patient/{self.last}"
+
+
+class BatchesPartlyLanded(BulkRejected):
+    """A batched import that failed in one batch: the batches before it are committed, it and the rest not."""
+
+    def __init__(
+        self, landed: Sequence[Batch], failed: int | None, problems: Sequence[FhirProblem | str]
+    ) -> None:
+        self.landed = list(landed)
+        self.failed = failed  # None: every batch landed; what failed came after the last
+        super().__init__(problems)
+        patients = sum(b.patients for b in landed)
+        kept = f"batches 1–{len(landed)} landed ({patients} patients)" if landed else "no batch landed"
+        lost = (
+            "resources after the last batch not imported"
+            if failed is None
+            else f"batch {failed} and every batch after it not imported"
+        )
+        self.args = (f"{kept}; {lost}: {self.args[0]}",)
+
+
 @_without_cycle_collection
 def import_bulk(
     db: Session,
@@ -218,13 +253,22 @@ def import_bulk(
     validation: str = "sample",
     by: str = "fhir-import",
     chunk: int = CHUNK,
+    batch_size: int | None = None,
+    committed: Callable[[Batch, ImportReport], None] | None = None,
 ) -> tuple[ImportReport, list[str]]:
-    """Import a folder of NDJSON files (one per resource type, as `export_bulk` writes) in the caller's one
-    transaction: new patients only, a chunk of patients at a time; raise `BulkRejected` naming every problem
-    of the first chunk that has any (the caller rolls back; nothing is kept). Returns the report and what
-    was not understood."""
-    from strigil.interop.from_fhir import plan_import
+    """Import a folder of NDJSON files (one per resource type, as `export_bulk` writes): new patients only,
+    a chunk of patients at a time. Returns the report and what was not understood.
 
+    Default: all in the caller's one transaction; on the first chunk with any problem, raise `BulkRejected`
+    naming every problem of it (the caller rolls back; nothing is kept). With `batch_size` N, every N
+    patients (with all their resources) are a batch: at its end `committed(batch, its report)` is called,
+    which must record what it needs and commit; a failure raises `BatchesPartlyLanded`, naming the
+    batches committed before it (the caller rolls back the failed one).
+    """
+    if batch_size is not None and batch_size < 1:
+        raise ValueError("batch_size must be 1 or more")
+    if batch_size is not None and committed is None:
+        raise ValueError("a batched import needs `committed`, which commits each batch")
     paths = sorted(folder.glob("*.ndjson"))
     if not paths:
         raise BulkRejected([f"{folder}: no .ndjson files"])
@@ -235,39 +279,109 @@ def import_bulk(
         not_understood.append(f"{file_name(kind)}: {kind} is not imported in bulk; the file was not read")
     if "Patient" not in by_type:
         raise BulkRejected([f"{folder}: no Patient.ndjson; bulk import reads patients and what they hold"])
-    sampler = Sampler(validation)
+    reading = _Reading(validation, by)
     report = ImportReport()
-    handles: list[IO[bytes]] = []
+    landed: list[Batch] = []
     try:
-
-        def lines(kind: str) -> _Lines:
-            handle = by_type[kind].open("rb")
-            handles.append(handle)
-            return _Lines(by_type[kind], handle)
-
-        clinic_level: list[dict[str, Any]] = []
         for kind in CLINIC_TYPES:
             if kind in by_type:
-                reader = lines(kind)
+                reader = reading.open(by_type[kind])
                 while reader.peek() is not None:
-                    clinic_level.append(_checked(reader, kind, sampler))
-        patients = lines("Patient")
-        others = [lines(kind) for kind in sorted(by_type) if kind in PATIENT_REFERENCE]
-        seen: set[str] = set()
+                    reading.clinic_level.append(_checked(reader, kind, reading.sampler))
+        patients = reading.open(by_type["Patient"])
+        others = [reading.open(by_type[kind]) for kind in sorted(by_type) if kind in PATIENT_REFERENCE]
         while patients.peek() is not None:
-            resources = list(clinic_level)
+            size = batch_size or 0
+            try:
+                # one transaction per batch (the whole run without batches), with a page cache to match
+                with page_cache(db):
+                    part, first, last = reading.batch(db, patients, others, size, chunk, not_understood)
+                batch = Batch(len(landed) + 1, part.patients_created, first, last)
+                if committed is not None:
+                    committed(batch, part)
+            except (BulkRejected, RecordError) as error:
+                if batch_size is None:
+                    raise
+                problems = error.problems if isinstance(error, BulkRejected) else [str(error)]
+                raise BatchesPartlyLanded(landed, len(landed) + 1, problems) from error
+            landed.append(batch)
+            _add(report, part)
+        for reader in others:
+            if (ahead := reader.peek()) is not None:
+                problems = [
+                    f"{reader.where()}: {ahead['resourceType']}/{ahead.get('id')} names "
+                    f"Patient/{patient_of(ahead)}, which is not in Patient.ndjson or not in its order",
+                    _ORDER,
+                ]
+                if batch_size is None:
+                    raise BulkRejected(problems)
+                raise BatchesPartlyLanded(landed, None, problems)
+    finally:
+        for handle in reading.handles:
+            handle.close()
+    return report, not_understood
+
+
+@dataclass
+class _Reading:
+    """The state of one bulk import: open files, the clinic-level resources, the patients seen."""
+
+    validation: str
+    by: str
+    sampler: Sampler = field(init=False)
+    handles: list[IO[bytes]] = field(default_factory=list)
+    clinic_level: list[dict[str, Any]] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.sampler = Sampler(self.validation)
+
+    def open(self, path: Path) -> _Lines:
+        handle = path.open("rb")
+        self.handles.append(handle)
+        return _Lines(path, handle)
+
+    def batch(
+        self,
+        db: Session,
+        patients: _Lines,
+        others: list[_Lines],
+        size: int,
+        chunk: int,
+        not_understood: list[str],
+    ) -> tuple[ImportReport, str, str]:
+        """Read, check and write the next `size` patients (all that are left if 0), a chunk at a time;
+        their report and the ids of the first and last."""
+        from strigil.interop.from_fhir import plan_import
+
+        part = ImportReport()
+        first = last = ""
+        taken = 0
+        while patients.peek() is not None and (size == 0 or taken < size):
+            resources = list(self.clinic_level)
             ids: set[str] = set()
-            while len(ids) < chunk and patients.peek() is not None:
-                resource = _checked(patients, "Patient", sampler)
+            wanted = chunk if size == 0 else min(chunk, size - taken)
+            while len(ids) < wanted and patients.peek() is not None:
+                resource = _checked(patients, "Patient", self.sampler)
                 rid = str(resource.get("id"))
-                if rid in seen:
+                if rid in self.seen:
                     raise BulkRejected([f"{patients.where()}: duplicate Patient id {rid!r} in this import"])
-                seen.add(rid)
+                self.seen.add(rid)
                 ids.add(rid)
+                first, last = first or rid, rid
                 resources.append(resource)
+            taken += len(ids)
             for reader in others:
-                while (ahead := reader.peek()) is not None and patient_of(ahead) in ids:
-                    resources.append(_checked(reader, ahead["resourceType"], sampler))
+                while (ahead := reader.peek()) is not None and (owner := patient_of(ahead)) in ids:
+                    resources.append(_checked(reader, ahead["resourceType"], self.sampler))
+                if ahead is not None and owner in self.seen:  # its patient's chunk is already written
+                    raise BulkRejected(
+                        [
+                            f"{reader.where()}: {ahead['resourceType']}/{ahead.get('id')} names "
+                            f"Patient/{owner}, which came earlier in Patient.ndjson",
+                            _ORDER,
+                        ]
+                    )
             bundle = {
                 "resourceType": "Bundle",
                 "type": "collection",
@@ -280,23 +394,12 @@ def import_bulk(
                 raise BulkRejected(plan.errors)
             # clinic-level resources come with every chunk: what they hold is reported once
             not_understood.extend(
-                str(p) for p in plan.not_understood if not (seen - ids and _clinic_level(p, clinic_level))
+                str(p)
+                for p in plan.not_understood
+                if not (self.seen - ids and _clinic_level(p, self.clinic_level))
             )
-            written = write_plan_bulk(db, plan, by=by)
-            _add(report, written)
-        for reader in others:
-            if (ahead := reader.peek()) is not None:
-                raise BulkRejected(
-                    [
-                        f"{reader.where()}: {ahead['resourceType']}/{ahead.get('id')} names "
-                        f"Patient/{patient_of(ahead)}, which is not in Patient.ndjson or not in its order",
-                        _ORDER,
-                    ]
-                )
-    finally:
-        for handle in handles:
-            handle.close()
-    return report, not_understood
+            _add(part, write_plan_bulk(db, plan, by=self.by))
+        return part, first, last
 
 
 _ORDER = (

@@ -778,11 +778,10 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     bulk demo path, the decision aid's recommendations are not computed (derived, not recorded facts).
     Measurements from other systems need `write_plan`.
     """
-    from sqlalchemy import insert
-
     from strigil.services.clinics import add_clinician, ensure_clinic
     from strigil.services.decision_support import exercise_first_problem
     from strigil.services.errors import Refused, invalid
+    from strigil.store.bulk import insert_rows
     from strigil.store.ids import advance_sequence, first_unused_id
 
     if plan.errors:
@@ -860,8 +859,8 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     _refuse_taken_public_ids(db, rows)
     for table in tables:
         for start in range(0, len(rows[table]), 20000):
-            # Core executemany on the table (the ORM's bulk path groups and plans rows one by one here)
-            db.execute(insert(table.metadata.tables[table.__tablename__]), rows[table][start : start + 20000])
+            # one executemany per table, values through the columns' own types and defaults (`store.bulk`)
+            insert_rows(db, table.__table__, rows[table][start : start + 20000])
         if rows[table]:
             advance_sequence(db, table.__tablename__)  # later ordinary inserts go past the explicit ids
     return report
