@@ -22,10 +22,10 @@ from strigil.clinical.public_ids import is_public_id
 from strigil.interop.bulk import Sampler, patient_of
 from strigil.interop.dossier import ClinicDossier
 from strigil.interop.from_fhir import plan_import
-from strigil.services.bulk_exchange import BulkRejected, export_bulk, import_bulk
+from strigil.services.bulk_exchange import Batch, BatchesPartlyLanded, BulkRejected, export_bulk, import_bulk
 from strigil.services.demo import write_bulk
 from strigil.services.errors import Refused
-from strigil.services.exchange import read_clinic, write_plan
+from strigil.services.exchange import ImportReport, read_clinic, write_plan
 from strigil.services.export import export_rows
 from strigil.store.audit import AuditEvent
 from strigil.store.database import Database, open_database
@@ -222,6 +222,102 @@ def test_ndjson_files_starting_with_a_byte_order_mark_are_read(clinic: Database,
     target = open_database(url)
     assert _counts(target)["patients"] == exported["Patient"] == DEMO_PATIENTS
     target.dispose()
+
+
+def _break_last_observation(folder: Path) -> None:
+    """Give the last Observation (of the last patient: the files follow Patient.ndjson) a measure the
+    catalogue does not know, which the import refuses."""
+    path = folder / "Observation.ndjson"
+    lines = path.read_bytes().splitlines()
+    last = orjson.loads(lines[-1])
+    last["code"]["coding"][0]["code"] = "no-such-measure"
+    path.write_bytes(b"\n".join([*lines[:-1], orjson.dumps(last)]) + b"\n")
+
+
+def test_declared_batches_land_on_their_own_and_a_failure_names_them(
+    clinic: Database, tmp_path: Path
+) -> None:
+    folder = tmp_path / "out"
+    _export(clinic, "demo", folder)
+    _break_last_observation(folder)
+    url = f"sqlite:///{tmp_path / 'whole.sqlite'}"
+    with pytest.raises(BulkRejected, match="not in the catalogue") as whole:
+        _import(url, folder, chunk=2)  # the default: one transaction for the run
+    assert not isinstance(whole.value, BatchesPartlyLanded)
+    target = open_database(url)
+    assert set(_counts(target).values()) == {0}
+    target.dispose()
+
+    url = f"sqlite:///{tmp_path / 'batched.sqlite'}"
+    target = open_database(url)
+    landed: list[tuple[Batch, int]] = []
+    with target.unit_of_work() as db:
+
+        def committed(batch: Batch, part: ImportReport) -> None:
+            db.commit()
+            landed.append((batch, part.patients_created))
+
+        with pytest.raises(BatchesPartlyLanded, match="not in the catalogue") as batched:
+            import_bulk(db, folder, chunk=2, batch_size=5, committed=committed)
+        db.rollback()
+    # 12 patients: batches of 5, 5 and 2; the last patient's Observation fails batch 3
+    assert [(b.number, b.patients, n) for b, n in landed] == [(1, 5, 5), (2, 5, 5)]
+    assert batched.value.landed == [b for b, _ in landed] and batched.value.failed == 3
+    assert "batches 1–2 landed (10 patients); batch 3 and every batch after it not imported" in str(
+        batched.value
+    )
+    patients = [p["id"] for p in _lines(folder / "Patient.ndjson")]
+    assert [(b.first, b.last) for b, _ in landed] == [(patients[0], patients[4]), (patients[5], patients[9])]
+    with target.unit_of_work() as db:
+        assert set(db.scalars(select(PatientRow.public_id))) == set(patients[:10])
+    assert _counts(target)["measurements"] > 0
+    target.dispose()
+
+
+def test_the_cli_imports_in_declared_batches(clinic: Database, tmp_path: Path) -> None:
+    runner = CliRunner()
+    source = clinic.engine.url.render_as_string(hide_password=False)
+    out = tmp_path / "bulk"
+    result = runner.invoke(
+        app, ["fhir", "export", "--bulk", str(out), "--clinic", "demo"], env={"STRIGIL_DATABASE_URL": source}
+    )
+    assert result.exit_code == 0, result.stderr
+    good = f"sqlite:///{tmp_path / 'good.sqlite'}"
+    result = runner.invoke(
+        app, ["fhir", "import", str(out), "--batch-size", "5"], env={"STRIGIL_DATABASE_URL": good}
+    )
+    assert result.exit_code == 0, result.stderr
+    assert [line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("landed")] == [
+        "landed batch 1",
+        "landed batch 2",
+        "landed batch 3",
+    ]
+    written = open_database(good)
+    with written.unit_of_work() as db:  # each batch has its run row and one row per patient it wrote
+        rows = db.scalars(select(AuditEvent.patient_id).where(AuditEvent.resource == "fhir_bulk")).all()
+    assert len([r for r in rows if r is None]) == 3 and len({r for r in rows if r}) == DEMO_PATIENTS
+    written.dispose()
+
+    _break_last_observation(out)
+    bad = f"sqlite:///{tmp_path / 'bad.sqlite'}"
+    result = runner.invoke(
+        app, ["fhir", "import", str(out), "--batch-size", "5"], env={"STRIGIL_DATABASE_URL": bad}
+    )
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert "batches 1–2 landed (10 patients); batch 3 and every batch after it not imported" in result.stderr
+    assert "landed: batch 2: 5 patients" in result.stderr and "not in the catalogue" in result.stderr
+    written = open_database(bad)
+    with written.unit_of_work() as db:
+        rows = db.scalars(select(AuditEvent.patient_id).where(AuditEvent.resource == "fhir_bulk")).all()
+        assert db.scalar(select(func.count()).select_from(PatientRow)) == 10
+    assert len({r for r in rows if r}) == 10  # the landed batches are audited, the failed one is not there
+    written.dispose()
+    result = runner.invoke(  # a Bundle is imported whole
+        app,
+        ["fhir", "import", str(out / "Patient.ndjson"), "--batch-size", "5"],
+        env={"STRIGIL_DATABASE_URL": bad},
+    )
+    assert result.exit_code == 2 and "--batch-size is for a folder" in result.stderr
 
 
 def test_the_cli_exports_and_imports_a_folder_and_audits_each_patient(

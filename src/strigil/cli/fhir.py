@@ -192,47 +192,87 @@ def fhir_import(
     validation: str = typer.Option(
         "sample", "--validation", help="A folder of NDJSON: validate a sample of every type, all, or none."
     ),
+    batch_size: int | None = typer.Option(
+        None,
+        "--batch-size",
+        min=1,
+        help="A folder of NDJSON: commit every N patients (with all their resources) on their own; a failure "
+        "names the batches that landed. Default: the whole folder in one transaction.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
-    """Import a Bundle, or a folder of Bulk Data NDJSON: all of it in one transaction, or nothing."""
+    """Import a Bundle, or a folder of Bulk Data NDJSON: all of it in one transaction (or in declared
+    batches of a folder's patients), or nothing."""
     if file.is_dir():
         if clinic or patient or dry_run:
             fail("a folder of NDJSON is imported as exported: drop --clinic, --patient and --dry-run")
-        _import_bulk(file, validation, as_json)
+        _import_bulk(file, validation, as_json, batch_size)
         return
+    if batch_size is not None:
+        fail("--batch-size is for a folder of NDJSON; a Bundle is imported whole")
     _import_bundle(file, clinic, patient, dry_run, bulk, validate, as_json, match_only)
 
 
-def _import_bulk(folder: Path, validation: str, as_json: bool) -> None:
+def _import_bulk(folder: Path, validation: str, as_json: bool, batch_size: int | None = None) -> None:
     from strigil.interop.bulk import VALIDATION_MODES
-    from strigil.services.bulk_exchange import BulkRejected, import_bulk
+    from strigil.services.bulk_exchange import Batch, BatchesPartlyLanded, BulkRejected, import_bulk
     from strigil.services.errors import RecordError
+    from strigil.services.exchange import ImportReport
 
     if validation not in VALIDATION_MODES:
         fail(f"--validation: {validation!r} is not allowed; allowed: {', '.join(VALIDATION_MODES)}")
-    from strigil.cli.toolkit import cli_actor
-    from strigil.services import audit as audit_service
 
     with unit_of_work() as db:
+
+        def committed(batch: Batch, part: ImportReport) -> None:
+            # a batch lands with its own audit rows, or not at all
+            _audit_bulk(db, folder, part)
+            db.commit()
+            if not as_json:
+                typer.echo(f"landed {batch}")
+
         try:
-            written, not_understood = import_bulk(db, folder, validation=validation)
+            if batch_size is None:
+                written, not_understood = import_bulk(db, folder, validation=validation)
+            else:
+                written, not_understood = import_bulk(
+                    db, folder, validation=validation, batch_size=batch_size, committed=committed
+                )
+        except BatchesPartlyLanded as error:
+            db.rollback()
+            fail_all(
+                [
+                    f"{folder}: {error.summary}",
+                    *[f"  landed: {batch}" for batch in error.landed],
+                    *[f"{folder}: not imported: {problem}" for problem in error.problems[:50]],
+                ]
+            )
         except BulkRejected as error:
             fail_all([f"{folder}: nothing imported: {problem}" for problem in error.problems[:50]])
         except RecordError as error:
             fail(f"{folder}: nothing imported: {error}")
-        # one row for the run and one per patient it wrote, committed with the import itself
-        if written.patient_ids:
-            from sqlalchemy import select
-
-            from strigil.store.record import PatientRow
-
-            first = written.patient_ids[0]
-            clinic = db.scalar(select(PatientRow.clinic_id).where(PatientRow.id == first))
-            actor = cli_actor(db, int(clinic or 0))
-            detail = f"{folder.name}: {written.patients_created} patients, {written.sessions_created} visits"
-            audit_service.record(db, actor, "create", "fhir_bulk", "", detail=detail)
-            audit_service.record_patients(db, actor, "create", "fhir_bulk", written.patient_ids)
+        if batch_size is None:
+            # one row for the run and one per patient it wrote, committed with the import itself
+            _audit_bulk(db, folder, written)
     _print_report({"not_understood": not_understood, **written.to_json()}, as_json)
+
+
+def _audit_bulk(db: Any, folder: Path, written: Any) -> None:
+    """The audit rows of a bulk import (or of one batch of it): one for the run, one per patient written."""
+    if not written.patient_ids:
+        return
+    from sqlalchemy import select
+
+    from strigil.cli.toolkit import cli_actor
+    from strigil.services import audit as audit_service
+    from strigil.store.record import PatientRow
+
+    first = written.patient_ids[0]
+    clinic = db.scalar(select(PatientRow.clinic_id).where(PatientRow.id == first))
+    actor = cli_actor(db, int(clinic or 0))
+    detail = f"{folder.name}: {written.patients_created} patients, {written.sessions_created} visits"
+    audit_service.record(db, actor, "create", "fhir_bulk", "", detail=detail)
+    audit_service.record_patients(db, actor, "create", "fhir_bulk", written.patient_ids)
 
 
 def _print_report(report: dict[str, Any], as_json: bool) -> None:
@@ -282,9 +322,7 @@ def _import_bundle(
     if plan.errors:
         shown = "\n  ".join(str(p) for p in plan.errors[:50])
         more = f"\n  …and {len(plan.errors) - 50} more" if len(plan.errors) > 50 else ""
-        fail(
-            f"{file}: bundle rejected, nothing imported ({len(plan.errors)} problems):\n  {shown}{more}"
-        )
+        fail(f"{file}: bundle rejected, nothing imported ({len(plan.errors)} problems):\n  {shown}{more}")
     report: dict[str, Any] = {"not_understood": [str(p) for p in plan.not_understood]}
     if not dry_run:
         if bulk and (clinic or patient):

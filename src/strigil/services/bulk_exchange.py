@@ -232,9 +232,9 @@ class BatchesPartlyLanded(BulkRejected):
     def __init__(
         self, landed: Sequence[Batch], failed: int | None, problems: Sequence[FhirProblem | str]
     ) -> None:
+        super().__init__(problems)
         self.landed = list(landed)
         self.failed = failed  # None: every batch landed; what failed came after the last
-        super().__init__(problems)
         patients = sum(b.patients for b in landed)
         kept = f"batches 1–{len(landed)} landed ({patients} patients)" if landed else "no batch landed"
         lost = (
@@ -242,7 +242,10 @@ class BatchesPartlyLanded(BulkRejected):
             if failed is None
             else f"batch {failed} and every batch after it not imported"
         )
-        self.args = (f"{kept}; {lost}: {self.args[0]}",)
+        self.summary = f"{kept}; {lost}"
+        shown = "; ".join(self.problems[:20])
+        more = f"; …and {len(self.problems) - 20} more" if len(self.problems) > 20 else ""
+        self.args = (f"{self.summary}: {len(self.problems)} problem(s): {shown}{more}",)
 
 
 @_without_cycle_collection

@@ -860,7 +860,7 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     for table in tables:
         for start in range(0, len(rows[table]), 20000):
             # one executemany per table, values through the columns' own types and defaults (`store.bulk`)
-            insert_rows(db, table.__table__, rows[table][start : start + 20000])
+            insert_rows(db, table.metadata.tables[table.__tablename__], rows[table][start : start + 20000])
         if rows[table]:
             advance_sequence(db, table.__tablename__)  # later ordinary inserts go past the explicit ids
     return report

@@ -42,7 +42,7 @@ def _value(table: Table, name: str, given: bool, dialect: Any) -> _Value:
         if process is None:
             return lambda row: row[name]
         return lambda row: process(row[name])
-    default = column.default
+    default: Any = column.default  # a ScalarElementColumnDefault or CallableColumnDefault: both have .arg
     if default is None or not (default.is_scalar or default.is_callable):
         raise ValueError(f"{table.name}.{name}: bulk rows must name it (no Python default)")
     if default.is_scalar:
@@ -65,9 +65,7 @@ def _plan(db: Session, table: Table, keys: tuple[str, ...]) -> _Plan:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     positional = bool(dialect.positional)
     names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.params)
-    plan = _Plan(
-        str(compiled), names, tuple(_value(table, n, n in keys, dialect) for n in names), positional
-    )
+    plan = _Plan(str(compiled), names, tuple(_value(table, n, n in keys, dialect) for n in names), positional)
     _PLANS[id(dialect), table.name, keys] = plan
     return plan
 
