@@ -180,6 +180,8 @@ class ReadBundle:
     problems: list[FhirProblem] = field(default_factory=list)
     # each resource's entry name (`entry_name`), by the resource's identity
     names: dict[int, str] = field(default_factory=dict)
+    _by_type: dict[Any, list[_Resource]] | None = field(default=None, repr=False, compare=False)
+    _indexed: int = field(default=0, repr=False, compare=False)
 
     def name_of(self, resource: _Resource) -> str:
         """The name of the entry that holds `resource` (as the import reports it)."""
@@ -200,7 +202,13 @@ class ReadBundle:
 
     def of_type(self, kind: str) -> Iterator[_Resource]:
         """The resources of one type, in bundle order."""
-        return (r for r in self.resources if r.get("resourceType") == kind)
+        if self._by_type is None or self._indexed != len(self.resources):
+            # indexed once the bundle is read (a plan asks for several types, each once per chunk of a bulk run)
+            self._by_type = {}
+            for r in self.resources:
+                self._by_type.setdefault(r.get("resourceType"), []).append(r)
+            self._indexed = len(self.resources)
+        return iter(self._by_type.get(kind, []))
 
 
 def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
@@ -217,7 +225,9 @@ def _references(node: Any, path: str) -> Iterator[tuple[str, str]]:
 
 
 # A Reference's "reference" string in compact JSON (inner quotes of text are escaped, so never match).
-_REFERENCE_TEXT = re.compile(rb'"reference":"((?:[^"\\]|\\.)*)"')
+# The string's body as runs of plain bytes between escapes ("unrolled"): the same matches as
+# (?:[^"\\]|\\.)*, in half the time (measured on the bulk files), as no alternation is tried per byte.
+_REFERENCE_TEXT = re.compile(rb'"reference":"([^"\\]*(?:\\.[^"\\]*)*)"')
 
 
 def _reference_texts(resource: _Resource) -> Iterator[str]:

@@ -11,9 +11,11 @@ through Core, which `tests/store/test_bulk_insert.py` checks column by column.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Table, insert
@@ -21,37 +23,42 @@ from sqlalchemy.orm import Session
 
 __all__ = ["BULK_PAGE_CACHE_MIB", "insert_rows", "page_cache"]
 
-_Value = Callable[[dict[str, Any]], Any]
+_Process = Callable[[Any], Any]
 
 
 @dataclass(frozen=True)
 class _Plan:
     sql: str
     names: tuple[str, ...]  # the parameters in the driver's order
-    values: tuple[_Value, ...]  # each parameter's value from a row (processed, or the column's default)
+    row_values: Callable[[dict[str, Any]], tuple[Any, ...]]  # a row's values in that order, unprocessed
+    # (position, the column type's bind processor, whether its values are dates/times: immutable, and the
+    # same value object recurs row after row — the import's timestamp — so the last result is reused)
+    processed: tuple[tuple[int, _Process, bool], ...]
+    defaults: tuple[tuple[str, Callable[[], Any]], ...]  # columns the rows leave out: Core's defaults
     positional: bool
 
 
 _PLANS: dict[tuple[int, str, tuple[str, ...]], _Plan] = {}
 
 
-def _value(table: Table, name: str, given: bool, dialect: Any) -> _Value:
-    column = table.c[name]
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if given:
-        if process is None:
-            return lambda row: row[name]
-        return lambda row: process(row[name])
-    default: Any = column.default  # a ScalarElementColumnDefault or CallableColumnDefault: both have .arg
+def _default(table: Table, name: str) -> Callable[[], Any]:
+    """The Python default of a column the rows leave out, as Core gives it: a constant, or its function
+    called once per row."""
+    default: Any = table.c[name].default  # Scalar- or CallableColumnDefault: both have .arg
     if default is None or not (default.is_scalar or default.is_callable):
         raise ValueError(f"{table.name}.{name}: bulk rows must name it (no Python default)")
     if default.is_scalar:
-        constant = default.arg if process is None else process(default.arg)
-        return lambda row: constant
+        constant = default.arg
+        return lambda: constant
     make = default.arg  # Core's wrapper: takes the execution context, which these defaults do not use
-    if process is None:
-        return lambda row: make(None)
-    return lambda row: process(make(None))
+    return lambda: make(None)
+
+
+def _is_temporal(column: Any) -> bool:
+    try:
+        return issubclass(column.type.python_type, dt.date)  # datetime is a date too
+    except NotImplementedError:
+        return False
 
 
 def _plan(db: Session, table: Table, keys: tuple[str, ...]) -> _Plan:
@@ -65,7 +72,20 @@ def _plan(db: Session, table: Table, keys: tuple[str, ...]) -> _Plan:
     compiled = insert(table).compile(dialect=dialect, column_keys=list(keys))
     positional = bool(dialect.positional)
     names = tuple(compiled.positiontup or ()) if positional else tuple(compiled.params)
-    plan = _Plan(str(compiled), names, tuple(_value(table, n, n in keys, dialect) for n in names), positional)
+    processed = []
+    for i, name in enumerate(names):
+        process = table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if process is not None:
+            processed.append((i, process, _is_temporal(table.c[name])))
+    getter = itemgetter(*names)
+    plan = _Plan(
+        sql=str(compiled),
+        names=names,
+        row_values=getter if len(names) > 1 else lambda row: (getter(row),),
+        processed=tuple(processed),
+        defaults=tuple((n, _default(table, n)) for n in names if n not in keys),
+        positional=positional,
+    )
     _PLANS[id(dialect), table.name, keys] = plan
     return plan
 
@@ -78,8 +98,29 @@ def insert_rows(db: Session, table: Table, rows: Sequence[dict[str, Any]]) -> No
     plan = _plan(db, table, keys)
     if any(len(row) != len(keys) for row in rows):  # a missing key fails below; an extra one must not pass
         raise ValueError(f"{table.name}: bulk rows must all name the same columns")
-    values = plan.values
-    parameters: list[Any] = [tuple([value(row) for value in values]) for row in rows]
+    if plan.defaults:
+        rows = [{**row, **{name: make() for name, make in plan.defaults}} for row in rows]
+    row_values = plan.row_values
+    parameters: list[Any]
+    if not plan.processed:
+        parameters = [row_values(row) for row in rows]
+    else:
+        parameters = []
+        missing = object()
+        last_in: list[Any] = [missing] * len(plan.names)
+        last_out: list[Any] = [None] * len(plan.names)
+        for row in rows:
+            values = list(row_values(row))
+            for i, process, temporal in plan.processed:
+                value = values[i]
+                if not temporal:
+                    values[i] = process(value)
+                elif value is last_in[i]:
+                    values[i] = last_out[i]
+                else:
+                    last_in[i], last_out[i] = value, process(value)
+                    values[i] = last_out[i]
+            parameters.append(tuple(values))
     if not plan.positional:
         parameters = [dict(zip(plan.names, p, strict=True)) for p in parameters]
     db.connection().exec_driver_sql(plan.sql, parameters)
