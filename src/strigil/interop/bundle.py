@@ -203,7 +203,7 @@ class ReadBundle:
     def of_type(self, kind: str) -> Iterator[_Resource]:
         """The resources of one type, in bundle order."""
         if self._by_type is None or self._indexed != len(self.resources):
-            # indexed once the bundle is read (a plan asks for several types, each once per chunk of a bulk run)
+            # indexed once the bundle is read (a plan asks for several types, each once per bulk chunk)
             self._by_type = {}
             for r in self.resources:
                 self._by_type.setdefault(r.get("resourceType"), []).append(r)
