@@ -303,9 +303,12 @@ def read_bundle(document: Any, *, validate: bool = True) -> ReadBundle:
             read.problems.extend(found)
             continue
         read.resources.append(resource)
+    index = read.index
     for resource in read.resources:
-        if all(_resolves(read, target) for target in _reference_texts(resource)):
-            continue  # the common case, checked on the resource's JSON text; the walk below names paths
+        # the common case, checked on the resource's JSON text (a reference by its exact key first, as
+        # `resolve` does); the walk below names paths
+        if all(t in index or _resolves(read, t) for t in _reference_texts(resource)):
+            continue
         where = f"{resource['resourceType']}/{resource.get('id', '?')}"
         for path, target in _references(resource, ""):
             if target.startswith("#"):
