@@ -422,3 +422,46 @@ def test_a_bundle_file_that_is_not_utf8_too_deep_or_too_large_gets_a_sentence(
         result = runner.invoke(app, ["fhir", "import", str(tmp_path / name)], env=env)
         assert result.exit_code == 2, (name, result.stdout, result.exception)
         assert message in result.stderr and "Traceback" not in result.stderr, (name, result.stderr)
+
+
+def test_repeated_records_built_once_give_the_same_plan_and_the_same_refusals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import strigil.interop.from_fhir as from_fhir
+
+    bundle = bundle_of(example_clinic())
+    observations = [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Observation"]
+    bad = json.loads(json.dumps(bundle))
+    for entry in bad["entry"]:
+        if entry["resource"]["resourceType"] == "Observation":
+            entry["resource"]["valueQuantity"]["value"] = 99  # off every scale the example uses
+    remembered = [plan_import(b, validate=False) for b in (bundle, bad)]
+    # the same plans with every record built afresh (what the import did before)
+    monkeypatch.setattr(
+        from_fhir._Built,
+        "__call__",
+        lambda self, model, where, **fields: from_fhir._build(model, where, **fields),
+    )
+    afresh = [plan_import(b, validate=False) for b in (bundle, bad)]
+    assert len(observations) >= 2 and not remembered[0].errors
+    assert remembered[0] == afresh[0]
+    assert remembered[1].errors and remembered[1].errors == afresh[1].errors  # refused alike, same place
+    assert all("99" in p.message for p in remembered[1].errors)
+
+
+def test_a_record_built_once_is_reused_only_for_the_same_input_and_a_failure_never() -> None:
+    from strigil.clinical.session import Measurement
+    from strigil.interop.from_fhir import _Built, _Reject
+
+    built = _Built()
+    first = built(Measurement, "Observation/a", measure="nprs", value=4.0, timing="pre")
+    assert built(Measurement, "Observation/b", measure="nprs", value=4.0, timing="pre") is first
+    # an equal key of another type is another input: built on its own (equal here, as pydantic makes 4 → 4.0)
+    other = built(Measurement, "Observation/c", measure="nprs", value=4, timing="pre")
+    assert other is not first and other == first
+    for where in ("Observation/d", "Observation/e"):
+        with pytest.raises(_Reject) as refused:
+            built(Measurement, where, measure="nprs", value=99.0, timing="pre")
+        assert refused.value.problem.where == where and "99" in refused.value.problem.message
+    with pytest.raises(_Reject, match=r"timing"):  # a list among the fields: built every time
+        built(Measurement, "Observation/f", measure="nprs", value=4.0, timing=["pre"])

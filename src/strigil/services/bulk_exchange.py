@@ -5,7 +5,8 @@ store's one mapping), turns each patient into resources (`interop.to_fhir`) and 
 file of its type as one orjson line: memory stays flat whatever the clinic's size. Import reads the files the
 same way, a chunk of patients at a time (the files are in the order of `Patient.ndjson`, as Strigil writes
 them), rebuilds each chunk through the same checks as a Bundle import (`interop.from_fhir`) and writes it with
-bulk inserts (`exchange.write_plan_bulk`), all in the caller's one transaction: all or nothing per run.
+bulk inserts (`exchange.write_plan_bulk`), all in the caller's one transaction: all or nothing per run — or,
+with declared batches (`batch_size`), all or nothing per batch, each committed by the caller as it lands.
 """
 
 from __future__ import annotations
