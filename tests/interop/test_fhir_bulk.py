@@ -465,3 +465,87 @@ def test_a_record_built_once_is_reused_only_for_the_same_input_and_a_failure_nev
         assert refused.value.problem.where == where and "99" in refused.value.problem.message
     with pytest.raises(_Reject, match=r"timing"):  # a list among the fields: built every time
         built(Measurement, "Observation/f", measure="nprs", value=4.0, timing=["pre"])
+
+
+def _renamed_patients(folder: Path) -> None:
+    """Give the exported patients codes no other database holds (the records stay those of the file)."""
+    for path in folder.glob("*.ndjson"):
+        path.write_bytes(path.read_bytes().replace(b'"D0000', b'"X0000'))
+
+
+def _other_demo_clinic(tmp_path: Path) -> tuple[str, str]:
+    """A database whose own clinic 'demo' is another clinic than the fixture's (another public id)."""
+    url = f"sqlite:///{tmp_path / 'other.sqlite'}"
+    other = open_database(url)
+    write_bulk(other, 3, seed=5)
+    with other.unit_of_work() as db:
+        public_id = db.scalar(select(ClinicRow.public_id).where(ClinicRow.code == "demo"))
+    other.dispose()
+    assert public_id is not None
+    return url, public_id
+
+
+def test_a_folder_never_lands_in_another_clinic_that_shares_its_code(
+    clinic: Database, tmp_path: Path
+) -> None:
+    """The review's case: clinic 'demo' of one server exported, imported where 'demo' is another clinic."""
+    _export(clinic, "demo", tmp_path / "out")
+    _renamed_patients(tmp_path / "out")
+    url, here = _other_demo_clinic(tmp_path)
+    with pytest.raises(
+        Refused, match=rf"is not this server's clinic 'demo' \(public id {here}\).*--clinic demo"
+    ):
+        _import(url, tmp_path / "out")
+    target = open_database(url)
+    with target.unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(PatientRow)) == 3  # nothing written
+    target.dispose()
+    _import(url, tmp_path / "out", clinic_code="demo")  # named by the person importing: added to it
+    target = open_database(url)
+    with target.unit_of_work() as db:
+        assert db.scalar(select(func.count()).select_from(PatientRow)) == 3 + DEMO_PATIENTS
+        assert db.scalar(select(func.count()).select_from(ClinicRow)) == 1
+    target.dispose()
+
+
+def test_a_copy_of_a_clinic_keeps_its_public_id_and_is_recognised_again(
+    clinic: Database, tmp_path: Path
+) -> None:
+    _export(clinic, "demo", tmp_path / "out")
+    with clinic.unit_of_work() as db:
+        source = db.scalar(select(ClinicRow.public_id).where(ClinicRow.code == "demo"))
+    url = f"sqlite:///{tmp_path / 'copy.sqlite'}"
+    _import(url, tmp_path / "out")
+    copy_db = open_database(url)
+    with copy_db.unit_of_work() as db:
+        assert db.scalar(select(ClinicRow.public_id).where(ClinicRow.code == "demo")) == source
+    copy_db.dispose()
+    # the same clinic's next export is taken for this clinic (no --clinic needed): what stops it is only that
+    # its records are here already
+    with pytest.raises(Refused, match=r"^bulk import takes new patients only; already in clinic 'demo'"):
+        _import(url, tmp_path / "out")
+
+
+def test_a_clinician_who_is_another_person_under_the_same_code_refuses_the_import(
+    clinic: Database, tmp_path: Path
+) -> None:
+    """Sessions are never attributed to a different person who happens to have the file's clinician code."""
+    _export(clinic, "demo", tmp_path / "out")
+    _renamed_patients(tmp_path / "out")
+    practitioners = tmp_path / "out" / "Practitioner.ndjson"
+    changed = [{**p, "name": [{"text": "Someone Else"}]} for p in _lines(practitioners)]
+    practitioners.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in changed))
+    url, _ = _other_demo_clinic(tmp_path)
+    with pytest.raises(Refused, match=r"the file has 'Someone Else'.*attributed to another person"):
+        _import(url, tmp_path / "out", clinic_code="demo")
+
+
+def test_one_patient_code_on_two_patient_lines_is_named(clinic: Database, tmp_path: Path) -> None:
+    _export(clinic, "demo", tmp_path / "out")
+    patients = tmp_path / "out" / "Patient.ndjson"
+    first, second, *rest = _lines(patients)
+    second = {**second, "identifier": first["identifier"]}  # another resource, the same patient code
+    patients.write_bytes(b"".join(orjson.dumps(p) + b"\n" for p in [first, second, *rest]))
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    with pytest.raises(Refused, match=r"name two Patient resources in the files: one code, one person"):
+        _import(url, tmp_path / "out")

@@ -177,7 +177,9 @@ def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | N
 @fhir_app.command("import")
 def fhir_import(
     file: Path = typer.Argument(..., help="A FHIR R4 Bundle (JSON), or a folder of Bulk Data NDJSON files."),
-    clinic: str | None = typer.Option(None, help="Clinic to import into (default: the bundle's clinic)."),
+    clinic: str | None = typer.Option(
+        None, help="Clinic to import into (default: the file's own clinic, not another with its code)."
+    ),
     patient: str | None = typer.Option(
         None, help="Strigil patient code for measurements from another system."
     ),
@@ -204,16 +206,18 @@ def fhir_import(
     """Import a Bundle, or a folder of Bulk Data NDJSON: all of it in one transaction (or in declared
     batches of a folder's patients), or nothing."""
     if file.is_dir():
-        if clinic or patient or dry_run:
-            fail("a folder of NDJSON is imported as exported: drop --clinic, --patient and --dry-run")
-        _import_bulk(file, validation, as_json, batch_size)
+        if patient or dry_run:
+            fail("a folder of NDJSON is imported as exported: drop --patient and --dry-run")
+        _import_bulk(file, validation, as_json, batch_size, clinic)
         return
     if batch_size is not None:
         fail("--batch-size is for a folder of NDJSON; a Bundle is imported whole")
     _import_bundle(file, clinic, patient, dry_run, bulk, validate, as_json, match_only)
 
 
-def _import_bulk(folder: Path, validation: str, as_json: bool, batch_size: int | None = None) -> None:
+def _import_bulk(
+    folder: Path, validation: str, as_json: bool, batch_size: int | None = None, clinic: str | None = None
+) -> None:
     from strigil.interop.bulk import VALIDATION_MODES
     from strigil.services.bulk_exchange import Batch, BatchesPartlyLanded, BulkRejected, import_bulk
     from strigil.services.errors import RecordError
@@ -233,10 +237,15 @@ def _import_bulk(folder: Path, validation: str, as_json: bool, batch_size: int |
 
         try:
             if batch_size is None:
-                written, not_understood = import_bulk(db, folder, validation=validation)
+                written, not_understood = import_bulk(db, folder, validation=validation, clinic_code=clinic)
             else:
                 written, not_understood = import_bulk(
-                    db, folder, validation=validation, batch_size=batch_size, committed=committed
+                    db,
+                    folder,
+                    validation=validation,
+                    batch_size=batch_size,
+                    committed=committed,
+                    clinic_code=clinic,
                 )
         except BatchesPartlyLanded as error:
             db.rollback()

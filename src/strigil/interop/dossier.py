@@ -91,3 +91,6 @@ class ClinicDossier:
     clinic: Clinic
     clinicians: tuple[Clinician, ...] = ()
     patients: tuple[PatientDossier, ...] = field(default_factory=tuple)
+    # the clinic's public id, as an import read it from the scope of the Organization's identifier (None: an
+    # unscoped, older file); it tells this server's clinic from another that shares its code
+    public_id: str | None = None

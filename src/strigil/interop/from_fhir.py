@@ -51,7 +51,7 @@ from strigil.interop.dossier import (
 )
 from strigil.interop.icd10 import ICD10_CM, icd10cm_map
 from strigil.interop.r4 import FhirProblem
-from strigil.interop.systems import LOINC, code_system_url, is_identifier_system
+from strigil.interop.systems import LOINC, code_system_url, identifier_scope, is_identifier_system
 from strigil.interop.to_fhir import ENTERED_IN_ERROR_STATUS, EPISODE_LINK_URL, UCUM_UNITS
 
 __all__ = ["ForeignMeasurement", "ImportPlan", "plan_import"]
@@ -119,6 +119,16 @@ def _strigil_identifier(resource: _Resource, kind: str) -> str | None:
     for item in items if isinstance(items, list) else [items] if isinstance(items, dict) else []:
         if is_identifier_system(item.get("system"), kind):
             return str(item.get("value"))
+    return None
+
+
+def _clinic_scope(organization: _Resource) -> str | None:
+    """The public id of the clinic a Strigil Organization is, from its scoped identifier (None: unscoped)."""
+    items = organization.get("identifier")
+    for item in items if isinstance(items, list) else []:
+        scope = identifier_scope(item.get("system"), "clinic") if isinstance(item, dict) else None
+        if scope is not None:
+            return scope
     return None
 
 
@@ -665,7 +675,12 @@ def _plan_native(read: ReadBundle, catalog: Catalog, plan: ImportPlan) -> set[st
             except _Reject as reject:
                 plan.errors.append(reject.problem)
         plan.clinics.append(
-            ClinicDossier(clinic=clinic, clinicians=tuple(clinicians), patients=tuple(dossiers))
+            ClinicDossier(
+                clinic=clinic,
+                clinicians=tuple(clinicians),
+                patients=tuple(dossiers),
+                public_id=_clinic_scope(organization),
+            )
         )
     plan.errors.extend(reader.errors)
     return _native_labels(read, reader.links)

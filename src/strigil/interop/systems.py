@@ -19,6 +19,7 @@ __all__ = [
     "UCUM",
     "code_system_url",
     "extension_url",
+    "identifier_scope",
     "identifier_system",
     "is_identifier_system",
     "value_set_url",
@@ -102,3 +103,11 @@ def is_identifier_system(system: object, kind: str) -> bool:
         return True
     head, _, tail = system.removeprefix(f"{BASE}/clinic/").partition("/")
     return system.startswith(f"{BASE}/clinic/") and len(head) == 32 and tail == f"identifier/{kind}"
+
+
+def identifier_scope(system: object, kind: str) -> str | None:
+    """The public id of the clinic a scoped Strigil identifier system of `kind` names (None: unscoped or not
+    Strigil's)."""
+    if not is_identifier_system(system, kind) or system == identifier_system(kind):
+        return None
+    return str(system).removeprefix(f"{BASE}/clinic/").partition("/")[0]

@@ -259,6 +259,7 @@ def import_bulk(
     chunk: int = CHUNK,
     batch_size: int | None = None,
     committed: Callable[[Batch, ImportReport], None] | None = None,
+    clinic_code: str | None = None,
 ) -> tuple[ImportReport, list[str]]:
     """Import a folder of NDJSON files (one per resource type, as `export_bulk` writes): new patients only,
     a chunk of patients at a time. Returns the report and what was not understood.
@@ -267,7 +268,8 @@ def import_bulk(
     naming every problem of it (the caller rolls back; nothing is kept). With `batch_size` N, every N
     patients (with all their resources) are a batch: at its end `committed(batch, its report)` is called,
     which must record what it needs and commit; a failure raises `BatchesPartlyLanded`, naming the
-    batches committed before it (the caller rolls back the failed one).
+    batches committed before it (the caller rolls back the failed one). `clinic_code`: the clinic to import
+    into (default: the files' own clinic, never another that shares its code; `exchange.write_plan`).
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError("batch_size must be 1 or more")
@@ -283,7 +285,7 @@ def import_bulk(
         not_understood.append(f"{file_name(kind)}: {kind} is not imported in bulk; the file was not read")
     if "Patient" not in by_type:
         raise BulkRejected([f"{folder}: no Patient.ndjson; bulk import reads patients and what they hold"])
-    reading = _Reading(validation, by)
+    reading = _Reading(validation, by, clinic_code)
     report = ImportReport()
     landed: list[Batch] = []
     try:
@@ -332,6 +334,7 @@ class _Reading:
 
     validation: str
     by: str
+    clinic_code: str | None = None
     sampler: Sampler = field(init=False)
     handles: list[IO[bytes]] = field(default_factory=list)
     clinic_level: list[dict[str, Any]] = field(default_factory=list)
@@ -402,7 +405,7 @@ class _Reading:
                 for p in plan.not_understood
                 if not (self.seen - ids and _clinic_level(p, self.clinic_level))
             )
-            _add(part, write_plan_bulk(db, plan, by=self.by))
+            _add(part, write_plan_bulk(db, plan, by=self.by, clinic_code=self.clinic_code))
         return part, first, last
 
 

@@ -685,6 +685,70 @@ def _place_one(
     )
 
 
+def _clinic_of(db: Session, dossier: ClinicDossier, named: str | None) -> Any:
+    """The clinic a file's records go into: the one the person importing named, else the file's own clinic —
+    created on first import with the file's public id, or found by its code when the file names this server's
+    clinic of that code (or, an older file, names none). Another clinic that only shares the code is never
+    taken for it: its patients and clinicians are other people."""
+    from strigil.services.clinics import ensure_clinic, get_clinic
+    from strigil.services.errors import Refused
+
+    if named:  # a clinic named by hand must exist (a typo must not create a clinic)
+        clinic = get_clinic(db, named)
+    else:
+        row = db.scalar(select(ClinicRow).where(ClinicRow.code == dossier.clinic.code))
+        source = dossier.public_id
+        if row is not None and source is not None and row.public_id != source:
+            raise Refused(
+                f"the file's clinic {dossier.clinic.code!r} (public id {source}) is not this server's "
+                f"clinic {row.code!r} (public id {row.public_id}): two clinics share the code; to add "
+                f"the file's records to this clinic, name it: --clinic {row.code}"
+            )
+        if row is None and source is not None:
+            other = db.scalar(select(ClinicRow.code).where(ClinicRow.public_id == source))
+            if other is not None:
+                raise Refused(
+                    f"the file's clinic {dossier.clinic.code!r} is this server's clinic {other!r} (public id "
+                    f"{source}); name it: --clinic {other}"
+                )
+        clinic = ensure_clinic(db, dossier.clinic.code, dossier.clinic.name)
+        if row is None and source is not None:  # a copy of a clinic keeps its name, as its records do
+            db.execute(update(ClinicRow).where(ClinicRow.id == clinic.id).values(public_id=source))
+    _refuse_other_clinicians(db, clinic.id, clinic.code, dossier.clinicians)
+    return clinic
+
+
+def _refuse_other_clinicians(
+    db: Session, clinic_id: int, clinic_code: str, clinicians: Sequence[Clinician]
+) -> None:
+    """Refuse a file whose clinician differs from this clinic's clinician of the same code: its sessions would
+    be attributed to another person."""
+    from strigil.services.errors import Refused
+
+    if not clinicians:
+        return
+    here = {
+        row.code: row
+        for row in db.scalars(
+            select(ClinicianRow).where(
+                ClinicianRow.clinic_id == clinic_id, ClinicianRow.code.in_([c.code for c in clinicians])
+            )
+        )
+    }
+    for clinician in clinicians:
+        row = here.get(clinician.code)
+        if row is None:
+            continue
+        ours = (row.name, row.profession, row.years_experience)
+        theirs = (clinician.name, str(clinician.profession), clinician.years_experience)
+        if ours != theirs:
+            raise Refused(
+                f"clinician {clinician.code}: the file has {theirs[0]!r} ({theirs[1]}, {theirs[2]} years); "
+                f"clinic {clinic_code!r} has {ours[0]!r} ({ours[1]}, {ours[2]} years) under that code — the "
+                "file's sessions would be attributed to another person. Nothing was imported"
+            )
+
+
 def write_plan(
     db: Session,
     plan: ImportPlan,
@@ -705,7 +769,7 @@ def write_plan(
 
     Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
     """
-    from strigil.services.clinics import add_clinician, ensure_clinic, get_clinic
+    from strigil.services.clinics import add_clinician, get_clinic
     from strigil.services.errors import Refused
     from strigil.services.patients import add_patient
 
@@ -713,12 +777,7 @@ def write_plan(
         raise ValueError("; ".join(str(p) for p in plan.errors))
     report = ImportReport()
     for dossier in plan.clinics:
-        # A clinic named by the person importing must exist (a typo must not create a clinic); the
-        # bundle's own clinic is created on first import.
-        if clinic_code:
-            clinic = get_clinic(db, clinic_code)
-        else:
-            clinic = ensure_clinic(db, dossier.clinic.code, dossier.clinic.name)
+        clinic = _clinic_of(db, dossier, clinic_code)
         known = set(db.scalars(select(ClinicianRow.code).where(ClinicianRow.clinic_id == clinic.id)))
         for clinician in dossier.clinicians:
             if clinician.code not in known:
@@ -769,7 +828,9 @@ def write_plan(
     return report
 
 
-def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -> ImportReport:
+def write_plan_bulk(
+    db: Session, plan: ImportPlan, *, by: str = "fhir-import", clinic_code: str | None = None
+) -> ImportReport:
     """Write a plan of new patients with bulk inserts, in the caller's one transaction (for whole clinics).
 
     Every record was validated against the catalogue when the plan was read; here the rules that need the
@@ -778,7 +839,7 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     bulk demo path, the decision aid's recommendations are not computed (derived, not recorded facts).
     Measurements from other systems need `write_plan`.
     """
-    from strigil.services.clinics import add_clinician, ensure_clinic
+    from strigil.services.clinics import add_clinician
     from strigil.services.decision_support import exercise_first_problem
     from strigil.services.errors import Refused, invalid
     from strigil.store.bulk import insert_rows
@@ -794,7 +855,7 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
     rows: dict[Any, list[dict[str, Any]]] = {t: [] for t in tables}
     stamp = dt.datetime.now(dt.UTC)
     for dossier in plan.clinics:
-        clinic = ensure_clinic(db, dossier.clinic.code, dossier.clinic.name)
+        clinic = _clinic_of(db, dossier, clinic_code)
         clinician_ids = dict(
             db.execute(
                 select(ClinicianRow.code, ClinicianRow.id).where(ClinicianRow.clinic_id == clinic.id)
@@ -805,6 +866,12 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
                 clinician_ids[clinician.code] = add_clinician(db, clinic.id, clinician).id
                 report.clinicians_created += 1
         codes = [p.patient.code for p in dossier.patients]
+        twice = sorted({c for c in codes if codes.count(c) > 1}) if len(set(codes)) != len(codes) else []
+        if twice:
+            raise Refused(
+                f"patient code(s) {', '.join(twice[:10])} name two Patient resources in the files: one code, "
+                "one person. Nothing was imported"
+            )
         taken = set()
         for start in range(0, len(codes), 5000):
             taken |= set(
@@ -817,7 +884,8 @@ def write_plan_bulk(db: Session, plan: ImportPlan, *, by: str = "fhir-import") -
         if taken:
             raise Refused(
                 f"bulk import takes new patients only; already in clinic {clinic.code!r}: "
-                f"{', '.join(sorted(taken)[:10])} — import without --bulk to add to them"
+                f"{', '.join(sorted(taken)[:10])} (imported before, or named twice in the files; a single "
+                "Bundle import, without --bulk, adds to patients a clinic has)"
             )
         for patient_dossier in dossier.patients:
             patient = patient_dossier.patient
