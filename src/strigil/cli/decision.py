@@ -18,6 +18,7 @@ from strigil.cli import register_schema
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
     ID_HELP,
+    PUBLIC_ID_SCHEMA,
     ClinicOpt,
     audited,
     clinic_id,
@@ -134,7 +135,10 @@ def respond_command(
 def _screen_schema() -> dict[str, Any]:
     from strigil.clinical.screening import ScreenDocument
 
-    return ScreenDocument.model_json_schema()
+    schema = ScreenDocument.model_json_schema()
+    if "episode_id" in schema.get("properties", {}):  # named by public id, as everywhere outside the server
+        schema["properties"]["episode_id"] = dict(PUBLIC_ID_SCHEMA)
+    return schema
 
 
 def _respond_schema() -> dict[str, Any]:

@@ -17,6 +17,7 @@ from strigil.cli import register_schema
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
     ID_HELP,
+    PUBLIC_ID_SCHEMA,
     ClinicOpt,
     audited,
     cli_actor,
@@ -323,6 +324,9 @@ def _session_schema() -> dict[str, Any]:
 
     schema = SessionRecord.model_json_schema()
     schema["title"] = "strigil session record"
+    # documents name records by public id (the CLI turns them into the clinic's rows before validating)
+    schema["properties"]["episode_id"] = dict(PUBLIC_ID_SCHEMA)
+    schema["$defs"]["Resolution"]["properties"]["adverse_id"] = dict(PUBLIC_ID_SCHEMA)
     return schema
 
 

@@ -24,6 +24,7 @@ __all__ = [
     "DEFAULT_CLINIC",
     "EXIT_INPUT",
     "ID_HELP",
+    "PUBLIC_ID_SCHEMA",
     "ClinicOpt",
     "JsonOpt",
     "OptionalClinicOpt",
@@ -252,6 +253,12 @@ def new_file(path: Path, option: str = "--output") -> Path:
 def print_json(doc: Any, **options: Any) -> None:
     """Print one JSON document on standard output (`options` go to json.dumps)."""
     typer.echo(json.dumps(doc, **options))
+
+
+PUBLIC_ID_SCHEMA = {
+    "type": "string",
+    "description": "the record's public id as printed (32 hex digits) or a unique prefix of at least 8",
+}
 
 
 def record_document(s: Any, clinic: int, doc: dict[str, Any]) -> dict[str, Any]:

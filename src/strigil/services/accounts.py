@@ -53,6 +53,7 @@ __all__ = [
     "password_problems",
     "reactivate_account",
     "record_refused_sign_in",
+    "record_refused_token",
     "reset_password",
     "resolve_api_token",
     "resolve_login_session",
