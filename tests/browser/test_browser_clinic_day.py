@@ -133,7 +133,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     page.get_by_label("The alternatives to IASTM").check()
     page.get_by_label("The exercise programme IASTM accompanies").check()
     page.get_by_role("button", name="Open episode").click()
-    page.wait_for_url(re.compile(r"/episodes/\d+$"))
+    page.wait_for_url(re.compile(r"/episodes/[0-9a-f]{32}$"))
     episode_url = page.url
     walk.state("episode opened")
 
@@ -272,7 +272,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     # The session's note, signed; the episode's notes as printed
     page.goto(episode_url)
     page.get_by_role("link", name="Note of session 3").click()
-    page.wait_for_url(re.compile(r"/sessions/\d+$"))
+    page.wait_for_url(re.compile(r"/sessions/[0-9a-f]{32}$"))
     walk.state("session note")
     page.locator("#sign").click()  # the account is linked to the session's clinician record: it signs
     page.wait_for_url(re.compile(r"#signature$"))
@@ -305,7 +305,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     walk.state("episode discharged")
 
     # Print views: the patient's summary as printed
-    page.goto(re.sub(r"/episodes/\d+.*", f"/patients/{code}/summary", episode_url))
+    page.goto(re.sub(r"/episodes/[0-9a-f]{32}.*", f"/patients/{code}/summary", episode_url))
     walk.state("patient summary")
     page.emulate_media(media="print")
     walk.state("patient summary, print", "10-summary-print")

@@ -76,7 +76,7 @@ def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path, 
     page.fill("#m-0-post", "3")
     page.screenshot(path=str(shots / "03-session-form.png"), full_page=True)
     page.get_by_role("button", name="Save session").click()
-    page.wait_for_url(re.compile(r"/episodes/\d+\?recorded=2"))
+    page.wait_for_url(re.compile(r"/episodes/[0-9a-f]{32}\?recorded=2"))
     assert page.locator("#recommendation-word").get_attribute("data-code") in (
         "refer",
         "switch",

@@ -74,7 +74,7 @@ def _text(page: Any) -> str:
     return re.sub(r"\s+", " ", page.locator("main").inner_text())
 
 
-def _record_every_field(page: Any, base: str, episode: int) -> None:
+def _record_every_field(page: Any, base: str, episode: str) -> None:
     page.goto(f"{base}/episodes/{episode}/sessions/new")
     page.get_by_label("Screen now").check()
     page.get_by_label("Asked: nothing new noticed").check()
@@ -153,7 +153,7 @@ def test_a_session_and_an_episode_from_start_to_end(
     site: tuple[str, Any, dict[str, Any]], browser: Any
 ) -> None:
     base, engine, records = site
-    episode, bruise = int(records["episode_id"]), int(records["adverse_id"])
+    episode, bruise = str(records["episode_id"]), str(records["adverse_id"])
     page = browser.new_context(viewport={"width": 1100, "height": 900}).new_page()
     page.set_default_timeout(15_000)
     page.goto(f"{base}/login")
@@ -165,17 +165,17 @@ def test_a_session_and_an_episode_from_start_to_end(
     # 1. record a session with every field filled; its note is reachable from the episode's session list
     _record_every_field(page, base, episode)
     page.get_by_role("link", name="Note of session 2").click()
-    page.wait_for_url(re.compile(r"/sessions/\d+$"))
-    session_id = int(page.url.rsplit("/", 1)[1])
+    page.wait_for_url(re.compile(r"/sessions/[0-9a-f]{32}$"))
+    session_id = page.url.rsplit("/", 1)[1]
     _accessible(page, "note page")
     note = _text(page)
     for shown in SHOWN:
         assert shown in note, f"note page: {shown!r} missing"
     with engine.connect() as conn:
         measures = conn.execute(
-            select(MeasurementRow.measure, MeasurementRow.timing, MeasurementRow.value).where(
-                MeasurementRow.session_id == session_id
-            )
+            select(MeasurementRow.measure, MeasurementRow.timing, MeasurementRow.value)
+            .join(SessionRow, SessionRow.id == MeasurementRow.session_id)
+            .where(SessionRow.public_id == session_id)  # the URL names the session by its public id
         ).all()
     assert sorted(measures) == [("nprs", "post", 3.0), ("nprs", "pre", 4.0)]
     expect(page.locator("#note-measures")).to_contain_text("4.0")
@@ -248,10 +248,12 @@ def test_a_session_and_an_episode_from_start_to_end(
         seconds = conn.execute(
             select(func.sum(DoseStepRow.duration_s))
             .join(SessionRow, SessionRow.id == DoseStepRow.session_id)
-            .where(SessionRow.episode_id == episode)
+            .where(SessionRow.episode_id == records["episode_row"])
         ).scalar_one()
         sessions = conn.execute(
-            select(func.count()).select_from(SessionRow).where(SessionRow.episode_id == episode)
+            select(func.count())
+            .select_from(SessionRow)
+            .where(SessionRow.episode_id == records["episode_row"])
         ).scalar_one()
     assert (seconds, sessions) == (90 + 60 + 60, 2)
     expect(page.locator("#summary-sessions")).to_have_text("2 sessions")
@@ -299,7 +301,8 @@ def test_a_session_and_an_episode_from_start_to_end(
     with sessionmaker(engine)() as db:
         out = io.StringIO()
         write_csv(db, 1, out)
-        episode_rows = [r for r in out.getvalue().splitlines()[1:] if r.split(",")[3] == str(episode)]
+        # the export numbers each patient's episodes (1, 2, ...): never a database id nor a public id
+        episode_rows = [r for r in out.getvalue().splitlines()[1:] if r.split(",")[3] == "1"]
         assert {r.split(",")[11] for r in episode_rows} == {"1"}  # the session column: session 1 only
         assert clinic_outcomes(db, 1).groups[0].sessions == 6  # one per seeded episode, not 7
     page.context.close()

@@ -38,7 +38,7 @@ def site(database_url: str) -> Iterator[tuple[str, Any, int]]:
         db.commit()
     app = create_app(Settings(database_url=database_url), engine=engine)
     with serving(app) as base:
-        yield base, engine, int(records["episode_id"])
+        yield base, engine, str(records["episode_id"])
     engine.dispose()
 
 

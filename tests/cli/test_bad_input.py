@@ -43,7 +43,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Clinic]:
         "--explained",
         "exercise_programme",
     )
-    c.ok("episode", "close", "2", "--on", "2026-02-20", "--reason", "discharged")
+    c.ok("episode", "close", c.id("episode", 2), "--on", "2026-02-20", "--reason", "discharged")
     yield c
 
 
@@ -195,7 +195,12 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
         ("date", "on or after the episode's opening"),
     ),
     ("session in the future", lambda c: _session(c, date="2999-01-01"), ("must not be in the future",)),
-    ("episode that does not exist", lambda c: _session(c, episode_id=99), ("no episode 99",)),
+    (
+        "episode that does not exist",
+        lambda c: _session(c, episode_id="0123456789abcdef0123456789abcdef"),
+        ("no episode 0123456789abcdef0123456789abcdef",),
+    ),
+    ("episode by its database id", lambda c: _session(c, episode_id="1"), ("no episode 1", "public id")),
     (
         "session on a closed episode",
         lambda c: _session(c, episode_id=2, date="2026-02-25", steps=_step(region="neck", side="midline")),
@@ -208,7 +213,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
             "adverse",
             "add",
             "--episode",
-            "1",
+            c.id("episode", 1),
             "--kind",
             "bruising",
             "--severity",
@@ -226,7 +231,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
             "adverse",
             "add",
             "--episode",
-            "1",
+            c.id("episode", 1),
             "--kind",
             "rash",
             "--severity",
@@ -242,7 +247,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
             "measure",
             "add",
             "--episode",
-            "1",
+            c.id("episode", 1),
             "--measure",
             "nprs",
             "--value",
@@ -256,7 +261,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
     ),
     (
         "closing before opening",
-        lambda c: ["episode", "close", "1", "--on", "2026-01-01", "--reason", "x"],
+        lambda c: ["episode", "close", c.id("episode", 1), "--on", "2026-01-01", "--reason", "x"],
         ("closed_on", "on or after opened_on"),
     ),
     (
@@ -269,7 +274,7 @@ CASES: list[tuple[str, Callable[[Clinic], list[str]], tuple[str, ...]]] = [
         lambda c: [
             "session",
             "amend",
-            "1",
+            c.id("session", 1),
             c.write_json("am.json", session_doc()),
             "--by",
             "ana",

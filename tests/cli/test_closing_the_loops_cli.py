@@ -44,7 +44,7 @@ def test_note_sign_amend_addendum_resolve_and_void(tmp_path: Path, database_url:
     )
     doc["steps"][0].update(patient_position="seated, forearm on table", stroke_count=25)
     c.ok("session", "record", c.write_json("s.json", doc), "--by", "ana")
-    note = c.ok("session", "note", "1").stdout
+    note = c.ok("session", "note", c.id("session", 1)).stdout
     for shown in (
         "Test clinic",
         "patient P001",
@@ -59,15 +59,15 @@ def test_note_sign_amend_addendum_resolve_and_void(tmp_path: Path, database_url:
     ):
         assert shown in note, shown
     before = c.fingerprint()
-    wrong = c.run("session", "sign", "1", "--by", "bob")
+    wrong = c.run("session", "sign", c.id("session", 1), "--by", "bob")
     assert wrong.exit_code == 2 and "signed by its clinician (ana)" in wrong.stderr
     assert c.fingerprint() == before
-    assert "signed by ana" in c.ok("session", "sign", "1", "--by", "ana").stdout
+    assert "signed by ana" in c.ok("session", "sign", c.id("session", 1), "--by", "ana").stdout
     corrected = {**doc, "notes": "grip and wrist work shown"}
     out = c.ok(
         "session",
         "amend",
-        "1",
+        c.id("session", 1),
         c.write_json("a.json", corrected),
         "--by",
         "ana",
@@ -78,7 +78,7 @@ def test_note_sign_amend_addendum_resolve_and_void(tmp_path: Path, database_url:
     c.ok(
         "session",
         "addendum",
-        "1",
+        c.id("session", 1),
         "--text",
         "patient phoned: dots fading",
         "--by",
@@ -87,10 +87,12 @@ def test_note_sign_amend_addendum_resolve_and_void(tmp_path: Path, database_url:
         "2026-03-04",
     )
     # a correction records the session's parts again: the response's id is the note's
-    (adverse,) = json.loads(c.ok("session", "note", "1", "--json").stdout)["session"]["adverse_responses"]
+    (adverse,) = json.loads(c.ok("session", "note", c.id("session", 1), "--json").stdout)["session"][
+        "adverse_responses"
+    ]
     resolve = ("adverse", "resolve", str(adverse["id"]), "--on", "2026-03-05", "--by", "ana")
     c.ok(*resolve, "--where", "reported by phone")
-    plain = json.loads(c.ok("session", "note", "1", "--json").stdout)
+    plain = json.loads(c.ok("session", "note", c.id("session", 1), "--json").stdout)
     assert plain["session"]["signed_by"] == "ana"
     assert plain["amendments"][0]["changes"] == [
         {"field": "notes", "before": "grip work shown", "after": "grip and wrist work shown"}
@@ -100,10 +102,10 @@ def test_note_sign_amend_addendum_resolve_and_void(tmp_path: Path, database_url:
         "petechiae (onset 2026-03-02) resolved on 2026-03-05 — reported by phone",
     ]
     assert plain["session"]["adverse_responses"][0]["resolved_where"] == "reported by phone"
-    short = c.run("session", "void", "1", "--reason", "oops", "--by", "ana")
+    short = c.run("session", "void", c.id("session", 1), "--reason", "oops", "--by", "ana")
     assert short.exit_code == 2 and "reason" in short.stderr
-    c.ok("session", "void", "1", "--reason", REASON, "--by", "ana")
-    assert "[VOID: " + REASON in c.ok("session", "note", "1").stdout
+    c.ok("session", "void", c.id("session", 1), "--reason", REASON, "--by", "ana")
+    assert "[VOID: " + REASON in c.ok("session", "note", c.id("session", 1)).stdout
     exported = c.ok("export", "csv").stdout
     assert exported.strip().count("\n") == 0  # the header only: the void session's measures are left out
     assert _audit(c) == [
@@ -127,13 +129,15 @@ def test_discharge_summary_reopen_and_void_episode(tmp_path: Path, database_url:
         ],
     )
     c.ok("session", "record", c.write_json("s2.json", second), "--by", "ana")
-    refused = c.run("episode", "discharge", "1", "--on", "2026-03-20", "--reason", "other", "--by", "ana")
+    refused = c.run(
+        "episode", "discharge", c.id("episode", 1), "--on", "2026-03-20", "--reason", "other", "--by", "ana"
+    )
     assert refused.exit_code == 2 and "other: with text" in refused.stderr
     summary = json.loads(
         c.ok(
             "episode",
             "discharge",
-            "1",
+            c.id("episode", 1),
             "--on",
             "2026-03-20",
             "--reason",
@@ -162,14 +166,24 @@ def test_discharge_summary_reopen_and_void_episode(tmp_path: Path, database_url:
     ]
     (nprs,) = summary["changes"]
     assert (nprs["first"], nprs["last"], nprs["change"], nprs["verdict"]) == (6, 3, 3, "improved")
-    text = c.ok("episode", "summary", "1").stdout
+    text = c.ok("episode", "summary", c.id("episode", 1)).stdout
     assert "discharged 2026-03-20: goals_met" in text and "nprs" in text.lower() and "improved" in text
     assert c.run("session", "record", c.write_json("s3.json", session_doc(date="2026-03-21"))).exit_code == 2
-    short = c.run("episode", "reopen", "1", "--reason", "back", "--by", "ana")
+    short = c.run("episode", "reopen", c.id("episode", 1), "--reason", "back", "--by", "ana")
     assert short.exit_code == 2
-    c.ok("episode", "reopen", "1", "--reason", "pain came back after a tournament", "--by", "ana")
-    c.ok("episode", "void", "1", "--reason", "opened for the wrong patient code", "--by", "ana")
-    shown = json.loads(c.ok("episode", "show", "1", "--json").stdout)
+    c.ok(
+        "episode",
+        "reopen",
+        c.id("episode", 1),
+        "--reason",
+        "pain came back after a tournament",
+        "--by",
+        "ana",
+    )
+    c.ok(
+        "episode", "void", c.id("episode", 1), "--reason", "opened for the wrong patient code", "--by", "ana"
+    )
+    shown = json.loads(c.ok("episode", "show", c.id("episode", 1), "--json").stdout)
     assert shown["void_reason"] == "opened for the wrong patient code" and shown["closed_on"] is None
     assert "VOID (opened for the wrong patient code)" in c.ok("patient", "show", "P001").stdout
     assert c.run("session", "record", c.write_json("s4.json", session_doc(date="2026-03-22"))).exit_code == 2

@@ -12,15 +12,16 @@ from record_cli import Clinic, session_doc
 
 def test_record_show_and_amend_a_session(clinic: Clinic) -> None:
     out = clinic.ok("session", "record", clinic.write_json("s.json", session_doc()), "--by", "ana").output
-    assert "session 1 recorded (episode 1, session 1)" in out
-    shown = json.loads(clinic.ok("episode", "show", "1", "--json").output)
+    # the CLI prints public ids (the database's integers never leave the server)
+    assert f"session {clinic.id('session', 1)} recorded (episode {clinic.id('episode', 1)}, session 1)" in out
+    shown = json.loads(clinic.ok("episode", "show", clinic.id("episode", 1), "--json").output)
     assert shown["sessions"][0]["steps"][0]["instrument"] == "astym"
     assert shown["phase"] == "subacute"
     amended = session_doc(steps=[{**session_doc()["steps"][0], "duration_s": 120}])
     out = clinic.ok(
         "session",
         "amend",
-        "1",
+        clinic.id("session", 1),
         clinic.write_json("a.json", amended),
         "--by",
         "ana",
@@ -28,24 +29,37 @@ def test_record_show_and_amend_a_session(clinic: Clinic) -> None:
         "duration mistyped",
     ).output
     assert "now version 2" in out
-    shown = json.loads(clinic.ok("episode", "show", "1", "--json").output)
+    shown = json.loads(clinic.ok("episode", "show", clinic.id("episode", 1), "--json").output)
     assert shown["sessions"][0]["steps"][0]["duration_s"] == 120
 
 
 def test_patient_list_and_show(clinic: Clinic) -> None:
     assert "P001\t1980\tfemale" in clinic.ok("patient", "list").output
     out = clinic.ok("patient", "show", "P001").output
-    assert "episode 1: lateral_elbow_tendinopathy, elbow right" in out and "open" in out
+    assert (
+        f"episode {clinic.id('episode', 1)}: lateral_elbow_tendinopathy, elbow right" in out and "open" in out
+    )
 
 
 def test_measure_adverse_close_and_tidier(clinic: Clinic) -> None:
     clinic.ok("session", "record", clinic.write_json("s.json", session_doc()))
-    clinic.ok("measure", "add", "--episode", "1", "--measure", "prtee", "--value", "52", "--on", "2026-03-09")
+    clinic.ok(
+        "measure",
+        "add",
+        "--episode",
+        clinic.id("episode", 1),
+        "--measure",
+        "prtee",
+        "--value",
+        "52",
+        "--on",
+        "2026-03-09",
+    )
     out = clinic.ok(
         "adverse",
         "add",
         "--episode",
-        "1",
+        clinic.id("episode", 1),
         "--kind",
         "petechiae",
         "--severity",
@@ -56,19 +70,30 @@ def test_measure_adverse_close_and_tidier(clinic: Clinic) -> None:
         "1",
     ).output
     assert "petechiae (mild)" in out
-    clinic.ok("adverse", "resolve", "1", "--on", "2026-03-05", "--by", "ana")
-    tidier = clinic.ok("episode", "tidier", "1").output
+    clinic.ok("adverse", "resolve", clinic.id("adverse", 1), "--on", "2026-03-05", "--by", "ana")
+    tidier = clinic.ok("episode", "tidier", clinic.id("episode", 1)).output
     numbers = [int(m.group(1)) for m in re.finditer(r"^(\d+)\. ", tidier, flags=re.MULTILINE)]
     assert numbers == list(range(1, 13))
     assert "ASTYM" in tidier and "athletic_trainer, 6 years" in tidier and "Test clinic" in tidier
     assert "petechiae (mild)" in tidier
-    clinic.ok("episode", "close", "1", "--on", "2026-04-01", "--reason", "discharged")
+    clinic.ok("episode", "close", clinic.id("episode", 1), "--on", "2026-04-01", "--reason", "discharged")
     assert "closed 2026-04-01" in clinic.ok("patient", "show", "P001").output
 
 
 def test_export_csv_is_one_long_table(clinic: Clinic) -> None:
     clinic.ok("session", "record", clinic.write_json("s.json", session_doc()))
-    clinic.ok("measure", "add", "--episode", "1", "--measure", "prtee", "--value", "52", "--on", "2026-03-09")
+    clinic.ok(
+        "measure",
+        "add",
+        "--episode",
+        clinic.id("episode", 1),
+        "--measure",
+        "prtee",
+        "--value",
+        "52",
+        "--on",
+        "2026-03-09",
+    )
     rows = list(csv.DictReader(io.StringIO(clinic.ok("export", "csv").stdout)))
     assert [(r["measure"], r["timing"], r["value"]) for r in rows] == [
         ("nprs", "pre", "6.0"),

@@ -58,18 +58,19 @@ def _notes_to_walk(world: Any) -> dict[str, int]:
     if made is not None:
         return dict(made)
     from strigil.services import clinics, outcomes, patients, sessions
+    from strigil.services.record_ids import public_id_of
 
     rec = world.records[1]
-    episode = int(rec["episode_id"])
+    episode = int(rec["episode_row"])  # the services take the database's ids; URLs name public ids
     with world.db() as db:
         one = {"code": "clinician1", "name": "C One", "profession": "athletic_trainer", "years_experience": 2}
         clinics.add_clinician(db, 1, one)
         doc = {**_session_doc(), "episode_id": episode, "clinician": "clinician1"}
-        first = sessions.record_session(db, 1, doc, by="clinician1").id
-        second = sessions.record_session(db, 1, doc, by="clinician1").id
+        first = public_id_of(db, "session", sessions.record_session(db, 1, doc, by="clinician1").id)
+        second = public_id_of(db, "session", sessions.record_session(db, 1, doc, by="clinician1").id)
         open_ = outcomes.add_adverse_response(
             db, 1, episode, {"kind": "soreness", "severity": "mild", "onset_on": TODAY, "region": "shoulder"}
-        ).id
+        ).public_id
         a002 = patients.show_patient(db, 1, "A002")
         a003 = patients.show_patient(db, 1, "A003")
         db.commit()
@@ -77,9 +78,9 @@ def _notes_to_walk(world: Any) -> dict[str, int]:
         "first": first,
         "second": second,
         "open": open_,
-        "void_page": a002.episodes[0].id,
+        "void_page": a002.episodes[0].public_id,
         "void_page_patient": a002.id,
-        "void_api": a003.episodes[0].id,
+        "void_api": a003.episodes[0].public_id,
         "void_api_patient": a003.id,
     }
     world._notes_to_walk = made
@@ -229,7 +230,7 @@ def test_every_patient_data_route_is_in_the_audit_walk(world: Any) -> None:
     } | {("GET", "/")}
     walked = set()
     for method, url, *_ in _patient_data_calls(world) + _admin_patient_data_calls(world):
-        pattern = re.sub(r"/(A000|AUD1|\d+)(?=/|$)", "/{}", url)
+        pattern = re.sub(r"/(A000|AUD1|[0-9a-f]{32})(?=/|$)", "/{}", url)
         walked.add((method, pattern))
     normalised = {(m, re.sub(r"\{[a-z_]+\}", "{}", p)) for m, p in clinical}
     form_posts = {("POST", "/patients"), ("POST", "/patients/{}/episodes")}  # same services as the API rows

@@ -111,11 +111,13 @@ def test_cli_reads_writes_and_exports_are_audited(tmp_path: Path, database_url: 
         assert ("create", "patient", p001, "cli") in written
         assert ("create", "episode", p001, "cli") in written
         assert ("create", "session", p001, "cli") in written
+        episode = c.id("episode", 1)
         for args, expected in [
             (("patient", "show", "P001"), ("read", "patient", p001)),
-            (("episode", "show", "1"), ("read", "episode", p001)),
-            (("session", "prepare", "1"), ("read", "episode", p001)),
-            (("measure", "add", "--episode", "1", "--measure", "nprs", "--value", "3", "--on", "2026-03-05"),
+            (("episode", "show", episode), ("read", "episode", p001)),
+            (("session", "prepare", episode), ("read", "episode", p001)),
+            (("measure", "add", "--episode", episode, "--measure", "nprs", "--value", "3",
+              "--on", "2026-03-05"),
              ("create", "measurement", p001)),
         ]:  # fmt: skip
             before = _last(engine)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 from live import free_port
-from record_cli import make_clinic, session_doc
+from record_cli import Clinic, make_clinic, session_doc
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 
@@ -64,9 +64,12 @@ class Shell:
         return done.stdout
 
     def write(self, name: str, doc: object) -> str:
-        path = self.home / name
-        path.write_text(json.dumps(doc), encoding="utf-8")
-        return str(path)
+        """A document for the CLI, episodes named by their number in this clinic (as `Clinic.write_json`)."""
+        return Clinic(self.home, self.url).write_json(name, doc)
+
+    def id(self, kind: str, n: int = 1) -> str:
+        """The public id of the clinic's `n`th record of `kind` (as `Clinic.id`)."""
+        return Clinic(self.home, self.url).id(kind, n)
 
 
 @pytest.fixture(scope="module")
@@ -108,7 +111,9 @@ def _restore(sh: Shell) -> None:
 
 def _screen(sh: Shell) -> None:
     doc = sh.write("screen.json", {"region": "elbow", "findings": []})
-    assert json.loads(sh.ok("screen", doc, "--episode", "1", "--by", "ana", "--json"))["screening_id"]
+    assert json.loads(sh.ok("screen", doc, "--episode", sh.id("episode", 1), "--by", "ana", "--json"))[
+        "screening_id"
+    ]
 
 
 def _respond(sh: Shell) -> None:
@@ -166,7 +171,9 @@ def _patient(sh: Shell) -> None:
 
 
 def _episode(sh: Shell) -> None:
-    assert "Patient P001 — episode 1: Lateral elbow tendinopathy" in sh.ok("episode", "show", "1")
+    assert f"Patient P001 — episode {sh.id('episode', 1)}: Lateral elbow tendinopathy" in sh.ok(
+        "episode", "show", sh.id("episode", 1)
+    )
 
 
 def _session(sh: Shell) -> None:
@@ -174,7 +181,18 @@ def _session(sh: Shell) -> None:
 
 
 def _measure(sh: Shell) -> None:
-    sh.ok("measure", "add", "--episode", "1", "--measure", "nprs", "--value", "3", "--on", "2026-03-06")
+    sh.ok(
+        "measure",
+        "add",
+        "--episode",
+        sh.id("episode", 1),
+        "--measure",
+        "nprs",
+        "--value",
+        "3",
+        "--on",
+        "2026-03-06",
+    )
 
 
 def _adverse(sh: Shell) -> None:
@@ -182,7 +200,7 @@ def _adverse(sh: Shell) -> None:
         "adverse",
         "add",
         "--episode",
-        "1",
+        sh.id("episode", 1),
         "--kind",
         "soreness",
         "--severity",
@@ -302,17 +320,18 @@ def test_privacy_export_and_erase_from_a_fresh_process(tmp_path: Path, database_
     sh.ok("patient", "add", "P1", "--birth-year", "1980", "--sex", "female")
     record = json.loads(sh.ok("privacy", "export", "P1"))
     patient_id = record["patient"]["id"]
-    assert record["format"] == "strigil-patient-export/1" and record["episodes"] == []
+    assert record["format"] == "strigil-patient-export/2" and record["episodes"] == []
     erased = sh.ok("privacy", "erase", "P1", "--confirm", "P1", "--reason", "patient request")
-    assert "erased patient P1: patients 1" in erased
+    assert f"erased patient P1 ({patient_id}): patients 1" in erased  # by its public id
     assert "no patient with code 'P1'" in sh.run("privacy", "export", "P1").stderr
     rows = [
         r for r in _audit(url or f"sqlite:///{tmp_path / 'clinic.sqlite'}") if r[0] in ("export", "delete")
     ]
     # the same rows as the web routes write (strigil.services.privacy), from the "cli" channel
+    row = rows[0][3]  # the audit trail keeps the database's id inside the server
     assert [r[:5] for r in rows] == [
-        ("export", "patient", str(patient_id), patient_id, "cli"),
-        ("delete", "patient", str(patient_id), patient_id, "cli"),
+        ("export", "patient", str(row), row, "cli"),
+        ("delete", "patient", str(row), row, "cli"),
     ]
     assert rows[0][5] == "whole record" and rows[1][5].startswith("erased on request (patient request)")
 

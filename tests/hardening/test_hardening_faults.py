@@ -100,10 +100,13 @@ def test_server_killed_mid_write_loses_no_acknowledged_write(tmp_path: Path, tem
     url = f"sqlite:///{db_file}"
     token = _token(url)
     with closing(sqlite3.connect(db_file)) as conn:
-        episodes = [row[0] for row in conn.execute(
-            "SELECT e.id FROM episodes e JOIN patients p ON p.id = e.patient_id "
+        episodes = [
+            row[0]
+            for row in conn.execute(
+                "SELECT e.public_id FROM episodes e JOIN patients p ON p.id = e.patient_id "
                 "WHERE p.clinic_id = 1 ORDER BY e.id"
-        )]  # fmt: skip
+            )
+        ]  # fmt: skip  (URLs name episodes by their public ids)
     port = free_port()
     acknowledged: dict[str, list[Any]] = {"patients": [], "sessions": []}
     stop = threading.Event()
@@ -438,7 +441,7 @@ def test_backup_during_writes_restores_consistently(
     shutil.copyfile(template_db[0], db_file)
     url = f"sqlite:///{db_file}"
     database = Database(make_engine(url))
-    episode = template_db[2][1]["episode_id"]
+    episode = template_db[2][1]["episode_row"]  # the services take the database's id
     stop = threading.Event()
     done: list[int] = []
 
@@ -498,7 +501,8 @@ def test_concurrent_sessions_on_one_episode_are_all_recorded_whole_and_numbered_
     engine = make_engine(f"sqlite:///{db_file}", pool_size=10)
     app = _app_over(engine)
     headers = _bearer(app)
-    episode = template_db[2][1]["episode_id"]
+    episode = template_db[2][1]["episode_id"]  # in URLs
+    row = template_db[2][1]["episode_row"]  # in the database
     answers: list[int] = []
 
     def writer(base: str) -> None:
@@ -518,13 +522,12 @@ def test_concurrent_sessions_on_one_episode_are_all_recorded_whole_and_numbered_
     assert answers == [201] * 24, Counter(answers)
     with closing(sqlite3.connect(db_file)) as conn:
         numbers = [
-            n
-            for (n,) in conn.execute("SELECT number FROM treatment_sessions WHERE episode_id = ?", (episode,))
+            n for (n,) in conn.execute("SELECT number FROM treatment_sessions WHERE episode_id = ?", (row,))
         ]
         steps = conn.execute(
             "SELECT count(*) FROM dose_steps d JOIN treatment_sessions s ON s.id = d.session_id "
             "WHERE s.episode_id = ?",
-            (episode,),
+            (row,),
         ).fetchone()[0]
     assert sorted(numbers) == list(range(1, 26))  # the seeded session, then each 201 without a gap
     assert steps == 2 * len(numbers)

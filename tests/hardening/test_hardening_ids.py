@@ -23,25 +23,36 @@ from strigil.services.privacy import erase_patient, export_patient
 from strigil.services.sessions import record_session
 from strigil.store.audit import AuditEvent, AuditTrailIsAppendOnly
 from strigil.store.database import Database, make_engine, migrate, open_database
-from strigil.store.record import AdverseResponseRow, DoseStepRow, MeasurementRow
+from strigil.store.record import AdverseResponseRow, DoseStepRow, MeasurementRow, PatientRow
 
 
 def _actor(clinic_id: int) -> Actor:
     return Actor(None, "cli:test", "admin", clinic_id, "", "cli")
 
 
+# The database ids of one patient's rows, by kind (the export names them by public ids only).
+_OWN_ROWS = {
+    "patient": "SELECT p.id FROM patients p",
+    "episodes": "SELECT e.id FROM episodes e JOIN patients p ON p.id = e.patient_id",
+    "sessions": "SELECT s.id FROM treatment_sessions s JOIN episodes e ON e.id = s.episode_id "
+    "JOIN patients p ON p.id = e.patient_id",
+    "dose_steps": "SELECT d.id FROM dose_steps d JOIN treatment_sessions s ON s.id = d.session_id "
+    "JOIN episodes e ON e.id = s.episode_id JOIN patients p ON p.id = e.patient_id",
+    "measurements": "SELECT m.id FROM measurements m JOIN episodes e ON e.id = m.episode_id "
+    "JOIN patients p ON p.id = e.patient_id",
+    "adverse_responses": "SELECT a.id FROM adverse_responses a JOIN episodes e ON e.id = a.episode_id "
+    "JOIN patients p ON p.id = e.patient_id",
+}
+
+
 def _ids(database: Database, clinic_id: int, code: str) -> dict[str, set[int]]:
     """The ids of every row of one patient, by kind."""
+    where = " WHERE p.clinic_id = :c AND p.code = :code"
     with database.unit_of_work() as s:
-        doc = export_patient(s, clinic_id, code, _actor(clinic_id))
-    return {
-        "patient": {doc["patient"]["id"]},
-        "episodes": {r["id"] for r in doc["episodes"]},
-        "sessions": {r["id"] for r in doc["sessions"]},
-        "dose_steps": {r["id"] for r in doc["dose_steps"]},
-        "measurements": {r["id"] for r in doc["measurements"]},
-        "adverse_responses": {r["id"] for r in doc["adverse_responses"]},
-    }
+        return {
+            kind: set(s.scalars(text(sql + where), {"c": clinic_id, "code": code}))
+            for kind, sql in _OWN_ROWS.items()
+        }
 
 
 def _a_patient_with_a_session(database: Database, clinic_id: int, code: str) -> None:
@@ -65,9 +76,13 @@ def test_an_erased_patients_ids_and_audit_rows_go_to_nobody_else(database: Datab
         assert ids and not ids & erased[kind], f"{kind}: the erased patient's ids {erased[kind]} were reused"
         assert min(ids) > max(erased[kind]), kind
     with database.unit_of_work() as s:
+        export_patient(s, clinic_id, "P002", _actor(clinic_id))  # one event of the newcomer's own
+    with database.unit_of_work() as s:
         history = export_patient(s, clinic_id, "P002", _actor(clinic_id))["audit_events"]
     # only the newcomer's own export above: nothing of the erased patient's reads, export or erasure
-    assert [(e["action"], e["patient_id"]) for e in history] == [("export", min(newcomer["patient"]))]
+    with database.unit_of_work() as s:
+        named = s.scalar(select(PatientRow.public_id).where(PatientRow.id == min(newcomer["patient"])))
+    assert [(e["action"], e["patient_id"]) for e in history] == [("export", named)]
 
 
 def _count(database: Database, model: object) -> int:
@@ -86,6 +101,25 @@ def _before_ids_never_reused() -> str:
     return down
 
 
+def _old_clinic_with_episode(db: Database) -> tuple[int, int]:
+    """`clinic_with_episode` on the schema before 0200: its clinicians table has no public id yet (0201), so
+    the clinician is written in SQL; the rest through the services."""
+    from strigil.services import clinics
+
+    with db.unit_of_work() as s:
+        clinic = clinics.ensure_clinic(s, "main", "Main clinic")
+        s.execute(
+            text(
+                "INSERT INTO clinicians (clinic_id, code, name, profession, training, years_experience, "
+                "created_at) VALUES (:c, 'ana', 'Ana Example', 'athletic_trainer', '[]', 6, '2026-01-01')"
+            ),
+            {"c": clinic.id},
+        )
+        patients.add_patient(s, clinic.id, {"code": "P001", "birth_year": 1980, "sex": "female"})
+        ep = episodes.open_episode(s, clinic.id, "P001", episode_doc())
+    return clinic.id, ep.id
+
+
 def test_a_database_from_before_is_migrated_with_every_row_and_guard_kept(tmp_path: Path) -> None:
     """SQLite tables are rebuilt with AUTOINCREMENT: rows, ids, foreign keys, indexes, triggers all kept."""
     url = f"sqlite:///{tmp_path / 'old.sqlite'}"
@@ -94,7 +128,7 @@ def test_a_database_from_before_is_migrated_with_every_row_and_guard_kept(tmp_pa
     engine.dispose()
     # build a small clinic on the old schema (through the services: the models are the same columns)
     old = Database(make_engine(url))
-    clinic_id, episode_id = clinic_with_episode(old)
+    clinic_id, episode_id = _old_clinic_with_episode(old)
     with old.unit_of_work() as s:
         record_session(s, clinic_id, session_doc(episode_id))
         record(s, _actor(clinic_id), "read", "patient", 1, patient_id=1)

@@ -253,7 +253,7 @@ def test_a_session_with_thousands_of_measurements_is_refused(world: Any) -> None
     """
     client, csrf = world.client("clinician")
     records = world.records[1]
-    episode_id = int(records["episode_id"])
+    episode_id = str(records["episode_id"])
     document = session_doc(episode_id, str(records["clinician"]), dt.date.today(), 5, 3)
     document["measurements"] = [{"measure": "nprs", "timing": "pre", "value": 5}] * 180_000
     answer = client.post(
@@ -269,7 +269,7 @@ def test_a_session_with_thousands_of_measurements_is_refused(world: Any) -> None
 def test_a_long_close_reason_is_refused(world: Any) -> None:
     """A 1 MB close reason gets 413, one of 5,000 characters 422 (API and service); it was accepted."""
     client, csrf = world.client("clinician")
-    episode_id = int(world.records[1]["episode_id"])
+    episode_id = str(world.records[1]["episode_id"])
     url = f"/api/v1/episodes/{episode_id}/close"
     today = dt.date.today().isoformat()
     huge = client.post(
@@ -280,6 +280,6 @@ def test_a_long_close_reason_is_refused(world: Any) -> None:
     assert long.status_code == 422, long.text[:300]
     assert long.json()["detail"][0]["field"] == "reason"
     with world.db() as db, pytest.raises(InvalidInput) as refused:
-        episodes.close_episode(db, 1, episode_id, dt.date.today(), "x" * 5_000)
+        episodes.close_episode(db, 1, int(world.records[1]["episode_row"]), dt.date.today(), "x" * 5_000)
     # Words that are not a discharge code are kept as the text of "other", which has its own maximum.
     assert refused.value.problems[0].field in ("reason", "text")

@@ -129,7 +129,10 @@ def _plant(world: Any) -> dict[str, Any]:
     recorded = client.post(f"/api/v1/episodes/{episode}/sessions", json=document, headers=headers)
     assert recorded.status_code == 201, recorded.text
     with world.db() as db:  # the stored document keeps every payload verbatim (nothing was stripped)
-        stored = str(session_service.session_document(db, recorded.json()["id"]))
+        from strigil.services.record_ids import resolve
+
+        row = resolve(db, 1, "session", recorded.json()["id"])  # answers name it by its public id
+        stored = str(session_service.session_document(db, row))
     for field in ("notes", "decision_reason", "patient_position", "active_movement", "emollient"):
         assert payload(field) in stored
     # A second episode, closed with a hostile reason.

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fhir_strategies import bundle_of, example_clinic, unkeyed
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
 from typer.testing import CliRunner
 
 from strigil.cli import app
@@ -80,8 +80,14 @@ def test_a_transaction_file_is_all_or_nothing_on_the_cli_too(source: str, tmp_pa
 
 def test_export_one_episode(source: str, tmp_path: Path) -> None:
     out = tmp_path / "episode.json"
-    code, _, _ = _run(source, "fhir", "export", "--episode", "1", "-o", str(out))
+    engine = create_engine(source)
+    with engine.connect() as conn:  # the CLI names episodes by public id, or a prefix of 8 hex digits
+        first = conn.execute(text("SELECT public_id FROM episodes ORDER BY id LIMIT 1")).scalar_one()
+    engine.dispose()
+    code, _, _ = _run(source, "fhir", "export", "--episode", first[:8], "-o", str(out))
     assert code == 0
+    refused, _, error = _run(source, "fhir", "export", "--episode", "1", "-o", str(tmp_path / "no.json"))
+    assert refused == 2 and "--episode: 1 is not an episode" in error
     kinds = [e["resource"]["resourceType"] for e in json.loads(out.read_text())["entry"]]
     assert kinds.count("EpisodeOfCare") == 1 and kinds.count("Procedure") == 1
 

@@ -252,7 +252,7 @@ def test_a_reaction_reported_later_is_filed_by_session_number(db: Database) -> N
         )
         view = episodes.show_episode(s, clinic, episode)
     assert added.session_id == view.sessions[0].id
-    with db.unit_of_work() as s, pytest.raises(InvalidInput, match="its sessions: 1, 2"):
+    with db.unit_of_work() as s, pytest.raises(InvalidInput, match=r"its sessions \(by number\): 1, 2"):
         outcomes.add_adverse_response(
             s, clinic, episode, {"kind": "bruising", "severity": "mild", "onset_on": "2026-03-10"},
             session_number=5,

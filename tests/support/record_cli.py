@@ -27,6 +27,9 @@ RECORD_TABLES = (
 )
 
 
+_TABLES = {"episode": "episodes", "session": "treatment_sessions", "adverse": "adverse_responses"}
+
+
 class Clinic:
     """Runs `strigil` in-process against a temporary clinic database (SQLite in `home`, or `url`)."""
 
@@ -46,10 +49,51 @@ class Clinic:
         assert result.exit_code == 0, (args, result.output, result.stderr)
         return result
 
+    def id(self, kind: str, n: int = 1) -> str:
+        """The public id of the clinic's `n`th record of `kind` (episode, session, adverse), in the order
+        they were made: what the CLI prints and takes; a number past the last gives a 32-digit id of none."""
+        table = _TABLES[kind]
+        query = f"SELECT public_id FROM {table} ORDER BY id LIMIT 1 OFFSET {int(n) - 1}"
+        if self.url:
+            from sqlalchemy import create_engine, text
+
+            engine = create_engine(self.url)
+            try:
+                with engine.connect() as conn:
+                    found = conn.execute(text(query)).scalar()
+            finally:
+                engine.dispose()
+        else:
+            with closing(sqlite3.connect(self.db_path)) as conn:
+                row = conn.execute(query).fetchone()
+                found = row[0] if row else None
+        return str(found) if found else "f" * 32
+
     def write_json(self, name: str, doc: Any) -> str:
+        """Write a document for the CLI; tests name episodes and adverse responses in it by their number in
+        this clinic (1, 2, ...), written out as the public ids the CLI takes."""
         path = self.home / name
-        path.write_text(json.dumps(doc), encoding="utf-8")
+        path.write_text(json.dumps(self._named(doc)), encoding="utf-8")
         return str(path)
+
+    def _named(self, doc: Any) -> Any:
+        if not isinstance(doc, dict):
+            return doc
+        out = dict(doc)
+        if isinstance(out.get("episode_id"), int) and not isinstance(out["episode_id"], bool):
+            out["episode_id"] = self.id("episode", out["episode_id"])
+        follow_up = out.get("follow_up")
+        if isinstance(follow_up, dict) and isinstance(follow_up.get("resolved"), list):
+            out["follow_up"] = {
+                **follow_up,
+                "resolved": [
+                    {**r, "adverse_id": self.id("adverse", r["adverse_id"])}
+                    if isinstance(r, dict) and isinstance(r.get("adverse_id"), int)
+                    else r
+                    for r in follow_up["resolved"]
+                ],
+            }
+        return out
 
     def fingerprint(self) -> str:
         """A digest of every record table's rows: equal fingerprints mean nothing was written."""

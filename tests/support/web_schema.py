@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import Engine
 
 from strigil.services import clinics, episodes, outcomes, patients, sessions
+from strigil.services.record_ids import public_id_of
 from strigil.store.database import migrate
 
 TODAY = dt.date.today()
@@ -19,7 +20,9 @@ def create_schema(engine: Engine) -> None:
     migrate(engine)
 
 
-def session_doc(episode_id: int, clinician: str, date: dt.date, pre: float, post: float) -> dict[str, object]:
+def session_doc(
+    episode_id: int | str, clinician: str, date: dt.date, pre: float, post: float
+) -> dict[str, object]:
     """A valid session document with two dose steps and pain before and after."""
     step = {
         "region": "elbow",
@@ -61,7 +64,9 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
         },
     )
     first_episode = 0
+    first_episode_public = ""
     first_session = 0
+    first_session_public = ""
     for i in range(6):
         code = f"{letter}{i:03d}"
         patients.add_patient(db, clinic.id, {"code": code, "birth_year": 1980 + i, "sex": "female"})
@@ -83,8 +88,10 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
             },
         )
         recorded = sessions.record_session(db, clinic.id, session_doc(episode.id, clinician, opened, 6, 4))
-        first_episode = first_episode or episode.id
-        first_session = first_session or recorded.id
+        if not first_episode:
+            first_episode, first_episode_public = episode.id, episode.public_id
+            first_session = recorded.id
+            first_session_public = public_id_of(db, "session", recorded.id)
     adverse = outcomes.add_adverse_response(
         db,
         clinic.id,
@@ -97,11 +104,16 @@ def seed_clinic(db, number: int) -> dict[str, int | str]:  # type: ignore[no-unt
         },
         session_id=first_session,
     )
+    # What a client sees are public ids (`episode_id`, ...); the database's integers (`episode_row`, ...) are
+    # for tests that look inside the database.
     return {
         "clinic_id": clinic.id,
         "patient_code": f"{letter}000",
-        "episode_id": first_episode,
-        "session_id": first_session,
+        "episode_id": first_episode_public,
+        "session_id": first_session_public,
         "clinician": clinician,
-        "adverse_id": adverse.id,
+        "adverse_id": adverse.public_id,
+        "episode_row": first_episode,
+        "session_row": first_session,
+        "adverse_row": adverse.id,
     }

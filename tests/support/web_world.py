@@ -30,8 +30,9 @@ class World:
 
     app: FastAPI
     engine: Engine
-    ids: dict[tuple[int, str], int]
+    ids: dict[tuple[int, str], str]  # the accounts' public ids (what URLs and answers name them by)
     records: dict[int, dict[str, int | str]]
+    account_rows: dict[tuple[int, str], int]  # the accounts' database ids
 
     def db(self) -> Session:
         return sessionmaker(self.engine, expire_on_commit=False)()

@@ -30,14 +30,15 @@ def fast_hasher() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def template_db(tmp_path_factory: pytest.TempPathFactory, fast_hasher: None) -> tuple[Path, dict, dict]:
+def template_db(tmp_path_factory: pytest.TempPathFactory, fast_hasher: None) -> tuple[Path, dict, dict, dict]:
     """Migrated and seeded once per run; each test gets its own copy of the file."""
     from web_schema import create_schema, seed_clinic
 
     path = tmp_path_factory.mktemp("template") / "web.sqlite"
     engine = make_engine(f"sqlite:///{path}")
     create_schema(engine)
-    ids: dict[tuple[int, str], int] = {}
+    ids: dict[tuple[int, str], str] = {}
+    rows: dict[tuple[int, str], int] = {}
     records: dict[int, dict[str, int | str]] = {}
     with sessionmaker(engine, expire_on_commit=False)() as db:
         for clinic in (1, 2):
@@ -52,7 +53,8 @@ def template_db(tmp_path_factory: pytest.TempPathFactory, fast_hasher: None) -> 
                     clinic_id=clinic,
                     password=PASSWORD,
                 )
-                ids[(clinic, role)] = account.id
+                ids[(clinic, role)] = account.public_id  # what URLs name it by
+                rows[(clinic, role)] = account.id
             # A spare account per clinic for tests that deactivate or reset someone.
             spare = account_service.create_account(
                 db,
@@ -62,14 +64,15 @@ def template_db(tmp_path_factory: pytest.TempPathFactory, fast_hasher: None) -> 
                 clinic_id=clinic,
                 password=PASSWORD,
             )
-            ids[(clinic, "spare")] = spare.id
+            ids[(clinic, "spare")] = spare.public_id
+            rows[(clinic, "spare")] = spare.id
         db.commit()
     engine.dispose()  # checkpoints the WAL into the file
-    return path, ids, records
+    return path, ids, records, rows
 
 
 @pytest.fixture()
-def engine(tmp_path: Path, template_db: tuple[Path, dict, dict]) -> Iterator[Engine]:
+def engine(tmp_path: Path, template_db: tuple[Path, dict, dict, dict]) -> Iterator[Engine]:
     target = tmp_path / "web.sqlite"
     shutil.copyfile(template_db[0], target)
     eng = make_engine(f"sqlite:///{target}")
@@ -78,6 +81,8 @@ def engine(tmp_path: Path, template_db: tuple[Path, dict, dict]) -> Iterator[Eng
 
 
 @pytest.fixture()
-def world(engine: Engine, template_db: tuple[Path, dict, dict]) -> World:
+def world(engine: Engine, template_db: tuple[Path, dict, dict, dict]) -> World:
     app = create_app(Settings(database_url=str(engine.url)), engine=engine)
-    return World(app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2])
+    return World(
+        app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2], account_rows=template_db[3]
+    )

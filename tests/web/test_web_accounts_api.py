@@ -12,10 +12,22 @@ def _bearer(world: World, secret: str) -> TestClient:
     return client
 
 
+def _clinic(world: World, number: int) -> str:
+    """A clinic's public id (answers name clinics by it, never by the database's integer)."""
+    from strigil.services.record_ids import public_id_of
+
+    with world.db() as db:
+        return public_id_of(db, "clinic", number)
+
+
 def test_me_reports_role_and_clinic(world: World) -> None:
     client, _ = world.client("researcher", 2)
     body = client.get("/api/v1/me").json()
-    assert body["username"] == "researcher2" and body["role"] == "researcher" and body["clinic_id"] == 2
+    assert (
+        body["username"] == "researcher2"
+        and body["role"] == "researcher"
+        and body["clinic_id"] == _clinic(world, 2)
+    )
 
 
 def test_admin_creates_account_in_own_clinic_only(world: World) -> None:
@@ -25,7 +37,7 @@ def test_admin_creates_account_in_own_clinic_only(world: World) -> None:
         json={"username": "newbie", "role": "clinician", "password": "a fine long passphrase"},
         headers={"X-CSRF-Token": csrf},
     )
-    assert created.status_code == 201 and created.json()["clinic_id"] == 1
+    assert created.status_code == 201 and created.json()["clinic_id"] == _clinic(world, 1)
     names = [a["username"] for a in admin.get("/api/v1/accounts").json()]
     assert "newbie" in names and "admin2" not in names
 
@@ -83,6 +95,35 @@ def test_revoked_token_stops_working_at_once(world: World) -> None:
     assert program.get("/api/v1/me").status_code == 200
     assert client.delete(f"/api/v1/tokens/{token['id']}", headers={"X-CSRF-Token": csrf}).status_code == 200
     assert program.get("/api/v1/me").status_code == 401
+
+
+def test_requests_with_an_unknown_or_revoked_token_are_audited_without_the_secret(world: World) -> None:
+    """Refused bearer tokens leave a `denied` row: in the token's clinic when it was revoked, as "unknown
+    token" when nobody issued it; the secret (and its digest) appear nowhere in the trail."""
+    from sqlalchemy import select
+
+    from strigil.store.accounts import ApiToken
+    from strigil.store.audit import AuditEvent
+
+    client, csrf = world.client("clinician")
+    token = client.post(
+        "/api/v1/tokens", json={"name": "rw", "scopes": ["read"]}, headers={"X-CSRF-Token": csrf}
+    ).json()
+    assert client.delete(f"/api/v1/tokens/{token['id']}", headers={"X-CSRF-Token": csrf}).status_code == 200
+    unknown = "strigil_" + "x" * 40
+    assert _bearer(world, token["secret"]).get("/api/v1/patients").status_code == 401
+    assert _bearer(world, unknown).get("/api/v1/dashboard").status_code == 401
+    with world.db() as db:
+        rows = db.scalars(select(AuditEvent).where(AuditEvent.action == "denied")).all()
+        digest = db.scalar(select(ApiToken.token_hash).where(ApiToken.public_id == token["id"]))
+    revoked = [r for r in rows if r.resource_id == "GET /api/v1/patients"]
+    assert [(r.username, r.clinic_id, r.channel) for r in revoked] == [("clinician1", 1, "api")]
+    assert "revoked" in revoked[0].detail and token["prefix"] in revoked[0].detail
+    stranger = [r for r in rows if r.resource_id == "GET /api/v1/dashboard"]
+    assert [(r.username, r.clinic_id, r.account_id) for r in stranger] == [("unknown token", None, None)]
+    for row in rows:
+        text = " ".join(str(v) for v in (row.username, row.resource_id, row.detail))
+        assert token["secret"] not in text and unknown not in text and str(digest) not in text
 
 
 def test_non_admin_cannot_get_admin_scope(world: World) -> None:

@@ -44,7 +44,7 @@ def test_an_admin_links_a_clinician_account_to_its_record(world: World) -> None:
     linked = admin.post(f"/admin/accounts/{account}/clinician", data={"csrf_token": csrf, "clinician": "c1"})
     assert linked.status_code == 200 and "linked to clinician record c1" in linked.text
     with world.db() as db:
-        assert account_service.clinician_code(db, account) == "c1"
+        assert account_service.clinician_code(db, world.account_rows[(1, "clinician")]) == "c1"
     other = admin.post(f"/admin/accounts/{account}/clinician", data={"csrf_token": csrf, "clinician": "c2"})
     assert other.status_code == 422  # clinic 2's record
 

@@ -11,13 +11,15 @@ from sqlalchemy.exc import DatabaseError
 from web_world import World
 
 from strigil.services import audit as audit_service
+from strigil.services.record_ids import public_id_of
 from strigil.store.audit import AuditEvent, AuditTrailIsAppendOnly
 
 
 def _event(world: World, clinic: int, detail: str) -> int:
     with world.db() as db:
         actor = audit_service.Actor(None, f"tester{clinic}", "clinician", clinic, "10.0.0.1", "web")
-        event = audit_service.record(db, actor, "read", "patient", 7, patient_id=7, detail=detail)
+        patient = 1 if clinic == 1 else 7  # the first patient of the clinic
+        event = audit_service.record(db, actor, "read", "patient", patient, patient_id=patient, detail=detail)
         db.commit()
         return event.id
 
@@ -63,15 +65,22 @@ def test_admin_sees_only_own_clinic_events_newest_first_with_filters(world: Worl
     _event(world, 2, "theirs")
     admin, _ = world.client("admin")
     page = admin.get("/api/v1/audit", params={"username": "tester1"}).json()
-    assert [e["id"] for e in page["events"]] == [second, first]
+    assert [e["detail"] for e in page["events"]] == ["ours-2", "ours-1"] and second > first
+    # answers name records by public ids, and an event by nothing (its number counts every clinic's events)
+    with world.db() as db:
+        patient = public_id_of(db, "patient", 1)
+    assert all("id" not in e and e["patient_id"] == patient for e in page["events"])
+    assert all(e["resource_id"] == patient for e in page["events"])
     assert page["total"] == 2
     assert all(
         e["detail"] != "theirs" for e in admin.get("/api/v1/audit", params={"per_page": 500}).json()["events"]
     )
-    by_patient = admin.get("/api/v1/audit", params={"patient_id": 7, "username": "tester1"}).json()
+    by_patient = admin.get("/api/v1/audit", params={"patient_id": patient, "username": "tester1"}).json()
     assert by_patient["total"] == 2
+    by_integer = admin.get("/api/v1/audit", params={"patient_id": "1", "username": "tester1"}).json()
+    assert by_integer["total"] == 0  # a database id names no patient outside the server
     paged = admin.get("/api/v1/audit", params={"username": "tester1", "per_page": 1, "page": 2}).json()
-    assert [e["id"] for e in paged["events"]] == [first]
+    assert [e["detail"] for e in paged["events"]] == ["ours-1"]
 
 
 def test_viewing_and_exporting_the_trail_are_themselves_recorded(world: World) -> None:
@@ -83,7 +92,9 @@ def test_viewing_and_exporting_the_trail_are_themselves_recorded(world: World) -
     rows = list(csv.DictReader(io.StringIO(exported.text)))
     assert {"read", "export"} <= {r["action"] for r in rows if r["username"] == "admin1"}
     assert any(r["detail"] == "ours" and r["ip"] == "10.0.0.1" for r in rows)
-    assert all(r["clinic_id"] == "1" for r in rows)
+    with world.db() as db:
+        clinic = public_id_of(db, "clinic", 1)
+    assert all(r["clinic_id"] == clinic for r in rows) and "id" not in rows[0]
 
 
 def test_audit_page_renders_filters_and_pagination(world: World) -> None:

@@ -48,7 +48,7 @@ def _all_routes() -> list[tuple[str, str, APIRoute]]:
 ROUTES = _all_routes()
 
 
-def _token_ids(world: World) -> dict[tuple[int, str], int]:
+def _token_ids(world: World) -> dict[tuple[int, str], str]:
     cached = getattr(world, "_matrix_tokens", None)
     if cached is not None:
         return cached
@@ -57,7 +57,9 @@ def _token_ids(world: World) -> dict[tuple[int, str], int]:
         for clinic in (1, 2):
             for role in ROLES:
                 account = account_service.get_account(db, f"{role}{clinic}")
-                ids[(clinic, role)] = account_service.issue_api_token(db, account, "m", ["read"]).token.id
+                ids[(clinic, role)] = account_service.issue_api_token(
+                    db, account, "m", ["read"]
+                ).token.public_id
         db.commit()
     world._matrix_tokens = ids  # type: ignore[attr-defined]
     return ids
@@ -78,7 +80,7 @@ def _bulk_job(world: World, role: str, clinic: int) -> str:
     job = BulkJob(
         id=job_id,
         clinic_id=clinic,
-        account_id=world.ids[(clinic, role)],
+        account_id=world.account_rows[(clinic, role)],
         username=f"{role}{clinic}",
         request="matrix",
         status="complete",
@@ -114,7 +116,7 @@ def test_every_route_is_public_or_declares_its_roles() -> None:
 
 def test_every_path_parameter_has_own_and_other_clinic_values() -> None:
     missing = sorted(
-        {p.name for _, _, route in ROUTES for p in route.dependant.path_params} - set(PARAMETERS)
+        {p.alias for _, _, route in ROUTES for p in route.dependant.path_params} - set(PARAMETERS)
     )
     assert not missing, f"add these path parameters to PARAMETERS in this test: {missing}"
 
@@ -124,7 +126,7 @@ PATIENT_PARAMETERS = {"patient_code", "patient_id", "episode_id", "adverse_id", 
 
 
 def guard_params(route: APIRoute) -> list[str]:
-    return [p.name for p in route.dependant.path_params]
+    return [p.alias for p in route.dependant.path_params]  # the URL's name (a route may call it otherwise)
 
 
 def _audit_count(world: World) -> int:
@@ -182,7 +184,9 @@ def matrix_world(tmp_path_factory: pytest.TempPathFactory, template_db: tuple[Pa
     engine = make_engine(f"sqlite:///{target}")
     settings = Settings(database_url=str(engine.url), bulk_folder=str(target.parent / "bulk"))
     app = create_app(settings, engine=engine)
-    return World(app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2])
+    return World(
+        app=app, engine=engine, ids=dict(template_db[1]), records=template_db[2], account_rows=template_db[3]
+    )
 
 
 @pytest.mark.parametrize(

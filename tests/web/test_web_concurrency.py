@@ -75,6 +75,9 @@ def test_forty_clients_on_one_thread_all_succeed_without_waiting_for_a_timeout(w
                 .order_by(EpisodeRow.id)
             )
         )[:2]
+        public = dict(
+            db.execute(select(EpisodeRow.id, EpisodeRow.public_id).where(EpisodeRow.id.in_(episodes))).all()
+        )
         before = {
             e: len(db.scalars(select(SessionRow.id).where(SessionRow.episode_id == e)).all())
             for e in episodes
@@ -92,11 +95,11 @@ def test_forty_clients_on_one_thread_all_succeed_without_waiting_for_a_timeout(w
                 if n % 2:
                     episode = episodes[(n // 2) % len(episodes)]
                     response = await http.post(
-                        f"/api/v1/episodes/{episode}/sessions",
-                        json=session_doc(episode, clinician, today, 6, 4),
+                        f"/api/v1/episodes/{public[episode]}/sessions",
+                        json=session_doc(public[episode], clinician, today, 6, 4),
                     )
                 else:
-                    response = await http.get(f"/api/v1/episodes/{episodes[0]}")
+                    response = await http.get(f"/api/v1/episodes/{public[episodes[0]]}")
                 return (
                     f"{response.request.method} {response.request.url.path}",
                     response.status_code,

@@ -6,8 +6,8 @@ from __future__ import annotations
 from web_world import World
 
 
-def _episode(world: World) -> int:
-    return int(world.records[1]["episode_id"])
+def _episode(world: World) -> str:
+    return str(world.records[1]["episode_id"])
 
 
 def test_the_handout_shows_exactly_the_prescribed_programme(world: World) -> None:

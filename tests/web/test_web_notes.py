@@ -17,7 +17,7 @@ from strigil.services import clinics
 VOID_REASON = "entered on the wrong patient by mistake"
 
 
-def _signer(world: World) -> int:
+def _signer(world: World) -> str:
     """Clinician ther1 of clinic 1 with an account of that user name (so it may sign ther1's notes), and a
     session ther1 recorded; its id."""
     with world.db() as db:
@@ -36,11 +36,11 @@ def _signer(world: World) -> int:
         )
         db.commit()
     client, csrf = world.client("ther", 1)
-    episode = int(world.records[1]["episode_id"])
+    episode = str(world.records[1]["episode_id"])
     doc = {**session_doc(episode, "ther1", TODAY, 5, 3), "follow_up": {"asked": True}}
     response = client.post(f"/api/v1/episodes/{episode}/sessions", json=doc, headers={"X-CSRF-Token": csrf})
     assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    return str(response.json()["id"])
 
 
 def _events(world: World) -> list[tuple[str, str, str]]:
@@ -49,10 +49,10 @@ def _events(world: World) -> list[tuple[str, str, str]]:
         return [(e.action, e.resource, e.detail) for e in reversed(events)]
 
 
-def _full_session(world: World, client, csrf: str) -> int:  # type: ignore[no-untyped-def]
+def _full_session(world: World, client, csrf: str) -> str:  # type: ignore[no-untyped-def]
     """A second session of clinic 1's first episode with every field filled; its id."""
     episode = world.records[1]["episode_id"]
-    doc = session_doc(int(episode), "c1", TODAY, 5, 3)
+    doc = session_doc(episode, "c1", TODAY, 5, 3)
     doc.update(
         warm_up={"kind": "cardiovascular", "minutes": 7},
         emollient="emu oil",
@@ -76,7 +76,7 @@ def _full_session(world: World, client, csrf: str) -> int:  # type: ignore[no-un
     )
     response = client.post(f"/api/v1/episodes/{episode}/sessions", json=doc, headers={"X-CSRF-Token": csrf})
     assert response.status_code == 201, response.text
-    return int(response.json()["id"])
+    return str(response.json()["id"])
 
 
 def test_the_note_page_and_print_view_show_everything_recorded(world: World) -> None:
@@ -260,12 +260,12 @@ def test_resolving_from_the_dashboard_clears_its_alert(world: World) -> None:
         fresh = add_adverse_response(
             db,
             1,
-            int(world.records[1]["episode_id"]),
+            int(world.records[1]["episode_row"]),
             {"kind": "soreness", "severity": "mild", "onset_on": TODAY.isoformat()},
         )
         db.commit()
     away = client.post(
-        f"/adverse-responses/{fresh.id}/resolve",
+        f"/adverse-responses/{fresh.public_id}/resolve",
         data={"csrf_token": csrf, "resolved_on": TODAY.isoformat(), "next": "//evil.example/"},
     )
     assert away.status_code == 303 and away.headers["location"] == "/"
@@ -335,7 +335,7 @@ def test_an_episode_voided_from_its_page_is_struck_through_and_takes_no_sessions
     assert 'class="voided"' in patient and "void: tennis elbow on the plantar foot" in patient
     refused = client.post(
         f"/api/v1/episodes/{episode}/sessions",
-        json=session_doc(int(episode), "c1", TODAY - dt.timedelta(days=1), 4, 3),
+        json=session_doc(episode, "c1", TODAY - dt.timedelta(days=1), 4, 3),
         headers={"X-CSRF-Token": csrf},
     )
     assert refused.status_code == 409 and "void" in refused.text

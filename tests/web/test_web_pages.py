@@ -10,7 +10,7 @@ from web_world import World
 from strigil.web.session_form import SessionForm, missing_choices, parse_form, reorder_steps
 
 
-def _form(episode_id: int, csrf: str, **overrides: str) -> dict[str, str]:
+def _form(episode_id: int | str, csrf: str, **overrides: str) -> dict[str, str]:
     data = {
         "csrf_token": csrf,
         "date": TODAY.isoformat(),
@@ -87,9 +87,12 @@ def test_parse_form_builds_the_screening_follow_up_and_adverse_parts() -> None:
          {"kind": "petechiae", "severity": "", "onset_on": "2026-03-09", "resolved_on": "", "region": ""}],
         [{"session": "1", "kind": "bruising", "severity": "mild", "onset_on": "2026-03-03",
           "resolved_on": "2026-03-06", "region": ""}],
-        {"4": "2026-03-05", "5": ""},
+        {
+            "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa": "2026-03-05",
+            "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb": "",
+        },  # adverse responses by public id
     )
-    doc, where = parse_form(form, 7)
+    doc, where = parse_form(form, "eeeeeeeeeeeeeeeeeeeeeeeeeeeeeeee")
     assert doc["screening"] == {
         "findings": [{"code": "open_wound"}, {"code": "lymphedema", "region": "upper_arm"}],
         "intolerance": True,
@@ -103,7 +106,7 @@ def test_parse_form_builds_the_screening_follow_up_and_adverse_parts() -> None:
             {"session": 1, "kind": "bruising", "severity": "mild", "onset_on": "2026-03-03",
              "resolved_on": "2026-03-06"}
         ],
-        "resolved": [{"adverse_id": 4, "resolved_on": "2026-03-05"}],
+        "resolved": [{"adverse_id": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "resolved_on": "2026-03-05"}],
     }
     assert where["follow_up.reactions[0].onset_on"] == "fu-0-onset_on"
     assert doc["exercise_delivered"] is False and doc["override_reason"].startswith("physician")
@@ -116,7 +119,7 @@ def test_parse_form_builds_the_screening_follow_up_and_adverse_parts() -> None:
 def test_htmx_step_block_adds_and_reorders(world: World) -> None:
     client, csrf = world.client("clinician")
     episode_id = world.records[1]["episode_id"]
-    data = _form(int(episode_id), csrf)
+    data = _form(episode_id, csrf)
     added = client.post(
         f"/episodes/{episode_id}/sessions/steps?op=add", data=data, headers={"HX-Request": "true"}
     )
@@ -132,7 +135,7 @@ def test_session_form_records_and_shows_recommendation_and_chart(world: World) -
     episode_id = world.records[1]["episode_id"]
     form = client.get(f"/episodes/{episode_id}/sessions/new")
     assert form.status_code == 200 and 'for="step-0-instrument"' in form.text
-    saved = client.post(f"/episodes/{episode_id}/sessions", data=_form(int(episode_id), csrf))
+    saved = client.post(f"/episodes/{episode_id}/sessions", data=_form(episode_id, csrf))
     assert saved.status_code == 303 and saved.headers["location"].startswith(
         f"/episodes/{episode_id}?recorded=2"
     )
@@ -144,7 +147,7 @@ def test_session_form_records_and_shows_recommendation_and_chart(world: World) -
 def test_session_form_errors_sit_beside_their_fields_and_keep_input(world: World) -> None:
     client, csrf = world.client("clinician")
     episode_id = world.records[1]["episode_id"]
-    bad = _form(int(episode_id), csrf, **{"step-1-angle_deg": "135", "m-0-post": "14", "step-0-stroke": ""})
+    bad = _form(episode_id, csrf, **{"step-1-angle_deg": "135", "m-0-post": "14", "step-0-stroke": ""})
     page = client.post(f"/episodes/{episode_id}/sessions", data=bad)
     assert page.status_code == 422
     assert 'id="step-1-angle_deg-error"' in page.text and "less than or equal to 90" in page.text
@@ -154,7 +157,9 @@ def test_session_form_errors_sit_beside_their_fields_and_keep_input(world: World
     with world.db() as db:
         from strigil.services import episodes
 
-        assert len(episodes.show_episode(db, 1, int(episode_id)).sessions) == 1  # nothing written
+        assert (
+            len(episodes.show_episode(db, 1, int(world.records[1]["episode_row"])).sessions) == 1
+        )  # nothing written
 
 
 def test_patient_search_page_and_pagination(world: World) -> None:

@@ -35,7 +35,8 @@ def pg_world(fast_hasher: None) -> Iterator[World]:
         pytest.skip(f"no PostgreSQL server answers at {SERVER}")
     engine: Engine = create_engine(SERVER, connect_args={"options": f"-csearch_path={SCHEMA}"})
     migrate(engine)
-    ids: dict[tuple[int, str], int] = {}
+    ids: dict[tuple[int, str], str] = {}
+    rows: dict[tuple[int, str], int] = {}
     records = {}
     with sessionmaker(engine, expire_on_commit=False)() as db:
         for clinic in (1, 2):
@@ -49,10 +50,11 @@ def pg_world(fast_hasher: None) -> Iterator[World]:
                     clinic_id=int(records[clinic]["clinic_id"]),
                     password=PASSWORD,
                 )
-                ids[(clinic, role)] = account.id
+                ids[(clinic, role)] = account.public_id
+                rows[(clinic, role)] = account.id
         db.commit()
     app = create_app(Settings(database_url=SERVER), engine=engine)
-    yield World(app=app, engine=engine, ids=ids, records=records)
+    yield World(app=app, engine=engine, ids=ids, records=records, account_rows=rows)
     engine.dispose()
     with admin.begin() as conn:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE"))
@@ -63,16 +65,17 @@ def test_search_session_write_scoping_and_audit_on_postgresql(pg_world: World) -
     client, csrf = pg_world.client("clinician")
     found = client.get("/api/v1/patients", params={"q": "A"}).json()
     assert found["total"] == 6 and all(p["code"].startswith("A") for p in found["patients"])
-    own = int(pg_world.records[1]["episode_id"])
+    own = str(pg_world.records[1]["episode_id"])
     recorded = client.post(
         f"/api/v1/episodes/{own}/sessions",
         json=session_doc(own, "c1", TODAY, 5, 2),
         headers={"X-CSRF-Token": csrf},
     )
     assert recorded.status_code == 201 and recorded.json()["recommendation"] is not None
-    other = int(pg_world.records[2]["episode_id"])
+    other = str(pg_world.records[2]["episode_id"])
     assert client.get(f"/api/v1/episodes/{other}").status_code == 404
-    assert client.get("/api/v1/episodes/2147483648").status_code == 422  # beyond int4: bad input, not a crash
+    # an integer (even beyond int4) is no episode's name: the same 404 as an unknown public id, not a crash
+    assert client.get("/api/v1/episodes/2147483648").status_code == 404
     admin, _ = pg_world.client("admin")
     trail = admin.get("/api/v1/audit", params={"username": "clinician1"}).json()
     assert {e["action"] for e in trail["events"]} >= {"read", "create"}

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from sqlalchemy import select
 from web_schema import CONSENT, TODAY, session_doc
 from web_world import World
 
 from strigil.services import audit as audit_service
+from strigil.store.record import PatientRow
 
 
 def _audit_actions(world: World, clinic: int = 1) -> list[tuple[str, str, int | None]]:
@@ -40,8 +42,10 @@ def test_add_and_show_patient_is_audited(world: World) -> None:
     shown = client.get("/api/v1/patients/NEW-1").json()
     assert shown["code"] == "NEW-1" and shown["episodes"] == []
     actions = _audit_actions(world)
-    assert ("create", "patient", created.json()["id"]) in actions
-    assert ("read", "patient", created.json()["id"]) in actions
+    with world.db() as db:  # the audit trail names records by the database's ids (it stays inside)
+        row = db.scalar(select(PatientRow.id).where(PatientRow.public_id == created.json()["id"]))
+    assert ("create", "patient", row) in actions
+    assert ("read", "patient", row) in actions
 
 
 def test_bad_patient_gets_field_level_problems(world: World) -> None:
@@ -92,7 +96,7 @@ def test_episode_open_show_close(world: World) -> None:
 def test_record_session_returns_recommendation_and_progress_has_mcid(world: World) -> None:
     client, csrf = world.client("clinician")
     episode_id = world.records[1]["episode_id"]
-    doc = session_doc(int(episode_id), "c1", TODAY, 4, 1)
+    doc = session_doc(episode_id, "c1", TODAY, 4, 1)
     recorded = client.post(
         f"/api/v1/episodes/{episode_id}/sessions", json=doc, headers={"X-CSRF-Token": csrf}
     )
@@ -119,7 +123,7 @@ def test_record_session_returns_recommendation_and_progress_has_mcid(world: Worl
 
 def test_session_for_another_clinics_episode_is_404_and_writes_nothing(world: World) -> None:
     client, csrf = world.client("clinician")
-    other = int(world.records[2]["episode_id"])
+    other = str(world.records[2]["episode_id"])
     response = client.post(
         f"/api/v1/episodes/{other}/sessions",
         json=session_doc(other, "c1", TODAY, 5, 3),
@@ -132,7 +136,7 @@ def test_session_for_another_clinics_episode_is_404_and_writes_nothing(world: Wo
 
 def test_bad_session_names_each_field(world: World) -> None:
     client, csrf = world.client("clinician")
-    episode_id = int(world.records[1]["episode_id"])
+    episode_id = str(world.records[1]["episode_id"])
     doc = session_doc(episode_id, "c1", TODAY, 4, 11)
     doc["steps"][0]["angle_deg"] = 120  # type: ignore[index]
     response = client.post(
@@ -197,7 +201,7 @@ def test_dashboard_lists_todays_patients(world: World) -> None:
     episode_id = world.records[1]["episode_id"]
     client.post(
         f"/api/v1/episodes/{episode_id}/sessions",
-        json=session_doc(int(episode_id), "c1", TODAY, 5, 4),
+        json=session_doc(episode_id, "c1", TODAY, 5, 4),
         headers={"X-CSRF-Token": csrf},
     )
     today = client.get("/api/v1/dashboard").json()["today"]

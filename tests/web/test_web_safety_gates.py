@@ -34,7 +34,13 @@ def gate_world(database_url: str, fast_hasher: None) -> Iterator[World]:
         )
         db.commit()
     app = create_app(Settings(database_url=database_url), engine=engine)
-    yield World(app=app, engine=engine, ids={(1, "clinician"): account.id}, records=records)
+    yield World(
+        app=app,
+        engine=engine,
+        ids={(1, "clinician"): account.public_id},
+        records=records,
+        account_rows={(1, "clinician"): account.id},
+    )
     engine.dispose()
 
 
@@ -58,7 +64,7 @@ def test_api_refuses_a_session_over_a_contraindicated_screening_and_writes_nothi
     assert screened.status_code == 201, screened.text
     assert screened.json()["verdict"] == "contraindicated" and screened.json()["screening_id"]
     before = _counts(gate_world)
-    doc: dict[str, Any] = session_doc(int(episode), "c1", TODAY, 6, 4)
+    doc: dict[str, Any] = session_doc(episode, "c1", TODAY, 6, 4)
     refused = client.post(f"/api/v1/episodes/{episode}/sessions", json=doc, headers=headers)
     assert refused.status_code == 422, refused.text
     (problem,) = refused.json()["detail"]
@@ -78,7 +84,7 @@ def test_api_refuses_a_session_over_a_contraindicated_screening_and_writes_nothi
 def test_the_dashboard_page_shows_overrides_and_follow_up_completeness(gate_world: World) -> None:
     client, csrf = gate_world.client("clinician")
     episode = gate_world.records[1]["episode_id"]
-    doc = {**session_doc(int(episode), "c1", TODAY, 6, 4), "follow_up": {"asked": True}}
+    doc = {**session_doc(episode, "c1", TODAY, 6, 4), "follow_up": {"asked": True}}
     saved = client.post(f"/api/v1/episodes/{episode}/sessions", json=doc, headers={"X-CSRF-Token": csrf})
     assert saved.status_code == 201, saved.text
     page = client.get("/").text

@@ -74,8 +74,8 @@ def _link(world: World, code: str = "c1") -> None:
         db.commit()
 
 
-def _episode(world: World) -> int:
-    return int(world.records[1]["episode_id"])
+def _episode(world: World) -> str:
+    return str(world.records[1]["episode_id"])
 
 
 def test_the_signed_in_clinicians_own_record_treats(world: World) -> None:
@@ -185,7 +185,7 @@ def test_a_range_of_motion_needs_its_joint_and_motion_and_is_charted_by_them(wor
     kept = {k: v for k, v in kept.items() if k != "notes_confirmed"}
     assert client.post(f"/episodes/{_episode(world)}/sessions", data=kept).status_code == 303  # type: ignore[attr-defined]
     with world.db() as db:
-        view = episode_service.show_episode(db, 1, _episode(world))
+        view = episode_service.show_episode(db, 1, int(world.records[1]["episode_row"]))
     rom = [s for s in progress(view) if s.measure == "rom_deg"]
     assert [s.key for s in rom] == ["rom_deg-elbow-extension-right"]
     assert "Extension" in rom[0].label and rom[0].label.endswith("Right")
@@ -224,7 +224,9 @@ def test_a_clinic_template_is_saved_from_the_form_and_labelled_as_not_evidence(w
     assert "Elbow, two strokes" in episode.text
     assert "clinic template — not an evidence-based dose" in episode.text
     assert "Stow R" in episode.text  # the sourced templates, cited
-    start = re.search(r'href="(/episodes/\d+/sessions/new\?template=clinic-\d+)"', episode.text)
+    start = re.search(
+        r'href="(/episodes/[0-9a-f]{32}/sessions/new\?template=clinic-[0-9a-f]{32})"', episode.text
+    )
     assert start is not None
     form = client.get(start.group(1))  # type: ignore[attr-defined]
     fields = _fields(form.text)

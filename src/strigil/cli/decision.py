@@ -15,7 +15,18 @@ from typing import Any
 import typer
 
 from strigil.cli import register_schema
-from strigil.cli.toolkit import DEFAULT_CLINIC, ClinicOpt, audited, clinic_id, fail, read_json, unit_of_work
+from strigil.cli.toolkit import (
+    DEFAULT_CLINIC,
+    ID_HELP,
+    PUBLIC_ID_SCHEMA,
+    ClinicOpt,
+    audited,
+    clinic_id,
+    fail,
+    read_json,
+    record_id,
+    unit_of_work,
+)
 
 __all__ = [
     "register",
@@ -37,11 +48,11 @@ def screen_command(
         ..., help="JSON document: region, findings, prior_adverse_responses, intolerance."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as one JSON object."),
-    episode: int | None = typer.Option(
+    episode: str | None = typer.Option(
         None,
         "--episode",
         help="Store the screening on this episode (with its own adverse responses); the next session "
-        "is gated on it.",
+        "is gated on it. " + ID_HELP.format("Episode"),
     ),
     by: str = typer.Option("", "--by", help="Who screened (with --episode)."),
     clinic: ClinicOpt = DEFAULT_CLINIC,
@@ -62,10 +73,11 @@ def screen_command(
 
         with unit_of_work() as s:
             cid = clinic_id(s, clinic)
-            stored, result = record_screening(s, cid, int(target), doc, by=by)
-            _, patient = find_episode(s, cid, stored.episode_id)
+            episode_id = record_id(s, cid, "episode", str(target))
+            stored, result = record_screening(s, cid, episode_id, doc, by=by)
+            episode_row, patient = find_episode(s, cid, stored.episode_id)
             audited(s, cid, "create", "screening", stored.id, patient_id=patient.id)
-        out = {**result.to_json(), "episode_id": stored.episode_id, "screening_id": stored.id}
+        out = {**result.to_json(), "episode_id": episode_row.public_id, "screening_id": stored.public_id}
     if as_json:
         typer.echo(json.dumps(out, ensure_ascii=False, indent=2))
         return
@@ -123,7 +135,10 @@ def respond_command(
 def _screen_schema() -> dict[str, Any]:
     from strigil.clinical.screening import ScreenDocument
 
-    return ScreenDocument.model_json_schema()
+    schema = ScreenDocument.model_json_schema()
+    if "episode_id" in schema.get("properties", {}):  # named by public id, as everywhere outside the server
+        schema["properties"]["episode_id"] = dict(PUBLIC_ID_SCHEMA)
+    return schema
 
 
 def _respond_schema() -> dict[str, Any]:

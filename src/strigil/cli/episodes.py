@@ -11,6 +11,7 @@ import typer
 
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
+    ID_HELP,
     ClinicOpt,
     audited,
     cli_actor,
@@ -18,6 +19,7 @@ from strigil.cli.toolkit import (
     only_clinic,
     parse_date,
     print_json,
+    record_id,
     unit_of_work,
 )
 
@@ -115,14 +117,14 @@ def episode_open(
         view = open_episode(s, cid, patient, plan, by=by, referrer=referrer)
         audited(s, cid, "create", "episode", view.id, patient_id=view.patient_id)
     typer.echo(
-        f"episode {view.id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
+        f"episode {view.public_id} opened for {view.patient_code} ({view.phase} phase at opening; cut-offs: "
         "configurable heuristic)"
     )
 
 
 @episode_app.command("amend-plan")
 def episode_amend_plan(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     reason: Annotated[str, typer.Option(help="Why the plan changes (at least 3 words and 15 characters).")],
     by: Annotated[str, typer.Option(help="Who amends the plan.")],
     iastm: Annotated[
@@ -149,6 +151,7 @@ def episode_amend_plan(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         now = show_episode(s, cid, episode_id)
         view = amend_plan(
             s,
@@ -162,12 +165,12 @@ def episode_amend_plan(
             by=by,
         )
         audited(s, cid, "update", "episode", view.id, patient_id=view.patient_id, detail="plan amended")
-    typer.echo(f"episode {view.id}: plan amended (now version {view.version}); {_planned_care(view)}")
+    typer.echo(f"episode {view.public_id}: plan amended (now version {view.version}); {_planned_care(view)}")
 
 
 @episode_app.command("close")
 def episode_close(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     on: Annotated[str, typer.Option(help="Closing date YYYY-MM-DD.")],
     reason: Annotated[str, typer.Option(help=_REASONS_HELP + " Other words are kept as the text of other.")],
     text: Annotated[str | None, typer.Option(help="The reason in words.")] = None,
@@ -176,19 +179,21 @@ def episode_close(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Close (discharge) an episode of care with a coded reason."""
-    summary = _discharge(episode_id, on, reason, text, referrer, by, clinic)
-    typer.echo(f"episode {episode_id} closed: {summary.reason_text}")
+    summary, _ = _discharge(episode, on, reason, text, referrer, by, clinic)
+    typer.echo(f"episode {summary.episode.public_id} closed: {summary.reason_text}")
 
 
 def _discharge(
-    episode_id: int, on: str, reason: str, text: str | None, referrer: str | None, by: str, clinic: str | None
-) -> Any:
-    """Discharge in one transaction (`episode close` and `episode discharge` are the same action)."""
+    episode: str, on: str, reason: str, text: str | None, referrer: str | None, by: str, clinic: str | None
+) -> tuple[Any, dict[str, Any]]:
+    """Discharge in one transaction (`episode close` and `episode discharge` are the same action); the
+    summary and its JSON."""
     from strigil.services.discharge import discharge_episode
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
-        return discharge_episode(
+        episode_id = record_id(s, cid, "episode", episode)
+        summary = discharge_episode(
             s,
             cid,
             episode_id,
@@ -198,11 +203,12 @@ def _discharge(
             referrer=referrer,
             actor=cli_actor(s, cid, "clinician", by=by),
         )
+        return summary, summary.to_json(s)
 
 
 @episode_app.command("discharge")
 def episode_discharge(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     on: Annotated[str, typer.Option(help="Discharge date YYYY-MM-DD.")],
     reason: Annotated[str, typer.Option(help=_REASONS_HELP)],
     by: Annotated[str, typer.Option(help="Who discharges.")],
@@ -212,16 +218,16 @@ def episode_discharge(
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Discharge an episode with a coded reason and print its discharge summary."""
-    summary = _discharge(episode_id, on, reason, text, referrer, by, clinic)
+    summary, as_text = _discharge(episode, on, reason, text, referrer, by, clinic)
     if as_json:
-        print_json(summary.to_json())
+        print_json(as_text)
     else:
         print_summary(summary)
 
 
 @episode_app.command("summary")
 def episode_summary(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
@@ -232,20 +238,22 @@ def episode_summary(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         summary = discharge_summary(s, cid, episode_id)
         audit.record(
             s, cli_actor(s, cid), "read", "episode", episode_id, patient_id=summary.episode.patient_id,
             detail="discharge summary",
         )
+        as_text = summary.to_json(s)
     if as_json:
-        print_json(summary.to_json())
+        print_json(as_text)
     else:
         print_summary(summary)
 
 
 @episode_app.command("reopen")
 def episode_reopen(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     reason: Annotated[str, typer.Option(help="Why it is reopened (at least 3 words and 15 characters).")],
     by: Annotated[str, typer.Option(help="Who reopens it.")],
     clinic: ClinicOpt = DEFAULT_CLINIC,
@@ -255,13 +263,14 @@ def episode_reopen(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         reopen_episode(s, cid, episode_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
-    typer.echo(f"episode {episode_id} reopened")
+    typer.echo(f"episode {episode} reopened")
 
 
 @episode_app.command("void")
 def episode_void(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     reason: Annotated[str, typer.Option(help="Why it is void (at least 3 words and 15 characters).")],
     by: Annotated[str, typer.Option(help="Who voids it.")],
     clinic: ClinicOpt = DEFAULT_CLINIC,
@@ -271,14 +280,15 @@ def episode_void(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         void_episode(s, cid, episode_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
-    typer.echo(f"episode {episode_id} is void: {reason}")
+    typer.echo(f"episode {episode} is void: {reason}")
 
 
 def print_summary(summary: DischargeSummary) -> None:
     """A discharge summary as text."""
     e = summary.episode
-    typer.echo(f"{summary.clinic} — discharge summary: patient {e.patient_code}, episode {e.id}")
+    typer.echo(f"{summary.clinic} — discharge summary: patient {e.patient_code}, episode {e.public_id}")
     if summary.closed_on:
         typer.echo(f"discharged {summary.closed_on}: {summary.reason} — {summary.reason_text}")
     else:
@@ -304,28 +314,29 @@ def print_summary(summary: DischargeSummary) -> None:
 
 @episode_app.command("show")
 def episode_show(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Show an episode with its sessions and progress."""
-    from dataclasses import asdict
-
     from strigil.services.episodes import show_episode
+    from strigil.services.record_ids import outward
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         view = show_episode(s, cid, episode_id)
         audited(s, cid, "read", "episode", view.id, patient_id=view.patient_id)
-    if as_json:
-        typer.echo(json.dumps(asdict(view), default=str, indent=2))
+        as_text = outward(s, view) if as_json else None
+    if as_text is not None:
+        typer.echo(json.dumps(as_text, default=str, indent=2))
     else:
         print_episode(view)
 
 
 @episode_app.command("tidier")
 def episode_tidier(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Describe the episode's IASTM as the 12 TIDieR items (Hoffmann et al. BMJ 2014)."""
@@ -337,15 +348,17 @@ def episode_tidier(
 
     with unit_of_work() as s:
         c = get_clinic(s, only_clinic(s, clinic))
-        view = show_episode(s, c.id, episode_id)
+        view = show_episode(s, c.id, record_id(s, c.id, "episode", episode))
         audited(s, c.id, "read", "episode", view.id, patient_id=view.patient_id, detail="tidier")
     for item in render_tidier(asdict(view), c.name):
         typer.echo(f"{item.number}. {item.name}: {item.text}")
 
 
 def print_episode(view: EpisodeView) -> None:
-    """Render an episode and its progress as rich tables."""
+    """Render an episode and its progress as rich tables (adverse responses by the first 8 hex digits of
+    their public ids: a prefix the CLI takes)."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from strigil.catalog import load_catalog
@@ -355,7 +368,7 @@ def print_episode(view: EpisodeView) -> None:
     condition = cat.conditions[view.condition]
     claimed = " [yellow](only claimed by clinics, not studied)[/]" if condition.evidence == "claimed" else ""
     console.print(
-        f"[bold]Patient {view.patient_code}[/] — episode {view.id}: {condition.name}{claimed}, "
+        f"[bold]Patient {view.patient_code}[/] — episode {view.public_id}: {condition.name}{claimed}, "
         f"{cat.regions[view.region].name.lower()} ({view.side}); target tissue {view.target_tissue}"
     )
     console.print(
@@ -403,7 +416,9 @@ def print_episode(view: EpisodeView) -> None:
             f"{s.iastm_seconds / 60:.1f} min",
             ", ".join(st.stroke for st in s.steps) or "—",
             _measures_text(s.measurements),
-            ", ".join(f"{a.kind} ({a.severity}) [{a.id}]" for a in s.adverse_responses) or "—",
+            # escaped: rich reads "[abc…]" as markup, and hex ids often start with a letter
+            ", ".join(escape(f"{a.kind} ({a.severity}) [{a.public_id[:8]}]") for a in s.adverse_responses)
+            or "—",
             s.tolerance or "—",
             (s.screening or {}).get("verdict") or "—",
             _exercise_text(s),
@@ -432,13 +447,20 @@ def _exercise_text(session: Any) -> str:
 
 
 def _print_questions(console: Any, view: EpisodeView) -> None:
+    from rich.markup import escape
+
     from strigil.services.follow_up import questions_for_next_session
 
     questions = questions_for_next_session(view)
     if questions and view.closed_on is None:
         console.print(f"Ask at the start of session {len(view.sessions) + 1}:")
         for q in questions:
-            console.print(f"  ? {q.question}" + (f" [adverse_id {q.adverse_id}]" if q.adverse_id else ""))
+            console.print(
+                escape(
+                    f"  ? {q.question}"
+                    + (f" [adverse_id {q.adverse_public_id}]" if q.adverse_public_id else "")
+                )
+            )
 
 
 def _measures_text(measurements: Any) -> str:

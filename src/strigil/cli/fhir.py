@@ -10,6 +10,7 @@ from typing import Any
 import typer
 
 from strigil.cli.toolkit import (
+    ID_HELP,
     OptionalClinicOpt,
     audited_job,
     cli_actor,
@@ -17,6 +18,7 @@ from strigil.cli.toolkit import (
     fail_all,
     new_file,
     only_clinic,
+    record_id,
     unit_of_work,
 )
 
@@ -36,7 +38,9 @@ fhir_app = typer.Typer(
 @fhir_app.command("export")
 def fhir_export(
     output: Path | None = typer.Option(None, "-o", "--output", help="Bundle file to write (JSON)."),
-    episode: list[int] = typer.Option([], "--episode", help="Export this episode (repeat for several)."),
+    episode: list[str] = typer.Option(
+        [], "--episode", help="Export this episode (repeat for several): " + ID_HELP.format("Episode")
+    ),
     all_: bool = typer.Option(False, "--all", help="Export the whole clinic."),
     bulk: Path | None = typer.Option(
         None, "--bulk", help="Write the clinic as FHIR Bulk Data: one NDJSON file per resource type, here."
@@ -114,17 +118,18 @@ def _export_bulk(
     typer.echo(f"wrote {sum(manifest.counts.values())} resources to {folder} ({manifest.validation})")
 
 
-def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | None, validate: bool) -> None:
+def _export_bundle(output: Path, given: list[str], all_: bool, clinic: str | None, validate: bool) -> None:
     from sqlalchemy import select
 
     from strigil.interop.bundle import stream_bundle
     from strigil.interop.r4 import resource_problems
     from strigil.interop.to_fhir import stream_resources
+    from strigil.services.errors import RecordError
     from strigil.services.exchange import clinic_header, clinic_scope, patient_dossiers
     from strigil.store.files import open_private
     from strigil.store.record import EpisodeRow, PatientRow
 
-    if bool(episode) == all_:
+    if bool(given) == all_:
         fail("choose what to export: --episode ID (repeatable) or --all")
     new_file(output)
     problems: list[str] = []
@@ -138,23 +143,18 @@ def _export_bundle(output: Path, episode: list[int], all_: bool, clinic: str | N
     with unit_of_work() as db:
         code = only_clinic(db, clinic)
         clinic_id, clinic_model, clinicians = clinic_header(db, code)
-        if episode:
-            found = set(
-                db.scalars(
-                    select(EpisodeRow.id)
-                    .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
-                    .where(PatientRow.clinic_id == clinic_id, EpisodeRow.id.in_(episode))
-                )
-            )
-            missing = [str(e) for e in episode if e not in found]
-            if missing:
-                fail(f"--episode: {', '.join(missing)} is not an episode of clinic {code!r}")
+        episode: list[int] = []
+        for named in given:
+            try:
+                episode.append(record_id(db, clinic_id, "episode", named))
+            except RecordError as exc:
+                fail(f"--episode: {named} is not an episode of clinic {code!r} ({exc})")
         exported = select(PatientRow.id).where(PatientRow.clinic_id == clinic_id)
         if episode:
             exported = exported.join(EpisodeRow, EpisodeRow.patient_id == PatientRow.id).where(
                 EpisodeRow.id.in_(episode)
             )
-        what = "episodes " + ", ".join(map(str, episode)) if episode else "the whole clinic"
+        what = "episodes " + ", ".join(given) if episode else "the whole clinic"
         audited_job(
             db, clinic_id, "export", "fhir_bundle", set(db.scalars(exported)), detail=f"{what} to {output}"
         )

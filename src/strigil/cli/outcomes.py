@@ -8,11 +8,13 @@ import typer
 
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
+    ID_HELP,
     ClinicOpt,
     audited,
     cli_actor,
     clinic_id,
     parse_date,
+    record_id,
     unit_of_work,
 )
 
@@ -31,12 +33,12 @@ adverse_app = typer.Typer(help="Adverse responses: add, resolve.", no_args_is_he
 
 @measure_app.command("add")
 def measure_add(
-    episode: Annotated[int, typer.Option(help="Episode id.")],
+    episode: Annotated[str, typer.Option(help=ID_HELP.format("Episode"))],
     measure: Annotated[str, typer.Option(help="Measure code (catalogue), e.g. nprs, lefs.")],
     value: Annotated[float, typer.Option(help="Value in the measure's unit.")],
     on: Annotated[str, typer.Option(help="Date taken YYYY-MM-DD.")],
     timing: Annotated[str, typer.Option(help="between (default), or pre/post with --session.")] = "between",
-    session: Annotated[int | None, typer.Option(help="Session id for pre/post.")] = None,
+    session: Annotated[str | None, typer.Option(help=ID_HELP.format("Session") + " For pre/post.")] = None,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """Record an outcome measurement."""
@@ -45,24 +47,25 @@ def measure_add(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         m = add_measurement(
             s,
             cid,
-            episode,
+            episode_id,
             measure,
             value,
             taken_on=parse_date(on, "on"),
             timing=timing,
-            session_id=session,
+            session_id=None if session is None else record_id(s, cid, "session", session),
         )
-        _, patient = find_episode(s, cid, episode)
+        _, patient = find_episode(s, cid, episode_id)
         audited(s, cid, "create", "measurement", m.id, patient_id=patient.id)
-    typer.echo(f"measurement {m.id} recorded: {m.measure} = {m.value:g} ({m.timing})")
+    typer.echo(f"measurement {m.public_id} recorded: {m.measure} = {m.value:g} ({m.timing})")
 
 
 @adverse_app.command("add")
 def adverse_add(
-    episode: Annotated[int, typer.Option(help="Episode id.")],
+    episode: Annotated[str, typer.Option(help=ID_HELP.format("Episode"))],
     kind: Annotated[
         str,
         typer.Option(
@@ -94,15 +97,16 @@ def adverse_add(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
-        a = add_adverse_response(s, cid, episode, data, session_number=session)
-        _, patient = find_episode(s, cid, episode)
+        episode_id = record_id(s, cid, "episode", episode)
+        a = add_adverse_response(s, cid, episode_id, data, session_number=session)
+        _, patient = find_episode(s, cid, episode_id)
         audited(s, cid, "create", "adverse_response", a.id, patient_id=patient.id)
-    typer.echo(f"adverse response {a.id} recorded: {a.kind} ({a.severity})")
+    typer.echo(f"adverse response {a.public_id} recorded: {a.kind} ({a.severity})")
 
 
 @adverse_app.command("resolve")
 def adverse_resolve(
-    adverse_id: Annotated[int, typer.Argument(help="Adverse response id.")],
+    adverse: Annotated[str, typer.Argument(help=ID_HELP.format("Adverse response"))],
     on: Annotated[str, typer.Option(help="Resolution date YYYY-MM-DD.")],
     by: Annotated[str, typer.Option(help="Who records it.")],
     where: Annotated[
@@ -116,6 +120,7 @@ def adverse_resolve(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        adverse_id = record_id(s, cid, "adverse_response", adverse)
         resolve_adverse_response(
             s,
             cid,
@@ -126,7 +131,7 @@ def adverse_resolve(
             note=note,
             actor=cli_actor(s, cid, "clinician", by=by),
         )
-    typer.echo(f"adverse response {adverse_id} resolved on {on}")
+    typer.echo(f"adverse response {adverse} resolved on {on}")
 
 
 def register(app: typer.Typer) -> None:

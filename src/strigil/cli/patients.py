@@ -67,7 +67,7 @@ def patient_show(code: str, clinic: ClinicOpt = DEFAULT_CLINIC) -> None:
         if e.void_reason:
             state = f"VOID ({e.void_reason})"
         typer.echo(
-            f"  episode {e.id}: {e.condition}, {e.region} {e.side}, opened {e.opened_on}, {state}, "
+            f"  episode {e.public_id}: {e.condition}, {e.region} {e.side}, opened {e.opened_on}, {state}, "
             f"{e.sessions} sessions"
         )
 

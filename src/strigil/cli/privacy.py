@@ -72,7 +72,7 @@ def erase_command(
 
     report = _run(clinic, erase)
     removed = ", ".join(f"{table} {n}" for table, n in report.removed.items() if n)
-    typer.echo(f"erased patient {code}: {removed}; audit event {report.audit_event_id} records it")
+    typer.echo(f"erased patient {code} ({report.public_id}): {removed}; the audit trail records it")
 
 
 def register(app: typer.Typer) -> None:

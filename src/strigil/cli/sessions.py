@@ -16,6 +16,8 @@ import typer
 from strigil.cli import register_schema
 from strigil.cli.toolkit import (
     DEFAULT_CLINIC,
+    ID_HELP,
+    PUBLIC_ID_SCHEMA,
     ClinicOpt,
     audited,
     cli_actor,
@@ -23,6 +25,8 @@ from strigil.cli.toolkit import (
     parse_date,
     print_json,
     read_json,
+    record_document,
+    record_id,
     unit_of_work,
 )
 
@@ -48,7 +52,7 @@ session_app = typer.Typer(
 
 @session_app.command("prepare")
 def session_prepare(
-    episode_id: Annotated[int, typer.Argument(help="Episode id.")],
+    episode: Annotated[str, typer.Argument(help=ID_HELP.format("Episode"))],
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
     """The start of the next session: the latest screening to confirm or redo, and the questions to ask."""
@@ -57,10 +61,11 @@ def session_prepare(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        episode_id = record_id(s, cid, "episode", episode)
         view = show_episode(s, cid, episode_id)
         audited(s, cid, "read", "episode", view.id, patient_id=view.patient_id, detail="prepare a session")
     number = len(view.sessions) + 1
-    typer.echo(f"session {number} of episode {view.id} ({view.patient_code})")
+    typer.echo(f"session {number} of episode {view.public_id} ({view.patient_code})")
     latest = view.latest_screening
     if latest is None:
         typer.echo(
@@ -76,7 +81,7 @@ def session_prepare(
     if questions:
         typer.echo('ask first (record the answers under "follow_up": asked, reactions, resolved):')
         for q in questions:
-            ref = f"  [adverse_id {q.adverse_id}]" if q.adverse_id else ""
+            ref = f"  [adverse_id {q.adverse_public_id}]" if q.adverse_public_id else ""
             typer.echo(f"  ? {q.question}{ref}")
     typer.echo('and say whether the exercise programme was delivered ("exercise_delivered").')
 
@@ -89,17 +94,19 @@ def session_record(
 ) -> None:
     """Record a whole session (steps, measures, adverse responses) from one JSON document."""
     from strigil.services.episodes import find_episode
+    from strigil.services.record_ids import public_id_of as record_public_id
     from strigil.services.sessions import record_session
 
     doc = read_json(file, schema="session", object_only=True)
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
-        saved = record_session(s, cid, doc, by=by)
-        _, patient = find_episode(s, cid, saved.episode_id)
+        saved = record_session(s, cid, record_document(s, cid, doc), by=by)
+        episode, patient = find_episode(s, cid, saved.episode_id)
         audited(s, cid, "create", "session", saved.id, patient_id=patient.id)
+        named = record_public_id(s, "session", saved.id)
     rec = saved.recommendation or {}
     typer.echo(
-        f"session {saved.id} recorded (episode {saved.episode_id}, session {saved.number})"
+        f"session {named} recorded (episode {episode.public_id}, session {saved.number})"
         + (f"; decision aid suggests: {rec['recommendation']}" if rec.get("recommendation") else "")
     )
     screening = saved.screening or {}
@@ -123,7 +130,7 @@ def session_record(
 
 @session_app.command("amend")
 def session_amend(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(help=ID_HELP.format("Session"))],
     file: Annotated[Path, typer.Argument(help="The corrected session as JSON.")],
     by: Annotated[str, typer.Option(help="Who corrects it.")],
     reason: Annotated[str, typer.Option(help="Why it is corrected.")],
@@ -135,16 +142,24 @@ def session_amend(
     doc = read_json(file, schema="session", object_only=True)
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        session_id = record_id(s, cid, "session", session)
         note = amend_note(
-            s, cid, session_id, document=doc, reason=reason, actor=cli_actor(s, cid, "clinician", by=by)
+            s,
+            cid,
+            session_id,
+            document=record_document(s, cid, doc),
+            reason=reason,
+            actor=cli_actor(s, cid, "clinician", by=by),
         )
     changed = ", ".join(c.field for c in note.amendments[-1].changes) or "nothing visible"
-    typer.echo(f"session {note.session.id} amended (now version {note.session.version}); changed: {changed}")
+    typer.echo(
+        f"session {note.session.public_id} amended (now version {note.session.version}); changed: {changed}"
+    )
 
 
 @session_app.command("note")
 def session_note(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(help=ID_HELP.format("Session"))],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
@@ -154,6 +169,7 @@ def session_note(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        session_id = record_id(s, cid, "session", session)
         note = read_note(s, cid, session_id)
         audit.record(
             s,
@@ -164,15 +180,16 @@ def session_note(
             patient_id=note.episode.patient_id,
             detail="note",
         )
-    if as_json:
-        print_json(note.to_json())
+        as_text = note.to_json(s) if as_json else None
+    if as_text is not None:
+        print_json(as_text)
     else:
         print_note(note)
 
 
 @session_app.command("sign")
 def session_sign(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(help=ID_HELP.format("Session"))],
     by: Annotated[str, typer.Option(help="The session's clinician (code), who signs.")],
     clinic: ClinicOpt = DEFAULT_CLINIC,
 ) -> None:
@@ -181,13 +198,14 @@ def session_sign(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        session_id = record_id(s, cid, "session", session)
         note = sign_note(s, cid, session_id, clinician=by, actor=cli_actor(s, cid, "clinician", by=by))
-    typer.echo(f"session {session_id}'s note signed by {note.session.signed_by}")
+    typer.echo(f"session {note.session.public_id}'s note signed by {note.session.signed_by}")
 
 
 @session_app.command("addendum")
 def session_addendum(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(help=ID_HELP.format("Session"))],
     text: Annotated[
         str, typer.Option(help="What arrived later (e.g. a reaction reported at the next visit).")
     ],
@@ -205,13 +223,14 @@ def session_addendum(
     when = parse_date(on, "on") if on else dt.date.today()
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        session_id = record_id(s, cid, "session", session)
         add_addendum(s, cid, session_id, on=when, text=text, actor=cli_actor(s, cid, "clinician", by=by))
-    typer.echo(f"addendum of {when} added to session {session_id}'s note")
+    typer.echo(f"addendum of {when} added to session {session}'s note")
 
 
 @session_app.command("void")
 def session_void(
-    session_id: Annotated[int, typer.Argument(help="Session id.")],
+    session: Annotated[str, typer.Argument(help=ID_HELP.format("Session"))],
     reason: Annotated[str, typer.Option(help="Why it is void (at least 3 words and 15 characters).")],
     by: Annotated[str, typer.Option(help="Who voids it.")],
     clinic: ClinicOpt = DEFAULT_CLINIC,
@@ -221,8 +240,9 @@ def session_void(
 
     with unit_of_work() as s:
         cid = clinic_id(s, clinic)
+        session_id = record_id(s, cid, "session", session)
         void_session(s, cid, session_id, reason=reason, actor=cli_actor(s, cid, "clinician", by=by))
-    typer.echo(f"session {session_id} is void: {reason}")
+    typer.echo(f"session {session} is void: {reason}")
 
 
 def print_note(note: Any) -> None:
@@ -230,7 +250,8 @@ def print_note(note: Any) -> None:
     s, e = note.session, note.episode
     who = f"{note.clinician.name} ({note.clinician.code})" if note.clinician else s.clinician_code
     lines = [
-        f"{note.clinic} — patient {e.patient_code}, episode {e.id} ({e.condition}, {e.region} {e.side})",
+        f"{note.clinic} — patient {e.patient_code}, episode {e.public_id} "
+        f"({e.condition}, {e.region} {e.side})",
         f"session {s.number} on {s.date} by {who}"
         + ("  [VOID: " + (s.void_reason or "") + "]" if s.voided else ""),
     ]
@@ -274,7 +295,7 @@ def print_note(note: Any) -> None:
         lines.append(f"  measure: {m.measure} {m.timing} {m.value:g}")
     for a in s.adverse_responses:
         state = f"resolved {a.resolved_on}" if a.resolved_on else "not resolved"
-        lines.append(f"  adverse [{a.id}]: {a.severity} {a.kind}, onset {a.onset_on}; {state}")
+        lines.append(f"  adverse [{a.public_id}]: {a.severity} {a.kind}, onset {a.onset_on}; {state}")
     rec = s.recommendation or {}
     if rec.get("recommendation"):
         lines.append(f"decision aid: {rec['recommendation']}")
@@ -303,6 +324,9 @@ def _session_schema() -> dict[str, Any]:
 
     schema = SessionRecord.model_json_schema()
     schema["title"] = "strigil session record"
+    # documents name records by public id (the CLI turns them into the clinic's rows before validating)
+    schema["properties"]["episode_id"] = dict(PUBLIC_ID_SCHEMA)
+    schema["$defs"]["Resolution"]["properties"]["adverse_id"] = dict(PUBLIC_ID_SCHEMA)
     return schema
 
 

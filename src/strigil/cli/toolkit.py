@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_CLINIC",
     "EXIT_INPUT",
+    "ID_HELP",
+    "PUBLIC_ID_SCHEMA",
     "ClinicOpt",
     "JsonOpt",
     "OptionalClinicOpt",
@@ -40,6 +42,8 @@ __all__ = [
     "print_json",
     "read_json",
     "read_text",
+    "record_document",
+    "record_id",
     "unit_of_work",
 ]
 
@@ -51,6 +55,9 @@ _R = TypeVar("_R")
 # Every command that works in one clinic defaults to the database's only clinic (`strigil init` makes "main");
 # with several, it stops and asks for --clinic rather than guess which clinic's record to read or change.
 DEFAULT_CLINIC: str | None = None
+# Records are named by their public ids (strigil.services.record_ids), which the CLI prints; 32 hex digits
+# are hard to type, so any unique prefix of at least 8 names the record within the clinic.
+ID_HELP = "{} id: its public id as printed (32 hex digits) or a unique prefix of at least 8."
 OptionalClinicOpt = Annotated[
     str | None, typer.Option("--clinic", help="Clinic code (default: the database's only clinic).")
 ]
@@ -246,3 +253,25 @@ def new_file(path: Path, option: str = "--output") -> Path:
 def print_json(doc: Any, **options: Any) -> None:
     """Print one JSON document on standard output (`options` go to json.dumps)."""
     typer.echo(json.dumps(doc, **options))
+
+
+PUBLIC_ID_SCHEMA = {
+    "type": "string",
+    "description": "the record's public id as printed (32 hex digits) or a unique prefix of at least 8",
+}
+
+
+def record_document(s: Any, clinic: int, doc: dict[str, Any]) -> dict[str, Any]:
+    """A session or screening document as written (records named by public ids or unique prefixes) with the
+    clinic's database ids in their place (`strigil.services.record_ids.inward_document`)."""
+    from strigil.services.record_ids import inward_document
+
+    return inward_document(s, clinic, doc, prefix=True)
+
+
+def record_id(s: Any, clinic: int, kind: str, given: str) -> int:
+    """The database id of the clinic's record of `kind` that `given` names (its public id or a unique prefix
+    of at least 8 hex digits; the rule is `strigil.services.record_ids.resolve`)."""
+    from strigil.services.record_ids import resolve
+
+    return resolve(s, clinic, kind, given, prefix=True)

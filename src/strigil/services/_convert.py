@@ -50,13 +50,16 @@ def step_view(row: DoseStepRow) -> DoseStepView:
 
 
 def measurement_view(row: MeasurementRow) -> MeasurementView:
-    return MeasurementView(row.id, row.session_id, taken_on=row.taken_on, **measurement_fields(row))
+    return MeasurementView(
+        row.id, row.session_id, public_id=row.public_id, taken_on=row.taken_on, **measurement_fields(row)
+    )
 
 
 def adverse_view(row: AdverseResponseRow) -> AdverseView:
     return AdverseView(
         row.id,
         row.session_id,
+        public_id=row.public_id,
         version=row.version,
         resolved_where=row.resolved_where,
         resolution_note=row.resolution_note,
@@ -77,6 +80,7 @@ def screening_view(row: ScreeningRow) -> ScreeningView:
         row.confirms_id,
         row.recorded_by,
         row.recorded_at,
+        public_id=row.public_id,
     )
 
 
@@ -108,6 +112,7 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
     session_views = tuple(
         SessionView(
             id=s.id,
+            public_id=s.public_id,
             episode_id=s.episode_id,
             number=s.number,
             date=s.date,
@@ -150,6 +155,7 @@ def episode_view(db: Session, episode: EpisodeRow, patient: PatientRow) -> Episo
     ).first()
     return EpisodeView(
         id=episode.id,
+        public_id=episode.public_id,
         clinic_id=patient.clinic_id,
         patient_id=patient.id,
         patient_code=patient.code,

@@ -53,6 +53,7 @@ __all__ = [
     "password_problems",
     "reactivate_account",
     "record_refused_sign_in",
+    "record_refused_token",
     "reset_password",
     "resolve_api_token",
     "resolve_login_session",
@@ -519,11 +520,40 @@ def revoke_api_token(db: Session, account: Account, token_id: int) -> ApiToken:
         owner.id == account.id or (account.role == "admin" and owner.clinic_id == account.clinic_id)
     )
     if token is None or not allowed:
-        raise AccountNotFound(f"token_id: no token {token_id} of yours")
+        named = "" if token is None else f" {token.public_id}"  # never the database integer
+        raise AccountNotFound(f"token_id: no token{named} of yours")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
     db.flush()
     return token
+
+
+def record_refused_token(db: Session, secret: str, *, ip: str, target: str) -> None:
+    """A `denied` audit row for a request whose bearer token was refused: in the clinic of the token's
+    account when the token is known (revoked, expired or its account deactivated), otherwise as "unknown
+    token" (no clinic). The row holds the token's public prefix at most, never the secret or its digest."""
+    from strigil.services.audit import Actor, record
+
+    found = db.execute(
+        select(Account, ApiToken)
+        .join(ApiToken, ApiToken.account_id == Account.id)
+        .where(ApiToken.token_hash == _digest(secret))
+    ).first()
+    if found is None:
+        actor = Actor(None, "unknown token", "", None, ip, "api")
+        detail = "401: unknown API token"
+    else:
+        account, token = found[0], found[1]
+        actor = Actor(account.id, account.username, account.role, account.clinic_id, ip, "api")
+        why = (
+            "revoked"
+            if token.revoked_at is not None
+            else "deactivated account"
+            if not account.active
+            else "expired"
+        )
+        detail = f"401: API token {token.prefix}… refused ({why})"
+    record(db, actor, "denied", "request", target, detail=detail)
 
 
 def resolve_api_token(db: Session, secret: str) -> tuple[Account, ApiToken] | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
@@ -15,19 +17,24 @@ from strigil.store.audit import AuditEvent
 
 __all__ = [
     "ACTIONS",
+    "ERASED_NAME",
     "EXPORT_COLUMNS",
     "Actor",
     "AuditPage",
     "export_csv",
     "list_events",
+    "named_events",
+    "patient_filter",
     "record",
     "record_job",
     "record_patients",
 ]
 
 ACTIONS = ("read", "create", "update", "delete", "export", "login", "logout", "denied")
+# The audit trail keeps the database's ids (it stays inside the server); what leaves it (the API, the page,
+# this CSV) names records by their public ids and leaves out the events' own numbers, which count every
+# clinic's events (strigil.services.record_ids).
 EXPORT_COLUMNS = (
-    "id",
     "at",
     "username",
     "role",
@@ -189,25 +196,136 @@ def export_csv(db: Session, clinic_id: int) -> Iterator[str]:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(EXPORT_COLUMNS)
     query = select(AuditEvent).where(AuditEvent.clinic_id == clinic_id).order_by(AuditEvent.id)
+    chunk: list[AuditEvent] = []
     for event in db.scalars(query.execution_options(yield_per=1000)):
-        writer.writerow(
-            [
-                event.id,
-                _iso(event.at),
-                event.username,
-                event.role,
-                event.clinic_id,
-                event.action,
-                event.resource,
-                event.resource_id,
-                "" if event.patient_id is None else event.patient_id,
-                event.ip,
-                event.channel,
-                event.detail,
-            ]
-        )
-        if buffer.tell() > 64_000:
+        chunk.append(event)
+        if len(chunk) == 1000:
+            _write(writer, named_events(db, clinic_id, chunk))
+            chunk = []
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()
+    _write(writer, named_events(db, clinic_id, chunk))
     yield buffer.getvalue()
+
+
+def _write(writer: Any, events: list[dict[str, Any]]) -> None:
+    for event in events:
+        writer.writerow(["" if event[c] is None else event[c] for c in EXPORT_COLUMNS])
+
+
+# The erasure event names the erased patient's public id in its detail: the patient row is gone, and with
+# it the only other place that name was kept.
+ERASED_NAME = "public id {}"
+_ERASED = re.compile(r"public id ([0-9a-f]{32})")
+
+
+def _erased_names(db: Session, clinic_id: int, patient_ids: set[int]) -> dict[int, str]:
+    """The public ids erased patients had, from their erasure events."""
+    if not patient_ids:
+        return {}
+    found: dict[int, str] = {}
+    for pid, detail in db.execute(
+        select(AuditEvent.patient_id, AuditEvent.detail).where(
+            AuditEvent.clinic_id == clinic_id,
+            AuditEvent.action == "delete",
+            AuditEvent.resource == "patient",
+            AuditEvent.patient_id.in_(sorted(patient_ids)),
+        )
+    ):
+        named = _ERASED.search(detail or "")
+        if pid is not None and named:
+            found[int(pid)] = named.group(1)
+    return found
+
+
+def named_events(db: Session, clinic_id: int, events: Iterable[AuditEvent]) -> list[dict[str, Any]]:
+    """Audit events as they leave the server: records by their public ids (an erased patient by the one it
+    had), a bulk job's patient rows as "job" (the job's own row has no public name), no event numbers."""
+    from strigil.services.record_ids import public_ids
+
+    events = list(events)
+    patients = {e.patient_id for e in events if e.patient_id is not None}
+    names = public_ids(db, "patient", patients, clinic_id=clinic_id)
+    names.update(_erased_names(db, clinic_id, patients - set(names)))
+    accounts = public_ids(
+        db, "account", {e.account_id for e in events if e.account_id is not None}, clinic_id=clinic_id
+    )
+    clinics = public_ids(
+        db, "clinic", {e.clinic_id for e in events if e.clinic_id is not None}, clinic_id=clinic_id
+    )
+    wanted: dict[str, set[int]] = {}
+    for e in events:
+        if e.resource_id.isdigit():
+            wanted.setdefault(e.resource, set()).add(int(e.resource_id))
+    resources = {
+        kind: public_ids(db, kind, ids, clinic_id=clinic_id)
+        for kind, ids in wanted.items()
+        if kind in _NAMED_KINDS
+    }
+    resources.setdefault("patient", {}).update(
+        {pid: names[pid] for pid in wanted.get("patient", set()) if pid in names}
+    )
+    out = []
+    for e in events:
+        if e.resource_id.isdigit():
+            resource_id = resources.get(e.resource, {}).get(int(e.resource_id), "")
+        elif e.resource_id.startswith("job "):
+            resource_id = "job"
+        else:
+            resource_id = e.resource_id
+        out.append(
+            {
+                "at": _iso(e.at),
+                "username": e.username,
+                "role": e.role,
+                "clinic_id": clinics.get(e.clinic_id) if e.clinic_id is not None else None,
+                "account_id": accounts.get(e.account_id) if e.account_id is not None else None,
+                "action": e.action,
+                "resource": e.resource,
+                "resource_id": resource_id,
+                "patient_id": names.get(e.patient_id) if e.patient_id is not None else None,
+                "ip": e.ip,
+                "channel": e.channel,
+                "detail": e.detail,
+            }
+        )
+    return out
+
+
+_NAMED_KINDS = (
+    "clinic",
+    "patient",
+    "episode",
+    "session",
+    "measurement",
+    "adverse_response",
+    "screening",
+    "clinician",
+    "clinic_template",
+    "account",
+    "token",
+)
+
+
+def patient_filter(db: Session, clinic_id: int, given: str) -> int:
+    """The database id of the patient a public id names, for filtering the trail: a patient of the clinic,
+    or one erased from it (by the name its erasure event kept); -1 (matches nothing) otherwise."""
+    from strigil.services.errors import NotFound
+    from strigil.services.record_ids import resolve
+
+    try:
+        return resolve(db, clinic_id, "patient", given)
+    except NotFound:
+        pass
+    if not _ERASED.fullmatch(f"public id {given}"):
+        return -1
+    found = db.scalar(
+        select(AuditEvent.patient_id).where(
+            AuditEvent.clinic_id == clinic_id,
+            AuditEvent.action == "delete",
+            AuditEvent.resource == "patient",
+            AuditEvent.detail.contains(ERASED_NAME.format(given)),
+        )
+    )
+    return -1 if found is None else int(found)

@@ -31,10 +31,11 @@ class ClinicTemplate:
     name: str
     steps: tuple[dict[str, str], ...]
     created_by: str
+    public_id: str = ""  # its name outside the server (the session form's `template=clinic-…`)
 
 
 def _view(row: ClinicTemplateRow) -> ClinicTemplate:
-    return ClinicTemplate(row.id, row.name, tuple(row.steps), row.created_by)
+    return ClinicTemplate(row.id, row.name, tuple(row.steps), row.created_by, row.public_id)
 
 
 def save_clinic_template(
@@ -73,5 +74,5 @@ def clinic_template(db: Session, clinic_id: int, template_id: int) -> ClinicTemp
     """One of the clinic's templates (NotFound for another clinic's)."""
     row = db.get(ClinicTemplateRow, template_id)
     if row is None or row.clinic_id != clinic_id:
-        raise NotFound(f"no clinic template {template_id} in this clinic")
+        raise NotFound("no such clinic template in this clinic")
     return _view(row)

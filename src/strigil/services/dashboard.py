@@ -60,6 +60,7 @@ class TodayRow:
     condition: str
     session_number: int
     region: str = ""
+    episode_public_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -72,13 +73,22 @@ class Alert:
     text: str
     severity: str = ""
     adverse_id: int | None = None  # the adverse response an "adverse" alert is about (to resolve it)
+    episode_public_id: str = ""  # the names outside the server (strigil.services.record_ids)
+    adverse_public_id: str | None = None
 
 
 def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 100) -> list[TodayRow]:
     """Patients with a session dated `today` in the clinic's open episodes, each once (with the latest session
     recorded today), the latest recorded first."""
     rows = db.execute(
-        select(PatientRow.code, EpisodeRow.id, EpisodeRow.condition, SessionRow.number, EpisodeRow.region)
+        select(
+            PatientRow.code,
+            EpisodeRow.id,
+            EpisodeRow.condition,
+            SessionRow.number,
+            EpisodeRow.region,
+            EpisodeRow.public_id,
+        )
         .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(
@@ -95,10 +105,10 @@ def today_patients(db: Session, clinic_id: int, today: dt.date, *, limit: int = 
     ).all()
     seen: set[str] = set()
     out = []
-    for code, eid, condition, number, region in rows:  # each patient once, with their latest session
+    for code, eid, condition, number, region, public_id in rows:  # each patient once, their latest session
         if code not in seen:
             seen.add(code)
-            out.append(TodayRow(code, eid, condition, number, region))
+            out.append(TodayRow(code, eid, condition, number, region, public_id))
     return out
 
 
@@ -117,6 +127,8 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             AdverseResponseRow.severity,
             AdverseResponseRow.onset_on,
             AdverseResponseRow.id,
+            EpisodeRow.public_id,
+            AdverseResponseRow.public_id,
         )
         .join(EpisodeRow, EpisodeRow.id == AdverseResponseRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
@@ -130,16 +142,23 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         .order_by(AdverseResponseRow.onset_on.desc())
         .limit(limit)
     ).all()
-    for code, eid, kind, severity, onset, aid in adverse:
+    for code, eid, kind, severity, onset, aid, episode_public, adverse_public in adverse:
         text = f"{kind.replace('_', ' ')} since {onset}, not resolved"
-        alerts.append(Alert("adverse", code, eid, text, severity, aid))
+        alerts.append(Alert("adverse", code, eid, text, severity, aid, episode_public, adverse_public))
     later = aliased(SessionRow)
     newest: list[Any] = []
     # One query per word, each walking the (recommended, date) index newest first and stopping at `limit`:
     # an IN over both words would read every such session of the window and sort them.
     for word in ATTENTION:
         newest += db.execute(
-            select(SessionRow.date, SessionRow.id, PatientRow.code, EpisodeRow.id, SessionRow.recommendation)
+            select(
+                SessionRow.date,
+                SessionRow.id,
+                PatientRow.code,
+                EpisodeRow.id,
+                SessionRow.recommendation,
+                EpisodeRow.public_id,
+            )
             .join(EpisodeRow, EpisodeRow.id == SessionRow.episode_id)
             .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
             .where(
@@ -160,8 +179,14 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
             .limit(limit)
         ).all()
     later_screening = aliased(ScreeningRow)
-    for code, eid, on, result in db.execute(
-        select(PatientRow.code, EpisodeRow.id, ScreeningRow.screened_on, ScreeningRow.result)
+    for code, eid, on, result, episode_public in db.execute(
+        select(
+            PatientRow.code,
+            EpisodeRow.id,
+            ScreeningRow.screened_on,
+            ScreeningRow.result,
+            EpisodeRow.public_id,
+        )
         .join(EpisodeRow, EpisodeRow.id == ScreeningRow.episode_id)
         .join(PatientRow, PatientRow.id == EpisodeRow.patient_id)
         .where(
@@ -181,9 +206,11 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
         reasons = "; ".join(r.get("name", "") for r in result.get("reasons", [])[:2])
         urgent = " — refer the same day" if result.get("referral") == "urgent" else ""
         text = f"screened {on}: contraindicated ({reasons}){urgent}"
-        alerts.append(Alert("screening", code, eid, text, "contraindicated"))
+        alerts.append(
+            Alert("screening", code, eid, text, "contraindicated", episode_public_id=episode_public)
+        )
     newest.sort(key=lambda r: (r[0], r[1]), reverse=True)  # by date, then by id
-    for _date, _id, code, eid, rec in newest[:limit]:
+    for _date, _id, code, eid, rec, episode_public in newest[:limit]:
         reasons = "; ".join(r.get("text", "") for r in rec.get("reasons", [])[:2])
         alerts.append(
             Alert(
@@ -192,6 +219,7 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
                 eid,
                 f"decision aid says {rec['recommendation']}: {reasons}",
                 rec["recommendation"],
+                episode_public_id=episode_public,
             )
         )
     return alerts

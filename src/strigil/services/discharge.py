@@ -12,13 +12,13 @@ import dataclasses
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy.orm import Session
 
 from strigil.catalog import load_catalog
 from strigil.clinical.gates import reason_problem
-from strigil.services import audit
+from strigil.services import audit, record_ids
 from strigil.services.amendments import keep_previous
 from strigil.services.audit import Actor
 from strigil.services.episodes import close_episode, find_episode, show_episode
@@ -59,6 +59,7 @@ class AreaDose:
 class AdverseCourse:
     """An adverse response and its course: onset, resolution (or open at discharge), days."""
 
+    RECORD_KIND: ClassVar[str] = "adverse_response"  # what `id` names (strigil.services.record_ids)
     id: int
     session: int | None
     kind: str
@@ -86,9 +87,10 @@ class DischargeSummary:
     closed_on: dt.date | None
     referrer: str | None
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (dates as ISO text; the episode without its sessions' details)."""
-        plain = dataclasses.asdict(dataclasses.replace(self, episode=_bare(self.episode)))
+    def to_json(self, db: Session) -> dict[str, Any]:
+        """JSON-ready form (dates as ISO text; the episode without its sessions' details; records named by
+        their public ids)."""
+        plain = record_ids.outward(db, dataclasses.replace(self, episode=_bare(self.episode)))
         plain["dose"] = [{**d, "minutes": a.minutes} for d, a in zip(plain["dose"], self.dose, strict=True)]
         return json.loads(json.dumps(plain, default=lambda v: v.isoformat()))
 
@@ -200,9 +202,9 @@ def reopen_episode(db: Session, clinic_id: int, episode_id: int, *, reason: str,
     """Reopen a discharged episode; the discharge is kept as an earlier version with who, when and why."""
     episode, patient = find_episode(db, clinic_id, episode_id)
     if episode.voided_at is not None:
-        raise Refused(f"episode {episode_id} is void ({episode.void_reason}); it cannot be reopened")
+        raise Refused(f"episode {episode.public_id} is void ({episode.void_reason}); it cannot be reopened")
     if episode.closed_on is None:
-        raise Refused(f"episode {episode_id} is open; only a discharged episode is reopened")
+        raise Refused(f"episode {episode.public_id} is open; only a discharged episode is reopened")
     problem = reason_problem(reason, "reason")
     if problem:
         raise invalid("reason", reason, problem.split(": ", 1)[1])

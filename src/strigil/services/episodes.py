@@ -115,9 +115,7 @@ def find_episode(db: Session, clinic_id: int, episode_id: int) -> tuple[EpisodeR
         .where(EpisodeRow.id == episode_id, PatientRow.clinic_id == clinic_id)
     ).first()
     if found is None:
-        raise NotFound(
-            f"no episode {episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
-        )
+        raise NotFound("no such episode in this clinic; see `strigil patient show CODE` for episode ids")
     return found[0], found[1]
 
 
@@ -142,9 +140,9 @@ def close_episode(
     referring clinician the discharge letter is addressed to (None: leave as recorded)."""
     episode, patient = find_episode(db, clinic_id, episode_id)
     if episode.voided_at is not None:
-        raise Refused(f"episode {episode_id} is void ({episode.void_reason}); it is not discharged")
+        raise Refused(f"episode {episode.public_id} is void ({episode.void_reason}); it is not discharged")
     if episode.closed_on is not None:
-        raise Refused(f"episode {episode_id} was already closed on {episode.closed_on}")
+        raise Refused(f"episode {episode.public_id} was already closed on {episode.closed_on}")
     if closed_on < episode.opened_on:
         raise invalid(
             "closed_on", closed_on.isoformat(), f"must be on or after opened_on {episode.opened_on}"
@@ -186,7 +184,7 @@ def amend_plan(
     """
     episode, patient = find_episode(db, clinic_id, episode_id)
     if episode.closed_on is not None:
-        raise Refused(f"episode {episode_id} was closed on {episode.closed_on}; its plan is final")
+        raise Refused(f"episode {episode.public_id} was closed on {episode.closed_on}; its plan is final")
     why = reason_problem(reason, "reason")
     if why:
         raise invalid("reason", reason, why.split(": ", 1)[1])
@@ -240,7 +238,9 @@ def prescribe_exercises(
     kept as an amendment). Strigil proposes none: an empty list clears the programme."""
     episode, patient = find_episode(db, clinic_id, episode_id)
     if episode.closed_on is not None:
-        raise Refused(f"episode {episode_id} was closed on {episode.closed_on}; its programme is final")
+        raise Refused(
+            f"episode {episode.public_id} was closed on {episode.closed_on}; its programme is final"
+        )
     try:
         prescription = Prescription.model_validate({"exercises": exercises})
     except ValidationError as exc:

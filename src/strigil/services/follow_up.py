@@ -21,6 +21,7 @@ class Question:
     session: int | None
     question: str
     adverse_id: int | None = None
+    adverse_public_id: str | None = None  # its name outside the server (the session form's field names)
 
     def to_json(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -28,7 +29,7 @@ class Question:
             "about": self.about,
             "session": self.session,
             "question": self.question,
-            "adverse_id": self.adverse_id,
+            "adverse_id": self.adverse_public_id,
         }
 
 
@@ -48,6 +49,12 @@ def questions_for_next_session(view: EpisodeView, today: dt.date | None = None) 
         [a.region for a in responses],
     )
     return [
-        Question(q.about, q.session, q.question, None if q.index is None else responses[q.index].id)
+        Question(
+            q.about,
+            q.session,
+            q.question,
+            None if q.index is None else responses[q.index].id,
+            None if q.index is None else responses[q.index].public_id,
+        )
         for q in follow_up_questions(reports, latest)
     ]

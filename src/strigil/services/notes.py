@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from strigil.services import audit
+from strigil.services import audit, record_ids
 from strigil.services._convert import clinician_view
 from strigil.services.amendments import add_addendum_to, history
 from strigil.services.audit import Actor
@@ -88,9 +88,9 @@ class SessionNote:
         """True once the clinician signed the note."""
         return self.session.signed_at is not None
 
-    def to_json(self) -> dict[str, Any]:
-        """JSON-ready form (dates as ISO text)."""
-        return json.loads(json.dumps(dataclasses.asdict(self), default=_iso))
+    def to_json(self, db: Session) -> dict[str, Any]:
+        """JSON-ready form (dates as ISO text; records named by their public ids)."""
+        return json.loads(json.dumps(record_ids.outward(db, self), default=_iso))
 
 
 def _iso(value: Any) -> Any:
@@ -103,11 +103,11 @@ def find_session(db: Session, clinic_id: int, session_id: int) -> tuple[SessionR
     """The session and its patient, if the session belongs to the clinic."""
     row = db.get(SessionRow, session_id)
     if row is None:
-        raise NotFound(f"no session {session_id} in this clinic")
+        raise NotFound("no such session in this clinic")
     try:
         _, patient = find_episode(db, clinic_id, row.episode_id)
     except NotFound:
-        raise NotFound(f"no session {session_id} in this clinic") from None
+        raise NotFound("no such session in this clinic") from None
     return row, patient
 
 
@@ -191,10 +191,12 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[Change, ...
 def _open(db: Session, row: SessionRow, what: str) -> None:
     """A void session's note, or one of a void episode, is final."""
     if row.voided_at is not None:
-        raise Refused(f"session {row.id} is void ({row.void_reason}); its note cannot be {what}")
+        raise Refused(f"session {row.public_id} is void ({row.void_reason}); its note cannot be {what}")
     episode = db.get(EpisodeRow, row.episode_id)
     if episode is not None and episode.voided_at is not None:
-        raise Refused(f"episode {episode.id} is void ({episode.void_reason}); its notes cannot be {what}")
+        raise Refused(
+            f"episode {episode.public_id} is void ({episode.void_reason}); its notes cannot be {what}"
+        )
 
 
 def sign_note(db: Session, clinic_id: int, session_id: int, *, clinician: str, actor: Actor) -> SessionNote:
@@ -204,14 +206,14 @@ def sign_note(db: Session, clinic_id: int, session_id: int, *, clinician: str, a
     _open(db, row, "signed")
     if row.signed_at is not None:
         raise Refused(
-            f"session {session_id}'s note was signed by {row.signed_by} on {row.signed_at:%Y-%m-%d}; "
+            f"session {row.public_id}'s note was signed by {row.signed_by} on {row.signed_at:%Y-%m-%d}; "
             "correct it by amendment or add an addendum"
         )
     own = db.get(ClinicianRow, row.clinician_id)
     code = own.code if own else ""
     if clinician.strip() != code:
         raise Refused(
-            f"session {session_id}'s note is signed by its clinician ({code}); "
+            f"session {row.public_id}'s note is signed by its clinician ({code}); "
             f"{clinician.strip() or 'nobody'} cannot sign it"
         )
     row.signed_at, row.signed_by = now_utc(), code

@@ -42,7 +42,9 @@ def _session_of(
             )
         )
         field, value = ("session_id", session_id) if number is None else ("session", number)
-        raise invalid(field, value, f"not a session of episode {episode_id}; its sessions: {known or 'none'}")
+        raise invalid(
+            field, value, f"not a session of this episode; its sessions (by number): {known or 'none'}"
+        )
     return row
 
 
@@ -143,10 +145,10 @@ def resolve_adverse_response(
         .where(AdverseResponseRow.id == adverse_id, PatientRow.clinic_id == clinic_id)
     ).first()
     if found is None:
-        raise NotFound(f"no adverse response {adverse_id} in this clinic")
+        raise NotFound("no such adverse response in this clinic")
     row, patient_id = found
     if row.resolved_on is not None:
-        raise Refused(f"adverse response {adverse_id} is already resolved ({row.resolved_on})")
+        raise Refused(f"adverse response {row.public_id} is already resolved ({row.resolved_on})")
     if resolved_on < row.onset_on:
         raise invalid("resolved_on", resolved_on.isoformat(), f"must be on or after onset {row.onset_on}")
     if resolved_on > (today or dt.date.today()):

@@ -50,11 +50,28 @@ def _view(db: Session, row: PatientRow, with_episodes: bool) -> PatientView:
         ).all()
         episodes = tuple(
             EpisodeSummary(
-                e.id, e.condition, e.region, e.side, e.opened_on, e.closed_on, n or 0, e.void_reason
+                e.id,
+                e.condition,
+                e.region,
+                e.side,
+                e.opened_on,
+                e.closed_on,
+                n or 0,
+                e.void_reason,
+                public_id=e.public_id,
             )
             for e, n in rows
         )
-    return PatientView(row.id, row.clinic_id, row.code, row.birth_year, row.sex, row.version, episodes)
+    return PatientView(
+        row.id,
+        row.clinic_id,
+        row.code,
+        row.birth_year,
+        row.sex,
+        row.version,
+        episodes,
+        public_id=row.public_id,
+    )
 
 
 def add_patient(db: Session, clinic_id: int, data: dict[str, Any] | Patient) -> PatientView:
@@ -165,7 +182,10 @@ def search_patients(
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
-    views = [PatientView(r.id, r.clinic_id, r.code, r.birth_year, r.sex, r.version) for r in rows]
+    views = [
+        PatientView(r.id, r.clinic_id, r.code, r.birth_year, r.sex, r.version, public_id=r.public_id)
+        for r in rows
+    ]
     return PatientPage(views, int(total), page, per_page)
 
 
@@ -176,6 +196,7 @@ class PatientOverview:
     open_episode_id: int | None
     condition: str | None
     last_visit: dt.date | None
+    open_episode_public_id: str | None = None
 
 
 def overview(db: Session, patient_ids: list[int]) -> dict[int, PatientOverview]:
@@ -185,15 +206,21 @@ def overview(db: Session, patient_ids: list[int]) -> dict[int, PatientOverview]:
     if not patient_ids:
         return {}
     episodes = db.execute(
-        select(EpisodeRow.id, EpisodeRow.patient_id, EpisodeRow.condition, EpisodeRow.closed_on)
+        select(
+            EpisodeRow.id,
+            EpisodeRow.patient_id,
+            EpisodeRow.condition,
+            EpisodeRow.closed_on,
+            EpisodeRow.public_id,
+        )
         .where(EpisodeRow.patient_id.in_(patient_ids))
         .order_by(EpisodeRow.opened_on, EpisodeRow.id)
     ).all()
-    owner = {eid: pid for eid, pid, _, _ in episodes}
-    open_episode: dict[int, tuple[int, str]] = {}
-    for eid, pid, condition, closed_on in episodes:
+    owner = {eid: pid for eid, pid, _, _, _ in episodes}
+    open_episode: dict[int, tuple[int, str, str]] = {}
+    for eid, pid, condition, closed_on, public_id in episodes:
         if closed_on is None:
-            open_episode[pid] = (eid, condition)  # the latest open one wins
+            open_episode[pid] = (eid, condition, public_id)  # the latest open one wins
     last: dict[int, dt.date] = {}
     if owner:
         for eid, date in db.execute(
@@ -206,7 +233,10 @@ def overview(db: Session, patient_ids: list[int]) -> dict[int, PatientOverview]:
                 last[pid] = date
     return {
         pid: PatientOverview(
-            open_episode.get(pid, (None, None))[0], open_episode.get(pid, (None, None))[1], last.get(pid)
+            open_episode.get(pid, (None, None, None))[0],
+            open_episode.get(pid, (None, None, None))[1],
+            last.get(pid),
+            open_episode.get(pid, (None, None, None))[2],
         )
         for pid in patient_ids
     }

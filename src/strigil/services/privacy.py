@@ -16,7 +16,8 @@ from typing import Any
 from sqlalchemy import delete, func, inspect, or_, select
 from sqlalchemy.orm import Session
 
-from strigil.services.audit import Actor, record
+from strigil.services import record_ids
+from strigil.services.audit import ERASED_NAME, Actor, record
 from strigil.services.errors import invalid
 from strigil.services.patients import find_patient
 from strigil.store.audit import AuditEvent
@@ -33,7 +34,8 @@ from strigil.store.record import (
 
 __all__ = ["EXPORT_FORMAT", "ErasureReport", "Holdings", "erase_patient", "export_patient", "holdings"]
 
-EXPORT_FORMAT = "strigil-patient-export/1"
+# /2: records named by their public ids; no database integer (ids, references, audit event numbers).
+EXPORT_FORMAT = "strigil-patient-export/2"
 
 
 def _plain(value: Any) -> Any:
@@ -85,10 +87,34 @@ def _owned(db: Session, clinic_id: int, code: str) -> _Owned:
     return _Owned(patient, episodes, sessions, measurements, adverse)
 
 
-def _rows(db: Session, model: Any, column: Any, ids: list[int]) -> list[dict[str, Any]]:
+def _rows(db: Session, model: Any, column: Any, ids: list[int], kind: str | None) -> list[dict[str, Any]]:
+    """The rows, records named by their public ids (`kind`: what `id` names; None: a part of a record, such
+    as a dose step, whose integer id is left out)."""
     if not ids:
         return []
-    return [_row(r) for r in db.scalars(select(model).where(column.in_(ids)).order_by(model.id))]
+    rows = [_row(r) for r in db.scalars(select(model).where(column.in_(ids)).order_by(model.id))]
+    return list(record_ids.outward(db, rows, id_kind=kind, strict=False))
+
+
+def _amendment(db: Session, row: AmendmentRow) -> dict[str, Any]:
+    """An earlier version: the record it belongs to and the version itself, named by public ids."""
+    plain = _row(row)
+    del plain["id"]
+    entity = row.entity if row.entity in record_ids.KINDS else None
+    plain["entity_id"] = (
+        None if entity is None else record_ids.public_ids(db, entity, [row.entity_id]).get(row.entity_id)
+    )
+    plain["previous"] = record_ids.outward(db, row.previous, id_kind=entity, strict=False)
+    return plain
+
+
+def _audit_event(db: Session, event: AuditEvent) -> dict[str, Any]:
+    """An audit event with the records it names by their public ids; its own number (global, counting every
+    clinic's events) is left out, the order of the list keeps the sequence."""
+    plain = _row(event)
+    del plain["id"]
+    plain["resource_id"] = record_ids.outward_resource_id(db, event.resource, event.resource_id)
+    return dict(record_ids.outward(db, plain, strict=False))
 
 
 def export_patient(db: Session, clinic_id: int, code: str, actor: Actor) -> dict[str, Any]:
@@ -102,15 +128,22 @@ def export_patient(db: Session, clinic_id: int, code: str, actor: Actor) -> dict
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "patient": _row(owned.patient),
-        "episodes": _rows(db, EpisodeRow, EpisodeRow.id, owned.episodes),
-        "sessions": _rows(db, SessionRow, SessionRow.id, owned.sessions),
-        "dose_steps": _rows(db, DoseStepRow, DoseStepRow.session_id, owned.sessions),
-        "measurements": _rows(db, MeasurementRow, MeasurementRow.id, owned.measurements),
-        "adverse_responses": _rows(db, AdverseResponseRow, AdverseResponseRow.id, owned.adverse),
-        "screenings": _rows(db, ScreeningRow, ScreeningRow.episode_id, owned.episodes),
-        "amendments": [_row(r) for r in db.scalars(select(AmendmentRow).where(owned.amendment_filter()))],
-        "audit_events": [_row(e) for e in audit],
+        "patient": record_ids.outward(db, _row(owned.patient), id_kind="patient", strict=False),
+        "episodes": _rows(db, EpisodeRow, EpisodeRow.id, owned.episodes, "episode"),
+        "sessions": _rows(db, SessionRow, SessionRow.id, owned.sessions, "session"),
+        "dose_steps": _rows(db, DoseStepRow, DoseStepRow.session_id, owned.sessions, None),
+        "measurements": _rows(db, MeasurementRow, MeasurementRow.id, owned.measurements, "measurement"),
+        "adverse_responses": _rows(
+            db, AdverseResponseRow, AdverseResponseRow.id, owned.adverse, "adverse_response"
+        ),
+        "screenings": _rows(db, ScreeningRow, ScreeningRow.episode_id, owned.episodes, "screening"),
+        "amendments": [
+            _amendment(db, r)
+            for r in db.scalars(
+                select(AmendmentRow).where(owned.amendment_filter()).order_by(AmendmentRow.id)
+            )
+        ],
+        "audit_events": [_audit_event(db, e) for e in audit],
     }
     record(
         db, actor, "export", "patient", owned.patient.id, patient_id=owned.patient.id, detail="whole record"
@@ -160,6 +193,7 @@ class ErasureReport:
     code: str
     removed: dict[str, int] = field(default_factory=dict)
     audit_event_id: int = 0
+    public_id: str = ""  # the name the patient had outside the server (what answers give)
 
 
 def erase_patient(
@@ -190,7 +224,7 @@ def erase_patient(
         remove("treatment_sessions", delete(SessionRow).where(SessionRow.episode_id.in_(owned.episodes)))
         remove("screenings", delete(ScreeningRow).where(ScreeningRow.episode_id.in_(owned.episodes)))
         remove("episodes", delete(EpisodeRow).where(EpisodeRow.id.in_(owned.episodes)))
-    patient_id = owned.patient.id
+    patient_id, public_id = owned.patient.id, owned.patient.public_id
     db.expunge(owned.patient)
     remove("patients", delete(PatientRow).where(PatientRow.id == patient_id))
     summary = ", ".join(f"{k}={v}" for k, v in removed.items() if v)
@@ -201,7 +235,11 @@ def erase_patient(
         "patient",
         patient_id,
         patient_id=patient_id,
-        detail=f"erased on request ({reason.strip()[:120]}); code {code}; {summary}",
+        # the erased patient's public id, which the audit trail's outward views name it by from now on
+        detail=f"erased on request ({reason.strip()[:120]}); code {code}; {ERASED_NAME.format(public_id)}; "
+        f"{summary}",
     )
     db.flush()
-    return ErasureReport(patient_id=patient_id, code=code, removed=removed, audit_event_id=event.id)
+    return ErasureReport(
+        patient_id=patient_id, code=code, removed=removed, audit_event_id=event.id, public_id=public_id
+    )

@@ -156,7 +156,7 @@ def record_screening(
     """Screen with a `strigil screen` document and store it on the episode (with its own history)."""
     episode, _ = find_episode(db, clinic_id, episode_id)
     if episode.closed_on is not None:
-        raise Refused(f"episode {episode_id} was closed on {episode.closed_on}; it takes no screening")
+        raise Refused(f"episode {episode.public_id} was closed on {episode.closed_on}; it takes no screening")
     on = today or dt.date.today()
     try:
         parsed = parse_screen_document({**doc, "episode_id": episode_id})

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import ValidationError
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -130,6 +130,7 @@ _INSERT_ADVERSE = insert(_TABLES["adverse_responses"])
 class RecordedSession:
     """What recording a session returns: its id and number, and the decision aid's recommendation."""
 
+    RECORD_KIND: ClassVar[str] = "session"  # what `id` names (strigil.services.record_ids)
     id: int
     episode_id: int
     number: int
@@ -179,16 +180,12 @@ def _check_against_episode(db: Session, clinic_id: int, record: SessionRecord, *
         {"episode_id": record.episode_id, "clinic_id": clinic_id, "clinician": record.clinician},
     ).first()
     if found is None:
-        raise NotFound(
-            f"no episode {record.episode_id} in this clinic; see `strigil patient show CODE` for episode ids"
-        )
+        raise NotFound("no such episode in this clinic; see `strigil patient show CODE` for episode ids")
     opened_on, closed_on, condition, planned_iastm, region, voided_at, clinician_id = found
     if voided_at is not None:
-        raise Refused(f"episode {record.episode_id} is void (entered by mistake); it takes no sessions")
+        raise Refused("the episode is void (entered by mistake); it takes no sessions")
     if closed_on is not None:
-        raise Refused(
-            f"episode {record.episode_id} was closed on {closed_on}; open a new episode to record care"
-        )
+        raise Refused(f"the episode was closed on {closed_on}; open a new episode to record care")
     problems = _when_and_who(db, clinic_id, record.date, record.clinician, opened_on, clinician_id, today)
     if problems:
         raise InvalidInput(problems[:1])
@@ -553,7 +550,7 @@ def session_document(db: Session, session_id: int) -> dict[str, Any]:
     """A stored session as the JSON document that would record it again (used for amendments and export)."""
     row = db.get(SessionRow, session_id)
     if row is None:
-        raise NotFound(f"no session {session_id}")
+        raise NotFound("no such session")
     clinician = db.get(ClinicianRow, row.clinician_id)
     measurements = db.scalars(
         select(MeasurementRow).where(MeasurementRow.session_id == row.id).order_by(MeasurementRow.id)
@@ -586,14 +583,13 @@ def amend_session(
     record = parse_session(doc)
     row = db.get(SessionRow, session_id)
     if row is None:
-        raise NotFound(f"no session {session_id} in this clinic")
+        raise NotFound("no such session in this clinic")
     find_episode(db, clinic_id, row.episode_id)  # the session must belong to this clinic
     if record.episode_id != row.episode_id:
         raise invalid(
             "episode_id",
             record.episode_id,
-            f"a correction cannot move session {session_id} "
-            f"to another episode; it belongs to episode {row.episode_id}",
+            "a correction cannot move a session to another episode",
         )
     target = _check_against_episode(db, clinic_id, record, today=today or dt.date.today())
     if record.follow_up is not None and (record.follow_up.reactions or record.follow_up.resolved):

@@ -47,6 +47,7 @@ class EpisodeSummary:
     """One line per episode in a patient's list."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     condition: str
     region: str
     side: str
@@ -61,6 +62,7 @@ class PatientView:
     """A pseudonymous patient and their episodes."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     clinic_id: int
     code: str
     birth_year: int
@@ -95,6 +97,7 @@ class MeasurementView:
     """An outcome measurement."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     session_id: int | None
     measure: str
     value: float
@@ -111,6 +114,7 @@ class AdverseView:
     """An adverse response."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     session_id: int | None
     kind: str
     severity: str
@@ -128,6 +132,7 @@ class SessionView:
     """A treatment session with everything it holds."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     episode_id: int
     number: int
     date: dt.date
@@ -176,6 +181,7 @@ class ScreeningView:
     """A screening stored on an episode: findings (code, region), regions screened, verdict and reasons."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     episode_id: int
     screened_on: dt.date
     findings: tuple[dict[str, Any], ...]
@@ -201,6 +207,7 @@ class EpisodeView:
     """An episode of care with its sessions, measurements and adverse responses."""
 
     id: int
+    public_id: str = field(kw_only=True)  # the name outside the server (strigil.services.record_ids)
     clinic_id: int
     patient_id: int
     patient_code: str

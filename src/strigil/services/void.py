@@ -32,7 +32,7 @@ def void_session(db: Session, clinic_id: int, session_id: int, *, reason: str, a
     """Mark a session void (entered by mistake) with who, when and why; it keeps its number."""
     row, patient = find_session(db, clinic_id, session_id)
     if row.voided_at is not None:
-        raise Refused(f"session {session_id} is already void ({row.void_reason})")
+        raise Refused(f"session {row.public_id} is already void ({row.void_reason})")
     why = _reason(reason)
     row.voided_at, row.voided_by, row.void_reason = now_utc(), actor.username[:64], why
     db.flush()
@@ -43,7 +43,7 @@ def void_episode(db: Session, clinic_id: int, episode_id: int, *, reason: str, a
     """Mark an episode void (opened by mistake) with who, when and why; it takes no more sessions."""
     episode, patient = find_episode(db, clinic_id, episode_id)
     if episode.voided_at is not None:
-        raise Refused(f"episode {episode_id} is already void ({episode.void_reason})")
+        raise Refused(f"episode {episode.public_id} is already void ({episode.void_reason})")
     why = _reason(reason)
     episode.voided_at, episode.voided_by, episode.void_reason = now_utc(), actor.username[:64], why
     db.flush()

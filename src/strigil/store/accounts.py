@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from strigil.store import record as _record  # noqa: F401  (the clinics table our accounts refer to)
 from strigil.store.base import Base
+from strigil.store.public_ids import PUBLIC_ID_LENGTH, new_public_id
 from strigil.store.types import UTCTimestamp as UTCDateTime
 from strigil.store.types import now_utc as utcnow
 
@@ -27,8 +28,11 @@ class Account(Base):
     """A person who signs in, with one role in one clinic."""
 
     __tablename__ = "web_accounts"
+    __table_args__ = (Index("ux_web_accounts_public_id", "public_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the account's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     role: Mapped[str] = mapped_column(String(16))
@@ -63,8 +67,11 @@ class ApiToken(Base):
     """A scoped, revocable token for programs; only its SHA-256 digest is kept."""
 
     __tablename__ = "web_api_tokens"
+    __table_args__ = (Index("ux_web_api_tokens_public_id", "public_id", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the token's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(16))
     account_id: Mapped[int] = mapped_column(ForeignKey("web_accounts.id"), index=True)

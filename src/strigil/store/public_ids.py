@@ -18,7 +18,9 @@ __all__ = [
     "public_id_sql",
 ]
 
-# The tables whose rows are reachable from outside (dose steps are parts of their session).
+# The tables whose rows are reachable from outside (dose steps are parts of their session). The first seven
+# got their column in migration 0132, the rest (sign-in accounts, API tokens, clinicians, clinic templates:
+# reachable by URL or named in answers) in 0201.
 PUBLIC_ID_TABLES = (
     "clinics",  # scopes the identifier systems of what a clinic names itself (patient and clinician codes)
     "patients",
@@ -27,6 +29,10 @@ PUBLIC_ID_TABLES = (
     "screenings",
     "measurements",
     "adverse_responses",
+    "web_accounts",
+    "web_api_tokens",
+    "clinicians",
+    "clinic_templates",
 )
 
 

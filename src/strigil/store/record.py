@@ -63,9 +63,14 @@ class ClinicianRow(Base):
     """A clinician of a clinic, with profession, IASTM training and experience (TIDieR item 5)."""
 
     __tablename__ = "clinicians"
-    __table_args__ = (UniqueConstraint("clinic_id", "code"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "code"),
+        Index("ux_clinicians_public_id", "public_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the clinician's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     code: Mapped[str] = mapped_column(String(32))
     name: Mapped[str] = mapped_column(String(200))
@@ -366,9 +371,14 @@ class ClinicTemplateRow(Base):
     dose; the two sourced templates live in the catalogue)."""
 
     __tablename__ = "clinic_templates"
-    __table_args__ = (UniqueConstraint("clinic_id", "name"),)
+    __table_args__ = (
+        UniqueConstraint("clinic_id", "name"),
+        Index("ux_clinic_templates_public_id", "public_id", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # the template's name outside the server (strigil.store.public_ids); nullable only in the schema
+    public_id: Mapped[str] = mapped_column(String(PUBLIC_ID_LENGTH), nullable=True, default=new_public_id)
     clinic_id: Mapped[int] = mapped_column(ForeignKey("clinics.id"))
     name: Mapped[str] = mapped_column(String(120))
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)

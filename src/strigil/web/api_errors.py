@@ -19,12 +19,18 @@ __all__ = [
     "QUERY_LIST_CHARS",
     "REASON_CHARS",
     "SEARCH_CHARS",
+    "AccountRef",
+    "AdverseRef",
+    "EpisodeRef",
     "FormChoice",
     "FormLabel",
     "Id",
     "Page",
     "PatientCode",
+    "PublicId",
     "Search",
+    "SessionRef",
+    "TokenRef",
 ]
 
 # Ids are INTEGER columns: 32-bit on PostgreSQL, so the portable upper bound is 2**31 - 1.
@@ -34,6 +40,18 @@ MAX_PAGE = 1_000_000
 QUERY_LIST_CHARS = 4096
 
 Id = Annotated[int, Path(ge=1, le=MAX_ID, description="a record id")]
+# A record's public id (strigil.services.record_ids resolves it; a malformed one is the same 404 as an unknown
+# one, so the bound here only keeps a hostile URL short).
+PublicId = Annotated[str, Path(max_length=64, description="a record's public id (32 lowercase hex digits)")]
+# A route names its parameter after what it gets once resolved (`episode_id`, an integer inside the server);
+# the URL keeps the segment's name (`{episode_id}`), which holds the public id.
+EpisodeRef = Annotated[str, Path(alias="episode_id", max_length=64, description="the episode's public id")]
+SessionRef = Annotated[str, Path(alias="session_id", max_length=64, description="the session's public id")]
+AdverseRef = Annotated[
+    str, Path(alias="adverse_id", max_length=64, description="the adverse response's public id")
+]
+AccountRef = Annotated[str, Path(alias="account_id", max_length=64, description="the account's public id")]
+TokenRef = Annotated[str, Path(alias="token_id", max_length=64, description="the API token's public id")]
 Page = Annotated[int, Query(ge=1, le=MAX_PAGE)]
 PatientCode = Annotated[str, Path(max_length=CODE_CHARS, description="the patient's code")]
 Search = Annotated[str, Query(max_length=SEARCH_CHARS)]

@@ -147,12 +147,26 @@ async def record_denial(request: Request, status: int, reason: str) -> None:
         logging.getLogger(__name__).exception("could not record a denied request in the audit trail")
 
 
+def _record_refused_token(request: Request, secret: str, ip: str) -> None:
+    """The audit row of a refused bearer token, in a unit of work of its own (the request's rolls back)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    try:
+        with request.app.state.sessionmaker() as db:
+            target = f"{request.method} {request.url.path}"
+            account_service.record_refused_token(db, secret, ip=ip, target=target)
+            db.commit()
+    except SQLAlchemyError:  # a trail that cannot be written must not turn a refusal into a crash
+        logging.getLogger(__name__).exception("could not record a refused API token in the audit trail")
+
+
 def _principal(request: Request, db: DB) -> Principal | None:
     ip = client_address(request)
     authorization = request.headers.get("authorization", "")
     if authorization.lower().startswith("bearer "):
         found = account_service.resolve_api_token(db, authorization[7:].strip())
         if found is None:
+            _record_refused_token(request, authorization[7:].strip(), ip)
             raise HTTPException(status_code=401, detail="the API token is unknown, revoked or expired")
         account, token = found
         return Principal(

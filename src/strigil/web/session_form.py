@@ -126,7 +126,7 @@ def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
         [{"code": code, "region": where_of[code]} for code in checked if where_of[code]],
         [{k: _get(form, f"a-{i}-{k}") for k in ADVERSE_FIELDS} for i in range(ADVERSE_ROWS)],
         [{k: _get(form, f"fu-{i}-{k}") for k in REACTION_FIELDS} for i in range(REACTION_ROWS)],
-        {m.group(1): _get(form, key) for key in form if (m := re.fullmatch(r"resolved-(\d+)", key))},
+        {m.group(1): _get(form, key) for key in form if (m := re.fullmatch(r"resolved-([0-9a-f]{32})", key))},
     )
 
 
@@ -141,7 +141,7 @@ def missing_choices(session_form: SessionForm, *, follow_up_session: bool) -> di
     return out
 
 
-def parse_form(session_form: SessionForm, episode_id: int) -> tuple[dict[str, Any], dict[str, str]]:
+def parse_form(session_form: SessionForm, episode_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The session document for the record's service, and where each document field sits in the form."""
     where: dict[str, str] = {}
     v = session_form.value
@@ -262,7 +262,7 @@ def _follow_up(session_form: SessionForm, doc: dict[str, Any], where: dict[str, 
         for adverse_id, date in session_form.resolved.items():
             if date:
                 where[f"follow_up.resolved[{len(resolved)}].resolved_on"] = f"resolved-{adverse_id}"
-                resolved.append({"adverse_id": int(adverse_id), "resolved_on": date})
+                resolved.append({"adverse_id": adverse_id, "resolved_on": date})  # a public id
         answers["resolved"] = resolved
     doc["follow_up"] = answers
 
@@ -323,7 +323,7 @@ def field_label(name: str) -> str:
     if m := re.fullmatch(r"([a-z]+)-(\d+)-(\w+)", name):
         row = _ROW_WORDS.get(m.group(1), m.group(1))
         return f"{row} {int(m.group(2)) + 1}, {_FIELD_WORDS.get(m.group(3), m.group(3).replace('_', ' '))}"
-    if m := re.fullmatch(r"resolved-(\d+)", name):
+    if m := re.fullmatch(r"resolved-([0-9a-f]{32})", name):
         return "Resolved on"
     return _FIELD_WORDS.get(name, name.replace("_", " ").replace("-", " "))
 

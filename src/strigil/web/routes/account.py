@@ -11,7 +11,9 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field, StringConstraints
 
 from strigil.services import accounts as account_service
-from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, Id
+from strigil.services import record_ids
+from strigil.services.errors import NotFound
+from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, TokenRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -49,7 +51,7 @@ class Me(BaseModel):
     username: str
     display_name: str
     role: str
-    clinic_id: int
+    clinic_id: str = Field(description="the clinic's public id")
     via: str
     scopes: list[str]
 
@@ -72,7 +74,7 @@ class TokenRequest(BaseModel):
 class TokenOut(BaseModel):
     """An API token as listed (never its secret)."""
 
-    id: int
+    id: str = Field(description="the token's public id")
     name: str
     prefix: str
     scopes: list[str]
@@ -89,7 +91,7 @@ class IssuedTokenOut(TokenOut):
 
 def _token_out(token: ApiToken) -> TokenOut:
     return TokenOut(
-        id=token.id,
+        id=token.public_id,
         name=token.name,
         prefix=token.prefix,
         scopes=token.scopes.split(","),
@@ -99,18 +101,27 @@ def _token_out(token: ApiToken) -> TokenOut:
     )
 
 
+def _token(db: DB, principal: Principal, token_id: str) -> int:
+    """The integer id of a token of the caller's clinic named by its public id (whose it is, the service
+    checks); any other: the same 404 as a token of someone else."""
+    try:
+        return record_ids.resolve(db, principal.clinic_id, "token", token_id)
+    except NotFound:
+        raise account_service.AccountNotFound(f"token_id: no token {token_id[:40]} of yours") from None
+
+
 def _account(db: DB, principal: Principal) -> Account:
     return account_service.get_account(db, principal.username)
 
 
 @api.get("/me", response_model=Me)
-def me(principal: Annotated[Principal, allow(*EVERYONE)]) -> Me:
+def me(db: DB, principal: Annotated[Principal, allow(*EVERYONE)]) -> Me:
     """Who am I (user name, role, clinic, and how I signed in)."""
     return Me(
         username=principal.username,
         display_name=principal.display_name,
         role=principal.role,
-        clinic_id=principal.clinic_id,
+        clinic_id=record_ids.public_id_of(db, "clinic", principal.clinic_id),
         via=principal.via,
         scopes=sorted(principal.scopes),
     )
@@ -134,9 +145,11 @@ def issue_token(
 
 
 @api.delete("/tokens/{token_id}", response_model=TokenOut)
-def revoke_token(token_id: Id, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]) -> TokenOut:
+def revoke_token(token_id: TokenRef, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]) -> TokenOut:
     """Revoke one of my tokens (admins: any token of their clinic)."""
-    return _token_out(account_service.revoke_api_token(db, _account(db, principal), token_id))
+    return _token_out(
+        account_service.revoke_api_token(db, _account(db, principal), _token(db, principal, token_id))
+    )
 
 
 def _account_page(
@@ -215,8 +228,8 @@ def issue_token_page(
 
 @pages.post("/account/tokens/{token_id}/revoke")
 def revoke_token_page(
-    request: Request, token_id: Id, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]
+    request: Request, token_id: TokenRef, db: DB, principal: Annotated[Principal, allow(*EVERYONE)]
 ) -> Response:
     """Revoke a token from the account page."""
-    account_service.revoke_api_token(db, _account(db, principal), token_id)
-    return _account_page(request, db, principal, flash=f"Token {token_id} revoked.")
+    token = account_service.revoke_api_token(db, _account(db, principal), _token(db, principal, token_id))
+    return _account_page(request, db, principal, flash=f"Token {token.name} ({token.prefix}…) revoked.")

@@ -11,8 +11,9 @@ from pydantic import BaseModel, Field
 
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
-from strigil.services import clinics
-from strigil.web.api_errors import CODE_CHARS, Id
+from strigil.services import clinics, record_ids
+from strigil.services.errors import NotFound
+from strigil.web.api_errors import CODE_CHARS, AccountRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -50,11 +51,11 @@ api = APIRouter(prefix="/api/v1", tags=["accounts"], route_class=UnitOfWorkRoute
 class AccountOut(BaseModel):
     """An account as an admin sees it (never the password hash)."""
 
-    id: int
+    id: str = Field(description="the account's public id")
     username: str
     display_name: str
     role: str
-    clinic_id: int
+    clinic_id: str = Field(description="the clinic's public id")
     active: bool
     must_change_password: bool
     created_at: dt.datetime
@@ -75,30 +76,34 @@ class NewPassword(BaseModel):
     password: str = Field(min_length=1, max_length=256)
 
 
-def _out(a: Account) -> AccountOut:
+def _out(db: DB, a: Account) -> AccountOut:
     return AccountOut(
-        id=a.id,
+        id=a.public_id,
         username=a.username,
         display_name=a.display_name,
         role=a.role,
-        clinic_id=a.clinic_id,
+        clinic_id=record_ids.public_id_of(db, "clinic", a.clinic_id),
         active=a.active,
         must_change_password=a.must_change_password,
         created_at=a.created_at,
     )
 
 
-def _own_account(db: DB, principal: Principal, account_id: Id) -> Account:
-    account = account_service.find_clinic_account(db, principal.clinic_id, account_id)
+def _own_account(db: DB, principal: Principal, account_id: str) -> Account:
+    try:
+        found = record_ids.resolve(db, principal.clinic_id, "account", account_id)
+    except NotFound:
+        found = None
+    account = None if found is None else account_service.find_clinic_account(db, principal.clinic_id, found)
     if account is None:
-        raise HTTPException(status_code=404, detail=f"no account {account_id} in your clinic")
+        raise HTTPException(status_code=404, detail=f"no account {account_id[:40]} in your clinic")
     return account
 
 
 @api.get("/accounts", response_model=list[AccountOut])
 def list_accounts(db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]) -> list[AccountOut]:
     """The accounts of my clinic."""
-    return [_out(a) for a in account_service.list_accounts(db, principal.clinic_id)]
+    return [_out(db, a) for a in account_service.list_accounts(db, principal.clinic_id)]
 
 
 @api.post("/accounts", response_model=AccountOut, status_code=201)
@@ -115,12 +120,12 @@ def create_account(
         password=body.password,
     )
     audit_service.record(db, principal.actor, "create", "account", account.id)
-    return _out(account)
+    return _out(db, account)
 
 
 @api.post("/accounts/{account_id}/deactivate", response_model=AccountOut)
 def deactivate(
-    account_id: Id, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+    account_id: AccountRef, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
 ) -> AccountOut:
     """Deactivate an account of my clinic: its sessions and tokens stop working at once."""
     account = _own_account(db, principal, account_id)
@@ -128,18 +133,21 @@ def deactivate(
         raise HTTPException(status_code=422, detail="account_id: you cannot deactivate your own account")
     account_service.deactivate_account(db, account.username)
     audit_service.record(db, principal.actor, "update", "account", account.id, detail="deactivated")
-    return _out(account)
+    return _out(db, account)
 
 
 @api.post("/accounts/{account_id}/reset-password", response_model=AccountOut)
 def reset(
-    account_id: Id, body: NewPassword, db: DB, principal: Annotated[Principal, allow("admin", scope="admin")]
+    account_id: AccountRef,
+    body: NewPassword,
+    db: DB,
+    principal: Annotated[Principal, allow("admin", scope="admin")],
 ) -> AccountOut:
     """Set a temporary password for an account of my clinic."""
     account = _own_account(db, principal, account_id)
     account_service.reset_password(db, account.username, body.password)
     audit_service.record(db, principal.actor, "update", "account", account.id, detail="password reset")
-    return _out(account)
+    return _out(db, account)
 
 
 def _accounts_page(
@@ -201,7 +209,7 @@ def create_account_page(
 @pages.post("/admin/accounts/{account_id}/deactivate")
 def deactivate_page(
     request: Request,
-    account_id: Id,
+    account_id: AccountRef,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
     confirm: Annotated[str, Form()] = "",
@@ -217,7 +225,7 @@ def deactivate_page(
 
 @pages.post("/admin/accounts/{account_id}/reactivate")
 def reactivate_page(
-    request: Request, account_id: Id, db: DB, principal: Annotated[Principal, allow("admin")]
+    request: Request, account_id: AccountRef, db: DB, principal: Annotated[Principal, allow("admin")]
 ) -> Response:
     """Undo a deactivation: the account can sign in again."""
     account = _own_account(db, principal, account_id)
@@ -229,7 +237,7 @@ def reactivate_page(
 @pages.post("/admin/accounts/{account_id}/clinician")
 def link_page(
     request: Request,
-    account_id: Id,
+    account_id: AccountRef,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
     clinician: Annotated[str, Form()] = "",
@@ -250,7 +258,7 @@ def link_page(
 @pages.post("/admin/accounts/{account_id}/reset-password")
 def reset_page(
     request: Request,
-    account_id: Id,
+    account_id: AccountRef,
     db: DB,
     principal: Annotated[Principal, allow("admin")],
     password: Annotated[str, Form()] = "",

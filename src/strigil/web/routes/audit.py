@@ -7,11 +7,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from strigil.services import audit as audit_service
 from strigil.services import patients
-from strigil.web.api_errors import MAX_ID, SEARCH_CHARS, Page, Search
+from strigil.web.api_errors import SEARCH_CHARS, Page, Search
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -31,16 +31,15 @@ api = APIRouter(prefix="/api/v1", tags=["audit"], route_class=UnitOfWorkRoute)
 
 
 class AuditEventOut(BaseModel):
-    """One audit event."""
+    """One audit event: records named by their public ids (an erased patient by the one it had)."""
 
-    id: int
     at: dt.datetime
     username: str
     role: str
     action: str
     resource: str
-    resource_id: str
-    patient_id: int | None
+    resource_id: str = Field(description="the record's public id; empty when it has none (any more)")
+    patient_id: str | None = Field(description="the patient's public id")
     ip: str
     channel: str
     detail: str
@@ -58,6 +57,7 @@ class AuditPageOut(BaseModel):
 def _page(
     db: DB, principal: Principal, username: str, patient_id: int | None, action: str, page: int, per_page: int
 ) -> audit_service.AuditPage:
+    """A page of the clinic's events (`patient_id`: the database id a public id was resolved to)."""
     result = audit_service.list_events(
         db,
         principal.clinic_id,
@@ -77,18 +77,22 @@ def audit_events(
     db: DB,
     principal: Annotated[Principal, allow("admin", scope="admin")],
     username: Search = "",
-    patient_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    patient_id: Annotated[str | None, Query(max_length=64, description="the patient's public id")] = None,
     action: Search = "",
     page: Page = 1,
     per_page: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> AuditPageOut:
     """My clinic's audit events, newest first, filtered by user, patient or action."""
-    result = _page(db, principal, username, patient_id, action, page, per_page)
+    pid = None if patient_id is None else audit_service.patient_filter(db, principal.clinic_id, patient_id)
+    result = _page(db, principal, username, pid, action, page, per_page)
     return AuditPageOut(
         total=result.total,
         page=result.page,
         per_page=result.per_page,
-        events=[AuditEventOut.model_validate(e, from_attributes=True) for e in result.events],
+        events=[
+            AuditEventOut.model_validate(e)
+            for e in audit_service.named_events(db, principal.clinic_id, result.events)
+        ],
     )
 
 
@@ -116,8 +120,12 @@ def audit_page(
     action: Search = "",
     page: Page = 1,
 ) -> Response:
-    """The audit trail page with filters (user, patient code, action) and pagination."""
-    pid = int(patient_id) if patient_id.strip().isdigit() else None
+    """The audit trail page with filters (user, patient code or public id, action) and pagination."""
+    pid = (
+        audit_service.patient_filter(db, principal.clinic_id, patient_id.strip())
+        if patient_id.strip()
+        else None
+    )
     unknown = ""
     if patient.strip():
         pid = patients.patient_ids_by_code(db, principal.clinic_id, patient)
@@ -127,6 +135,14 @@ def audit_page(
     result = _page(db, principal, username, pid, action, page, 50)
     pages_total = max(1, -(-result.total // result.per_page))
     ids = sorted({e.patient_id for e in result.events if e.patient_id is not None})
+    codes = patients.codes_of(db, principal.clinic_id, ids)
+    named = audit_service.named_events(db, principal.clinic_id, result.events)
+    # the codes by the public ids the page shows
+    codes_by_name = {
+        shown["patient_id"]: codes[e.patient_id]
+        for e, shown in zip(result.events, named, strict=True)
+        if e.patient_id in codes
+    }
     return render(
         request,
         "admin_audit.html",
@@ -135,6 +151,7 @@ def audit_page(
         pages_total=pages_total,
         filters={"username": username, "patient": patient, "action": action},
         actions=audit_service.ACTIONS,
-        codes=patients.codes_of(db, principal.clinic_id, ids),
+        events=named,
+        codes=codes_by_name,
         unknown=unknown,
     )

@@ -13,11 +13,12 @@ from pydantic import BaseModel, Field
 
 from strigil.services import audit as audit_service
 from strigil.services import discharge as discharge_service
+from strigil.services import record_ids
 from strigil.services.choices import record_choices
 from strigil.services.errors import RecordError, invalid
 from strigil.services.outcomes import resolve_adverse_response
 from strigil.services.void import void_episode
-from strigil.web.api_errors import REASON_CHARS, Id
+from strigil.web.api_errors import REASON_CHARS, AdverseRef, EpisodeRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -110,15 +111,16 @@ def _date(value: str, field: str) -> dt.date:
 
 
 @pages.get("/episodes/{episode_id}/discharge")
-def discharge_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+def discharge_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """The discharge summary (so far, while open), the discharge form, or reopening once discharged."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     return _discharge_page(request, db, principal, episode_id)
 
 
 @pages.post("/episodes/{episode_id}/discharge")
 def discharge_post(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     on: Annotated[str, Form()] = "",
@@ -127,6 +129,7 @@ def discharge_post(
     referrer: Annotated[str, Form()] = "",
 ) -> Response:
     """Discharge the episode with a coded reason."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     form = {"on": on, "reason": reason, "text": text, "referrer": referrer}
     try:
         if not reason:
@@ -143,21 +146,23 @@ def discharge_post(
         )
     except RecordError as exc:
         return _discharge_page(request, db, principal, episode_id, error=str(exc), form=form)
-    return RedirectResponse(f"/episodes/{episode_id}/discharge", status_code=303)
+    return RedirectResponse(f"/episodes/{episode}/discharge", status_code=303)
 
 
 @pages.get("/episodes/{episode_id}/discharge/letter")
-def discharge_letter(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+def discharge_letter(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """The discharge summary as a printable letter to the referring clinician."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     found = _summary(db, principal, episode_id, "discharge letter")
     return render(request, "discharge_letter.html", principal, summary=found, **record_choices())
 
 
 @pages.post("/episodes/{episode_id}/reopen")
 def reopen_page(
-    request: Request, episode_id: Id, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
+    request: Request, episode: EpisodeRef, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
 ) -> Response:
     """Reopen a discharged episode, with a reason."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     try:
         discharge_service.reopen_episode(
             db, principal.clinic_id, episode_id, reason=reason, actor=principal.actor
@@ -166,21 +171,22 @@ def reopen_page(
         return _discharge_page(
             request, db, principal, episode_id, error=str(exc), form={"reopen_reason": reason}
         )
-    return RedirectResponse(f"/episodes/{episode_id}", status_code=303)
+    return RedirectResponse(f"/episodes/{episode}", status_code=303)
 
 
 @pages.post("/episodes/{episode_id}/void")
 def void_page(
-    request: Request, episode_id: Id, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
+    request: Request, episode: EpisodeRef, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
 ) -> Response:
     """Mark the episode void (opened by mistake), with a reason."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     try:
         void_episode(db, principal.clinic_id, episode_id, reason=reason, actor=principal.actor)
     except RecordError as exc:
         return _discharge_page(
             request, db, principal, episode_id, error=str(exc), form={"void_reason": reason}
         )
-    return RedirectResponse(f"/episodes/{episode_id}", status_code=303)
+    return RedirectResponse(f"/episodes/{episode}", status_code=303)
 
 
 def _safe_next(target: str, fallback: str) -> str:
@@ -193,7 +199,7 @@ def _safe_next(target: str, fallback: str) -> str:
 @pages.post("/adverse-responses/{adverse_id}/resolve")
 def resolve_page(
     request: Request,
-    adverse_id: Id,
+    adverse: AdverseRef,
     db: DB,
     principal: Clinician,
     resolved_on: Annotated[str, Form()] = "",
@@ -202,6 +208,7 @@ def resolve_page(
     back: Annotated[str, Form(alias="next")] = "/",
 ) -> Response:
     """Resolve an adverse response (from the note, the episode page or the dashboard); back where it was."""
+    adverse_id = record_ids.resolve(db, principal.clinic_id, "adverse_response", adverse)
     resolve_adverse_response(
         db,
         principal.clinic_id,
@@ -216,11 +223,10 @@ def resolve_page(
 
 
 @api.post("/adverse-responses/{adverse_id}/resolve")
-def resolve(adverse_id: Id, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def resolve(adverse: AdverseRef, body: ResolveIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Record when an adverse response resolved, how that became known and a note (kept as an amendment;
     the session it followed gets a dated addendum)."""
-    from dataclasses import asdict
-
+    adverse_id = record_ids.resolve(db, principal.clinic_id, "adverse_response", adverse)
     view = resolve_adverse_response(
         db,
         principal.clinic_id,
@@ -231,12 +237,13 @@ def resolve(adverse_id: Id, body: ResolveIn, db: DB, principal: Clinician) -> di
         note=body.note,
         actor=principal.actor,
     )
-    return asdict(view)
+    return dict(record_ids.outward(db, view))
 
 
 @api.post("/episodes/{episode_id}/discharge")
-def discharge(episode_id: Id, body: DischargeIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def discharge(episode: EpisodeRef, body: DischargeIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Discharge the episode with a coded reason; returns the discharge summary."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     return discharge_service.discharge_episode(
         db,
         principal.clinic_id,
@@ -246,29 +253,30 @@ def discharge(episode_id: Id, body: DischargeIn, db: DB, principal: Clinician) -
         text=body.text,
         referrer=body.referrer,
         actor=principal.actor,
-    ).to_json()
+    ).to_json(db)
 
 
 @api.get("/episodes/{episode_id}/discharge-summary")
-def summary(episode_id: Id, db: DB, principal: Clinician) -> dict[str, Any]:
+def summary(episode: EpisodeRef, db: DB, principal: Clinician) -> dict[str, Any]:
     """The discharge summary: sessions, IASTM dose per area, change per measure against its bar, adverse
     responses and their course, the reason (so far, while the episode is open)."""
-    return dict(_summary(db, principal, episode_id, "discharge summary").to_json())
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
+    return dict(_summary(db, principal, episode_id, "discharge summary").to_json(db))
 
 
 @api.post("/episodes/{episode_id}/reopen")
-def reopen(episode_id: Id, body: ReasonIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def reopen(episode: EpisodeRef, body: ReasonIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Reopen a discharged episode, with a reason (the discharge is kept as an earlier version)."""
-    from dataclasses import asdict
-
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = discharge_service.reopen_episode(
         db, principal.clinic_id, episode_id, reason=body.reason, actor=principal.actor
     )
-    return asdict(view)
+    return dict(record_ids.outward(db, view))
 
 
 @api.post("/episodes/{episode_id}/void")
-def void(episode_id: Id, body: ReasonIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def void(episode: EpisodeRef, body: ReasonIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Mark the episode void (opened by mistake); kept, and left out of analyses and exports."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     void_episode(db, principal.clinic_id, episode_id, reason=body.reason, actor=principal.actor)
-    return dict(_summary(db, principal, episode_id, "voided").to_json())
+    return dict(_summary(db, principal, episode_id, "voided").to_json(db))

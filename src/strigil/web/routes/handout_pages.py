@@ -8,9 +8,10 @@ from fastapi.responses import RedirectResponse, Response
 
 from strigil.services import audit as audit_service
 from strigil.services import episodes as episode_service
+from strigil.services import record_ids
 from strigil.services.charting import MAX_EXERCISES, handout
 from strigil.services.errors import RecordError
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import EpisodeRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render_measured
 from strigil.web.routes.record_pages import Clinician, render_episode
@@ -23,8 +24,9 @@ EXERCISE_FIELDS = ("exercise", "sets", "repetitions", "frequency")
 
 
 @router.post("/episodes/{episode_id}/exercises")
-async def prescribe_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+async def prescribe_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Save the home-exercise programme (rows with an exercise named); errors come back beside the rows."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     raw = await request.form()
     rows = [
         {f: str(raw.get(f"ex-{i}-{f}", "")).strip() for f in EXERCISE_FIELDS} for i in range(MAX_EXERCISES)
@@ -52,12 +54,13 @@ async def prescribe_page(request: Request, episode_id: Id, db: DB, principal: Cl
         db, principal.actor, "update", "episode", view.id, patient_id=view.patient_id,
         detail="home-exercise programme",
     )
-    return RedirectResponse(f"/episodes/{episode_id}?programme=saved#programme", status_code=303)
+    return RedirectResponse(f"/episodes/{episode}?programme=saved#programme", status_code=303)
 
 
 @router.get("/episodes/{episode_id}/handout")
-def handout_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+def handout_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """The printable home-exercise handout: exactly the prescribed programme, what to expect, when to call."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
         db, principal.actor, "export", "home_exercise_handout", view.id, patient_id=view.patient_id

@@ -13,10 +13,11 @@ from pydantic import BaseModel, Field
 from strigil.services import accounts as account_service
 from strigil.services import audit as audit_service
 from strigil.services import notes as note_service
+from strigil.services import record_ids
 from strigil.services.choices import record_choices
 from strigil.services.errors import RecordError
 from strigil.services.void import void_session
-from strigil.web.api_errors import REASON_CHARS, Id
+from strigil.web.api_errors import REASON_CHARS, EpisodeRef, SessionRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.security import Principal, allow
@@ -103,21 +104,24 @@ def _note_page(
 
 
 @pages.get("/sessions/{session_id}")
-def note_page(request: Request, session_id: Id, db: DB, principal: Clinician) -> Response:
+def note_page(request: Request, session: SessionRef, db: DB, principal: Clinician) -> Response:
     """A session's note: everything recorded, its signature, amendments and addenda; the actions on it."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     return _note_page(request, db, principal, session_id)
 
 
 @pages.get("/sessions/{session_id}/print")
-def note_print(request: Request, session_id: Id, db: DB, principal: Clinician) -> Response:
+def note_print(request: Request, session: SessionRef, db: DB, principal: Clinician) -> Response:
     """The note as a printed page: clinic, patient code, episode, clinician, date and a signature line."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     note = _read(db, principal, session_id, "note printed")
     return render(request, "note_print.html", principal, notes=[note], **record_choices())
 
 
 @pages.get("/episodes/{episode_id}/notes/print")
-def episode_notes_print(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+def episode_notes_print(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Every note of an episode, one per printed page (void ones included, struck through)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     from strigil.services.episodes import show_episode
 
     view = show_episode(db, principal.clinic_id, episode_id)
@@ -128,14 +132,15 @@ def episode_notes_print(request: Request, episode_id: Id, db: DB, principal: Cli
     return render(request, "note_print.html", principal, notes=found, **record_choices())
 
 
-def _back(session_id: int, anchor: str) -> Response:
-    return RedirectResponse(f"/sessions/{session_id}#{anchor}", status_code=303)
+def _back(session: str, anchor: str) -> Response:
+    return RedirectResponse(f"/sessions/{session}#{anchor}", status_code=303)
 
 
 @pages.post("/sessions/{session_id}/sign")
-def sign_page(request: Request, session_id: Id, db: DB, principal: Clinician) -> Response:
+def sign_page(request: Request, session: SessionRef, db: DB, principal: Clinician) -> Response:
     """Sign the note as the signed-in clinician: the clinician record the account is linked to (an account
     not linked signs with its user name as a clinician code)."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     clinician = account_service.clinician_code(db, principal.account_id) or principal.username
     try:
         note_service.sign_note(
@@ -143,12 +148,13 @@ def sign_page(request: Request, session_id: Id, db: DB, principal: Clinician) ->
         )
     except RecordError as exc:
         return _note_page(request, db, principal, session_id, error=str(exc))
-    return _back(session_id, "signature")
+    return _back(session, "signature")
 
 
 @pages.post("/sessions/{session_id}/amend")
-async def amend_page(request: Request, session_id: Id, db: DB, principal: Clinician) -> Response:
+async def amend_page(request: Request, session: SessionRef, db: DB, principal: Clinician) -> Response:
     """Correct fields of the note; the earlier version is kept and shown with the note."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     raw = await request.form()
     form = {k: str(v) for k, v in raw.items() if k != "csrf_token"}
     current = note_service.session_note(db, principal.clinic_id, session_id).session
@@ -180,19 +186,20 @@ async def amend_page(request: Request, session_id: Id, db: DB, principal: Clinic
         )
     except RecordError as exc:
         return _note_page(request, db, principal, session_id, error=str(exc), form=form)
-    return _back(session_id, "amendments")
+    return _back(session, "amendments")
 
 
 @pages.post("/sessions/{session_id}/addenda")
 def add_addendum_page(
     request: Request,
-    session_id: Id,
+    session: SessionRef,
     db: DB,
     principal: Clinician,
     on: Annotated[str, Form()] = "",
     text: Annotated[str, Form()] = "",
 ) -> Response:
     """Add a dated addendum to the note."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     try:
         when = dt.date.fromisoformat(on) if on else dt.date.today()
     except ValueError:
@@ -203,38 +210,42 @@ def add_addendum_page(
         )
     except RecordError as exc:
         return _note_page(request, db, principal, session_id, error=str(exc), form={"text": text, "on": on})
-    return _back(session_id, "addenda")
+    return _back(session, "addenda")
 
 
 @pages.post("/sessions/{session_id}/void")
 def void_page(
-    request: Request, session_id: Id, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
+    request: Request, session: SessionRef, db: DB, principal: Clinician, reason: Annotated[str, Form()] = ""
 ) -> Response:
     """Mark the session void (entered by mistake), with a reason."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     try:
         void_session(db, principal.clinic_id, session_id, reason=reason, actor=principal.actor)
     except RecordError as exc:
         return _note_page(request, db, principal, session_id, error=str(exc), form={"void_reason": reason})
-    return _back(session_id, "void")
+    return _back(session, "void")
 
 
 @api.get("/sessions/{session_id}/note")
-def note(session_id: Id, db: DB, principal: Clinician) -> dict[str, Any]:
+def note(session: SessionRef, db: DB, principal: Clinician) -> dict[str, Any]:
     """A session's note: everything recorded, with signature, amendments (what changed), addenda and void."""
-    return _read(db, principal, session_id, "note").to_json()
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
+    return _read(db, principal, session_id, "note").to_json(db)
 
 
 @api.post("/sessions/{session_id}/sign")
-def sign(session_id: Id, db: DB, principal: Clinician) -> dict[str, Any]:
+def sign(session: SessionRef, db: DB, principal: Clinician) -> dict[str, Any]:
     """Sign the note as the calling clinician (user name = clinician code); once."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     return note_service.sign_note(
         db, principal.clinic_id, session_id, clinician=principal.username, actor=principal.actor
-    ).to_json()
+    ).to_json(db)
 
 
 @api.post("/sessions/{session_id}/amendments", status_code=201)
-def amend(session_id: Id, body: AmendmentIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def amend(session: SessionRef, body: AmendmentIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Correct the note (some fields, or the whole document); the earlier version is kept."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     return note_service.amend_note(
         db,
         principal.clinic_id,
@@ -243,24 +254,26 @@ def amend(session_id: Id, body: AmendmentIn, db: DB, principal: Clinician) -> di
         document=body.document,
         reason=body.reason,
         actor=principal.actor,
-    ).to_json()
+    ).to_json(db)
 
 
 @api.post("/sessions/{session_id}/addenda", status_code=201)
-def add_addendum(session_id: Id, body: AddendumIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def add_addendum(session: SessionRef, body: AddendumIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Add a dated addendum to the note."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     return note_service.add_addendum(
         db, principal.clinic_id, session_id, on=body.on, text=body.text, actor=principal.actor
-    ).to_json()
+    ).to_json(db)
 
 
 @api.post("/sessions/{session_id}/void")
 def void(
-    session_id: Id,
+    session: SessionRef,
     db: DB,
     principal: Clinician,
     body: Annotated[VoidIn, Body()],
 ) -> dict[str, Any]:
     """Mark the session void (entered by mistake); it is kept, and left out of analyses and exports."""
+    session_id = record_ids.resolve(db, principal.clinic_id, "session", session)
     void_session(db, principal.clinic_id, session_id, reason=body.reason, actor=principal.actor)
-    return note_service.session_note(db, principal.clinic_id, session_id).to_json()
+    return note_service.session_note(db, principal.clinic_id, session_id).to_json(db)

@@ -66,12 +66,11 @@ class ErasureIn(BaseModel):
 
 
 class ErasureOut(BaseModel):
-    """What an erasure removed (rows per table) and the audit event that records it."""
+    """What an erasure removed (rows per table); the audit trail records it."""
 
-    patient_id: int
+    patient_id: str = Field(description="the public id the erased patient had")
     code: str
     removed: dict[str, int]
-    audit_event_id: int
 
 
 @api.get(
@@ -93,12 +92,7 @@ def erase_patient(patient_code: PatientCode, body: ErasureIn, db: DB, principal:
     report = privacy_service.erase_patient(
         db, principal.clinic_id, patient_code, principal.actor, confirm=body.confirm, reason=body.reason
     )
-    return ErasureOut(
-        patient_id=report.patient_id,
-        code=report.code,
-        removed=report.removed,
-        audit_event_id=report.audit_event_id,
-    )
+    return ErasureOut(patient_id=report.public_id, code=report.code, removed=report.removed)
 
 
 def _shown(db: DB, principal: Principal, code: str) -> privacy_service.Holdings:

@@ -6,7 +6,6 @@ audit event for each read or write of patient data.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 from typing import Annotated, Any
 
@@ -17,10 +16,18 @@ from strigil.services import audit as audit_service
 from strigil.services import dashboard as dashboard_service
 from strigil.services import discharge as discharge_service
 from strigil.services import episodes as episode_service
-from strigil.services import outcomes, patients, sessions
+from strigil.services import outcomes, patients, record_ids, sessions
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import record_screening, screen_episode
-from strigil.web.api_errors import CODE_CHARS, LIST_ITEMS, MAX_ID, REASON_CHARS, Id, Page, PatientCode, Search
+from strigil.web.api_errors import (
+    CODE_CHARS,
+    LIST_ITEMS,
+    REASON_CHARS,
+    EpisodeRef,
+    Page,
+    PatientCode,
+    Search,
+)
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.security import Principal, allow
 
@@ -51,13 +58,9 @@ Clinician = Annotated[Principal, allow("clinician")]
 ALERT_WINDOW = dt.timedelta(days=28)  # dashboard looks at sessions of the last four weeks
 
 
-def _plain(value: Any) -> Any:
-    """Dataclass views as JSON-ready dicts."""
-    return (
-        dataclasses.asdict(value)
-        if dataclasses.is_dataclass(value) and not isinstance(value, type)
-        else value
-    )
+def _out(db: DB, value: Any) -> Any:
+    """Views as JSON-ready data that names every record by its public id (never a database integer)."""
+    return record_ids.outward(db, value)
 
 
 class PatientIn(BaseModel):
@@ -85,7 +88,7 @@ class MeasurementIn(BaseModel):
     value: float
     taken_on: dt.date
     timing: str = Field(default="between", max_length=CODE_CHARS)
-    session_id: int | None = Field(default=None, ge=1, le=MAX_ID)
+    session_id: str | None = Field(default=None, max_length=64, description="the session's public id")
 
 
 class ScreeningIn(BaseModel):
@@ -113,7 +116,7 @@ def list_patients(
         "page": found.page,
         "per_page": found.per_page,
         "pages": found.pages,
-        "patients": [_plain(p) for p in found.patients],
+        "patients": _out(db, found.patients),
     }
 
 
@@ -122,7 +125,7 @@ def add_patient(body: PatientIn, db: DB, principal: Clinician) -> dict[str, Any]
     """Register a patient in my clinic."""
     view = patients.add_patient(db, principal.clinic_id, body.model_dump())
     audit_service.record(db, principal.actor, "create", "patient", view.id, patient_id=view.id)
-    return _plain(view)
+    return _out(db, view)
 
 
 @router.get("/patients/{patient_code}")
@@ -130,7 +133,7 @@ def show_patient(patient_code: PatientCode, db: DB, principal: Clinician) -> dic
     """One patient of my clinic with their episodes."""
     view = patients.show_patient(db, principal.clinic_id, patient_code)
     audit_service.record(db, principal.actor, "read", "patient", view.id, patient_id=view.id)
-    return _plain(view)
+    return _out(db, view)
 
 
 @router.post("/patients/{patient_code}/episodes", status_code=201)
@@ -155,24 +158,26 @@ def open_episode(
         referrer=referrer if isinstance(referrer, str) else None,
     )
     audit_service.record(db, principal.actor, "create", "episode", view.id, patient_id=view.patient_id)
-    return _plain(view)
+    return _out(db, view)
 
 
 @router.get("/episodes/{episode_id}")
-def show_episode(episode_id: Id, db: DB, principal: Clinician) -> dict[str, Any]:
+def show_episode(episode: EpisodeRef, db: DB, principal: Clinician) -> dict[str, Any]:
     """An episode with its sessions, progress per measure (with MCID) and the latest recommendation."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
     return {
-        **_plain(view),
-        "progress": [_plain(s) for s in progress(view)],
+        **_out(db, view),
+        "progress": _out(db, progress(view)),
         "recommendation": latest_recommendation(view),
     }
 
 
 @router.post("/episodes/{episode_id}/close")
-def close_episode(episode_id: Id, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def close_episode(episode: EpisodeRef, body: CloseIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Close an episode with a coded reason (as `POST /episodes/{id}/discharge`); returns the episode."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     summary = discharge_service.discharge_episode(
         db,
         principal.clinic_id,
@@ -183,12 +188,12 @@ def close_episode(episode_id: Id, body: CloseIn, db: DB, principal: Clinician) -
         referrer=body.referrer,
         actor=principal.actor,
     )
-    return _plain(summary.episode)
+    return _out(db, summary.episode)
 
 
 @router.post("/episodes/{episode_id}/sessions", status_code=201)
 def record_session(
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     document: Annotated[
@@ -197,17 +202,18 @@ def record_session(
     ],
 ) -> dict[str, Any]:
     """Record a whole session (dose steps, measures, adverse responses); returns the recommendation."""
-    episode, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
-    recorded = sessions.record_session(
-        db, principal.clinic_id, {**document, "episode_id": episode.id}, by=principal.username
-    )
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
+    _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
+    inward = record_ids.inward_document(db, principal.clinic_id, {**document, "episode_id": episode})
+    recorded = sessions.record_session(db, principal.clinic_id, inward, by=principal.username)
     audit_service.record(db, principal.actor, "create", "session", recorded.id, patient_id=patient.id)
-    return _plain(recorded)
+    return _out(db, recorded)
 
 
 @router.post("/episodes/{episode_id}/measurements", status_code=201)
-def add_measurement(episode_id: Id, body: MeasurementIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def add_measurement(episode: EpisodeRef, body: MeasurementIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Add a measurement to an episode (between sessions, or to a session)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
     view = outcomes.add_measurement(
         db,
@@ -217,34 +223,35 @@ def add_measurement(episode_id: Id, body: MeasurementIn, db: DB, principal: Clin
         body.value,
         taken_on=body.taken_on,
         timing=body.timing,
-        session_id=body.session_id,
+        session_id=None
+        if body.session_id is None
+        else record_ids.resolve(db, principal.clinic_id, "session", body.session_id),
     )
     audit_service.record(db, principal.actor, "create", "measurement", view.id, patient_id=patient.id)
-    return _plain(view)
+    return _out(db, view)
 
 
 @router.post("/episodes/{episode_id}/adverse-responses", status_code=201)
 def add_adverse(
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     body: Annotated[dict[str, Any], Body(description="kind, severity, onset_on, resolved_on, region, note")],
 ) -> dict[str, Any]:
     """Record an adverse response (petechiae, bruising, soreness, ...)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
-    session_id = body.pop("session_id", None)
-    if session_id is not None and not (isinstance(session_id, int) and 1 <= session_id <= MAX_ID):
-        from strigil.services.errors import invalid
-
-        raise invalid("session_id", session_id, "must be the id of a session of this episode")
+    given = body.pop("session_id", None)
+    session_id = None if given is None else record_ids.resolve(db, principal.clinic_id, "session", given)
     view = outcomes.add_adverse_response(db, principal.clinic_id, episode_id, body, session_id=session_id)
     audit_service.record(db, principal.actor, "create", "adverse_response", view.id, patient_id=patient.id)
-    return _plain(view)
+    return _out(db, view)
 
 
 @router.post("/episodes/{episode_id}/screening")
-def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
+def screening(episode: EpisodeRef, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Screen before today's session: findings plus the episode's own adverse-response history."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     try:
         result = screen_episode(view, body.findings, intolerance=body.intolerance)
@@ -258,7 +265,7 @@ def screening(episode_id: Id, body: ScreeningIn, db: DB, principal: Clinician) -
 
 @router.post("/episodes/{episode_id}/screenings", status_code=201)
 def store_screening(
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     document: Annotated[
@@ -268,10 +275,12 @@ def store_screening(
     ],
 ) -> dict[str, Any]:
     """Screen and store the screening on the episode (with its own adverse responses and tolerance)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     _, patient = episode_service.find_episode(db, principal.clinic_id, episode_id)
-    stored, result = record_screening(db, principal.clinic_id, episode_id, document, by=principal.username)
+    inward = record_ids.inward_document(db, principal.clinic_id, {**document, "episode_id": episode})
+    stored, result = record_screening(db, principal.clinic_id, episode_id, inward, by=principal.username)
     audit_service.record(db, principal.actor, "create", "screening", stored.id, patient_id=patient.id)
-    return {**result.to_json(), "episode_id": episode_id, "screening_id": stored.id}
+    return _out(db, {**result.to_json(), "episode_id": episode_id, "screening_id": stored.id})
 
 
 @router.get("/dashboard")
@@ -283,7 +292,7 @@ def dashboard(db: DB, principal: Clinician) -> dict[str, Any]:
     safety = dashboard_service.safety_counts(db, principal.clinic_id, since=today - ALERT_WINDOW)
     audit_service.record(db, principal.actor, "read", "dashboard", "")
     return {
-        "today": [_plain(r) for r in rows],
-        "alerts": [_plain(a) for a in alerts],
-        "safety": {**_plain(safety), "follow_up_completeness": safety.follow_up_completeness},
+        "today": _out(db, rows),
+        "alerts": _out(db, alerts),
+        "safety": {**_out(db, safety), "follow_up_completeness": safety.follow_up_completeness},
     }

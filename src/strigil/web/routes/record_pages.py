@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from strigil.catalog import CLINIC_TEMPLATE_LABEL, load_session_templates
 from strigil.services import audit as audit_service
-from strigil.services import clinic_templates, patients
+from strigil.services import clinic_templates, patients, record_ids
 from strigil.services import dashboard as dashboard_service
 from strigil.services import episodes as episode_service
 from strigil.services.charting import MAX_EXERCISES
@@ -19,7 +19,7 @@ from strigil.services.errors import RecordError
 from strigil.services.patient_summary import patient_summary
 from strigil.services.progress import latest_recommendation, progress
 from strigil.services.screening import finding_choices, screen_before_session, screen_episode
-from strigil.web.api_errors import Id, Page, Search
+from strigil.web.api_errors import EpisodeRef, Page, Search
 from strigil.web.charts import progress_rows, progress_svg
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render, render_measured
@@ -256,13 +256,13 @@ def open_episode_page(
             **choices(),
         )
     audit_service.record(db, principal.actor, "create", "episode", episode.id, patient_id=view.id)
-    return RedirectResponse(f"/episodes/{episode.id}", status_code=303)
+    return RedirectResponse(f"/episodes/{episode.public_id}", status_code=303)
 
 
 @router.get("/episodes/{episode_id}")
 def episode_page(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     recorded: Annotated[int | None, Query(ge=1)] = None,
@@ -270,6 +270,7 @@ def episode_page(
 ) -> Response:
     """The episode: progress charts with MCID bands, the recommendation with reasons, sessions, screening,
     the home-exercise programme; `recorded`/`programme` say what was just saved."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     return render_episode(
         request, db, principal, episode_id, recorded=recorded, programme_saved=programme == "saved"
     )
@@ -323,13 +324,14 @@ def render_episode(
 @router.post("/episodes/{episode_id}/screening")
 def screening_panel(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     findings: Annotated[list[str] | None, Form()] = None,
     intolerance: Annotated[str, Form()] = "",
 ) -> Response:
     """The screening panel's result (an HTML fragment for HTMX, or a page without JavaScript)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     try:
         result = screen_episode(view, findings or [], intolerance=intolerance == "yes")

@@ -13,14 +13,14 @@ from fastapi.responses import RedirectResponse, Response
 
 from strigil.catalog import CLINIC_TEMPLATE_LABEL, load_catalog, load_session_templates
 from strigil.services import audit as audit_service
-from strigil.services import clinic_templates, clinics, sessions
+from strigil.services import clinic_templates, clinics, record_ids, sessions
 from strigil.services import episodes as episode_service
 from strigil.services.charting import measure_choices
 from strigil.services.errors import InvalidInput, RecordError
 from strigil.services.follow_up import questions_for_next_session
 from strigil.services.screening import finding_choices
 from strigil.services.views import EpisodeView, SessionView
-from strigil.web.api_errors import Id
+from strigil.web.api_errors import EpisodeRef
 from strigil.web.database import DB, UnitOfWorkRoute
 from strigil.web.pages import render
 from strigil.web.routes.record_pages import Clinician, choices
@@ -162,7 +162,7 @@ def _session_form_page(
 @router.get("/episodes/{episode_id}/sessions/new")
 def new_session_page(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     carry: Annotated[str, Query(alias="from", pattern="^(last)?$")] = "",
@@ -170,6 +170,7 @@ def new_session_page(
 ) -> Response:
     """The session form: blank with one dose step, from the last session (its dose steps as a draft to
     confirm), or from a sourced template; the signed-in clinician treats; the condition's measures offered."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
@@ -187,16 +188,18 @@ def new_session_page(
         steps = carried_steps([dataclasses.asdict(s) for s in last.steps])
         values["carried_from"] = f"session {last.number} ({last.date})"
     elif chosen is not None:
-        steps = [
-            {**_blank_step(view), **{k: str(v) for k, v in step.values}} for step in chosen.steps
-        ]
+        steps = [{**_blank_step(view), **{k: str(v) for k, v in step.values}} for step in chosen.steps]
         steps = [{**s, "carried": c["carried"]} for s, c in zip(steps, carried_steps(steps), strict=True)]
         values["carried_from"] = f"the template “{chosen.name}”"
         if chosen.warm_up_kind:
             values["warm_up_kind"] = chosen.warm_up_kind
         followed = list(chosen.followed_by)
-    elif template.startswith("clinic-") and template[7:].isdigit():
-        own = clinic_templates.clinic_template(db, principal.clinic_id, int(template[7:]))
+    elif template.startswith("clinic-"):
+        own = clinic_templates.clinic_template(
+            db,
+            principal.clinic_id,
+            record_ids.resolve(db, principal.clinic_id, "clinic_template", template[7:]),
+        )
         steps = [{**_blank_step(view), **{k: v for k, v in s.items() if v}} for s in own.steps]
         steps = [{**s, "carried": c["carried"]} for s, c in zip(steps, carried_steps(steps), strict=True)]
         values["carried_from"] = f"the clinic template “{own.name}” ({CLINIC_TEMPLATE_LABEL})"
@@ -215,16 +218,22 @@ def new_session_page(
 @router.post("/episodes/{episode_id}/sessions/steps")
 async def session_steps(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     op: Annotated[str, Query(pattern="^(add|remove|up|down)$")] = "add",
     index: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Re-render the dose steps after adding, removing or moving one (HTMX swaps this block in place)."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
-        db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id,
+        db,
+        principal.actor,
+        "read",
+        "episode",
+        view.id,
+        patient_id=view.patient_id,
         detail=f"session form: step {op}",
     )
     raw = await request.form()
@@ -247,16 +256,22 @@ async def session_steps(
 @router.post("/episodes/{episode_id}/sessions/measures")
 async def session_measures(
     request: Request,
-    episode_id: Id,
+    episode: EpisodeRef,
     db: DB,
     principal: Clinician,
     op: Annotated[str, Query(pattern="^(add|refresh)$")] = "refresh",
 ) -> Response:
     """Re-render the measure rows: one more row, or the fields a chosen measure needs (a range of motion's
     joint, motion and side; a PSFS item's activity). HTMX swaps this block in place."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
-        db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id,
+        db,
+        principal.actor,
+        "read",
+        "episode",
+        view.id,
+        patient_id=view.patient_id,
         detail=f"session form: measures {op}",
     )
     form = read_form(await request.form(), [])
@@ -264,14 +279,21 @@ async def session_measures(
         form.measures.append(_blank_measure())
     _offer_side(form, view)
     return render(
-        request, "_measures.html", principal, episode=view, form=form, errors={}, focus=op,
+        request,
+        "_measures.html",
+        principal,
+        episode=view,
+        form=form,
+        errors={},
+        focus=op,
         **_form_choices(),
     )
 
 
 @router.post("/episodes/{episode_id}/sessions/template")
-async def save_template_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+async def save_template_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Save the form's dose steps as a clinic template; the form comes back as it was, with the outcome."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
@@ -294,9 +316,12 @@ async def save_template_page(request: Request, episode_id: Id, db: DB, principal
 
 
 @router.post("/episodes/{episode_id}/sessions")
-async def record_session_page(request: Request, episode_id: Id, db: DB, principal: Clinician) -> Response:
+async def record_session_page(
+    request: Request, episode: EpisodeRef, db: DB, principal: Clinician
+) -> Response:
     """Record the session; on a mistake the form comes back as entered, every error beside its field and
     listed in a summary at the top."""
+    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
     view = episode_service.show_episode(db, principal.clinic_id, episode_id)
     raw = await request.form()
     followed = [str(v) for v in raw.getlist("followed_by")]
@@ -312,7 +337,8 @@ async def record_session_page(request: Request, episode_id: Id, db: DB, principa
             kinds=kinds,
         ),
     }
-    doc, where = parse_form(form, episode_id)
+    given, where = parse_form(form, episode)  # public ids, as the form names records
+    doc = record_ids.inward_document(db, principal.clinic_id, given)
     try:
         found, general = form_errors(sessions.session_problems(db, principal.clinic_id, doc), where)
     except RecordError as exc:
@@ -334,6 +360,4 @@ async def record_session_page(request: Request, episode_id: Id, db: DB, principa
     except RecordError as exc:
         return _session_form_page(request, db, principal, view, form, general=[str(exc)], status=422)
     audit_service.record(db, principal.actor, "create", "session", recorded.id, patient_id=view.patient_id)
-    return RedirectResponse(
-        f"/episodes/{episode_id}?recorded={recorded.number}#saved", status_code=303
-    )
+    return RedirectResponse(f"/episodes/{episode}?recorded={recorded.number}#saved", status_code=303)

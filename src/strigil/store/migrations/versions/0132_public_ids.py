@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from strigil.store.public_ids import PUBLIC_ID_LENGTH, PUBLIC_ID_TABLES, public_id_sql
+from strigil.store.public_ids import PUBLIC_ID_LENGTH, public_id_sql
 from strigil.store.types import UTCTimestamp
 
 revision = "0132_public_ids"
@@ -29,6 +29,16 @@ branch_labels = None
 depends_on = None
 
 
+# The tables as of this revision (0201 added more to strigil.store.public_ids.PUBLIC_ID_TABLES).
+PUBLIC_ID_TABLES = (
+    "clinics",
+    "patients",
+    "episodes",
+    "treatment_sessions",
+    "screenings",
+    "measurements",
+    "adverse_responses",
+)
 _STAMPS = (("episodes", "changed_at"), ("measurements", "recorded_at"), ("adverse_responses", "recorded_at"))
 
 
