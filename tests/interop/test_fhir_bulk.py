@@ -549,3 +549,22 @@ def test_one_patient_code_on_two_patient_lines_is_named(clinic: Database, tmp_pa
     url = f"sqlite:///{tmp_path / 'target.sqlite'}"
     with pytest.raises(Refused, match=r"name two Patient resources in the files: one code, one person"):
         _import(url, tmp_path / "out")
+
+
+def test_a_resource_in_another_types_file_is_refused(clinic: Database, tmp_path: Path) -> None:
+    _export(clinic, "demo", tmp_path / "out")
+    goal = _lines(tmp_path / "out" / "Goal.ndjson")[0]
+    observations = tmp_path / "out" / "Observation.ndjson"
+    observations.write_bytes(orjson.dumps({**goal, "id": "a-goal-filed-as-an-observation"}) + b"\n")
+    with pytest.raises(BulkRejected) as refused:
+        _import(f"sqlite:///{tmp_path / 'target.sqlite'}", tmp_path / "out")
+    assert refused.value.problems == ["Observation.ndjson line 1: a Goal in the file of Observation"]
+
+
+def test_a_missing_file_the_resources_refer_to_is_named_first(clinic: Database, tmp_path: Path) -> None:
+    _export(clinic, "demo", tmp_path / "out")
+    (tmp_path / "out" / "Organization.ndjson").unlink()
+    with pytest.raises(BulkRejected) as refused:
+        _import(f"sqlite:///{tmp_path / 'target.sqlite'}", tmp_path / "out")
+    first = refused.value.problems[0]
+    assert first == f"{tmp_path / 'out'}: no Organization.ndjson, though its resources refer to Organizations"

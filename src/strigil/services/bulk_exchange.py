@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -192,6 +193,10 @@ class _Lines:
             if not raw.strip():
                 continue
             self.ahead = _parse(raw, self.where())
+            kind = self.path.name.removesuffix(".ndjson")
+            if self.ahead["resourceType"] != kind:  # one file per type: anything else is a mix-up
+                found = self.ahead["resourceType"]
+                raise BulkRejected([f"{self.where()}: a {found} in the file of {kind}"])
         return self.ahead
 
     def take(self) -> dict[str, Any]:
@@ -286,6 +291,40 @@ def import_bulk(
     if "Patient" not in by_type:
         raise BulkRejected([f"{folder}: no Patient.ndjson; bulk import reads patients and what they hold"])
     reading = _Reading(validation, by, clinic_code)
+    try:
+        return _import_files(db, folder, by_type, reading, not_understood, chunk, batch_size, committed)
+    except BatchesPartlyLanded:
+        raise
+    except BulkRejected as error:
+        raise BulkRejected(_missing_files(folder, by_type, error.problems)) from None
+
+
+def _missing_files(folder: Path, by_type: dict[str, Path], problems: list[str]) -> list[str]:
+    """The problems of a refused import, led by the files it lacks that its resources refer to (one sentence
+    instead of a dangling reference per resource)."""
+    referred = {m.group(1) for p in problems if (m := _DANGLING.search(p))}
+    missing = [
+        f"{folder}: no {file_name(kind)}, though its resources refer to {kind}s"
+        for kind in sorted(referred)
+        if kind not in by_type
+    ]
+    return missing + problems if missing else problems
+
+
+_DANGLING = re.compile(r"reference '([A-Za-z]+)/[^']*' points at no resource")
+
+
+def _import_files(
+    db: Session,
+    folder: Path,
+    by_type: dict[str, Path],
+    reading: _Reading,
+    not_understood: list[str],
+    chunk: int,
+    batch_size: int | None,
+    committed: Callable[[Batch, ImportReport], None] | None,
+) -> tuple[ImportReport, list[str]]:
+    """The reading and writing of `import_bulk`, once its files are known."""
     report = ImportReport()
     landed: list[Batch] = []
     try:
@@ -418,9 +457,7 @@ _ORDER = (
 
 def _checked(reader: _Lines, kind: str, sampler: Sampler) -> dict[str, Any]:
     where = reader.where()
-    resource = reader.take()
-    if resource["resourceType"] != kind:
-        raise BulkRejected([f"{where}: a {resource['resourceType']} in the file of {kind}"])
+    resource = reader.take()  # of the file's type: `_Lines.peek` checked
     problems = sampler.problems(resource, f"{where} {kind}/{resource.get('id', '?')}")
     if problems:
         raise BulkRejected(problems)
