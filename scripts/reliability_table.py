@@ -2,8 +2,8 @@
 
     .venv/bin/python scripts/reliability_table.py [--run] [--junit PATH] [--soak PATH] [--check]
 
---run     runs the fast reliability tests first (tests/hardening, the authorization matrix, the web
-          concurrency, read-retry and SQLite writer-lock tests) with pytest's JUnit XML output, then
+--run     runs the fast reliability tests first (tests/hardening, the authorization matrix, public ids,
+          the web concurrency, read-retry and SQLite writer-lock tests) with pytest's JUnit XML output, then
           builds the table from that output;
 --junit   reads an existing JUnit XML file instead (default: bench/out/reliability-junit.xml);
 --soak    the soak's result file (default: the newest bench/soak/results/soak-*.json);
@@ -32,6 +32,7 @@ SOAKS = ROOT / "bench" / "soak" / "results"
 TESTS = [
     "tests/hardening",
     "tests/web/test_web_authorization_matrix.py",
+    "tests/web/test_web_public_ids.py",
     "tests/web/test_web_concurrency.py",
     "tests/web/test_web_retry.py",
     "tests/store/test_sqlite_writer.py",
