@@ -28,13 +28,14 @@ from typing import Any
 STRIGIL = str(Path(sys.executable).with_name("strigil"))
 
 
-def _phase(args: list[str], url: str) -> dict[str, float]:
-    """Run one `strigil` command; its wall seconds, CPU seconds and peak RSS (MiB, sampled every 50 ms)."""
+def _phase(args: list[str], url: str, program: tuple[str, ...] = (STRIGIL,)) -> dict[str, float]:
+    """Run one `strigil` command (or `program` with `args`); its wall seconds, CPU seconds and peak RSS (MiB,
+    sampled every 50 ms)."""
     import psutil
 
     start = time.perf_counter()
     child = subprocess.Popen(
-        [STRIGIL, *args],
+        [*program, *args],
         env={**os.environ, "STRIGIL_DATABASE_URL": url},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -53,7 +54,7 @@ def _phase(args: list[str], url: str) -> dict[str, float]:
     wall = time.perf_counter() - start
     _, stderr = child.communicate()
     if child.returncode != 0:
-        raise SystemExit(f"strigil {' '.join(args)} failed: {stderr[-2000:]}")
+        raise SystemExit(f"{' '.join([*program, *args])} failed: {stderr[-2000:]}")
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_mib": peak / 2**20}
 
 

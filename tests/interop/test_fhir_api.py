@@ -407,6 +407,59 @@ def test_a_transaction_is_all_or_nothing(site: Site) -> None:
     assert site.count(MeasurementRow) == before[1] + 1
 
 
+def _second_visit(visit: dict[str, Any]) -> dict[str, Any]:
+    """Another patient's visit from the same system: every id and identifier of `visit` changed."""
+    text = json.dumps(visit)
+    for old, new in [
+        ("P-0002", "P-0003"),
+        ("MRN-55031", "MRN-55032"),
+        ("dx-elbow", "dx-elbow-b"),
+        ("visit-7", "visit-8"),
+        ("pain-77", "pain-78"),
+        ('"value": "77"', '"value": "78"'),
+        ("proc-7", "proc-8"),
+    ]:
+        text = text.replace(old, new)
+    return json.loads(text)
+
+
+def test_a_bundle_read_in_parts_answers_entry_by_entry_and_stays_all_or_nothing(
+    site: Site, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from strigil.interop import bundle_stream
+
+    monkeypatch.setattr(bundle_stream, "PART_BYTES", 1)  # a part per patient's visit
+    parts: list[list[int]] = []
+    cut = bundle_stream.SpooledBundle.parts
+
+    def counted(self: bundle_stream.SpooledBundle, part_bytes: int) -> Iterator[bundle_stream.BundlePart]:
+        for part in cut(self, part_bytes):
+            parts.append(part.positions)
+            yield part
+
+    monkeypatch.setattr(bundle_stream.SpooledBundle, "parts", counted)
+    first = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
+    second = _second_visit(first)
+    first["entry"] = [e for e in first["entry"] if e["resource"]["resourceType"] != "Procedure"]
+    both = {**first, "entry": first["entry"] + second["entry"]}
+    before = (site.count(PatientRow), site.count(MeasurementRow))
+    # the second visit's Procedure cannot be stored: the first visit's score, written first, is not kept
+    answer = _post_fhir(site, _as(both, "transaction"), "?patient=P-0001")
+    assert answer.status_code == 422, answer.text
+    assert [i["expression"] for i in answer.json()["issue"]] == [["Procedure/proc-8"]]
+    assert parts == [[0, 1, 2, 3], [4, 5, 6, 7, 8]]
+    assert (site.count(PatientRow), site.count(MeasurementRow)) == before
+    # as a batch: one answer per entry, in the bundle's order, across the parts
+    answer = _post_fhir(site, _as(both, "batch"), "?patient=P-0001")
+    assert answer.status_code == 200, answer.text
+    context, placed, refused = "200 OK", "201 Created", "422 Unprocessable Entity"
+    assert _statuses(answer) == [context] * 3 + [placed] + [context] * 3 + [placed, refused]
+    locations = [e["response"].get("location", "") for e in answer.json()["entry"]]
+    assert locations[3].startswith("Observation/") and locations[7].startswith("Observation/")
+    assert locations[3] != locations[7]
+    assert site.count(MeasurementRow) == before[1] + 2
+
+
 def test_a_transaction_whose_observation_cannot_be_placed_creates_no_patient(site: Site) -> None:
     visit = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
     visit["entry"] = [e for e in visit["entry"] if e["resource"]["resourceType"] != "Procedure"]

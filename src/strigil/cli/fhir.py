@@ -307,56 +307,58 @@ def _import_bundle(
     as_json: bool,
     match_only: bool = False,
 ) -> None:
-    from strigil.interop.bundle import MAX_BUNDLE_BYTES, UnreadableJson, read_json
-    from strigil.interop.from_fhir import plan_import
+    from strigil.interop.bundle import MAX_BUNDLE_BYTES, UnreadableJson
+    from strigil.services.bundle_import import BundleRejected, import_bundle
     from strigil.services.errors import RecordError
-    from strigil.services.exchange import audit_import, write_plan, write_plan_bulk
+    from strigil.services.exchange import audit_import
 
+    if bulk and (clinic or patient):
+        fail("--bulk imports a clinic as exported: drop --clinic and --patient")
     try:
         size = file.stat().st_size
-        if size > MAX_BUNDLE_BYTES:
-            fail(
-                f"{file}: {size:,} bytes is larger than a Bundle may be ({MAX_BUNDLE_BYTES:,}); move whole "
-                "clinics as Bulk Data (strigil fhir export --bulk DIR, strigil fhir import DIR)"
-            )
-        document = read_json(file.read_bytes())  # the API's reader too: the same sentence for the same fault
-    except UnreadableJson as error:
-        fail(f"{file}: {error}")
+        source = file.open("rb")
     except OSError as error:
         fail(f"{file}: not a readable file ({error})")
-    try:
-        plan = plan_import(document, validate=validate)
-    except RecursionError:
-        fail(f"{file}: JSON nested too deep to check (no FHIR resource nests like this)")
-    # The parsed JSON (about six times the file's size) is not needed once planned: freed before the rows
-    # are built, so the peak is the larger of the two phases, not their sum (docs/interop.md).
-    del document
-    if plan.errors:
-        shown = "\n  ".join(str(p) for p in plan.errors[:50])
-        more = f"\n  …and {len(plan.errors) - 50} more" if len(plan.errors) > 50 else ""
-        fail(f"{file}: bundle rejected, nothing imported ({len(plan.errors)} problems):\n  {shown}{more}")
-    report: dict[str, Any] = {"not_understood": [str(p) for p in plan.not_understood]}
-    if not dry_run:
-        if bulk and (clinic or patient):
-            fail("--bulk imports a clinic as exported: drop --clinic and --patient")
-        with unit_of_work() as db:
-            try:
-                if bulk:
-                    written = write_plan_bulk(db, plan)
-                else:
-                    written = write_plan(
-                        db, plan, patient_code=patient, clinic_code=clinic, match_only=match_only
-                    )
-            except RecordError as error:
-                fail(f"{file}: bundle rejected, nothing imported: {error}")
-            audit_import(db, cli_actor(db, None), written, source=file.name)
-        report |= written.to_json()
-    else:
-        report |= {
-            "dry_run": True,
-            "patients": sum(len(c.patients) for c in plan.clinics),
-            "foreign_measurements": len(plan.foreign_measurements),
-        }
+    if size > MAX_BUNDLE_BYTES:
+        source.close()
+        fail(
+            f"{file}: {size:,} bytes is larger than a Bundle may be ({MAX_BUNDLE_BYTES:,}); move whole "
+            "clinics as Bulk Data (strigil fhir export --bulk DIR, strigil fhir import DIR)"
+        )
+    with source, unit_of_work() as db:
+        try:
+            done = import_bundle(
+                db,
+                source,
+                validate=validate,
+                patient_code=patient,
+                clinic_code=clinic,
+                match_only=match_only,
+                bulk=bulk,
+                dry_run=dry_run,
+            )
+        except UnreadableJson as error:  # the API's reader too: the same sentence for the same fault
+            fail(f"{file}: {error}")
+        except OSError as error:
+            fail(f"{file}: not a readable file ({error})")
+        except BundleRejected as error:
+            issues = [f"{where}: {message}" if where else message for where, message in error.issues]
+            shown = "\n  ".join(issues[:50])
+            more = f"\n  …and {len(issues) - 50} more" if len(issues) > 50 else ""
+            counted = f"{len(issues)} problems" + (f"; {error.rule}" if error.rule else "")
+            fail(f"{file}: bundle rejected, nothing imported ({counted}):\n  {shown}{more}")
+        except RecordError as error:
+            fail(f"{file}: bundle rejected, nothing imported: {error}")
+        report: dict[str, Any] = {"not_understood": done.not_understood}
+        if dry_run:
+            report |= {
+                "dry_run": True,
+                "patients": done.patients,
+                "foreign_measurements": done.foreign_measurements,
+            }
+        else:
+            audit_import(db, cli_actor(db, None), done.report, source=file.name)
+            report |= done.report.to_json()
     _print_report(report, as_json)
 
 

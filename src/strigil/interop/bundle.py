@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,16 +20,27 @@ from strigil.interop.systems import BASE
 
 __all__ = [
     "ACCEPTED_BUNDLE_TYPES",
+    "BOM",
     "MAX_BUNDLE_BYTES",
+    "NESTED_TOO_DEEP",
+    "NESTED_TOO_DEEP_TO_CHECK",
+    "NOT_A_LIST",
     "EntryOutcome",
     "ReadBundle",
     "UnreadableJson",
+    "bundle_type_problem",
+    "duplicate_key",
     "entry_for",
+    "entry_keys",
     "entry_name",
+    "entry_resource",
     "make_bundle",
+    "not_a_bundle",
+    "not_an_object",
     "operation_outcome",
     "read_bundle",
     "read_json",
+    "reference_texts",
     "reference_to",
     "response_bundle",
     "stream_bundle",
@@ -42,32 +53,45 @@ ACCEPTED_BUNDLE_TYPES = ("collection", "transaction", "batch", "searchset")
 
 _Resource = dict[str, Any]
 
-# A Bundle is read whole (about 7 times its size in memory): larger ones move as Bulk Data NDJSON, which is
-# read a chunk of patients at a time. An engineering limit, not a clinical one.
+# The largest Bundle the CLI and the API take: a bound on one request's and one transaction's work (a Bundle
+# is read a part at a time, `bundle_stream`, so not a bound on memory). Whole clinics move as Bulk Data
+# NDJSON.
+# An engineering limit, not a clinical one.
 MAX_BUNDLE_BYTES = 64 * 2**20
 
 # RFC 8259 §8.1: a parser may ignore a leading byte order mark, and EMRs often write one.
-_BOM = b"\xef\xbb\xbf"
+BOM = b"\xef\xbb\xbf"
 
 
 class UnreadableJson(ValueError):
     """A file or request body that is not JSON text Strigil can read, with the sentence that says why."""
 
+    @classmethod
+    def not_utf8(cls, byte: int, what: str = "FHIR JSON") -> UnreadableJson:
+        """Bytes that are not UTF-8, from the byte (counted from the file's first) where they stop being."""
+        return cls(f"not UTF-8 text (byte {byte}); {what} is UTF-8")
+
+
+# What a reader says of JSON nested deeper than it reads (orjson and the whole-document readers: 1024
+# levels), and deeper than the checks walk; no FHIR resource nests anywhere near either.
+NESTED_TOO_DEEP = "JSON nested too deep to read (no FHIR resource nests like this)"
+NESTED_TOO_DEEP_TO_CHECK = "JSON nested too deep to check (no FHIR resource nests like this)"
+
 
 def read_json(raw: bytes, *, what: str = "FHIR JSON") -> Any:
     """Parse JSON text (UTF-8, a leading BOM ignored) or raise `UnreadableJson` with a sentence: not UTF-8
-    (and at which byte), nested too deep, or not JSON. The one reader of the CLI, the API and bulk NDJSON."""
-    skipped = len(_BOM) if raw.startswith(_BOM) else 0
+    (and at which byte), nested too deep, or not JSON. The reader of bulk NDJSON lines; a Bundle is read
+    entry by entry (`bundle_stream`), with the same sentences."""
+    skipped = len(BOM) if raw.startswith(BOM) else 0
     try:
         return orjson.loads(raw[skipped:] if skipped else raw)
     except orjson.JSONDecodeError as error:
         try:
             raw[skipped:].decode("utf-8")
         except UnicodeDecodeError as bad:
-            raise UnreadableJson(f"not UTF-8 text (byte {bad.start + skipped}); {what} is UTF-8") from None
+            raise UnreadableJson.not_utf8(bad.start + skipped, what) from None
         if "depth limit" in str(error):
-            # orjson stops at 1024 levels; no FHIR resource nests anywhere near that
-            raise UnreadableJson("JSON nested too deep to read (no FHIR resource nests like this)") from None
+            raise UnreadableJson(NESTED_TOO_DEEP) from None
         raise UnreadableJson(f"not JSON ({error})") from None
 
 
@@ -110,13 +134,15 @@ def entry_name(entry: Any, index: int) -> str:
     return f"entry[{index}]"
 
 
-def response_bundle(document: dict[str, Any], outcomes: dict[str, EntryOutcome]) -> _Resource:
-    """The answer to a POSTed Bundle: a transaction-response (or batch-response) with one entry per entry,
-    in order. `outcomes` maps each entry's name (`entry_name`) to what was done with it."""
-    kind = "transaction-response" if document.get("type") == "transaction" else "batch-response"
+def response_bundle(
+    bundle_type: str | None, names: Sequence[str], outcomes: dict[str, EntryOutcome]
+) -> _Resource:
+    """The answer to a POSTed Bundle of `bundle_type`: a transaction-response (or batch-response) with one
+    entry per entry, in order. `names` are the entries' names (`entry_name`) in bundle order; `outcomes` maps
+    each to what was done with it."""
+    kind = "transaction-response" if bundle_type == "transaction" else "batch-response"
     entries = []
-    for i, entry in enumerate(document.get("entry", [])):
-        name = entry_name(entry, i)
+    for name in names:
         outcome = outcomes[name]
         response: dict[str, Any] = {"status": outcome.status}
         if outcome.location:
@@ -232,7 +258,12 @@ _REFERENCE_TEXT = re.compile(rb'"reference":"([^"\\]*(?:\\.[^"\\]*)*)"')
 
 def _reference_texts(resource: _Resource) -> Iterator[str]:
     """Every Reference.reference string inside a resource, found in its JSON text (fast; no paths)."""
-    for raw in _REFERENCE_TEXT.findall(orjson.dumps(resource)):
+    return reference_texts(orjson.dumps(resource))
+
+
+def reference_texts(compact: bytes) -> Iterator[str]:
+    """Every Reference.reference string in compact JSON text (as orjson writes it), in order."""
+    for raw in _REFERENCE_TEXT.findall(compact):
         yield orjson.loads(b'"' + raw + b'"') if b"\\" in raw else raw.decode()
 
 
@@ -250,52 +281,89 @@ def _type_problems(resource: _Resource, where: str) -> list[FhirProblem]:
     return []
 
 
-def read_bundle(document: Any, *, validate: bool = True) -> ReadBundle:
+def not_an_object(kind: str) -> FhirProblem:
+    """The problem of a document that is not a JSON object (`kind`: its JSON type, as Python names it)."""
+    return FhirProblem("bundle", f"expected a JSON object, got {kind}")
+
+
+def not_a_bundle(resource_type: Any) -> FhirProblem:
+    """The problem of a JSON object that is not a Bundle."""
+    return FhirProblem("bundle.resourceType", f"expected 'Bundle', got {resource_type!r}")
+
+
+def bundle_type_problem(bundle_type: Any) -> FhirProblem | None:
+    """The problem of a Bundle type Strigil does not import, else None."""
+    if bundle_type in ACCEPTED_BUNDLE_TYPES:
+        return None
+    allowed = ", ".join(ACCEPTED_BUNDLE_TYPES)
+    return FhirProblem("bundle.type", f"{bundle_type!r} is not accepted; allowed: {allowed}")
+
+
+NOT_A_LIST = FhirProblem("bundle.entry", "expected a list of entries")
+
+
+def entry_resource(entry: Any, position: int) -> tuple[_Resource | None, FhirProblem | None]:
+    """An entry's resource to import, or why it has none: a request that is not an add (named whether or not a
+    resource comes with it; FHIR sends DELETE and GET without one), or no resource at all."""
+    where = f"entry[{position}]"
+    refusal = unsupported_method(entry)
+    if refusal is not None:
+        return None, FhirProblem(f"{where}.request", refusal)
+    resource = entry.get("resource") if isinstance(entry, dict) else None
+    if not isinstance(resource, dict):
+        return None, FhirProblem(where, "entry has no resource (a JSON object)")
+    return resource, None
+
+
+def entry_keys(entry: dict[str, Any], resource: _Resource) -> list[str]:
+    """What names an entry inside its bundle, in order: its fullUrl and its resource's "Type/id"."""
+    keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
+    if resource.get("id") is not None:
+        keys.add(f"{resource.get('resourceType')}/{resource['id']}")
+    return sorted(keys)
+
+
+def duplicate_key(where: str, key: str) -> FhirProblem:
+    """The problem of a second entry under a key already taken."""
+    return FhirProblem(where, f"duplicate resource {key!r} in the bundle")
+
+
+def read_bundle(
+    document: Any, *, validate: bool = True, positions: Sequence[int] | None = None
+) -> ReadBundle:
     """Check a Bundle's envelope, every resource and every internal reference; index the resources.
 
     `validate=False` skips only the check of each resource against the R4 models (the costliest step, about
     a millisecond per resource), for bundles Strigil itself wrote; resource types must still be known.
+    `positions`: each entry's place in the whole bundle, when `document` is a part of one
+    (`bundle_stream`), so problems and names say `entry[i]` of the bundle as sent.
     """
     read = ReadBundle()
     if not isinstance(document, dict):
-        read.problems.append(FhirProblem("bundle", f"expected a JSON object, got {type(document).__name__}"))
+        read.problems.append(not_an_object(type(document).__name__))
         return read
     if document.get("resourceType") != "Bundle":
-        read.problems.append(
-            FhirProblem("bundle.resourceType", f"expected 'Bundle', got {document.get('resourceType')!r}")
-        )
+        read.problems.append(not_a_bundle(document.get("resourceType")))
         return read
-    if document.get("type") not in ACCEPTED_BUNDLE_TYPES:
-        read.problems.append(
-            FhirProblem(
-                "bundle.type",
-                f"{document.get('type')!r} is not accepted; allowed: " + ", ".join(ACCEPTED_BUNDLE_TYPES),
-            )
-        )
+    if (wrong_type := bundle_type_problem(document.get("type"))) is not None:
+        read.problems.append(wrong_type)
     entries = document.get("entry", [])
     if not isinstance(entries, list):
-        read.problems.append(FhirProblem("bundle.entry", "expected a list of entries"))
+        read.problems.append(NOT_A_LIST)
         return read
     for i, entry in enumerate(entries):
-        where = f"entry[{i}]"
-        refusal = unsupported_method(entry)
-        if refusal is not None:
-            # named whether or not a resource comes with it (FHIR sends DELETE and GET without one)
-            read.problems.append(FhirProblem(f"{where}.request", refusal))
+        if positions is not None:
+            i = positions[i]
+        resource, refusal = entry_resource(entry, i)
+        if resource is None:
+            assert refusal is not None
+            read.problems.append(refusal)
             continue
-        resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not isinstance(resource, dict):
-            read.problems.append(FhirProblem(where, "entry has no resource (a JSON object)"))
-            continue
-        kind, rid = resource.get("resourceType"), resource.get("id")
-        where = f"{where} {kind}/{rid}"
+        where = f"entry[{i}] {resource.get('resourceType')}/{resource.get('id')}"
         read.names[id(resource)] = entry_name(entry, i)
-        keys = {entry["fullUrl"]} if isinstance(entry.get("fullUrl"), str) else set()
-        if rid is not None:
-            keys.add(f"{kind}/{rid}")
-        for key in sorted(keys):
+        for key in entry_keys(entry, resource):
             if key in read.index:
-                read.problems.append(FhirProblem(where, f"duplicate resource {key!r} in the bundle"))
+                read.problems.append(duplicate_key(where, key))
             # indexed even when invalid, so references to it are not reported a second time as dangling
             read.index[key] = resource
         found = resource_problems(resource, where) if validate else _type_problems(resource, where)

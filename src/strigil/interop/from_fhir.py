@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -952,15 +953,22 @@ def _context_condition(
     return codes.pop(), (sides.pop() if sides else None), None
 
 
-def plan_import(document: Any, catalog: Catalog | None = None, *, validate: bool = True) -> ImportPlan:
+def plan_import(
+    document: Any,
+    catalog: Catalog | None = None,
+    *,
+    validate: bool = True,
+    positions: Sequence[int] | None = None,
+) -> ImportPlan:
     """Read a Bundle into an import plan; `plan.errors` lists every reason it must be rejected whole.
 
     `validate=False` skips the per-resource R4 model check (see `read_bundle`); every record is still
-    rebuilt into the record's models and checked against the catalogue.
+    rebuilt into the record's models and checked against the catalogue. `positions`: the entries' places in
+    the whole bundle when `document` is a part of one (`interop.bundle_stream`).
     """
     catalog = catalog or load_catalog()
     plan = ImportPlan()
-    read = read_bundle(document, validate=validate)
+    read = read_bundle(document, validate=validate, positions=positions)
     if read.problems:
         plan.errors.extend(read.problems)
         return plan

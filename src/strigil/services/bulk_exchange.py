@@ -350,7 +350,7 @@ def _import_files(
                 problems = error.problems if isinstance(error, BulkRejected) else [str(error)]
                 raise BatchesPartlyLanded(landed, len(landed) + 1, problems) from error
             landed.append(batch)
-            _add(report, part)
+            report.add(part)
         for reader in others:
             if (ahead := reader.peek()) is not None:
                 problems = [
@@ -444,7 +444,7 @@ class _Reading:
                 for p in plan.not_understood
                 if not (self.seen - ids and _clinic_level(p, self.clinic_level))
             )
-            _add(part, write_plan_bulk(db, plan, by=self.by, clinic_code=self.clinic_code))
+            part.add(write_plan_bulk(db, plan, by=self.by, clinic_code=self.clinic_code))
         return part, first, last
 
 
@@ -467,13 +467,3 @@ def _checked(reader: _Lines, kind: str, sampler: Sampler) -> dict[str, Any]:
 def _clinic_level(problem: FhirProblem, clinic_level: list[dict[str, Any]]) -> bool:
     """Whether a problem is about a clinic-level resource (reported once, not once per chunk)."""
     return any(problem.where == f"{r['resourceType']}/{r.get('id', '?')}" for r in clinic_level)
-
-
-def _add(total: ImportReport, part: ImportReport) -> None:
-    for name, value in part.__dict__.items():
-        if isinstance(value, int):
-            setattr(total, name, getattr(total, name) + value)
-        elif isinstance(value, dict):
-            getattr(total, name).update(value)
-        else:
-            getattr(total, name).extend(value)

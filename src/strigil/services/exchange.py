@@ -350,18 +350,36 @@ class ImportReport:
         """JSON-ready form (without database ids or the per-entry answers)."""
         return {k: v for k, v in self.__dict__.items() if k not in self._HIDDEN}
 
+    def add(self, part: ImportReport) -> None:
+        """Add the report of a later part of the same import (a chunk, a batch, a part of a bundle).
+
+        Counts add up and lists extend; for an entry named in both, the earlier answer stands: a clinic's
+        shared entries come with every part, and only the first part that holds them writes them.
+        """
+        for name, value in part.__dict__.items():
+            if isinstance(value, int):
+                setattr(self, name, getattr(self, name) + value)
+            elif isinstance(value, dict):
+                mine = getattr(self, name)
+                for key, item in value.items():
+                    mine.setdefault(key, item)
+            else:
+                getattr(self, name).extend(value)
+
 
 class TransactionRefused(RecordError):
     """A transaction Bundle with entries that could not be done as asked: FHIR's transaction is all or
     nothing, so nothing of it is kept; `issues` names each entry (its name) and why."""
+
+    RULE = "a transaction is all or nothing (send a batch to keep the rest)"
 
     def __init__(self, issues: Sequence[tuple[str, str]]) -> None:
         self.issues = list(issues)
         shown = "; ".join(f"{where}: {message}" for where, message in self.issues[:10])
         more = f"; …and {len(self.issues) - 10} more" if len(self.issues) > 10 else ""
         super().__init__(
-            f"a transaction is all or nothing, and {len(self.issues)} of its entries cannot be stored "
-            f"({shown}{more}); nothing imported — send a batch to keep the rest"
+            f"{self.RULE}: {len(self.issues)} of its entries cannot be stored ({shown}{more}); "
+            "nothing imported"
         )
 
 

@@ -117,10 +117,12 @@ def post_bundle(
     `application/fhir+json`, it is answered with a transaction-response (batch-response) Bundle, an entry per
     entry saying what became of it; else with Strigil's import report. A body that is not UTF-8 JSON, or is
     nested too deep, is answered 400 with an OperationOutcome saying so."""
-    from strigil.interop.bundle import UnreadableJson, operation_outcome, read_json
-    from strigil.interop.from_fhir import plan_import
+    import io
+
+    from strigil.interop.bundle import UnreadableJson, operation_outcome, response_bundle
+    from strigil.services.bundle_import import BundleRejected, import_bundle
     from strigil.services.errors import RecordError
-    from strigil.services.exchange import clinic_code_of, write_plan
+    from strigil.services.exchange import clinic_code_of
 
     def refuse(problems: list[tuple[str, str]]) -> JSONResponse:
         db.rollback()  # nothing of the bundle is kept
@@ -130,30 +132,24 @@ def post_bundle(
         return JSONResponse(operation_outcome(problems), 422, media_type=FHIR_JSON)
 
     try:
-        bundle = read_json(raw)  # the CLI's reader: the same sentences for the same faults
-        plan = plan_import(bundle)
-    except UnreadableJson as error:
-        return outcome_response(400, f"the request body: {error}")
-    except RecursionError:
-        return outcome_response(
-            400, "the request body: JSON nested too deep to check (no FHIR resource nests like this)"
-        )
-    if plan.errors:
-        return refuse([(p.where, p.message) for p in plan.errors])
-    clinic_code = clinic_code_of(db, principal.clinic_id)
-    # whatever clinic the bundle names, it is imported into the caller's own clinic
-    try:
-        report = write_plan(
+        # whatever clinic the bundle names, it is imported into the caller's own clinic
+        done = import_bundle(
             db,
-            plan,
+            io.BytesIO(raw),
             by=principal.username,
             patient_code=patient,
-            clinic_code=clinic_code,
+            clinic_code=clinic_code_of(db, principal.clinic_id),
             match_only=match_only,
         )
+    except UnreadableJson as error:  # the CLI's reader: the same sentences for the same faults
+        db.rollback()
+        return outcome_response(400, f"the request body: {error}")
+    except BundleRejected as error:
+        # every problem, and a refused transaction names each entry it could not store
+        return refuse(error.issues)
     except RecordError as error:
-        # a refused transaction names each entry it could not store
-        return refuse(getattr(error, "issues", None) or [("", str(error))])
+        return refuse([("", str(error))])
+    report = done.report
     audit_service.record(
         db,
         principal.actor,
@@ -168,10 +164,10 @@ def post_bundle(
         db, principal.actor, "create", "fhir_bundle", sorted(set(report.patient_ids)), detail="imported"
     )
     if request.headers.get("content-type", "").startswith(FHIR_JSON):
-        from strigil.interop.bundle import response_bundle
-
-        return JSONResponse(response_bundle(bundle, report.outcomes), media_type=FHIR_JSON)
-    return JSONResponse({**report.to_json(), "not_understood": [str(p) for p in plan.not_understood]})
+        return JSONResponse(
+            response_bundle(done.bundle_type, done.names, report.outcomes), media_type=FHIR_JSON
+        )
+    return JSONResponse({**report.to_json(), "not_understood": done.not_understood})
 
 
 # ---- Bulk Data export ------------------------------------------------------------------------------------
