@@ -568,3 +568,13 @@ def test_a_missing_file_the_resources_refer_to_is_named_first(clinic: Database, 
         _import(f"sqlite:///{tmp_path / 'target.sqlite'}", tmp_path / "out")
     first = refused.value.problems[0]
     assert first == f"{tmp_path / 'out'}: no Organization.ndjson, though its resources refer to Organizations"
+    # in declared batches too, where the first batch fails
+    landed: list[Batch] = []
+    with pytest.raises(BatchesPartlyLanded) as partly:
+        _import(
+            f"sqlite:///{tmp_path / 'batched.sqlite'}",
+            tmp_path / "out",
+            batch_size=5,
+            committed=lambda batch, _: landed.append(batch),
+        )
+    assert partly.value.failed == 1 and landed == [] and partly.value.problems[0] == first

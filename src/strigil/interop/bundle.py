@@ -382,11 +382,8 @@ def read_bundle(
             if target.startswith("#"):
                 continue  # a contained resource
             if read.resolve({"reference": target}) is None:
-                read.problems.append(
-                    FhirProblem(
-                        f"{where}{path}", f"reference {target!r} points at no resource in this bundle"
-                    )
-                )
+                message = f"reference {target!r} points at no resource in this bundle"
+                read.problems.append(FhirProblem(f"{where}{path}", message, dangling=target))
     return read
 
 

@@ -10,7 +10,7 @@ is imported here and nowhere else, so a later switch of release is a one-file ch
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -35,6 +35,9 @@ class FhirProblem:
 
     where: str
     message: str
+    # the reference that points at no resource, when that is the problem: a reader that knows more (bulk
+    # import knows which files it was given) can say why
+    dangling: str | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{self.where}: {self.message}"

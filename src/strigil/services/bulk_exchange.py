@@ -14,7 +14,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import gc
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -290,28 +289,8 @@ def import_bulk(
         not_understood.append(f"{file_name(kind)}: {kind} is not imported in bulk; the file was not read")
     if "Patient" not in by_type:
         raise BulkRejected([f"{folder}: no Patient.ndjson; bulk import reads patients and what they hold"])
-    reading = _Reading(validation, by, clinic_code)
-    try:
-        return _import_files(db, folder, by_type, reading, not_understood, chunk, batch_size, committed)
-    except BatchesPartlyLanded:
-        raise
-    except BulkRejected as error:
-        raise BulkRejected(_missing_files(folder, by_type, error.problems)) from None
-
-
-def _missing_files(folder: Path, by_type: dict[str, Path], problems: list[str]) -> list[str]:
-    """The problems of a refused import, led by the files it lacks that its resources refer to (one sentence
-    instead of a dangling reference per resource)."""
-    referred = {m.group(1) for p in problems if (m := _DANGLING.search(p))}
-    missing = [
-        f"{folder}: no {file_name(kind)}, though its resources refer to {kind}s"
-        for kind in sorted(referred)
-        if kind not in by_type
-    ]
-    return missing + problems if missing else problems
-
-
-_DANGLING = re.compile(r"reference '([A-Za-z]+)/[^']*' points at no resource")
+    reading = _Reading(validation, by, clinic_code, folder=folder, files=by_type)
+    return _import_files(db, folder, by_type, reading, not_understood, chunk, batch_size, committed)
 
 
 def _import_files(
@@ -374,6 +353,8 @@ class _Reading:
     validation: str
     by: str
     clinic_code: str | None = None
+    folder: Path = Path()
+    files: dict[str, Path] = field(default_factory=dict)  # the folder's NDJSON files, by resource type
     sampler: Sampler = field(init=False)
     handles: list[IO[bytes]] = field(default_factory=list)
     clinic_level: list[dict[str, Any]] = field(default_factory=list)
@@ -435,8 +416,9 @@ class _Reading:
             }
             plan = plan_import(bundle, validate=False)
             if plan.errors:
-                if any("points at no resource" in p.message for p in plan.errors):
-                    raise BulkRejected([_ORDER, *plan.errors])
+                dangling = {p.dangling for p in plan.errors if p.dangling}
+                if dangling:
+                    raise BulkRejected([*self._missing_files(dangling), _ORDER, *plan.errors])
                 raise BulkRejected(plan.errors)
             # clinic-level resources come with every chunk: what they hold is reported once
             not_understood.extend(
@@ -446,6 +428,17 @@ class _Reading:
             )
             part.add(write_plan_bulk(db, plan, by=self.by, clinic_code=self.clinic_code))
         return part, first, last
+
+
+    def _missing_files(self, dangling: set[str]) -> list[str]:
+        """The files the folder lacks that resources refer to: one sentence each, before the dangling
+        references themselves."""
+        kinds = {target.rstrip("/").split("/")[-2] for target in dangling if target.count("/") >= 1}
+        return [
+            f"{self.folder}: no {file_name(kind)}, though its resources refer to {kind}s"
+            for kind in sorted(kinds)
+            if kind not in self.files
+        ]
 
 
 _ORDER = (

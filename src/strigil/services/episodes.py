@@ -125,6 +125,14 @@ def show_episode(db: Session, clinic_id: int, episode_id: int) -> EpisodeView:
     return episode_view(db, episode, patient)
 
 
+def show_episode_named(db: Session, clinic_id: int, public_id: object) -> EpisodeView:
+    """The episode a page or request names by its public id (NotFound when it names no episode of this
+    clinic), as `show_episode` shows it."""
+    from strigil.services import record_ids
+
+    return show_episode(db, clinic_id, record_ids.resolve(db, clinic_id, "episode", public_id))
+
+
 def close_episode(
     db: Session,
     clinic_id: int,

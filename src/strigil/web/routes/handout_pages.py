@@ -60,8 +60,7 @@ async def prescribe_page(request: Request, episode: EpisodeRef, db: DB, principa
 @router.get("/episodes/{episode_id}/handout")
 def handout_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """The printable home-exercise handout: exactly the prescribed programme, what to expect, when to call."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(
         db, principal.actor, "export", "home_exercise_handout", view.id, patient_id=view.patient_id
     )

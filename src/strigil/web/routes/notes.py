@@ -121,10 +121,9 @@ def note_print(request: Request, session: SessionRef, db: DB, principal: Clinici
 @pages.get("/episodes/{episode_id}/notes/print")
 def episode_notes_print(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Every note of an episode, one per printed page (void ones included, struck through)."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    from strigil.services.episodes import show_episode
+    from strigil.services.episodes import show_episode_named
 
-    view = show_episode(db, principal.clinic_id, episode_id)
+    view = show_episode_named(db, principal.clinic_id, episode)
     found = [note_service.session_note(db, principal.clinic_id, s.id) for s in view.sessions]
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="notes printed"

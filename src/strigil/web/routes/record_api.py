@@ -164,8 +164,7 @@ def open_episode(
 @router.get("/episodes/{episode_id}")
 def show_episode(episode: EpisodeRef, db: DB, principal: Clinician) -> dict[str, Any]:
     """An episode with its sessions, progress per measure (with MCID) and the latest recommendation."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id)
     return {
         **_out(db, view),
@@ -251,8 +250,7 @@ def add_adverse(
 @router.post("/episodes/{episode_id}/screening")
 def screening(episode: EpisodeRef, body: ScreeningIn, db: DB, principal: Clinician) -> dict[str, Any]:
     """Screen before today's session: findings plus the episode's own adverse-response history."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     try:
         result = screen_episode(view, body.findings, intolerance=body.intolerance)
     except ValueError as exc:

@@ -331,8 +331,7 @@ def screening_panel(
     intolerance: Annotated[str, Form()] = "",
 ) -> Response:
     """The screening panel's result (an HTML fragment for HTMX, or a page without JavaScript)."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     try:
         result = screen_episode(view, findings or [], intolerance=intolerance == "yes")
         error = None

@@ -170,8 +170,7 @@ def new_session_page(
 ) -> Response:
     """The session form: blank with one dose step, from the last session (its dose steps as a draft to
     confirm), or from a sourced template; the signed-in clinician treats; the condition's measures offered."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
     )
@@ -225,8 +224,7 @@ async def session_steps(
     index: Annotated[int, Query(ge=0)] = 0,
 ) -> Response:
     """Re-render the dose steps after adding, removing or moving one (HTMX swaps this block in place)."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(
         db,
         principal.actor,
@@ -263,8 +261,7 @@ async def session_measures(
 ) -> Response:
     """Re-render the measure rows: one more row, or the fields a chosen measure needs (a range of motion's
     joint, motion and side; a PSFS item's activity). HTMX swaps this block in place."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(
         db,
         principal.actor,
@@ -293,8 +290,7 @@ async def session_measures(
 @router.post("/episodes/{episode_id}/sessions/template")
 async def save_template_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Save the form's dose steps as a clinic template; the form comes back as it was, with the outcome."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     audit_service.record(
         db, principal.actor, "read", "episode", view.id, patient_id=view.patient_id, detail="session form"
     )
@@ -321,8 +317,7 @@ async def record_session_page(
 ) -> Response:
     """Record the session; on a mistake the form comes back as entered, every error beside its field and
     listed in a summary at the top."""
-    episode_id = record_ids.resolve(db, principal.clinic_id, "episode", episode)
-    view = episode_service.show_episode(db, principal.clinic_id, episode_id)
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
     raw = await request.form()
     followed = [str(v) for v in raw.getlist("followed_by")]
     form = read_form(raw, followed)
