@@ -343,6 +343,8 @@ def _import_bundle(
             fail(f"{file}: not a readable file ({error})")
         except BundleRejected as error:
             issues = [f"{where}: {message}" if where else message for where, message in error.issues]
+            if len(issues) == 1 and not error.rule:  # one reason: one line
+                fail(f"{file}: bundle rejected, nothing imported: {issues[0]}")
             shown = "\n  ".join(issues[:50])
             more = f"\n  …and {len(issues) - 50} more" if len(issues) > 50 else ""
             counted = f"{len(issues)} problems" + (f"; {error.rule}" if error.rule else "")
