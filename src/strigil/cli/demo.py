@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from strigil.cli.episodes import print_episode
-from strigil.cli.toolkit import errors, fail
+from strigil.cli.toolkit import errors, fail, progress_bar
 
 __all__ = [
     "demo",
@@ -26,8 +26,6 @@ def demo(
     ] = None,
 ) -> None:
     """Build a realistic synthetic clinic in the demo database (never the clinic's)."""
-    from rich.progress import Progress
-
     from strigil.services.demo import build_demo, write_bulk
     from strigil.settings import demo_database_url, get_settings
     from strigil.store.database import open_database
@@ -40,13 +38,11 @@ def demo(
         )
     db = open_database(url)
     use_bulk = patients > 2000 if bulk is None else bulk
-    with errors(), Progress(transient=True) as progress:
-        task = progress.add_task(f"demo clinic ({'bulk' if use_bulk else 'services'})", total=patients)
-        step = lambda n: progress.advance(task, n)  # noqa: E731
+    with errors(), progress_bar(f"demo clinic ({'bulk' if use_bulk else 'services'})", patients) as bar:
         if use_bulk:
-            write_bulk(db, patients, seed, progress=step)
+            write_bulk(db, patients, seed, progress=bar.advance)
         else:
-            build_demo(db, patients, seed, progress=step)
+            build_demo(db, patients, seed, progress=bar.advance)
     db.dispose()
     typer.echo(f"demo clinic with {patients} patients (seed {seed}) in {db.url}")
 
@@ -74,11 +70,8 @@ def main_job(
         exists = s.scalar(select(ClinicRow.id).where(ClinicRow.code == CLINIC_CODE))
     if exists is None:
         typer.echo(f"building the demo clinic ({patients} patients, seed {seed}) in {url} …", err=True)
-        from rich.progress import Progress
-
-        with errors(), Progress(transient=True) as progress:
-            task = progress.add_task("demo clinic", total=patients)
-            build_demo(db, patients, seed, progress=lambda n: progress.advance(task, n))
+        with errors(), progress_bar("demo clinic", patients) as bar:
+            build_demo(db, patients, seed, progress=bar.advance)
     with errors(), db.unit_of_work() as s:
         clinic_id = s.scalar(select(ClinicRow.id).where(ClinicRow.code == CLINIC_CODE))
         assert clinic_id is not None

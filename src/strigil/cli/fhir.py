@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from strigil.cli.toolkit import (
     fail_all,
     new_file,
     only_clinic,
+    progress_bar,
     record_id,
     unit_of_work,
 )
@@ -89,21 +91,30 @@ def _export_bulk(
         since_at = since_at if since_at.tzinfo else since_at.replace(tzinfo=dt.UTC)
     new_file(folder / "manifest.json", "--bulk")  # written last: find a leftover one before exporting
     touched: list[int] = []
+    from strigil.cli.toolkit import clinic_id
+    from strigil.services.exchange import patient_count
+
     with unit_of_work() as db:
         code = only_clinic(db, clinic)
-        manifest = export_bulk(
-            db,
-            code,
-            folder,
-            types=types or None,
-            since=since_at,
-            validation=validation,
-            request=f"strigil fhir export --bulk {folder}",
-            patient_ids=touched.extend,
-        )
-        from strigil.cli.toolkit import cli_actor, clinic_id
-
         key = clinic_id(db, code)
+        # with --since, how many patients have anything new is known only as they are read
+        total = None if since_at else patient_count(db, key)
+        with progress_bar("FHIR bulk export (patients)", total) as bar:
+
+            def written(ids: list[int]) -> None:
+                touched.extend(ids)
+                bar.advance(len(ids))
+
+            manifest = export_bulk(
+                db,
+                code,
+                folder,
+                types=types or None,
+                since=since_at,
+                validation=validation,
+                request=f"strigil fhir export --bulk {folder}",
+                patient_ids=written,
+            )
     # the audit rows in their own short transaction (the export itself only read)
     with unit_of_work() as db:
         actor = cli_actor(db, key)
@@ -155,14 +166,21 @@ def _export_bundle(output: Path, given: list[str], all_: bool, clinic: str | Non
                 EpisodeRow.id.in_(episode)
             )
         what = "episodes " + ", ".join(given) if episode else "the whole clinic"
-        audited_job(
-            db, clinic_id, "export", "fhir_bundle", set(db.scalars(exported)), detail=f"{what} to {output}"
-        )
-        patients = patient_dossiers(db, clinic_id, episode_ids=episode or None)
+        chosen = set(db.scalars(exported))
+        audited_job(db, clinic_id, "export", "fhir_bundle", chosen, detail=f"{what} to {output}")
         scope = clinic_scope(db, clinic_id)
-        with open_private(output, "w", encoding="utf-8") as fp:
+        with (
+            open_private(output, "w", encoding="utf-8") as fp,
+            progress_bar("FHIR export (patients)", len(chosen)) as bar,
+        ):
+
+            def patients() -> Iterator[Any]:
+                for dossier in patient_dossiers(db, clinic_id, episode_ids=episode or None):
+                    yield dossier
+                    bar.advance(1)
+
             count = stream_bundle(
-                checked(stream_resources(clinic_model, clinicians, patients, scope=scope)),
+                checked(stream_resources(clinic_model, clinicians, patients(), scope=scope)),
                 fp.write,
                 timestamp=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             )
@@ -236,16 +254,15 @@ def _import_bulk(
                 typer.echo(f"landed {batch}")
 
         try:
-            if batch_size is None:
-                written, not_understood = import_bulk(db, folder, validation=validation, clinic_code=clinic)
-            else:
+            with progress_bar("FHIR bulk import (patients)", _lines_in(folder / "Patient.ndjson")) as bar:
                 written, not_understood = import_bulk(
                     db,
                     folder,
                     validation=validation,
                     batch_size=batch_size,
-                    committed=committed,
+                    committed=None if batch_size is None else committed,
                     clinic_code=clinic,
+                    progress=bar.advance,
                 )
         except BatchesPartlyLanded as error:
             db.rollback()
@@ -264,6 +281,15 @@ def _import_bulk(
             # one row for the run and one per patient it wrote, committed with the import itself
             _audit_bulk(db, folder, written)
     _print_report({"not_understood": not_understood, **written.to_json()}, as_json)
+
+
+def _lines_in(path: Path) -> int | None:
+    """How many lines a file has (its patients, for a progress bar); None if it cannot be read."""
+    try:
+        with path.open("rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 20), b""))
+    except OSError:
+        return None  # the import itself says what is wrong with the folder
 
 
 def _audit_bulk(db: Any, folder: Path, written: Any) -> None:
@@ -327,16 +353,18 @@ def _import_bundle(
         )
     with source, unit_of_work() as db:
         try:
-            done = import_bundle(
-                db,
-                source,
-                validate=validate,
-                patient_code=patient,
-                clinic_code=clinic,
-                match_only=match_only,
-                bulk=bulk,
-                dry_run=dry_run,
-            )
+            with progress_bar("FHIR import (entries)") as bar:
+                done = import_bundle(
+                    db,
+                    source,
+                    validate=validate,
+                    patient_code=patient,
+                    clinic_code=clinic,
+                    match_only=match_only,
+                    bulk=bulk,
+                    dry_run=dry_run,
+                    progress=bar.show,
+                )
         except UnreadableJson as error:  # the API's reader too: the same sentence for the same fault
             fail(f"{file}: {error}")
         except OSError as error:

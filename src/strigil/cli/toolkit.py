@@ -40,6 +40,7 @@ __all__ = [
     "only_clinic",
     "parse_date",
     "print_json",
+    "progress_bar",
     "read_json",
     "read_text",
     "record_document",
@@ -63,6 +64,30 @@ OptionalClinicOpt = Annotated[
 ]
 ClinicOpt = OptionalClinicOpt
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of text.")]
+
+
+class ProgressBar:
+    """A task of a rich progress bar: `advance` by a count, or `show` how far of how much."""
+
+    def __init__(self, progress: Any, task: Any) -> None:
+        self._progress, self._task = progress, task
+
+    def advance(self, count: int) -> None:
+        self._progress.advance(self._task, count)
+
+    def show(self, done: int, total: int) -> None:
+        self._progress.update(self._task, completed=done, total=total)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[ProgressBar]:
+    """A progress bar for long work, on stderr (so `--json` on stdout stays clean) and gone when the work
+    ends; rich draws nothing when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as progress:
+        yield ProgressBar(progress, progress.add_task(description, total=total))
 
 
 def fail(message: str) -> NoReturn:

@@ -94,6 +94,7 @@ class BundlePart:
 
     document: dict[str, Any]
     positions: list[int]
+    members: int  # entries of its own groups (the rest are shared entries, which come with other parts too)
 
 
 @dataclass(slots=True)
@@ -118,6 +119,11 @@ class SpooledBundle:
     readable: bool = True
     _entries: list[_Entry] = field(default_factory=list)
     _keys: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def spooled(self) -> int:
+        """How many entries were read into the spool (every entry with a resource to import)."""
+        return len(self._entries)
 
     def parts(self, part_bytes: int = PART_BYTES) -> Iterator[BundlePart]:
         """The bundle's entries as parts, in bundle order (see the module's doc); one part for a small one."""
@@ -194,7 +200,7 @@ class SpooledBundle:
             self.spool.seek(self._entries[i].offset)
             entries.append(orjson.loads(self.spool.read(self._entries[i].length)))
         document = {"resourceType": "Bundle", "type": self.bundle_type, "entry": entries}
-        return BundlePart(document, [self._entries[i].position for i in chosen])
+        return BundlePart(document, [self._entries[i].position for i in chosen], len(members))
 
 
 class _Groups:

@@ -264,6 +264,7 @@ def import_bulk(
     batch_size: int | None = None,
     committed: Callable[[Batch, ImportReport], None] | None = None,
     clinic_code: str | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> tuple[ImportReport, list[str]]:
     """Import a folder of NDJSON files (one per resource type, as `export_bulk` writes): new patients only,
     a chunk of patients at a time. Returns the report and what was not understood.
@@ -274,6 +275,7 @@ def import_bulk(
     which must record what it needs and commit; a failure raises `BatchesPartlyLanded`, naming the
     batches committed before it (the caller rolls back the failed one). `clinic_code`: the clinic to import
     into (default: the files' own clinic, never another that shares its code; `exchange.write_plan`).
+    `progress`, if given, is told how many patients each chunk wrote.
     """
     if batch_size is not None and batch_size < 1:
         raise ValueError("batch_size must be 1 or more")
@@ -289,7 +291,7 @@ def import_bulk(
         not_understood.append(f"{file_name(kind)}: {kind} is not imported in bulk; the file was not read")
     if "Patient" not in by_type:
         raise BulkRejected([f"{folder}: no Patient.ndjson; bulk import reads patients and what they hold"])
-    reading = _Reading(validation, by, clinic_code, folder=folder, files=by_type)
+    reading = _Reading(validation, by, clinic_code, folder=folder, files=by_type, progress=progress)
     return _import_files(db, folder, by_type, reading, not_understood, chunk, batch_size, committed)
 
 
@@ -355,6 +357,7 @@ class _Reading:
     clinic_code: str | None = None
     folder: Path = Path()
     files: dict[str, Path] = field(default_factory=dict)  # the folder's NDJSON files, by resource type
+    progress: Callable[[int], None] | None = None
     sampler: Sampler = field(init=False)
     handles: list[IO[bytes]] = field(default_factory=list)
     clinic_level: list[dict[str, Any]] = field(default_factory=list)
@@ -427,6 +430,8 @@ class _Reading:
                 if not (self.seen - ids and _clinic_level(p, self.clinic_level))
             )
             part.add(write_plan_bulk(db, plan, by=self.by, clinic_code=self.clinic_code))
+            if self.progress is not None:
+                self.progress(len(ids))
         return part, first, last
 
 

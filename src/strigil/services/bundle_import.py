@@ -9,7 +9,7 @@ the sender hears every problem the plans find, but nothing more is written and t
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import IO
 
@@ -65,6 +65,7 @@ def import_bundle(
     bulk: bool = False,
     dry_run: bool = False,
     part_bytes: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
 ) -> BundleImport:
     """Import a Bundle read from `source` (seekable bytes) in the caller's transaction, or raise.
 
@@ -72,6 +73,7 @@ def import_bundle(
     every problem found; the caller rolls back what earlier parts wrote. `bulk`: new patients with bulk
     inserts (`exchange.write_plan_bulk`); otherwise through the record's services (`exchange.write_plan`:
     `patient_code`, `clinic_code` and `match_only` as there). `dry_run`: plan every part, write nothing.
+    `progress`, if given, is told after each part how many of the bundle's entries are done, of how many.
     """
     from strigil.interop.from_fhir import plan_import
 
@@ -82,8 +84,12 @@ def import_bundle(
             raise BundleRejected(issues, planned=False)
         done = BundleImport(ImportReport(), bundle_type=read.bundle_type, names=read.names)
         rule: str | None = None
+        finished = 0
         for part in read.parts(bundle_stream.PART_BYTES if part_bytes is None else part_bytes):
+            if progress is not None:
+                progress(finished, read.spooled)
             done.parts += 1
+            finished += part.members
             try:
                 plan = plan_import(part.document, validate=validate, positions=part.positions)
             except RecursionError:
@@ -117,6 +123,8 @@ def import_bundle(
                 issues.append(("", str(error)))
                 continue
             done.report.add(written)
+        if progress is not None:
+            progress(read.spooled, read.spooled)
     if issues:
         raise BundleRejected(issues, rule=rule)
     done.not_understood = list(dict.fromkeys(done.not_understood))  # shared entries: reported once

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from strigil.clinical.people import Clinic, Clinician
@@ -86,6 +86,12 @@ BATCH = 500  # patients read per round of queries
 def clinic_code_of(db: Session, clinic_id: int) -> str:
     """The code of the clinic with this id."""
     return str(db.scalar(select(ClinicRow.code).where(ClinicRow.id == clinic_id)))
+
+
+def patient_count(db: Session, clinic_id: int) -> int:
+    """How many patients the clinic has (what a whole-clinic export will read)."""
+    counted = select(func.count()).select_from(PatientRow).where(PatientRow.clinic_id == clinic_id)
+    return int(db.scalar(counted) or 0)
 
 
 def patient_id_of(db: Session, clinic_id: int, code: str) -> int | None:
