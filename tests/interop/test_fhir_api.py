@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 from fhir_strategies import bundle_of, example_clinic
+from foreign_visits import another_visit
 from sqlalchemy import func, select
 
 from strigil.interop.from_fhir import plan_import
@@ -407,22 +408,6 @@ def test_a_transaction_is_all_or_nothing(site: Site) -> None:
     assert site.count(MeasurementRow) == before[1] + 1
 
 
-def _second_visit(visit: dict[str, Any]) -> dict[str, Any]:
-    """Another patient's visit from the same system: every id and identifier of `visit` changed."""
-    text = json.dumps(visit)
-    for old, new in [
-        ("P-0002", "P-0003"),
-        ("MRN-55031", "MRN-55032"),
-        ("dx-elbow", "dx-elbow-b"),
-        ("visit-7", "visit-8"),
-        ("pain-77", "pain-78"),
-        ('"value": "77"', '"value": "78"'),
-        ("proc-7", "proc-8"),
-    ]:
-        text = text.replace(old, new)
-    return json.loads(text)
-
-
 def test_a_bundle_read_in_parts_answers_entry_by_entry_and_stays_all_or_nothing(
     site: Site, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -439,14 +424,14 @@ def test_a_bundle_read_in_parts_answers_entry_by_entry_and_stays_all_or_nothing(
 
     monkeypatch.setattr(bundle_stream.SpooledBundle, "parts", counted)
     first = json.loads((BUNDLES / "other_ehr_elbow_visit.json").read_text(encoding="utf-8"))
-    second = _second_visit(first)
+    second = another_visit(first, 8)
     first["entry"] = [e for e in first["entry"] if e["resource"]["resourceType"] != "Procedure"]
     both = {**first, "entry": first["entry"] + second["entry"]}
     before = (site.count(PatientRow), site.count(MeasurementRow))
     # the second visit's Procedure cannot be stored: the first visit's score, written first, is not kept
     answer = _post_fhir(site, _as(both, "transaction"), "?patient=P-0001")
     assert answer.status_code == 422, answer.text
-    assert [i["expression"] for i in answer.json()["issue"]] == [["Procedure/proc-8"]]
+    assert [i["expression"] for i in answer.json()["issue"]] == [["Procedure/proc-108"]]
     assert parts == [[0, 1, 2, 3], [4, 5, 6, 7, 8]]
     assert (site.count(PatientRow), site.count(MeasurementRow)) == before
     # as a batch: one answer per entry, in the bundle's order, across the parts

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import io
+import json
 import tracemalloc
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from fhir_strategies import bundle_of, example_clinic
+from foreign_visits import another_visit, elbow_visit
 from sqlalchemy import func, select
 
 from strigil.interop import bundle_stream
@@ -29,6 +31,8 @@ from strigil.store.record import ClinicRow, EpisodeRow, MeasurementRow, PatientR
 
 TABLES = (PatientRow, EpisodeRow, SessionRow, MeasurementRow)
 KEY = b"the clinic's pseudonym key"
+BACKSLASH = b"\\"
+LONE_HIGH, LONE_LOW = BACKSLASH + b"ud800", BACKSLASH + b"udc00"  # as JSON text writes them
 
 
 def _demo_bundle(tmp_path: Path, patients: int, name: str = "source") -> bytes:
@@ -91,6 +95,13 @@ def test_a_bundle_in_parts_lands_as_the_same_bundle_read_in_one_part(
         assert one.report.outcomes == many.report.outcomes and one.names == many.names
         assert one.not_understood == many.not_understood == []
         assert _counts(whole) == _counts(parted) and _counts(parted)["patients"] == 9
+        written = many.report  # the counts an import reports are the rows it wrote
+        counts = _counts(parted)
+        assert (written.patients_created, written.sessions_created) == (
+            counts["patients"],
+            counts["treatment_sessions"],
+        )
+        assert written.measurements_created == counts["measurements"]
         assert _analysis(whole) == _analysis(parted)
         # and again, part by part: nothing more
         with parted.unit_of_work() as db:
@@ -261,6 +272,24 @@ def test_utf8_is_checked_as_it_passes_and_a_fault_is_named_by_its_byte() -> None
             b'{"resourceType": "Bundle", "entry": [{"resource": {"resourceType": "Patient"}}] trailing',
             "not JSON",
         ),
+        # deeper than a whole-document reader reads, wherever it is
+        (
+            b'{"resourceType": "Bundle", "entry": [], "meta": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+            "too deep",
+        ),
+        (
+            b'{"resourceType": "Bundle", "entry": [{"resource": {"n": 123456789012345678901234567890}}]}',
+            "64 bits",
+        ),
+        # half a UTF-16 surrogate pair: yajl would keep "?" (or fail); a whole-document reader refuses it
+        (
+            b'{"resourceType": "Bundle", "entry": [{"resource": {"note": "ab' + LONE_HIGH + b'c"}}]}',
+            "byte 62: a",
+        ),
+        (
+            b'{"resourceType": "Bundle", "entry": [{"resource": {"note": "ab' + LONE_LOW + b'c"}}]}',
+            "byte 62: a",
+        ),
     ],
 )
 def test_text_that_is_not_a_bundles_json_gets_a_sentence(raw: bytes, words: str) -> None:
@@ -287,7 +316,88 @@ def test_an_envelope_that_is_not_a_bundles_is_named_and_nothing_is_read() -> Non
             "bundle.type",
             "'document' is not accepted",
         ),
+        (b'{"resourceType": "Bundle", "type": ["batch"], "entry": []}', "bundle.type", "a JSON array is not"),
+        # a key twice: a reader could take either (a batch read as a transaction, or the other way round)
+        (
+            b'{"resourceType": "Bundle", "type": "batch", "entry": [], "type": "transaction"}',
+            "bundle.type",
+            "once",
+        ),
     ]:
         with io.BytesIO() as spool:
             read = spool_bundle(io.BytesIO(raw), spool)
         assert [(p.where, words in p.message) for p in read.problems] == [(where, True)], read.problems
+
+
+def _visits_then_the_clinic(kind: str, visits: list[dict[str, Any]]) -> bytes:
+    """Other systems' visits first, then the Strigil clinic their measurements belong to (P-0001's open
+    right-elbow episode): placing them needs records that only later parts write."""
+    entries = [e for visit in visits for e in visit["entry"]] + bundle_of(example_clinic())["entry"]
+    return orjson.dumps({"resourceType": "Bundle", "type": kind, "entry": entries})
+
+
+def test_other_systems_measurements_are_placed_after_every_parts_own_records(tmp_path: Path) -> None:
+    first = elbow_visit()
+    first["entry"] = [e for e in first["entry"] if e["resource"]["resourceType"] != "Procedure"]
+    raw = _visits_then_the_clinic("batch", [first])
+    reports = {}
+    for part_bytes in (None, 1):  # one part; a part per group, the visit's before the clinic's
+        target = _empty(tmp_path, f"target-{part_bytes}")
+        try:
+            with target.unit_of_work() as db:
+                done = import_bundle(db, io.BytesIO(raw), patient_code="P-0001", part_bytes=part_bytes)
+            reports[part_bytes] = (done.report.to_json(), [o.status for o in done.report.outcomes.values()])
+            assert done.report.placed.keys() == {"Observation/pain-77"}
+        finally:
+            target.dispose()
+    placed = {k: v for k, v in reports[1][0].items() if k != "placed"}
+    assert placed == {k: v for k, v in reports[None][0].items() if k != "placed"}
+
+
+def test_a_transaction_in_parts_names_every_entry_it_cannot_store(tmp_path: Path) -> None:
+    raw = _visits_then_the_clinic("transaction", [another_visit(elbow_visit(), n) for n in (1, 2, 3)])
+    for part_bytes in (None, 1):
+        target = _empty(tmp_path, f"target-{part_bytes}")
+        try:
+            with pytest.raises(BundleRejected) as refused, target.unit_of_work() as db:
+                import_bundle(db, io.BytesIO(raw), patient_code="P-0001", part_bytes=part_bytes)
+            assert [where for where, _ in refused.value.issues] == [
+                f"Procedure/proc-{100 + n}" for n in (1, 2, 3)
+            ]
+            assert all(n == 0 for n in _counts(target).values())
+        finally:
+            target.dispose()
+
+
+def _escaped(text: str) -> bytes:
+    """`text` as JSON text, every character beyond ASCII a \\u escape (an emoji: a surrogate pair)."""
+    return json.dumps({"a": text}, ensure_ascii=True).encode()
+
+
+@pytest.mark.parametrize(
+    ("raw", "lone_at"),
+    [
+        (_escaped("x\U0001f600y\U0001f600"), None),  # two whole pairs
+        (b'{"a": "x' + BACKSLASH * 2 + b'ud800y"}', None),  # an escaped backslash, then the letters ud800
+        (b'{"a": "' + BACKSLASH * 6 + _escaped("\U0001f600")[7:], None),  # three escaped backslashes, a pair
+        (b'{"a": "x' + LONE_HIGH + b'y"}', 8),
+        (b'{"a": "x' + LONE_HIGH + b'"}', 8),
+        (b'{"a": "x' + LONE_LOW + b'y"}', 8),
+        (b'{"a": "' + LONE_HIGH + BACKSLASH + b'n"}', 7),
+        (b'{"a": "' + LONE_HIGH + _escaped("\U0001f600")[7:], 7),  # a high, then a whole pair
+    ],
+)
+def test_every_escape_is_a_whole_character_however_the_reads_cut_the_text(
+    raw: bytes, lone_at: int | None
+) -> None:
+    for size in [*range(1, 15), 1 << 16]:  # every place a read can end, and the parser's own reads
+        checked = bundle_stream._CheckedText(io.BytesIO(raw), surrogates=True)
+        if lone_at is None:
+            while checked.read(size):
+                pass
+            continue
+        with pytest.raises(
+            UnreadableJson, match=f"byte {lone_at}: a .u escape of half a UTF-16 surrogate pair"
+        ):
+            while checked.read(size):
+                pass

@@ -82,11 +82,13 @@ class ProgressBar:
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator[ProgressBar]:
     """A progress bar for long work, on stderr (so `--json` on stdout stays clean) and gone when the work
-    ends; rich draws nothing when stderr is not a terminal."""
+    ends; drawn only when stderr is a terminal."""
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as progress:
+    console = Console(stderr=True)
+    # not on a terminal (a pipe, a log file, CI): nothing at all, not even the blank line of a transient bar
+    with Progress(console=console, transient=True, disable=not console.is_terminal) as progress:
         yield ProgressBar(progress, progress.add_task(description, total=total))
 
 

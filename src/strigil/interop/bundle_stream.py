@@ -21,6 +21,7 @@ patient tied to every other) is one part, as before.
 from __future__ import annotations
 
 import codecs
+import re
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -55,14 +56,24 @@ PART_BYTES = 4 * 2**20
 _READ = 1 << 16
 
 
-class _Utf8Checked:
-    """A binary stream as the parser reads it: a leading byte order mark skipped (RFC 8259 §8.1) and every
-    byte checked to be UTF-8 as it passes, so a fault is named by its byte as `read_json` names it."""
+# A backslash escape in JSON text: `\\uXXXX` (its four hex digits captured) or `\\` and one character.
+_ESCAPE = re.compile(rb"\\(?:u([0-9a-fA-F]{4})|.)", re.DOTALL)
 
-    def __init__(self, raw: IO[bytes]) -> None:
+
+class _CheckedText:
+    """A binary stream as the parser reads it: a leading byte order mark skipped (RFC 8259 §8.1), and every
+    byte checked as it passes to be UTF-8 (a fault named by its byte, as `read_json` names it) and, with
+    `surrogates`, every `\\u` escape to be a whole character: yajl turns a lone UTF-16 surrogate into "?" or
+    fails, where a whole-document reader refuses the text (RFC 8259 §8.2)."""
+
+    def __init__(self, raw: IO[bytes], *, surrogates: bool = False) -> None:
         self._raw = raw
         self._decoder = codecs.getincrementaldecoder("utf-8")()
         self._offset = 0
+        self._surrogates = surrogates
+        self._held = b""  # the end of the last read from an escape that may go on in the next one
+        self._held_at = 0  # where the held bytes start in the file
+        self._high_pending = False  # the text checked so far ends with a high surrogate's escape
 
     def read(self, size: int = -1) -> bytes:
         if size == 0:
@@ -70,6 +81,7 @@ class _Utf8Checked:
         data = self._raw.read(size if size > 0 else _READ)
         if self._offset == 0 and data.startswith(BOM):
             data, self._offset = data[len(BOM) :], len(BOM)
+            self._held_at = self._offset
         pending = len(self._decoder.getstate()[0])
         try:
             self._decoder.decode(data, final=not data)
@@ -77,7 +89,44 @@ class _Utf8Checked:
             byte = self._offset - pending + bad.start
             raise UnreadableJson.not_utf8(byte) from None
         self._offset += len(data)
+        if self._surrogates:
+            self._check_escapes(data, final=not data)
         return data
+
+    def _check_escapes(self, data: bytes, *, final: bool) -> None:
+        text = self._held + data
+        cut = len(text)
+        near = text.rfind(b"\\", max(0, len(text) - 6))  # an escape is at most 6 bytes: \\uXXXX
+        if near >= 0 and not final:
+            run = near
+            while run > 0 and text[run - 1] == 0x5C:
+                run -= 1
+            if (near - run) % 2 == 0:  # an even number of backslashes before it: it starts an escape
+                cut = near  # that may go on in the next read: checked then, in step
+        checked, self._held = text[:cut], text[cut:]
+        start, self._held_at = self._held_at, self._held_at + cut
+        if not self._high_pending and b"\\u" not in checked:
+            return
+        expect_low = 0 if self._high_pending else None  # where the low half of a high surrogate must be
+        for escape in _ESCAPE.finditer(checked):
+            digits = escape.group(1)
+            code = int(digits, 16) if digits else None
+            if expect_low is not None:
+                if escape.start() != expect_low or code is None or not 0xDC00 <= code <= 0xDFFF:
+                    raise _lone_surrogate(start + expect_low - 6)
+                expect_low = None
+            elif code is not None and 0xD800 <= code <= 0xDBFF:
+                expect_low = escape.end()
+            elif code is not None and 0xDC00 <= code <= 0xDFFF:
+                raise _lone_surrogate(start + escape.start())
+        self._high_pending = expect_low is not None and expect_low == len(checked) and not final
+        if expect_low is not None and not self._high_pending:
+            raise _lone_surrogate(start + expect_low - 6)
+
+
+def _lone_surrogate(byte: int) -> UnreadableJson:
+    half = "a \\u escape of half a UTF-16 surrogate pair, not a character"
+    return UnreadableJson(f"not JSON Strigil can read (byte {byte}: {half})")
 
 
 def _unreadable(error: Exception) -> UnreadableJson:
@@ -85,6 +134,8 @@ def _unreadable(error: Exception) -> UnreadableJson:
     if isinstance(error, RecursionError):
         return UnreadableJson(NESTED_TOO_DEEP)
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    if "integer overflow" in first:
+        return UnreadableJson("not JSON Strigil can read (an integer beyond 64 bits; FHIR's are 32-bit)")
     return UnreadableJson(f"not JSON ({first})")
 
 
@@ -233,72 +284,92 @@ def spool_bundle(source: IO[bytes], spool: IO[bytes]) -> SpooledBundle:
     JSON text; put every other fault in `problems`."""
     read = SpooledBundle(spool)
     start = source.tell()
-    _read_envelope(_Utf8Checked(source), read)
+    _read_envelope(_CheckedText(source, surrogates=True), read)  # the whole text, checked
     if not read.readable:
         return read
     source.seek(start)
     try:
-        for i, entry in enumerate(ijson.items(_Utf8Checked(source), "entry.item", use_float=True)):
+        for i, entry in enumerate(ijson.items(_CheckedText(source), "entry.item", use_float=True)):
             _spool_entry(read, i, entry)
-    except ijson.JSONError as error:
-        raise _unreadable(error) from None
-    except RecursionError as error:
+    except (ijson.JSONError, RecursionError, UnicodeDecodeError) as error:
         raise _unreadable(error) from None
     return read
 
 
-_JSON_TYPE = {"start_array": "list", "string": "str", "boolean": "bool", "null": "NoneType"}
+class _Shown(str):
+    """A JSON value shown by its kind ("a JSON array") where a problem quotes a value."""
+
+    def __repr__(self) -> str:
+        return str(self)
 
 
-def _read_envelope(source: _Utf8Checked, read: SpooledBundle) -> None:
-    """Check the bundle's resourceType, type and entry list from the JSON's events, stopping as soon as all
-    three are seen (Strigil and most senders write them first)."""
-    seen: dict[str, tuple[str, Any]] = {}
-    try:
-        events = ijson.parse(source, use_float=True)
-        for prefix, event, value in events:
-            if prefix == "" and event != "start_map":
-                if event in ("map_key", "end_map"):
-                    continue
-                _read_to_the_end(events, event)  # text that is not JSON is told as such first
-                kind = _JSON_TYPE.get(event, type(value).__name__)
-                read.problems.append(not_an_object(kind))
-                read.readable = False
-                return
-            if prefix in ("resourceType", "type", "entry") and prefix not in seen:
-                seen[prefix] = (event, value)
-                if len(seen) == 3:
-                    break
-    except ijson.JSONError as error:
-        raise _unreadable(error) from None
-    resource_type = seen.get("resourceType", ("null", None))[1]
-    if resource_type != "Bundle":
-        read.problems.append(not_a_bundle(resource_type))
-        read.readable = False
-        return
-    read.bundle_type = seen.get("type", ("null", None))[1]
-    if (wrong_type := bundle_type_problem(read.bundle_type)) is not None:
-        read.problems.append(wrong_type)
-    if "entry" in seen and seen["entry"][0] != "start_array":
-        read.problems.append(NOT_A_LIST)
-        read.readable = False
-
-
+_KIND = {"start_map": _Shown("a JSON object"), "start_array": _Shown("a JSON array")}
+_PYTHON_TYPE = {
+    "start_map": "dict",
+    "start_array": "list",
+    "string": "str",
+    "boolean": "bool",
+    "null": "NoneType",
+}
+_OPEN, _CLOSE = ("start_map", "start_array"), ("end_map", "end_array")
 # orjson's limit, as `read_json` reads a whole document
 _MAX_DEPTH = 1024
 
 
-def _read_to_the_end(events: Iterator[tuple[str, str, Any]], first: str) -> None:
-    """Parse the rest of a document that is not an object, so that bad JSON or JSON nested deeper than a
-    whole-document reader reads is named as such, as `read_json` names it."""
-    depth = 1 if first in ("start_map", "start_array") else 0
-    for _, event, _ in events:
-        if event in ("start_map", "start_array"):
-            depth += 1
-            if depth > _MAX_DEPTH:
-                raise UnreadableJson(NESTED_TOO_DEEP)
-        elif event in ("end_map", "end_array"):
-            depth -= 1
+def _read_envelope(source: _CheckedText, read: SpooledBundle) -> None:
+    """Check the envelope from every JSON event of the document (one pass of yajl's parser; nothing is built):
+    a JSON object whose keys appear once each (RFC 8259 §4: a reader could take either of two), a Bundle of a
+    type Strigil imports, a list of entries, and nothing nested deeper than a whole-document reader reads."""
+    depth = 0
+    root: tuple[str, Any] | None = None
+    values: dict[str, tuple[str, Any]] = {}  # the top-level keys, each with its value's first event
+    twice: list[str] = []
+    key: str | None = None
+    try:
+        for event, value in ijson.basic_parse(source, use_float=True):
+            if root is None:
+                root = (event, value)
+            if depth == 1:
+                if event == "map_key":
+                    (twice if value in values else []).append(value)
+                    values.setdefault(value, ("null", None))
+                    key = value
+                    continue
+                if key is not None:
+                    if key not in twice:
+                        values[key] = (event, _KIND.get(event, value))
+                    key = None
+            if event in _OPEN:
+                depth += 1
+                if depth > _MAX_DEPTH:
+                    raise UnreadableJson(NESTED_TOO_DEEP)
+            elif event in _CLOSE:
+                depth -= 1
+    except (ijson.JSONError, UnicodeDecodeError) as error:
+        raise _unreadable(error) from None
+    if root is None or root[0] != "start_map":
+        event, value = root or ("null", None)
+        read.problems.append(not_an_object(_PYTHON_TYPE.get(event, type(value).__name__)))
+        read.readable = False
+        return
+    for name in dict.fromkeys(twice):
+        read.problems.append(
+            FhirProblem(f"bundle.{name}", f"{name!r} appears more than once; a reader could take either")
+        )
+        read.readable = False
+    if not read.readable:
+        return
+    resource_type = values.get("resourceType", ("null", None))[1]
+    if resource_type != "Bundle":
+        read.problems.append(not_a_bundle(resource_type))
+        read.readable = False
+        return
+    read.bundle_type = values.get("type", ("null", None))[1]
+    if (wrong_type := bundle_type_problem(read.bundle_type)) is not None:
+        read.problems.append(wrong_type)
+    if "entry" in values and values["entry"][0] != "start_array":
+        read.problems.append(NOT_A_LIST)
+        read.readable = False
 
 
 def _spool_entry(read: SpooledBundle, i: int, entry: Any) -> None:

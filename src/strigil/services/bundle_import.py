@@ -8,6 +8,8 @@ the sender hears every problem the plans find, but nothing more is written and t
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -18,8 +20,16 @@ from sqlalchemy.orm import Session
 from strigil.interop import bundle_stream
 from strigil.interop.bundle import NESTED_TOO_DEEP_TO_CHECK, UnreadableJson
 from strigil.interop.bundle_stream import spool_bundle
+from strigil.interop.from_fhir import ForeignMeasurement, ImportPlan
 from strigil.services.errors import RecordError
-from strigil.services.exchange import ImportReport, TransactionRefused, write_plan, write_plan_bulk
+from strigil.services.exchange import (
+    ImportReport,
+    TransactionRefused,
+    finish_plan,
+    place_foreign,
+    write_native,
+    write_plan_bulk,
+)
 
 __all__ = ["BundleImport", "BundleRejected", "import_bundle"]
 
@@ -83,7 +93,8 @@ def import_bundle(
         if not read.readable:
             raise BundleRejected(issues, planned=False)
         done = BundleImport(ImportReport(), bundle_type=read.bundle_type, names=read.names)
-        rule: str | None = None
+        # parts whose own records are written, their other systems' measurements not yet placed
+        waiting: list[tuple[ImportPlan, ImportReport]] = []
         finished = 0
         for part in read.parts(bundle_stream.PART_BYTES if part_bytes is None else part_bytes):
             if progress is not None:
@@ -105,27 +116,64 @@ def import_bundle(
                 continue  # planned for its problems; nothing more is written
             try:
                 if bulk:
-                    written = write_plan_bulk(db, plan, by=by, clinic_code=clinic_code)
+                    done.report.add(write_plan_bulk(db, plan, by=by, clinic_code=clinic_code))
                 else:
-                    written = write_plan(
-                        db,
-                        plan,
-                        by=by,
-                        patient_code=patient_code,
-                        clinic_code=clinic_code,
-                        match_only=match_only,
+                    waiting.append(
+                        (_without_records(plan), write_native(db, plan, by=by, clinic_code=clinic_code))
                     )
-            except TransactionRefused as error:
-                issues.extend(error.issues)
-                rule = TransactionRefused.RULE
-                continue
             except RecordError as error:
                 issues.append(("", str(error)))
-                continue
-            done.report.add(written)
         if progress is not None:
             progress(read.spooled, read.spooled)
+    rule: str | None = None
+    if waiting and not issues:
+        place = functools.partial(
+            place_foreign, db, patient_code=patient_code, clinic_code=clinic_code, match_only=match_only
+        )
+        issues.extend(_place_in_bundle_order(waiting, read.names, place))
+    if waiting and not issues:
+        for plan, report in waiting:
+            try:
+                finish_plan(plan, report)
+            except TransactionRefused as error:  # every part's refused entries are named, not the first's
+                issues.extend(error.issues)
+                rule = TransactionRefused.RULE
+            done.report.add(report)
     if issues:
         raise BundleRejected(issues, rule=rule)
     done.not_understood = list(dict.fromkeys(done.not_understood))  # shared entries: reported once
     return done
+
+
+def _without_records(plan: ImportPlan) -> ImportPlan:
+    """A written part's plan without its Strigil records (written already: the memory they hold is let go),
+    keeping what placing its other systems' measurements and answering for its entries need."""
+    clinics = [dataclasses.replace(c, clinicians=(), patients=()) for c in plan.clinics]
+    return dataclasses.replace(plan, clinics=clinics)
+
+
+def _place_in_bundle_order(
+    waiting: list[tuple[ImportPlan, ImportReport]],
+    names: list[str],
+    place: Callable[[ImportPlan, Sequence[ForeignMeasurement], ImportReport], None],
+) -> list[tuple[str, str]]:
+    """Place every part's measurements from other systems after every part's own records are written, in
+    the order the bundle lists them — as one bundle planned whole places them, whatever part each is in (FHIR
+    R4 http.html#transaction: the outcome does not depend on how Strigil cut the bundle). The problem that
+    stops it, if any."""
+    where = {name: i for i, name in enumerate(names)}
+    queue = sorted(
+        (
+            (where.get(foreign.source, len(where)), k, foreign)
+            for k, (plan, _) in enumerate(waiting)
+            for foreign in plan.foreign_measurements
+        ),
+        key=lambda item: item[:2],
+    )
+    for _, k, foreign in queue:
+        plan, report = waiting[k]
+        try:
+            place(plan, [foreign], report)
+        except RecordError as error:
+            return [("", str(error))]
+    return []

@@ -72,10 +72,14 @@ __all__ = [
     "clinic_header",
     "clinic_scope",
     "entry_outcomes",
+    "finish_plan",
     "patient_by_fhir_id",
+    "patient_count",
     "patient_dossiers",
     "patient_id_of",
+    "place_foreign",
     "read_clinic",
+    "write_native",
     "write_plan",
     "write_plan_bulk",
 ]
@@ -491,6 +495,9 @@ def _write_episode(
             at_the_table=False,  # another system's history, recorded as it happened
         )
         report.sessions_created += 1
+        # what the session holds is written with it: the counts are the rows written
+        report.measurements_created += len(entry.record.measurements)
+        report.adverse_created += len(entry.record.adverse_responses)
         if entry.void is not None:  # voided at once: the sessions after it see it void, as the sender did
             _mark_void(db, SessionRow, recorded.id, entry.void, by)
     for dated in episode.measurements:
@@ -792,8 +799,28 @@ def write_plan(
     http.html#transaction): when any entry cannot be stored, `TransactionRefused` names each.
 
     Raises ValueError if the plan has errors; service errors (RecordError) propagate so the caller rolls back.
+    The three steps (`write_native`, `place_foreign`, `finish_plan`) are public for an import in parts, which
+    writes every part's own records before it places any other system's measurement.
     """
-    from strigil.services.clinics import add_clinician, get_clinic
+    report = write_native(db, plan, by=by, clinic_code=clinic_code)
+    place_foreign(
+        db,
+        plan,
+        plan.foreign_measurements,
+        report,
+        patient_code=patient_code,
+        clinic_code=clinic_code,
+        match_only=match_only,
+    )
+    finish_plan(plan, report)
+    return report
+
+
+def write_native(
+    db: Session, plan: ImportPlan, *, by: str = "fhir-import", clinic_code: str | None = None
+) -> ImportReport:
+    """Write a plan's own Strigil records (clinicians, patients, episodes) through the record's services."""
+    from strigil.services.clinics import add_clinician
     from strigil.services.errors import Refused
     from strigil.services.patients import add_patient
 
@@ -831,25 +858,44 @@ def write_plan(
                     report.patient_ids.append(row.id)
             for episode in patient_dossier.episodes:
                 _write_episode(db, clinic.id, patient.code, episode, by, report)
-    if plan.foreign_measurements:
-        if clinic_code is None and len(plan.clinics) != 1:
-            raise Refused(
-                "measurements from another system need the clinic they belong to: give --clinic CODE"
-            )
-        code = clinic_code or plan.clinics[0].clinic.code
-        clinic_id = get_clinic(db, code).id
-        if patient_code is not None:
-            from strigil.services.patients import find_patient
+    return report
 
-            find_patient(db, clinic_id, patient_code)  # a patient named by hand must exist: no silent skip
-        for foreign in plan.foreign_measurements:
-            _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
+
+def place_foreign(
+    db: Session,
+    plan: ImportPlan,
+    measurements: Sequence[ForeignMeasurement],
+    report: ImportReport,
+    *,
+    patient_code: str | None = None,
+    clinic_code: str | None = None,
+    match_only: bool = False,
+) -> None:
+    """Place other systems' measurements of a plan (`measurements`, in the order given) into `report`."""
+    from strigil.services.clinics import get_clinic
+    from strigil.services.errors import Refused
+
+    if not measurements:
+        return
+    if clinic_code is None and len(plan.clinics) != 1:
+        raise Refused("measurements from another system need the clinic they belong to: give --clinic CODE")
+    code = clinic_code or plan.clinics[0].clinic.code
+    clinic_id = get_clinic(db, code).id
+    if patient_code is not None:
+        from strigil.services.patients import find_patient
+
+        find_patient(db, clinic_id, patient_code)  # a patient named by hand must exist: no silent skip
+    for foreign in measurements:
+        _place_foreign(db, clinic_id, foreign, patient_code, report, match_only)
+
+
+def finish_plan(plan: ImportPlan, report: ImportReport) -> None:
+    """Say what became of every entry (`report.outcomes`); refuse a transaction with an entry not stored."""
     report.outcomes = entry_outcomes(plan, report)
     if plan.transaction:
         refused = [(name, o.message) for name, o in report.outcomes.items() if not o.stored]
         if refused:
             raise TransactionRefused(refused)
-    return report
 
 
 def write_plan_bulk(
