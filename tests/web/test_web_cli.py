@@ -68,3 +68,39 @@ def test_demo_setup_is_idempotent_and_uses_its_own_file(tmp_path: Path) -> None:
     again = ensure_demo(url, patients=3)
     assert first == again == len(DEMO_USERS)
     assert not (tmp_path / "clinic.sqlite").exists()
+
+
+def test_the_demo_clinician_account_treats_as_a_demo_clinician_and_can_sign_its_notes(tmp_path: Path) -> None:
+    from sqlalchemy import select
+
+    from strigil.services import accounts
+    from strigil.store.accounts import Account
+    from strigil.store.database import open_database
+    from strigil.store.record import ClinicianRow
+    from strigil.web.setup import ensure_demo
+
+    url = f"sqlite:///{tmp_path / 'demo.sqlite'}"
+    ensure_demo(url, patients=3)
+    database = open_database(url)
+    try:
+
+        def linked() -> dict[str, str | None]:
+            with database.unit_of_work() as db:
+                rows = db.execute(
+                    select(Account.username, ClinicianRow.code).outerjoin(
+                        ClinicianRow, ClinicianRow.id == Account.clinician_id
+                    )
+                )
+                return {name: code for name, code in rows}
+
+        assert linked() == {"demo": "c02", "demo-admin": None, "demo-research": None}
+        # a demo file made before: its clinician account is linked when the demo starts again
+        with database.unit_of_work() as db:
+            demo = db.scalar(select(Account).where(Account.username == "demo"))
+            assert demo is not None
+            accounts.link_clinician(db, demo, None)
+        assert linked()["demo"] is None
+        ensure_demo(url, patients=3)
+        assert linked()["demo"] == "c02"
+    finally:
+        database.dispose()

@@ -188,8 +188,8 @@ def serve(
     )
     if demo:
         typer.echo(
-            "Demo sign-in: user 'demo' (clinician), 'demo-admin' or 'demo-research'; "
-            f"password '{DEMO_PASSWORD}'"
+            "Demo sign-in: user 'demo' (clinician, treats as demo clinician c02), 'demo-admin' or "
+            f"'demo-research'; password '{DEMO_PASSWORD}'"
         )
     elif users == 0:
         typer.echo("No accounts yet: create the first admin with `strigil user add NAME --role admin`.")

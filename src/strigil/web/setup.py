@@ -14,10 +14,12 @@ __all__ = ["DEMO_PASSWORD", "DEMO_USERS", "ensure_demo", "open_database", "prepa
 
 # The demo clinic is synthetic and lives in its own file, so its password can be printed.
 DEMO_PASSWORD = "scraper of bathhouses"
-DEMO_USERS = (
-    ("demo", "Demo Clinician", "clinician"),
-    ("demo-admin", "Demo Admin", "admin"),
-    ("demo-research", "Demo Researcher", "researcher"),
+# user name, display name, role, and the demo clinician record a clinician account treats as (so it can be
+# recorded as the treating clinician and sign that clinician's notes; `services.demo_plan.CLINICIANS`)
+DEMO_USERS: tuple[tuple[str, str, str, str | None], ...] = (
+    ("demo", "Demo Clinician", "clinician", "c02"),
+    ("demo-admin", "Demo Admin", "admin", None),
+    ("demo-research", "Demo Researcher", "researcher", None),
 )
 
 
@@ -43,8 +45,9 @@ def ensure_demo(url: str, *, patients: int = 40, seed: int = 1) -> int:
     try:
         clinic_id = demo_clinic_id(database, patients=patients, seed=seed)
         with database.unit_of_work() as db:
-            for username, name, role in DEMO_USERS:
-                if db.scalar(select(Account.id).where(Account.username == username)) is None:
+            for username, name, role, clinician in DEMO_USERS:
+                account = db.scalar(select(Account).where(Account.username == username))
+                if account is None:
                     accounts.create_account(
                         db,
                         username=username,
@@ -52,7 +55,10 @@ def ensure_demo(url: str, *, patients: int = 40, seed: int = 1) -> int:
                         role=role,
                         clinic_id=clinic_id,
                         password=DEMO_PASSWORD,
+                        clinician=clinician,
                     )
+                elif clinician and account.clinician_id is None:  # a demo file made before accounts had one
+                    accounts.link_clinician(db, account, clinician)
             return int(db.scalar(select(func.count(Account.id))) or 0)
     finally:
         database.dispose()
