@@ -2,11 +2,12 @@
 two follow-up sessions carried forward from the last one (an adverse response resolved at the follow-up
 questions), and the printable summary.
 
-At every page state: no page wider than its viewport, axe-core finds no WCAG 2.2 A/AA violation (the rules
-tagged wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa — target size among them), and on a phone the header is
-at most 80 px tall. A repeat session — two dose steps confirmed, two measures before and after, the screening
-re-confirmed, the adverse follow-up answered, exercise delivered — must take at most 25 interactions from the
-episode page to "saved" (one click, one key press or one field filled each). The desk run writes the
+At every page state: no page wider than its viewport, no table cell squeezed to a letter a line, axe-core
+finds no WCAG 2.2 A/AA violation (the rules tagged wcag2a, wcag2aa, wcag21a, wcag21aa, wcag22aa — target
+size among them), and on a phone the header is at most 80 px tall. A repeat session — two dose steps
+confirmed, two measures before and after, the screening re-confirmed, the adverse follow-up answered,
+exercise delivered — must take at most 25 interactions from the episode page to "saved" (one click, one key
+press or one field filled each). The desk run writes the
 screenshots of docs/clinician-guide.md.
 """
 
@@ -68,6 +69,8 @@ class Walk:
         if self.width <= 400:
             header = page.evaluate("() => document.querySelector('header.bar')?.offsetHeight ?? 0")
             assert header <= 80, f"{self.name}, {label}: header {header} px tall on a phone"
+        squeezed = page.evaluate(_SQUEEZED_CELLS)
+        assert not squeezed, f"{self.name}, {label}: table cells squeezed to a letter a line: {squeezed[:5]}"
         violations = _axe(page)
         assert not violations, f"{self.name}, {label}: " + "; ".join(violations)
         self.states.append(label)
@@ -79,6 +82,18 @@ class Walk:
             else:
                 page.evaluate("() => window.scrollTo(0, 0)")
                 page.screenshot(path=where, full_page=False)
+
+
+# Visible table cells narrower than two and a half letters though they hold a word of four or more: a table
+# squeezed into a narrow screen, its words broken a letter a line (a phone's session note, once).
+_SQUEEZED_CELLS = """() => [...document.querySelectorAll('td, th')]
+  .filter(cell => cell.offsetParent !== null && cell.closest('table.reflow thead') === null)
+  .filter(cell => {
+    const longest = Math.max(0, ...cell.innerText.split(/\\s+/).map(word => word.length));
+    const em = parseFloat(getComputedStyle(cell).fontSize);
+    return longest >= 4 && cell.getBoundingClientRect().width < 2.5 * em;
+  })
+  .map(cell => cell.innerText.slice(0, 30))"""
 
 
 def _axe(page: Any) -> list[str]:

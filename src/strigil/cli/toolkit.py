@@ -28,6 +28,7 @@ __all__ = [
     "ClinicOpt",
     "JsonOpt",
     "OptionalClinicOpt",
+    "ProgressBar",
     "audited",
     "audited_job",
     "cli_actor",

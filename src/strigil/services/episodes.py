@@ -33,6 +33,7 @@ __all__ = [
     "open_episode",
     "prescribe_exercises",
     "show_episode",
+    "show_episode_named",
 ]
 
 # The coded reasons an episode ends for, in words (strigil.clinical.vocabulary.DischargeReason).
