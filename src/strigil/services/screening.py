@@ -196,6 +196,7 @@ class SessionScreening:
     latest_id: int | None  # the stored screening it rests on
     store: bool  # a new screening (or a "no change" confirmation) to store with the session
     assumptions: tuple[str, ...] = field(default=())
+    screened_on: dt.date | None = None  # the date of the findings: today's, or the latest screening's
 
     def verdicts(self) -> list[tuple[str, str, list[str]]]:
         """Per region: (region, verdict, codes of its contraindications) for the gates."""
@@ -272,6 +273,7 @@ def session_screening(
         None if latest is None else latest.id,
         store,
         tuple(assumptions) + combined.assumptions,
+        today if store else None if latest is None else latest.screened_on,
     )
 
 
