@@ -135,11 +135,15 @@ def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
 
 
 def missing_choices(session_form: SessionForm, *, follow_up_session: bool) -> dict[str, str]:
-    """The choices the form asks for before anything is sent: the screening step and, at a follow-up
-    session, whether the follow-up questions were asked."""
+    """The choices the form asks for before anything is sent: the screening step, at a follow-up session
+    whether the follow-up questions were asked, and after IASTM how the patient tolerated it (never
+    preselected: a default would record an observation nobody made)."""
     out = {}
     if session_form.value("screening_choice") not in ("no_change", "screen"):
         out["screening_choice"] = "screen first: confirm no change since the last screening, or screen now"
+    iastm = any(s.get("stroke") or s.get("duration_s") for s in session_form.steps)
+    if iastm and not session_form.value("tolerance"):
+        out["tolerance"] = "choose how the patient tolerated today's IASTM"
     if follow_up_session and session_form.value("follow_up_choice") not in ("none", "reported", "not_asked"):
         out["follow_up_choice"] = "say whether the follow-up questions were asked, and what was reported"
     return out

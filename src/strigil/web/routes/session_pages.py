@@ -198,11 +198,8 @@ def new_session_page(
     )
     last = view.sessions[-1] if view.sessions else None
     steps = [_blank_step(view)]
-    values = {
-        "date": dt.date.today().isoformat(),
-        "clinician": _own_clinician(db, principal),
-        "tolerance": "well_tolerated",
-    }
+    # tolerance is the clinician's observation of today's session: never preselected, never carried forward
+    values = {"date": dt.date.today().isoformat(), "clinician": _own_clinician(db, principal)}
     followed: list[str] = []
     chosen = load_session_templates().get(template) if template else None
     if carry == "last" and last is not None and last.steps:
