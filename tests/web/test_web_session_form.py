@@ -111,7 +111,8 @@ def _carry(world: World) -> tuple[object, str, dict[str, list[str]], str]:
 
 def _answer(data: dict[str, list[str]], csrf: str) -> dict[str, list[str]]:
     data = {**data, "csrf_token": [csrf], "screening_choice": ["screen"], "follow_up_choice": ["none"],
-            "exercise_delivered": ["yes"], "m-0-pre": ["5"], "m-0-post": ["3"], "tolerance": ["well_tolerated"]}
+            "exercise_delivered": ["yes"], "m-0-pre": ["5"], "m-0-post": ["3"],
+            "tolerance": ["well_tolerated"]}
     return data
 
 
