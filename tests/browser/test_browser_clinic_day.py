@@ -139,6 +139,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     page.select_option("#ep-side", "right")
     page.select_option("#ep-tissue", "tendon")
     page.fill("#ep-goal", "grip a kettle without pain")
+    page.fill("#ep-onset", (dt.date.today() - dt.timedelta(days=60)).isoformat())  # never assumed
     page.get_by_label("Bruising").check()
     page.get_by_role("button", name="Open episode").click()
     expect(page.locator("#error-summary")).to_be_visible()
@@ -202,6 +203,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
     page.select_option("#a-0-severity", "mild")
     page.fill("#a-0-onset_on", today)
     page.get_by_label("Delivered in this session").check()
+    page.select_option("#tolerance", "well_tolerated")  # never preselected
     page.fill("#notes", "First session; petechiae over the lateral epicondyle after the strum step.")
     walk.state("first session filled", "04-first-session", "#screening-step")
     page.get_by_role("button", name="Save session").click()
@@ -231,6 +233,7 @@ def test_a_clinic_day(server: str, browser: Any, password: str, device: str) -> 
         walk.fill(page.locator("#m-1-pre"), str(psfs[0]))
         walk.fill(page.locator("#m-1-post"), str(psfs[1]))
         walk.check(page.get_by_label("Delivered in this session"))
+        walk.choose(page.locator("#tolerance"), "well_tolerated")
         if number == 3:  # soreness after the last session: resolved from the episode page below
             walk.choose(page.locator("#a-0-kind"), "soreness")
             walk.choose(page.locator("#a-0-severity"), "mild")

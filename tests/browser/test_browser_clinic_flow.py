@@ -74,6 +74,7 @@ def test_clinician_flow(server: str, browser: Any, shots: Path, tmp_path: Path, 
     expect(page.locator("#step-0-stroke")).to_have_value("strum")
     page.fill("#m-0-pre", "6")
     page.fill("#m-0-post", "3")
+    page.select_option("#tolerance", "well_tolerated")
     page.screenshot(path=str(shots / "03-session-form.png"), full_page=True)
     page.get_by_role("button", name="Save session").click()
     page.wait_for_url(re.compile(r"/episodes/[0-9a-f]{32}\?recorded=2"))

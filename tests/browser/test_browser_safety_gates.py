@@ -68,6 +68,9 @@ def test_the_form_refuses_a_contraindicated_session_without_a_reason(
     page.locator("#screening-step summary").click()
     wound = page.locator('input[name="finding"][value="open_wound"]')
     wound.check()
+    # ticking a contraindication: the screening step says so at once, in plain words (HTMX)
+    expect(page.locator("#do-not-treat")).to_contain_text("Do not treat")
+    expect(page.locator("#do-not-treat")).to_contain_text("Open wound")
     # 2. the follow-up questions about session 1, asked: nothing new
     expect(page.locator("#follow-up-questions")).to_contain_text("Since session 1, did you notice bruising?")
     page.get_by_label("Asked: nothing new noticed").check()
@@ -79,11 +82,14 @@ def test_the_form_refuses_a_contraindicated_session_without_a_reason(
     page.select_option("#step-0-pressure", "light")
     page.fill("#step-0-duration_s", "90")
     page.get_by_label("Delivered in this session").check()
+    page.select_option("#tolerance", "well_tolerated")
     expect(page.locator("#a-0-severity")).to_have_value("")  # no default severity
     before = _counts(engine)
     page.get_by_role("button", name="Save session").click()
-    expect(page.locator("#override_reason-error")).to_contain_text("contraindicated screening at elbow")
-    expect(page.locator("#override_reason-error")).to_contain_text("open_wound")
+    expect(page.locator("#error-summary")).to_contain_text("Do not treat")
+    beside = page.locator("#override_reason-error")
+    expect(beside).to_contain_text("IASTM over a contraindication (Open wound")
+    expect(page.locator("#override_reason-error")).not_to_contain_text("[gate.")
     assert _counts(engine) == before  # refused: no session, no screening written
     # what was entered comes back; with a reason the session is recorded
     expect(wound).to_be_checked()

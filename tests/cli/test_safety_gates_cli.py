@@ -53,6 +53,10 @@ def test_a_session_over_a_stored_contraindication_is_refused_and_writes_nothing(
     assert "ask at the start of session 2:" in saved.stdout
     shown = c.ok("episode", "show", c.id("episode", 1)).stdout
     assert "Latest screening" in shown and "contraindicated" in shown and "override" in shown
+    # while the contraindication stands, the decision aid says refer, naming it (text and JSON)
+    assert "Decision aid now: refer" in shown and "Open wound" in shown
+    as_json = json.loads(c.ok("episode", "show", c.id("episode", 1), "--json").stdout)
+    assert as_json["recommendation"]["recommendation"] == "refer"
 
 
 def test_screen_without_episode_stores_nothing_and_publishes_its_new_fields(tmp_path: Path) -> None:

@@ -131,3 +131,16 @@ def test_respond_lists_what_to_ask_at_the_next_session() -> None:
     specific = [q for q in out["follow_up_questions"] if q["session"] == 1]
     assert [q["about"] for q in specific] == ["petechiae"]
     assert len(out["follow_up_questions"]) == 1 + 7
+
+
+def test_an_mcid_taken_from_another_condition_says_it_is_a_fallback() -> None:
+    """Plantar heel pain has no NPRS MCID of its own: the low-back-pain one applies, and every view says so
+    (as a range of motion's borrowed error already did)."""
+    bar = change_bar("nprs", condition="plantar_heel_pain")
+    assert bar is not None and bar.mcid is not None
+    assert bar.mcid.basis.startswith("fallback:") and "another condition" in bar.mcid.basis
+    assert bar.mcid.basis in bar.notes
+    shown = bar.describe(6.0)
+    assert "fallback: no MCID for condition plantar_heel_pain" in shown and "low back pain" in shown
+    own = change_bar("nprs", condition="chronic_low_back_pain")
+    assert own is not None and "fallback" not in own.describe(6.0).split(";")[0]

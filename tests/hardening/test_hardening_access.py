@@ -137,6 +137,8 @@ def _patient_data_calls(world: Any) -> list[tuple[str, str, dict[str, Any], str,
         ("GET", f"/episodes/{episode}/handout", {}, "home_exercise_handout", patient),
         ("GET", f"/patients/{code}/summary", {}, "", patient),
         ("POST", f"/episodes/{episode}/screening", {"data": {"intolerance": ""}}, "screening", patient),
+        ("POST", f"/episodes/{episode}/sessions/screening", {"data": {"finding": "open_wound"}}, "screening",
+         patient),
         # the session note: read, print, sign, amend, add to, void (pages and API)
         ("GET", f"/sessions/{first}", {}, "session", patient),
         ("GET", f"/sessions/{first}/print", {}, "session", patient),

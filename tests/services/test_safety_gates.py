@@ -278,3 +278,41 @@ def test_a_closed_episode_takes_no_screening(db: Database) -> None:
         episodes.close_episode(s, clinic, episode, dt.date(2026, 3, 10), "discharged")
     with pytest.raises(Refused):
         _screen(db, clinic, episode, [])
+
+
+def test_a_standing_contraindication_makes_the_recommendation_refer_until_a_screening_clears_it(
+    db: Database,
+) -> None:
+    """The defect a clinician met: a session saved over a suspected DVT (with an override reason) left the
+    episode page saying "modify the dose" under "Latest screening: contraindicated"."""
+    from strigil.services.progress import latest_recommendation
+
+    clinic, episode = clinic_with_episode(db)
+    _screen(db, clinic, episode, ["suspected_dvt"])
+    with db.unit_of_work() as s:  # before any session: the screening alone says refer
+        before = latest_recommendation(episodes.show_episode(s, clinic, episode))
+    assert before is not None and before["recommendation"] == "refer"
+    same = [{"measure": "nprs", "value": 6, "timing": t} for t in ("pre", "post")]  # alone: modify
+    doc = session_doc(episode, measurements=same, adverse_responses=[], override_reason=REASON)
+    saved = _record(db, clinic, doc)
+    assert saved.recommendation is not None and saved.recommendation["recommendation"] == "refer"
+    with db.unit_of_work() as s:
+        view = episodes.show_episode(s, clinic, episode)
+        now = latest_recommendation(view)
+        alerts = dashboard.clinic_alerts(s, clinic, since=dt.date(2026, 3, 1))
+    assert view.latest_screening is not None
+    screened = next(r for r in view.latest_screening.result["reasons"] if r["code"] == "suspected_dvt")
+    assert now is not None and now["recommendation"] == "refer"
+    first = now["reasons"][0]
+    assert first["rule"] == "respond.refer_contraindicated"
+    assert "suspected_dvt" in first["text"] and "refer the same day" in first["text"]
+    assert first["source"] == screened["source"]  # the source as the screening rules cite it
+    assert any(r["rule"] == "respond.modify_no_change" for r in now["also_noted"])
+    # the Today page: one alert, the screening's, and no "decision aid says …" contradicting it
+    mine = [a for a in alerts if a.episode_id == episode]
+    assert [a.kind for a in mine] == ["screening"] and "decision aid says refer" in mine[0].text
+    # a later screening that finds nothing clears it: the measures decide again
+    _screen(db, clinic, episode, [])
+    with db.unit_of_work() as s:
+        cleared = latest_recommendation(episodes.show_episode(s, clinic, episode))
+    assert cleared is not None and cleared["recommendation"] == "modify"

@@ -371,3 +371,35 @@ def test_an_episode_opened_with_its_referrer_addresses_the_letter_to_them(world:
     )
     assert page.status_code == 303
     assert client.get(page.headers["location"]).text.count("referred by Dr Lund") == 1
+
+
+def test_the_note_names_each_range_of_motion_by_joint_motion_and_side_without_repeating_its_unit(
+    world: World,
+) -> None:
+    client, csrf = world.client("clinician")
+    episode = world.records[1]["episode_id"]
+    doc = session_doc(episode, "c1", TODAY, 5, 3)
+    rom = {"measure": "rom_deg", "joint": "elbow", "side": "right"}
+    doc["measurements"] = [
+        *doc["measurements"],  # type: ignore[misc]
+        {**rom, "motion": "extension", "timing": "pre", "value": 60},
+        {**rom, "motion": "extension", "timing": "post", "value": 72},
+        {**rom, "motion": "flexion", "timing": "pre", "value": 120},
+        {**rom, "motion": "flexion", "timing": "post", "value": 130},
+    ]
+    saved = client.post(f"/api/v1/episodes/{episode}/sessions", json=doc, headers={"X-CSRF-Token": csrf})
+    assert saved.status_code == 201, saved.text
+    page = client.get(f"/sessions/{saved.json()['id']}").text
+    table = page[page.index('id="note-measures"') : page.index("</table>", page.index('id="note-measures"'))]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td>", table)
+    # the joint as the record's regions name it, then motion and side (as the progress charts label them)
+    found = {
+        (label.split(" — ")[1].split(",")[0][:5], label.split(", ")[-2], label.split(", ")[-1]): (pre, post)
+        for label, pre, post in rows
+        if label.startswith("Range of motion, goniometric (degrees) — ")
+    }
+    assert found == {
+        ("Elbow", "Extension", "Right"): ("60.0", "72.0"),
+        ("Elbow", "Flexion", "Right"): ("120.0", "130.0"),
+    }
+    assert "(degrees) (deg)" not in table and "Numeric Pain Rating Scale (points)" in table

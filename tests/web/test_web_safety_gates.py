@@ -103,6 +103,10 @@ def test_opening_an_episode_on_the_page_records_consent_as_choices(world: World)
         "co": "strengthening",
         "planned_iastm": "yes",
     }
+    undated = client.post("/patients/A001/episodes", data={**form, "explained": ["bruising"]})
+    assert undated.status_code == 422 and 'id="ep-onset-error"' in undated.text  # no date is assumed
+    assert "enter when the symptoms began" in undated.text
+    form["onset_date"] = "2026-01-10"
     refused = client.post("/patients/A001/episodes", data=form)
     assert refused.status_code == 422 and "consent" in refused.text
     risks_only = client.post("/patients/A001/episodes", data={**form, "explained": ["bruising"]})

@@ -111,8 +111,21 @@ def _carry(world: World) -> tuple[object, str, dict[str, list[str]], str]:
 
 def _answer(data: dict[str, list[str]], csrf: str) -> dict[str, list[str]]:
     data = {**data, "csrf_token": [csrf], "screening_choice": ["screen"], "follow_up_choice": ["none"],
-            "exercise_delivered": ["yes"], "m-0-pre": ["5"], "m-0-post": ["3"]}
+            "exercise_delivered": ["yes"], "m-0-pre": ["5"], "m-0-post": ["3"],
+            "tolerance": ["well_tolerated"]}
     return data
+
+
+def test_tolerance_is_never_preselected_and_is_asked_for_after_iastm(world: World) -> None:
+    client, csrf, carried, _ = _carry(world)
+    blank = client.get(f"/episodes/{_episode(world)}/sessions/new")  # type: ignore[attr-defined]
+    assert _fields(blank.text)["tolerance"] == [""] and carried["tolerance"] == [""]
+    answered = {**_answer(carried, csrf), "step-0-confirmed": ["yes"], "step-1-confirmed": ["yes"]}
+    answered["tolerance"] = [""]
+    page = client.post(f"/episodes/{_episode(world)}/sessions", data=answered)  # type: ignore[attr-defined]
+    assert page.status_code == 422
+    assert 'href="#tolerance"' in page.text and 'id="tolerance-error"' in page.text
+    assert "choose how the patient tolerated" in page.text
 
 
 def test_a_new_session_from_the_last_one_brings_the_dose_steps_as_a_draft(world: World) -> None:

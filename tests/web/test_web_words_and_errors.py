@@ -41,6 +41,16 @@ def test_a_code_differing_only_in_case_is_refused_next_to_the_field(world: World
     assert re.search(r'<option value="male"\s+selected', page.text)
 
 
+def test_the_new_patient_form_preselects_no_sex_and_asks_for_one(world: World) -> None:
+    client, csrf = world.client("clinician")
+    form = client.get("/patients").text
+    chosen = re.search(r'<select id="new-sex"[^>]*>(.*?)</select>', form, re.S)
+    assert chosen is not None and "selected" not in chosen.group(1)
+    assert re.search(r'<select id="new-sex"[^>]*><option value="">', form)  # the blank choice comes first
+    page = client.post("/patients", data={"code": "A900", "birth_year": "1990", "csrf_token": csrf})
+    assert page.status_code == 422 and 'id="new-sex-error"' in page.text and 'href="#new-sex"' in page.text
+
+
 def test_a_bad_patient_code_is_said_in_words_not_a_pattern(world: World) -> None:
     client, csrf = world.client("clinician")
     page = client.post("/patients", data={"code": "Jane Doe", "birth_year": "1990", "sex": "female",

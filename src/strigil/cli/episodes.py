@@ -320,6 +320,7 @@ def episode_show(
 ) -> None:
     """Show an episode with its sessions and progress."""
     from strigil.services.episodes import show_episode
+    from strigil.services.progress import latest_recommendation
     from strigil.services.record_ids import outward
 
     with unit_of_work() as s:
@@ -329,6 +330,7 @@ def episode_show(
         audited(s, cid, "read", "episode", view.id, patient_id=view.patient_id)
         as_text = outward(s, view) if as_json else None
     if as_text is not None:
+        as_text["recommendation"] = latest_recommendation(view)  # the judgement now, as the API gives it
         typer.echo(json.dumps(as_text, default=str, indent=2))
     else:
         print_episode(view)
@@ -477,8 +479,17 @@ def _measures_text(measurements: Any) -> str:
 
 
 def _print_change(console: Any, view: EpisodeView) -> None:
-    """Each measure's change from its first to its latest value before IASTM, against the episode's bar."""
-    from strigil.services.progress import change_over_episode
+    """Each measure's change from its first to its latest value before IASTM, against the episode's bar,
+    and the decision aid's judgement of the episode now (refer while a contraindication stands)."""
+    from rich.markup import escape
+
+    from strigil.services.progress import change_over_episode, latest_recommendation
+
+    now = latest_recommendation(view)
+    if now is not None:
+        console.print(f"Decision aid now: {now['recommendation']}")
+        for r in now["reasons"]:
+            console.print(escape(f"  - {r['text']} — {r['source']}"))
 
     for c in change_over_episode(view):
         bar = f"bar {c.bar_note}" if c.bar is not None else "no MCID or MDC: not judged"

@@ -253,7 +253,8 @@ def check_session(
     if recommendation == "refer" and decision not in (None, "refer"):
         what = f"the decision aid's 'refer' (clinician decided {decision!r})"
         overridden.append(what)
-        needs_reason.append(Refusal("override_reason", f"overriding {what}", "gate.refer"))
+        if not needs_reason:  # a contraindication says refer too: its one override reason covers both
+            needs_reason.append(Refusal("override_reason", f"overriding {what}", "gate.refer"))
     if needs_reason and reason_problem(override_reason, "override_reason"):
         given = _shown(" ".join((override_reason or "").split()))
         refusals += [

@@ -126,6 +126,8 @@ def allowed(literal: object) -> tuple[str, ...]:
 # code with spaces. Catalogue codes (conditions, regions, measures, strokes, instruments, edges) are said by
 # their catalogue names (`display_name`).
 WORDS: dict[str, str] = {
+    # units the measures catalogue abbreviates (a note never says "(degrees) (deg)")
+    "deg": "degrees",
     # tolerance and severity
     "well_tolerated": "Well tolerated",
     "tolerated_with_modification": "Tolerated with changes to the dose",

@@ -205,10 +205,14 @@ def clinic_alerts(db: Session, clinic_id: int, *, since: dt.date, limit: int = 5
     ):
         reasons = "; ".join(r.get("name", "") for r in result.get("reasons", [])[:2])
         urgent = " — refer the same day" if result.get("referral") == "urgent" else ""
-        text = f"screened {on}: contraindicated ({reasons}){urgent}"
+        text = f"screened {on}: contraindicated ({reasons}){urgent}; decision aid says refer"
         alerts.append(
             Alert("screening", code, eid, text, "contraindicated", episode_public_id=episode_public)
         )
+    # While a contraindication stands the decision aid says refer (`services.progress.latest_recommendation`):
+    # a session's earlier "switch" for the same episode would contradict the screening's alert.
+    contraindicated = {a.episode_id for a in alerts if a.kind == "screening"}
+    newest = [r for r in newest if r[3] not in contraindicated]
     newest.sort(key=lambda r: (r[0], r[1]), reverse=True)  # by date, then by id
     for _date, _id, code, eid, rec, episode_public in newest[:limit]:
         reasons = "; ".join(r.get("text", "") for r in rec.get("reasons", [])[:2])

@@ -11,7 +11,11 @@ from typing import Any
 from strigil.catalog import load_catalog
 from strigil.clinical.response import change_bar
 from strigil.clinical.vocabulary import display_name
-from strigil.services.decision_support import recommendation_for, respond_history
+from strigil.services.decision_support import (
+    recommendation_for,
+    respond_history,
+    standing_contraindications,
+)
 from strigil.services.views import EpisodeView
 
 __all__ = [
@@ -66,9 +70,15 @@ def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
     Judged again from the sessions that count, with the same rules that judged each session when it was
     recorded: an adverse response resolved since, or a session voided since, stops weighing as the decision
     rules say (`strigil.clinical.response`). Each session keeps the recommendation it was given then.
+    While the episode's latest screening holds a contraindication, the judgement is refer (also before any
+    session); a later screening that finds none lifts it.
     """
     counted = view.counted_sessions
-    if not any(s.recommendation and s.recommendation.get("recommendation") for s in counted):
+    screening = view.latest_screening
+    standing = (
+        [] if screening is None else standing_contraindications(screening.result, screening.screened_on)
+    )
+    if not standing and not any(s.recommendation and s.recommendation.get("recommendation") for s in counted):
         return None
     number_of = {s.id: s.number for s in counted}
     history = respond_history(
@@ -90,6 +100,7 @@ def latest_recommendation(view: EpisodeView) -> dict[str, Any] | None:
             for a in view.adverse_responses
             if a.session_id in number_of
         ],
+        standing,
     )
     judged = recommendation_for(history)
     return judged if judged and judged.get("recommendation") else None

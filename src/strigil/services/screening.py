@@ -85,17 +85,35 @@ def finding_choices() -> list[Finding]:
 
 
 def screen_episode(
-    view: EpisodeView, findings: Iterable[str], *, intolerance: bool = False, today: dt.date | None = None
+    view: EpisodeView,
+    findings: Iterable[str | Mapping[str, Any]],
+    *,
+    intolerance: bool = False,
+    today: dt.date | None = None,
+    regions: Sequence[str] = (),
 ) -> ScreeningResult:
-    """Screen before a session: the clinician's findings plus the episode's earlier adverse responses."""
+    """Screen before a session: the clinician's findings plus the episode's earlier adverse responses.
+
+    A finding is a code (at the treated region) or {code, region}; `regions` are the regions the session
+    treats (default: the episode's), each screened, the verdict the worst.
+    """
+    items = [
+        FindingAt(f) if isinstance(f, str) else FindingAt(str(f["code"]), f.get("region") or None)
+        for f in findings
+    ]
     number_of = {s.id: s.number for s in view.counted_sessions}
     responses = counted_adverse(view)
     stored = [(a.kind, a.severity, a.onset_on, a.resolved_on) for a in responses]
     sessions = [number_of.get(a.session_id or -1) for a in responses]
-    regions = [a.region for a in responses]
-    prior = prior_reports(stored, today or dt.date.today(), sessions, regions)
+    where = [a.region for a in responses]
+    prior = prior_reports(stored, today or dt.date.today(), sessions, where)
     tolerance = [s.tolerance for s in view.counted_sessions if s.tolerance]
-    return screen(view.region, list(findings), prior, intolerance, prior_tolerance=tolerance)
+    return combine_regions(
+        [
+            screen(region, items, prior, intolerance, prior_tolerance=tolerance)
+            for region in dict.fromkeys(regions or [view.region])
+        ]
+    )
 
 
 def screen_before_session(region: str, adverse: list[StoredAdverse], today: dt.date) -> ScreeningResult:
@@ -196,6 +214,7 @@ class SessionScreening:
     latest_id: int | None  # the stored screening it rests on
     store: bool  # a new screening (or a "no change" confirmation) to store with the session
     assumptions: tuple[str, ...] = field(default=())
+    screened_on: dt.date | None = None  # the date of the findings: today's, or the latest screening's
 
     def verdicts(self) -> list[tuple[str, str, list[str]]]:
         """Per region: (region, verdict, codes of its contraindications) for the gates."""
@@ -272,6 +291,7 @@ def session_screening(
         None if latest is None else latest.id,
         store,
         tuple(assumptions) + combined.assumptions,
+        today if store else None if latest is None else latest.screened_on,
     )
 
 

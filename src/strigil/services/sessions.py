@@ -23,7 +23,11 @@ from strigil.clinical.checks import FieldProblem
 from strigil.clinical.gates import GateCheck, check_session
 from strigil.clinical.session import AdverseResponse, ScreeningStep, SessionFinding, SessionRecord
 from strigil.services.amendments import add_addendum_to, keep_previous
-from strigil.services.decision_support import recommendation_for, respond_history
+from strigil.services.decision_support import (
+    recommendation_for,
+    respond_history,
+    standing_contraindications,
+)
 from strigil.services.episodes import find_episode
 from strigil.services.errors import InvalidInput, NotFound, Refused, from_validation, invalid
 from strigil.services.outcomes import resolve_adverse_response
@@ -468,6 +472,10 @@ def record_session(
     regions = [s.region for s in record.steps] or [target.region]
     screening = session_screening(
         db, target.episode_id, regions, record.screening, today=record.date, reported=reported
+    )
+    # the screening this session is gated on is the episode's latest: a contraindication in it says refer
+    history["contraindications"] = standing_contraindications(
+        screening.result.to_json(), screening.screened_on
     )
     recommendation = recommendation_for(history)
     recommended = recommendation["recommendation"] if recommendation else None

@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from strigil.catalog import load_catalog
+from strigil.clinical.gates import OVERRIDE_MIN_CHARS, OVERRIDE_MIN_WORDS
 from strigil.clinical.session import DOSE_STEP_FIELDS
+from strigil.clinical.vocabulary import display_name
 
 __all__ = [
     "ADVERSE_FIELDS",
@@ -29,9 +31,11 @@ __all__ = [
     "STEP_FIELDS",
     "SessionForm",
     "carried_steps",
+    "do_not_treat",
     "draft_problems",
     "field_label",
     "form_errors",
+    "gate_messages",
     "missing_choices",
     "parse_form",
     "problems_at",
@@ -131,11 +135,15 @@ def read_form(form: Mapping[str, Any], followed: list[str]) -> SessionForm:
 
 
 def missing_choices(session_form: SessionForm, *, follow_up_session: bool) -> dict[str, str]:
-    """The choices the form asks for before anything is sent: the screening step and, at a follow-up
-    session, whether the follow-up questions were asked."""
+    """The choices the form asks for before anything is sent: the screening step, at a follow-up session
+    whether the follow-up questions were asked, and after IASTM how the patient tolerated it (never
+    preselected: a default would record an observation nobody made)."""
     out = {}
     if session_form.value("screening_choice") not in ("no_change", "screen"):
         out["screening_choice"] = "screen first: confirm no change since the last screening, or screen now"
+    iastm = any(s.get("stroke") or s.get("duration_s") for s in session_form.steps)
+    if iastm and not session_form.value("tolerance"):
+        out["tolerance"] = "choose how the patient tolerated today's IASTM"
     if follow_up_session and session_form.value("follow_up_choice") not in ("none", "reported", "not_asked"):
         out["follow_up_choice"] = "say whether the follow-up questions were asked, and what was reported"
     return out
@@ -439,3 +447,44 @@ def draft_problems(
             "confirm it is accurate for today (copied notes are an audit risk)"
         )
     return out
+
+
+def do_not_treat(screening: Mapping[str, Any] | None) -> str:
+    """The plain words a contraindicated screening puts beside the screening step and atop the error summary
+    ("" for any other verdict): do not treat, refer the same day when the findings catalogue asks for it."""
+    if not screening or screening.get("verdict") != "contraindicated":
+        return ""
+    names = [str(r.get("name") or r.get("code")) for r in screening.get("reasons", [])]
+    kinds = [r.get("kind") for r in screening.get("reasons", [])]
+    found = "; ".join(n for n, k in zip(names, kinds, strict=True) if k == "contraindication")
+    if screening.get("referral") == "urgent":
+        return f"Do not treat — refer the same day. Contraindicated: {found}."
+    return f"Do not treat with IASTM — contraindicated: {found}. Refer."
+
+
+def gate_messages(
+    refusals: Sequence[Any], screening: Mapping[str, Any] | None, errors: Mapping[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The safety gates' refusals in plain words: the lead line for the top of the error summary (a
+    contraindicated screening), and each field's message without the rules' codes ("[gate.…]")."""
+    lead = do_not_treat(screening)
+    plain = {name: re.sub(r" \[gate\.\w+\]", "", text) for name, text in errors.items()}
+    for r in refusals:
+        if r.rule == "gate.contraindicated" and "override_reason" in plain:
+            given = r.message.rsplit("; given: ", 1)[-1] if "; given: " in r.message else "nothing"
+            names = ", ".join(
+                str(x.get("name") or x.get("code"))
+                for x in (screening or {}).get("reasons", [])
+                if x.get("kind") == "contraindication"
+            )
+            screened = screening or {}
+            by_region = screened.get("by_region") or []
+            regions = [b["region"] for b in by_region if b["verdict"] == "contraindicated"]
+            where = ", ".join(display_name(x) for x in regions or [str(screened.get("region") or "")] if x)
+            at = f" at {where}" if where else ""
+            plain["override_reason"] = (
+                f"IASTM over a contraindication ({names or 'see the screening'}{at})"
+                f" is saved only with an override reason: at least {OVERRIDE_MIN_WORDS} words and "
+                f"{OVERRIDE_MIN_CHARS} characters saying why you treat anyway; given: {given}"
+            )
+    return ([lead] if lead else []), plain

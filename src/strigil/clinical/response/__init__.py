@@ -13,6 +13,7 @@ Every rule, threshold and default is explained for clinicians in docs/decision-s
 from strigil.clinical.response.changes import Goal, MeasureResponse, SessionMeasurement
 from strigil.clinical.response.document import (
     AdverseEntry,
+    ContraindicationEntry,
     GoalEntry,
     MeasureEntry,
     RespondDocument,
@@ -26,6 +27,7 @@ from strigil.clinical.response.rules import (
     RECOMMENDATIONS,
     Reason,
     Recommendation,
+    StandingContraindication,
     recommend,
     recommendation_rank,
 )
@@ -38,6 +40,7 @@ __all__ = [
     "AdverseEntry",
     "ChangeBar",
     "ChosenThreshold",
+    "ContraindicationEntry",
     "Goal",
     "GoalEntry",
     "MeasureEntry",
@@ -49,6 +52,7 @@ __all__ = [
     "ResponseSettings",
     "SessionDateEntry",
     "SessionMeasurement",
+    "StandingContraindication",
     "change_bar",
     "recommend",
     "recommend_document",

@@ -10,14 +10,22 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from strigil.clinical.adverse import AdverseReport
 from strigil.clinical.checks import problems_from
-from strigil.clinical.limits import CODE_CHARS, HISTORY_ITEMS, LABEL_CHARS, LIST_ITEMS
+from strigil.clinical.limits import (
+    CODE_CHARS,
+    HISTORY_ITEMS,
+    LABEL_CHARS,
+    LIST_ITEMS,
+    NOTE_CHARS,
+    REASON_CHARS,
+)
 from strigil.clinical.response.changes import Goal, SessionMeasurement
-from strigil.clinical.response.rules import Recommendation, recommend
+from strigil.clinical.response.rules import Recommendation, StandingContraindication, recommend
 from strigil.clinical.response.settings import ResponseSettings
 
 __all__ = [
     "AdverseEntry",
     "BarOut",
+    "ContraindicationEntry",
     "GoalEntry",
     "MeasureEntry",
     "MeasureOut",
@@ -77,6 +85,18 @@ class AdverseEntry(BaseModel):
     )
 
 
+class ContraindicationEntry(BaseModel):
+    """A contraindication standing at the episode's latest screening (the recommendation is then refer)."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(max_length=CODE_CHARS, description="Findings-catalogue code, e.g. suspected_dvt.")
+    name: str = Field(max_length=LABEL_CHARS, description="The finding in words.")
+    source: str = Field(max_length=NOTE_CHARS, description="The finding's source, as the screening cites it.")
+    screened_on: dt.date | None = Field(None, description="The date of the screening that found it.")
+    urgent: bool = Field(False, description="The screening asks for a same-day referral.")
+    detail: str = Field("", max_length=REASON_CHARS, description="Where it was found, in words.")
+
+
 class SessionDateEntry(BaseModel):
     """The date of a session."""
 
@@ -110,6 +130,12 @@ class RespondDocument(BaseModel):
         description="The episode's condition code (catalogue of conditions): picks the MCID and MDC of the "
         "population the catalogue maps to it; without it, each measure's default MCID and the largest MDC "
         "listed apply (output: measures[].bar).",
+    )
+    contraindications: list[ContraindicationEntry] = Field(
+        default_factory=list,
+        max_length=LIST_ITEMS,
+        description="Contraindications standing at the episode's latest screening: any one makes the "
+        "recommendation refer, with the finding named and its source (measures may then be empty).",
     )
 
 
@@ -239,4 +265,8 @@ def recommend_document(doc: Mapping[str, Any]) -> Recommendation:
         session_dates=dates,
         red_flags=parsed.red_flags,
         condition=parsed.condition,
+        contraindications=[
+            StandingContraindication(c.code, c.name, c.source, c.screened_on, c.urgent, c.detail)
+            for c in parsed.contraindications
+        ],
     )

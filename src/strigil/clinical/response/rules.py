@@ -45,6 +45,7 @@ __all__ = [
     "RECOMMENDATIONS",
     "Reason",
     "Recommendation",
+    "StandingContraindication",
     "recommend",
     "recommendation_rank",
 ]
@@ -134,6 +135,32 @@ class Recommendation:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class StandingContraindication:
+    """A contraindication found at the episode's latest screening: while it stands, the recommendation is
+    refer, whatever the measures say. `source` is the finding's source as the screening rules cite it."""
+
+    code: str
+    name: str
+    source: str
+    screened_on: dt.date | None = None
+    urgent: bool = False  # the findings catalogue asks for a same-day referral
+    detail: str = ""
+
+    @property
+    def reason(self) -> Reason:
+        """The refer reason this contraindication gives, with the screening's source."""
+        when = "the latest screening" if self.screened_on is None else f"the screening of {self.screened_on}"
+        what = f"{self.name} ({self.code})" + (f", {self.detail}" if self.detail else "")
+        urgent = " — refer the same day" if self.urgent else ""
+        return Reason(
+            "respond.refer_contraindicated",
+            f"contraindication at {when}: {what}{urgent}; do not treat with IASTM while it stands (a later "
+            "screening that clears it lifts this)",
+            self.source,
+        )
+
+
 _SRC_RULES = "Strigil's recommendation rules (configurable heuristic)"
 _cite = load_bibliography().render_field
 _SRC_RESPONSE = _cite(
@@ -173,6 +200,7 @@ def recommend(
     red_flags: Sequence[str] = (),
     condition: str | None = None,
     catalog: Catalog | None = None,
+    contraindications: Sequence[StandingContraindication] = (),
 ) -> Recommendation:
     """Recommend refer | switch | modify | continue | progress | discharge from the episode's measurements.
 
@@ -180,10 +208,19 @@ def recommend(
     ValueError naming the field, the value and what is allowed. Method: test–treat–retest with gains kept
     between sessions (domain reference §5), one bar per measure (`change_bar`: MDC and MCID, §4), adverse
     courses from `strigil.clinical.adverse` (§0, §7). `condition` (a condition code) picks the population's
-    MCID and MDC unless settings.population is set.
+    MCID and MDC unless settings.population is set. `contraindications` are those standing at the episode's
+    latest screening: any one makes the recommendation refer (Strigil's conservative choice: the screening
+    outranks the measures; each reason cites its finding's source, findings catalogue, domain reference §2),
+    with the measures' judgement kept as also noted; without measures it alone decides.
     """
     cfg = settings or ResponseSettings()
     cat = catalog or load_catalog()
+    standing = [c.reason for c in contraindications]
+    if not measures:
+        if not standing:
+            raise ValueError("measures: none given; allowed: at least one measurement of a session")
+        numbered = max(session_dates or {}, default=0)
+        return Recommendation("refer", tuple(standing), (), (), latest_session=numbered, condition=condition)
     table = measure_table(measures, cat)
     latest = max(m.session for m in measures)
     dates = _validate_dates(session_dates or {})
@@ -224,6 +261,10 @@ def recommend(
         for key, values in table.items()
     )
     judged = [r for r in responses if r.bar is not None]
+    if not judged and standing:
+        return Recommendation(
+            "refer", tuple(standing), responses, (), latest_session=latest, condition=condition
+        )
     if not judged:
         raise ValueError(
             "measures: none of the measures has an MCID, an MDC or a clinic threshold "
@@ -251,7 +292,7 @@ def recommend(
     )
     # Worst first; the first tier with a reason decides. Each tier's condition is monotone in improvement.
     tiers = [
-        ("refer", _refer(facts, red_flags)),
+        ("refer", [*standing, *_refer(facts, red_flags)]),
         ("discharge", goal_reasons),
         ("switch", _switch(facts)),
         ("modify", _modify(facts)),

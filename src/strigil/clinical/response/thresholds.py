@@ -121,7 +121,8 @@ class ChangeBar:
         text = f"{_num(bar)} {self.unit} ({by.kind}, {by.population}; {by.source.split(' — ')[0]})"
         other = self.mdc(baseline) if by.role != "MDC" else self.mcid
         if other is not None and (units := other.units(baseline)) is not None:
-            text += f"; {other.kind} {_num(units)} {self.unit} ({other.population})"
+            fallback = ", a fallback" if other.basis in self.notes else ""
+            text += f"; {other.kind} {_num(units)} {self.unit} ({other.population}{fallback})"
         if by.basis in self.notes:  # a fallback says so wherever the bar is shown, as the JSON notes do
             text += f" — {by.basis if by.basis.startswith('fallback') else 'fallback: ' + by.basis}"
         return text
@@ -212,10 +213,18 @@ def _mcid(
         matches = [t for t in entries if condition in t.conditions]
         if matches:
             return _chosen(_pick(matches), "MCID", f"the episode's condition ({condition})")
-        notes.append(f"no MCID for condition {condition}: the measure's default applies")
     default = next((t for t in entries if t.default), None) or next((t for t in entries if t.verified), None)
-    given = "no population matched" if population or condition else "no condition or population given"
-    return _chosen(default or entries[0], "MCID", f"the measure's default MCID ({given})")
+    chosen = default or entries[0]
+    if condition:
+        # an MCID of another condition: said wherever the bar is shown, as a range-of-motion fallback is
+        basis = (
+            f"fallback: no MCID for condition {condition} — the measure's default MCID, from another "
+            f"condition ({chosen.population}), applies"
+        )
+        notes.append(basis)
+        return _chosen(chosen, "MCID", basis)
+    given = "no population matched" if population else "no condition or population given"
+    return _chosen(chosen, "MCID", f"the measure's default MCID ({given})")
 
 
 def _mdcs(

@@ -212,7 +212,7 @@ def open_episode_page(
         "region": region,
         "side": side,
         "target_tissue": target_tissue,
-        "onset_date": onset_date or today,
+        "onset_date": onset_date,  # never assumed: a blank date is asked for (it sets the tissue phase)
         "opened_on": today,
         "goals": [goal] if goal else [],
         "planned_iastm": planned_iastm == "yes",
@@ -226,6 +226,11 @@ def open_episode_page(
         )
     except RecordError as exc:
         errors, general = problems_at(exc, _EPISODE_FIELDS)
+        if not onset_date:
+            errors["ep-onset"] = (
+                "enter when the symptoms began (an estimate will do): it sets the tissue phase, and no date "
+                "is assumed"
+            )
         if general and "exercise first" in general[0]:
             errors, general = {"ep-reason": general[0].removeprefix("exercise first: ")}, []
         form = {

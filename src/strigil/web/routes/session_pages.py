@@ -18,7 +18,7 @@ from strigil.services import episodes as episode_service
 from strigil.services.charting import measure_choices
 from strigil.services.errors import InvalidInput, RecordError
 from strigil.services.follow_up import questions_for_next_session
-from strigil.services.screening import finding_choices
+from strigil.services.screening import finding_choices, screen_episode
 from strigil.services.views import EpisodeView, SessionView
 from strigil.web.api_errors import EpisodeRef
 from strigil.web.database import DB, UnitOfWorkRoute
@@ -35,8 +35,10 @@ from strigil.web.session_form import (
     REACTION_ROWS,
     SessionForm,
     carried_steps,
+    do_not_treat,
     draft_problems,
     form_errors,
+    gate_messages,
     missing_choices,
     parse_form,
     problems_at,
@@ -51,6 +53,7 @@ __all__ = [
     "router",
     "save_template_page",
     "session_measures",
+    "session_screening",
     "session_steps",
 ]
 
@@ -123,6 +126,22 @@ def _own_clinician(db: DB, principal: Principal) -> str:
     return ""
 
 
+def _screening_now(view: EpisodeView, form: SessionForm) -> dict[str, Any] | None:
+    """What the screening says for the findings ticked on the form, at the regions its steps treat; with none
+    ticked and no new screening chosen, the episode's latest screening (what the session will be gated on)."""
+    ticked: list[str | dict[str, str]] = [*form.findings, *(e for e in form.elsewhere if e.get("code"))]
+    if ticked or form.value("screening_choice") == "screen":
+        regions = [s["region"] for s in form.steps if s.get("region")]
+        try:
+            result = screen_episode(
+                view, ticked, intolerance=form.value("intolerance") == "yes", regions=regions
+            )
+        except ValueError:  # an unknown code or region: the form's own errors name it
+            return None
+        return result.to_json()
+    return None if view.latest_screening is None else view.latest_screening.result
+
+
 def _session_form_page(
     request: Request,
     db: DB,
@@ -132,6 +151,7 @@ def _session_form_page(
     *,
     errors: dict[str, str] | None = None,
     general: list[str] | None = None,
+    lead: list[str] | None = None,
     status: int = 200,
     template: Any = None,
 ) -> Response:
@@ -145,6 +165,8 @@ def _session_form_page(
         form=form,
         errors=errors or {},
         general=general or [],
+        lead=lead or [],
+        do_not_treat=do_not_treat(_screening_now(view, form)),
         clinicians=clinics.list_clinicians(db, principal.clinic_id),
         own_clinician=_own_clinician(db, principal),
         latest_screening=view.latest_screening,
@@ -176,11 +198,8 @@ def new_session_page(
     )
     last = view.sessions[-1] if view.sessions else None
     steps = [_blank_step(view)]
-    values = {
-        "date": dt.date.today().isoformat(),
-        "clinician": _own_clinician(db, principal),
-        "tolerance": "well_tolerated",
-    }
+    # tolerance is the clinician's observation of today's session: never preselected, never carried forward
+    values = {"date": dt.date.today().isoformat(), "clinician": _own_clinician(db, principal)}
     followed: list[str] = []
     chosen = load_session_templates().get(template) if template else None
     if carry == "last" and last is not None and last.steps:
@@ -287,6 +306,20 @@ async def session_measures(
     )
 
 
+@router.post("/episodes/{episode_id}/sessions/screening")
+async def session_screening(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
+    """Re-render the screening step's verdict after a finding is ticked: "Do not treat" in plain words for a
+    contraindication (HTMX swaps this block in place; the page itself renders it too)."""
+    view = episode_service.show_episode_named(db, principal.clinic_id, episode)
+    audit_service.record(
+        db, principal.actor, "read", "screening", view.id, patient_id=view.patient_id, detail="session form"
+    )
+    form = read_form(await request.form(), [])
+    return render(
+        request, "_session_screening.html", principal, do_not_treat=do_not_treat(_screening_now(view, form))
+    )
+
+
 @router.post("/episodes/{episode_id}/sessions/template")
 async def save_template_page(request: Request, episode: EpisodeRef, db: DB, principal: Clinician) -> Response:
     """Save the form's dose steps as a clinic template; the form comes back as it was, with the outcome."""
@@ -349,8 +382,11 @@ async def record_session_page(
         recorded = sessions.record_session(db, principal.clinic_id, doc, by=principal.username)
     except InvalidInput as exc:
         errors, general = form_errors(exc.problems, where)
+        lead: list[str] = []
+        if isinstance(exc, sessions.GateRefused):  # the gates' refusals in plain words, "do not treat" first
+            lead, errors = gate_messages(exc.gates.refusals, exc.screening, errors)
         return _session_form_page(
-            request, db, principal, view, form, errors=errors, general=general, status=422
+            request, db, principal, view, form, errors=errors, general=general, lead=lead, status=422
         )
     except RecordError as exc:
         return _session_form_page(request, db, principal, view, form, general=[str(exc)], status=422)
