@@ -84,10 +84,15 @@ DOSE_RANGES: tuple[DoseRange, ...] = (
 # A whole session: the survey reports a mean of 14.46 ± 14.70 min, no upper limit; mean + 1 SD ≈ 29 min,
 # rounded to 30, asks for confirmation — a configurable heuristic.
 SESSION_MINUTES_CONFIRM = 30
+# An area worked for less than this is asked about: no source gives a shortest useful time, but the sources of
+# §1.6 speak of 30 s and more per area, and seconds typed for minutes ("2" for 2 min) is the likely slip — a
+# configurable heuristic, a typing check rather than a clinical limit.
+SHORT_AREA_SECONDS = 10
 _SESSION_SOURCE = _cite(
     "@strigil (configurable heuristic: about the mean plus one standard deviation of the survey's total "
     "time); @cheatham2021 (total IASTM time per session 14.46 ± 14.70 min)"
 )
+_SHORT_SOURCE = _cite("@strigil (configurable heuristic: a check for seconds typed as minutes)")
 
 
 class _Step(Protocol):
@@ -111,11 +116,17 @@ class DoseFinding:
     source: str
     quality: str
     needs_confirmation: bool
+    short: bool = False  # below `SHORT_AREA_SECONDS` rather than beyond a range
 
     @property
     def text(self) -> str:
         """One line for people."""
         ask = "confirm the dose" if self.needs_confirmation else "noted"
+        if self.short:
+            return (
+                f"{self.area}: {self.seconds} s of IASTM, under {self.limit_seconds} s — seconds meant as "
+                f"minutes? ({self.source}) — {ask}"
+            )
         return (
             f"{self.area}: {self.seconds / 60:g} min of IASTM, beyond {self.limit_seconds / 60:g} min "
             f"({self.source}) — {ask}"
@@ -130,12 +141,14 @@ class DoseFinding:
             "source": self.source,
             "quality": self.quality,
             "needs_confirmation": self.needs_confirmation,
+            "short": self.short,
             "text": self.text,
         }
 
 
 def dose_findings(steps: Iterable[_Step]) -> list[DoseFinding]:
-    """The areas (region and side) and the session whose IASTM time goes beyond a source's range.
+    """The areas (region and side) and the session whose IASTM time goes beyond a source's range, and the
+    areas worked so briefly that seconds were likely typed for minutes (`SHORT_AREA_SECONDS`).
 
     Per area, only the widest range exceeded is reported (the best-quality one first in `DOSE_RANGES`).
     """
@@ -145,6 +158,19 @@ def dose_findings(steps: Iterable[_Step]) -> list[DoseFinding]:
         per_area[key] = per_area.get(key, 0) + int(step.duration_s)
     out = []
     for (region, side), seconds in per_area.items():
+        if 0 < seconds < SHORT_AREA_SECONDS:
+            out.append(
+                DoseFinding(
+                    f"{region} ({side})",
+                    seconds,
+                    SHORT_AREA_SECONDS,
+                    _SHORT_SOURCE,
+                    "configurable heuristic",
+                    True,
+                    short=True,
+                )
+            )
+            continue
         exceeded = next((r for r in DOSE_RANGES if seconds > r.seconds), None)
         if exceeded is not None:
             out.append(
