@@ -35,3 +35,26 @@ def test_two_sessions_on_one_day_are_charted_by_session_and_tabled() -> None:
     rows = progress_rows(series)
     assert [r["session"] for r in rows] == ["1", "2", "3"]
     assert rows[0] == {"date": "2026-03-02", "session": "1", "pre": "5", "post": "3.5"}
+
+
+def test_the_caption_names_the_value_the_band_is_centred_on() -> None:
+    from strigil.web.pages import TEMPLATES
+
+    day = dt.date(2026, 3, 2)
+    # a score between sessions first, then a pre-test: the band is on the pre-test, as the decision aid judges
+    points = [Point(1, "between", 56.0, day), Point(2, "pre", 50.0, day + dt.timedelta(days=7))]
+    series = MeasureSeries(
+        "prtee", "PRTEE", "points", True, 0.0, 100.0, 50.0, 11.0, "MCID", "11 points", points
+    )
+
+    def caption(s: MeasureSeries) -> str:
+        html = TEMPLATES.env.get_template("_chart.html").render(
+            series=s, svg=progress_svg(s), rows=progress_rows(s)
+        )
+        return " ".join(html.split("<figcaption")[1].split("</figcaption>")[0].split())
+
+    assert "the first pre-test value, 50.0 (the baseline the decision aid judges from)" in caption(series)
+    only_between = MeasureSeries(
+        "prtee", "PRTEE", "points", True, 0.0, 100.0, 56.0, 11.0, "MCID", "11 points", points[:1]
+    )
+    assert "Shaded band: the first value, 56.0, ±" in caption(only_between)
