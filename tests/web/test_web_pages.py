@@ -193,6 +193,11 @@ def test_screening_panel_fragment(world: World) -> None:
     )
     assert fragment.status_code == 200 and fragment.text.startswith('<div id="screening-result"')
     assert "Verdict:" in fragment.text
+    # the episode page says the check is not recorded, and asks about intolerance to IASTM once
+    page = client.get(f"/episodes/{episode_id}").text
+    assert "Quick screening check (not saved)" in page and "nothing here is recorded" in page
+    assert page.count("Earlier hypersensitivity or intolerance to IASTM") == 1
+    assert 'show:#screening-result:top' in page  # the verdict is scrolled into view
 
 
 def test_roles_land_on_their_pages(world: World) -> None:

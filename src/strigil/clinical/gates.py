@@ -27,6 +27,7 @@ __all__ = [
     "OVERRIDE_MIN_WORDS",
     "REASON_RULE",
     "SESSION_MINUTES_CONFIRM",
+    "SHORT_AREA_SECONDS",
     "DoseFinding",
     "DoseRange",
     "GateCheck",

@@ -79,9 +79,14 @@ def counted_adverse(view: EpisodeView) -> list[AdverseView]:
     return [a for a in view.adverse_responses if a.session_id not in void]
 
 
+# Findings a form asks about with a question of their own (`screen_episode(intolerance=...)`), not listed.
+_ASKED_ON_THEIR_OWN = ("iastm_intolerance",)
+
+
 def finding_choices() -> list[Finding]:
-    """The findings a clinician can record at screening (the findings catalogue, in its order)."""
-    return list(load_findings().findings.values())
+    """The findings a clinician can record at screening (the findings catalogue, in its order), without
+    those a form asks about on their own, so none is asked twice."""
+    return [f for f in load_findings().findings.values() if f.code not in _ASKED_ON_THEIR_OWN]
 
 
 def screen_episode(
