@@ -3,7 +3,9 @@
 A Bundle's references may point anywhere in it, so nothing can be planned before every entry is known; but
 what an entry needs is only what it refers to. Reading is therefore two passes over the bytes:
 
-1. the envelope (resourceType, type, whether `entry` is a list), from the JSON's first events;
+1. every JSON event, building nothing: the envelope (a JSON object, resourceType, type, `entry` a list), no
+   top-level key twice, nothing nested deeper than a whole-document reader reads, and UTF-8 text whose `\\u`
+   escapes are whole characters (`_CheckedText`);
 2. the entries, one at a time (`ijson`, yajl's C parser), each checked as `read_bundle` checks an entry (a
    request that is not an add, no resource, a duplicate key) and spooled as compact JSON to a private
    temporary file, keeping only what names it (fullUrl, Type/id) and what it names (its references).
@@ -14,8 +16,8 @@ shares (`interop.bulk.CLINIC_TYPES`: Organization, Practitioner, Device, when th
 not group members: every part carries the Organizations and the shared resources its members refer to, and
 the first part carries them all. Each part is a small Bundle of the original type whose entries keep their
 place in the whole (`positions`), so `plan_import` names problems and entries as for the whole bundle. Memory
-is one part's parsed JSON plus a small index, whatever the bundle's size; a bundle of one group (every
-patient tied to every other) is one part, as before.
+is one part's parsed JSON plus an index of names and references (about 0.7 KB an entry); a bundle of one
+group (every patient tied to every other) is one part, as before.
 """
 
 from __future__ import annotations

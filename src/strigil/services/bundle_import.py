@@ -2,8 +2,11 @@
 
 The bundle is read entry by entry into a private temporary file (`interop.bundle_stream`), then planned and
 written a part at a time — entries that refer to each other are always in the same part — in the caller's one
-transaction: all or nothing, as for a bundle read whole. Once any part fails, the rest are still planned, so
-the sender hears every problem the plans find, but nothing more is written and the caller rolls back.
+transaction: all or nothing, as for a bundle read whole. It is written in the order a bundle read whole is:
+every part's own Strigil records, then every other system's measurement in bundle order (so where one lands
+never depends on how the bundle was cut), then each entry's answer (a transaction refused names every entry
+it cannot store). Once any part fails, the rest are still planned, so the sender hears every problem the
+plans find, but nothing more is written and the caller rolls back.
 """
 
 from __future__ import annotations
@@ -35,14 +38,10 @@ __all__ = ["BundleImport", "BundleRejected", "import_bundle"]
 
 
 class BundleRejected(RecordError):
-    """A bundle of which nothing may be kept: `issues` names every problem (where, why), in bundle order of
-    discovery; `planned` is False when the bundle itself was malformed, before any record was written."""
+    """A bundle of which nothing may be kept: `issues` names every problem (where, why) as found."""
 
-    def __init__(
-        self, issues: Sequence[tuple[str, str]], *, planned: bool = True, rule: str | None = None
-    ) -> None:
+    def __init__(self, issues: Sequence[tuple[str, str]], *, rule: str | None = None) -> None:
         self.issues = list(dict.fromkeys(issues))  # a part shares its clinic's entries: each problem once
-        self.planned = planned
         self.rule = rule  # the rule that refused it, when it is not the problems alone
         shown = "; ".join(f"{where}: {message}" if where else message for where, message in self.issues[:10])
         more = f"; …and {len(self.issues) - 10} more" if len(self.issues) > 10 else ""
@@ -91,7 +90,7 @@ def import_bundle(
         read = spool_bundle(source, spool)
         issues = [(p.where, p.message) for p in read.problems]
         if not read.readable:
-            raise BundleRejected(issues, planned=False)
+            raise BundleRejected(issues)
         done = BundleImport(ImportReport(), bundle_type=read.bundle_type, names=read.names)
         # parts whose own records are written, their other systems' measurements not yet placed
         waiting: list[tuple[ImportPlan, ImportReport]] = []
