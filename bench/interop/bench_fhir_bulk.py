@@ -52,7 +52,8 @@ class Databases:
     """Fresh databases for the bench: SQLite files, or PostgreSQL databases of its own (dropped after)."""
 
     def __init__(self, work: Path, postgres: bool) -> None:
-        self.work, self.postgres, self.made = work, postgres, []
+        self.work, self.postgres = work, postgres
+        self.made: list[str] = []
 
     def new(self, name: str) -> str:
         if not self.postgres:

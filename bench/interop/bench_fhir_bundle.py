@@ -24,18 +24,14 @@ import datetime as dt
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
+from bench_fhir_bulk import _load, _summary
 from bench_fhir_clinic import _counts, _phase
-
-
-def _load() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def _measurements(url: str) -> list[tuple[Any, ...]]:
@@ -73,10 +69,6 @@ def _import(file: Path, url: str, part_bytes: int | None, bulk: bool) -> None:
         done = import_bundle(db, source, part_bytes=part_bytes, bulk=bulk)
     database.dispose()
     print(json.dumps({"parts": done.parts, "patients": done.report.patients_created}))
-
-
-def _summary(runs: list[dict[str, Any]]) -> dict[str, float]:
-    return {key: statistics.median(r[key] for r in runs) for key in ("wall_s", "cpu_s", "peak_rss_mib")}
 
 
 def main() -> None:
