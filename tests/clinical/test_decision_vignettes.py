@@ -106,6 +106,8 @@ def test_respond_vignette(v: dict[str, Any]) -> None:
         assert expect["advice_mentions"] in out["advice"]
     for word in expect.get("reasons_mention", []):
         assert any(word in r["text"] for r in out["reasons"]), (word, out["reasons"])
+    for code in expect.get("reasons_never_mention", []):  # a reason is read by people: words, not codes
+        assert all(code not in r["text"] for r in out["reasons"]), (code, out["reasons"])
     if "bar" in expect:
         want = dict(expect["bar"])
         got = next(m for m in out["measures"] if m["measure"] == want.pop("measure"))["bar"]

@@ -301,11 +301,13 @@ def test_a_standing_contraindication_makes_the_recommendation_refer_until_a_scre
         now = latest_recommendation(view)
         alerts = dashboard.clinic_alerts(s, clinic, since=dt.date(2026, 3, 1))
     assert view.latest_screening is not None
+    assert view.latest_screening.findings_text.startswith("Suspected deep vein thrombosis")  # words, no code
     screened = next(r for r in view.latest_screening.result["reasons"] if r["code"] == "suspected_dvt")
     assert now is not None and now["recommendation"] == "refer"
     first = now["reasons"][0]
     assert first["rule"] == "respond.refer_contraindicated"
-    assert "suspected_dvt" in first["text"] and "refer the same day" in first["text"]
+    assert "Suspected deep vein thrombosis" in first["text"] and "refer the same day" in first["text"]
+    assert "suspected_dvt" not in first["text"]  # read by people: the finding in words, not its code
     assert first["source"] == screened["source"]  # the source as the screening rules cite it
     assert any(r["rule"] == "respond.modify_no_change" for r in now["also_noted"])
     # the Today page: one alert, the screening's, and no "decision aid says …" contradicting it

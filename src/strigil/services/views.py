@@ -195,9 +195,20 @@ class ScreeningView:
 
     @property
     def findings_text(self) -> str:
-        """The findings in words: code and region ("no findings" when there are none)."""
+        """The findings in words: each finding's name and where ("no findings" when there are none)."""
+        from strigil.clinical.screening import load_findings
+        from strigil.clinical.vocabulary import display_name
+
+        named = load_findings().findings
+
+        def words(code: str) -> str:
+            return str(named[code].name) if code in named else display_name(code)
+
         return (
-            ", ".join(f["code"] + (f" at {f['region']}" if f.get("region") else "") for f in self.findings)
+            ", ".join(
+                words(f["code"]) + (f" at {display_name(f['region'])}" if f.get("region") else "")
+                for f in self.findings
+            )
             or "no findings"
         )
 

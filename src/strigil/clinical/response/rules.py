@@ -151,7 +151,7 @@ class StandingContraindication:
     def reason(self) -> Reason:
         """The refer reason this contraindication gives, with the screening's source."""
         when = "the latest screening" if self.screened_on is None else f"the screening of {self.screened_on}"
-        what = f"{self.name} ({self.code})" + (f", {self.detail}" if self.detail else "")
+        what = self.name + (f", {self.detail}" if self.detail else "")
         urgent = " — refer the same day" if self.urgent else ""
         return Reason(
             "respond.refer_contraindicated",
